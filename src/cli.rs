@@ -1,0 +1,261 @@
+//! The command line: clap arguments, turned into one command run with one clock.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::clock::Clock;
+use crate::exit::ExitStatus;
+use crate::finding::{Severity, did_you_mean};
+use crate::lint::lint;
+use crate::render::{self, human::HumanOptions};
+use crate::rules::{self, REGISTRY};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pimplan",
+    version,
+    about = "Microsoft Entra PIM for Groups as code: lint, plan, apply"
+)]
+pub struct Arguments {
+    /// The workspace root file.
+    #[arg(short = 'c', long = "config", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The time every rule and plan uses as "now" (RFC 3339 with offset).
+    #[arg(long, global = true, env = "PIMPLAN_NOW", value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// When to use colour (`NO_COLOR` is honoured with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print findings only, no summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse the workspace and run every rule.
+    Lint {
+        /// Report only findings in these files; a directory names the workspace (its pimplan.yaml).
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+        format: LintFormat,
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// List every rule with its code, name and default severity.
+    Rules,
+    /// Print one rule's documentation.
+    Explain {
+        /// Rule code (`PIM201`) or name (`assignment-too-short`).
+        code: String,
+    },
+    /// Print the JSON Schema of the configuration.
+    Schema,
+}
+
+/// Run pimplan with the process arguments; returns the exit status.
+pub fn main() -> ExitStatus {
+    let args = match Arguments::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::Failure
+            } else {
+                ExitStatus::Success
+            };
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match run(args, &mut stdout) {
+        Ok(status) => status,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitStatus::Failure
+        }
+    }
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .or_else(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| miette::miette!("cannot write output: {e}"))
+}
+
+/// Run one parsed command, writing its output to `out`. Errors that stop the command are
+/// returned as miette reports (exit status 2).
+pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    match &args.command {
+        Command::Rules => {
+            let mut text = String::new();
+            for rule in REGISTRY {
+                text.push_str(&format!(
+                    "{}  {:<34} {:<8} {}\n",
+                    rule.code, rule.name, rule.severity, rule.message
+                ));
+            }
+            write_out(out, &text)?;
+            Ok(ExitStatus::Success)
+        }
+        Command::Explain { code } => match rules::find(code) {
+            Some(rule) => {
+                write_out(out, &explain(rule))?;
+                Ok(ExitStatus::Success)
+            }
+            None => {
+                let hint = did_you_mean(code, rules::selectors()).map_or_else(
+                    || " (`pimplan rules` lists every rule)".to_owned(),
+                    |c| format!("; did you mean `{c}`?"),
+                );
+                eprintln!("error: unknown rule `{code}`{hint}");
+                Ok(ExitStatus::Failure)
+            }
+        },
+        Command::Schema => {
+            write_out(out, &crate::schema::schema_json())?;
+            Ok(ExitStatus::Success)
+        }
+        Command::Lint {
+            files,
+            format,
+            deny_warnings,
+        } => {
+            let clock =
+                Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
+            let (root, only) = workspace_and_files(args.config.as_deref(), files)?;
+            let run = lint(&root, &clock).map_err(|e| miette::miette!("{e}"))?;
+            let findings: Vec<_> = match &only {
+                None => run.findings.clone(),
+                Some(only) => run
+                    .findings
+                    .iter()
+                    .filter(|f| {
+                        run.loaded
+                            .sources
+                            .get(f.primary.span.file)
+                            .and_then(|file| std::fs::canonicalize(&file.path).ok())
+                            .is_some_and(|p| only.contains(&p))
+                    })
+                    .cloned()
+                    .collect(),
+            };
+            let sources = &run.loaded.sources;
+            let text = match format {
+                LintFormat::Human => render::human::render(
+                    &findings,
+                    sources,
+                    HumanOptions {
+                        color: use_color(args.color),
+                        width: 100,
+                    },
+                    args.quiet,
+                ),
+                LintFormat::Json => {
+                    render::json::render(&findings, sources, &clock.now().to_rfc3339())
+                }
+                LintFormat::Sarif => render::sarif::render(&findings, sources),
+                LintFormat::Github => render::github::render(&findings, sources),
+            };
+            write_out(out, &text)?;
+            let errors = findings.iter().any(|f| f.severity == Severity::Error);
+            let warnings = findings.iter().any(|f| f.severity == Severity::Warning);
+            Ok(if errors || (*deny_warnings && warnings) {
+                ExitStatus::Findings
+            } else {
+                ExitStatus::Success
+            })
+        }
+    }
+}
+
+/// The workspace root file and, when files are named, the files to report on.
+///
+/// `-c` wins; otherwise a directory argument names the workspace (`DIR/pimplan.yaml`);
+/// otherwise `./pimplan.yaml`.
+fn workspace_and_files(
+    config: Option<&Path>,
+    files: &[PathBuf],
+) -> miette::Result<(PathBuf, Option<Vec<PathBuf>>)> {
+    let (dirs, plain): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|p| p.is_dir());
+    if dirs.len() > 1 {
+        miette::bail!(
+            "lint one workspace at a time: {} directories given",
+            dirs.len()
+        );
+    }
+    let root = match (config, dirs.first()) {
+        (Some(c), _) => c.to_path_buf(),
+        (None, Some(dir)) => dir.join("pimplan.yaml"),
+        (None, None) => PathBuf::from("pimplan.yaml"),
+    };
+    if plain.is_empty() {
+        return Ok((root, None));
+    }
+    let mut only = Vec::new();
+    for f in plain {
+        let canonical = std::fs::canonicalize(f)
+            .map_err(|e| miette::miette!("cannot read `{}`: {e}", f.display()))?;
+        only.push(canonical);
+    }
+    Ok((root, Some(only)))
+}
+
+/// `pimplan explain`: what, why, example, fix, source.
+pub fn explain(rule: &rules::Rule) -> String {
+    let d = &rule.docs;
+    let indent = |text: &str| {
+        text.lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    };
+    format!(
+        "{code} {name} ({severity})\n\n{message}\n\nWhat it checks\n{what}\n\nWhy it matters\n{why}\n\nExample\n{example}\nHow to fix\n{fix}\n\nSource\n{source}\n",
+        code = rule.code,
+        name = rule.name,
+        severity = rule.severity,
+        message = rule.message,
+        what = indent(d.what).trim_end(),
+        why = indent(d.why).trim_end(),
+        example = indent(d.example),
+        fix = indent(d.fix).trim_end(),
+        source = indent(d.source).trim_end(),
+    )
+}

@@ -1,0 +1,586 @@
+//! Lowering: from the raw serde shape of every file to one typed [`Workspace`].
+//!
+//! Unlike serde, which stops at the first problem, this pass checks every value and
+//! collects every PIM002/PIM004/PIM005 finding of every file. An entry whose identity is
+//! unusable (an assignment with an invalid role) is left out of the model after its
+//! findings are reported, so later rules do not pile follow-on findings on top.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::model::{
+    Admin, AdminScope, AdministrativeUnit, Assignment, AssignmentType, Expiry, Group, GroupPolicy,
+    GroupSource, GroupType, IsoDuration, Membership, PolicyTemplate, Principal, PrincipalType,
+    Requirement, Requirements, Role, RolePolicy, Setting, Settings, SeverityLevel, Spelling,
+    Target, Ticket, Workspace,
+};
+use super::raw::{
+    RawActivation, RawAssignment, RawAssignmentPolicy, RawFile, RawGroup, RawPolicyTemplate,
+    RawRolePolicy,
+};
+use super::values::{parse_duration, parse_timestamp};
+use crate::finding::{Finding, did_you_mean};
+use crate::rules::{self, pim002_invalid_config, pim004_bad_duration, pim005_bad_timestamp};
+use crate::source::yaml::Spanned;
+use crate::source::{FileId, Span};
+
+/// A parsed file, ready to lower.
+pub struct ParsedFile {
+    pub id: FileId,
+    pub raw: RawFile,
+}
+
+struct Lowerer<'f> {
+    findings: &'f mut Vec<Finding>,
+}
+
+impl Lowerer<'_> {
+    fn invalid(&mut self, span: Span, message: String, help: Option<String>) {
+        let mut f = Finding::new(&pim002_invalid_config::RULE, span, message);
+        if let Some(help) = help {
+            f = f.with_help(help);
+        }
+        self.findings.push(f);
+    }
+
+    fn spelled<T: Spelling + PartialEq>(&mut self, s: &Spanned<String>) -> Option<Spanned<T>> {
+        if let Some(v) = T::parse(&s.value) {
+            return Some(Spanned::new(v, s.span));
+        }
+        let spellings = T::spellings();
+        let help = match did_you_mean(&s.value, spellings.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!(
+                "expected one of {}",
+                spellings
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.invalid(
+            s.span,
+            format!("`{}` is not a valid {}", s.value, T::WHAT),
+            Some(help),
+        );
+        None
+    }
+
+    fn duration(&mut self, s: &Spanned<String>) -> Option<Spanned<IsoDuration>> {
+        match parse_duration(&s.value) {
+            Ok(d) => Some(Spanned::new(d, s.span)),
+            Err(e) => {
+                let help = e.help();
+                self.findings.push(
+                    Finding::new(&pim004_bad_duration::RULE, s.span, e.to_string())
+                        .label("this duration")
+                        .with_help(help),
+                );
+                None
+            }
+        }
+    }
+
+    fn timestamp(&mut self, s: &Spanned<String>) -> Option<Spanned<DateTime<FixedOffset>>> {
+        match parse_timestamp(&s.value) {
+            Ok(t) => Some(Spanned::new(t, s.span)),
+            Err(e) => {
+                let help = e.help();
+                self.findings.push(
+                    Finding::new(&pim005_bad_timestamp::RULE, s.span, e.to_string())
+                        .label("this timestamp")
+                        .with_help(help),
+                );
+                None
+            }
+        }
+    }
+
+    fn requirements(
+        &mut self,
+        list: &Spanned<Vec<Spanned<String>>>,
+        allowed: &[Requirement],
+        place: &str,
+    ) -> Spanned<Requirements> {
+        let mut out = Vec::new();
+        for item in &list.value {
+            let Some(r) = self.spelled::<Requirement>(item) else {
+                continue;
+            };
+            if allowed.contains(&r.value) {
+                out.push(r);
+            } else {
+                let names: Vec<_> = allowed.iter().map(|a| format!("`{a}`")).collect();
+                self.invalid(
+                    item.span,
+                    format!("`{}` cannot be required {place}", r.value),
+                    Some(format!("{place} can require {}", names.join(" and "))),
+                );
+            }
+        }
+        Spanned::new(out, list.span)
+    }
+}
+
+/// One layer of policy values (a template's or a group's), lowered once.
+#[derive(Clone, Default)]
+struct RolePatch {
+    act_max: Option<Spanned<IsoDuration>>,
+    act_require: Option<Spanned<Requirements>>,
+    auth_context: Option<Spanned<String>>,
+    approval_required: Option<Spanned<bool>>,
+    approvers: Option<Spanned<Vec<Spanned<String>>>>,
+    eligible: AssignmentPatch,
+    active: AssignmentPatch,
+}
+
+#[derive(Clone, Default)]
+struct AssignmentPatch {
+    allow_permanent: Option<Spanned<bool>>,
+    max_duration: Option<Spanned<IsoDuration>>,
+    require: Option<Spanned<Requirements>>,
+}
+
+#[derive(Clone, Default)]
+struct PolicyPatch {
+    member: RolePatch,
+    owner: RolePatch,
+}
+
+fn set<T: Clone>(setting: &mut Setting<T>, layer: &Option<Spanned<T>>) {
+    if let Some(v) = layer {
+        *setting = Setting::written(v.value.clone(), v.span);
+    }
+}
+
+impl RolePatch {
+    fn apply(&self, p: &mut RolePolicy) {
+        set(&mut p.activation.max_duration, &self.act_max);
+        set(&mut p.activation.require, &self.act_require);
+        if let Some(c) = &self.auth_context {
+            p.activation.authentication_context = Setting::written(Some(c.value.clone()), c.span);
+        }
+        set(&mut p.activation.approval_required, &self.approval_required);
+        set(&mut p.activation.approvers, &self.approvers);
+        for (policy, patch) in [
+            (&mut p.eligible, &self.eligible),
+            (&mut p.active, &self.active),
+        ] {
+            set(&mut policy.allow_permanent, &patch.allow_permanent);
+            set(&mut policy.max_duration, &patch.max_duration);
+            set(&mut policy.require, &patch.require);
+        }
+    }
+}
+
+impl Lowerer<'_> {
+    fn role_patch(&mut self, raw: &RawRolePolicy) -> RolePatch {
+        let mut patch = RolePatch::default();
+        if let Some(a) = &raw.activation {
+            self.activation_patch(a, &mut patch);
+        }
+        if let Some(e) = &raw.eligible_assignment {
+            patch.eligible = self.assignment_patch(e, AssignmentType::Eligible);
+        }
+        if let Some(a) = &raw.active_assignment {
+            patch.active = self.assignment_patch(a, AssignmentType::Active);
+        }
+        patch
+    }
+
+    fn activation_patch(&mut self, a: &RawActivation, patch: &mut RolePatch) {
+        patch.act_max = a.max_duration.as_ref().and_then(|d| self.duration(d));
+        patch.act_require = a.require.as_ref().map(|r| {
+            self.requirements(
+                r,
+                &[
+                    Requirement::Mfa,
+                    Requirement::Justification,
+                    Requirement::Ticket,
+                ],
+                "on activation",
+            )
+        });
+        patch.auth_context = a.authentication_context.clone();
+        if let Some(approval) = &a.approval {
+            patch.approval_required = approval.required.clone();
+            patch.approvers = approval.approvers.clone();
+        }
+    }
+
+    fn assignment_patch(
+        &mut self,
+        raw: &RawAssignmentPolicy,
+        kind: AssignmentType,
+    ) -> AssignmentPatch {
+        let max_duration = raw.max_duration.as_ref().and_then(|d| self.duration(d));
+        if let (Some(allow), Some(max)) = (&raw.allow_permanent, &raw.max_duration)
+            && allow.value
+        {
+            self.invalid(
+                max.span,
+                "`max_duration` applies only when `allow_permanent` is false".to_owned(),
+                Some("remove `max_duration`, or set `allow_permanent: false`".to_owned()),
+            );
+        }
+        let require = raw.require.as_ref().and_then(|r| match kind {
+            AssignmentType::Active => Some(self.requirements(
+                r,
+                &[Requirement::Mfa, Requirement::Justification],
+                "on active assignment",
+            )),
+            AssignmentType::Eligible => {
+                self.invalid(
+                    r.span,
+                    "eligible assignments have no `require` setting".to_owned(),
+                    Some(
+                        "requirements for eligible access belong under `activation.require`"
+                            .to_owned(),
+                    ),
+                );
+                None
+            }
+        });
+        AssignmentPatch {
+            allow_permanent: raw.allow_permanent.clone(),
+            max_duration,
+            require,
+        }
+    }
+
+    fn template_patch(&mut self, raw: &RawPolicyTemplate) -> PolicyPatch {
+        PolicyPatch {
+            member: raw
+                .member
+                .as_ref()
+                .map(|m| self.role_patch(m))
+                .unwrap_or_default(),
+            owner: raw
+                .owner
+                .as_ref()
+                .map(|o| self.role_patch(o))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Keys that only the root file may hold, with their spans in `raw`.
+fn root_only_keys(raw: &RawFile) -> Vec<(&'static str, Span)> {
+    let mut keys = Vec::new();
+    let mut add = |name, span: Option<Span>| {
+        if let Some(span) = span {
+            keys.push((name, span));
+        }
+    };
+    add("version", raw.version.as_ref().map(|v| v.span));
+    add("tenant", raw.tenant.as_ref().map(|v| v.span));
+    add("state", raw.state.as_ref().map(|v| v.span));
+    add("actor", raw.actor.as_ref().map(|v| v.span));
+    add("target", raw.target.as_ref().map(|v| v.span));
+    add("include", raw.include.as_ref().map(|v| v.span));
+    add("rules", raw.rules.as_ref().map(|v| v.span));
+    add("plan", raw.plan.as_ref().map(|v| v.span));
+    keys
+}
+
+fn lower_settings(lw: &mut Lowerer<'_>, root: FileId, raw: &mut RawFile) -> Settings {
+    let mut settings = Settings::new(root);
+    match &raw.version {
+        None => lw.invalid(
+            Span::new(root, 0, 0),
+            "missing required key `version`".to_owned(),
+            Some("add `version: 1` at the top of the root file".to_owned()),
+        ),
+        Some(v) if v.value != 1 => lw.invalid(
+            v.span,
+            format!("unsupported format version `{}`", v.value),
+            Some("only `version: 1` exists; this pimplan cannot read other versions".to_owned()),
+        ),
+        Some(_) => {}
+    }
+    settings.version = raw.version.take();
+    if let Some(tenant) = raw.tenant.take() {
+        settings.tenant_id = tenant.value.id;
+        settings.tenant_domain = tenant.value.domain;
+    }
+    settings.state = raw.state.take();
+    settings.actor = raw.actor.take();
+    settings.target = raw.target.take().and_then(|t| lw.spelled::<Target>(&t));
+    settings.include = raw.include.take().map(|i| i.value).unwrap_or_default();
+    if let Some(rules) = raw.rules.take() {
+        for (selector, severity) in rules.value.0 {
+            let level = lw.spelled::<SeverityLevel>(&severity);
+            if rules::find(&selector.value).is_none() {
+                let help = did_you_mean(&selector.value, rules::selectors()).map_or_else(
+                    || "`pimplan rules` lists every rule".to_owned(),
+                    |c| format!("did you mean `{c}`?"),
+                );
+                lw.invalid(
+                    selector.span,
+                    format!("unknown rule `{}`", selector.value),
+                    Some(help),
+                );
+                continue;
+            }
+            if let Some(level) = level {
+                settings.rules.push((selector, level));
+            }
+        }
+    }
+    if let Some(plan) = raw.plan.take()
+        && let Some(ratio) = plan.value.max_removal_ratio
+    {
+        if ratio.value.is_finite() && (0.0..=1.0).contains(&ratio.value) {
+            settings.max_removal_ratio = Some(ratio);
+        } else {
+            lw.invalid(
+                    ratio.span,
+                    format!("`max_removal_ratio` must be between 0 and 1, not `{}`", ratio.value),
+                    Some("e.g. `0.25` refuses a plan that removes more than a quarter of the assignments".to_owned()),
+                );
+        }
+    }
+    settings
+}
+
+fn lower_assignment(lw: &mut Lowerer<'_>, entry: Spanned<RawAssignment>) -> Option<Assignment> {
+    let at = entry.span;
+    let raw = entry.value;
+    let role = lw.spelled::<Role>(&raw.role);
+    let kind = lw.spelled::<AssignmentType>(&raw.kind);
+    let start = raw.start.as_ref().and_then(|s| lw.timestamp(s));
+    let start_invalid = raw.start.is_some() && start.is_none();
+    let permanent = raw.permanent.as_ref().filter(|p| p.value);
+    let given: Vec<(&str, Span)> = [
+        raw.end.as_ref().map(|e| ("end", e.span)),
+        raw.duration.as_ref().map(|d| ("duration", d.span)),
+        permanent.map(|p| ("permanent: true", p.span)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut expiry = Expiry::Unknown;
+    match given.as_slice() {
+        [] => lw.invalid(
+            at,
+            "the assignment has no `end`, `duration` or `permanent: true`".to_owned(),
+            Some(
+                "give exactly one of them: an access grant never gets an expiry by accident"
+                    .to_owned(),
+            ),
+        ),
+        [_] => {
+            if let Some(end) = &raw.end {
+                if let Some(t) = lw.timestamp(end) {
+                    expiry = Expiry::End(t);
+                }
+            } else if let Some(d) = &raw.duration {
+                if let Some(d) = lw.duration(d) {
+                    expiry = Expiry::Duration(d);
+                }
+            } else if let Some(p) = permanent {
+                expiry = Expiry::Permanent(p.span);
+            }
+        }
+        [(first, first_span), rest @ ..] => {
+            for (name, span) in rest {
+                lw.findings.push(
+                    Finding::new(
+                        &pim002_invalid_config::RULE,
+                        *span,
+                        format!("`{first}` and `{name}` are both given"),
+                    )
+                    .label("second way to end the assignment")
+                    .with_secondary(*first_span, "first one")
+                    .with_help("give exactly one of `end`, `duration` and `permanent: true`"),
+                );
+            }
+        }
+    }
+    if start_invalid {
+        expiry = Expiry::Unknown;
+    }
+    let ticket = raw.ticket.map(|t| Ticket {
+        system: t.system,
+        number: t.number,
+    });
+    Some(Assignment {
+        group: raw.group,
+        principal: raw.principal,
+        role: role?,
+        kind: kind?,
+        start,
+        expiry,
+        justification: raw.justification,
+        ticket,
+    })
+}
+
+fn lower_group(
+    lw: &mut Lowerer<'_>,
+    raw: RawGroup,
+    templates: &HashMap<String, PolicyPatch>,
+) -> Group {
+    let mut member = RolePolicy::microsoft_default();
+    let mut owner = RolePolicy::microsoft_default();
+    let mut template = None;
+    if let Some(policy) = &raw.policy {
+        template = policy.template.clone();
+        if let Some(t) = policy
+            .template
+            .as_ref()
+            .and_then(|t| templates.get(&t.value))
+        {
+            t.member.apply(&mut member);
+            t.owner.apply(&mut owner);
+        }
+        if let Some(m) = &policy.member {
+            lw.role_patch(m).apply(&mut member);
+        }
+        if let Some(o) = &policy.owner {
+            lw.role_patch(o).apply(&mut owner);
+        }
+    }
+    Group {
+        kind: raw.kind.as_ref().and_then(|k| lw.spelled::<GroupType>(k)),
+        membership: raw
+            .membership
+            .as_ref()
+            .and_then(|m| lw.spelled::<Membership>(m)),
+        source: raw
+            .source
+            .as_ref()
+            .and_then(|s| lw.spelled::<GroupSource>(s)),
+        name: raw.name,
+        id: raw.id,
+        role_assignable: raw.role_assignable,
+        owners: raw.owners.unwrap_or_default(),
+        entra_roles: raw.entra_roles.unwrap_or_default(),
+        policy: GroupPolicy {
+            template,
+            member,
+            owner,
+        },
+    }
+}
+
+/// Lower every parsed file into one workspace. `files[0]` must be the root file.
+pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) -> Workspace {
+    let mut lw = Lowerer { findings };
+    let mut files = files;
+    let mut settings = Settings::new(root);
+    for file in &mut files {
+        if file.id == root {
+            settings = lower_settings(&mut lw, root, &mut file.raw);
+        } else {
+            for (key, span) in root_only_keys(&file.raw) {
+                lw.invalid(
+                    span,
+                    format!("`{key}` is only allowed in the root file"),
+                    Some(format!("move `{key}` to the root file, or remove it here")),
+                );
+            }
+        }
+    }
+    let mut ws = Workspace {
+        settings,
+        administrative_units: Vec::new(),
+        principals: Vec::new(),
+        admins: Vec::new(),
+        templates: Vec::new(),
+        groups: Vec::new(),
+        assignments: Vec::new(),
+    };
+    // Templates first: a group may use a template from any file.
+    let mut templates: HashMap<String, PolicyPatch> = HashMap::new();
+    for file in &mut files {
+        for (name, raw) in file
+            .raw
+            .policy_templates
+            .take()
+            .map(|t| t.0)
+            .unwrap_or_default()
+        {
+            let patch = lw.template_patch(&raw);
+            templates.entry(name.value.clone()).or_insert(patch);
+            ws.templates.push(PolicyTemplate { name });
+        }
+    }
+    for file in files {
+        let raw = file.raw;
+        for au in raw.administrative_units.unwrap_or_default() {
+            ws.administrative_units.push(AdministrativeUnit {
+                name: au.name,
+                id: au.id,
+            });
+        }
+        for p in raw.principals.unwrap_or_default() {
+            let kind = lw.spelled::<PrincipalType>(&p.kind);
+            if let (Some(upn), Some(k)) = (&p.upn, &kind)
+                && k.value != PrincipalType::User
+            {
+                lw.invalid(
+                    upn.span,
+                    format!(
+                        "`upn` is only for users, and `{}` is a {}",
+                        p.name.value, k.value
+                    ),
+                    Some("remove `upn`, or set `type: user`".to_owned()),
+                );
+            }
+            ws.principals.push(Principal {
+                name: p.name,
+                kind,
+                upn: p.upn,
+                id: p.id,
+                licenses: p.licenses.unwrap_or_default(),
+                emergency_access: p.emergency_access,
+            });
+        }
+        for a in raw.admins.unwrap_or_default() {
+            let scope = a.scope.as_ref().and_then(|s| lw.spelled::<AdminScope>(s));
+            let is_au = scope
+                .as_ref()
+                .is_some_and(|s| s.value == AdminScope::AdministrativeUnit);
+            match (&a.administrative_unit, is_au) {
+                (Some(au), false) if scope.is_some() || a.scope.is_none() => lw.invalid(
+                    au.span,
+                    "`administrative_unit` is given but the scope is `directory`".to_owned(),
+                    Some(
+                        "add `scope: administrative_unit`, or remove `administrative_unit`"
+                            .to_owned(),
+                    ),
+                ),
+                (None, true) => {
+                    if let Some(s) = &scope {
+                        lw.invalid(
+                            s.span,
+                            "`scope: administrative_unit` needs `administrative_unit: NAME`"
+                                .to_owned(),
+                            Some("name the administrative unit the role is scoped to".to_owned()),
+                        );
+                    }
+                }
+                _ => {}
+            }
+            ws.admins.push(Admin {
+                principal: a.principal,
+                role: a.role,
+                scope,
+                administrative_unit: a.administrative_unit,
+            });
+        }
+        for g in raw.groups.unwrap_or_default() {
+            let group = lower_group(&mut lw, g, &templates);
+            ws.groups.push(group);
+        }
+        for a in raw.assignments.unwrap_or_default() {
+            if let Some(a) = lower_assignment(&mut lw, a) {
+                ws.assignments.push(a);
+            }
+        }
+    }
+    ws
+}

@@ -1,0 +1,5 @@
+//! The configuration: raw serde shape, typed model, and the lowering between them.
+pub mod lower;
+pub mod model;
+pub mod raw;
+pub mod values;

@@ -1,0 +1,435 @@
+//! The typed, checked workspace that rules and the planner read.
+//!
+//! Every value a finding may point at keeps its [`Span`]. Values written in the files are
+//! `Spanned`; values left out take the documented defaults through accessor methods, so a
+//! rule never has to know the defaults.
+
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use schemars::JsonSchema;
+
+use crate::source::yaml::Spanned;
+use crate::source::{FileId, Span};
+
+/// An enum whose YAML spellings are listed once, for parsing, "did you mean" and the schema.
+pub trait Spelling: Sized + Copy + 'static {
+    /// What the value is called in messages ("role", "assignment type").
+    const WHAT: &'static str;
+    const ALL: &'static [(&'static str, Self)];
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(s, _)| *s == text).map(|(_, v)| *v)
+    }
+
+    fn as_str(self) -> &'static str
+    where
+        Self: PartialEq,
+    {
+        Self::ALL
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("", |(s, _)| s)
+    }
+
+    fn spellings() -> Vec<&'static str> {
+        Self::ALL.iter().map(|(s, _)| *s).collect()
+    }
+}
+
+macro_rules! spelled_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl Spelling for $name {
+            const WHAT: &'static str = $what;
+            const ALL: &'static [(&'static str, Self)] = &[$(($text, $name::$variant)),+];
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+spelled_enum!(
+    /// `member` or `owner` of the group.
+    Role, "role", { Member = "member", Owner = "owner" }
+);
+spelled_enum!(
+    /// `eligible` (activated on demand) or `active` (in effect without activation).
+    AssignmentType, "assignment type", { Eligible = "eligible", Active = "active" }
+);
+spelled_enum!(
+    /// The kind of a principal.
+    PrincipalType, "principal type", { User = "user", Group = "group", ServicePrincipal = "service_principal" }
+);
+spelled_enum!(
+    /// The kind of a group.
+    GroupType, "group type", { Security = "security", Microsoft365 = "microsoft365" }
+);
+spelled_enum!(
+    /// How the group's membership is maintained.
+    Membership, "membership", { Assigned = "assigned", Dynamic = "dynamic" }
+);
+spelled_enum!(
+    /// Where the group is mastered.
+    GroupSource, "group source", { Cloud = "cloud", OnPremises = "on_premises" }
+);
+spelled_enum!(
+    /// Where an admin's role applies.
+    AdminScope, "admin scope", { Directory = "directory", AdministrativeUnit = "administrative_unit" }
+);
+spelled_enum!(
+    /// A rule severity in `rules:`.
+    SeverityLevel, "severity", { Error = "error", Warning = "warning", Info = "info", Off = "off" }
+);
+spelled_enum!(
+    /// Where `apply` sends changes.
+    Target, "target", { State = "state", Graph = "graph" }
+);
+spelled_enum!(
+    /// What a policy can require of an activation or an assignment.
+    Requirement, "requirement", { Mfa = "mfa", Justification = "justification", Ticket = "ticket" }
+);
+
+/// A time span as written in the files (ISO 8601), converted to an exact length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsoDuration(pub TimeDelta);
+
+/// When an assignment ends.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expiry {
+    /// `end:` a fixed time.
+    End(Spanned<DateTime<FixedOffset>>),
+    /// `duration:` counted from `start`, or from the moment of apply.
+    Duration(Spanned<IsoDuration>),
+    /// `permanent: true`.
+    Permanent(Span),
+    /// The value was invalid (already reported); time rules skip the assignment.
+    Unknown,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub root: FileId,
+    pub version: Option<Spanned<u32>>,
+    pub tenant_id: Option<Spanned<String>>,
+    pub tenant_domain: Option<Spanned<String>>,
+    pub state: Option<Spanned<String>>,
+    pub actor: Option<Spanned<String>>,
+    pub target: Option<Spanned<Target>>,
+    pub include: Vec<Spanned<String>>,
+    /// `rules:` entries: rule code or name, and the severity it is set to.
+    pub rules: Vec<(Spanned<String>, Spanned<SeverityLevel>)>,
+    pub max_removal_ratio: Option<Spanned<f64>>,
+}
+
+impl Settings {
+    pub const DEFAULT_STATE: &'static str = "pimplan.state.json";
+    pub const DEFAULT_MAX_REMOVAL_RATIO: f64 = 0.25;
+
+    pub fn new(root: FileId) -> Self {
+        Settings {
+            root,
+            version: None,
+            tenant_id: None,
+            tenant_domain: None,
+            state: None,
+            actor: None,
+            target: None,
+            include: Vec::new(),
+            rules: Vec::new(),
+            max_removal_ratio: None,
+        }
+    }
+
+    pub fn state_path(&self) -> &str {
+        self.state
+            .as_ref()
+            .map_or(Self::DEFAULT_STATE, |s| s.value.as_str())
+    }
+
+    pub fn max_removal_ratio(&self) -> f64 {
+        self.max_removal_ratio
+            .as_ref()
+            .map_or(Self::DEFAULT_MAX_REMOVAL_RATIO, |r| r.value)
+    }
+
+    pub fn target(&self) -> Target {
+        self.target.as_ref().map_or(Target::State, |t| t.value)
+    }
+}
+
+#[derive(Debug)]
+pub struct AdministrativeUnit {
+    pub name: Spanned<String>,
+    pub id: Option<Spanned<String>>,
+}
+
+#[derive(Debug)]
+pub struct Principal {
+    pub name: Spanned<String>,
+    /// `None` when the spelling was invalid (already reported).
+    pub kind: Option<Spanned<PrincipalType>>,
+    pub upn: Option<Spanned<String>>,
+    pub id: Option<Spanned<String>>,
+    pub licenses: Vec<Spanned<String>>,
+    pub emergency_access: Option<Spanned<bool>>,
+}
+
+impl Principal {
+    pub fn kind(&self) -> Option<PrincipalType> {
+        self.kind.as_ref().map(|k| k.value)
+    }
+
+    pub fn is_emergency_access(&self) -> bool {
+        self.emergency_access.as_ref().is_some_and(|e| e.value)
+    }
+
+    pub fn has_license(&self, license: &str) -> bool {
+        self.licenses.iter().any(|l| l.value == license)
+    }
+}
+
+#[derive(Debug)]
+pub struct Admin {
+    pub principal: Spanned<String>,
+    pub role: Spanned<String>,
+    pub scope: Option<Spanned<AdminScope>>,
+    pub administrative_unit: Option<Spanned<String>>,
+}
+
+impl Admin {
+    pub fn scope(&self) -> AdminScope {
+        self.scope
+            .as_ref()
+            .map_or(AdminScope::Directory, |s| s.value)
+    }
+}
+
+/// One policy value with where it came from: the group, its template, or Microsoft's
+/// default for a newly onboarded group (`span: None`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting<T> {
+    pub value: T,
+    pub span: Option<Span>,
+}
+
+impl<T> Setting<T> {
+    pub fn default_value(value: T) -> Self {
+        Setting { value, span: None }
+    }
+
+    pub fn written(value: T, span: Span) -> Self {
+        Setting {
+            value,
+            span: Some(span),
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.span.is_none()
+    }
+}
+
+/// A list of requirements (`require:`), each with its span.
+pub type Requirements = Vec<Spanned<Requirement>>;
+
+pub fn requires(list: &Requirements, what: Requirement) -> bool {
+    list.iter().any(|r| r.value == what)
+}
+
+/// Activation settings of one role of one group, defaults applied.
+#[derive(Clone, Debug)]
+pub struct ActivationPolicy {
+    pub max_duration: Setting<IsoDuration>,
+    pub require: Setting<Requirements>,
+    pub authentication_context: Setting<Option<String>>,
+    pub approval_required: Setting<bool>,
+    pub approvers: Setting<Vec<Spanned<String>>>,
+}
+
+/// Limits on eligible or active assignments of one role of one group, defaults applied.
+#[derive(Clone, Debug)]
+pub struct AssignmentPolicy {
+    pub allow_permanent: Setting<bool>,
+    /// Ignored when `allow_permanent` is true.
+    pub max_duration: Setting<IsoDuration>,
+    pub require: Setting<Requirements>,
+}
+
+/// The effective PIM policy of one role (member or owner) of one group.
+#[derive(Clone, Debug)]
+pub struct RolePolicy {
+    pub activation: ActivationPolicy,
+    pub eligible: AssignmentPolicy,
+    pub active: AssignmentPolicy,
+}
+
+impl RolePolicy {
+    pub fn assignment(&self, kind: AssignmentType) -> &AssignmentPolicy {
+        match kind {
+            AssignmentType::Eligible => &self.eligible,
+            AssignmentType::Active => &self.active,
+        }
+    }
+
+    /// The values Microsoft gives a newly onboarded group (see `config.md`).
+    pub fn microsoft_default() -> Self {
+        let hours = |h| Setting::default_value(IsoDuration(TimeDelta::hours(h)));
+        let days = |d| Setting::default_value(IsoDuration(TimeDelta::days(d)));
+        let justification = || {
+            Setting::default_value(vec![Spanned::new(
+                Requirement::Justification,
+                Span::default(),
+            )])
+        };
+        RolePolicy {
+            activation: ActivationPolicy {
+                max_duration: hours(8),
+                require: justification(),
+                authentication_context: Setting::default_value(None),
+                approval_required: Setting::default_value(false),
+                approvers: Setting::default_value(Vec::new()),
+            },
+            eligible: AssignmentPolicy {
+                allow_permanent: Setting::default_value(false),
+                max_duration: days(365),
+                require: Setting::default_value(Vec::new()),
+            },
+            active: AssignmentPolicy {
+                allow_permanent: Setting::default_value(false),
+                max_duration: days(180),
+                require: justification(),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GroupPolicy {
+    pub template: Option<Spanned<String>>,
+    pub member: RolePolicy,
+    pub owner: RolePolicy,
+}
+
+impl GroupPolicy {
+    pub fn role(&self, role: Role) -> &RolePolicy {
+        match role {
+            Role::Member => &self.member,
+            Role::Owner => &self.owner,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub name: Spanned<String>,
+    pub id: Option<Spanned<String>>,
+    pub role_assignable: Option<Spanned<bool>>,
+    pub kind: Option<Spanned<GroupType>>,
+    pub membership: Option<Spanned<Membership>>,
+    pub source: Option<Spanned<GroupSource>>,
+    pub owners: Vec<Spanned<String>>,
+    pub entra_roles: Vec<Spanned<String>>,
+    pub policy: GroupPolicy,
+}
+
+impl Group {
+    pub fn is_role_assignable(&self) -> bool {
+        self.role_assignable.as_ref().is_some_and(|r| r.value)
+    }
+
+    pub fn kind(&self) -> GroupType {
+        self.kind.as_ref().map_or(GroupType::Security, |k| k.value)
+    }
+
+    pub fn membership(&self) -> Membership {
+        self.membership
+            .as_ref()
+            .map_or(Membership::Assigned, |m| m.value)
+    }
+
+    pub fn source(&self) -> GroupSource {
+        self.source.as_ref().map_or(GroupSource::Cloud, |s| s.value)
+    }
+}
+
+/// A policy template, kept for reference checks; groups already carry the merged result.
+#[derive(Debug)]
+pub struct PolicyTemplate {
+    pub name: Spanned<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub system: Option<Spanned<String>>,
+    pub number: Spanned<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub group: Spanned<String>,
+    pub principal: Spanned<String>,
+    pub role: Spanned<Role>,
+    pub kind: Spanned<AssignmentType>,
+    pub start: Option<Spanned<DateTime<FixedOffset>>>,
+    pub expiry: Expiry,
+    pub justification: Option<Spanned<String>>,
+    pub ticket: Option<Ticket>,
+}
+
+impl Assignment {
+    /// The identity of an assignment in the workspace: (group, principal, role, type).
+    pub fn key(&self) -> (&str, &str, Role, AssignmentType) {
+        (
+            &self.group.value,
+            &self.principal.value,
+            self.role.value,
+            self.kind.value,
+        )
+    }
+
+    /// The start, taking "now" when none is written (the moment of apply).
+    pub fn effective_start(&self, now: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+        self.start.as_ref().map_or(now, |s| s.value)
+    }
+
+    /// The end, if the assignment is time-bound and its values are valid.
+    pub fn effective_end(&self, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        match &self.expiry {
+            Expiry::End(end) => Some(end.value),
+            Expiry::Duration(d) => self.effective_start(now).checked_add_signed(d.value.0),
+            Expiry::Permanent(_) | Expiry::Unknown => None,
+        }
+    }
+
+    /// The span of the value that sets the end (`end:`, `duration:` or `permanent:`).
+    pub fn expiry_span(&self) -> Option<Span> {
+        match &self.expiry {
+            Expiry::End(end) => Some(end.span),
+            Expiry::Duration(d) => Some(d.span),
+            Expiry::Permanent(span) => Some(*span),
+            Expiry::Unknown => None,
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self.expiry, Expiry::Permanent(_))
+    }
+}
+
+/// The whole workspace after lowering: every file's sections merged.
+#[derive(Debug)]
+pub struct Workspace {
+    pub settings: Settings,
+    pub administrative_units: Vec<AdministrativeUnit>,
+    pub principals: Vec<Principal>,
+    pub admins: Vec<Admin>,
+    pub templates: Vec<PolicyTemplate>,
+    pub groups: Vec<Group>,
+    pub assignments: Vec<Assignment>,
+}

@@ -1,0 +1,297 @@
+//! The raw shape of a pimplan file, as serde reads it.
+//!
+//! Deliberately permissive: names, enum spellings, durations and timestamps are plain
+//! spanned strings here, so that serde fails only on structure (an unknown key, a list where
+//! a mapping belongs, a missing required key). The lowering pass (`lower.rs`) checks every
+//! value and reports all problems of a file at once. The JSON Schema in `schemas/` is
+//! generated from these types; their doc comments are the schema's descriptions.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::model::{
+    AdminScope, AssignmentType, GroupSource, GroupType, Membership, PrincipalType, Role,
+    SeverityLevel, Target,
+};
+use crate::source::yaml::Spanned;
+
+/// A pimplan file: the root `pimplan.yaml` or a file matched by its `include:` globs.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "pimplan configuration")]
+pub struct RawFile {
+    /// Format version; required in the root file, and only `1` exists.
+    pub version: Option<Spanned<u32>>,
+    /// The Entra tenant (root file only).
+    pub tenant: Option<Spanned<RawTenant>>,
+    /// Path of the state file, relative to the root file (root file only). Default `pimplan.state.json`.
+    pub state: Option<Spanned<String>>,
+    /// Name (from `principals`) of the identity that applies changes (root file only).
+    pub actor: Option<Spanned<String>>,
+    /// Where `apply` sends changes by default: `state` or `graph` (root file only).
+    #[schemars(with = "Option<Target>")]
+    pub target: Option<Spanned<String>>,
+    /// Globs of further files, relative to the root file's folder (root file only).
+    /// They may not reach outside that folder.
+    pub include: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Severity per rule code or name: `error`, `warning`, `info` or `off` (root file only).
+    #[schemars(with = "Option<BTreeMap<String, SeverityLevel>>")]
+    pub rules: Option<Spanned<KeyedList<Spanned<String>>>>,
+    /// Plan settings (root file only).
+    pub plan: Option<Spanned<RawPlanSettings>>,
+    /// Administrative units that `admins` may be scoped to.
+    pub administrative_units: Option<Vec<RawAdministrativeUnit>>,
+    /// People, groups and service principals referred to anywhere else.
+    pub principals: Option<Vec<RawPrincipal>>,
+    /// Standing directory-role holders: facts the rules check, never changed by pimplan.
+    pub admins: Option<Vec<RawAdmin>>,
+    /// Named PIM policies that groups can start from (`policy: { template: NAME }`).
+    #[schemars(with = "Option<BTreeMap<String, RawPolicyTemplate>>")]
+    pub policy_templates: Option<KeyedList<RawPolicyTemplate>>,
+    /// The PIM-managed groups.
+    pub groups: Option<Vec<RawGroup>>,
+    /// One entry is one PIM schedule: who, on which group, as member or owner, eligible or active, until when.
+    pub assignments: Option<Vec<Spanned<RawAssignment>>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    /// Tenant id (a GUID); optional for lint and plan, required to apply to Microsoft Graph.
+    pub id: Option<Spanned<String>>,
+    /// Primary domain, for documentation.
+    pub domain: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanSettings {
+    /// PIM703 refuses a plan that removes more than this share of the assignments (default 0.25).
+    pub max_removal_ratio: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdministrativeUnit {
+    /// Local handle used by `admins[].administrative_unit`.
+    pub name: Spanned<String>,
+    /// Object id of the administrative unit.
+    pub id: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrincipal {
+    /// Local handle that every other section uses.
+    pub name: Spanned<String>,
+    /// `user`, `group` or `service_principal`.
+    #[serde(rename = "type")]
+    #[schemars(with = "PrincipalType")]
+    pub kind: Spanned<String>,
+    /// User principal name (users only).
+    pub upn: Option<Spanned<String>>,
+    /// Object id; optional until apply.
+    pub id: Option<Spanned<String>>,
+    /// Licences the user holds: `entra_id_p2`, `entra_id_governance`; other strings are kept and ignored.
+    pub licenses: Option<Vec<Spanned<String>>>,
+    /// True for break-glass accounts: exempt from PIM510, never removed by a plan (PIM704).
+    pub emergency_access: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Name of the principal holding the role.
+    pub principal: Spanned<String>,
+    /// Entra built-in role display name, e.g. `Privileged Role Administrator`.
+    pub role: Spanned<String>,
+    /// `directory` (default) or `administrative_unit`.
+    #[schemars(with = "Option<AdminScope>")]
+    pub scope: Option<Spanned<String>>,
+    /// Name of the administrative unit; only with `scope: administrative_unit`.
+    pub administrative_unit: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    /// Local handle used by assignments.
+    pub name: Spanned<String>,
+    /// Object id; optional until apply.
+    pub id: Option<Spanned<String>>,
+    /// "Microsoft Entra roles can be assigned to the group" (default false).
+    pub role_assignable: Option<Spanned<bool>>,
+    /// `security` (default) or `microsoft365`.
+    #[serde(rename = "type")]
+    #[schemars(with = "Option<GroupType>")]
+    pub kind: Option<Spanned<String>>,
+    /// `assigned` (default) or `dynamic`.
+    #[schemars(with = "Option<Membership>")]
+    pub membership: Option<Spanned<String>>,
+    /// `cloud` (default) or `on_premises` (synced).
+    #[schemars(with = "Option<GroupSource>")]
+    pub source: Option<Spanned<String>>,
+    /// Standing (non-PIM) owners: principal names.
+    pub owners: Option<Vec<Spanned<String>>>,
+    /// Directory roles the group holds (needs `role_assignable: true`).
+    pub entra_roles: Option<Vec<Spanned<String>>>,
+    /// PIM settings per role. A key left out takes the value Microsoft gives a newly onboarded group.
+    pub policy: Option<RawGroupPolicy>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroupPolicy {
+    /// Name of a `policy_templates` entry to start from; the group's own keys win.
+    pub template: Option<Spanned<String>>,
+    /// Settings for the member role.
+    pub member: Option<RawRolePolicy>,
+    /// Settings for the owner role.
+    pub owner: Option<RawRolePolicy>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicyTemplate {
+    /// Settings for the member role.
+    pub member: Option<RawRolePolicy>,
+    /// Settings for the owner role.
+    pub owner: Option<RawRolePolicy>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRolePolicy {
+    /// What an eligible principal must do to activate.
+    pub activation: Option<RawActivation>,
+    /// Limits on eligible assignments.
+    pub eligible_assignment: Option<RawAssignmentPolicy>,
+    /// Limits on active assignments.
+    pub active_assignment: Option<RawAssignmentPolicy>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawActivation {
+    /// Longest activation, ISO 8601 (`PT8H`); 30 minutes to 24 hours. Default `PT8H`.
+    #[schemars(with = "Option<String>", regex(pattern = r"^P"))]
+    pub max_duration: Option<Spanned<String>>,
+    /// Any of `mfa`, `justification`, `ticket`. Default `[justification]`.
+    #[schemars(with = "Option<Vec<ActivationRequirement>>")]
+    pub require: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Conditional Access authentication context (`c1` … `c25`); excludes `mfa`.
+    pub authentication_context: Option<Spanned<String>>,
+    /// Approval of activation requests.
+    pub approval: Option<RawApproval>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawApproval {
+    /// Whether an approver must approve each activation (default false).
+    pub required: Option<Spanned<bool>>,
+    /// Users or groups (principal names) who approve.
+    pub approvers: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssignmentPolicy {
+    /// Whether an assignment may have no end (default false).
+    pub allow_permanent: Option<Spanned<bool>>,
+    /// Longest assignment, only when `allow_permanent` is false (defaults: eligible `P365D`, active `P180D`).
+    #[schemars(with = "Option<String>", regex(pattern = r"^P"))]
+    pub max_duration: Option<Spanned<String>>,
+    /// Active assignments only: any of `mfa`, `justification` (default `[justification]`).
+    #[schemars(with = "Option<Vec<AssignmentRequirement>>")]
+    pub require: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssignment {
+    /// Name of the group.
+    pub group: Spanned<String>,
+    /// Name of the principal.
+    pub principal: Spanned<String>,
+    /// `member` or `owner`.
+    #[schemars(with = "Role")]
+    pub role: Spanned<String>,
+    /// `eligible` or `active`.
+    #[serde(rename = "type")]
+    #[schemars(with = "AssignmentType")]
+    pub kind: Spanned<String>,
+    /// RFC 3339 timestamp with an offset; default: the moment it is applied.
+    #[schemars(with = "Option<String>")]
+    pub start: Option<Spanned<String>>,
+    /// RFC 3339 timestamp with an offset. Exactly one of `end`, `duration`, `permanent: true`.
+    #[schemars(with = "Option<String>")]
+    pub end: Option<Spanned<String>>,
+    /// ISO 8601 duration counted from `start` (or from apply). Exactly one of `end`, `duration`, `permanent: true`.
+    #[schemars(with = "Option<String>", regex(pattern = r"^P"))]
+    pub duration: Option<Spanned<String>>,
+    /// `true` for an assignment without end. Exactly one of `end`, `duration`, `permanent: true`.
+    pub permanent: Option<Spanned<bool>>,
+    /// Why the access is granted; required when the group's policy requires justification.
+    pub justification: Option<Spanned<String>>,
+    /// Ticket reference, sent to Microsoft Graph as `ticketInfo`.
+    pub ticket: Option<RawTicket>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTicket {
+    /// Ticketing system, e.g. `ServiceNow`.
+    pub system: Option<Spanned<String>>,
+    /// Ticket number, e.g. `CHG0012345`.
+    pub number: Spanned<String>,
+}
+
+/// A YAML mapping read in file order, each key with its span. (Keys are unique: the YAML
+/// layer refuses a duplicate key.)
+#[derive(Debug, Default)]
+pub struct KeyedList<V>(pub Vec<(Spanned<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyedList<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = KeyedList<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    entries.push((key, map.next_value::<V>()?));
+                }
+                Ok(KeyedList(entries))
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// Spellings accepted in `activation.require`, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ActivationRequirement {
+    Mfa,
+    Justification,
+    Ticket,
+}
+
+/// Spellings accepted in `active_assignment.require`, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum AssignmentRequirement {
+    Mfa,
+    Justification,
+}

@@ -1,0 +1,294 @@
+//! Parsing of the value formats: ISO 8601 durations and RFC 3339 timestamps.
+//!
+//! Each parser returns a typed error that says what is wrong and, where one exists, the
+//! form to write instead. The lowering pass turns these into PIM004 and PIM005 findings.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeDelta};
+
+use super::model::IsoDuration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{text}` is not an ISO 8601 duration")]
+    Syntax { text: String },
+    #[error("`{text}` uses years or months, which have no fixed length")]
+    YearsOrMonths { text: String, days: Option<String> },
+    #[error("`{text}` is zero")]
+    Zero { text: String },
+    #[error("`{text}` is negative")]
+    Negative { text: String },
+    #[error("`{text}` is too long")]
+    Overflow { text: String },
+}
+
+impl DurationError {
+    pub fn help(&self) -> String {
+        match self {
+            DurationError::YearsOrMonths {
+                days: Some(days), ..
+            } => {
+                format!("write it in days: `{days}`")
+            }
+            DurationError::YearsOrMonths { days: None, .. } => {
+                "write it in days, e.g. `P365D` for a year".to_owned()
+            }
+            DurationError::Zero { .. } | DurationError::Negative { .. } => {
+                "give a positive duration, e.g. `PT8H` or `P90D`".to_owned()
+            }
+            DurationError::Syntax { .. } | DurationError::Overflow { .. } => {
+                "write weeks, days, hours, minutes or seconds, e.g. `P90D`, `PT8H`, `PT30M`, `P2W`"
+                    .to_owned()
+            }
+        }
+    }
+}
+
+/// Parse `P[nY][nM][nW][nD][T[nH][nM][nS]]`; years and months are refused with the days form.
+pub fn parse_duration(text: &str) -> Result<IsoDuration, DurationError> {
+    let syntax = || DurationError::Syntax {
+        text: text.to_owned(),
+    };
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(DurationError::Negative {
+            text: text.to_owned(),
+        });
+    }
+    let body = trimmed.strip_prefix('P').ok_or_else(syntax)?;
+    if body.is_empty() || body.ends_with('T') {
+        return Err(syntax());
+    }
+    let (date, time) = match body.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (body, None),
+    };
+    let mut seconds: i64 = 0;
+    let (mut years, mut months) = (0i64, 0i64);
+    let overflow = || DurationError::Overflow {
+        text: text.to_owned(),
+    };
+    for (units, part) in [("YMWD", date), ("HMS", time.unwrap_or(""))] {
+        let mut number = String::new();
+        let mut last_unit_index = None;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let unit_index = units.find(c).ok_or_else(syntax)?;
+            // Units must appear once each, in order (P1D2W is not ISO 8601).
+            if number.is_empty() || last_unit_index.is_some_and(|l| l >= unit_index) {
+                return Err(syntax());
+            }
+            last_unit_index = Some(unit_index);
+            let n: i64 = number.parse().map_err(|_| overflow())?;
+            number.clear();
+            let factor = match (units, c) {
+                ("YMWD", 'Y') => {
+                    years = n;
+                    0
+                }
+                ("YMWD", 'M') => {
+                    months = n;
+                    0
+                }
+                ("YMWD", 'W') => 7 * 86_400,
+                ("YMWD", 'D') => 86_400,
+                ("HMS", 'H') => 3_600,
+                ("HMS", 'M') => 60,
+                _ => 1,
+            };
+            seconds = n
+                .checked_mul(factor)
+                .and_then(|s| seconds.checked_add(s))
+                .ok_or_else(overflow)?;
+        }
+        if !number.is_empty() {
+            return Err(syntax());
+        }
+    }
+    if years != 0 || months != 0 {
+        let days = years
+            .checked_mul(365)
+            .and_then(|d| months.checked_mul(30).and_then(|m| d.checked_add(m)))
+            .map(|d| {
+                let rest = seconds;
+                if rest == 0 {
+                    format!("P{d}D")
+                } else {
+                    format!("P{}D", d + rest / 86_400)
+                }
+            });
+        return Err(DurationError::YearsOrMonths {
+            text: text.to_owned(),
+            days,
+        });
+    }
+    if seconds == 0 {
+        return Err(DurationError::Zero {
+            text: text.to_owned(),
+        });
+    }
+    TimeDelta::try_seconds(seconds)
+        .map(IsoDuration)
+        .ok_or_else(overflow)
+}
+
+/// The form pimplan writes (and sends to Graph): days, hours, minutes, seconds.
+pub fn format_duration(d: IsoDuration) -> String {
+    let mut s = d.0.num_seconds();
+    let days = s / 86_400;
+    s %= 86_400;
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut out = String::from("P");
+    if days > 0 {
+        out.push_str(&format!("{days}D"));
+    }
+    if h > 0 || m > 0 || sec > 0 {
+        out.push('T');
+        if h > 0 {
+            out.push_str(&format!("{h}H"));
+        }
+        if m > 0 {
+            out.push_str(&format!("{m}M"));
+        }
+        if sec > 0 {
+            out.push_str(&format!("{sec}S"));
+        }
+    }
+    if out == "P" {
+        out.push_str("T0S");
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    #[error("`{text}` has no UTC offset")]
+    NoOffset { text: String, suggestion: String },
+    #[error("`{text}` is a date without a time")]
+    DateOnly { text: String, suggestion: String },
+    #[error("`{text}` is not an RFC 3339 timestamp")]
+    Syntax { text: String },
+}
+
+impl TimestampError {
+    pub fn help(&self) -> String {
+        match self {
+            TimestampError::NoOffset { suggestion, .. } => format!(
+                "add the offset of the zone meant: `{suggestion}` for UTC, or e.g. `+02:00`; pimplan never guesses a zone"
+            ),
+            TimestampError::DateOnly { suggestion, .. } => {
+                format!("give a time and an offset, e.g. `{suggestion}`")
+            }
+            TimestampError::Syntax { .. } => {
+                "write e.g. `2026-12-01T08:00:00Z` or `2026-12-01T09:00:00+01:00`".to_owned()
+            }
+        }
+    }
+}
+
+pub fn parse_timestamp(text: &str) -> Result<DateTime<FixedOffset>, TimestampError> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt);
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(t, format) {
+            return Err(TimestampError::NoOffset {
+                text: text.to_owned(),
+                suggestion: format!("{}Z", naive.format("%Y-%m-%dT%H:%M:%S")),
+            });
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Err(TimestampError::DateOnly {
+            text: text.to_owned(),
+            suggestion: format!("{}T00:00:00Z", date.format("%Y-%m-%d")),
+        });
+    }
+    Err(TimestampError::Syntax {
+        text: text.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(text: &str) -> Result<i64, DurationError> {
+        parse_duration(text).map(|d| d.0.num_seconds())
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(secs("P90D"), Ok(90 * 86_400));
+        assert_eq!(secs("PT8H"), Ok(8 * 3600));
+        assert_eq!(secs("PT30M"), Ok(1800));
+        assert_eq!(secs("P2W"), Ok(14 * 86_400));
+        assert_eq!(secs("P1DT2H3M4S"), Ok(86_400 + 7384));
+        assert!(
+            matches!(parse_duration("P1Y"), Err(DurationError::YearsOrMonths { days: Some(d), .. }) if d == "P365D")
+        );
+        assert!(
+            matches!(parse_duration("P6M"), Err(DurationError::YearsOrMonths { days: Some(d), .. }) if d == "P180D")
+        );
+        assert!(matches!(
+            parse_duration("PT0S"),
+            Err(DurationError::Zero { .. })
+        ));
+        assert!(matches!(
+            parse_duration("-P1D"),
+            Err(DurationError::Negative { .. })
+        ));
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "8H",
+            "P1H",
+            "PT1D",
+            "P1D2W",
+            "P1.5D",
+            "P99999999999999999999D",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duration_round_trip() {
+        for text in ["P90D", "PT8H", "PT30M", "P1DT2H3M4S"] {
+            let d = parse_duration(text).unwrap_or(IsoDuration(TimeDelta::zero()));
+            assert_eq!(format_duration(d), text);
+        }
+        let two_weeks = parse_duration("P2W").unwrap_or(IsoDuration(TimeDelta::zero()));
+        assert_eq!(format_duration(two_weeks), "P14D");
+    }
+
+    #[test]
+    fn timestamps() {
+        assert!(parse_timestamp("2026-12-01T08:00:00Z").is_ok());
+        assert!(parse_timestamp("2026-12-01T08:00:00+02:00").is_ok());
+        assert!(
+            matches!(parse_timestamp("2026-12-01T08:00:00"), Err(TimestampError::NoOffset { suggestion, .. }) if suggestion == "2026-12-01T08:00:00Z")
+        );
+        assert!(matches!(
+            parse_timestamp("2026-12-01"),
+            Err(TimestampError::DateOnly { .. })
+        ));
+        assert!(matches!(
+            parse_timestamp("tomorrow"),
+            Err(TimestampError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_timestamp("2026-13-01T08:00:00Z"),
+            Err(TimestampError::Syntax { .. })
+        ));
+    }
+}

@@ -1,0 +1,133 @@
+//! A finding: what a rule says about one place. Data only; renderers turn it into text.
+
+use crate::rules::Rule;
+use crate::source::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A place in a file, with what to say about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    pub severity: Severity,
+    pub message: String,
+    /// The value at fault.
+    pub primary: Label,
+    /// Places that explain it: the earlier definition, the policy that forbids it.
+    pub secondary: Vec<Label>,
+    /// How to fix this occurrence; the rule's generic help when `None`.
+    pub help: Option<String>,
+}
+
+impl Finding {
+    pub fn new(rule: &'static Rule, span: Span, message: impl Into<String>) -> Self {
+        Finding {
+            rule,
+            severity: rule.severity,
+            message: message.into(),
+            primary: Label {
+                span,
+                message: String::new(),
+            },
+            secondary: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// The label under the value at fault.
+    #[must_use]
+    pub fn label(mut self, message: impl Into<String>) -> Self {
+        self.primary.message = message.into();
+        self
+    }
+
+    /// A second place that explains the finding.
+    #[must_use]
+    pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Self {
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
+        self
+    }
+
+    /// A second place, when there is one (a policy default has none).
+    #[must_use]
+    pub fn with_secondary_opt(self, span: Option<Span>, message: impl Into<String>) -> Self {
+        match span {
+            Some(span) => self.with_secondary(span, message),
+            None => self,
+        }
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.rule.code
+    }
+
+    pub fn help_text(&self) -> &str {
+        self.help.as_deref().unwrap_or(self.rule.help)
+    }
+}
+
+/// "did you mean `x`?" for a misspelt name: the closest candidate within a small edit distance.
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let wrong_lower = wrong.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(&wrong_lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.chars().count() / 4) && *d < c.chars().count().max(1))
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(
+            did_you_mean("elegible", ["eligible", "active"]),
+            Some("eligible")
+        );
+        assert_eq!(did_you_mean("Owner", ["member", "owner"]), Some("owner"));
+        assert_eq!(did_you_mean("zzz", ["member", "owner"]), None);
+    }
+}

@@ -1,0 +1,16 @@
+//! pimplan: Microsoft Entra PIM for Groups as code.
+//!
+//! The pipeline runs one way: `source` (files, spans, YAML) → `config` (raw serde shape,
+//! lowering, typed model) → `rules` (findings) → `suppress` → `render`. `cli` drives it.
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod exit;
+pub mod finding;
+pub mod lint;
+pub mod load;
+pub mod render;
+pub mod rules;
+pub mod schema;
+pub mod source;
+pub mod suppress;

@@ -1,0 +1,85 @@
+//! The lint run: load, check every rule, apply severities and suppressions, sort.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::clock::Clock;
+use crate::config::model::SeverityLevel;
+use crate::finding::{Finding, Severity};
+use crate::load::{LoadError, Loaded, load};
+use crate::rules::{self, Context, Index};
+use crate::suppress;
+
+/// The result of linting one workspace.
+pub struct LintRun {
+    pub loaded: Loaded,
+    /// Sorted by file, line, column, code.
+    pub findings: Vec<Finding>,
+}
+
+impl LintRun {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+}
+
+pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
+    let mut loaded = load(root)?;
+    let now = clock.now();
+    let overrides: HashMap<&'static str, SeverityLevel> = loaded
+        .workspace
+        .as_ref()
+        .map(|ws| {
+            ws.settings
+                .rules
+                .iter()
+                .filter_map(|(sel, level)| rules::find(&sel.value).map(|r| (r.code, level.value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let level = |code: &str| overrides.get(code).copied();
+    let mut findings = std::mem::take(&mut loaded.findings);
+    if let Some(ws) = &loaded.workspace {
+        let cx = Context {
+            workspace: ws,
+            index: Index::new(ws),
+            sources: &loaded.sources,
+            now,
+        };
+        findings.extend(rules::check_all(&cx, |rule| {
+            level(rule.code) != Some(SeverityLevel::Off)
+        }));
+    }
+    let findings = suppress::apply(&loaded.sources, now.date_naive(), findings);
+    let mut findings: Vec<Finding> = findings
+        .into_iter()
+        .filter_map(|mut f| {
+            match level(f.rule.code) {
+                Some(SeverityLevel::Off) => return None,
+                Some(SeverityLevel::Error) => f.severity = Severity::Error,
+                Some(SeverityLevel::Warning) => f.severity = Severity::Warning,
+                Some(SeverityLevel::Info) => f.severity = Severity::Info,
+                None => {}
+            }
+            Some(f)
+        })
+        .collect();
+    let sources = &loaded.sources;
+    findings.sort_by_cached_key(|f| {
+        let at = sources.line_col(f.primary.span);
+        (
+            sources.path(f.primary.span.file),
+            at.line,
+            at.column,
+            f.rule.code,
+            f.message.clone(),
+        )
+    });
+    findings.dedup_by(|a, b| {
+        a.rule.code == b.rule.code && a.primary.span == b.primary.span && a.message == b.message
+    });
+    Ok(LintRun { loaded, findings })
+}

@@ -1,0 +1,296 @@
+//! The loader: reads the root file, expands its `include:` globs, parses every file and
+//! lowers them into one workspace. Problems in the files are findings; only a missing or
+//! unreadable root file is an error (exit status 2).
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::lower::{ParsedFile, lower};
+use crate::config::model::Workspace;
+use crate::config::raw::RawFile;
+use crate::finding::Finding;
+use crate::rules::{
+    pim001_yaml_syntax, pim002_invalid_config, pim003_duplicate_key, pim006_include_matched_nothing,
+};
+use crate::source::yaml::{self, Spanned, YamlError, YamlErrorKind};
+use crate::source::{FileId, SourceFile, Sources, Span, join_display};
+
+/// A file larger than this is refused (PIM001) before it is parsed.
+pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("no workspace root file at `{}`", path.display())]
+    RootMissing { path: PathBuf },
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Everything read for one run.
+pub struct Loaded {
+    pub sources: Sources,
+    pub root: FileId,
+    /// The folder of the root file: include globs and the state path are relative to it.
+    pub root_dir: PathBuf,
+    /// `None` when the root file itself could not be parsed.
+    pub workspace: Option<Workspace>,
+    pub findings: Vec<Finding>,
+}
+
+fn yaml_finding(e: YamlError) -> Finding {
+    match e.kind {
+        YamlErrorKind::Syntax | YamlErrorKind::Limit => {
+            Finding::new(&pim001_yaml_syntax::RULE, e.span, e.message).label("here")
+        }
+        YamlErrorKind::DuplicateKey { key, first } => {
+            Finding::new(&pim003_duplicate_key::RULE, e.span, e.message)
+                .label(format!("`{key}` again"))
+                .with_secondary_opt(first, "first written here")
+                .with_help(format!("keep one `{key}` and delete the other"))
+        }
+        YamlErrorKind::UnknownField { field, expected } => {
+            let help =
+                match crate::finding::did_you_mean(&field, expected.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!(
+                        "allowed here: {}",
+                        expected
+                            .iter()
+                            .map(|e| format!("`{e}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+            Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+                .label("unknown key")
+                .with_help(help)
+        }
+        YamlErrorKind::MissingField { .. } => {
+            Finding::new(&pim002_invalid_config::RULE, e.span, e.message).label("in this entry")
+        }
+        YamlErrorKind::Shape => Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+            .label("here")
+            .with_help("see `pimplan schema` for the shape of each section"),
+    }
+}
+
+/// Read a file into `sources`; decoding problems become a PIM001 finding.
+fn read_file(
+    sources: &mut Sources,
+    path: PathBuf,
+    findings: &mut Vec<Finding>,
+) -> Result<(FileId, bool), LoadError> {
+    let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let (text, problem) = if bytes.len() > MAX_FILE_BYTES {
+        (
+            String::new(),
+            Some((
+                0,
+                format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
+            )),
+        )
+    } else {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => (text.to_owned(), None),
+            Err(e) => (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Some((e.valid_up_to(), "the file is not valid UTF-8".to_owned())),
+            ),
+        }
+    };
+    let id = sources.add(SourceFile::new(path, text));
+    if let Some((offset, message)) = &problem {
+        findings.push(
+            Finding::new(
+                &pim001_yaml_syntax::RULE,
+                Span::new(id, *offset, *offset),
+                message.clone(),
+            )
+            .label("here")
+            .with_help("save the file as UTF-8 text"),
+        );
+    }
+    Ok((id, problem.is_none()))
+}
+
+fn parse(sources: &Sources, id: FileId, findings: &mut Vec<Finding>) -> Option<RawFile> {
+    let file = sources.get(id)?;
+    match yaml::parse::<RawFile>(id, file) {
+        Ok(raw) => Some(raw.unwrap_or_default()),
+        Err(e) => {
+            findings.push(yaml_finding(e));
+            None
+        }
+    }
+}
+
+/// Whether a glob could reach above the root folder (`..`, an absolute path, a drive).
+fn escapes_root(pattern: &str) -> bool {
+    let p = Path::new(pattern);
+    p.is_absolute()
+        || pattern.starts_with('/')
+        || pattern.starts_with('\\')
+        || p.components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::Prefix(_) | Component::RootDir
+            )
+        })
+}
+
+/// Expand the root file's include globs: sorted, without duplicates or the root itself.
+fn expand_includes(
+    includes: &[Spanned<String>],
+    root_dir: &Path,
+    root_path: &Path,
+    findings: &mut Vec<Finding>,
+) -> Vec<PathBuf> {
+    let canonical_root = std::fs::canonicalize(if root_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root_dir
+    })
+    .ok();
+    let canonical_root_file = std::fs::canonicalize(root_path).ok();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for pattern in includes {
+        if escapes_root(&pattern.value) {
+            findings.push(
+                Finding::new(
+                    &pim002_invalid_config::RULE,
+                    pattern.span,
+                    format!("include `{}` points outside the workspace folder", pattern.value),
+                )
+                .label("outside the workspace")
+                .with_help("a workspace cannot read files above its root file's folder; move the files below it"),
+            );
+            continue;
+        }
+        let full = join_display(root_dir, Path::new(&pattern.value));
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: true,
+        };
+        let paths = match glob::glob_with(&full.to_string_lossy(), options) {
+            Ok(paths) => paths,
+            Err(e) => {
+                findings.push(
+                    Finding::new(
+                        &pim002_invalid_config::RULE,
+                        pattern.span,
+                        format!("include `{}` is not a valid glob: {}", pattern.value, e.msg),
+                    )
+                    .label("invalid glob"),
+                );
+                continue;
+            }
+        };
+        let mut matched: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        matched.sort();
+        let mut any = false;
+        for path in matched {
+            let canonical = std::fs::canonicalize(&path).ok();
+            if canonical.is_some() && canonical == canonical_root_file {
+                any = true;
+                continue;
+            }
+            let inside = match (&canonical, &canonical_root) {
+                (Some(c), Some(r)) => c.starts_with(r),
+                _ => false,
+            };
+            if !inside {
+                findings.push(
+                    Finding::new(
+                        &pim002_invalid_config::RULE,
+                        pattern.span,
+                        format!("include `{}` reaches `{}`, outside the workspace folder", pattern.value, path.display()),
+                    )
+                    .label("outside the workspace")
+                    .with_help("a link leads out of the workspace; a workspace cannot read files above its root"),
+                );
+                continue;
+            }
+            any = true;
+            if seen.insert(canonical.unwrap_or_else(|| path.clone())) {
+                out.push(path);
+            }
+        }
+        if !any {
+            findings.push(
+                Finding::new(
+                    &pim006_include_matched_nothing::RULE,
+                    pattern.span,
+                    format!("include `{}` matches no file", pattern.value),
+                )
+                .label("matches nothing"),
+            );
+        }
+    }
+    out
+}
+
+/// Load the workspace whose root file is `root_path`.
+pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
+    if !root_path.is_file() {
+        return Err(LoadError::RootMissing {
+            path: root_path.to_path_buf(),
+        });
+    }
+    let root_dir = root_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut sources = Sources::default();
+    let mut findings = Vec::new();
+    let (root, readable) = read_file(&mut sources, root_path.to_path_buf(), &mut findings)?;
+    let root_raw = if readable {
+        parse(&sources, root, &mut findings)
+    } else {
+        None
+    };
+    let Some(root_raw) = root_raw else {
+        return Ok(Loaded {
+            sources,
+            root,
+            root_dir,
+            workspace: None,
+            findings,
+        });
+    };
+    let mut parsed = vec![ParsedFile {
+        id: root,
+        raw: root_raw,
+    }];
+    // The include list is lowered with the settings; read it from the raw root first.
+    let includes: Vec<_> = parsed[0]
+        .raw
+        .include
+        .as_ref()
+        .map(|i| i.value.clone())
+        .unwrap_or_default();
+    for path in expand_includes(&includes, &root_dir, root_path, &mut findings) {
+        let (id, readable) = read_file(&mut sources, path, &mut findings)?;
+        if readable && let Some(raw) = parse(&sources, id, &mut findings) {
+            parsed.push(ParsedFile { id, raw });
+        }
+    }
+    let workspace = lower(root, parsed, &mut findings);
+    Ok(Loaded {
+        sources,
+        root,
+        root_dir,
+        workspace: Some(workspace),
+        findings,
+    })
+}

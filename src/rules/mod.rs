@@ -1,0 +1,221 @@
+//! The rule catalog: one file per rule, one registry, selection and severity overrides.
+//!
+//! A rule is a [`Rule`] declaration (code, name, severity, message, help, docs) plus, for
+//! rules that look at the model, a `check` function. Rules of family PIM0xx are reported by
+//! the loader and the suppression pass; their files hold the declaration and docs only.
+//! Find any rule by its code: `src/rules/pimNNN_*.rs`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::model::{Group, Principal, Workspace};
+use crate::finding::{Finding, Severity};
+use crate::source::Sources;
+
+pub mod pim001_yaml_syntax;
+pub mod pim002_invalid_config;
+pub mod pim003_duplicate_key;
+pub mod pim004_bad_duration;
+pub mod pim005_bad_timestamp;
+pub mod pim006_include_matched_nothing;
+pub mod pim007_unused_ignore;
+pub mod pim101_unknown_reference;
+pub mod pim102_duplicate_definition;
+pub mod pim103_duplicate_assignment;
+pub mod pim104_duplicate_object_id;
+pub mod pim105_eligible_and_active;
+pub mod pim201_assignment_too_short;
+pub mod pim202_ends_before_start;
+pub mod pim203_already_expired;
+pub mod pim204_ends_too_soon;
+pub mod pim205_permanent_not_allowed;
+pub mod pim206_exceeds_max_duration;
+pub mod pim207_expiring_soon;
+pub mod pim208_start_in_past;
+
+/// Documentation of a rule, shown by `pimplan explain`.
+#[derive(Debug)]
+pub struct Docs {
+    /// What the rule checks.
+    pub what: &'static str,
+    /// Why it matters.
+    pub why: &'static str,
+    /// A YAML example that triggers it.
+    pub example: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+    /// The Microsoft page or observed behaviour that makes it true.
+    pub source: &'static str,
+}
+
+pub type Check = fn(&Context<'_>, &mut Vec<Finding>);
+
+/// One rule: everything about it in one declaration.
+#[derive(Debug)]
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line: what is wrong when it fires.
+    pub message: &'static str,
+    /// One line: how to fix it in general (a finding may say more).
+    pub help: &'static str,
+    pub docs: Docs,
+    /// Looks at the model; `None` for rules the loader reports.
+    pub check: Option<Check>,
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+impl Eq for Rule {}
+
+/// Every rule, in code order.
+pub static REGISTRY: &[&Rule] = &[
+    &pim001_yaml_syntax::RULE,
+    &pim002_invalid_config::RULE,
+    &pim003_duplicate_key::RULE,
+    &pim004_bad_duration::RULE,
+    &pim005_bad_timestamp::RULE,
+    &pim006_include_matched_nothing::RULE,
+    &pim007_unused_ignore::RULE,
+    &pim101_unknown_reference::RULE,
+    &pim102_duplicate_definition::RULE,
+    &pim103_duplicate_assignment::RULE,
+    &pim104_duplicate_object_id::RULE,
+    &pim105_eligible_and_active::RULE,
+    &pim201_assignment_too_short::RULE,
+    &pim202_ends_before_start::RULE,
+    &pim203_already_expired::RULE,
+    &pim204_ends_too_soon::RULE,
+    &pim205_permanent_not_allowed::RULE,
+    &pim206_exceeds_max_duration::RULE,
+    &pim207_expiring_soon::RULE,
+    &pim208_start_in_past::RULE,
+];
+
+/// A rule by code (`PIM201`, any case) or name (`assignment-too-short`).
+pub fn find(selector: &str) -> Option<&'static Rule> {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(selector) || r.name == selector)
+}
+
+/// Every code and name, for "did you mean".
+pub fn selectors() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().flat_map(|r| [r.code, r.name])
+}
+
+/// The shortest schedule the service accepts, and the earliest an assignment may be removed
+/// or changed after it is made.
+pub const FIVE_MINUTES: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Lookups built once per run, so that no rule scans all entries per entry.
+pub struct Index<'w> {
+    pub principals: HashMap<&'w str, &'w Principal>,
+    pub groups: HashMap<&'w str, &'w Group>,
+}
+
+impl<'w> Index<'w> {
+    pub fn new(ws: &'w Workspace) -> Self {
+        // First definition wins; PIM102 reports the others.
+        let mut principals = HashMap::with_capacity(ws.principals.len());
+        for p in &ws.principals {
+            principals.entry(p.name.value.as_str()).or_insert(p);
+        }
+        let mut groups = HashMap::with_capacity(ws.groups.len());
+        for g in &ws.groups {
+            groups.entry(g.name.value.as_str()).or_insert(g);
+        }
+        Index { principals, groups }
+    }
+}
+
+/// What a rule's check reads: the workspace, its indexes, the files and the one clock.
+pub struct Context<'w> {
+    pub workspace: &'w Workspace,
+    pub index: Index<'w>,
+    pub sources: &'w Sources,
+    pub now: DateTime<FixedOffset>,
+}
+
+/// Run every model rule that is not switched off.
+pub fn check_all(cx: &Context<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for rule in REGISTRY {
+        if let Some(check) = rule.check
+            && enabled(rule)
+        {
+            check(cx, &mut findings);
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_and_in_order() {
+        let codes: Vec<_> = REGISTRY.iter().map(|r| r.code).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(codes, sorted);
+        let mut names: Vec<_> = REGISTRY.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), REGISTRY.len());
+    }
+
+    #[test]
+    fn every_rule_is_documented() {
+        for rule in REGISTRY {
+            let d = &rule.docs;
+            for (section, text) in [
+                ("what", d.what),
+                ("why", d.why),
+                ("example", d.example),
+                ("fix", d.fix),
+                ("source", d.source),
+            ] {
+                assert!(
+                    !text.trim().is_empty(),
+                    "{} has no `{section}` docs",
+                    rule.code
+                );
+            }
+            assert!(
+                !rule.message.is_empty() && !rule.help.is_empty(),
+                "{}",
+                rule.code
+            );
+            assert!(
+                rule.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()),
+                "{} name is not kebab-case",
+                rule.code
+            );
+        }
+    }
+
+    #[test]
+    fn rule_files_are_named_after_code_and_name() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules");
+        for rule in REGISTRY {
+            let file = format!(
+                "{}_{}.rs",
+                rule.code.to_lowercase(),
+                rule.name.replace('-', "_")
+            );
+            assert!(dir.join(&file).is_file(), "missing {file}");
+        }
+    }
+}

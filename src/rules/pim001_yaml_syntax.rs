@@ -1,0 +1,25 @@
+//! PIM001 yaml-syntax: reported by the loader when a file cannot be read as YAML.
+use super::{Docs, Rule};
+use crate::finding::Severity;
+
+pub static RULE: Rule = Rule {
+    code: "PIM001",
+    name: "yaml-syntax",
+    severity: Severity::Error,
+    message: "the file is not valid YAML",
+    help: "fix the YAML at the marked place; indent with spaces, never tabs",
+    docs: Docs {
+        what: "The file could not be parsed as YAML: a syntax error, tabs used for indentation, \
+invalid UTF-8, or a file that exceeds pimplan's safety budgets (more than 64 levels of nesting, \
+more than 1,000 aliases, or an alias expansion that would replay more than 100,000 events).",
+        why: "A file that cannot be read cannot be checked. pimplan refuses it instead of guessing, \
+and the budgets stop crafted input (a \"billion laughs\" alias bomb, 10,000 nested lists) from \
+exhausting memory in a pre-commit hook or CI job.",
+        example: "assignments:\n\t- group: prod-db-admins   # a tab indents this line\n",
+        fix: "Correct the YAML at the reported line and column. Indent with spaces. Save the file \
+as UTF-8. Do not use anchors and aliases to multiply content.",
+        source: "YAML 1.2.2 specification (tabs are not allowed for indentation, §6.1); \
+pimplan's own safety limits.",
+    },
+    check: None,
+};

@@ -1,0 +1,26 @@
+//! PIM002 invalid-config: reported by the loader and the lowering pass.
+use super::{Docs, Rule};
+use crate::finding::Severity;
+
+pub static RULE: Rule = Rule {
+    code: "PIM002",
+    name: "invalid-config",
+    severity: Severity::Error,
+    message: "the configuration does not match pimplan's format",
+    help: "see `pimplan schema` or the configuration reference for the keys and values allowed here",
+    docs: Docs {
+        what: "A key is unknown (with a \"did you mean\" for typos), a value has the wrong type \
+or spelling (`elegible` for `eligible`, a number where a name belongs), a required key is \
+missing, `version` is not 1, an assignment does not give exactly one of `end`, `duration` and \
+`permanent: true`, a root-file key appears in an included file, or an `include:` glob reaches \
+outside the workspace folder.",
+        why: "An unknown key that is silently ignored is a rule that silently does not apply: \
+`approvl: {required: true}` would leave activation without approval. pimplan refuses what it \
+does not understand.",
+        example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: elegible        # did you mean `eligible`?\n    end: 2027-06-01T08:00:00Z\n",
+        fix: "Use the spelling the help suggests, or remove the key. `pimplan schema` prints the \
+JSON Schema of the format; point your editor at it for completion.",
+        source: "pimplan configuration contract (config.md).",
+    },
+    check: None,
+};

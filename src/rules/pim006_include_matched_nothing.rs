@@ -1,0 +1,20 @@
+//! PIM006 include-matched-nothing: reported by the loader.
+use super::{Docs, Rule};
+use crate::finding::Severity;
+
+pub static RULE: Rule = Rule {
+    code: "PIM006",
+    name: "include-matched-nothing",
+    severity: Severity::Warning,
+    message: "an `include:` glob matches no file",
+    help: "correct the glob (it is relative to the folder of the root file) or remove it",
+    docs: Docs {
+        what: "A glob in the root file's `include:` list matches no file.",
+        why: "A glob that matches nothing usually means a moved folder or a typo: the \
+assignments you think are managed are not read at all, and a later plan would remove them.",
+        example: "include:\n  - \"asignments/*.yaml\"   # the folder is `assignments`\n",
+        fix: "Fix the glob so that it matches the files you mean, or delete it.",
+        source: "pimplan configuration contract (config.md, Files).",
+    },
+    check: None,
+};

@@ -1,0 +1,24 @@
+//! PIM007 unused-ignore: reported by the suppression pass (`suppress.rs`).
+use super::{Docs, Rule};
+use crate::finding::Severity;
+
+pub static RULE: Rule = Rule {
+    code: "PIM007",
+    name: "unused-ignore",
+    severity: Severity::Warning,
+    message: "a `# pimplan: ignore` comment silences nothing or gives no reason",
+    help: "remove the comment, or name the code it should silence and say why",
+    docs: Docs {
+        what: "A `# pimplan: ignore CODE reason` comment silences no finding (on its own line \
+or the line below), names an unknown rule, gives no reason, or has passed its \
+`until=YYYY-MM-DD` date.",
+        why: "Suppressions outlive the problems they hid. A stale ignore can silence a new, real \
+finding on the same line later; an ignore without a reason cannot be reviewed; an expired one \
+must come back to a person.",
+        example: "assignments:\n  # pimplan: ignore PIM207\n  - group: prod-db-admins     # nothing here expires soon, and no reason\n",
+        fix: "Delete the comment, or write `# pimplan: ignore PIMnnn [until=YYYY-MM-DD] why` \
+directly above or on the line of the finding.",
+        source: "pimplan convention, after ruff's RUF100 (unused-noqa).",
+    },
+    check: None,
+};

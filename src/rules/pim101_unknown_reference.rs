@@ -1,0 +1,119 @@
+//! PIM101 unknown-reference.
+use std::collections::HashSet;
+
+use super::{Context, Docs, Rule};
+use crate::config::model::Workspace;
+use crate::finding::{Finding, Severity, did_you_mean};
+use crate::source::yaml::Spanned;
+
+pub static RULE: Rule = Rule {
+    code: "PIM101",
+    name: "unknown-reference",
+    severity: Severity::Error,
+    message: "a name refers to nothing defined in the workspace",
+    help: "define the name, or use one that is defined",
+    docs: Docs {
+        what: "A group, principal, approver, owner, actor, administrative unit or policy \
+template name is not defined anywhere in the workspace. The help names the closest defined \
+name.",
+        why: "A reference to nothing cannot be applied, and a typo in an approver list leaves \
+approval to fewer people than the reviewer believes.",
+        example: "principals:\n  - name: alice\n    type: user\nassignments:\n  - group: prod-db-admins\n    principal: alcie          # did you mean `alice`?\n    role: member\n    type: eligible\n    duration: P30D\n",
+        fix: "Correct the spelling, or add the missing entry to `principals`, `groups`, \
+`administrative_units` or `policy_templates`.",
+        source: "pimplan configuration contract (config.md): names are local handles defined once.",
+    },
+    check: Some(check),
+};
+
+fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let ws: &Workspace = cx.workspace;
+    let principals: Vec<&str> = cx.index.principals.keys().copied().collect();
+    let groups: Vec<&str> = cx.index.groups.keys().copied().collect();
+    let aus: HashSet<&str> = ws
+        .administrative_units
+        .iter()
+        .map(|a| a.name.value.as_str())
+        .collect();
+    let templates: HashSet<&str> = ws.templates.iter().map(|t| t.name.value.as_str()).collect();
+
+    let mut report = |name: &Spanned<String>,
+                      what: &str,
+                      known: &dyn Fn(&str) -> bool,
+                      candidates: &mut dyn Iterator<Item = &str>| {
+        if known(&name.value) {
+            return;
+        }
+        let help = match did_you_mean(&name.value, candidates) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("define a {what} named `{}`", name.value),
+        };
+        out.push(
+            Finding::new(&RULE, name.span, format!("unknown {what} `{}`", name.value))
+                .label(format!("no {what} has this name"))
+                .with_help(help),
+        );
+    };
+    let is_principal = |n: &str| cx.index.principals.contains_key(n);
+    let is_group = |n: &str| cx.index.groups.contains_key(n);
+    let is_au = |n: &str| aus.contains(n);
+    let is_template = |n: &str| templates.contains(n);
+
+    if let Some(actor) = &ws.settings.actor {
+        report(
+            actor,
+            "principal",
+            &is_principal,
+            &mut principals.iter().copied(),
+        );
+    }
+    for admin in &ws.admins {
+        report(
+            &admin.principal,
+            "principal",
+            &is_principal,
+            &mut principals.iter().copied(),
+        );
+        if let Some(au) = &admin.administrative_unit {
+            report(au, "administrative unit", &is_au, &mut aus.iter().copied());
+        }
+    }
+    for group in &ws.groups {
+        for owner in &group.owners {
+            report(
+                owner,
+                "principal",
+                &is_principal,
+                &mut principals.iter().copied(),
+            );
+        }
+        if let Some(t) = &group.policy.template {
+            report(
+                t,
+                "policy template",
+                &is_template,
+                &mut templates.iter().copied(),
+            );
+        }
+        // Approvers may come from a template: report each written place once.
+        for role in [&group.policy.member, &group.policy.owner] {
+            for approver in &role.activation.approvers.value {
+                report(
+                    approver,
+                    "principal",
+                    &is_principal,
+                    &mut principals.iter().copied(),
+                );
+            }
+        }
+    }
+    for a in &ws.assignments {
+        report(&a.group, "group", &is_group, &mut groups.iter().copied());
+        report(
+            &a.principal,
+            "principal",
+            &is_principal,
+            &mut principals.iter().copied(),
+        );
+    }
+}

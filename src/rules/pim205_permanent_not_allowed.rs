@@ -1,0 +1,62 @@
+//! PIM205 permanent-not-allowed.
+use super::{Context, Docs, Rule};
+use crate::config::model::Expiry;
+use crate::finding::{Finding, Severity};
+
+pub static RULE: Rule = Rule {
+    code: "PIM205",
+    name: "permanent-not-allowed",
+    severity: Severity::Error,
+    message: "a permanent assignment where the group's policy requires an end",
+    help: "give the assignment an `end` or `duration`, or allow permanent assignments in the policy",
+    docs: Docs {
+        what: "An assignment is `permanent: true`, but the group's policy for that role and \
+type sets `allow_permanent: false` (the default for a newly onboarded group). The policy line \
+is labelled when the workspace sets it.",
+        why: "The service refuses the request (`RoleAssignmentRequestPolicyValidationFailed`, \
+ExpirationRule). Permanent access is what PIM exists to avoid.",
+        example: "groups:\n  - name: prod-db-admins\n    policy:\n      member:\n        eligible_assignment: { allow_permanent: false }\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, permanent: true }\n",
+        fix: "Replace `permanent: true` with an `end` or a `duration` within the policy's \
+`max_duration`; or, if permanent access is really intended, set `allow_permanent: true` in \
+the policy and have that change reviewed.",
+        source: "Microsoft Learn, groups-role-settings (\"Allow permanent eligible/active \
+assignment\"); Graph `Expiration_Admin_Eligibility` / `Expiration_Admin_Assignment` \
+`isExpirationRequired`; terraform-provider-azuread#1450.",
+    },
+    check: Some(check),
+};
+
+fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    for a in &cx.workspace.assignments {
+        let Expiry::Permanent(span) = a.expiry else {
+            continue;
+        };
+        let Some(group) = cx.index.groups.get(a.group.value.as_str()) else {
+            continue;
+        };
+        let policy = group.policy.role(a.role.value).assignment(a.kind.value);
+        if policy.allow_permanent.value {
+            continue;
+        }
+        let mut f = Finding::new(
+            &RULE,
+            span,
+            format!(
+                "`{}` may not have a permanent {} {} assignment on `{}`",
+                a.principal.value, a.kind.value, a.role.value, a.group.value
+            ),
+        )
+        .label("permanent");
+        f = match policy.allow_permanent.span {
+            Some(s) => f.with_secondary(s, "the policy forbids permanent assignments here"),
+            None => f.with_secondary(
+                group.name.span,
+                "this group's policy keeps Microsoft's default: permanent not allowed",
+            ),
+        };
+        out.push(f.with_help(format!(
+            "replace `permanent: true` with an `end` or a `duration` of at most {}",
+            crate::config::values::format_duration(policy.max_duration.value)
+        )));
+    }
+}

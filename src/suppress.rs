@@ -1,0 +1,252 @@
+//! In-place suppressions: `# pimplan: ignore CODE [until=YYYY-MM-DD] reason`.
+//!
+//! A directive silences findings of the named rules (codes or names, comma-separated) on
+//! its own line, or, when the comment stands alone on its line, on the next line that is
+//! not a comment. A directive that silences nothing, names an unknown rule, gives no
+//! reason or has passed its `until` date is itself reported (PIM007).
+
+use chrono::NaiveDate;
+
+use crate::finding::{Finding, did_you_mean};
+use crate::rules::{self, Rule, pim007_unused_ignore};
+use crate::source::{FileId, SourceFile, Sources, Span};
+
+#[derive(Debug)]
+struct Directive {
+    span: Span,
+    /// The line whose findings it silences (1-based).
+    target_line: usize,
+    rules: Vec<&'static Rule>,
+    until: Option<NaiveDate>,
+    used: bool,
+}
+
+/// Byte offset of the comment on a line, if any: a `#` at the start or after white space,
+/// outside quoted scalars.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some('"') if c == '\\' => {
+                chars.next();
+            }
+            Some(q) if c == q => {
+                // `''` inside a single-quoted scalar is an escaped quote.
+                if q == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                    chars.next();
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None => {
+                if (c == '"' || c == '\'') && (prev.is_whitespace() || "[{,:-".contains(prev)) {
+                    quote = Some(c);
+                } else if c == '#' && prev.is_whitespace() {
+                    return Some(i);
+                }
+            }
+        }
+        prev = c;
+    }
+    None
+}
+
+/// Find every directive of one file; malformed ones are reported at once.
+fn scan(
+    id: FileId,
+    file: &SourceFile,
+    today: NaiveDate,
+    findings: &mut Vec<Finding>,
+) -> Vec<Directive> {
+    let mut out = Vec::new();
+    if !file.text.contains("pimplan:") {
+        return out;
+    }
+    let line_count = file.line_count();
+    for line_no in 1..=line_count {
+        let line = file.line_text(line_no);
+        let Some(hash) = comment_start(line) else {
+            continue;
+        };
+        let comment = line[hash + 1..].trim();
+        let Some(rest) = comment.strip_prefix("pimplan:") else {
+            continue;
+        };
+        let start = file.offset_of(line_no, 1) + hash;
+        let span = Span::new(id, start, start + line.len() - hash);
+        let mut words = rest.split_whitespace();
+        if words.next() != Some("ignore") {
+            findings.push(
+                Finding::new(
+                    &pim007_unused_ignore::RULE,
+                    span,
+                    "unknown pimplan directive",
+                )
+                .label("not understood")
+                .with_help(
+                    "the only directive is `# pimplan: ignore PIMnnn [until=YYYY-MM-DD] reason`",
+                ),
+            );
+            continue;
+        }
+        let mut rule_list = Vec::new();
+        let codes = words.next().unwrap_or("");
+        for code in codes.split(',').filter(|c| !c.is_empty()) {
+            match rules::find(code) {
+                Some(rule) => rule_list.push(rule),
+                None => {
+                    let help = did_you_mean(code, rules::selectors()).map_or_else(
+                        || "`pimplan rules` lists every rule".to_owned(),
+                        |c| format!("did you mean `{c}`?"),
+                    );
+                    findings.push(
+                        Finding::new(
+                            &pim007_unused_ignore::RULE,
+                            span,
+                            format!("`{code}` is not a pimplan rule"),
+                        )
+                        .label("unknown rule")
+                        .with_help(help),
+                    );
+                }
+            }
+        }
+        if codes.is_empty() {
+            findings.push(
+                Finding::new(
+                    &pim007_unused_ignore::RULE,
+                    span,
+                    "the ignore names no rule",
+                )
+                .label("which rule?")
+                .with_help("write `# pimplan: ignore PIMnnn reason`"),
+            );
+        }
+        let mut reason_words: Vec<&str> = words.collect();
+        let mut until = None;
+        if let Some(first) = reason_words.first()
+            && let Some(date) = first.strip_prefix("until=")
+        {
+            match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+                Ok(d) => until = Some(d),
+                Err(_) => findings.push(
+                    Finding::new(
+                        &pim007_unused_ignore::RULE,
+                        span,
+                        format!("`until={date}` is not a date"),
+                    )
+                    .label("bad date")
+                    .with_help("write `until=YYYY-MM-DD`"),
+                ),
+            }
+            reason_words.remove(0);
+        }
+        if rule_list.is_empty() {
+            continue;
+        }
+        if reason_words.is_empty() {
+            findings.push(
+                Finding::new(&pim007_unused_ignore::RULE, span, "the ignore gives no reason")
+                    .label("why is this safe?")
+                    .with_help("add the reason after the code, e.g. `# pimplan: ignore PIM207 renewed in CHG0012345`"),
+            );
+        }
+        if let Some(d) = until
+            && d < today
+        {
+            findings.push(
+                Finding::new(
+                    &pim007_unused_ignore::RULE,
+                    span,
+                    format!("the ignore expired on {d}"),
+                )
+                .label("expired")
+                .with_help("fix what it silenced, or set a new `until=` date after review"),
+            );
+            continue;
+        }
+        // A comment alone on its line applies to the next line that is not a comment.
+        let alone = line[..hash].trim().is_empty();
+        let mut target_line = line_no;
+        if alone {
+            target_line = line_no + 1;
+            while target_line <= line_count {
+                let t = file.line_text(target_line).trim_start();
+                if !(t.is_empty() || t.starts_with('#')) {
+                    break;
+                }
+                target_line += 1;
+            }
+        }
+        out.push(Directive {
+            span,
+            target_line,
+            rules: rule_list,
+            until,
+            used: false,
+        });
+    }
+    out
+}
+
+/// Drop the findings that a directive silences, and report directives that silence nothing.
+pub fn apply(sources: &Sources, today: NaiveDate, findings: Vec<Finding>) -> Vec<Finding> {
+    let mut extra = Vec::new();
+    let mut directives: Vec<Vec<Directive>> = sources
+        .iter()
+        .map(|(id, file)| scan(id, file, today, &mut extra))
+        .collect();
+    let mut kept = Vec::with_capacity(findings.len());
+    for finding in findings {
+        let span = finding.primary.span;
+        let line = sources.line_col(span).line;
+        let silenced = directives
+            .get_mut(span.file.0 as usize)
+            .and_then(|list| {
+                list.iter_mut().find(|d| {
+                    d.target_line == line && d.rules.iter().any(|r| r.code == finding.rule.code)
+                })
+            })
+            .map(|d| d.used = true)
+            .is_some();
+        if !silenced {
+            kept.push(finding);
+        }
+    }
+    for directive in directives.iter().flatten().filter(|d| !d.used) {
+        let codes: Vec<_> = directive.rules.iter().map(|r| r.code).collect();
+        let until = directive
+            .until
+            .map(|d| format!(" (until {d})"))
+            .unwrap_or_default();
+        extra.push(
+            Finding::new(
+                &pim007_unused_ignore::RULE,
+                directive.span,
+                format!("the ignore of {}{until} silences nothing", codes.join(", ")),
+            )
+            .label("nothing to silence here")
+            .with_help("remove the comment; it would hide a future finding on this line"),
+        );
+    }
+    kept.extend(extra);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::comment_start;
+
+    #[test]
+    fn finds_comments_outside_quotes() {
+        assert_eq!(comment_start("  # pimplan: ignore PIM207 x"), Some(2));
+        assert_eq!(comment_start("end: x # c"), Some(7));
+        assert_eq!(comment_start("justification: \"a # b\" # c"), Some(23));
+        assert_eq!(comment_start("justification: 'it''s # b' # c"), Some(27));
+        assert_eq!(comment_start("justification: Bob's shift # c"), Some(27));
+        assert_eq!(comment_start("ticket: CHG#1"), None);
+    }
+}

@@ -128,8 +128,11 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             let mut text = String::new();
             for rule in REGISTRY {
                 text.push_str(&format!(
-                    "{}  {:<34} {:<8} {}\n",
-                    rule.code, rule.name, rule.severity, rule.message
+                    "{}  {:<26} {:<8} {}\n",
+                    rule.code,
+                    rule.name,
+                    rule.severity.as_str(),
+                    rule.message
                 ));
             }
             write_out(out, &text)?;

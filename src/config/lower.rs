@@ -60,10 +60,14 @@ impl Lowerer<'_> {
                     .join(", ")
             ),
         };
-        self.invalid(
-            s.span,
-            format!("`{}` is not a valid {}", s.value, T::WHAT),
-            Some(help),
+        self.findings.push(
+            Finding::new(
+                &pim002_invalid_config::RULE,
+                s.span,
+                format!("`{}` is not a valid {}", s.value, T::WHAT),
+            )
+            .label(format!("not a {}", T::WHAT))
+            .with_help(help),
         );
         None
     }

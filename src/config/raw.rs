@@ -20,7 +20,7 @@ use crate::source::yaml::Spanned;
 /// A pimplan file: the root `pimplan.yaml` or a file matched by its `include:` globs.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "pimplan configuration")]
+#[schemars(title = "pimplan configuration", rename = "File")]
 pub struct RawFile {
     /// Format version; required in the root file, and only `1` exists.
     pub version: Option<Spanned<u32>>,
@@ -58,6 +58,7 @@ pub struct RawFile {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Tenant")]
 pub struct RawTenant {
     /// Tenant id (a GUID); optional for lint and plan, required to apply to Microsoft Graph.
     pub id: Option<Spanned<String>>,
@@ -67,6 +68,7 @@ pub struct RawTenant {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PlanSettings")]
 pub struct RawPlanSettings {
     /// PIM703 refuses a plan that removes more than this share of the assignments (default 0.25).
     pub max_removal_ratio: Option<Spanned<f64>>,
@@ -74,6 +76,7 @@ pub struct RawPlanSettings {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AdministrativeUnit")]
 pub struct RawAdministrativeUnit {
     /// Local handle used by `admins[].administrative_unit`.
     pub name: Spanned<String>,
@@ -83,6 +86,7 @@ pub struct RawAdministrativeUnit {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Principal")]
 pub struct RawPrincipal {
     /// Local handle that every other section uses.
     pub name: Spanned<String>,
@@ -102,6 +106,7 @@ pub struct RawPrincipal {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Admin")]
 pub struct RawAdmin {
     /// Name of the principal holding the role.
     pub principal: Spanned<String>,
@@ -116,6 +121,7 @@ pub struct RawAdmin {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Group")]
 pub struct RawGroup {
     /// Local handle used by assignments.
     pub name: Spanned<String>,
@@ -143,6 +149,7 @@ pub struct RawGroup {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GroupPolicy")]
 pub struct RawGroupPolicy {
     /// Name of a `policy_templates` entry to start from; the group's own keys win.
     pub template: Option<Spanned<String>>,
@@ -154,6 +161,7 @@ pub struct RawGroupPolicy {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PolicyTemplate")]
 pub struct RawPolicyTemplate {
     /// Settings for the member role.
     pub member: Option<RawRolePolicy>,
@@ -163,6 +171,7 @@ pub struct RawPolicyTemplate {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RolePolicy")]
 pub struct RawRolePolicy {
     /// What an eligible principal must do to activate.
     pub activation: Option<RawActivation>,
@@ -174,6 +183,7 @@ pub struct RawRolePolicy {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Activation")]
 pub struct RawActivation {
     /// Longest activation, ISO 8601 (`PT8H`); 30 minutes to 24 hours. Default `PT8H`.
     #[schemars(with = "Option<String>", regex(pattern = r"^P"))]
@@ -189,6 +199,7 @@ pub struct RawActivation {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Approval")]
 pub struct RawApproval {
     /// Whether an approver must approve each activation (default false).
     pub required: Option<Spanned<bool>>,
@@ -198,6 +209,7 @@ pub struct RawApproval {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AssignmentPolicy")]
 pub struct RawAssignmentPolicy {
     /// Whether an assignment may have no end (default false).
     pub allow_permanent: Option<Spanned<bool>>,
@@ -211,6 +223,7 @@ pub struct RawAssignmentPolicy {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Assignment")]
 pub struct RawAssignment {
     /// Name of the group.
     pub group: Spanned<String>,
@@ -242,6 +255,7 @@ pub struct RawAssignment {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Ticket")]
 pub struct RawTicket {
     /// Ticketing system, e.g. `ServiceNow`.
     pub system: Option<Spanned<String>>,

@@ -175,10 +175,13 @@ fn location_span(
 fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> YamlError {
     use serde_saphyr::Error as E;
     let error = error.without_snippet();
-    let span = error
+    let mut span = error
         .location()
         .map_or(Span::new(id, 0, 0), |l| location_span(id, &l, Some(file)));
     let raw = error.to_string();
+    if raw.contains("tabs") {
+        span = point_at_tab(file, span);
+    }
     // The crate appends " at line L, column C"; we print locations ourselves.
     let message = raw
         .find(" at line ")
@@ -252,6 +255,17 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
         kind,
         message,
         span,
+    }
+}
+
+/// The scanner reports a tab error after the tab; point at the tab itself.
+fn point_at_tab(file: &SourceFile, span: Span) -> Span {
+    let at = span.start as usize;
+    let line = file.line_col(at).line;
+    let line_start = file.offset_of(line, 1);
+    match file.text[line_start..].find('\t') {
+        Some(i) if line_start + i <= at => Span::new(span.file, line_start + i, line_start + i + 1),
+        _ => span,
     }
 }
 

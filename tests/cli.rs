@@ -1,0 +1,455 @@
+//! Integration tests over the real binary.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+const NOW: &str = "2026-12-01T00:00:00Z";
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The result of one run of the binary.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A run of `pimplan` in the project folder, with the fixed clock.
+#[must_use]
+struct Pimplan {
+    cmd: Command,
+}
+
+impl Pimplan {
+    fn new(args: &[&str]) -> Self {
+        let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+        cmd.current_dir(manifest())
+            .env_remove("PIMPLAN_NOW")
+            .env_remove("NO_COLOR")
+            .args(args)
+            .args(["--now", NOW]);
+        Pimplan { cmd }
+    }
+
+    fn in_dir(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    fn run(mut self) -> Run {
+        let out = self
+            .cmd
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Copy a fixture folder into a fresh temporary folder.
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    copy_dir(&manifest().join(name), tmp.path());
+    tmp
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            let _ = std::fs::create_dir_all(&target);
+            copy_dir(&entry.path(), &target);
+        } else {
+            let _ = std::fs::copy(entry.path(), &target);
+        }
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| unreachable!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn example_workspace_lints_clean() {
+    let run = Pimplan::new(&["lint", "fixtures/example"]).run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("no findings in 10 files"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_three_minute_assignment_fails_with_pim201_at_its_line() {
+    let tmp = copy_fixture("fixtures/example");
+    let file = tmp.path().join("assignments/data/prod-db.yaml");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(text.contains("end: 2027-02-15T08:00:00Z"));
+    std::fs::write(
+        &file,
+        text.replace("end: 2027-02-15T08:00:00Z", "end: 2026-12-01T08:03:00Z"),
+    )
+    .unwrap_or(());
+    let line = text
+        .lines()
+        .position(|l| l.contains("end: 2027-02-15T08:00:00Z"))
+        .unwrap_or(0)
+        + 1;
+    let run = Pimplan::new(&["lint", "--format", "json"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let doc = json(&run.stdout);
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    let pim201: Vec<_> = findings.iter().filter(|f| f["code"] == "PIM201").collect();
+    assert_eq!(pim201.len(), 1, "{findings:#?}");
+    assert_eq!(pim201[0]["file"], "assignments/data/prod-db.yaml");
+    assert_eq!(pim201[0]["line"], line);
+    assert_eq!(pim201[0]["column"], 10);
+    // The human output names the rule at that place too.
+    let human = Pimplan::new(&["lint"]).in_dir(tmp.path()).run();
+    assert!(
+        human
+            .stdout
+            .contains(&format!("assignments/data/prod-db.yaml:{line}:10]")),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("PIM201(assignment-too-short)"));
+}
+
+#[test]
+fn missing_root_file_is_exit_2() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let run = Pimplan::new(&["lint"]).in_dir(tmp.path()).run();
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("no workspace root file at `pimplan.yaml`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn bad_now_is_a_usage_error() {
+    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+    let out = cmd
+        .current_dir(manifest())
+        .args(["lint", "fixtures/example", "--now", "2026-12-01T00:00:00"])
+        .output()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("with an offset"));
+}
+
+#[test]
+fn now_comes_from_the_environment_too() {
+    // At 2027-02-10 alice's prod-db assignment (ends 2027-02-15) expires within 14 days.
+    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+    let out = cmd
+        .current_dir(manifest())
+        .env("PIMPLAN_NOW", "2027-02-10T00:00:00Z")
+        .args(["lint", "fixtures/example", "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let doc = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(doc["now"], "2027-02-10T00:00:00+00:00");
+    assert!(
+        doc["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["code"] == "PIM207"))
+    );
+}
+
+#[test]
+fn lint_files_reports_only_those_files() {
+    let tmp = copy_fixture("fixtures/example");
+    for rel in [
+        "assignments/data/prod-db.yaml",
+        "assignments/data/finance.yaml",
+    ] {
+        let file = tmp.path().join(rel);
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        std::fs::write(&file, text.replacen("type: eligible", "type: elegible", 1)).unwrap_or(());
+    }
+    let all = Pimplan::new(&["lint", "--format", "json"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(
+        json(&all.stdout)["findings"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let one = Pimplan::new(&["lint", "--format", "json", "assignments/data/finance.yaml"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(one.code, 1);
+    let findings = json(&one.stdout)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["file"], "assignments/data/finance.yaml");
+    let clean = Pimplan::new(&["lint", "groups/tier0.yaml"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let tmp = copy_fixture("fixtures/example");
+    let file = tmp.path().join("assignments/data/prod-db.yaml");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    // Ends in 10 days: a PIM207 warning.
+    std::fs::write(
+        &file,
+        text.replace("end: 2027-01-31T00:00:00Z", "end: 2026-12-11T00:00:00Z"),
+    )
+    .unwrap_or(());
+    let run = Pimplan::new(&["lint"]).in_dir(tmp.path()).run();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("PIM207"));
+    let denied = Pimplan::new(&["lint", "--deny-warnings"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(denied.code, 1);
+    // `rules:` can switch the rule off for the workspace.
+    let root = tmp.path().join("pimplan.yaml");
+    let root_text = std::fs::read_to_string(&root).unwrap_or_default();
+    std::fs::write(
+        &root,
+        root_text.replace("rules:\n", "rules:\n  expiring-soon: off\n"),
+    )
+    .unwrap_or(());
+    let off = Pimplan::new(&["lint", "--deny-warnings"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(off.code, 0, "{}", off.stdout);
+    assert!(!off.stdout.contains("PIM207"));
+}
+
+#[test]
+fn github_format_prints_workflow_commands() {
+    let run = Pimplan::new(&["lint", "fixtures/rules/PIM201/fires", "--format", "github"]).run();
+    assert_eq!(run.code, 1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with(
+            "::error file=fixtures/rules/PIM201/fires/pimplan.yaml,line=12,col=10,endLine=12,endColumn=30,title=PIM201 assignment-too-short::"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("%0Ahelp: "));
+}
+
+#[test]
+fn sarif_output_is_valid_sarif_2_1_0() {
+    let schema_path = manifest().join("../shared/data/sarif-schema-2.1.0.json");
+    let schema_text = std::fs::read_to_string(&schema_path).unwrap_or_else(|e| {
+        unreachable!(
+            "the official SARIF schema must sit beside the clone at {}: {e}",
+            schema_path.display()
+        )
+    });
+    let schema = json(&schema_text);
+    let validator = jsonschema::draft4::new(&schema).unwrap_or_else(|e| unreachable!("{e}"));
+    for dir in [
+        "fixtures/rules/PIM102/fires",
+        "fixtures/bad/many-errors-one-file",
+        "fixtures/example",
+    ] {
+        let run = Pimplan::new(&["lint", dir, "--format", "sarif"]).run();
+        let doc = json(&run.stdout);
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{dir}: {errors:#?}");
+        assert_eq!(doc["version"], "2.1.0");
+        let rules = doc["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(rules, Some(pimplan::rules::REGISTRY.len()));
+    }
+    // A result carries its location and the second place.
+    let run = Pimplan::new(&["lint", "fixtures/bad/years-duration", "--format", "sarif"]).run();
+    let doc = json(&run.stdout);
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "PIM004");
+    assert_eq!(result["level"], "error");
+    let region = &result["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(8), Some(46))
+    );
+}
+
+#[test]
+fn rules_lists_every_rule_and_explain_documents_each() {
+    let run = Pimplan::new(&["rules"]).run();
+    assert_eq!(run.code, 0);
+    for rule in pimplan::rules::REGISTRY {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(rule.code))
+            .unwrap_or_default();
+        assert!(
+            line.contains(rule.name) && line.contains(rule.severity.as_str()),
+            "{line}"
+        );
+        for selector in [rule.code, rule.name] {
+            let explain = Pimplan::new(&["explain", selector]).run();
+            assert_eq!(explain.code, 0);
+            for section in [
+                "What it checks",
+                "Why it matters",
+                "Example",
+                "How to fix",
+                "Source",
+            ] {
+                assert!(explain.stdout.contains(section), "{selector}: {section}");
+            }
+        }
+    }
+    let unknown = Pimplan::new(&["explain", "PIM999"]).run();
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("unknown rule `PIM999`"));
+    let typo = Pimplan::new(&["explain", "asignment-too-short"]).run();
+    assert!(
+        typo.stderr.contains("did you mean `assignment-too-short`?"),
+        "{}",
+        typo.stderr
+    );
+}
+
+#[test]
+fn schema_file_is_fresh() {
+    let run = Pimplan::new(&["schema"]).run();
+    assert_eq!(run.code, 0);
+    let path = manifest().join("schemas/pimplan.schema.json");
+    if std::env::var_os("PIMPLAN_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &run.stdout).unwrap_or(());
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == run.stdout,
+        "schemas/pimplan.schema.json is stale: run `PIMPLAN_UPDATE_SCHEMA=1 cargo test --test cli schema_file_is_fresh`"
+    );
+}
+
+#[test]
+fn example_and_passing_fixtures_validate_against_the_schema() {
+    let schema = json(
+        &std::fs::read_to_string(manifest().join("schemas/pimplan.schema.json"))
+            .unwrap_or_default(),
+    );
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| unreachable!("{e}"));
+    let mut files = Vec::new();
+    let mut stack = vec![manifest().join("fixtures/example")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() >= 10);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let value: serde_json::Value = serde_saphyr::from_str(&text)
+            .unwrap_or_else(|e| unreachable!("{}: {e}", file.display()));
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+    }
+}
+
+/// Hostile inputs: each is refused with a finding at a place, quickly, without a panic.
+#[test]
+fn alias_bomb_and_deep_nesting_are_refused_quickly() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let mut bomb = String::from(
+        "version: 1\ngroups:\n  - name: a\n    owners: &a0 [x, x, x, x, x, x, x, x, x, x]\n",
+    );
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        bomb.push_str(&format!("  - name: a{i}\n    owners: &a{i} [{refs}]\n"));
+    }
+    let deep = format!(
+        "version: 1\ngroups: {}{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    for (name, text) in [("bomb", bomb), ("deep", deep)] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap_or(());
+        std::fs::write(dir.join("pimplan.yaml"), text).unwrap_or(());
+        let started = Instant::now();
+        let run = Pimplan::new(&["lint", "--format", "json"])
+            .in_dir(&dir)
+            .run();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{name} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(run.code, 1, "{name}: {}{}", run.stdout, run.stderr);
+        let doc = json(&run.stdout);
+        let codes: Vec<_> = doc["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| f["code"].clone())
+            .collect();
+        assert!(
+            !codes.is_empty() && codes.iter().all(|c| c == "PIM001" || c == "PIM002"),
+            "{name}: {codes:?}"
+        );
+        assert!(
+            doc["findings"][0]["line"].as_u64().is_some_and(|l| l >= 2),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn readme_lists_every_rule_and_the_two_commands() {
+    let readme = std::fs::read_to_string(manifest().join("README.md")).unwrap_or_default();
+    for rule in pimplan::rules::REGISTRY {
+        let row = format!(
+            "| {} | {} | {} |",
+            rule.code,
+            rule.name,
+            rule.severity.as_str()
+        );
+        assert!(readme.contains(&row), "README lacks the row `{row}`");
+    }
+    let ci = std::fs::read_to_string(manifest().join(".ci/run")).unwrap_or_default();
+    let test_command = ci.lines().last().unwrap_or_default();
+    assert!(
+        readme.contains(test_command),
+        "README must give `{test_command}`"
+    );
+    assert!(
+        readme.contains("cargo run --locked -- lint fixtures/example --now 2026-12-01T00:00:00Z")
+    );
+}

@@ -1,0 +1,83 @@
+//! What a person sees: the human output, snapshotted (insta). Colour off, width fixed.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+/// Write `files` into a temporary workspace and lint it; returns stdout and the exit code.
+fn lint(files: &[(&str, &str)]) -> (String, i32) {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    for (name, text) in files {
+        let path = tmp.path().join(name);
+        if let Some(parent) = Path::new(&path).parent() {
+            std::fs::create_dir_all(parent).unwrap_or(());
+        }
+        std::fs::write(&path, text).unwrap_or(());
+    }
+    let out = Command::cargo_bin("pimplan")
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .current_dir(tmp.path())
+        .env_remove("PIMPLAN_NOW")
+        .args(["lint", "--color", "never", "--now", "2026-12-01T00:00:00Z"])
+        .output()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+const PEOPLE: &str = "principals:\n  - { name: alice, type: user, licenses: [entra_id_p2] }\n";
+
+#[test]
+fn policy_violation_labels_the_value_and_the_policy() {
+    let (out, code) = lint(&[(
+        "pimplan.yaml",
+        &format!(
+            "version: 1\n{PEOPLE}groups:\n  - name: prod-db-admins\n    policy:\n      member:\n        eligible_assignment:\n          max_duration: P90D\nassignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: eligible\n    duration: P120D\n    justification: migration\n"
+        ),
+    )]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn duplicate_definition_across_files_labels_both_files() {
+    let (out, code) = lint(&[
+        (
+            "pimplan.yaml",
+            "version: 1\ninclude: [\"principals/*.yaml\"]\n",
+        ),
+        ("principals/a.yaml", PEOPLE),
+        (
+            "principals/b.yaml",
+            "# contractors\nprincipals:\n  - name: alice\n    type: user\n",
+        ),
+    ]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn duplicate_key_labels_both_keys() {
+    let (out, code) = lint(&[(
+        "pimplan.yaml",
+        &format!(
+            "version: 1\n{PEOPLE}groups:\n  - name: ops\nassignments:\n  - group: ops\n    principal: alice\n    type: eligible\n    role: member\n    type: active\n    duration: P30D\n"
+        ),
+    )]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn misspelt_value_suggests_the_spelling() {
+    let (out, code) = lint(&[(
+        "pimplan.yaml",
+        &format!(
+            "version: 1\n{PEOPLE}groups:\n  - name: ops\nassignments:\n  - {{ group: ops, principal: alice, role: member, type: elegible, end: 2027-01-01T00:00:00, justification: x }}\n"
+        ),
+    )]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}

@@ -181,6 +181,21 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
                     .collect(),
             };
             let sources = &run.loaded.sources;
+            if let (Some(only), false) = (&only, args.quiet) {
+                let loaded: Vec<PathBuf> = sources
+                    .iter()
+                    .filter_map(|(_, f)| std::fs::canonicalize(&f.path).ok())
+                    .collect();
+                for (given, canonical) in files.iter().filter(|f| !f.is_dir()).zip(only) {
+                    if !loaded.contains(canonical) {
+                        eprintln!(
+                            "pimplan: `{}` is not part of the workspace `{}` (no include: glob matches it); nothing to check there",
+                            given.display(),
+                            root.display()
+                        );
+                    }
+                }
+            }
             let text = match format {
                 LintFormat::Human => render::human::render(
                     &findings,

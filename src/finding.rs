@@ -117,6 +117,17 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// The help for a misspelt value: "did you mean `x`?", else `prefix` and every allowed value.
+pub fn spelling_help(wrong: &str, allowed: &[&str], prefix: &str) -> String {
+    match did_you_mean(wrong, allowed.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => {
+            let list: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+            format!("{prefix} {}", list.join(", "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::did_you_mean;

@@ -51,18 +51,8 @@ fn yaml_finding(e: YamlError) -> Finding {
                 .with_help(format!("keep one `{key}` and delete the other"))
         }
         YamlErrorKind::UnknownField { field, expected } => {
-            let help =
-                match crate::finding::did_you_mean(&field, expected.iter().map(String::as_str)) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!(
-                        "allowed here: {}",
-                        expected
-                            .iter()
-                            .map(|e| format!("`{e}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
+            let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+            let help = crate::finding::spelling_help(&field, &expected, "allowed here:");
             Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
                 .label("unknown key")
                 .with_help(help)

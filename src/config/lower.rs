@@ -20,7 +20,7 @@ use super::raw::{
     RawRolePolicy,
 };
 use super::values::{parse_duration, parse_timestamp};
-use crate::finding::{Finding, did_you_mean};
+use crate::finding::{Finding, did_you_mean, spelling_help};
 use crate::rules::{self, pim002_invalid_config, pim004_bad_duration, pim005_bad_timestamp};
 use crate::source::yaml::Spanned;
 use crate::source::{FileId, Span};
@@ -48,18 +48,7 @@ impl Lowerer<'_> {
         if let Some(v) = T::parse(&s.value) {
             return Some(Spanned::new(v, s.span));
         }
-        let spellings = T::spellings();
-        let help = match did_you_mean(&s.value, spellings.iter().copied()) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => format!(
-                "expected one of {}",
-                spellings
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
+        let help = spelling_help(&s.value, &T::spellings(), "expected one of");
         self.findings.push(
             Finding::new(
                 &pim002_invalid_config::RULE,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::config::model::{Group, Principal, Workspace};
+use crate::config::model::{Assignment, AssignmentPolicy, Group, Principal, Workspace};
 use crate::finding::{Finding, Severity};
 use crate::source::Sources;
 
@@ -142,6 +142,18 @@ pub struct Context<'w> {
     pub index: Index<'w>,
     pub sources: &'w Sources,
     pub now: DateTime<FixedOffset>,
+}
+
+impl<'w> Context<'w> {
+    /// The group an assignment names, and the group's policy for the assignment's role and
+    /// type (defaults applied); `None` when the group is not defined (PIM101 reports it).
+    pub fn assignment_policy(&self, a: &Assignment) -> Option<(&'w Group, &'w AssignmentPolicy)> {
+        let group = *self.index.groups.get(a.group.value.as_str())?;
+        Some((
+            group,
+            group.policy.role(a.role.value).assignment(a.kind.value),
+        ))
+    }
 }
 
 /// Run every model rule that is not switched off.

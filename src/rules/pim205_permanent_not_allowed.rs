@@ -31,10 +31,9 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let Expiry::Permanent(span) = a.expiry else {
             continue;
         };
-        let Some(group) = cx.index.groups.get(a.group.value.as_str()) else {
+        let Some((group, policy)) = cx.assignment_policy(a) else {
             continue;
         };
-        let policy = group.policy.role(a.role.value).assignment(a.kind.value);
         if policy.allow_permanent.value {
             continue;
         }

@@ -30,10 +30,9 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let (Some(end), Some(span)) = (a.effective_end(cx.now), a.expiry_span()) else {
             continue;
         };
-        let Some(group) = cx.index.groups.get(a.group.value.as_str()) else {
+        let Some((group, policy)) = cx.assignment_policy(a) else {
             continue;
         };
-        let policy = group.policy.role(a.role.value).assignment(a.kind.value);
         if policy.allow_permanent.value {
             continue;
         }

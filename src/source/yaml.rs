@@ -222,7 +222,9 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
             YamlErrorKind::Shape,
             format!(
                 "expected a name or text, found the number or boolean `{}`",
-                &file.text[span.start as usize..span.end as usize]
+                file.text
+                    .get(span.start as usize..span.end as usize)
+                    .unwrap_or_default()
             ),
         ),
         E::InvalidUtf8Input => (

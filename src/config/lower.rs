@@ -497,8 +497,13 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
             .unwrap_or_default()
         {
             let patch = lw.template_patch(&raw);
+            let approvers = [&patch.member, &patch.owner]
+                .into_iter()
+                .filter_map(|role| role.approvers.as_ref())
+                .flat_map(|list| list.value.iter().cloned())
+                .collect();
             templates.entry(name.value.clone()).or_insert(patch);
-            ws.templates.push(PolicyTemplate { name });
+            ws.templates.push(PolicyTemplate { name, approvers });
         }
     }
     for file in files {

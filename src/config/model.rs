@@ -362,6 +362,8 @@ impl Group {
 #[derive(Debug)]
 pub struct PolicyTemplate {
     pub name: Spanned<String>,
+    /// Every approver the template names (member and owner), used or overridden or not.
+    pub approvers: Vec<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -162,6 +162,23 @@ pub fn format_duration(d: IsoDuration) -> String {
     out
 }
 
+/// A length of time in words for messages: "4 minutes", "3.5 hours", "9.3 days".
+pub fn describe_length(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds();
+    if secs < 3_600 {
+        let minutes = secs as f64 / 60.0;
+        if minutes.fract() == 0.0 {
+            format!("{minutes:.0} minutes")
+        } else {
+            format!("{minutes:.1} minutes")
+        }
+    } else if secs < 2 * 86_400 {
+        format!("{:.1} hours", secs as f64 / 3_600.0)
+    } else {
+        format!("{:.1} days", secs as f64 / 86_400.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimestampError {
     #[error("`{text}` has no UTC offset")]
@@ -198,6 +215,7 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<FixedOffset>, TimestampErr
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
     ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(t, format) {
             return Err(TimestampError::NoOffset {
@@ -269,6 +287,14 @@ mod tests {
         }
         let two_weeks = parse_duration("P2W").unwrap_or(IsoDuration(TimeDelta::zero()));
         assert_eq!(format_duration(two_weeks), "P14D");
+    }
+
+    #[test]
+    fn lengths_in_words() {
+        assert_eq!(describe_length(TimeDelta::minutes(4)), "4 minutes");
+        assert_eq!(describe_length(TimeDelta::seconds(150)), "2.5 minutes");
+        assert_eq!(describe_length(TimeDelta::minutes(210)), "3.5 hours");
+        assert_eq!(describe_length(TimeDelta::hours(224)), "9.3 days");
     }
 
     #[test]

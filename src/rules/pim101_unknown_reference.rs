@@ -107,6 +107,17 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
+    // A template's approvers are checked where they are written, whether or not a group uses them.
+    for template in &ws.templates {
+        for approver in &template.approvers {
+            report(
+                approver,
+                "principal",
+                &is_principal,
+                &mut principals.iter().copied(),
+            );
+        }
+    }
     for a in &ws.assignments {
         report(&a.group, "group", &is_group, &mut groups.iter().copied());
         report(

@@ -34,12 +34,14 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             let Some(span) = a.expiry_span() else {
                 continue;
             };
-            let minutes = length.num_seconds() as f64 / 60.0;
             out.push(
                 Finding::new(
                     &RULE,
                     span,
-                    format!("the assignment lasts {minutes:.1} minutes, less than the 5 the service requires"),
+                    format!(
+                        "the assignment lasts {}, less than the 5 minutes the service requires",
+                        crate::config::values::describe_length(length)
+                    ),
                 )
                 .label("ends too early")
                 .with_secondary_opt(a.start.as_ref().map(|s| s.span), "starts here")

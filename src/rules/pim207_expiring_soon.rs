@@ -31,13 +31,13 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         if end >= cx.now + FIVE_MINUTES && end <= cx.now + NOTICE_PERIOD {
-            let days = (end - cx.now).num_hours() as f64 / 24.0;
             out.push(
                 Finding::new(
                     &RULE,
                     span,
                     format!(
-                        "the assignment ends in {days:.1} days, at {}",
+                        "the assignment ends in {}, at {}",
+                        crate::config::values::describe_length(end - cx.now),
                         end.to_rfc3339()
                     ),
                 )

@@ -179,7 +179,7 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
         .location()
         .map_or(Span::new(id, 0, 0), |l| location_span(id, &l, Some(file)));
     let raw = error.to_string();
-    if raw.contains("tabs") {
+    if raw.contains("tab") {
         span = point_at_tab(file, span);
     }
     // The crate appends " at line L, column C"; we print locations ourselves.
@@ -260,14 +260,19 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
     }
 }
 
-/// The scanner reports a tab error after the tab; point at the tab itself.
+/// The scanner reports a tab error after the tab, sometimes at the value on the line before
+/// it: point at the first tab from the start of the reported line, within two lines.
 fn point_at_tab(file: &SourceFile, span: Span) -> Span {
-    let at = span.start as usize;
-    let line = file.line_col(at).line;
+    let line = file.line_col(span.start as usize).line;
     let line_start = file.offset_of(line, 1);
-    match file.text[line_start..].find('\t') {
-        Some(i) if line_start + i <= at => Span::new(span.file, line_start + i, line_start + i + 1),
-        _ => span,
+    let window_end = file.offset_of(line + 3, 1);
+    match file
+        .text
+        .get(line_start..window_end)
+        .and_then(|w| w.find('\t'))
+    {
+        Some(i) => Span::new(span.file, line_start + i, line_start + i + 1),
+        None => span,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod entra_roles;
 pub mod exit;
 pub mod finding;
 pub mod lint;

@@ -373,7 +373,10 @@ fn example_and_passing_fixtures_validate_against_the_schema() {
     assert!(files.len() >= 10);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
-        let value: serde_json::Value = serde_saphyr::from_str(&text)
+        // YAML 1.2 core schema, as editors read it: `off` and `yes` are strings.
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        let value: serde_json::Value = serde_saphyr::from_str_with_options(&text, options)
             .unwrap_or_else(|e| unreachable!("{}: {e}", file.display()));
         let errors: Vec<String> = validator
             .iter_errors(&value)
@@ -451,5 +454,85 @@ fn readme_lists_every_rule_and_the_two_commands() {
     );
     assert!(
         readme.contains("cargo run --locked -- lint fixtures/example --now 2026-12-01T00:00:00Z")
+    );
+}
+
+/// The registry and the catalog (`rules.md` of the specification) agree for families 0–6:
+/// every code there is implemented with the same name and default severity, and nothing else.
+#[test]
+fn registry_matches_the_rules_catalog() {
+    let path = manifest().join("../shared/spec/rules.md");
+    let catalog = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        unreachable!(
+            "the specification must sit beside the clone at {}: {e}",
+            path.display()
+        )
+    });
+    let mut expected = Vec::new();
+    for line in catalog.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 4 || !cells[1].starts_with("PIM") || cells[1].len() != 6 {
+            continue;
+        }
+        if cells[1].as_bytes()[3] <= b'6' {
+            expected.push((
+                cells[1].to_owned(),
+                cells[2].to_owned(),
+                cells[3].to_owned(),
+            ));
+        }
+    }
+    expected.sort();
+    let mut actual: Vec<(String, String, String)> = pimplan::rules::REGISTRY
+        .iter()
+        .map(|r| {
+            (
+                r.code.to_owned(),
+                r.name.to_owned(),
+                r.severity.as_str().to_owned(),
+            )
+        })
+        .collect();
+    actual.sort();
+    assert!(
+        expected.len() >= 48,
+        "catalog rows found: {}",
+        expected.len()
+    );
+    assert_eq!(actual, expected);
+}
+
+/// The README shows what `fixtures/insecure` produces; this keeps it true.
+/// `PIMPLAN_UPDATE_README=1 cargo test --test cli readme_shows` rewrites the block.
+#[test]
+fn readme_shows_the_insecure_workspace_output() {
+    let run = Pimplan::new(&["lint", "fixtures/insecure", "--color", "never"]).run();
+    assert_eq!(run.code, 1);
+    for family in ["PIM3", "PIM4", "PIM5", "PIM6"] {
+        assert!(
+            run.stdout.contains(&format!("(pimplan explain {family}")),
+            "no {family}xx finding"
+        );
+    }
+    let block = format!(
+        "<!-- insecure-output:start -->\n```text\n{}```\n<!-- insecure-output:end -->",
+        run.stdout
+    );
+    let path = manifest().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap_or_default();
+    let (Some(start), Some(end)) = (
+        readme.find("<!-- insecure-output:start -->"),
+        readme.find("<!-- insecure-output:end -->"),
+    ) else {
+        unreachable!("README lacks the insecure-output markers");
+    };
+    let current = &readme[start..end + "<!-- insecure-output:end -->".len()];
+    if std::env::var_os("PIMPLAN_UPDATE_README").is_some() {
+        std::fs::write(&path, readme.replace(current, &block)).unwrap_or(());
+        return;
+    }
+    assert!(
+        current == block,
+        "README's insecure output is stale: PIMPLAN_UPDATE_README=1 cargo test --test cli readme_shows"
     );
 }

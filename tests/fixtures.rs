@@ -112,8 +112,11 @@ fn every_rule_has_a_firing_and_a_passing_fixture() {
 fn fixtures_report_exactly_what_they_expect() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for folder in ["fixtures/rules", "fixtures/bad"] {
-        for dir in case_dirs(folder) {
+    let mut dirs = case_dirs("fixtures/rules");
+    dirs.extend(case_dirs("fixtures/bad"));
+    dirs.push(root().join("fixtures/insecure"));
+    {
+        for dir in dirs {
             checked += 1;
             let got = findings(&dir);
             let want = expected(&dir);

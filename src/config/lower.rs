@@ -61,6 +61,26 @@ impl Lowerer<'_> {
         None
     }
 
+    /// A built-in Entra role display name (`admins[].role`, `groups[].entra_roles`).
+    fn entra_role(&mut self, s: &Spanned<String>) {
+        if crate::entra_roles::find(&s.value).is_some() {
+            return;
+        }
+        let help = match did_you_mean(&s.value, crate::entra_roles::names()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => "use the role's display name as the Entra admin center shows it; `# pimplan: ignore PIM002 custom role` for a custom role".to_owned(),
+        };
+        self.findings.push(
+            Finding::new(
+                &pim002_invalid_config::RULE,
+                s.span,
+                format!("`{}` is not a Microsoft Entra built-in role", s.value),
+            )
+            .label("unknown role")
+            .with_help(help),
+        );
+    }
+
     fn duration(&mut self, s: &Spanned<String>) -> Option<Spanned<IsoDuration>> {
         match parse_duration(&s.value) {
             Ok(d) => Some(Spanned::new(d, s.span)),
@@ -416,6 +436,9 @@ fn lower_group(
     raw: RawGroup,
     templates: &HashMap<String, PolicyPatch>,
 ) -> Group {
+    for role in raw.entra_roles.iter().flatten() {
+        lw.entra_role(role);
+    }
     let mut member = RolePolicy::microsoft_default();
     let mut owner = RolePolicy::microsoft_default();
     let mut template = None;
@@ -563,6 +586,7 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
                 }
                 _ => {}
             }
+            lw.entra_role(&a.role);
             ws.admins.push(Admin {
                 principal: a.principal,
                 role: a.role,

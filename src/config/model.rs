@@ -192,6 +192,17 @@ impl Principal {
     pub fn has_license(&self, license: &str) -> bool {
         self.licenses.iter().any(|l| l.value == license)
     }
+
+    /// Licences that cover PIM: Microsoft Entra ID P2 or Microsoft Entra ID Governance.
+    pub const PIM_LICENSES: [&'static str; 2] = ["entra_id_p2", "entra_id_governance"];
+
+    pub fn has_pim_license(&self) -> bool {
+        Self::PIM_LICENSES.iter().any(|l| self.has_license(l))
+    }
+
+    pub fn is(&self, kind: PrincipalType) -> bool {
+        self.kind() == Some(kind)
+    }
 }
 
 #[derive(Debug)]

@@ -121,7 +121,7 @@ fn report(finding: &Finding, cache: &mut SourceCache<'_>) -> Report {
             // A second place in another file gets a report of its own, with that file.
             related.push(Report {
                 message: second.message.clone(),
-                code: String::new(),
+                code: "see also".to_owned(),
                 url: String::new(),
                 severity: miette::Severity::Advice,
                 help: None,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::config::model::{Assignment, AssignmentPolicy, Group, Principal, Workspace};
+use crate::config::model::{Admin, Assignment, AssignmentPolicy, Group, Principal, Workspace};
 use crate::finding::{Finding, Severity};
 use crate::source::Sources;
 
@@ -33,6 +33,34 @@ pub mod pim205_permanent_not_allowed;
 pub mod pim206_exceeds_max_duration;
 pub mod pim207_expiring_soon;
 pub mod pim208_start_in_past;
+pub mod pim301_missing_license;
+pub mod pim302_approver_missing_license;
+pub mod pim401_actor_cannot_manage;
+pub mod pim402_admin_scoped_to_au;
+pub mod pim403_pim_bypass_possible;
+pub mod pim404_app_only_actor_needs_mfa;
+pub mod pim501_group_not_pim_capable;
+pub mod pim502_service_principal_eligible;
+pub mod pim503_service_principal_permanent;
+pub mod pim504_group_as_owner;
+pub mod pim505_group_active_in_role_assignable;
+pub mod pim506_group_in_m365_group;
+pub mod pim507_nested_group;
+pub mod pim508_too_many_role_assignable_groups;
+pub mod pim509_too_many_owners;
+pub mod pim510_permanent_active;
+pub mod pim601_role_group_without_approval;
+pub mod pim602_approval_without_approvers;
+pub mod pim603_single_approver;
+pub mod pim604_approvers_all_requesters;
+pub mod pim605_bad_activation_duration;
+pub mod pim606_bad_expiry_choice;
+pub mod pim607_mfa_and_auth_context;
+pub mod pim608_bad_auth_context;
+pub mod pim609_missing_justification;
+pub mod pim610_role_group_activation_without_mfa;
+pub mod pim611_activation_off_grid;
+pub mod pim612_roles_need_role_assignable;
 
 /// Documentation of a rule, shown by `pimplan explain`.
 #[derive(Debug)]
@@ -96,6 +124,34 @@ pub static REGISTRY: &[&Rule] = &[
     &pim206_exceeds_max_duration::RULE,
     &pim207_expiring_soon::RULE,
     &pim208_start_in_past::RULE,
+    &pim301_missing_license::RULE,
+    &pim302_approver_missing_license::RULE,
+    &pim401_actor_cannot_manage::RULE,
+    &pim402_admin_scoped_to_au::RULE,
+    &pim403_pim_bypass_possible::RULE,
+    &pim404_app_only_actor_needs_mfa::RULE,
+    &pim501_group_not_pim_capable::RULE,
+    &pim502_service_principal_eligible::RULE,
+    &pim503_service_principal_permanent::RULE,
+    &pim504_group_as_owner::RULE,
+    &pim505_group_active_in_role_assignable::RULE,
+    &pim506_group_in_m365_group::RULE,
+    &pim507_nested_group::RULE,
+    &pim508_too_many_role_assignable_groups::RULE,
+    &pim509_too_many_owners::RULE,
+    &pim510_permanent_active::RULE,
+    &pim601_role_group_without_approval::RULE,
+    &pim602_approval_without_approvers::RULE,
+    &pim603_single_approver::RULE,
+    &pim604_approvers_all_requesters::RULE,
+    &pim605_bad_activation_duration::RULE,
+    &pim606_bad_expiry_choice::RULE,
+    &pim607_mfa_and_auth_context::RULE,
+    &pim608_bad_auth_context::RULE,
+    &pim609_missing_justification::RULE,
+    &pim610_role_group_activation_without_mfa::RULE,
+    &pim611_activation_off_grid::RULE,
+    &pim612_roles_need_role_assignable::RULE,
 ];
 
 /// A rule by code (`PIM201`, any case) or name (`assignment-too-short`).
@@ -119,6 +175,10 @@ pub const FIVE_MINUTES: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 pub struct Index<'w> {
     pub principals: HashMap<&'w str, &'w Principal>,
     pub groups: HashMap<&'w str, &'w Group>,
+    /// Assignments per group name, in file order.
+    pub assignments_by_group: HashMap<&'w str, Vec<&'w Assignment>>,
+    /// Standing role holders per principal name.
+    pub admins_by_principal: HashMap<&'w str, Vec<&'w Admin>>,
 }
 
 impl<'w> Index<'w> {
@@ -132,7 +192,26 @@ impl<'w> Index<'w> {
         for g in &ws.groups {
             groups.entry(g.name.value.as_str()).or_insert(g);
         }
-        Index { principals, groups }
+        let mut assignments_by_group: HashMap<&str, Vec<&Assignment>> = HashMap::new();
+        for a in &ws.assignments {
+            assignments_by_group
+                .entry(a.group.value.as_str())
+                .or_default()
+                .push(a);
+        }
+        let mut admins_by_principal: HashMap<&str, Vec<&Admin>> = HashMap::new();
+        for a in &ws.admins {
+            admins_by_principal
+                .entry(a.principal.value.as_str())
+                .or_default()
+                .push(a);
+        }
+        Index {
+            principals,
+            groups,
+            assignments_by_group,
+            admins_by_principal,
+        }
     }
 }
 
@@ -147,6 +226,22 @@ pub struct Context<'w> {
 impl<'w> Context<'w> {
     /// The group an assignment names, and the group's policy for the assignment's role and
     /// type (defaults applied); `None` when the group is not defined (PIM101 reports it).
+    pub fn principal(&self, name: &str) -> Option<&'w Principal> {
+        self.index.principals.get(name).copied()
+    }
+
+    pub fn group(&self, name: &str) -> Option<&'w Group> {
+        self.index.groups.get(name).copied()
+    }
+
+    /// The assignments of one group (empty when it has none).
+    pub fn assignments_of(&self, group: &str) -> &[&'w Assignment] {
+        self.index
+            .assignments_by_group
+            .get(group)
+            .map_or(&[], Vec::as_slice)
+    }
+
     pub fn assignment_policy(&self, a: &Assignment) -> Option<(&'w Group, &'w AssignmentPolicy)> {
         let group = *self.index.groups.get(a.group.value.as_str())?;
         Some((

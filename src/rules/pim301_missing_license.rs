@@ -1,0 +1,64 @@
+//! PIM301 missing-license.
+use super::{Context, Docs, Rule};
+use crate::config::model::{AssignmentType, PrincipalType};
+use crate::finding::{Finding, Severity};
+
+pub static RULE: Rule = Rule {
+    code: "PIM301",
+    name: "missing-license",
+    severity: Severity::Error,
+    message: "a user with eligible or time-bound access has no PIM licence",
+    help: "give the user `licenses: [entra_id_p2]` or `[entra_id_governance]`",
+    docs: Docs {
+        what: "A user has an eligible assignment, or a time-bound active one, and neither \
+`entra_id_p2` nor `entra_id_governance` in `licenses`. Permanent active assignments need no \
+PIM licence.",
+        why: "Microsoft requires a Microsoft Entra ID P2 or Microsoft Entra ID Governance licence \
+for every user with eligible or time-bound membership or ownership in PIM for Groups. When the \
+licence is missing or lapses, eligible assignments are removed and time-bound active ones \
+become permanent: the opposite of what PIM is for.",
+        example: "principals:\n  - { name: alice, type: user }          # no licenses\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, duration: P90D, justification: on-call }\n",
+        fix: "Record the licence the user holds (`licenses: [entra_id_p2]`), after making sure \
+the tenant has enough P2 or Governance seats.",
+        source: "Microsoft Learn, licensing-fundamentals (licensing-pim include): licences are \
+needed for users with eligible and/or time-bound membership or ownership in PIM for Groups; \
+when the licence expires, eligible assignments are removed and time-bound active ones become \
+permanent.",
+    },
+    check: Some(check),
+};
+
+fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    for a in &cx.workspace.assignments {
+        let needs = a.kind.value == AssignmentType::Eligible || !a.is_permanent();
+        if !needs {
+            continue;
+        }
+        let Some(p) = cx.principal(&a.principal.value) else {
+            continue;
+        };
+        if !p.is(PrincipalType::User) || p.has_pim_license() {
+            continue;
+        }
+        let what = if a.kind.value == AssignmentType::Eligible {
+            "an eligible"
+        } else {
+            "a time-bound active"
+        };
+        out.push(
+            Finding::new(
+                &RULE,
+                a.principal.span,
+                format!(
+                    "`{}` has {what} assignment but no P2 or Governance licence",
+                    p.name.value
+                ),
+            )
+            .label("needs a PIM licence")
+            .with_secondary(
+                p.name.span,
+                "no `entra_id_p2` or `entra_id_governance` here",
+            ),
+        );
+    }
+}

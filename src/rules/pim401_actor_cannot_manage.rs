@@ -1,0 +1,79 @@
+//! PIM401 actor-cannot-manage.
+use super::{Context, Docs, Rule};
+use crate::config::model::AdminScope;
+use crate::entra_roles;
+use crate::finding::{Finding, Severity};
+
+pub static RULE: Rule = Rule {
+    code: "PIM401",
+    name: "actor-cannot-manage",
+    severity: Severity::Error,
+    message: "the actor holds no role that may manage this group",
+    help: "give the actor a role that may manage the group (at directory scope), or make it a standing owner",
+    docs: Docs {
+        what: "The `actor` (the identity that applies changes) may not manage PIM for this \
+group. A role-assignable group needs Privileged Role Administrator or Global Administrator at \
+directory scope, or standing ownership of the group (`owners:`). Any other group also accepts \
+Directory Writers, Groups Administrator, Identity Governance Administrator or User \
+Administrator. Roles scoped to an administrative unit do not count (PIM402).",
+        why: "Every request of the apply would fail with an authorisation error, half way \
+through a run; better to learn it from the pull request.",
+        example: "actor: svc-pim-pipeline\nadmins:\n  - { principal: svc-pim-pipeline, role: Groups Administrator }\ngroups:\n  - name: prod-db-admins\n    role_assignable: true          # needs Privileged Role Administrator\n",
+        fix: "Assign the actor Privileged Role Administrator (for role-assignable groups) or \
+Groups Administrator at directory scope, record it under `admins:`, or add the actor to the \
+group's `owners:`.",
+        source: "Microsoft Learn, groups-assign-member-owner and groups-role-settings: \
+role-assignable groups need at least Privileged Role Administrator or group owner; other \
+groups at least Directory Writer, Groups Administrator, Identity Governance Administrator, \
+User Administrator or owner; these assignments should be directory-scoped.",
+    },
+    check: Some(check),
+};
+
+fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let Some(actor) = &cx.workspace.settings.actor else {
+        return;
+    };
+    if cx.principal(&actor.value).is_none() {
+        return;
+    }
+    let roles = cx.index.admins_by_principal.get(actor.value.as_str());
+    for group in &cx.workspace.groups {
+        let role_assignable = group.is_role_assignable();
+        let is_owner = group.owners.iter().any(|o| o.value == actor.value);
+        let has_role = roles.into_iter().flatten().any(|admin| {
+            admin.scope() == AdminScope::Directory
+                && entra_roles::find(&admin.role.value)
+                    .is_some_and(|r| r.may_manage(role_assignable))
+        });
+        if is_owner || has_role {
+            continue;
+        }
+        let needed = if role_assignable {
+            "Privileged Role Administrator or Global Administrator"
+        } else {
+            "Groups Administrator, User Administrator, Identity Governance Administrator, Directory Writers, Privileged Role Administrator or Global Administrator"
+        };
+        let kind = if role_assignable {
+            "role-assignable group"
+        } else {
+            "group"
+        };
+        out.push(
+            Finding::new(
+                &RULE,
+                group.name.span,
+                format!(
+                    "the actor `{}` may not manage the {kind} `{}`",
+                    actor.value, group.name.value
+                ),
+            )
+            .label("cannot be managed by the actor")
+            .with_secondary(actor.span, "applies the changes")
+            .with_help(format!(
+                "give `{}` {needed} at directory scope, or add it to the group's `owners:`",
+                actor.value
+            )),
+        );
+    }
+}

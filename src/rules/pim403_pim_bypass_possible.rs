@@ -1,0 +1,87 @@
+//! PIM403 pim-bypass-possible.
+use super::{Context, Docs, Rule};
+use crate::config::model::{AdminScope, GroupType};
+use crate::entra_roles::{self, Bypass};
+use crate::finding::{Finding, Severity};
+
+pub static RULE: Rule = Rule {
+    code: "PIM403",
+    name: "pim-bypass-possible",
+    severity: Severity::Warning,
+    message: "someone can change the group's membership outside PIM",
+    help: "make the group role-assignable, or remove the role that can bypass PIM",
+    docs: Docs {
+        what: "Someone can change a group's membership through the Groups API, outside PIM: an \
+Exchange Administrator exists and the group is a Microsoft 365 group that is not \
+role-assignable; or an admin holds a group-managing role scoped to an administrative unit \
+(reported once per such admin, at its unit, since which groups the unit holds is not \
+declared).",
+        why: "Changes made outside PIM are not just-in-time, not approved and not in the files: \
+the state pimplan plans against drifts, and a member added by such an admin has standing \
+access nobody reviewed.",
+        example: "admins:\n  - { principal: erin, role: Exchange Administrator }\ngroups:\n  - name: finance-app-owners\n    type: microsoft365          # not role-assignable: Exchange admins can edit members\n",
+        fix: "For sensitive groups use role-assignable groups, which only Privileged Role \
+Administrators, Global Administrators and owners can manage. Otherwise accept the risk \
+explicitly (`# pimplan: ignore PIM403 <why>`) and watch for drift.",
+        source: "Microsoft Learn, concept-pim-for-groups and groups-assign-member-owner: \
+\"other roles can manage groups through the Groups API and so override PIM changes\", e.g. \
+Exchange Administrators for non-role-assignable Microsoft 365 groups, and administrative \
+unit-scoped admins.",
+    },
+    check: Some(check),
+};
+
+fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let ws = cx.workspace;
+    let exchange = ws.admins.iter().find(|a| {
+        entra_roles::find(&a.role.value)
+            .is_some_and(|r| r.bypass == Bypass::NonRoleAssignableM365Groups)
+    });
+    if let Some(exchange) = exchange {
+        for group in &ws.groups {
+            if group.kind() != GroupType::Microsoft365 || group.is_role_assignable() {
+                continue;
+            }
+            let span = group.kind.as_ref().map_or(group.name.span, |k| k.span);
+            out.push(
+                Finding::new(
+                    &RULE,
+                    span,
+                    format!(
+                        "{} administrators can change the members of `{}` outside PIM",
+                        exchange.role.value.trim_end_matches(" Administrator"),
+                        group.name.value
+                    ),
+                )
+                .label("a Microsoft 365 group that is not role-assignable")
+                .with_secondary(
+                    exchange.role.span,
+                    format!("`{}` holds this role", exchange.principal.value),
+                ),
+            );
+        }
+    }
+    for admin in &ws.admins {
+        if admin.scope() != AdminScope::AdministrativeUnit {
+            continue;
+        }
+        if !entra_roles::find(&admin.role.value).is_some_and(|r| r.manages_groups()) {
+            continue;
+        }
+        let Some(au) = &admin.administrative_unit else {
+            continue;
+        };
+        out.push(
+            Finding::new(
+                &RULE,
+                au.span,
+                format!(
+                    "`{}` can change the members of groups in `{}` outside PIM",
+                    admin.principal.value, au.value
+                ),
+            )
+            .label("groups in this unit")
+            .with_help("keep PIM-managed groups out of this administrative unit, or make them role-assignable"),
+        );
+    }
+}

@@ -71,6 +71,83 @@ pub enum Command {
     },
     /// Print the JSON Schema of the configuration.
     Schema,
+    /// Lint, then show the changes that would make the state match the workspace.
+    Plan {
+        /// Save the plan, for `pimplan apply PLANFILE`.
+        #[arg(long, value_name = "PLANFILE")]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Allow a plan that removes more than `plan.max_removal_ratio` of the assignments (PIM703).
+        #[arg(long)]
+        allow_mass_removal: bool,
+    },
+    /// Apply a saved plan, or plan and apply after confirmation.
+    Apply {
+        /// A plan saved with `plan --out`; refused if the state or the workspace changed since.
+        plan_file: Option<PathBuf>,
+        /// Apply without asking (needed without a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Allow a plan that removes more than `plan.max_removal_ratio` of the assignments (PIM703).
+        #[arg(long)]
+        allow_mass_removal: bool,
+        /// How long to wait for another pimplan's lock on the state (`30s`, `2m`; default 0).
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_wait)]
+        lock_timeout: std::time::Duration,
+        /// Where changes go: the state file alone, or Microsoft Graph (not available yet).
+        #[arg(long, value_enum)]
+        target: Option<TargetArg>,
+    },
+    /// Inspect the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Release the state lock left by a pimplan that no longer runs.
+    ForceUnlock,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// One line per recorded assignment and policy.
+    List,
+    /// Everything recorded for one entry.
+    Show {
+        /// The entry's key, as `state list` prints it.
+        key: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    State,
+    Graph,
+}
+
+/// `30s`, `2m`, `500ms`, or a number of seconds.
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((t, "s"), |i| (&t[..i], &t[i..]));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like `30s` or `2m`"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "s" => Ok(std::time::Duration::from_secs(n)),
+        "m" => Ok(std::time::Duration::from_secs(n * 60)),
+        _ => Err(format!("`{text}` is not a duration like `30s` or `2m`")),
+    }
 }
 
 /// Run pimplan with the process arguments; returns the exit status.
@@ -96,7 +173,7 @@ pub fn main() -> ExitStatus {
     }
 }
 
-fn use_color(choice: ColorChoice) -> bool {
+pub(crate) fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -107,7 +184,7 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
+pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .or_else(|e| {
@@ -156,6 +233,38 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             write_out(out, &crate::schema::schema_json())?;
             Ok(ExitStatus::Success)
         }
+        Command::Plan {
+            out: plan_out,
+            format,
+            detailed_exitcode,
+            allow_mass_removal,
+        } => crate::cli_plan::plan(
+            &args,
+            plan_out.as_deref(),
+            *format,
+            *detailed_exitcode,
+            *allow_mass_removal,
+            out,
+        ),
+        Command::Apply {
+            plan_file,
+            auto_approve,
+            allow_mass_removal,
+            lock_timeout,
+            target,
+        } => crate::cli_plan::apply(
+            &args,
+            &crate::cli_plan::ApplyOptions {
+                plan_file: plan_file.clone(),
+                auto_approve: *auto_approve,
+                allow_mass_removal: *allow_mass_removal,
+                lock_timeout: *lock_timeout,
+                target: *target,
+            },
+            out,
+        ),
+        Command::State(cmd) => crate::cli_plan::state(&args, cmd, out),
+        Command::ForceUnlock => crate::cli_plan::force_unlock(&args, out),
         Command::Lint {
             files,
             format,

@@ -8,6 +8,8 @@ pub enum ExitStatus {
     Findings,
     /// 2: usage error, I/O failure, unknown rule code.
     Failure,
+    /// 2 with `plan --detailed-exitcode`: the plan has changes.
+    Changes,
 }
 
 impl ExitStatus {
@@ -15,7 +17,7 @@ impl ExitStatus {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Findings => 1,
-            ExitStatus::Failure => 2,
+            ExitStatus::Failure | ExitStatus::Changes => 2,
         }
     }
 }

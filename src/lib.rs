@@ -2,7 +2,9 @@
 //!
 //! The pipeline runs one way: `source` (files, spans, YAML) → `config` (raw serde shape,
 //! lowering, typed model) → `rules` (findings) → `suppress` → `render`. `cli` drives it.
+pub mod apply;
 pub mod cli;
+pub mod cli_plan;
 pub mod clock;
 pub mod config;
 pub mod entra_roles;
@@ -10,8 +12,10 @@ pub mod exit;
 pub mod finding;
 pub mod lint;
 pub mod load;
+pub mod plan;
 pub mod render;
 pub mod rules;
 pub mod schema;
 pub mod source;
+pub mod state;
 pub mod suppress;

@@ -43,11 +43,18 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
     let level = |code: &str| overrides.get(code).copied();
     let mut findings = std::mem::take(&mut loaded.findings);
     if let Some(ws) = &loaded.workspace {
+        // Which assignments are applied, for PIM208; a missing or unreadable state means none
+        // (plan and apply report a bad state file).
+        let state_path = loaded.root_dir.join(ws.settings.state_path());
+        let applied = crate::state::read(&state_path)
+            .map(|s| s.state.assignments.into_iter().map(|a| a.key).collect())
+            .unwrap_or_default();
         let cx = Context {
             workspace: ws,
             index: Index::new(ws),
             sources: &loaded.sources,
             now,
+            applied,
         };
         findings.extend(rules::check_all(&cx, |rule| {
             level(rule.code) != Some(SeverityLevel::Off)

@@ -2,6 +2,7 @@
 pub mod github;
 pub mod human;
 pub mod json;
+pub mod plan;
 pub mod sarif;
 
 use crate::finding::Finding;

@@ -5,13 +5,14 @@
 //! the loader and the suppression pass; their files hold the declaration and docs only.
 //! Find any rule by its code: `src/rules/pimNNN_*.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::model::{Admin, Assignment, AssignmentPolicy, Group, Principal, Workspace};
 use crate::finding::{Finding, Severity};
 use crate::source::Sources;
+use crate::source::yaml::Spanned;
 
 pub mod pim001_yaml_syntax;
 pub mod pim002_invalid_config;
@@ -61,6 +62,10 @@ pub mod pim609_missing_justification;
 pub mod pim610_role_group_activation_without_mfa;
 pub mod pim611_activation_off_grid;
 pub mod pim612_roles_need_role_assignable;
+pub mod pim701_change_too_soon;
+pub mod pim702_last_owner_removed;
+pub mod pim703_mass_removal;
+pub mod pim704_protected_principal_removed;
 
 /// Documentation of a rule, shown by `pimplan explain`.
 #[derive(Debug)]
@@ -77,7 +82,26 @@ pub struct Docs {
     pub source: &'static str,
 }
 
-pub type Check = fn(&Context<'_>, &mut Vec<Finding>);
+/// Where a rule's findings come from.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// Reported while the files are read (PIM0xx); no function of its own.
+    Loader,
+    /// Looks at the workspace.
+    Workspace(fn(&Context<'_>, &mut Vec<Finding>)),
+    /// Looks at a plan (PIM7xx).
+    Plan(fn(&PlanContext<'_>, &mut Vec<Finding>)),
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Check::Loader => "Loader",
+            Check::Workspace(_) => "Workspace",
+            Check::Plan(_) => "Plan",
+        })
+    }
+}
 
 /// One rule: everything about it in one declaration.
 #[derive(Debug)]
@@ -90,8 +114,7 @@ pub struct Rule {
     /// One line: how to fix it in general (a finding may say more).
     pub help: &'static str,
     pub docs: Docs,
-    /// Looks at the model; `None` for rules the loader reports.
-    pub check: Option<Check>,
+    pub check: Check,
 }
 
 impl PartialEq for Rule {
@@ -152,6 +175,10 @@ pub static REGISTRY: &[&Rule] = &[
     &pim610_role_group_activation_without_mfa::RULE,
     &pim611_activation_off_grid::RULE,
     &pim612_roles_need_role_assignable::RULE,
+    &pim701_change_too_soon::RULE,
+    &pim702_last_owner_removed::RULE,
+    &pim703_mass_removal::RULE,
+    &pim704_protected_principal_removed::RULE,
 ];
 
 /// A rule by code (`PIM201`, any case) or name (`assignment-too-short`).
@@ -221,6 +248,8 @@ pub struct Context<'w> {
     pub index: Index<'w>,
     pub sources: &'w Sources,
     pub now: DateTime<FixedOffset>,
+    /// State keys of the assignments already applied (empty without a state file).
+    pub applied: HashSet<String>,
 }
 
 impl<'w> Context<'w> {
@@ -242,6 +271,29 @@ impl<'w> Context<'w> {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// Whether the state records this assignment as applied.
+    pub fn is_applied(&self, a: &Assignment) -> bool {
+        if self.applied.is_empty() {
+            return false;
+        }
+        fn id(o: Option<&Spanned<String>>) -> Option<&str> {
+            o.map(|i| i.value.as_str())
+        }
+        let group_id = self.group(&a.group.value).and_then(|g| id(g.id.as_ref()));
+        let principal_id = self
+            .principal(&a.principal.value)
+            .and_then(|p| id(p.id.as_ref()));
+        let key = crate::state::assignment_key(
+            &a.group.value,
+            group_id,
+            &a.principal.value,
+            principal_id,
+            a.role.value,
+            a.kind.value,
+        );
+        self.applied.contains(&key)
+    }
+
     pub fn assignment_policy(&self, a: &Assignment) -> Option<(&'w Group, &'w AssignmentPolicy)> {
         let group = *self.index.groups.get(a.group.value.as_str())?;
         Some((
@@ -255,13 +307,48 @@ impl<'w> Context<'w> {
 pub fn check_all(cx: &Context<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in REGISTRY {
-        if let Some(check) = rule.check
+        if let Check::Workspace(check) = rule.check
             && enabled(rule)
         {
             check(cx, &mut findings);
         }
     }
     findings
+}
+
+/// Run every plan-time rule that is not switched off.
+pub fn check_plan(cx: &PlanContext<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for rule in REGISTRY {
+        if let Check::Plan(check) = rule.check
+            && enabled(rule)
+        {
+            check(cx, &mut findings);
+        }
+    }
+    findings
+}
+
+/// What a plan-time rule reads: the changes, where they are written, the state, the clock.
+pub struct PlanContext<'a> {
+    pub changes: &'a [crate::plan::Change],
+    pub desired: &'a crate::plan::Desired<'a>,
+    pub workspace: &'a Workspace,
+    pub state: &'a crate::state::State,
+    pub now: DateTime<FixedOffset>,
+    pub allow_mass_removal: bool,
+    /// The span of a state entry (its key in the state file), for changes that are not in
+    /// the workspace any more.
+    pub state_entry: &'a dyn Fn(&str) -> Option<crate::source::Span>,
+    /// Where a finding about the plan as a whole points (the root file's `state:` or top).
+    pub plan_span: crate::source::Span,
+}
+
+impl PlanContext<'_> {
+    /// Where a finding about one change points.
+    pub fn span_of(&self, change: &crate::plan::Change) -> crate::source::Span {
+        crate::plan::change_span(change, self.desired, self.state_entry).unwrap_or(self.plan_span)
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! PIM001 yaml-syntax: reported by the loader when a file cannot be read as YAML.
-use super::{Docs, Rule};
+use super::{Check, Docs, Rule};
 use crate::finding::Severity;
 
 pub static RULE: Rule = Rule {
@@ -21,5 +21,5 @@ as UTF-8. Do not use anchors and aliases to multiply content.",
         source: "YAML 1.2.2 specification (tabs are not allowed for indentation, §6.1); \
 pimplan's own safety limits.",
     },
-    check: None,
+    check: Check::Loader,
 };

@@ -1,5 +1,5 @@
 //! PIM002 invalid-config: reported by the loader and the lowering pass.
-use super::{Docs, Rule};
+use super::{Check, Docs, Rule};
 use crate::finding::Severity;
 
 pub static RULE: Rule = Rule {
@@ -22,5 +22,5 @@ does not understand.",
 JSON Schema of the format; point your editor at it for completion.",
         source: "pimplan configuration contract (config.md).",
     },
-    check: None,
+    check: Check::Loader,
 };

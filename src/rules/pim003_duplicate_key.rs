@@ -1,5 +1,5 @@
 //! PIM003 duplicate-key: reported by the YAML layer.
-use super::{Docs, Rule};
+use super::{Check, Docs, Rule};
 use crate::finding::Severity;
 
 pub static RULE: Rule = Rule {
@@ -17,5 +17,5 @@ tool would grant standing access.",
         fix: "Keep the key you mean and delete the other.",
         source: "YAML 1.2.2 specification, §3.2.1.1: the keys of a mapping are unique.",
     },
-    check: None,
+    check: Check::Loader,
 };

@@ -1,5 +1,5 @@
 //! PIM004 bad-duration: reported by the lowering pass.
-use super::{Docs, Rule};
+use super::{Check, Docs, Rule};
 use crate::finding::Severity;
 
 pub static RULE: Rule = Rule {
@@ -20,5 +20,5 @@ Graph in days, hours and minutes only.",
         source: "terraform-provider-azuread issues #1813 and #1464 (P1Y and P6M refused by the \
 PIM for Groups API, P365D accepted); ISO 8601-1:2019 §5.5.2.",
     },
-    check: None,
+    check: Check::Loader,
 };

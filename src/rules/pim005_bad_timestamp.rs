@@ -1,5 +1,5 @@
 //! PIM005 bad-timestamp: reported by the lowering pass.
-use super::{Docs, Rule};
+use super::{Check, Docs, Rule};
 use crate::finding::Severity;
 
 pub static RULE: Rule = Rule {
@@ -18,5 +18,5 @@ pimplan never guesses the zone.",
         source: "RFC 3339 §5.6; Microsoft Graph `requestSchedule.startDateTime` and \
 `expirationPattern.endDateTime` are ISO 8601 instants in UTC.",
     },
-    check: None,
+    check: Check::Loader,
 };

@@ -1,5 +1,5 @@
 //! PIM006 include-matched-nothing: reported by the loader.
-use super::{Docs, Rule};
+use super::{Check, Docs, Rule};
 use crate::finding::Severity;
 
 pub static RULE: Rule = Rule {
@@ -16,5 +16,5 @@ assignments you think are managed are not read at all, and a later plan would re
         fix: "Fix the glob so that it matches the files you mean, or delete it.",
         source: "pimplan configuration contract (config.md, Files).",
     },
-    check: None,
+    check: Check::Loader,
 };

@@ -1,5 +1,5 @@
 //! PIM007 unused-ignore: reported by the suppression pass (`suppress.rs`).
-use super::{Docs, Rule};
+use super::{Check, Docs, Rule};
 use crate::finding::Severity;
 
 pub static RULE: Rule = Rule {
@@ -20,5 +20,5 @@ must come back to a person.",
 directly above or on the line of the finding.",
         source: "pimplan convention, after ruff's RUF100 (unused-noqa).",
     },
-    check: None,
+    check: Check::Loader,
 };

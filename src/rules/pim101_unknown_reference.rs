@@ -1,7 +1,7 @@
 //! PIM101 unknown-reference.
 use std::collections::HashSet;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::Workspace;
 use crate::finding::{Finding, Severity, did_you_mean};
 use crate::source::yaml::Spanned;
@@ -23,7 +23,7 @@ approval to fewer people than the reviewer believes.",
 `administrative_units` or `policy_templates`.",
         source: "pimplan configuration contract (config.md): names are local handles defined once.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! PIM102 duplicate-definition.
 use std::collections::HashMap;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 use crate::source::yaml::Spanned;
 
@@ -22,7 +22,7 @@ cannot see the other.",
         source: "pimplan configuration contract (config.md): \"A name defined twice (in one \
 file or two) is an error that points at both places.\"",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn duplicates<'a>(

@@ -1,7 +1,7 @@
 //! PIM103 duplicate-assignment.
 use std::collections::HashMap;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::Assignment;
 use crate::finding::{Finding, Severity};
 
@@ -22,7 +22,7 @@ the reader unsure which end is real.",
         source: "Azure REST privileged-role common errors (`RoleAssignmentExists`: \"The Role \
 assignment already exists.\"); co-native-ab/pimctl#51 for groups.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! PIM104 duplicate-object-id.
 use std::collections::HashMap;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::PrincipalType;
 use crate::finding::{Finding, Severity};
 use crate::source::yaml::Spanned;
@@ -23,7 +23,7 @@ the other. A copied id with a wrong name grants access to the wrong person.",
         source: "Microsoft Entra object model: object ids and userPrincipalName are unique in a \
 tenant (Graph `user` and `group` resources).",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn unique<'a>(

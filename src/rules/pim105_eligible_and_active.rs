@@ -1,7 +1,7 @@
 //! PIM105 eligible-and-active.
 use std::collections::HashMap;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{Assignment, AssignmentType};
 use crate::finding::{Finding, Severity};
 
@@ -23,7 +23,7 @@ standing access is intended (and time-bound).",
         source: "Microsoft Learn, PIM for Groups (concept-pim-for-groups): eligible members \
 activate to become active; an active member needs no activation.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

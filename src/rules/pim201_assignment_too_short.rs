@@ -1,5 +1,5 @@
 //! PIM201 assignment-too-short.
-use super::{Context, Docs, FIVE_MINUTES, Rule};
+use super::{Check, Context, Docs, FIVE_MINUTES, Rule};
 use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
 
@@ -20,7 +20,7 @@ fails at apply time, half way through a run.",
 less than 5 minutes\"; terraform-provider-azuread refuses an expiration under 5 minutes after \
 the start.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

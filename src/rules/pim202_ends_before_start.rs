@@ -1,5 +1,5 @@
 //! PIM202 ends-before-start.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
 
@@ -18,7 +18,7 @@ mistyped, and the grant meant to last months would be refused at apply time.",
         source: "Microsoft Graph `requestSchedule` / `expirationPattern`: the end of a schedule \
 follows its start.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM203 already-expired.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -19,7 +19,7 @@ service (visible for up to 30 days as expired).",
         source: "Microsoft Learn, groups-renew-extend: expired assignments must be renewed; \
 Graph refuses an expiration in the past.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM204 ends-too-soon.
-use super::{Context, Docs, FIVE_MINUTES, Rule};
+use super::{Check, Context, Docs, FIVE_MINUTES, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -18,7 +18,7 @@ created at all.",
         source: "Microsoft Learn, groups-assign-member-owner (5-minute minimum); \
 terraform-provider-azuread refuses an expiration less than 5 minutes in the future.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

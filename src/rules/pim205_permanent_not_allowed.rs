@@ -1,5 +1,5 @@
 //! PIM205 permanent-not-allowed.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
 
@@ -23,7 +23,7 @@ the policy and have that change reviewed.",
 assignment\"); Graph `Expiration_Admin_Eligibility` / `Expiration_Admin_Assignment` \
 `isExpirationRequired`; terraform-provider-azuread#1450.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM206 exceeds-max-duration.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::values::format_duration;
 use crate::finding::{Finding, Severity};
 
@@ -22,7 +22,7 @@ ExpirationRule), so the apply would stop half way.",
         source: "Microsoft Learn, groups-role-settings (\"Expire eligible/active assignments \
 after\"); Graph overview for PIM for Groups (\"violation of the expiration rule\", 400).",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

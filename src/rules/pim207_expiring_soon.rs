@@ -1,7 +1,7 @@
 //! PIM207 expiring-soon.
 use chrono::TimeDelta;
 
-use super::{Context, Docs, FIVE_MINUTES, Rule};
+use super::{Check, Context, Docs, FIVE_MINUTES, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -20,7 +20,7 @@ To accept the end as it is, silence it in place: `# pimplan: ignore PIM207 leave
         source: "Microsoft Learn, groups-renew-extend and pim-email-notifications: notices \
 within 14 days before expiry, 1 day before, and at expiry.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 const NOTICE_PERIOD: TimeDelta = TimeDelta::days(14);

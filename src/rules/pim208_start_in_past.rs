@@ -1,5 +1,5 @@
 //! PIM208 start-in-past.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -9,8 +9,8 @@ pub static RULE: Rule = Rule {
     message: "the assignment starts in the past and is not applied yet",
     help: "the service starts it when it is applied; set `start` to that time, or leave `start` out",
     docs: Docs {
-        what: "An assignment that is not yet applied has a `start` before now. (Until the state \
-file exists, no assignment counts as applied.)",
+        what: "An assignment that is not yet applied (not recorded in the state file) has a \
+`start` before now.",
         why: "The service clamps a past start to the moment the request completes, so the \
 schedule it holds will not match the files: the reader believes the access began earlier than \
 it did, and a duration counted from the written start ends earlier than the service's.",
@@ -19,12 +19,15 @@ it did, and a duration counted from the written start ends earlier than the serv
         source: "Microsoft Graph, privilegedaccessgroup-post-eligibilityschedulerequests \
 example 1: a request for a past start returns a start equal to the completion time.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for a in &cx.workspace.assignments {
         let Some(start) = &a.start else { continue };
+        if cx.is_applied(a) {
+            continue;
+        }
         if start.value < cx.now {
             out.push(
                 Finding::new(

@@ -1,5 +1,5 @@
 //! PIM301 missing-license.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, PrincipalType};
 use crate::finding::{Finding, Severity};
 
@@ -25,7 +25,7 @@ needed for users with eligible and/or time-bound membership or ownership in PIM 
 when the licence expires, eligible assignments are removed and time-bound active ones become \
 permanent.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM302 approver-missing-license.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::PrincipalType;
 use crate::finding::{Finding, Severity};
 
@@ -22,7 +22,7 @@ compliance and may stop working when licences are enforced.",
 can approve or reject activation requests need P2 or Governance; the worked example counts \
 approvers (14 eligible + 3 approvers = 17 licences).",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM401 actor-cannot-manage.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::AdminScope;
 use crate::entra_roles;
 use crate::finding::{Finding, Severity};
@@ -27,7 +27,7 @@ role-assignable groups need at least Privileged Role Administrator or group owne
 groups at least Directory Writer, Groups Administrator, Identity Governance Administrator, \
 User Administrator or owner; these assignments should be directory-scoped.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

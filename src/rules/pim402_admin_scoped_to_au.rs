@@ -1,5 +1,5 @@
 //! PIM402 admin-scoped-to-au.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::AdminScope;
 use crate::entra_roles;
 use crate::finding::{Finding, Severity};
@@ -23,7 +23,7 @@ AU-scoped role and keep PIM-managed groups out of that unit.",
         source: "Microsoft Learn, groups-assign-member-owner / groups-role-settings: \"these \
 role assignments should be directory-scoped (not administrative unit-scoped)\".",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM403 pim-bypass-possible.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AdminScope, GroupType};
 use crate::entra_roles::{self, Bypass};
 use crate::finding::{Finding, Severity};
@@ -28,7 +28,7 @@ explicitly (`# pimplan: ignore PIM403 <why>`) and watch for drift.",
 Exchange Administrators for non-role-assignable Microsoft 365 groups, and administrative \
 unit-scoped admins.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! PIM404 app-only-actor-needs-mfa.
 use std::collections::HashSet;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, PrincipalType, Requirement};
 use crate::finding::{Finding, Severity};
 
@@ -25,7 +25,7 @@ pipeline (protect activation with MFA instead), or apply those changes as an int
 assignment\": the admin must pass MFA); Azure REST common errors (`MfaRule`); EasyPIM#113 \
 (app-only creation blocked by MFA in the policy).",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM501 group-not-pim-capable.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{GroupSource, Membership};
 use crate::finding::{Finding, Severity};
 
@@ -22,7 +22,7 @@ into it as needed.",
 security or Microsoft 365 group can be enabled for PIM except dynamic-membership groups and \
 groups synchronized from on-premises.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

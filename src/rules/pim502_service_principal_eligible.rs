@@ -1,5 +1,5 @@
 //! PIM502 service-principal-eligible.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, PrincipalType};
 use crate::finding::{Finding, Severity};
 
@@ -18,7 +18,7 @@ cannot activate); the request fails. Only time-bound active assignments are poss
         source: "Microsoft Learn, pim-deployment-plan: service principals can't be made \
 eligible for PIM for Groups; they can only get a time-limited active assignment.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM503 service-principal-permanent.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, Expiry, PrincipalType};
 use crate::finding::{Finding, Severity};
 
@@ -19,7 +19,7 @@ schedule.",
         source: "Microsoft Learn, pim-deployment-plan: service principals can only get a \
 time-limited active assignment in PIM for Groups.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

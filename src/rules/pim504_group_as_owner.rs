@@ -1,5 +1,5 @@
 //! PIM504 group-as-owner.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{PrincipalType, Role};
 use crate::finding::{Finding, Severity};
 
@@ -19,7 +19,7 @@ principals) can be owners. The request fails at apply time.",
         source: "Microsoft Learn, Entra service limits (entra-service-limits include): a group \
 can't be a group owner; at most 100 owners per group.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM505 group-active-in-role-assignable.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, PrincipalType, Role};
 use crate::finding::{Finding, Severity};
 
@@ -20,7 +20,7 @@ eligible member.",
         source: "Microsoft Learn, concept-pim-for-groups and groups-concept: a group can't be \
 an active member of a role-assignable group; it can be an eligible member.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM506 group-in-m365-group.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{GroupType, PrincipalType, Role};
 use crate::finding::{Finding, Severity};
 
@@ -19,7 +19,7 @@ nested members never get the access.",
         source: "Microsoft Learn, Entra service limits (nested groups): nesting is not \
 supported in Microsoft 365 groups.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

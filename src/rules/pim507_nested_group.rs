@@ -1,5 +1,5 @@
 //! PIM507 nested-group.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, GroupType, PrincipalType, Role};
 use crate::finding::{Finding, Severity};
 
@@ -22,7 +22,7 @@ off for the workspace (`rules: { PIM507: off }`).",
 or nesting a group into a PIM for Groups group; concept-pim-for-groups: a group can be an \
 eligible member.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

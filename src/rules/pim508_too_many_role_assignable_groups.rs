@@ -1,5 +1,5 @@
 //! PIM508 too-many-role-assignable-groups.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 
 /// Role-assignable groups a tenant may have.
@@ -21,7 +21,7 @@ number of PIM-enabled groups is not limited this way.)",
         source: "Microsoft Learn, concept-pim-for-groups and the Entra service limits include: \
 at most 500 role-assignable groups per tenant.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! PIM509 too-many-owners.
 use std::collections::HashSet;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, Role};
 use crate::finding::{Finding, Severity};
 
@@ -23,7 +23,7 @@ time. That many owners also means nobody really owns the group.",
         fix: "Make most of them eligible owners (activated when needed) or members.",
         source: "Microsoft Learn, Entra service limits include: at most 100 owners per group.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

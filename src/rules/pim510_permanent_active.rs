@@ -1,5 +1,5 @@
 //! PIM510 permanent-active.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, Expiry};
 use crate::finding::{Finding, Severity};
 
@@ -20,7 +20,7 @@ break-glass account, mark the principal `emergency_access: true`.",
         source: "Microsoft Learn, pim-deployment-plan: no permanent active assignments except \
 emergency-access accounts.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM601 role-group-without-approval.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, Role};
 use crate::finding::{Finding, Severity};
 
@@ -22,7 +22,7 @@ themselves eligible.",
         source: "Microsoft Learn, PIM for Groups include (pim-for-groups-include): for groups \
 used to elevate into Entra roles, require approval for eligible member activation.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

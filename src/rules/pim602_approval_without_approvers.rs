@@ -1,5 +1,5 @@
 //! PIM602 approval-without-approvers.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -18,7 +18,7 @@ waits for an approval nobody can give.",
         source: "Microsoft Learn, groups-role-settings: when approval is required at least one \
 approver must be selected; there are no default approvers for groups.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

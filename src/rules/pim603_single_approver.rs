@@ -1,5 +1,5 @@
 //! PIM603 single-approver.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -18,7 +18,7 @@ holiday or a sick day blocks every activation; Microsoft recommends two or more.
         source: "Microsoft Learn, groups-role-settings and groups-approval-workflow: at least \
 one approver, two or more recommended; approvers have 24 hours to act.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! PIM604 approvers-all-requesters.
 use std::collections::HashSet;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, Role};
 use crate::finding::{Finding, Severity};
 
@@ -23,7 +23,7 @@ group), or remove the approvers' own eligibility.",
         source: "Microsoft Learn, groups-approval-workflow: requesters cannot approve their \
 own requests.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! PIM605 bad-activation-duration.
 use chrono::TimeDelta;
 
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::values::format_duration;
 use crate::finding::{Finding, Severity};
 
@@ -21,7 +21,7 @@ outside that range is refused when the policy is applied.",
 hours); a Microsoft reply in MicrosoftDocs/azure-docs#51581 gives 0.5 hours as the minimum; \
 terraform-provider-azuread accepts PT30M to PT23H30M or P1D.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 pub const MIN: TimeDelta = TimeDelta::minutes(30);

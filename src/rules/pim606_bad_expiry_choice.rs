@@ -1,5 +1,5 @@
 //! PIM606 bad-expiry-choice.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::values::format_duration;
 use crate::finding::{Finding, Severity};
 
@@ -23,7 +23,7 @@ the setting may be shown wrongly in the portal.",
         source: "terraform-provider-azuread group_role_management_policy validation (the \
 portal's dropdown values); not listed in Microsoft's documentation (UNVERIFIED by Microsoft).",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM607 mfa-and-auth-context.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::Requirement;
 use crate::finding::{Finding, Severity};
 
@@ -21,7 +21,7 @@ require MFA or a stronger authentication strength), or drop the context.",
 MFA / Conditional Access authentication context); terraform-provider-azuread marks them as \
 conflicting; EasyPIM: mutually exclusive.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM608 bad-auth-context.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -18,7 +18,7 @@ Access > Authentication contexts), and create and enable its Conditional Access 
         source: "Microsoft Graph authenticationContextClassReference: ids `c1` through `c25`; \
 Microsoft Learn, groups-role-settings.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 /// Whether `text` is `c1` … `c25`.

@@ -1,5 +1,5 @@
 //! PIM609 missing-justification.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, Requirement, requires};
 use crate::finding::{Finding, Severity};
 
@@ -21,7 +21,7 @@ auditor asks for.",
         source: "Microsoft Learn, groups-role-settings (\"Require justification on active \
 assignment\", on by default); Azure REST common errors (JustificationRule).",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

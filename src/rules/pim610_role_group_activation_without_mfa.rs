@@ -1,5 +1,5 @@
 //! PIM610 role-group-activation-without-mfa.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::config::model::{AssignmentType, Requirement, Role, requires};
 use crate::finding::{Finding, Severity};
 
@@ -22,7 +22,7 @@ policy demands a phishing-resistant authentication strength.",
 Conditional Access authentication context) and pim-deployment-plan (recommended settings: \
 MFA on activation).",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

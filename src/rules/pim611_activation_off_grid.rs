@@ -1,5 +1,5 @@
 //! PIM611 activation-off-grid.
-use super::{Context, Docs, Rule, pim605_bad_activation_duration as range};
+use super::{Check, Context, Docs, Rule, pim605_bad_activation_duration as range};
 use crate::config::values::format_duration;
 use crate::finding::{Finding, Severity};
 
@@ -19,7 +19,7 @@ confirmed to be accepted, and a later edit in the portal would silently round th
         source: "terraform-provider-azuread (PT30M … PT23H30M in 30-minute steps, or P1D); \
 domain notes §17.1: lint to the 30-minute grid.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 //! PIM612 roles-need-role-assignable.
-use super::{Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -20,7 +20,7 @@ Role Administrator), or remove `entra_roles`.",
         source: "Microsoft Learn, groups-concept (role-assignable groups): a group must be \
 created with isAssignableToRole to be assigned a role; the property cannot be changed later.",
     },
-    check: Some(check),
+    check: Check::Workspace(check),
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {

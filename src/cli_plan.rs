@@ -1,0 +1,364 @@
+//! The plan, apply, state and force-unlock commands.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::apply::{StateExecutor, apply as apply_plan, check_fresh};
+use crate::cli::{Arguments, PlanFormat, StateCommand, TargetArg, use_color, write_out};
+use crate::clock::Clock;
+use crate::config::model::Target;
+use crate::exit::ExitStatus;
+use crate::finding::did_you_mean;
+use crate::plan::Plan;
+use crate::plan::make::{PlanRun, make, workspace_checksum};
+use crate::render::human::HumanOptions;
+use crate::render::{self};
+use crate::state::{self, StateError, store};
+
+fn root(args: &Arguments) -> PathBuf {
+    args.config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("pimplan.yaml"))
+}
+
+fn clock(args: &Arguments) -> miette::Result<Clock> {
+    Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))
+}
+
+/// An error that ends plan or apply: printed, exit status 1.
+fn fail(message: impl std::fmt::Display) -> ExitStatus {
+    eprintln!("error: {message}");
+    ExitStatus::Findings
+}
+
+/// The findings of a plan run, for a person.
+fn findings_text(run: &PlanRun, args: &Arguments) -> String {
+    if run.lint.findings.is_empty() {
+        return String::new();
+    }
+    render::human::render(
+        &run.lint.findings,
+        &run.lint.loaded.sources,
+        HumanOptions {
+            color: use_color(args.color),
+            width: 100,
+        },
+        true,
+    )
+}
+
+pub fn plan(
+    args: &Arguments,
+    out_file: Option<&Path>,
+    format: PlanFormat,
+    detailed: bool,
+    allow_mass_removal: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let clock = clock(args)?;
+    let run = match make(&root(args), &clock, allow_mass_removal) {
+        Ok(run) => run,
+        Err(e) => return Ok(fail(e)),
+    };
+    let findings = findings_text(&run, args);
+    match format {
+        PlanFormat::Human => write_out(out, &findings)?,
+        _ => eprint!("{findings}"),
+    }
+    let Some(plan) = &run.plan else {
+        let errors = run
+            .lint
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::finding::Severity::Error)
+            .count();
+        return Ok(fail(format!(
+            "the plan stopped at {errors} error-level finding(s); nothing was planned"
+        )));
+    };
+    let text = match format {
+        PlanFormat::Human => render::plan::human(plan, use_color(args.color)),
+        PlanFormat::Json => render::plan::json(plan),
+        PlanFormat::Markdown => render::plan::markdown(plan),
+    };
+    write_out(out, &text)?;
+    if let Some(path) = out_file {
+        let text = serde_json::to_string_pretty(plan).unwrap_or_default();
+        if let Err(e) = store::write_atomic(path, &text) {
+            return Ok(fail(format!(
+                "cannot write the plan to `{}`: {e}",
+                path.display()
+            )));
+        }
+        if !args.quiet && format == PlanFormat::Human {
+            write_out(
+                out,
+                &format!(
+                    "\nSaved the plan to `{}`; apply it with `pimplan apply {}`.\n",
+                    path.display(),
+                    path.display()
+                ),
+            )?;
+        }
+    }
+    Ok(if detailed && !plan.is_empty() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
+}
+
+pub struct ApplyOptions {
+    pub plan_file: Option<PathBuf>,
+    pub auto_approve: bool,
+    pub allow_mass_removal: bool,
+    pub lock_timeout: Duration,
+    pub target: Option<TargetArg>,
+}
+
+fn confirm(out: &mut dyn Write) -> miette::Result<bool> {
+    write_out(
+        out,
+        "\nDo you want to apply these changes? Only `yes` is accepted: ",
+    )?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| miette::miette!("cannot read the answer: {e}"))?;
+    Ok(answer.trim() == "yes")
+}
+
+pub fn apply(
+    args: &Arguments,
+    options: &ApplyOptions,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let clock = clock(args)?;
+    let root = root(args);
+    let saved: Option<Plan> = match &options.plan_file {
+        None => None,
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    return Ok(fail(format!(
+                        "cannot read the plan `{}`: {e}",
+                        path.display()
+                    )));
+                }
+            };
+            match serde_json::from_str(&text) {
+                Ok(plan) => Some(plan),
+                Err(e) => {
+                    return Ok(fail(format!(
+                        "`{}` is not a pimplan plan: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+    };
+    // Read the workspace once to find the state and the target, then lock before planning:
+    // nobody may change the state between the plan and its apply.
+    let probe = match make(&root, &clock, options.allow_mass_removal) {
+        Ok(run) => run,
+        Err(e) => return Ok(fail(e)),
+    };
+    let target = match options.target {
+        Some(TargetArg::Graph) => Target::Graph,
+        Some(TargetArg::State) => Target::State,
+        None => probe
+            .lint
+            .loaded
+            .workspace
+            .as_ref()
+            .map_or(Target::State, |w| w.settings.target()),
+    };
+    if target == Target::Graph {
+        return Ok(fail(
+            "the Microsoft Graph target is not available in this version; use `--target state`",
+        ));
+    }
+    if probe.lint.loaded.workspace.is_none() || probe.state_path.as_os_str().is_empty() {
+        write_out(out, &findings_text(&probe, args))?;
+        return Ok(fail("the workspace could not be read; nothing was applied"));
+    }
+    let state_path = probe.state_path.clone();
+    drop(probe);
+    let command = match &options.plan_file {
+        Some(p) => format!("pimplan apply {}", p.display()),
+        None => "pimplan apply".to_owned(),
+    };
+    let _lock = match store::lock(&state_path, options.lock_timeout, &command) {
+        Ok(lock) => lock,
+        Err(e) => return Ok(fail(e)),
+    };
+    let run = match make(&root, &clock, options.allow_mass_removal) {
+        Ok(run) => run,
+        Err(e) => return Ok(fail(e)),
+    };
+    write_out(out, &findings_text(&run, args))?;
+    let (Some(plan), Some(current)) = (run.plan.as_ref(), run.state.clone()) else {
+        return Ok(fail(
+            "the plan stopped at error-level findings; nothing was applied",
+        ));
+    };
+    let plan = match &saved {
+        Some(saved) => {
+            let fresh =
+                check_fresh(saved, &current, &workspace_checksum(&run.lint)).and_then(|()| {
+                    if saved.changes == plan.changes {
+                        Ok(())
+                    } else {
+                        Err(StateError::Stale(
+                            "the changes it would make now differ from the saved ones".to_owned(),
+                        ))
+                    }
+                });
+            if let Err(e) = fresh {
+                return Ok(fail(e));
+            }
+            saved
+        }
+        None => plan,
+    };
+    write_out(out, &render::plan::human(plan, use_color(args.color)))?;
+    if plan.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    if saved.is_none() && !options.auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return Ok(fail(
+                "refusing to apply without confirmation: there is no terminal to ask on; pass `--auto-approve`, or apply a saved plan",
+            ));
+        }
+        if !confirm(out)? {
+            write_out(out, "Apply cancelled; nothing was changed.\n")?;
+            return Ok(ExitStatus::Findings);
+        }
+    }
+    match apply_plan(plan, &state_path, current, &mut StateExecutor, clock.now()) {
+        Ok(n) => {
+            let serial = state::read(&state_path)
+                .map(|s| s.state.serial)
+                .unwrap_or_default();
+            write_out(
+                out,
+                &format!(
+                    "\nApply complete: {n} change(s) recorded in `{}` (serial {serial}).\n",
+                    state_path.display()
+                ),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Ok(fail(e)),
+    }
+}
+
+fn state_path(args: &Arguments) -> Result<PathBuf, String> {
+    let root = root(args);
+    let loaded = crate::load::load(&root).map_err(|e| e.to_string())?;
+    let ws = loaded.workspace.as_ref().ok_or_else(|| {
+        format!(
+            "the workspace `{}` could not be read; run `pimplan lint`",
+            root.display()
+        )
+    })?;
+    Ok(loaded.root_dir.join(ws.settings.state_path()))
+}
+
+pub fn state(
+    args: &Arguments,
+    cmd: &StateCommand,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let path = match state_path(args) {
+        Ok(p) => p,
+        Err(e) => return Ok(fail(e)),
+    };
+    let loaded = match state::read(&path) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(e)),
+    };
+    let st = &loaded.state;
+    match cmd {
+        StateCommand::List => {
+            let mut text = String::new();
+            if !loaded.exists() {
+                text.push_str(&format!("no state yet at `{}`\n", path.display()));
+            }
+            for a in &st.assignments {
+                let ends = a.ends_at.map_or_else(
+                    || "permanent".to_owned(),
+                    |e| format!("ends {}", e.to_rfc3339()),
+                );
+                text.push_str(&format!(
+                    "{}  applied {}  {ends}\n",
+                    a.key,
+                    a.applied_at.to_rfc3339()
+                ));
+            }
+            for p in &st.policies {
+                text.push_str(&format!(
+                    "{}  applied {}\n",
+                    p.key,
+                    p.applied_at.to_rfc3339()
+                ));
+            }
+            write_out(out, &text)?;
+            Ok(ExitStatus::Success)
+        }
+        StateCommand::Show { key } => {
+            let value = st
+                .assignment(key)
+                .map(serde_json::to_value)
+                .or_else(|| st.policy(key).map(serde_json::to_value))
+                .and_then(Result::ok);
+            match value {
+                Some(v) => {
+                    write_out(
+                        out,
+                        &format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                    )?;
+                    Ok(ExitStatus::Success)
+                }
+                None => {
+                    let keys = st
+                        .assignments
+                        .iter()
+                        .map(|a| a.key.as_str())
+                        .chain(st.policies.iter().map(|p| p.key.as_str()));
+                    let hint = did_you_mean(key, keys)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    Ok(fail(format!(
+                        "no entry `{key}` in the state{hint} (`pimplan state list` shows every key)"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+pub fn force_unlock(args: &Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    let path = match state_path(args) {
+        Ok(p) => p,
+        Err(e) => return Ok(fail(e)),
+    };
+    match store::force_unlock(&path) {
+        Ok(Some(holder)) => {
+            write_out(out, &format!("Released the lock held by {holder}.\n"))?;
+            Ok(ExitStatus::Success)
+        }
+        Ok(None) => {
+            write_out(
+                out,
+                &format!("The state `{}` is not locked.\n", path.display()),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Ok(fail(e)),
+    }
+}

@@ -1,0 +1,160 @@
+//! What the workspace declares, as state specs: the "after" side of every plan.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::SecondsFormat;
+
+use crate::config::model::{Assignment, Expiry, Group, Role, RolePolicy, Workspace};
+use crate::config::values::format_duration;
+use crate::source::Span;
+use crate::state::{AssignmentSpec, PolicySpec};
+
+/// The declared assignments and policies, each with where it is written.
+pub struct Desired<'w> {
+    pub assignments: Vec<(AssignmentSpec, &'w Assignment)>,
+    pub policies: Vec<(PolicySpec, &'w Group)>,
+    spans: HashMap<String, Span>,
+}
+
+impl Desired<'_> {
+    /// Where the assignment with this state key is declared (its `principal:` value).
+    pub fn span_of(&self, key: &str) -> Option<Span> {
+        self.spans.get(key).copied()
+    }
+}
+
+fn timestamp(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn list(items: impl IntoIterator<Item = String>) -> String {
+    let mut v: Vec<String> = items.into_iter().collect();
+    v.sort();
+    v.dedup();
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// A role policy flattened to `setting -> value`, in the spelling of the configuration.
+pub fn policy_settings(p: &RolePolicy) -> BTreeMap<String, String> {
+    let mut s = BTreeMap::new();
+    let a = &p.activation;
+    s.insert(
+        "activation.max_duration".to_owned(),
+        format_duration(a.max_duration.value),
+    );
+    s.insert(
+        "activation.require".to_owned(),
+        list(a.require.value.iter().map(|r| r.value.to_string())),
+    );
+    s.insert(
+        "activation.authentication_context".to_owned(),
+        a.authentication_context
+            .value
+            .clone()
+            .unwrap_or_else(|| "none".to_owned()),
+    );
+    s.insert(
+        "activation.approval.required".to_owned(),
+        a.approval_required.value.to_string(),
+    );
+    s.insert(
+        "activation.approval.approvers".to_owned(),
+        list(a.approvers.value.iter().map(|p| p.value.clone())),
+    );
+    for (name, policy) in [
+        ("eligible_assignment", &p.eligible),
+        ("active_assignment", &p.active),
+    ] {
+        s.insert(
+            format!("{name}.allow_permanent"),
+            policy.allow_permanent.value.to_string(),
+        );
+        let max = if policy.allow_permanent.value {
+            "none".to_owned()
+        } else {
+            format_duration(policy.max_duration.value)
+        };
+        s.insert(format!("{name}.max_duration"), max);
+    }
+    s.insert(
+        "active_assignment.require".to_owned(),
+        list(p.active.require.value.iter().map(|r| r.value.to_string())),
+    );
+    s
+}
+
+/// Everything the workspace declares. Assignments whose group or principal is unknown are
+/// left out (lint reports them, and an error stops the plan before this matters).
+pub fn desired(ws: &Workspace) -> Desired<'_> {
+    let principals: HashMap<&str, _> = ws
+        .principals
+        .iter()
+        .map(|p| (p.name.value.as_str(), p))
+        .collect();
+    let groups: HashMap<&str, _> = ws
+        .groups
+        .iter()
+        .map(|g| (g.name.value.as_str(), g))
+        .collect();
+    let mut assignments = Vec::with_capacity(ws.assignments.len());
+    let mut spans = HashMap::with_capacity(ws.assignments.len());
+    for a in &ws.assignments {
+        let (Some(group), Some(principal)) = (
+            groups.get(a.group.value.as_str()),
+            principals.get(a.principal.value.as_str()),
+        ) else {
+            continue;
+        };
+        let (end, duration, permanent) = match &a.expiry {
+            Expiry::End(e) => (Some(timestamp(&e.value)), None, false),
+            Expiry::Duration(d) => (None, Some(format_duration(d.value)), false),
+            Expiry::Permanent(_) => (None, None, true),
+            Expiry::Unknown => continue,
+        };
+        let spec = AssignmentSpec {
+            group: a.group.value.clone(),
+            group_id: group.id.as_ref().map(|i| i.value.clone()),
+            principal: a.principal.value.clone(),
+            principal_id: principal.id.as_ref().map(|i| i.value.clone()),
+            role: a.role.value,
+            kind: a.kind.value,
+            start: a.start.as_ref().map(|s| timestamp(&s.value)),
+            end,
+            duration,
+            permanent,
+            justification: a.justification.as_ref().map(|j| j.value.clone()),
+            ticket_system: a
+                .ticket
+                .as_ref()
+                .and_then(|t| t.system.as_ref())
+                .map(|s| s.value.clone()),
+            ticket_number: a.ticket.as_ref().map(|t| t.number.value.clone()),
+            emergency_access: principal.is_emergency_access(),
+        };
+        spans.insert(spec.key(), a.principal.span);
+        assignments.push((spec, a));
+    }
+    let mut policies = Vec::with_capacity(ws.groups.len() * 2);
+    for g in &ws.groups {
+        for role in [Role::Member, Role::Owner] {
+            policies.push((
+                PolicySpec {
+                    group: g.name.value.clone(),
+                    group_id: g.id.as_ref().map(|i| i.value.clone()),
+                    role,
+                    settings: policy_settings(g.policy.role(role)),
+                },
+                g,
+            ));
+        }
+    }
+    Desired {
+        assignments,
+        policies,
+        spans,
+    }
+}

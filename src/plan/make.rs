@@ -1,0 +1,170 @@
+//! Making a plan: lint, read the state, diff, run the plan-time rules.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::clock::Clock;
+use crate::config::model::SeverityLevel;
+use crate::finding::{Finding, Severity};
+use crate::lint::{LintRun, lint};
+use crate::load::LoadError;
+use crate::rules::{self, PlanContext};
+use crate::source::{FileId, SourceFile, Span};
+use crate::state::{self, LoadedState, StateError};
+
+use super::{FORMAT_VERSION, Plan, StateRef, desired, diff};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Everything a plan run produced.
+pub struct PlanRun {
+    /// The lint run, its findings extended with the plan-time ones (sorted).
+    pub lint: LintRun,
+    pub state_path: PathBuf,
+    /// `None` when lint errors stopped the run before the state was read.
+    pub state: Option<LoadedState>,
+    /// `None` when an error-level finding stopped the plan.
+    pub plan: Option<Plan>,
+}
+
+impl PlanRun {
+    pub fn has_errors(&self) -> bool {
+        self.lint
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// Fingerprint of the workspace: every file's path and bytes, in load order.
+pub fn workspace_checksum(lint: &LintRun) -> String {
+    let mut all = String::new();
+    for (_, file) in lint.loaded.sources.iter() {
+        if file.path.extension().is_some_and(|e| e == "json") {
+            continue;
+        }
+        all.push_str(&file.display_path());
+        all.push('\0');
+        all.push_str(&state::checksum(&file.text));
+        all.push('\0');
+    }
+    state::checksum(&all)
+}
+
+/// The span of `"key": "<key>"` in the state file's text.
+fn state_entry_span(id: FileId, text: &str, key: &str) -> Option<Span> {
+    let quoted = serde_json::to_string(key).ok()?;
+    let needle = format!("\"key\": {quoted}");
+    let at = text.find(&needle)? + "\"key\": ".len();
+    Some(Span::new(id, at, at + quoted.len()))
+}
+
+pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<PlanRun, PlanError> {
+    let mut lint = lint(root, clock)?;
+    let Some(ws) = lint.loaded.workspace.as_ref() else {
+        return Ok(PlanRun {
+            lint,
+            state_path: PathBuf::new(),
+            state: None,
+            plan: None,
+        });
+    };
+    let state_path = lint.loaded.root_dir.join(ws.settings.state_path());
+    if lint.findings.iter().any(|f| f.severity == Severity::Error) {
+        return Ok(PlanRun {
+            lint,
+            state_path,
+            state: None,
+            plan: None,
+        });
+    }
+    let loaded_state = state::read(&state_path)?;
+    let now = clock.now();
+    let checksum = workspace_checksum(&lint);
+    let desired = desired(ws);
+    let changes = diff(&desired, &loaded_state.state, now);
+
+    // The state file joins the sources, so findings about removed entries can point into it.
+    let mut extra_sources = Vec::new();
+    let state_file = loaded_state.text.as_ref().map(|text| {
+        extra_sources.push(SourceFile::new(state_path.clone(), text.clone()));
+        FileId(u32::try_from(lint.loaded.sources.len()).unwrap_or(u32::MAX))
+    });
+    let state_text = loaded_state.text.clone().unwrap_or_default();
+    let entry = |key: &str| state_file.and_then(|id| state_entry_span(id, &state_text, key));
+    let plan_span = ws
+        .settings
+        .state
+        .as_ref()
+        .map_or(Span::new(lint.loaded.root, 0, 0), |s| s.span);
+    let overrides: HashMap<&str, SeverityLevel> = ws
+        .settings
+        .rules
+        .iter()
+        .filter_map(|(sel, level)| rules::find(&sel.value).map(|r| (r.code, level.value)))
+        .collect();
+    let cx = PlanContext {
+        changes: &changes,
+        desired: &desired,
+        workspace: ws,
+        state: &loaded_state.state,
+        now,
+        allow_mass_removal,
+        state_entry: &entry,
+        plan_span,
+    };
+    let plan_findings: Vec<Finding> =
+        rules::check_plan(&cx, |r| overrides.get(r.code) != Some(&SeverityLevel::Off))
+            .into_iter()
+            .map(|mut f| {
+                match overrides.get(f.rule.code) {
+                    Some(SeverityLevel::Error) => f.severity = Severity::Error,
+                    Some(SeverityLevel::Warning) => f.severity = Severity::Warning,
+                    Some(SeverityLevel::Info) => f.severity = Severity::Info,
+                    _ => {}
+                }
+                f
+            })
+            .collect();
+    for file in extra_sources {
+        lint.loaded.sources.add(file);
+    }
+    let stopped = plan_findings.iter().any(|f| f.severity == Severity::Error);
+    lint.findings.extend(plan_findings);
+    let sources = &lint.loaded.sources;
+    lint.findings.sort_by_cached_key(|f| {
+        let at = sources.line_col(f.primary.span);
+        (
+            sources.path(f.primary.span.file),
+            at.line,
+            at.column,
+            f.rule.code,
+            f.message.clone(),
+        )
+    });
+    let plan = (!stopped).then(|| Plan {
+        format_version: FORMAT_VERSION,
+        created_at: now,
+        state: StateRef {
+            lineage: loaded_state
+                .exists()
+                .then(|| loaded_state.state.lineage.clone()),
+            serial: loaded_state.state.serial,
+            checksum: loaded_state.checksum(),
+        },
+        workspace_checksum: checksum,
+        changes,
+    });
+    Ok(PlanRun {
+        lint,
+        state_path,
+        state: Some(loaded_state),
+        plan,
+    })
+}

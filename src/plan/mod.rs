@@ -1,0 +1,388 @@
+//! The plan: the diff between the workspace and the state, as data.
+//!
+//! `plan()` is pure: workspace, state and "now" in, [`Plan`] out, with no printing. The
+//! renderers in `render/plan_*.rs` turn it into text; `apply` walks the same changes.
+
+pub mod desired;
+pub mod make;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::source::Span;
+use crate::state::{AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, State};
+pub use desired::{Desired, desired};
+
+/// Version of the plan file and of `plan --format json`.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Remove,
+    /// Remove, then create: a change of role or type cannot be made in place.
+    Replace,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Remove => "-",
+            Action::Replace => "-/+",
+        }
+    }
+}
+
+/// Why a change is what it is, when that is not obvious from the diff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Reason {
+    /// The recorded schedule ended at `ended_at`: it is gone in the service, so a declared
+    /// assignment is created again, and an undeclared one is only dropped from the state.
+    Expired { ended_at: DateTime<FixedOffset> },
+    /// Role or type changed, which the service cannot update in place.
+    RoleOrTypeChanged,
+    /// The object ids of the group or principal changed.
+    IdsChanged,
+}
+
+/// What a change is about: before (as recorded) and after (as declared).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "object")]
+#[allow(clippy::large_enum_variant)] // a few hundred bytes per change; boxing buys nothing here
+pub enum Subject {
+    Assignment {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<AssignmentRecord>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<AssignmentSpec>,
+    },
+    Policy {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<PolicyRecord>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<PolicySpec>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// A human name for the object: `assignment prod-db-admins/alice (member, eligible)`.
+    pub address: String,
+    #[serde(flatten)]
+    pub subject: Subject,
+}
+
+impl Change {
+    /// Attributes before and after, by name, for rendering.
+    pub fn attributes(&self) -> (BTreeMap<&str, String>, BTreeMap<&str, String>) {
+        match &self.subject {
+            Subject::Assignment { before, after } => (
+                before
+                    .as_ref()
+                    .map(|b| b.spec.attributes())
+                    .unwrap_or_default(),
+                after
+                    .as_ref()
+                    .map(AssignmentSpec::attributes)
+                    .unwrap_or_default(),
+            ),
+            Subject::Policy { before, after } => (
+                before
+                    .as_ref()
+                    .map(|b| b.spec.attributes())
+                    .unwrap_or_default(),
+                after
+                    .as_ref()
+                    .map(PolicySpec::attributes)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// Whether the change does something in the service (an expired entry only leaves the state).
+    pub fn touches_service(&self) -> bool {
+        !(self.action == Action::Remove && matches!(self.reason, Some(Reason::Expired { .. })))
+    }
+
+    pub fn assignment_before(&self) -> Option<&AssignmentRecord> {
+        match &self.subject {
+            Subject::Assignment { before, .. } => before.as_ref(),
+            Subject::Policy { .. } => None,
+        }
+    }
+
+    pub fn assignment_after(&self) -> Option<&AssignmentSpec> {
+        match &self.subject {
+            Subject::Assignment { after, .. } => after.as_ref(),
+            Subject::Policy { .. } => None,
+        }
+    }
+}
+
+/// Which state a plan was made from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRef {
+    /// `None` when there was no state file yet.
+    pub lineage: Option<String>,
+    pub serial: u64,
+    pub checksum: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub created_at: DateTime<FixedOffset>,
+    pub state: StateRef,
+    /// Fingerprint of every workspace file (paths and bytes).
+    pub workspace_checksum: String,
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// (to add, to change, to remove); a replace counts as one add and one remove.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.changes
+            .iter()
+            .fold((0, 0, 0), |(a, c, r), ch| match ch.action {
+                Action::Create => (a + 1, c, r),
+                Action::Update => (a, c + 1, r),
+                Action::Remove => (a, c, r + 1),
+                Action::Replace => (a + 1, c, r + 1),
+            })
+    }
+}
+
+pub fn assignment_address(spec: &AssignmentSpec) -> String {
+    format!(
+        "assignment {}/{} ({}, {})",
+        spec.group, spec.principal, spec.role, spec.kind
+    )
+}
+
+pub fn policy_address(spec: &PolicySpec) -> String {
+    format!("policy {} ({})", spec.group, spec.role)
+}
+
+/// Order in which changes run: policies that allow what assignments need first, then
+/// removals before additions, and policies of groups no longer declared last.
+fn order(change: &Change) -> (u8, String) {
+    let rank = match (&change.subject, change.action) {
+        (Subject::Policy { .. }, Action::Create | Action::Update) => 0,
+        (Subject::Assignment { .. }, Action::Remove) => 1,
+        (Subject::Assignment { .. }, Action::Replace) => 2,
+        (Subject::Assignment { .. }, Action::Update) => 3,
+        (Subject::Assignment { .. }, Action::Create) => 4,
+        (Subject::Policy { .. }, _) => 5,
+    };
+    (rank, change.address.clone())
+}
+
+/// The changes that make the state match the workspace.
+pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let wanted: HashMap<String, &AssignmentSpec> = desired
+        .assignments
+        .iter()
+        .map(|(spec, _)| (spec.key(), spec))
+        .collect();
+    let mut matched_desired: HashSet<String> = HashSet::new();
+    let mut unmatched_state: Vec<&AssignmentRecord> = Vec::new();
+
+    for record in &state.assignments {
+        let expired = record.ends_at.is_some_and(|end| end <= now);
+        let ended_at = record.ends_at.unwrap_or(now);
+        match wanted.get(&record.key) {
+            Some(spec) => {
+                matched_desired.insert(record.key.clone());
+                if expired {
+                    changes.push(Change {
+                        action: Action::Create,
+                        reason: Some(Reason::Expired { ended_at }),
+                        address: assignment_address(spec),
+                        subject: Subject::Assignment {
+                            before: Some(record.clone()),
+                            after: Some((*spec).clone()),
+                        },
+                    });
+                } else if **spec != record.spec {
+                    changes.push(Change {
+                        action: Action::Update,
+                        reason: None,
+                        address: assignment_address(spec),
+                        subject: Subject::Assignment {
+                            before: Some(record.clone()),
+                            after: Some((*spec).clone()),
+                        },
+                    });
+                }
+            }
+            None if expired => changes.push(Change {
+                action: Action::Remove,
+                reason: Some(Reason::Expired { ended_at }),
+                address: assignment_address(&record.spec),
+                subject: Subject::Assignment {
+                    before: Some(record.clone()),
+                    after: None,
+                },
+            }),
+            None => unmatched_state.push(record),
+        }
+    }
+
+    // Ids added or changed: the same names, role and type.
+    let mut by_names: HashMap<_, &AssignmentSpec> = HashMap::new();
+    for (spec, _) in &desired.assignments {
+        if !matched_desired.contains(&spec.key()) {
+            by_names.insert(spec.name_key(), spec);
+        }
+    }
+    unmatched_state.retain(|record| match by_names.remove(&record.spec.name_key()) {
+        Some(spec) => {
+            matched_desired.insert(spec.key());
+            changes.push(Change {
+                action: Action::Update,
+                reason: Some(Reason::IdsChanged),
+                address: assignment_address(spec),
+                subject: Subject::Assignment {
+                    before: Some((*record).clone()),
+                    after: Some(spec.clone()),
+                },
+            });
+            false
+        }
+        None => true,
+    });
+
+    // What is left pairs up per (group, principal): a role or type change is a replace.
+    let mut new_by_pair: BTreeMap<(String, String), Vec<&AssignmentSpec>> = BTreeMap::new();
+    for (spec, _) in &desired.assignments {
+        if !matched_desired.contains(&spec.key()) {
+            new_by_pair.entry(spec.pair()).or_default().push(spec);
+        }
+    }
+    let mut old_by_pair: BTreeMap<(String, String), Vec<&AssignmentRecord>> = BTreeMap::new();
+    for record in unmatched_state {
+        old_by_pair
+            .entry(record.spec.pair())
+            .or_default()
+            .push(record);
+    }
+    for (pair, olds) in old_by_pair {
+        let mut news = new_by_pair.remove(&pair).unwrap_or_default().into_iter();
+        for old in olds {
+            match news.next() {
+                Some(spec) => changes.push(Change {
+                    action: Action::Replace,
+                    reason: Some(Reason::RoleOrTypeChanged),
+                    address: assignment_address(spec),
+                    subject: Subject::Assignment {
+                        before: Some(old.clone()),
+                        after: Some(spec.clone()),
+                    },
+                }),
+                None => changes.push(Change {
+                    action: Action::Remove,
+                    reason: None,
+                    address: assignment_address(&old.spec),
+                    subject: Subject::Assignment {
+                        before: Some(old.clone()),
+                        after: None,
+                    },
+                }),
+            }
+        }
+        for spec in news {
+            changes.push(create(spec));
+        }
+    }
+    for spec in new_by_pair.into_values().flatten() {
+        changes.push(create(spec));
+    }
+
+    // Policies.
+    let wanted_policies: HashMap<String, &PolicySpec> = desired
+        .policies
+        .iter()
+        .map(|(spec, _)| (spec.key(), spec))
+        .collect();
+    for record in &state.policies {
+        match wanted_policies.get(&record.key) {
+            Some(spec) if **spec != record.spec => changes.push(Change {
+                action: Action::Update,
+                reason: None,
+                address: policy_address(spec),
+                subject: Subject::Policy {
+                    before: Some(record.clone()),
+                    after: Some((*spec).clone()),
+                },
+            }),
+            Some(_) => {}
+            None => changes.push(Change {
+                action: Action::Remove,
+                reason: None,
+                address: policy_address(&record.spec),
+                subject: Subject::Policy {
+                    before: Some(record.clone()),
+                    after: None,
+                },
+            }),
+        }
+    }
+    for (spec, _) in &desired.policies {
+        if state.policy(&spec.key()).is_none() {
+            changes.push(Change {
+                action: Action::Create,
+                reason: None,
+                address: policy_address(spec),
+                subject: Subject::Policy {
+                    before: None,
+                    after: Some(spec.clone()),
+                },
+            });
+        }
+    }
+    changes.sort_by_cached_key(order);
+    changes
+}
+
+fn create(spec: &AssignmentSpec) -> Change {
+    Change {
+        action: Action::Create,
+        reason: None,
+        address: assignment_address(spec),
+        subject: Subject::Assignment {
+            before: None,
+            after: Some(spec.clone()),
+        },
+    }
+}
+
+/// Where a plan-time finding about a change points: the declared assignment when there is
+/// one, else its entry in the state file.
+pub fn change_span(
+    change: &Change,
+    desired: &Desired<'_>,
+    state_entry: impl Fn(&str) -> Option<Span>,
+) -> Option<Span> {
+    if let Some(span) = change
+        .assignment_after()
+        .and_then(|after| desired.span_of(&after.key()))
+    {
+        return Some(span);
+    }
+    change.assignment_before().and_then(|b| state_entry(&b.key))
+}

@@ -1,0 +1,235 @@
+//! Plans as text: human (terminal), JSON (machines), Markdown (pull-request comments).
+//! The plan is data (`crate::plan`); nothing here decides anything.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::plan::{Action, Change, Plan, Reason};
+
+const NONE: &str = "(none)";
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn action(&self, a: Action, text: &str) -> String {
+        if !self.on {
+            return text.to_owned();
+        }
+        let code = match a {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Remove => "31",
+            Action::Replace => "35",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    fn bold(&self, text: &str) -> String {
+        if self.on {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// One line per attribute that matters for this change: everything for a create or a
+/// remove, the differences for an update or a replace.
+fn attribute_lines(change: &Change) -> Vec<(String, Option<String>, Option<String>)> {
+    let (before, after) = change.attributes();
+    let keys: Vec<&str> = {
+        let mut k: Vec<&str> = before.keys().chain(after.keys()).copied().collect();
+        k.sort_unstable();
+        k.dedup();
+        k
+    };
+    let mut out = Vec::new();
+    for key in keys {
+        let (old, new) = (before.get(key), after.get(key));
+        match change.action {
+            Action::Create => {
+                if let Some(new) = new {
+                    out.push((key.to_owned(), None, Some(new.clone())));
+                }
+            }
+            Action::Remove => {
+                if let Some(old) = old {
+                    out.push((key.to_owned(), Some(old.clone()), None));
+                }
+            }
+            Action::Update | Action::Replace => {
+                if old != new {
+                    out.push((key.to_owned(), old.cloned(), new.cloned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn reason_note(change: &Change) -> Option<String> {
+    match &change.reason {
+        Some(Reason::Expired { ended_at }) => Some(match change.action {
+            Action::Remove => format!(
+                "ended {}; only dropped from the state",
+                ended_at.to_rfc3339()
+            ),
+            _ => format!(
+                "ended {}; gone in the service, so created again",
+                ended_at.to_rfc3339()
+            ),
+        }),
+        Some(Reason::RoleOrTypeChanged) => {
+            Some("role or type changed: cannot be updated in place".to_owned())
+        }
+        Some(Reason::IdsChanged) => Some("object ids changed".to_owned()),
+        None => None,
+    }
+}
+
+/// A multi-line value's change, line by line (the `similar` crate).
+fn text_diff(old: &str, new: &str, indent: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut out = String::new();
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => "-",
+            similar::ChangeTag::Insert => "+",
+            similar::ChangeTag::Equal => " ",
+        };
+        out.push_str(&format!("{indent}{sign} {}", change.value()));
+        if !change.value().ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn summary(plan: &Plan) -> String {
+    let (add, change, remove) = plan.counts();
+    format!("Plan: {add} to add, {change} to change, {remove} to remove.")
+}
+
+pub fn human(plan: &Plan, color: bool) -> String {
+    let paint = Paint { on: color };
+    if plan.is_empty() {
+        return "No changes. The state matches the workspace.\n".to_owned();
+    }
+    let mut out = String::from("pimplan will make these changes:\n\n");
+    for change in &plan.changes {
+        let symbol = paint.action(change.action, &format!("{:>3}", change.action.symbol()));
+        out.push_str(&format!("{symbol} {}", paint.bold(&change.address)));
+        if let Some(note) = reason_note(change) {
+            out.push_str(&format!("  # {note}"));
+        }
+        out.push('\n');
+        let lines = attribute_lines(change);
+        let width = lines.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+        for (key, old, new) in lines {
+            let pad = " ".repeat(width - key.len());
+            match (old, new) {
+                (None, Some(new)) => out.push_str(&format!("      {key}:{pad} {new}\n")),
+                (Some(old), None) if change.action == Action::Remove => {
+                    out.push_str(&format!("      {key}:{pad} {old}\n"));
+                }
+                (Some(old), Some(new)) if old.contains('\n') || new.contains('\n') => {
+                    out.push_str(&format!("      {key}:\n"));
+                    out.push_str(&text_diff(&old, &new, "        "));
+                }
+                (old, new) => out.push_str(&format!(
+                    "      {key}:{pad} {} -> {}\n",
+                    old.as_deref().unwrap_or(NONE),
+                    new.as_deref().unwrap_or(NONE)
+                )),
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&paint.bold(&summary(plan)));
+    out.push('\n');
+    out
+}
+
+/// `plan --format json`: the plan as saved by `--out`, plus a summary. Format version 1.
+pub fn json(plan: &Plan) -> String {
+    let (add, change, remove) = plan.counts();
+    let mut value = serde_json::to_value(plan).unwrap_or_default();
+    if let Some(o) = value.as_object_mut() {
+        o.insert(
+            "summary".into(),
+            json!({ "add": add, "change": change, "remove": remove }),
+        );
+        if let Some(serde_json::Value::Array(changes)) = o.get_mut("changes") {
+            for (c, plan_change) in changes.iter_mut().zip(&plan.changes) {
+                let diff: BTreeMap<String, serde_json::Value> = attribute_lines(plan_change)
+                    .into_iter()
+                    .map(|(k, old, new)| (k, json!({ "before": old, "after": new })))
+                    .collect();
+                if let Some(obj) = c.as_object_mut() {
+                    obj.insert("diff".into(), json!(diff));
+                }
+            }
+        }
+    }
+    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// `plan --format markdown`: for a pull-request comment or a job summary.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::from("### pimplan plan\n\n");
+    if plan.is_empty() {
+        out.push_str("No changes. The state matches the workspace.\n");
+        return out;
+    }
+    out.push_str(&format!("**{}**\n\n", summary(plan)));
+    out.push_str("| | object | what changes |\n| --- | --- | --- |\n");
+    for change in &plan.changes {
+        let what: Vec<String> = match change.action {
+            Action::Create | Action::Remove => reason_note(change).into_iter().collect(),
+            Action::Update | Action::Replace => attribute_lines(change)
+                .into_iter()
+                .map(|(k, old, new)| {
+                    format!(
+                        "`{k}`: {} → {}",
+                        old.as_deref()
+                            .unwrap_or(NONE)
+                            .replace('|', "\\|")
+                            .replace('\n', " "),
+                        new.as_deref()
+                            .unwrap_or(NONE)
+                            .replace('|', "\\|")
+                            .replace('\n', " ")
+                    )
+                })
+                .collect(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            change.action.symbol(),
+            change.address.replace('|', "\\|"),
+            what.join("<br>")
+        ));
+    }
+    out.push_str("\n<details><summary>Full plan</summary>\n\n```diff\n");
+    for line in human(plan, false).lines() {
+        let t = line.trim_start();
+        let mapped = if t.starts_with("-/+") {
+            format!("! {}", t)
+        } else if t.starts_with('+') || t.starts_with('-') {
+            t.to_owned()
+        } else if t.starts_with('~') {
+            format!("! {}", t)
+        } else {
+            format!("  {line}")
+        };
+        out.push_str(&mapped);
+        out.push('\n');
+    }
+    out.push_str("```\n\n</details>\n");
+    out
+}

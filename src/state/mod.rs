@@ -1,0 +1,343 @@
+//! The state file: what pimplan last applied, per assignment and group policy.
+//!
+//! JSON with a format version, a `lineage` (fixed when the state is created) and a `serial`
+//! (grows on every write), like terraform's. Reading refuses a newer format or a corrupt file
+//! with a clear error; writing (in `store.rs`) is atomic, keeps a backup and is locked.
+
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::config::model::{AssignmentType, Role};
+
+/// The state format this pimplan writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+fn reference(name: &str, id: Option<&str>) -> String {
+    id.map_or_else(|| format!("name:{name}"), |id| format!("id:{id}"))
+}
+
+/// The state key of an assignment: object ids when the workspace gives them, else names.
+pub fn assignment_key(
+    group: &str,
+    group_id: Option<&str>,
+    principal: &str,
+    principal_id: Option<&str>,
+    role: Role,
+    kind: AssignmentType,
+) -> String {
+    format!(
+        "assignment/{}/{}/{role}/{kind}",
+        reference(group, group_id),
+        reference(principal, principal_id)
+    )
+}
+
+/// What the workspace declares for one assignment: the values a plan compares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentSpec {
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    pub role: Role,
+    #[serde(rename = "type")]
+    pub kind: AssignmentType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permanent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_number: Option<String>,
+    /// `emergency_access` of the principal when it was declared (PIM704 protects it even
+    /// after the principal is gone from the files).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emergency_access: bool,
+}
+
+impl AssignmentSpec {
+    /// Object ids when the workspace gives them, else names: renaming a handle whose id is
+    /// set changes nothing.
+    pub fn key(&self) -> String {
+        assignment_key(
+            &self.group,
+            self.group_id.as_deref(),
+            &self.principal,
+            self.principal_id.as_deref(),
+            self.role,
+            self.kind,
+        )
+    }
+
+    /// The key by names only, to recognise an entry whose ids were added or changed.
+    pub fn name_key(&self) -> (String, String, Role, AssignmentType) {
+        (
+            self.group.clone(),
+            self.principal.clone(),
+            self.role,
+            self.kind,
+        )
+    }
+
+    /// (group, principal): an assignment whose role or type changes is replaced.
+    pub fn pair(&self) -> (String, String) {
+        (
+            self.group_id
+                .clone()
+                .unwrap_or_else(|| format!("name:{}", self.group)),
+            self.principal_id
+                .clone()
+                .unwrap_or_else(|| format!("name:{}", self.principal)),
+        )
+    }
+
+    /// Attributes as shown in a plan, in a fixed order. Ids and flags that do not describe
+    /// the grant itself are left out.
+    pub fn attributes(&self) -> BTreeMap<&'static str, String> {
+        let mut a = BTreeMap::new();
+        a.insert("group", self.group.clone());
+        a.insert("principal", self.principal.clone());
+        a.insert("role", self.role.to_string());
+        a.insert("type", self.kind.to_string());
+        let mut opt = |k, v: &Option<String>| {
+            if let Some(v) = v {
+                a.insert(k, v.clone());
+            }
+        };
+        opt("group_id", &self.group_id);
+        opt("principal_id", &self.principal_id);
+        opt("start", &self.start);
+        opt("end", &self.end);
+        opt("duration", &self.duration);
+        opt("justification", &self.justification);
+        opt("ticket_system", &self.ticket_system);
+        opt("ticket_number", &self.ticket_number);
+        if self.permanent {
+            a.insert("permanent", "true".to_owned());
+        }
+        a
+    }
+}
+
+/// An assignment as recorded after apply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentRecord {
+    pub key: String,
+    #[serde(flatten)]
+    pub spec: AssignmentSpec,
+    pub applied_at: DateTime<FixedOffset>,
+    /// When the schedule starts and ends in the service (`start`, or the apply time; `end`,
+    /// or start + duration; none when permanent).
+    pub starts_at: DateTime<FixedOffset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<FixedOffset>>,
+}
+
+/// A group's policy for one role, flattened to `setting -> value`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySpec {
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    pub role: Role,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl PolicySpec {
+    pub fn key(&self) -> String {
+        format!(
+            "policy/{}/{}",
+            self.group_id
+                .as_deref()
+                .map_or_else(|| format!("name:{}", self.group), |id| format!("id:{id}")),
+            self.role
+        )
+    }
+
+    pub fn attributes(&self) -> BTreeMap<&str, String> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub key: String,
+    #[serde(flatten)]
+    pub spec: PolicySpec,
+    pub applied_at: DateTime<FixedOffset>,
+}
+
+/// The whole state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    pub lineage: String,
+    pub serial: u64,
+    /// The pimplan version that wrote it.
+    #[serde(default)]
+    pub written_by: String,
+    #[serde(default)]
+    pub assignments: Vec<AssignmentRecord>,
+    #[serde(default)]
+    pub policies: Vec<PolicyRecord>,
+}
+
+impl State {
+    pub fn new() -> Self {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            written_by: String::new(),
+            assignments: Vec::new(),
+            policies: Vec::new(),
+        }
+    }
+
+    pub fn assignment(&self, key: &str) -> Option<&AssignmentRecord> {
+        self.assignments.iter().find(|a| a.key == key)
+    }
+
+    pub fn policy(&self, key: &str) -> Option<&PolicyRecord> {
+        self.policies.iter().find(|p| p.key == key)
+    }
+
+    /// Sort entries by key, so the file is deterministic.
+    pub fn normalise(&mut self) {
+        self.assignments.sort_by(|a, b| a.key.cmp(&b.key));
+        self.policies.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read the state file `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the state file `{}` is corrupt: {detail}; it was not changed (restore it from `{}.backup` or version control)", path.display(), path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("the state file `{}` has format version {found}, newer than this pimplan understands ({FORMAT_VERSION}); upgrade pimplan; the file was not changed", path.display())]
+    FutureVersion { path: PathBuf, found: u64 },
+    #[error("cannot write the state file `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Locked(String),
+    #[error("the saved plan is stale: {0}; run plan again")]
+    Stale(String),
+}
+
+/// A state as read from disk, with its bytes (for the plan checksum and finding spans).
+#[derive(Debug, Clone)]
+pub struct LoadedState {
+    pub state: State,
+    /// `None` when no state file exists yet.
+    pub text: Option<String>,
+}
+
+impl LoadedState {
+    /// A short fingerprint of the file's bytes ("absent" when there is none).
+    pub fn checksum(&self) -> String {
+        self.text
+            .as_deref()
+            .map_or_else(|| "absent".to_owned(), checksum)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.text.is_some()
+    }
+}
+
+pub fn checksum(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Read the state at `path`; a missing file is an empty state with a fresh lineage.
+pub fn read(path: &Path) -> Result<LoadedState, StateError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LoadedState {
+                state: State::new(),
+                text: None,
+            });
+        }
+        Err(source) => {
+            return Err(StateError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let corrupt = |detail: String| StateError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8 text".to_owned()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| corrupt(format!("not JSON ({e})")))?;
+    let version = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| corrupt("no `format_version`".to_owned()))?;
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(StateError::FutureVersion {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
+    let state: State = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    if uuid::Uuid::parse_str(&state.lineage).is_err() {
+        return Err(corrupt(format!(
+            "lineage `{}` is not a UUID",
+            state.lineage
+        )));
+    }
+    for a in &state.assignments {
+        if a.key != a.spec.key() {
+            return Err(corrupt(format!(
+                "assignment entry `{}` does not match its values",
+                a.key
+            )));
+        }
+    }
+    Ok(LoadedState {
+        state,
+        text: Some(text),
+    })
+}

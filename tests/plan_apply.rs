@@ -1,0 +1,700 @@
+//! State, plan and apply, over the real binary with a fixed clock.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const T0: &str = "2026-12-01T00:00:00Z";
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Run pimplan in `dir` at the time `now`.
+fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {
+    let out = Command::cargo_bin("pimplan")
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .current_dir(dir)
+        .env_remove("PIMPLAN_NOW")
+        .env_remove("PIMPLAN_TEST_STEP_DELAY_MS")
+        .args(args)
+        .args(["--now", now, "--color", "never"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn example() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    copy_dir(&manifest().join("fixtures/example"), tmp.path());
+    tmp
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap_or(());
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or(0);
+        }
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.contains(from), "{} lacks `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap_or(());
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn state(dir: &Path) -> Value {
+    serde_json::from_str(&read(&dir.join("pimplan.state.json"))).unwrap_or(Value::Null)
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| unreachable!("not JSON ({e}): {text}"))
+}
+
+/// A small workspace: `n` licensed users eligible for one group, and optional extra YAML.
+fn small(n: usize, extra_principals: &str, extra_assignments: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let mut text = String::from("version: 1\nprincipals:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
+        ));
+    }
+    text.push_str(extra_principals);
+    text.push_str("groups:\n  - name: ops\n    owners: [u0]\nassignments:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
+        ));
+    }
+    text.push_str(extra_assignments);
+    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
+    tmp
+}
+
+#[test]
+fn apply_then_plan_is_no_changes_and_edits_show_their_symbols() {
+    let ws = example();
+    let dir = ws.path();
+    let first = pimplan(dir, T0, &["apply", "--auto-approve"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("Plan: 43 to add, 0 to change, 0 to remove."),
+        "{}",
+        first.stdout
+    );
+    let serial = state(dir)["serial"].as_u64();
+    assert_eq!(serial, Some(43));
+
+    let again = pimplan(dir, T0, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("No changes."));
+
+    // An edit of each kind, ten minutes later (past the five-minute rule).
+    edit(
+        &dir.join("assignments/data/prod-db.yaml"),
+        "end: 2027-02-15T08:00:00Z",
+        "end: 2027-02-20T08:00:00Z",
+    );
+    edit(
+        &dir.join("assignments/data/finance.yaml"),
+        "principal: olivia, role: owner",
+        "principal: olivia, role: member",
+    );
+    edit(
+        &dir.join("assignments/data/finance.yaml"),
+        "  - { group: finance-app-owners, principal: mallory, role: member, type: active, duration: P45D, justification: Quarter-end reporting }\n",
+        "",
+    );
+    edit(
+        &dir.join("assignments/platform/sandbox.yaml"),
+        "assignments:\n",
+        "assignments:\n  - { group: dev-sandbox-admins, principal: judy, role: member, type: eligible, duration: P30D, justification: Demo week }\n",
+    );
+    edit(
+        &dir.join("groups/tier1.yaml"),
+        "activation: { max_duration: PT8H }",
+        "activation: { max_duration: PT6H }",
+    );
+    let t1 = "2026-12-01T00:10:00Z";
+    let plan = pimplan(dir, t1, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
+    let out = &plan.stdout;
+    assert!(out.contains("  ~ assignment prod-db-admins/alice (member, eligible)\n      end: 2027-02-15T08:00:00Z -> 2027-02-20T08:00:00Z"), "{out}");
+    assert!(
+        out.contains("-/+ assignment finance-app-owners/olivia (member, eligible)"),
+        "{out}"
+    );
+    assert!(out.contains("      role: owner -> member"), "{out}");
+    assert!(
+        out.contains("  - assignment finance-app-owners/mallory (member, active)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  + assignment dev-sandbox-admins/judy (member, eligible)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "  ~ policy dev-sandbox-admins (member)\n      activation.max_duration: PT8H -> PT6H"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("Plan: 2 to add, 2 to change, 2 to remove."),
+        "{out}"
+    );
+
+    let applied = pimplan(dir, t1, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let after = read(&dir.join("pimplan.state.json"));
+    let serial = json(&after)["serial"].as_u64();
+    assert_eq!(serial, Some(43 + 5));
+    // The backup is the state before this apply.
+    let backup = json(&read(&dir.join("pimplan.state.json.backup")));
+    assert_eq!(backup["serial"].as_u64(), Some(43));
+
+    // The same apply again changes nothing, not even the serial.
+    let idle = pimplan(dir, "2026-12-01T00:20:00Z", &["apply", "--auto-approve"]);
+    assert_eq!(idle.code, 0, "{}{}", idle.stdout, idle.stderr);
+    assert!(idle.stdout.contains("No changes."));
+    assert_eq!(read(&dir.join("pimplan.state.json")), after);
+    let plan = pimplan(
+        dir,
+        "2026-12-01T00:20:00Z",
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.code, 0);
+}
+
+#[test]
+fn a_saved_plan_is_refused_once_the_state_moved_on() {
+    let ws = example();
+    let dir = ws.path();
+    let saved = pimplan(dir, T0, &["plan", "--out", "first.plan"]);
+    assert_eq!(saved.code, 0, "{}{}", saved.stdout, saved.stderr);
+    assert!(dir.join("first.plan").is_file());
+    // Someone else applies first.
+    let other = pimplan(dir, T0, &["apply", "--auto-approve"]);
+    assert_eq!(other.code, 0);
+    let before = read(&dir.join("pimplan.state.json"));
+    let stale = pimplan(dir, T0, &["apply", "first.plan"]);
+    assert_eq!(stale.code, 1, "{}{}", stale.stdout, stale.stderr);
+    assert!(
+        stale.stderr.contains("plan is stale") && stale.stderr.contains("run plan again"),
+        "{}",
+        stale.stderr
+    );
+    assert_eq!(read(&dir.join("pimplan.state.json")), before);
+
+    // A fresh saved plan applies without asking.
+    edit(
+        &dir.join("groups/tier1.yaml"),
+        "activation: { max_duration: PT8H }",
+        "activation: { max_duration: PT6H }",
+    );
+    let fresh = pimplan(dir, T0, &["plan", "--out", "second.plan"]);
+    assert_eq!(fresh.code, 0);
+    let applied = pimplan(dir, T0, &["apply", "second.plan"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    // And a saved plan whose workspace changed since is refused.
+    edit(
+        &dir.join("groups/tier1.yaml"),
+        "activation: { max_duration: PT6H }",
+        "activation: { max_duration: PT5H }",
+    );
+    let third = pimplan(dir, T0, &["plan", "--out", "third.plan"]);
+    assert_eq!(third.code, 0);
+    edit(
+        &dir.join("groups/tier1.yaml"),
+        "activation: { max_duration: PT5H }",
+        "activation: { max_duration: PT4H }",
+    );
+    let changed = pimplan(dir, T0, &["apply", "third.plan"]);
+    assert_eq!(changed.code, 1);
+    assert!(
+        changed.stderr.contains("the workspace files changed since"),
+        "{}",
+        changed.stderr
+    );
+}
+
+#[test]
+fn removing_within_five_minutes_is_pim701_then_allowed() {
+    let ws = small(4, "", "");
+    let dir = ws.path();
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    edit(
+        &dir.join("pimplan.yaml"),
+        "  - { group: ops, principal: u3, role: member, type: eligible, duration: P90D, justification: rota }\n",
+        "",
+    );
+    let early = pimplan(dir, "2026-12-01T00:03:00Z", &["plan", "--format", "json"]);
+    assert_eq!(early.code, 1, "{}{}", early.stdout, early.stderr);
+    assert!(
+        early.stderr.contains("PIM701(change-too-soon)"),
+        "{}",
+        early.stderr
+    );
+    assert!(
+        early
+            .stderr
+            .contains("it can be removed from 2026-12-01T00:05:00+00:00"),
+        "{}",
+        early.stderr
+    );
+    assert!(
+        early.stderr.contains("pimplan.state.json:"),
+        "the finding points into the state: {}",
+        early.stderr
+    );
+    let later = pimplan(
+        dir,
+        "2026-12-01T00:06:00Z",
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(later.code, 2, "{}{}", later.stdout, later.stderr);
+    assert!(
+        later
+            .stdout
+            .contains("  - assignment ops/u3 (member, eligible)"),
+        "{}",
+        later.stdout
+    );
+    assert!(
+        later
+            .stdout
+            .contains("Plan: 0 to add, 0 to change, 1 to remove.")
+    );
+}
+
+#[test]
+fn mass_removal_is_refused_unless_allowed() {
+    let ws = small(8, "", "");
+    let dir = ws.path();
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    let root = dir.join("pimplan.yaml");
+    for i in 5..8 {
+        edit(
+            &root,
+            &format!(
+                "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
+            ),
+            "",
+        );
+    }
+    let t = "2026-12-02T00:00:00Z";
+    let refused = pimplan(dir, t, &["plan"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stdout
+            .contains("the plan removes 3 of 8 assignments (38%), more than the 25% allowed"),
+        "{}",
+        refused.stdout
+    );
+    let allowed = pimplan(
+        dir,
+        t,
+        &["plan", "--allow-mass-removal", "--detailed-exitcode"],
+    );
+    assert_eq!(allowed.code, 2, "{}{}", allowed.stdout, allowed.stderr);
+    let before = read(&dir.join("pimplan.state.json"));
+    let apply_refused = pimplan(dir, t, &["apply", "--auto-approve"]);
+    assert_eq!(apply_refused.code, 1);
+    assert_eq!(read(&dir.join("pimplan.state.json")), before);
+    assert_eq!(
+        pimplan(dir, t, &["apply", "--auto-approve", "--allow-mass-removal"]).code,
+        0
+    );
+    // A configured ratio applies too.
+    edit(
+        &root,
+        "version: 1\n",
+        "version: 1\nplan: { max_removal_ratio: 0.5 }\n",
+    );
+    edit(
+        &root,
+        "  - { group: ops, principal: u4, role: member, type: eligible, duration: P90D, justification: rota }\n",
+        "",
+    );
+    assert_eq!(pimplan(dir, "2026-12-03T00:00:00Z", &["plan"]).code, 0);
+}
+
+#[test]
+fn emergency_access_assignments_are_never_removed() {
+    let ws = small(
+        8,
+        "  - { name: breakglass, type: user, licenses: [entra_id_p2], emergency_access: true }\n",
+        "  - { group: ops, principal: breakglass, role: member, type: active, duration: P90D, justification: break-glass }\n",
+    );
+    let dir = ws.path();
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    edit(
+        &dir.join("pimplan.yaml"),
+        "  - { group: ops, principal: breakglass, role: member, type: active, duration: P90D, justification: break-glass }\n",
+        "",
+    );
+    for extra in [&[][..], &["--allow-mass-removal"][..]] {
+        let mut args = vec!["plan"];
+        args.extend_from_slice(extra);
+        let run = pimplan(dir, "2026-12-02T00:00:00Z", &args);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("PIM704(protected-principal-removed)"),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn removing_the_last_active_owner_warns() {
+    let ws = small(
+        2,
+        "",
+        "  - { group: ops, principal: u1, role: owner, type: active, duration: P30D, justification: owner }\n",
+    );
+    let dir = ws.path();
+    // The group's only owner is the active assignment once the standing owner goes.
+    edit(&dir.join("pimplan.yaml"), "    owners: [u0]\n", "");
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    edit(
+        &dir.join("pimplan.yaml"),
+        "  - { group: ops, principal: u1, role: owner, type: active, duration: P30D, justification: owner }\n",
+        "",
+    );
+    let run = pimplan(
+        dir,
+        "2026-12-02T00:00:00Z",
+        &["plan", "--allow-mass-removal"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("PIM702(last-owner-removed)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn apply_needs_a_terminal_or_auto_approve() {
+    let ws = example();
+    let run = pimplan(ws.path(), T0, &["apply"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
+    assert!(!ws.path().join("pimplan.state.json").exists());
+    assert!(!ws.path().join("pimplan.state.json.lock").exists());
+}
+
+#[test]
+fn bad_state_files_are_refused_and_left_alone() {
+    for (name, content, message) in [
+        (
+            "corrupt",
+            "{ \"format_version\": 1, \"lineage\": ",
+            "is corrupt",
+        ),
+        (
+            "future",
+            "{ \"format_version\": 99, \"lineage\": \"x\", \"serial\": 1 }",
+            "newer than this pimplan understands",
+        ),
+    ] {
+        let ws = example();
+        let path = ws.path().join("pimplan.state.json");
+        std::fs::write(&path, content).unwrap_or(());
+        for args in [
+            &["plan"][..],
+            &["apply", "--auto-approve"][..],
+            &["state", "list"][..],
+        ] {
+            let run = pimplan(ws.path(), T0, args);
+            assert_eq!(run.code, 1, "{name} {args:?}: {}{}", run.stdout, run.stderr);
+            assert!(
+                run.stderr.contains(message),
+                "{name} {args:?}: {}",
+                run.stderr
+            );
+            assert_eq!(read(&path), content, "{name}: the state was changed");
+            assert!(!ws.path().join("pimplan.state.json.backup").exists());
+        }
+    }
+    // A state folder that cannot be written: here a file stands where the folder should be
+    // (root may write anywhere, so permissions alone would not stop this test's user).
+    let ws = example();
+    std::fs::write(ws.path().join("state"), "a file, not a folder").unwrap_or(());
+    edit(
+        &ws.path().join("pimplan.yaml"),
+        "state: pimplan.state.json",
+        "state: state/pimplan.state.json",
+    );
+    let run = pimplan(ws.path(), T0, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("state/pimplan.state.json"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(&ws.path().join("state")), "a file, not a folder");
+}
+
+#[test]
+fn state_list_and_show() {
+    let ws = small(2, "", "");
+    let dir = ws.path();
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    let list = pimplan(dir, T0, &["state", "list"]);
+    assert_eq!(list.code, 0);
+    let key = "assignment/name:ops/name:u1/member/eligible";
+    assert!(
+        list.stdout.contains(&format!(
+            "{key}  applied 2026-12-01T00:00:00+00:00  ends 2027-03-01T00:00:00+00:00"
+        )),
+        "{}",
+        list.stdout
+    );
+    assert!(list.stdout.contains("policy/name:ops/owner"));
+    let show = pimplan(dir, T0, &["state", "show", key]);
+    assert_eq!(show.code, 0);
+    let entry = json(&show.stdout);
+    assert_eq!(entry["principal"], "u1");
+    assert_eq!(entry["duration"], "P90D");
+    let missing = pimplan(
+        dir,
+        T0,
+        &[
+            "state",
+            "show",
+            "assignment/name:ops/name:u9/member/eligible",
+        ],
+    );
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("did you mean"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn plan_formats() {
+    let ws = small(1, "", "");
+    let dir = ws.path();
+    let run = pimplan(dir, T0, &["plan", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let plan = json(&run.stdout);
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["summary"]["add"], 3);
+    assert_eq!(plan["state"]["lineage"], Value::Null);
+    let change = plan["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["object"] == "assignment"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(change["action"], "create");
+    assert_eq!(change["after"]["principal"], "u0");
+    assert_eq!(change["diff"]["duration"]["after"], "P90D");
+    let md = pimplan(dir, T0, &["plan", "--format", "markdown"]);
+    assert!(
+        md.stdout
+            .starts_with("### pimplan plan\n\n**Plan: 3 to add, 0 to change, 0 to remove.**"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout
+            .contains("| `+` | assignment ops/u0 (member, eligible) |"),
+        "{}",
+        md.stdout
+    );
+}
+
+#[test]
+fn a_stale_lock_names_its_holder_until_force_unlock() {
+    let ws = small(1, "", "");
+    let dir = ws.path();
+    let lock = r#"{"id":"x","pid":4242,"host":"ci-runner-7","user":"deploy","since":"2026-11-30T23:00:00+00:00","command":"pimplan apply"}"#;
+    std::fs::write(dir.join("pimplan.state.json.lock"), lock).unwrap_or(());
+    let run = pimplan(dir, T0, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is locked by `pimplan apply` (process 4242 of deploy on ci-runner-7) since 2026-11-30T23:00:00+00:00"), "{}", run.stderr);
+    assert!(!dir.join("pimplan.state.json").exists());
+    let unlock = pimplan(dir, T0, &["force-unlock"]);
+    assert_eq!(unlock.code, 0);
+    assert!(unlock.stdout.contains("Released the lock held by"));
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+}
+
+fn spawn_apply(dir: &Path, delay_ms: u64) -> std::process::Child {
+    let bin = assert_cmd::cargo::cargo_bin("pimplan");
+    Process::new(bin)
+        .current_dir(dir)
+        .env("PIMPLAN_TEST_STEP_DELAY_MS", delay_ms.to_string())
+        .args(["apply", "--auto-approve", "--now", T0, "--color", "never"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+#[test]
+fn two_applies_at_once_one_wins_the_other_meets_the_lock() {
+    let ws = small(10, "", "");
+    let dir = ws.path();
+    let a = spawn_apply(dir, 40);
+    let b = spawn_apply(dir, 40);
+    let (a, b) = (
+        a.wait_with_output().unwrap_or_else(|e| unreachable!("{e}")),
+        b.wait_with_output().unwrap_or_else(|e| unreachable!("{e}")),
+    );
+    let codes = (a.status.code(), b.status.code());
+    assert!(
+        matches!(codes, (Some(0), Some(1)) | (Some(1), Some(0))),
+        "{codes:?}"
+    );
+    let loser = if a.status.code() == Some(1) { &a } else { &b };
+    let stderr = String::from_utf8_lossy(&loser.stderr);
+    assert!(stderr.contains("is locked by `pimplan apply`"), "{stderr}");
+    let st = state(dir);
+    assert_eq!(
+        st["serial"].as_u64(),
+        Some(12),
+        "10 assignments and 2 policies, one write each"
+    );
+    assert_eq!(st["assignments"].as_array().map(Vec::len), Some(10));
+    assert!(!dir.join("pimplan.state.json.lock").exists());
+}
+
+#[test]
+fn an_apply_killed_at_random_points_leaves_a_true_state() {
+    let base_ws = small(6, "", "");
+    let dir = base_ws.path();
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    // Grow the workspace to 30 users: 24 creates, applied with a pause after each write.
+    let mut text = read(&dir.join("pimplan.yaml"));
+    let mut people = String::new();
+    let mut assigned = String::new();
+    for i in 6..30 {
+        people.push_str(&format!(
+            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
+        ));
+        assigned.push_str(&format!(
+            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
+        ));
+    }
+    text = text.replace("groups:\n", &format!("{people}groups:\n"));
+    text.push_str(&assigned);
+    std::fs::write(dir.join("pimplan.yaml"), &text).unwrap_or(());
+    let base_state = read(&dir.join("pimplan.state.json"));
+    let base: Value = json(&base_state);
+    let base_serial = base["serial"].as_u64().unwrap_or_default();
+    let plan = json(&pimplan(dir, T0, &["plan", "--format", "json"]).stdout);
+    let changes = plan["changes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(changes.len(), 24);
+    let expected_principals = |k: usize| -> Vec<String> {
+        let mut p: Vec<String> = base["assignments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["principal"].as_str().map(str::to_owned))
+            .chain(
+                changes[..k]
+                    .iter()
+                    .filter_map(|c| c["after"]["principal"].as_str().map(str::to_owned)),
+            )
+            .collect();
+        p.sort();
+        p
+    };
+
+    let mut seen_partial = 0;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for run in 0..24 {
+        // A fresh copy of the workspace and its state for every run.
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let d = tmp.path();
+        std::fs::write(d.join("pimplan.yaml"), &text).unwrap_or(());
+        std::fs::write(d.join("pimplan.state.json"), &base_state).unwrap_or(());
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = Duration::from_millis(seed % 700);
+        let mut child = spawn_apply(d, 20);
+        let started = Instant::now();
+        while started.elapsed() < wait {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+
+        let now_text = read(&d.join("pimplan.state.json"));
+        let now: Value = serde_json::from_str(&now_text).unwrap_or_else(|e| {
+            unreachable!("run {run}: the state does not parse after a kill: {e}")
+        });
+        let serial = now["serial"].as_u64().unwrap_or_default();
+        assert!(serial >= base_serial, "run {run}");
+        let k = usize::try_from(serial - base_serial).unwrap_or(usize::MAX);
+        assert!(k <= changes.len(), "run {run}: serial {serial}");
+        let mut principals: Vec<String> = now["assignments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["principal"].as_str().map(str::to_owned))
+            .collect();
+        principals.sort();
+        assert_eq!(
+            principals,
+            expected_principals(k),
+            "run {run}: the state is not the first {k} changes"
+        );
+        assert_eq!(now["lineage"], base["lineage"], "run {run}");
+        // The backup, when written, is the state before the apply.
+        let backup = d.join("pimplan.state.json.backup");
+        if backup.exists() {
+            assert_eq!(
+                read(&backup),
+                base_state,
+                "run {run}: the backup is not the state before"
+            );
+        } else {
+            assert_eq!(k, 0, "run {run}: changes recorded without a backup");
+        }
+        if k > 0 && k < changes.len() {
+            seen_partial += 1;
+        }
+    }
+    assert!(
+        seen_partial >= 5,
+        "only {seen_partial} runs were killed half way; the test did not test"
+    );
+}

@@ -698,3 +698,61 @@ fn an_apply_killed_at_random_points_leaves_a_true_state() {
         "only {seen_partial} runs were killed half way; the test did not test"
     );
 }
+
+#[test]
+fn expired_entries_are_created_again_or_dropped() {
+    let ws = small(3, "", "");
+    let dir = ws.path();
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    edit(
+        &dir.join("pimplan.yaml"),
+        "  - { group: ops, principal: u2, role: member, type: eligible, duration: P90D, justification: rota }\n",
+        "",
+    );
+    // 91 days later every P90D schedule has ended in the service.
+    let later = "2027-03-02T00:00:00Z";
+    let run = pimplan(dir, later, &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("  + assignment ops/u0 (member, eligible)  # ended 2027-03-01T00:00:00+00:00; gone in the service, so created again"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  - assignment ops/u2 (member, eligible)  # ended 2027-03-01T00:00:00+00:00; only dropped from the state"),
+        "{}",
+        run.stdout
+    );
+    // Dropping expired entries is not a mass removal, and the five-minute rule does not apply.
+    assert_eq!(pimplan(dir, later, &["apply", "--auto-approve"]).code, 0);
+    let st = state(dir);
+    assert_eq!(st["assignments"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        pimplan(dir, later, &["plan", "--detailed-exitcode"]).code,
+        0
+    );
+}
+
+#[test]
+fn multi_line_values_are_diffed_line_by_line() {
+    let ws = small(1, "", "");
+    let dir = ws.path();
+    edit(
+        &dir.join("pimplan.yaml"),
+        "justification: rota }\n",
+        "justification: \"rota\\nweek 1: Mon-Fri\\napproved by CAB\" }\n",
+    );
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    edit(
+        &dir.join("pimplan.yaml"),
+        "week 1: Mon-Fri",
+        "week 1: Mon-Sun",
+    );
+    let run = pimplan(dir, "2026-12-01T00:10:00Z", &["plan"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("      justification:\n          rota\n        - week 1: Mon-Fri\n        + week 1: Mon-Sun\n          approved by CAB\n"),
+        "{}",
+        run.stdout
+    );
+}

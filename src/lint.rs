@@ -8,6 +8,7 @@ use crate::config::model::SeverityLevel;
 use crate::finding::{Finding, Severity};
 use crate::load::{LoadError, Loaded, load};
 use crate::rules::{self, Context, Index};
+use crate::source::Sources;
 use crate::suppress;
 
 /// The result of linting one workspace.
@@ -26,10 +27,11 @@ impl LintRun {
     }
 }
 
-pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
-    let mut loaded = load(root)?;
-    let now = clock.now();
-    let overrides: HashMap<&'static str, SeverityLevel> = loaded
+/// Per-rule severities from `rules:` in the root file, by rule code.
+pub type Overrides = HashMap<&'static str, SeverityLevel>;
+
+pub fn overrides(loaded: &Loaded) -> Overrides {
+    loaded
         .workspace
         .as_ref()
         .map(|ws| {
@@ -39,7 +41,48 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
                 .filter_map(|(sel, level)| rules::find(&sel.value).map(|r| (r.code, level.value)))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Give each finding the severity `rules:` sets for its rule; drop those switched off.
+pub fn apply_overrides(findings: Vec<Finding>, overrides: &Overrides) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter_map(|mut f| {
+            match overrides.get(f.rule.code) {
+                Some(SeverityLevel::Off) => return None,
+                Some(SeverityLevel::Error) => f.severity = Severity::Error,
+                Some(SeverityLevel::Warning) => f.severity = Severity::Warning,
+                Some(SeverityLevel::Info) => f.severity = Severity::Info,
+                None => {}
+            }
+            Some(f)
+        })
+        .collect()
+}
+
+/// Sort findings by file, line, column and code, and drop exact repeats (a template's value
+/// reported for every group that uses it).
+pub fn sort(sources: &Sources, findings: &mut Vec<Finding>) {
+    findings.sort_by_cached_key(|f| {
+        let at = sources.line_col(f.primary.span);
+        (
+            sources.path(f.primary.span.file),
+            at.line,
+            at.column,
+            f.rule.code,
+            f.message.clone(),
+        )
+    });
+    findings.dedup_by(|a, b| {
+        a.rule.code == b.rule.code && a.primary.span == b.primary.span && a.message == b.message
+    });
+}
+
+pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
+    let mut loaded = load(root)?;
+    let now = clock.now();
+    let overrides = overrides(&loaded);
     let level = |code: &str| overrides.get(code).copied();
     let mut findings = std::mem::take(&mut loaded.findings);
     if let Some(ws) = &loaded.workspace {
@@ -61,32 +104,7 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
         }));
     }
     let findings = suppress::apply(&loaded.sources, now.date_naive(), findings);
-    let mut findings: Vec<Finding> = findings
-        .into_iter()
-        .filter_map(|mut f| {
-            match level(f.rule.code) {
-                Some(SeverityLevel::Off) => return None,
-                Some(SeverityLevel::Error) => f.severity = Severity::Error,
-                Some(SeverityLevel::Warning) => f.severity = Severity::Warning,
-                Some(SeverityLevel::Info) => f.severity = Severity::Info,
-                None => {}
-            }
-            Some(f)
-        })
-        .collect();
-    let sources = &loaded.sources;
-    findings.sort_by_cached_key(|f| {
-        let at = sources.line_col(f.primary.span);
-        (
-            sources.path(f.primary.span.file),
-            at.line,
-            at.column,
-            f.rule.code,
-            f.message.clone(),
-        )
-    });
-    findings.dedup_by(|a, b| {
-        a.rule.code == b.rule.code && a.primary.span == b.primary.span && a.message == b.message
-    });
+    let mut findings = apply_overrides(findings, &overrides);
+    sort(&loaded.sources, &mut findings);
     Ok(LintRun { loaded, findings })
 }

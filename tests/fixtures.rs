@@ -88,7 +88,10 @@ fn case_dirs(folder: &str) -> Vec<PathBuf> {
 fn every_rule_has_a_firing_and_a_passing_fixture() {
     let mut missing = Vec::new();
     // Plan-time rules (PIM7xx) look at a state and a plan; tests/plan_apply.rs covers them.
-    for rule in REGISTRY.iter().filter(|r| !matches!(r.check, pimplan::rules::Check::Plan(_))) {
+    for rule in REGISTRY
+        .iter()
+        .filter(|r| !matches!(r.check, pimplan::rules::Check::Plan(_)))
+    {
         let base = root().join("fixtures/rules").join(rule.code);
         for sub in ["fires", "passes"] {
             if !base.join(sub).join("pimplan.yaml").is_file() {

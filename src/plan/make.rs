@@ -1,11 +1,10 @@
 //! Making a plan: lint, read the state, diff, run the plan-time rules.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
 use crate::config::model::SeverityLevel;
-use crate::finding::{Finding, Severity};
+use crate::finding::Severity;
 use crate::lint::{LintRun, lint};
 use crate::load::LoadError;
 use crate::rules::{self, PlanContext};
@@ -103,12 +102,7 @@ pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<Plan
         .state
         .as_ref()
         .map_or(Span::new(lint.loaded.root, 0, 0), |s| s.span);
-    let overrides: HashMap<&str, SeverityLevel> = ws
-        .settings
-        .rules
-        .iter()
-        .filter_map(|(sel, level)| rules::find(&sel.value).map(|r| (r.code, level.value)))
-        .collect();
+    let overrides = crate::lint::overrides(&lint.loaded);
     let cx = PlanContext {
         changes: &changes,
         desired: &desired,
@@ -119,35 +113,16 @@ pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<Plan
         state_entry: &entry,
         plan_span,
     };
-    let plan_findings: Vec<Finding> =
-        rules::check_plan(&cx, |r| overrides.get(r.code) != Some(&SeverityLevel::Off))
-            .into_iter()
-            .map(|mut f| {
-                match overrides.get(f.rule.code) {
-                    Some(SeverityLevel::Error) => f.severity = Severity::Error,
-                    Some(SeverityLevel::Warning) => f.severity = Severity::Warning,
-                    Some(SeverityLevel::Info) => f.severity = Severity::Info,
-                    _ => {}
-                }
-                f
-            })
-            .collect();
+    let plan_findings = crate::lint::apply_overrides(
+        rules::check_plan(&cx, |r| overrides.get(r.code) != Some(&SeverityLevel::Off)),
+        &overrides,
+    );
     for file in extra_sources {
         lint.loaded.sources.add(file);
     }
     let stopped = plan_findings.iter().any(|f| f.severity == Severity::Error);
     lint.findings.extend(plan_findings);
-    let sources = &lint.loaded.sources;
-    lint.findings.sort_by_cached_key(|f| {
-        let at = sources.line_col(f.primary.span);
-        (
-            sources.path(f.primary.span.file),
-            at.line,
-            at.column,
-            f.rule.code,
-            f.message.clone(),
-        )
-    });
+    crate::lint::sort(&lint.loaded.sources, &mut lint.findings);
     let plan = (!stopped).then(|| Plan {
         format_version: FORMAT_VERSION,
         created_at: now,

@@ -5,11 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::clock::Clock;
 use crate::exit::ExitStatus;
-use crate::finding::{Severity, did_you_mean};
-use crate::lint::lint;
-use crate::render::{self, human::HumanOptions};
+use crate::finding::did_you_mean;
 use crate::rules::{self, REGISTRY};
 
 #[derive(Debug, Parser)]
@@ -61,6 +58,12 @@ pub enum Command {
         /// Exit 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Leave out the findings recorded in this baseline (see `--write-baseline`).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Record every current finding in FILE, to adopt pimplan and fail only on new ones.
+        #[arg(long, value_name = "FILE", conflicts_with = "baseline")]
+        write_baseline: Option<PathBuf>,
     },
     /// List every rule with its code, name and default severity.
     Rules,
@@ -269,67 +272,19 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             files,
             format,
             deny_warnings,
-        } => {
-            let clock =
-                Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
-            let (root, only) = workspace_and_files(args.config.as_deref(), files)?;
-            let run = lint(&root, &clock).map_err(|e| miette::miette!("{e}"))?;
-            let findings: Vec<_> = match &only {
-                None => run.findings.clone(),
-                Some(only) => run
-                    .findings
-                    .iter()
-                    .filter(|f| {
-                        run.loaded
-                            .sources
-                            .get(f.primary.span.file)
-                            .and_then(|file| std::fs::canonicalize(&file.path).ok())
-                            .is_some_and(|p| only.contains(&p))
-                    })
-                    .cloned()
-                    .collect(),
-            };
-            let sources = &run.loaded.sources;
-            if let (Some(only), false) = (&only, args.quiet) {
-                let loaded: Vec<PathBuf> = sources
-                    .iter()
-                    .filter_map(|(_, f)| std::fs::canonicalize(&f.path).ok())
-                    .collect();
-                for (given, canonical) in files.iter().filter(|f| !f.is_dir()).zip(only) {
-                    if !loaded.contains(canonical) {
-                        eprintln!(
-                            "pimplan: `{}` is not part of the workspace `{}` (no include: glob matches it); nothing to check there",
-                            given.display(),
-                            root.display()
-                        );
-                    }
-                }
-            }
-            let text = match format {
-                LintFormat::Human => render::human::render(
-                    &findings,
-                    sources,
-                    HumanOptions {
-                        color: use_color(args.color),
-                        width: 100,
-                    },
-                    args.quiet,
-                ),
-                LintFormat::Json => {
-                    render::json::render(&findings, sources, &clock.now().to_rfc3339())
-                }
-                LintFormat::Sarif => render::sarif::render(&findings, sources),
-                LintFormat::Github => render::github::render(&findings, sources),
-            };
-            write_out(out, &text)?;
-            let errors = findings.iter().any(|f| f.severity == Severity::Error);
-            let warnings = findings.iter().any(|f| f.severity == Severity::Warning);
-            Ok(if errors || (*deny_warnings && warnings) {
-                ExitStatus::Findings
-            } else {
-                ExitStatus::Success
-            })
-        }
+            baseline,
+            write_baseline,
+        } => crate::cli_lint::lint(
+            &args,
+            &crate::cli_lint::LintOptions {
+                files,
+                format: *format,
+                deny_warnings: *deny_warnings,
+                baseline: baseline.as_deref(),
+                write_baseline: write_baseline.as_deref(),
+            },
+            out,
+        ),
     }
 }
 
@@ -337,7 +292,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
 ///
 /// `-c` wins; otherwise a directory argument names the workspace (`DIR/pimplan.yaml`);
 /// otherwise `./pimplan.yaml`.
-fn workspace_and_files(
+pub(crate) fn workspace_and_files(
     config: Option<&Path>,
     files: &[PathBuf],
 ) -> miette::Result<(PathBuf, Option<Vec<PathBuf>>)> {

@@ -3,13 +3,16 @@
 //! The pipeline runs one way: `source` (files, spans, YAML) → `config` (raw serde shape,
 //! lowering, typed model) → `rules` (findings) → `suppress` → `render`. `cli` drives it.
 pub mod apply;
+pub mod baseline;
 pub mod cli;
+pub mod cli_lint;
 pub mod cli_plan;
 pub mod clock;
 pub mod config;
 pub mod entra_roles;
 pub mod exit;
 pub mod finding;
+pub mod identity;
 pub mod lint;
 pub mod load;
 pub mod plan;

@@ -534,3 +534,137 @@ fn readme_shows_the_insecure_workspace_output() {
         "README's insecure output is stale: PIMPLAN_UPDATE_README=1 cargo test --test cli readme_shows"
     );
 }
+
+/// A workspace with 30 unknown principals (errors) and 30 assignments ending within 14 days
+/// (warnings).
+fn sixty_findings() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let mut text = String::from("version: 1\nprincipals:\n");
+    for i in 0..30 {
+        text.push_str(&format!(
+            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
+        ));
+    }
+    text.push_str("groups:\n  - name: ops\nassignments:\n");
+    for i in 0..30 {
+        text.push_str(&format!(
+            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, end: 2026-12-10T00:00:00Z, justification: x }}\n  - {{ group: ops, principal: ghost{i}, role: owner, type: eligible, duration: P30D, justification: x }}\n"
+        ));
+    }
+    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
+    tmp
+}
+
+#[test]
+fn github_format_respects_annotation_limits_and_writes_the_summary() {
+    let ws = sixty_findings();
+    let summary = ws.path().join("summary.md");
+    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+    let out = cmd
+        .current_dir(ws.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["lint", "--format", "github", "--now", NOW])
+        .output()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let count = |prefix: &str| stdout.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("::error "), 10, "{stdout}");
+    assert_eq!(count("::warning "), 10, "{stdout}");
+    assert_eq!(count("::notice "), 1, "{stdout}");
+    assert!(
+        stdout.contains("::notice title=pimplan::40 more findings not shown as annotations"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap_or_default();
+    assert_eq!(
+        md.lines()
+            .filter(|l| l.starts_with("| error ") || l.starts_with("| warning "))
+            .count(),
+        60,
+        "{md}"
+    );
+    assert!(md.starts_with("### pimplan lint\n\n30 errors, 30 warnings, 0 infos"));
+}
+
+#[test]
+fn a_baseline_hides_old_findings_and_not_new_ones() {
+    let ws = sixty_findings();
+    let dir = ws.path();
+    let write = Pimplan::new(&["lint", "--write-baseline", "pimplan.baseline.json"])
+        .in_dir(dir)
+        .run();
+    assert_eq!(write.code, 0, "{}{}", write.stdout, write.stderr);
+    assert!(write.stdout.contains("recorded 60 finding(s)"));
+    let clean = Pimplan::new(&["lint", "--baseline", "pimplan.baseline.json"])
+        .in_dir(dir)
+        .run();
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+    assert!(
+        clean
+            .stdout
+            .contains("60 finding(s) left out by the baseline")
+    );
+
+    // Entries move (new lines above), one new bad assignment arrives: only it fails.
+    let path = dir.join("pimplan.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = text.replace(
+        "assignments:\n",
+        "assignments:\n  # reordered in review\n\n",
+    ) + "  - { group: ops, principal: intruder, role: member, type: active, duration: P30D, justification: x }\n";
+    std::fs::write(&path, text).unwrap_or(());
+    let run = Pimplan::new(&[
+        "lint",
+        "--baseline",
+        "pimplan.baseline.json",
+        "--format",
+        "json",
+    ])
+    .in_dir(dir)
+    .run();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let findings = json(&run.stdout)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["code"], "PIM101");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("intruder"))
+    );
+}
+
+#[test]
+fn sarif_fingerprints_survive_moved_lines() {
+    let ws = sixty_findings();
+    let dir = ws.path();
+    let fingerprints = |dir: &Path| -> Vec<String> {
+        let run = Pimplan::new(&["lint", "--format", "sarif"])
+            .in_dir(dir)
+            .run();
+        let mut fps: Vec<String> = json(&run.stdout)["runs"][0]["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                r["partialFingerprints"]["pimplan/v1"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        fps.sort();
+        fps
+    };
+    let before = fingerprints(dir);
+    assert_eq!(before.len(), 60);
+    let mut unique = before.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 60, "fingerprints must tell findings apart");
+    let path = dir.join("pimplan.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, text.replace("groups:\n", "# a comment\n\ngroups:\n")).unwrap_or(());
+    assert_eq!(fingerprints(dir), before);
+}

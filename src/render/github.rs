@@ -1,8 +1,14 @@
-//! `--format github`: GitHub Actions workflow commands, one per finding.
+//! `--format github`: GitHub Actions workflow commands, one per finding, within GitHub's
+//! annotation limits (10 errors, 10 warnings and 10 notices a step; 50 a job). The most
+//! severe come first; what does not fit is counted in one notice, and the whole list goes to
+//! the job summary (`$GITHUB_STEP_SUMMARY`) as Markdown.
 
-use super::Region;
+use super::{Region, docs_pointer, plural, totals};
 use crate::finding::{Finding, Severity};
 use crate::source::Sources;
+
+/// Annotations GitHub shows per step and severity.
+pub const PER_SEVERITY: usize = 10;
 
 /// Escape the message part of a workflow command.
 fn escape_data(s: &str) -> String {
@@ -16,27 +22,84 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+fn command(f: &Finding) -> &'static str {
+    match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "notice",
+    }
+}
+
+fn annotation(f: &Finding, sources: &Sources) -> String {
+    let r = Region::of(sources, f.primary.span);
+    let title = format!("{} {}", f.rule.code, f.rule.name);
+    let message = format!("{} [{}]\nhelp: {}", f.message, f.rule.code, f.help_text());
+    format!(
+        "::{} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
+        command(f),
+        escape_property(&sources.path(f.primary.span.file)),
+        r.start.line,
+        r.start.column,
+        r.end.line,
+        r.end.column,
+        escape_property(&title),
+        escape_data(&message),
+    )
+}
+
+/// The workflow commands for `findings` (already sorted by place).
 pub fn render(findings: &[Finding], sources: &Sources) -> String {
     let mut out = String::new();
-    for f in findings {
-        let command = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "notice",
+    let mut left_out = 0;
+    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+        let of_kind: Vec<&Finding> = findings.iter().filter(|f| f.severity == severity).collect();
+        // Notices share their limit with the overflow notice.
+        let room = if severity == Severity::Info {
+            PER_SEVERITY - 1
+        } else {
+            PER_SEVERITY
         };
-        let r = Region::of(sources, f.primary.span);
-        let title = format!("{} {}", f.rule.code, f.rule.name);
-        let mut message = format!("{} [{}]", f.message, f.rule.code);
-        message.push_str(&format!("\nhelp: {}", f.help_text()));
+        for f in of_kind.iter().take(room) {
+            out.push_str(&annotation(f, sources));
+        }
+        left_out += of_kind.len().saturating_sub(room);
+    }
+    if left_out > 0 {
         out.push_str(&format!(
-            "::{command} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
-            escape_property(&sources.path(f.primary.span.file)),
+            "::notice title=pimplan::{} not shown as annotations (GitHub shows 10 of each severity per step); the job summary lists all {}\n",
+            plural(left_out, "more finding"),
+            findings.len()
+        ));
+    }
+    out
+}
+
+/// Every finding as a Markdown table, for `$GITHUB_STEP_SUMMARY`.
+pub fn summary_markdown(findings: &[Finding], sources: &Sources) -> String {
+    let (errors, warnings, infos) = totals(findings);
+    let mut out = format!(
+        "### pimplan lint\n\n{}, {}, {}\n\n",
+        plural(errors, "error"),
+        plural(warnings, "warning"),
+        plural(infos, "info")
+    );
+    if findings.is_empty() {
+        return out;
+    }
+    out.push_str("| severity | code | place | message |\n| --- | --- | --- | --- |\n");
+    for f in findings {
+        let r = Region::of(sources, f.primary.span);
+        out.push_str(&format!(
+            "| {} | `{}` {} | `{}:{}:{}` | {} (help: {}; `{}`) |\n",
+            f.severity,
+            f.rule.code,
+            f.rule.name,
+            sources.path(f.primary.span.file),
             r.start.line,
             r.start.column,
-            r.end.line,
-            r.end.column,
-            escape_property(&title),
-            escape_data(&message),
+            f.message.replace('|', "\\|"),
+            f.help_text().replace('|', "\\|"),
+            docs_pointer(f.rule.code),
         ));
     }
     out

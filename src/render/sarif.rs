@@ -47,11 +47,13 @@ fn physical(sources: &Sources, span: Span) -> Value {
     })
 }
 
-pub fn render(findings: &[Finding], sources: &Sources) -> String {
+/// `fingerprints` holds one stable fingerprint per finding (see `identity.rs`).
+pub fn render(findings: &[Finding], sources: &Sources, fingerprints: &[String]) -> String {
     let rules: Vec<Value> = REGISTRY.iter().map(|r| rule_descriptor(r)).collect();
     let results: Vec<Value> = findings
         .iter()
-        .map(|f| {
+        .zip(fingerprints)
+        .map(|(f, fingerprint)| {
             let index = REGISTRY
                 .iter()
                 .position(|r| r.code == f.rule.code)
@@ -74,6 +76,7 @@ pub fn render(findings: &[Finding], sources: &Sources) -> String {
                 "level": level(f.severity),
                 "message": { "text": format!("{}\nhelp: {}", f.message, f.help_text()) },
                 "locations": [ { "physicalLocation": physical(sources, f.primary.span) } ],
+                "partialFingerprints": { "pimplan/v1": fingerprint },
             });
             if !related.is_empty()
                 && let Some(o) = result.as_object_mut()

@@ -1,0 +1,157 @@
+//! The lint command: which files, which findings (baseline), which format.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::baseline;
+use crate::cli::{Arguments, LintFormat, use_color, workspace_and_files, write_out};
+use crate::clock::Clock;
+use crate::exit::ExitStatus;
+use crate::finding::{Finding, Severity};
+use crate::identity::{Identities, relative_path};
+use crate::lint::{LintRun, lint as lint_workspace};
+use crate::render::{self, human::HumanOptions};
+
+pub struct LintOptions<'a> {
+    pub files: &'a [PathBuf],
+    pub format: LintFormat,
+    pub deny_warnings: bool,
+    pub baseline: Option<&'a Path>,
+    pub write_baseline: Option<&'a Path>,
+}
+
+/// Keep the findings located in `only` (canonical paths); warn about named files that are
+/// not part of the workspace.
+fn in_files(
+    run: &LintRun,
+    only: &[PathBuf],
+    given: &[PathBuf],
+    root: &Path,
+    quiet: bool,
+) -> Vec<Finding> {
+    let sources = &run.loaded.sources;
+    let canonical = |id| {
+        sources
+            .get(id)
+            .and_then(|file| std::fs::canonicalize(&file.path).ok())
+    };
+    if !quiet {
+        let loaded: Vec<PathBuf> = sources.iter().filter_map(|(id, _)| canonical(id)).collect();
+        for (named, path) in given.iter().filter(|f| !f.is_dir()).zip(only) {
+            if !loaded.contains(path) {
+                eprintln!(
+                    "pimplan: `{}` is not part of the workspace `{}` (no include: glob matches it); nothing to check there",
+                    named.display(),
+                    root.display()
+                );
+            }
+        }
+    }
+    run.findings
+        .iter()
+        .filter(|f| canonical(f.primary.span.file).is_some_and(|p| only.contains(&p)))
+        .cloned()
+        .collect()
+}
+
+fn write_summary(findings: &[Finding], run: &LintRun) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let summary = render::github::summary_markdown(findings, &run.loaded.sources);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(summary.as_bytes()));
+    if let Err(e) = written {
+        eprintln!(
+            "pimplan: cannot write the job summary `{}`: {e}",
+            PathBuf::from(&path).display()
+        );
+    }
+}
+
+pub fn lint(
+    args: &Arguments,
+    options: &LintOptions<'_>,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
+    let (root, only) = workspace_and_files(args.config.as_deref(), options.files)?;
+    let run = lint_workspace(&root, &clock).map_err(|e| miette::miette!("{e}"))?;
+    let mut findings = match &only {
+        None => run.findings.clone(),
+        Some(only) => in_files(&run, only, options.files, &root, args.quiet),
+    };
+    let sources = &run.loaded.sources;
+    let identities = Identities::new(run.loaded.workspace.as_ref());
+    let fingerprints: Vec<String> = findings
+        .iter()
+        .map(|f| identities.fingerprint(sources, &run.loaded.root_dir, f))
+        .collect();
+
+    if let Some(path) = options.write_baseline {
+        let entries = findings
+            .iter()
+            .zip(&fingerprints)
+            .map(|(f, fp)| baseline::Entry {
+                code: f.rule.code.to_owned(),
+                file: relative_path(sources, &run.loaded.root_dir, f.primary.span.file),
+                subject: identities.subject(sources, f),
+                fingerprint: fp.clone(),
+            })
+            .collect();
+        let n = baseline::write(path, entries).map_err(|e| miette::miette!("{e}"))?;
+        write_out(
+            out,
+            &format!(
+                "pimplan: recorded {n} finding(s) in the baseline `{}`\n",
+                path.display()
+            ),
+        )?;
+        return Ok(ExitStatus::Success);
+    }
+    let mut fingerprints = fingerprints;
+    let mut left_out = 0;
+    if let Some(path) = options.baseline {
+        let base = baseline::read(path).map_err(|e| miette::miette!("{e}"))?;
+        let covered = baseline::covered(&base, &fingerprints);
+        left_out = covered.iter().filter(|c| **c).count();
+        let mut keep = covered.iter().map(|c| !c);
+        findings.retain(|_| keep.next().unwrap_or(true));
+        let mut keep = covered.iter().map(|c| !c);
+        fingerprints.retain(|_| keep.next().unwrap_or(true));
+    }
+
+    let mut text = match options.format {
+        LintFormat::Human => render::human::render(
+            &findings,
+            sources,
+            HumanOptions {
+                color: use_color(args.color),
+                width: 100,
+            },
+            args.quiet,
+        ),
+        LintFormat::Json => render::json::render(&findings, sources, &clock.now().to_rfc3339()),
+        LintFormat::Sarif => render::sarif::render(&findings, sources, &fingerprints),
+        LintFormat::Github => {
+            write_summary(&findings, &run);
+            render::github::render(&findings, sources)
+        }
+    };
+    if left_out > 0 && options.format == LintFormat::Human && !args.quiet {
+        text.push_str(&format!(
+            "pimplan: {left_out} finding(s) left out by the baseline\n"
+        ));
+    }
+    write_out(out, &text)?;
+    let errors = findings.iter().any(|f| f.severity == Severity::Error);
+    let warnings = findings.iter().any(|f| f.severity == Severity::Warning);
+    Ok(if errors || (options.deny_warnings && warnings) {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    })
+}

@@ -110,6 +110,27 @@ pub enum Command {
     State(StateCommand),
     /// Release the state lock left by a pimplan that no longer runs.
     ForceUnlock,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+/// The man page of the whole command line.
+pub fn man_page() -> String {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    if clap_mangen::Man::new(Arguments::command())
+        .render(&mut out)
+        .is_err()
+    {
+        return String::new();
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +289,17 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         ),
         Command::State(cmd) => crate::cli_plan::state(&args, cmd, out),
         Command::ForceUnlock => crate::cli_plan::force_unlock(&args, out),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut buffer = Vec::new();
+            clap_complete::generate(*shell, &mut Arguments::command(), "pimplan", &mut buffer);
+            write_out(out, &String::from_utf8_lossy(&buffer))?;
+            Ok(ExitStatus::Success)
+        }
+        Command::Man => {
+            write_out(out, &man_page())?;
+            Ok(ExitStatus::Success)
+        }
         Command::Lint {
             files,
             format,

@@ -668,3 +668,61 @@ fn sarif_fingerprints_survive_moved_lines() {
     std::fs::write(&path, text.replace("groups:\n", "# a comment\n\ngroups:\n")).unwrap_or(());
     assert_eq!(fingerprints(dir), before);
 }
+
+/// Generated documents are checked in and must match what the code generates.
+/// `PIMPLAN_UPDATE_DOCS=1 cargo test --test cli generated_docs_are_fresh` rewrites them.
+#[test]
+fn generated_docs_are_fresh() {
+    let mut expected: Vec<(PathBuf, String)> = pimplan::rules::REGISTRY
+        .iter()
+        .map(|r| {
+            (
+                manifest().join(format!("docs/rules/{}.md", r.code)),
+                pimplan::render::rule_docs::markdown(r),
+            )
+        })
+        .collect();
+    expected.push((
+        manifest().join("docs/rules/README.md"),
+        pimplan::render::rule_docs::index(),
+    ));
+    expected.push((manifest().join("docs/pimplan.1"), pimplan::cli::man_page()));
+    let update = std::env::var_os("PIMPLAN_UPDATE_DOCS").is_some();
+    let mut stale = Vec::new();
+    for (path, text) in &expected {
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).unwrap_or(());
+            std::fs::write(path, text).unwrap_or(());
+        }
+        if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    // No page for a rule that does not exist.
+    for entry in std::fs::read_dir(manifest().join("docs/rules"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != "README.md" && !expected.iter().any(|(p, _)| p.ends_with(&name)) {
+            stale.push(format!("{name} (no such rule)"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated docs: {stale:#?}; run PIMPLAN_UPDATE_DOCS=1 cargo test --test cli generated_docs_are_fresh"
+    );
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = Pimplan::new(&["completions", shell]).run();
+        assert_eq!(run.code, 0, "{shell}");
+        assert!(
+            run.stdout.contains("pimplan") && run.stdout.contains("force-unlock"),
+            "{shell}"
+        );
+    }
+}

@@ -3,6 +3,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod plan;
+pub mod rule_docs;
 pub mod sarif;
 
 use crate::finding::Finding;

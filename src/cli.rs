@@ -101,9 +101,12 @@ pub enum Command {
         /// How long to wait for another pimplan's lock on the state (`30s`, `2m`; default 0).
         #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_wait)]
         lock_timeout: std::time::Duration,
-        /// Where changes go: the state file alone, or Microsoft Graph (not available yet).
+        /// Where changes go: the state file alone, or Microsoft Graph then the state.
         #[arg(long, value_enum)]
         target: Option<TargetArg>,
+        /// Log every Graph request (method, path, status; the token is redacted) to stderr.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Inspect the state.
     #[command(subcommand)]
@@ -276,6 +279,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             allow_mass_removal,
             lock_timeout,
             target,
+            verbose,
         } => crate::cli_plan::apply(
             &args,
             &crate::cli_plan::ApplyOptions {
@@ -284,6 +288,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
                 allow_mass_removal: *allow_mass_removal,
                 lock_timeout: *lock_timeout,
                 target: *target,
+                verbose: *verbose,
             },
             out,
         ),

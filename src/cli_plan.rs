@@ -115,6 +115,7 @@ pub struct ApplyOptions {
     pub allow_mass_removal: bool,
     pub lock_timeout: Duration,
     pub target: Option<TargetArg>,
+    pub verbose: bool,
 }
 
 fn confirm(out: &mut dyn Write) -> miette::Result<bool> {
@@ -176,11 +177,6 @@ pub fn apply(
             .as_ref()
             .map_or(Target::State, |w| w.settings.target()),
     };
-    if target == Target::Graph {
-        return Ok(fail(
-            "the Microsoft Graph target is not available in this version; use `--target state`",
-        ));
-    }
     if probe.lint.loaded.workspace.is_none() || probe.state_path.as_os_str().is_empty() {
         write_out(out, &findings_text(&probe, args))?;
         return Ok(fail("the workspace could not be read; nothing was applied"));
@@ -239,7 +235,33 @@ pub fn apply(
             return Ok(ExitStatus::Findings);
         }
     }
-    match apply_plan(plan, &state_path, current, &mut StateExecutor, clock.now()) {
+    let mut graph_executor;
+    let mut state_executor = StateExecutor;
+    let executor: &mut dyn crate::apply::Executor = if target == Target::Graph {
+        let Some(ws) = run.lint.loaded.workspace.as_ref() else {
+            return Ok(fail("the workspace could not be read; nothing was applied"));
+        };
+        let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
+        let (endpoints, credential) = match crate::graph::client::from_env(tenant) {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(format!("{e}; nothing was sent"))),
+        };
+        let approvers = crate::graph::executor::principal_ids(ws);
+        let missing = crate::graph::executor::missing_ids(plan, &approvers);
+        if !missing.is_empty() {
+            return Ok(fail(format!(
+                "applying to Microsoft Graph needs object ids: {}; add `id:` to them; nothing was sent",
+                missing.join(", ")
+            )));
+        }
+        let mut client = crate::graph::client::Client::new(endpoints, credential);
+        client.verbose = options.verbose;
+        graph_executor = crate::graph::executor::GraphExecutor::new(client, clock.now(), approvers);
+        &mut graph_executor
+    } else {
+        &mut state_executor
+    };
+    match apply_plan(plan, &state_path, current, executor, clock.now()) {
         Ok(n) => {
             let serial = state::read(&state_path)
                 .map(|s| s.state.serial)

@@ -12,6 +12,7 @@ pub mod config;
 pub mod entra_roles;
 pub mod exit;
 pub mod finding;
+pub mod graph;
 pub mod identity;
 pub mod lint;
 pub mod load;

@@ -1,0 +1,270 @@
+//! Request bodies for Microsoft Graph's PIM for Groups API (domain notes §13, §14): pure
+//! functions from what the plan says to the JSON the service expects.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::config::model::{AssignmentType, PrincipalType};
+use crate::config::values::parse_duration;
+use crate::state::AssignmentSpec;
+
+pub const ELIGIBILITY_REQUESTS: &str =
+    "/identityGovernance/privilegedAccess/group/eligibilityScheduleRequests";
+pub const ASSIGNMENT_REQUESTS: &str =
+    "/identityGovernance/privilegedAccess/group/assignmentScheduleRequests";
+pub const ELIGIBILITY_SCHEDULES: &str =
+    "/identityGovernance/privilegedAccess/group/eligibilitySchedules";
+pub const ASSIGNMENT_SCHEDULES: &str =
+    "/identityGovernance/privilegedAccess/group/assignmentSchedules";
+
+/// The request and schedule collections of an assignment type.
+pub fn requests_path(kind: AssignmentType) -> &'static str {
+    match kind {
+        AssignmentType::Eligible => ELIGIBILITY_REQUESTS,
+        AssignmentType::Active => ASSIGNMENT_REQUESTS,
+    }
+}
+
+pub fn schedules_path(kind: AssignmentType) -> &'static str {
+    match kind {
+        AssignmentType::Eligible => ELIGIBILITY_SCHEDULES,
+        AssignmentType::Active => ASSIGNMENT_SCHEDULES,
+    }
+}
+
+/// A time in the form Graph returns: UTC with `Z`.
+pub fn utc(t: DateTime<FixedOffset>) -> String {
+    t.with_timezone(&Utc)
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A duration in days, hours and minutes only (Graph refuses years and months; seconds are
+/// rounded up to the next minute).
+pub fn graph_duration(text: &str) -> Option<String> {
+    let seconds = parse_duration(text).ok()?.0.num_seconds();
+    let minutes = (seconds + 59) / 60;
+    let (d, h, m) = (minutes / 1_440, (minutes % 1_440) / 60, minutes % 60);
+    let mut out = String::from("P");
+    if d > 0 {
+        out.push_str(&format!("{d}D"));
+    }
+    if h > 0 || m > 0 {
+        out.push('T');
+        if h > 0 {
+            out.push_str(&format!("{h}H"));
+        }
+        if m > 0 {
+            out.push_str(&format!("{m}M"));
+        }
+    }
+    Some(out)
+}
+
+/// The `expiration` of a schedule: `afterDateTime`, `afterDuration` or `noExpiration`.
+pub fn expiration(spec: &AssignmentSpec) -> Value {
+    if spec.permanent {
+        return json!({ "type": "noExpiration" });
+    }
+    if let Some(end) = spec
+        .end
+        .as_deref()
+        .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+    {
+        return json!({ "type": "afterDateTime", "endDateTime": utc(end) });
+    }
+    match spec.duration.as_deref().and_then(graph_duration) {
+        Some(d) => json!({ "type": "afterDuration", "duration": d }),
+        None => json!({ "type": "noExpiration" }),
+    }
+}
+
+/// An `adminAssign` or `adminUpdate` request: who, which group, which role, when.
+pub fn schedule_request(spec: &AssignmentSpec, action: &str, now: DateTime<FixedOffset>) -> Value {
+    let start = spec
+        .start
+        .as_deref()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .unwrap_or(now);
+    let mut body = json!({
+        "accessId": spec.role.to_string(),
+        "principalId": spec.principal_id.clone().unwrap_or_default(),
+        "groupId": spec.group_id.clone().unwrap_or_default(),
+        "action": action,
+        "scheduleInfo": {
+            "startDateTime": utc(start),
+            "expiration": expiration(spec),
+        },
+    });
+    if let Some(o) = body.as_object_mut() {
+        if let Some(j) = &spec.justification {
+            o.insert("justification".into(), json!(j));
+        }
+        if let Some(number) = &spec.ticket_number {
+            o.insert(
+                "ticketInfo".into(),
+                json!({ "ticketNumber": number, "ticketSystem": spec.ticket_system.clone().unwrap_or_default() }),
+            );
+        }
+    }
+    body
+}
+
+/// An `adminRemove` request (no `scheduleInfo`, as Terraform and the Entra-roles docs send).
+pub fn remove_request(spec: &AssignmentSpec) -> Value {
+    let mut body = json!({
+        "accessId": spec.role.to_string(),
+        "principalId": spec.principal_id.clone().unwrap_or_default(),
+        "groupId": spec.group_id.clone().unwrap_or_default(),
+        "action": "adminRemove",
+    });
+    if let (Some(o), Some(j)) = (body.as_object_mut(), &spec.justification) {
+        o.insert("justification".into(), json!(j));
+    }
+    body
+}
+
+const EXPIRATION_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule";
+const ENABLEMENT_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule";
+const AUTH_CONTEXT_RULE: &str =
+    "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule";
+const APPROVAL_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule";
+
+fn list(settings: &BTreeMap<String, String>, key: &str) -> Vec<String> {
+    settings
+        .get(key)
+        .filter(|v| v.as_str() != "none")
+        .map(|v| v.split(", ").map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn flag(settings: &BTreeMap<String, String>, key: &str) -> bool {
+    settings.get(key).is_some_and(|v| v == "true")
+}
+
+fn enabled_rules(requirements: &[String]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (ours, theirs) in [
+        ("mfa", "MultiFactorAuthentication"),
+        ("justification", "Justification"),
+        ("ticket", "Ticketing"),
+    ] {
+        if requirements.iter().any(|r| r == ours) {
+            out.push(theirs);
+        }
+    }
+    out
+}
+
+/// The rule bodies (without `target`, which is copied from the service's rule) for a
+/// policy's settings. `approver` maps an approver name to its kind and object id.
+pub fn policy_rules(
+    settings: &BTreeMap<String, String>,
+    approver: &dyn Fn(&str) -> Option<(PrincipalType, String)>,
+) -> Result<Vec<(&'static str, Value)>, String> {
+    let get = |k: &str| settings.get(k).cloned().unwrap_or_default();
+    let mut rules = Vec::new();
+    rules.push((
+        "Expiration_EndUser_Assignment",
+        json!({ "@odata.type": EXPIRATION_RULE, "id": "Expiration_EndUser_Assignment",
+                "isExpirationRequired": true,
+                "maximumDuration": graph_duration(&get("activation.max_duration")).unwrap_or_default() }),
+    ));
+    rules.push((
+        "Enablement_EndUser_Assignment",
+        json!({ "@odata.type": ENABLEMENT_RULE, "id": "Enablement_EndUser_Assignment",
+                "enabledRules": enabled_rules(&list(settings, "activation.require")) }),
+    ));
+    let context = settings
+        .get("activation.authentication_context")
+        .filter(|c| c.as_str() != "none");
+    rules.push((
+        "AuthenticationContext_EndUser_Assignment",
+        json!({ "@odata.type": AUTH_CONTEXT_RULE, "id": "AuthenticationContext_EndUser_Assignment",
+                "isEnabled": context.is_some(), "claimValue": context }),
+    ));
+    let required = flag(settings, "activation.approval.required");
+    let mut approvers = Vec::new();
+    for name in list(settings, "activation.approval.approvers") {
+        let (kind, id) =
+            approver(&name).ok_or_else(|| format!("approver `{name}` has no object id"))?;
+        approvers.push(match kind {
+            PrincipalType::Group => {
+                json!({ "@odata.type": "#microsoft.graph.groupMembers", "groupId": id })
+            }
+            _ => json!({ "@odata.type": "#microsoft.graph.singleUser", "userId": id }),
+        });
+    }
+    let stages = if required {
+        json!([{ "approvalStageTimeOutInDays": 1, "isApproverJustificationRequired": true,
+                 "escalationTimeInMinutes": 0, "isEscalationEnabled": false,
+                 "primaryApprovers": approvers, "escalationApprovers": [] }])
+    } else {
+        json!([])
+    };
+    rules.push((
+        "Approval_EndUser_Assignment",
+        json!({ "@odata.type": APPROVAL_RULE, "id": "Approval_EndUser_Assignment",
+                "setting": { "isApprovalRequired": required, "isApprovalRequiredForExtension": false,
+                             "isRequestorJustificationRequired": true,
+                             "approvalMode": if required { "SingleStage" } else { "NoApproval" },
+                             "approvalStages": stages } }),
+    ));
+    for (rule, prefix) in [
+        ("Expiration_Admin_Eligibility", "eligible_assignment"),
+        ("Expiration_Admin_Assignment", "active_assignment"),
+    ] {
+        let permanent = flag(settings, &format!("{prefix}.allow_permanent"));
+        let mut body = json!({ "@odata.type": EXPIRATION_RULE, "id": rule, "isExpirationRequired": !permanent });
+        if !permanent && let Some(o) = body.as_object_mut() {
+            o.insert(
+                "maximumDuration".into(),
+                json!(graph_duration(&get(&format!("{prefix}.max_duration"))).unwrap_or_default()),
+            );
+        }
+        rules.push((rule, body));
+    }
+    rules.push((
+        "Enablement_Admin_Assignment",
+        json!({ "@odata.type": ENABLEMENT_RULE, "id": "Enablement_Admin_Assignment",
+                "enabledRules": enabled_rules(&list(settings, "active_assignment.require")) }),
+    ));
+    Ok(rules)
+}
+
+/// The settings each rule carries, to patch only the rules whose settings changed.
+pub fn rule_settings(rule: &str) -> &'static [&'static str] {
+    match rule {
+        "Expiration_EndUser_Assignment" => &["activation.max_duration"],
+        "Enablement_EndUser_Assignment" => &["activation.require"],
+        "AuthenticationContext_EndUser_Assignment" => &["activation.authentication_context"],
+        "Approval_EndUser_Assignment" => &[
+            "activation.approval.required",
+            "activation.approval.approvers",
+        ],
+        "Expiration_Admin_Eligibility" => &[
+            "eligible_assignment.allow_permanent",
+            "eligible_assignment.max_duration",
+        ],
+        "Expiration_Admin_Assignment" => &[
+            "active_assignment.allow_permanent",
+            "active_assignment.max_duration",
+        ],
+        "Enablement_Admin_Assignment" => &["active_assignment.require"],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_days_hours_minutes() {
+        assert_eq!(graph_duration("P2W").as_deref(), Some("P14D"));
+        assert_eq!(graph_duration("PT8H").as_deref(), Some("PT8H"));
+        assert_eq!(graph_duration("P1DT90M").as_deref(), Some("P1DT1H30M"));
+        assert_eq!(graph_duration("PT30S").as_deref(), Some("PT1M"));
+    }
+}

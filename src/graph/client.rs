@@ -1,0 +1,415 @@
+//! The HTTP side of the Graph executor: endpoints and credentials from the Azure
+//! environment variables, a bearer token, requests with timeouts, and retries that honour
+//! `Retry-After` on 429 and 503. The token never appears in any output.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Where requests go. Overridable only through `AZURE_AUTHORITY_HOST` and `PIMPLAN_GRAPH_URL`.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// e.g. `https://graph.microsoft.com/v1.0`
+    pub graph: String,
+    /// e.g. `https://login.microsoftonline.com`
+    pub authority: String,
+}
+
+pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+const SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// How pimplan signs in, from the variables the Azure tools use.
+#[derive(Clone)]
+pub enum Credential {
+    /// `PIMPLAN_GRAPH_TOKEN`: a ready bearer token.
+    Token(String),
+    /// `AZURE_CLIENT_SECRET`.
+    Secret {
+        tenant: String,
+        client_id: String,
+        secret: String,
+    },
+    /// `AZURE_FEDERATED_TOKEN_FILE` (workload identity federation, e.g. GitHub Actions OIDC).
+    Federated {
+        tenant: String,
+        client_id: String,
+        token_file: String,
+    },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::Token(_) => "Token([redacted])",
+            Credential::Secret { .. } => "Secret([redacted])",
+            Credential::Federated { .. } => "Federated",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error("{0}")]
+    Config(String),
+    #[error("signing in failed: {0}")]
+    Auth(String),
+    #[error("{method} {path}: {detail}")]
+    Transport {
+        method: String,
+        path: String,
+        detail: String,
+    },
+    #[error("Microsoft Graph answered {status} {code}: {message}")]
+    Service {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+impl GraphError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            GraphError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GraphError::Service { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The host of an `http(s)://host[:port]/…` URL, and whether it is https.
+fn scheme_host(url: &str) -> Option<(bool, String)> {
+    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else {
+        (false, url.strip_prefix("http://")?)
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("").to_owned()
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .to_owned()
+    };
+    Some((https, host.to_ascii_lowercase()))
+}
+
+/// Only https, except to this machine (the tests' loopback server).
+pub fn check_url(name: &str, url: &str) -> Result<(), GraphError> {
+    match scheme_host(url) {
+        Some((true, _)) => Ok(()),
+        Some((false, host))
+            if host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback()) =>
+        {
+            Ok(())
+        }
+        Some((false, _)) => Err(GraphError::Config(format!(
+            "`{name}` is plain http to another machine ({url}); only https is allowed, except to loopback"
+        ))),
+        None => Err(GraphError::Config(format!(
+            "`{name}` is not an http(s) URL: {url}"
+        ))),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Endpoints and credential from the environment; `tenant` comes from `AZURE_TENANT_ID`
+/// or, failing that, the workspace's `tenant.id`.
+pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphError> {
+    let graph = env("PIMPLAN_GRAPH_URL").unwrap_or_else(|| DEFAULT_GRAPH.to_owned());
+    let authority = env("AZURE_AUTHORITY_HOST").unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned());
+    check_url("PIMPLAN_GRAPH_URL", &graph)?;
+    check_url("AZURE_AUTHORITY_HOST", &authority)?;
+    let endpoints = Endpoints {
+        graph: graph.trim_end_matches('/').to_owned(),
+        authority: authority.trim_end_matches('/').to_owned(),
+    };
+    if let Some(token) = env("PIMPLAN_GRAPH_TOKEN") {
+        return Ok((endpoints, Credential::Token(token)));
+    }
+    let tenant = env("AZURE_TENANT_ID")
+        .or_else(|| tenant.map(str::to_owned))
+        .ok_or_else(|| {
+            GraphError::Config(
+                "no tenant: set `tenant.id` in pimplan.yaml or AZURE_TENANT_ID".to_owned(),
+            )
+        })?;
+    let client_id = env("AZURE_CLIENT_ID").ok_or_else(|| {
+        GraphError::Config(
+            "no credentials: set PIMPLAN_GRAPH_TOKEN, or AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE".to_owned(),
+        )
+    })?;
+    if let Some(secret) = env("AZURE_CLIENT_SECRET") {
+        return Ok((
+            endpoints,
+            Credential::Secret {
+                tenant,
+                client_id,
+                secret,
+            },
+        ));
+    }
+    if let Some(token_file) = env("AZURE_FEDERATED_TOKEN_FILE") {
+        return Ok((
+            endpoints,
+            Credential::Federated {
+                tenant,
+                client_id,
+                token_file,
+            },
+        ));
+    }
+    Err(GraphError::Config(
+        "AZURE_CLIENT_ID is set but neither AZURE_CLIENT_SECRET nor AZURE_FEDERATED_TOKEN_FILE"
+            .to_owned(),
+    ))
+}
+
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Requests to Microsoft Graph.
+pub struct Client {
+    agent: ureq::Agent,
+    endpoints: Endpoints,
+    credential: Credential,
+    token: Option<String>,
+    /// Print each request (method, path, status) to stderr, with the token redacted.
+    pub verbose: bool,
+    /// Retries of a throttled (429) or unavailable (503) request.
+    pub max_retries: u32,
+    /// The longest `Retry-After` honoured.
+    pub max_wait: Duration,
+}
+
+impl Client {
+    pub fn new(endpoints: Endpoints, credential: Credential) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Client {
+            agent,
+            endpoints,
+            credential,
+            token: None,
+            verbose: false,
+            max_retries: 8,
+            max_wait: Duration::from_secs(120),
+        }
+    }
+
+    fn log(&self, line: &str) {
+        if self.verbose {
+            eprintln!("graph: {line}");
+        }
+    }
+
+    fn token(&mut self) -> Result<String, GraphError> {
+        if let Some(t) = &self.token {
+            return Ok(t.clone());
+        }
+        let token = match &self.credential {
+            Credential::Token(t) => t.clone(),
+            Credential::Secret {
+                tenant,
+                client_id,
+                secret,
+            } => {
+                let form = form_encode(&[
+                    ("client_id", client_id),
+                    ("scope", SCOPE),
+                    ("grant_type", "client_credentials"),
+                    ("client_secret", secret),
+                ]);
+                self.request_token(tenant.clone(), form)?
+            }
+            Credential::Federated {
+                tenant,
+                client_id,
+                token_file,
+            } => {
+                let assertion = std::fs::read_to_string(token_file).map_err(|e| {
+                    GraphError::Auth(format!(
+                        "cannot read AZURE_FEDERATED_TOKEN_FILE `{token_file}`: {e}"
+                    ))
+                })?;
+                let form = form_encode(&[
+                    ("client_id", client_id),
+                    ("scope", SCOPE),
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.trim()),
+                ]);
+                self.request_token(tenant.clone(), form)?
+            }
+        };
+        self.token = Some(token.clone());
+        Ok(token)
+    }
+
+    fn request_token(&self, tenant: String, form: String) -> Result<String, GraphError> {
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.endpoints.authority);
+        self.log(&format!("POST {url} (client credentials, [redacted])"));
+        let mut resp = self
+            .agent
+            .post(&url)
+            .content_type("application/x-www-form-urlencoded")
+            .send(form)
+            .map_err(|e| GraphError::Auth(format!("the token endpoint did not answer: {e}")))?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status != 200 {
+            let code = value["error"].as_str().unwrap_or("unknown_error");
+            let description = value["error_description"].as_str().unwrap_or("");
+            return Err(GraphError::Auth(format!("{status} {code}: {description}")));
+        }
+        value["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                GraphError::Auth("the token endpoint returned no access_token".to_owned())
+            })
+    }
+
+    /// Send one request, retrying 429 and 503 as the service asks. Returns status and body.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), GraphError> {
+        let url = format!("{}{path}", self.endpoints.graph);
+        let token = self.token()?;
+        let mut attempt = 0;
+        loop {
+            let auth = format!("Bearer {token}");
+            let builder = match method {
+                "GET" => self.agent.get(&url).header("Authorization", &auth).call(),
+                "POST" | "PATCH" => {
+                    let text = body.map(Value::to_string).unwrap_or_default();
+                    let req = if method == "POST" {
+                        self.agent.post(&url)
+                    } else {
+                        self.agent.patch(&url)
+                    };
+                    req.header("Authorization", &auth)
+                        .content_type("application/json")
+                        .send(text)
+                }
+                _ => self
+                    .agent
+                    .delete(&url)
+                    .header("Authorization", &auth)
+                    .call(),
+            };
+            let mut resp = builder.map_err(|e| GraphError::Transport {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                detail: e.to_string().replace(&token, "[redacted]"),
+            })?;
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            self.log(&format!(
+                "{method} {path} -> {status} (Authorization: Bearer [redacted])"
+            ));
+            if (status == 429 || status == 503) && attempt < self.max_retries {
+                let wait = retry_after
+                    .map(Duration::from_secs)
+                    .unwrap_or_else(|| Duration::from_millis(500 << attempt.min(6)))
+                    .min(self.max_wait);
+                self.log(&format!(
+                    "throttled ({status}); retrying in {} ms",
+                    wait.as_millis()
+                ));
+                std::thread::sleep(wait);
+                attempt += 1;
+                continue;
+            }
+            let value: Value = if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::Null)
+            };
+            if status >= 400 {
+                let code = value["error"]["code"]
+                    .as_str()
+                    .unwrap_or("UnknownError")
+                    .to_owned();
+                let message = value["error"]["message"]
+                    .as_str()
+                    .unwrap_or(text.trim())
+                    .to_owned();
+                return Err(GraphError::Service {
+                    status,
+                    code,
+                    message,
+                });
+            }
+            return Ok((status, value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback() {
+        assert!(check_url("x", "https://graph.microsoft.com/v1.0").is_ok());
+        assert!(check_url("x", "http://127.0.0.1:8080/v1.0").is_ok());
+        assert!(check_url("x", "http://localhost:1/").is_ok());
+        assert!(check_url("x", "http://[::1]:9/").is_ok());
+        assert!(check_url("x", "http://graph.example.com/").is_err());
+        assert!(check_url("x", "http://127.0.0.1.example.com/").is_err());
+        assert!(check_url("x", "ftp://x/").is_err());
+    }
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(form_encode(&[("a b", "c&d=é")]), "a+b=c%26d%3D%C3%A9");
+    }
+}

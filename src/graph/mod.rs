@@ -1,0 +1,4 @@
+//! Microsoft Graph: the executor that applies plans to PIM for Groups.
+pub mod bodies;
+pub mod client;
+pub mod executor;

@@ -1,0 +1,740 @@
+//! A loopback stand-in for Microsoft Graph's PIM for Groups endpoints and the token
+//! endpoint, for tests only. It validates field names and enum spellings, enforces the
+//! five-minute rules and the group policy (ExpirationRule, JustificationRule), answers
+//! RoleAssignmentExists, throttles on request, makes new schedules readable only after a
+//! delay, and records every request. It listens on 127.0.0.1 only.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "test-access-token-0123456789";
+pub const SECRET: &str = "test-client-secret-abcdef";
+pub const ASSERTION: &str = "eyJ-federated-assertion";
+
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
+    pub raw_body: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub id: String,
+    pub eligible: bool,
+    pub group_id: String,
+    pub principal_id: String,
+    pub access_id: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub created: DateTime<Utc>,
+    pub visible_at: Instant,
+    pub justification: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Inner {
+    /// The service's clock; tests set it to the `--now` they pass pimplan.
+    pub now: Option<DateTime<Utc>>,
+    pub requests: Vec<Recorded>,
+    /// Answer this many of the next requests with 429 and `Retry-After`.
+    pub throttle: usize,
+    pub retry_after: u64,
+    /// Answer the POST to a request collection with this 1-based number with a 500.
+    pub fail_post: Option<usize>,
+    posts: usize,
+    pub visibility_delay: Duration,
+    pub schedules: Vec<Schedule>,
+    /// (group id, role) -> (policy id, rules by id)
+    pub policies: BTreeMap<(String, String), (String, BTreeMap<String, Value>)>,
+    next_id: u64,
+}
+
+impl Inner {
+    fn now(&self) -> DateTime<Utc> {
+        self.now.unwrap_or_else(Utc::now)
+    }
+
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!("00000000-0000-4000-8000-{:012}", self.next_id)
+    }
+
+    pub fn live(&self) -> Vec<&Schedule> {
+        let now = self.now();
+        self.schedules
+            .iter()
+            .filter(|s| s.end.is_none_or(|e| e > now))
+            .collect()
+    }
+}
+
+pub struct Server {
+    pub base: String,
+    pub inner: Arc<Mutex<Inner>>,
+}
+
+fn rule(id: &str, kind: &str, caller: &str, level: &str, extra: Value) -> (String, Value) {
+    let mut v = json!({
+        "@odata.type": format!("#microsoft.graph.unifiedRoleManagementPolicy{kind}Rule"),
+        "id": id,
+        "target": { "caller": caller, "operations": ["All"], "level": level, "inheritableSettings": [], "enforcedSettings": [] },
+    });
+    if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    (id.to_owned(), v)
+}
+
+/// The rules of a newly onboarded group's policy (domain notes §6, §14).
+fn default_rules() -> BTreeMap<String, Value> {
+    [
+        rule("Expiration_EndUser_Assignment", "Expiration", "EndUser", "Assignment", json!({"isExpirationRequired": true, "maximumDuration": "PT8H"})),
+        rule("Enablement_EndUser_Assignment", "Enablement", "EndUser", "Assignment", json!({"enabledRules": ["Justification"]})),
+        rule("AuthenticationContext_EndUser_Assignment", "AuthenticationContext", "EndUser", "Assignment", json!({"isEnabled": false, "claimValue": null})),
+        rule("Approval_EndUser_Assignment", "Approval", "EndUser", "Assignment", json!({"setting": {"isApprovalRequired": false, "approvalMode": "NoApproval", "approvalStages": []}})),
+        rule("Expiration_Admin_Eligibility", "Expiration", "Admin", "Eligibility", json!({"isExpirationRequired": true, "maximumDuration": "P365D"})),
+        rule("Expiration_Admin_Assignment", "Expiration", "Admin", "Assignment", json!({"isExpirationRequired": true, "maximumDuration": "P180D"})),
+        rule("Enablement_Admin_Assignment", "Enablement", "Admin", "Assignment", json!({"enabledRules": ["Justification"]})),
+        rule("Enablement_Admin_Eligibility", "Enablement", "Admin", "Eligibility", json!({"enabledRules": []})),
+        rule("Notification_Admin_Admin_Eligibility", "Notification", "Admin", "Eligibility", json!({"notificationType": "Email", "recipientType": "Admin", "notificationLevel": "All", "isDefaultRecipientsEnabled": true, "notificationRecipients": []})),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn error(status: u16, code: &str, message: &str) -> (u16, Value, Vec<(String, String)>) {
+    (
+        status,
+        json!({ "error": { "code": code, "message": message } }),
+        Vec::new(),
+    )
+}
+
+fn decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `field eq 'value'` terms of a `$filter`.
+fn filter_terms(query: &str) -> HashMap<String, String> {
+    let mut terms = HashMap::new();
+    let filter = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("$filter="))
+        .map(decode)
+        .unwrap_or_default();
+    for term in filter.split(" and ") {
+        if let Some((field, value)) = term.split_once(" eq ") {
+            terms.insert(
+                field.trim().to_owned(),
+                value.trim().trim_matches('\'').to_owned(),
+            );
+        }
+    }
+    terms
+}
+
+fn parse_duration(text: &str) -> Option<TimeDelta> {
+    let body = text.strip_prefix('P')?;
+    if body.contains('Y') || body.split('T').next().is_some_and(|d| d.contains('M')) {
+        return None; // the service refuses years and months
+    }
+    let (days, time) = body.split_once('T').unwrap_or((body, ""));
+    let mut total = 0i64;
+    let num = |s: &str, unit: char| -> Option<i64> { s.strip_suffix(unit)?.parse().ok() };
+    if !days.is_empty() {
+        total += num(days, 'D')? * 86_400;
+    }
+    let mut rest = time;
+    for (unit, secs) in [('H', 3600), ('M', 60), ('S', 1)] {
+        if let Some(i) = rest.find(unit) {
+            total += rest[..i].parse::<i64>().ok()? * secs;
+            rest = &rest[i + 1..];
+        }
+    }
+    Some(TimeDelta::seconds(total))
+}
+
+const REQUEST_FIELDS: &[&str] = &[
+    "accessId",
+    "principalId",
+    "groupId",
+    "action",
+    "scheduleInfo",
+    "justification",
+    "ticketInfo",
+    "isValidationOnly",
+    "customData",
+];
+
+impl Inner {
+    fn policy(&mut self, group: &str, role: &str) -> &mut (String, BTreeMap<String, Value>) {
+        let key = (group.to_owned(), role.to_owned());
+        if !self.policies.contains_key(&key) {
+            let id = format!("Group_{group}_{}", self.id());
+            self.policies.insert(key.clone(), (id, default_rules()));
+        }
+        self.policies
+            .entry(key)
+            .or_insert_with(|| (String::new(), BTreeMap::new()))
+    }
+
+    fn schedule_request(
+        &mut self,
+        eligible: bool,
+        body: &Value,
+    ) -> (u16, Value, Vec<(String, String)>) {
+        let Some(obj) = body.as_object() else {
+            return error(400, "BadRequest", "body is not a JSON object");
+        };
+        if let Some(unknown) = obj.keys().find(|k| !REQUEST_FIELDS.contains(&k.as_str())) {
+            return error(400, "BadRequest", &format!("unknown property '{unknown}'"));
+        }
+        let access = body["accessId"].as_str().unwrap_or("");
+        if access != "member" && access != "owner" {
+            return error(400, "BadRequest", "accessId must be member or owner");
+        }
+        let (group, principal) = (
+            body["groupId"].as_str().unwrap_or(""),
+            body["principalId"].as_str().unwrap_or(""),
+        );
+        if group.is_empty() || principal.is_empty() {
+            return error(400, "BadRequest", "groupId and principalId are required");
+        }
+        let action = body["action"].as_str().unwrap_or("");
+        let now = self.now();
+        let existing = self.schedules.iter().position(|s| {
+            s.eligible == eligible
+                && s.group_id == group
+                && s.principal_id == principal
+                && s.access_id == access
+                && s.end.is_none_or(|e| e > now)
+        });
+        match action {
+            "adminRemove" => {
+                if body.get("scheduleInfo").is_some_and(|s| {
+                    !s.is_null()
+                        && s.get("expiration").is_some()
+                        && s["expiration"].get("type").is_none()
+                }) {
+                    return error(400, "BadRequest", "malformed scheduleInfo");
+                }
+                let Some(i) = existing else {
+                    return error(
+                        400,
+                        "RoleAssignmentDoesNotExist",
+                        "The Role assignment does not exist.",
+                    );
+                };
+                if now - self.schedules[i].created < TimeDelta::minutes(5) {
+                    return error(
+                        400,
+                        "RoleAssignmentRequestPolicyValidationFailed",
+                        "An assignment can't be removed within 5 minutes of being made.",
+                    );
+                }
+                self.schedules.remove(i);
+                let id = self.id();
+                (
+                    201,
+                    json!({ "id": id, "status": "Revoked", "action": action }),
+                    Vec::new(),
+                )
+            }
+            "adminAssign" | "adminUpdate" => {
+                let info = &body["scheduleInfo"];
+                let start = info["startDateTime"]
+                    .as_str()
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+                let Some(start) = start.map(|s| s.with_timezone(&Utc)) else {
+                    return error(400, "BadRequest", "scheduleInfo.startDateTime is required");
+                };
+                let exp = &info["expiration"];
+                let end = match exp["type"].as_str() {
+                    Some("noExpiration") => None,
+                    Some("afterDateTime") => {
+                        if exp.get("duration").is_some_and(|d| !d.is_null()) {
+                            return error(
+                                400,
+                                "BadRequest",
+                                "afterDateTime takes endDateTime, not duration",
+                            );
+                        }
+                        match exp["endDateTime"]
+                            .as_str()
+                            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                        {
+                            Some(e) => Some(e.with_timezone(&Utc)),
+                            None => {
+                                return error(400, "BadRequest", "afterDateTime needs endDateTime");
+                            }
+                        }
+                    }
+                    Some("afterDuration") => {
+                        if exp.get("endDateTime").is_some_and(|d| !d.is_null()) {
+                            return error(
+                                400,
+                                "BadRequest",
+                                "afterDuration must not include endDateTime",
+                            );
+                        }
+                        match exp["duration"].as_str().and_then(parse_duration) {
+                            Some(d) => Some(start + d),
+                            None => {
+                                return error(
+                                    400,
+                                    "InvalidRoleAssignmentRequest",
+                                    "The role assignment request is invalid.",
+                                );
+                            }
+                        }
+                    }
+                    _ => {
+                        return error(
+                            400,
+                            "BadRequest",
+                            "expiration.type must be noExpiration, afterDateTime or afterDuration",
+                        );
+                    }
+                };
+                let start = start.max(now); // a past start is clamped to the moment of the request
+                if let Some(end) = end
+                    && end - start < TimeDelta::minutes(5)
+                {
+                    return error(
+                        400,
+                        "ActiveDurationTooShort",
+                        "The Active duration is too short. Minimum Required is 5 minutes.",
+                    );
+                }
+                // The group's policy.
+                let rules = self.policy(group, access).1.clone();
+                let level = if eligible {
+                    "Expiration_Admin_Eligibility"
+                } else {
+                    "Expiration_Admin_Assignment"
+                };
+                let expiration = &rules[level];
+                if expiration["isExpirationRequired"] == true {
+                    let max = expiration["maximumDuration"]
+                        .as_str()
+                        .and_then(parse_duration)
+                        .unwrap_or(TimeDelta::MAX);
+                    if end.is_none_or(|e| e - start > max + TimeDelta::minutes(5)) {
+                        return error(
+                            400,
+                            "RoleAssignmentRequestPolicyValidationFailed",
+                            "The following policy rules failed: [\"ExpirationRule\"]",
+                        );
+                    }
+                }
+                if !eligible
+                    && rules["Enablement_Admin_Assignment"]["enabledRules"]
+                        .as_array()
+                        .is_some_and(|r| r.iter().any(|x| x == "Justification"))
+                    && body["justification"].as_str().is_none_or(str::is_empty)
+                {
+                    return error(
+                        400,
+                        "RoleAssignmentRequestPolicyValidationFailed",
+                        "The following policy rules failed: [\"JustificationRule\"]",
+                    );
+                }
+                match (action, existing) {
+                    ("adminAssign", Some(_)) => {
+                        return error(
+                            400,
+                            "RoleAssignmentExists",
+                            "The Role assignment already exists.",
+                        );
+                    }
+                    ("adminUpdate", None) => {
+                        return error(
+                            400,
+                            "RoleAssignmentDoesNotExist",
+                            "The Role assignment does not exist.",
+                        );
+                    }
+                    ("adminUpdate", Some(i)) => {
+                        self.schedules.remove(i);
+                    }
+                    _ => {}
+                }
+                let guid = self.id();
+                let schedule_id = format!("{group}_{access}_{guid}");
+                self.schedules.push(Schedule {
+                    id: schedule_id.clone(),
+                    eligible,
+                    group_id: group.to_owned(),
+                    principal_id: principal.to_owned(),
+                    access_id: access.to_owned(),
+                    start,
+                    end,
+                    created: now,
+                    visible_at: Instant::now() + self.visibility_delay,
+                    justification: body["justification"].as_str().map(str::to_owned),
+                });
+                (
+                    201,
+                    json!({ "id": guid, "status": "Provisioned", "action": action, "targetScheduleId": schedule_id }),
+                    Vec::new(),
+                )
+            }
+            _ => error(
+                400,
+                "BadRequest",
+                &format!("action '{action}' is not valid here"),
+            ),
+        }
+    }
+
+    fn schedule_json(s: &Schedule) -> Value {
+        let expiration = match s.end {
+            Some(e) => {
+                json!({ "type": "afterDateTime", "endDateTime": e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) })
+            }
+            None => json!({ "type": "noExpiration" }),
+        };
+        let mut v = json!({
+            "id": s.id, "groupId": s.group_id, "principalId": s.principal_id, "accessId": s.access_id,
+            "memberType": "direct", "status": "Provisioned",
+            "scheduleInfo": { "startDateTime": s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "expiration": expiration },
+        });
+        if !s.eligible
+            && let Some(o) = v.as_object_mut()
+        {
+            o.insert("assignmentType".into(), json!("assigned"));
+        }
+        v
+    }
+
+    fn route(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &Value,
+    ) -> (u16, Value, Vec<(String, String)>) {
+        const PRIV: &str = "/v1.0/identityGovernance/privilegedAccess/group/";
+        if self.throttle > 0 {
+            self.throttle -= 1;
+            return (
+                429,
+                json!({"error": {"code": "TooManyRequests", "message": "Too many requests"}}),
+                vec![("Retry-After".into(), self.retry_after.to_string())],
+            );
+        }
+        if let Some(rest) = path.strip_prefix(PRIV) {
+            let (collection, id) = rest
+                .split_once('/')
+                .map_or((rest, None), |(c, i)| (c, Some(i)));
+            let eligible = collection.starts_with("eligibility");
+            match (method, collection, id) {
+                ("POST", "eligibilityScheduleRequests" | "assignmentScheduleRequests", None) => {
+                    self.posts += 1;
+                    if self.fail_post == Some(self.posts) {
+                        return error(500, "InternalServerError", "Something went wrong.");
+                    }
+                    return self.schedule_request(eligible, body);
+                }
+                ("GET", "eligibilitySchedules" | "assignmentSchedules", None) => {
+                    let terms = filter_terms(query);
+                    if !terms.contains_key("groupId") && !terms.contains_key("principalId") {
+                        return error(
+                            400,
+                            "BadRequest",
+                            "a $filter on groupId or principalId is required",
+                        );
+                    }
+                    let now = Instant::now();
+                    let list: Vec<Value> = self
+                        .live()
+                        .into_iter()
+                        .filter(|s| s.eligible == eligible && s.visible_at <= now)
+                        .filter(|s| terms.get("groupId").is_none_or(|g| *g == s.group_id))
+                        .filter(|s| {
+                            terms
+                                .get("principalId")
+                                .is_none_or(|p| *p == s.principal_id)
+                        })
+                        .map(Self::schedule_json)
+                        .collect();
+                    return (200, json!({ "value": list }), Vec::new());
+                }
+                ("GET", "eligibilitySchedules" | "assignmentSchedules", Some(id)) => {
+                    let now = Instant::now();
+                    return match self
+                        .schedules
+                        .iter()
+                        .find(|s| s.id == id && s.eligible == eligible && s.visible_at <= now)
+                    {
+                        Some(s) => (200, Self::schedule_json(s), Vec::new()),
+                        None => error(404, "NotFound", "schedule not found"),
+                    };
+                }
+                _ => return error(400, "BadRequest", "unknown PIM request"),
+            }
+        }
+        if method == "GET" && path == "/v1.0/policies/roleManagementPolicyAssignments" {
+            let terms = filter_terms(query);
+            let (Some(scope), Some("Group")) = (
+                terms.get("scopeId").cloned(),
+                terms.get("scopeType").map(String::as_str),
+            ) else {
+                return error(
+                    400,
+                    "BadRequest",
+                    "a $filter on scopeId and scopeType is required",
+                );
+            };
+            let role = terms
+                .get("roleDefinitionId")
+                .cloned()
+                .unwrap_or_else(|| "member".to_owned());
+            let policy_id = self.policy(&scope, &role).0.clone();
+            return (
+                200,
+                json!({ "value": [{ "id": format!("{policy_id}_{role}"), "policyId": policy_id, "scopeId": scope, "scopeType": "Group", "roleDefinitionId": role }] }),
+                Vec::new(),
+            );
+        }
+        if let Some(rest) = path.strip_prefix("/v1.0/policies/roleManagementPolicies/") {
+            let (policy_id, rule_id) = match rest.split_once("/rules/") {
+                Some((p, r)) => (p.to_owned(), Some(r.to_owned())),
+                None => (rest.to_owned(), None),
+            };
+            let Some(((_, _), (_, rules))) = self
+                .policies
+                .iter_mut()
+                .find(|(_, (id, _))| *id == policy_id)
+            else {
+                return error(404, "NotFound", "policy not found");
+            };
+            match (method, rule_id) {
+                ("GET", None) => {
+                    let list: Vec<Value> = rules.values().cloned().collect();
+                    return (
+                        200,
+                        json!({ "id": policy_id, "scopeType": "Group", "rules": list }),
+                        Vec::new(),
+                    );
+                }
+                ("PATCH", Some(rule_id)) => {
+                    let Some(current) = rules.get_mut(&rule_id) else {
+                        return error(404, "NotFound", "rule not found");
+                    };
+                    if body["@odata.type"] != current["@odata.type"] {
+                        return error(
+                            400,
+                            "BadRequest",
+                            "@odata.type must name the rule's derived type",
+                        );
+                    }
+                    if body["id"] != rule_id.as_str() || body["target"] != current["target"] {
+                        return error(400, "BadRequest", "id and target must be those of the rule");
+                    }
+                    *current = body.clone();
+                    return (204, Value::Null, Vec::new());
+                }
+                _ => return error(405, "MethodNotAllowed", "not supported"),
+            }
+        }
+        error(404, "NotFound", &format!("no route for {method} {path}"))
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: u16, body: &Value, headers: &[(String, String)]) {
+    let text = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let reason = match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        _ => "Other",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        text.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(text.as_bytes());
+    let _ = stream.flush();
+}
+
+fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(clone) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(clone);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or("").to_owned(),
+        parts.next().unwrap_or("").to_owned(),
+    );
+    let mut length = 0;
+    let mut auth = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = v.trim().parse().unwrap_or(0),
+                "authorization" => auth = Some(v.trim().to_owned()),
+                _ => {}
+            }
+        }
+    }
+    let mut raw = vec![0; length];
+    if reader.read_exact(&mut raw).is_err() {
+        return;
+    }
+    let raw_body = String::from_utf8_lossy(&raw).into_owned();
+    let body: Value = serde_json::from_str(&raw_body).unwrap_or(Value::Null);
+    let (path, query) = target
+        .split_once('?')
+        .map_or((target.clone(), String::new()), |(p, q)| {
+            (p.to_owned(), q.to_owned())
+        });
+    let mut state: MutexGuard<'_, Inner> = match inner.lock() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    };
+    state.requests.push(Recorded {
+        method: method.clone(),
+        path: if query.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}?{}", decode(&query))
+        },
+        body: body.clone(),
+        raw_body: raw_body.clone(),
+    });
+    if path.starts_with("/auth/") && path.ends_with("/oauth2/v2.0/token") {
+        let form: HashMap<String, String> = raw_body
+            .split('&')
+            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (decode(k), decode(v))))
+            .collect();
+        let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && form.get("scope").map(String::as_str)
+                == Some("https://graph.microsoft.com/.default")
+            && (form.get("client_secret").map(String::as_str) == Some(SECRET)
+                || (form.get("client_assertion").map(String::as_str) == Some(ASSERTION)
+                    && form.get("client_assertion_type").map(String::as_str)
+                        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")));
+        drop(state);
+        if ok {
+            respond(
+                &mut stream,
+                200,
+                &json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600 }),
+                &[],
+            );
+        } else {
+            respond(
+                &mut stream,
+                401,
+                &json!({ "error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided." }),
+                &[],
+            );
+        }
+        return;
+    }
+    if auth.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+        drop(state);
+        respond(
+            &mut stream,
+            401,
+            &json!({ "error": { "code": "InvalidAuthenticationToken", "message": "Access token is empty or invalid." } }),
+            &[],
+        );
+        return;
+    }
+    let (status, value, headers) = state.route(&method, &path, &query, &body);
+    drop(state);
+    respond(&mut stream, status, &value, &headers);
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| unreachable!("{e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let inner = Arc::new(Mutex::new(Inner {
+            retry_after: 0,
+            ..Inner::default()
+        }));
+        let shared = Arc::clone(&inner);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || handle(stream, &shared));
+            }
+        });
+        Server {
+            base: format!("http://127.0.0.1:{port}"),
+            inner,
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The environment pimplan needs to talk to this server with a client secret.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PIMPLAN_GRAPH_URL", format!("{}/v1.0", self.base)),
+            ("AZURE_AUTHORITY_HOST", format!("{}/auth", self.base)),
+            (
+                "AZURE_CLIENT_ID",
+                "11111111-2222-3333-4444-555555555555".to_owned(),
+            ),
+            ("AZURE_CLIENT_SECRET", SECRET.to_owned()),
+        ]
+    }
+}

@@ -87,6 +87,10 @@ pub enum Command {
         /// Allow a plan that removes more than `plan.max_removal_ratio` of the assignments (PIM703).
         #[arg(long)]
         allow_mass_removal: bool,
+        /// Read the live schedules and policies from Microsoft Graph first, and show what
+        /// changed outside pimplan.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Apply a saved plan, or plan and apply after confirmation.
     Apply {
@@ -113,6 +117,24 @@ pub enum Command {
     State(StateCommand),
     /// Release the state lock left by a pimplan that no longer runs.
     ForceUnlock,
+    /// Compare the state with Microsoft Graph and show changes made outside pimplan.
+    Drift {
+        /// Log every Graph request (the token is redacted).
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Read the groups' schedules and policies from Microsoft Graph into a new state.
+    Import {
+        /// Import only these groups (object ids); default: every group of the workspace with an `id`.
+        #[arg(long = "group", value_name = "ID")]
+        groups: Vec<String>,
+        /// Also write the YAML that declares what was imported.
+        #[arg(long, value_name = "FILE")]
+        generate_config: Option<PathBuf>,
+        /// Log every Graph request (the token is redacted).
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -265,12 +287,14 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             format,
             detailed_exitcode,
             allow_mass_removal,
+            refresh,
         } => crate::cli_plan::plan(
             &args,
             plan_out.as_deref(),
             *format,
             *detailed_exitcode,
             *allow_mass_removal,
+            *refresh,
             out,
         ),
         Command::Apply {
@@ -294,6 +318,20 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         ),
         Command::State(cmd) => crate::cli_plan::state(&args, cmd, out),
         Command::ForceUnlock => crate::cli_plan::force_unlock(&args, out),
+        Command::Drift { verbose } => crate::cli_graph::drift(&args, *verbose, out),
+        Command::Import {
+            groups,
+            generate_config,
+            verbose,
+        } => crate::cli_graph::import(
+            &args,
+            &crate::cli_graph::ImportOptions {
+                groups,
+                generate_config: generate_config.as_deref(),
+                verbose: *verbose,
+            },
+            out,
+        ),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut buffer = Vec::new();

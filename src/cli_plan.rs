@@ -54,13 +54,18 @@ pub fn plan(
     format: PlanFormat,
     detailed: bool,
     allow_mass_removal: bool,
+    refresh: bool,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     let clock = clock(args)?;
-    let run = match make(&root(args), &clock, allow_mass_removal) {
-        Ok(run) => run,
-        Err(e) => return Ok(fail(e)),
-    };
+    let mut refresher = crate::cli_graph::refresher(false, clock.now());
+    let refresh_hook: Option<crate::plan::make::Refresh<'_>> =
+        if refresh { Some(&mut refresher) } else { None };
+    let run =
+        match crate::plan::make::make_with(&root(args), &clock, allow_mass_removal, refresh_hook) {
+            Ok(run) => run,
+            Err(e) => return Ok(fail(e)),
+        };
     let findings = findings_text(&run, args);
     match format {
         PlanFormat::Human => write_out(out, &findings)?,
@@ -77,6 +82,13 @@ pub fn plan(
             "the plan stopped at {errors} error-level finding(s); nothing was planned"
         )));
     };
+    if let Some(lines) = &run.drift {
+        let text = crate::cli_graph::drift_text(lines);
+        match format {
+            PlanFormat::Human => write_out(out, &format!("{text}\n"))?,
+            _ => eprint!("{text}"),
+        }
+    }
     let text = match format {
         PlanFormat::Human => render::plan::human(plan, use_color(args.color)),
         PlanFormat::Json => render::plan::json(plan),

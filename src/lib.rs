@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod baseline;
 pub mod cli;
+pub mod cli_graph;
 pub mod cli_lint;
 pub mod cli_plan;
 pub mod clock;

@@ -630,3 +630,134 @@ fn plain_http_is_refused_except_to_loopback() {
     );
     assert!(server.state().requests.is_empty());
 }
+
+#[test]
+fn refresh_and_drift_show_changes_made_outside_pimplan() {
+    let server = Server::start();
+    let ws = example();
+    let dir = ws.path();
+    assert_eq!(
+        pimplan(
+            &server,
+            dir,
+            T0,
+            &["apply", "--target", "graph", "--auto-approve"],
+            &[]
+        )
+        .code,
+        0
+    );
+    let clean = pimplan(
+        &server,
+        dir,
+        T0,
+        &["plan", "--refresh", "--detailed-exitcode"],
+        &[],
+    );
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean
+            .stdout
+            .contains("No drift: the service matches the state.")
+            && clean.stdout.contains("No changes."),
+        "{}",
+        clean.stdout
+    );
+    assert_eq!(pimplan(&server, dir, T0, &["drift"], &[]).code, 0);
+
+    // Someone removes bob's eligibility through another tool, and edits a policy in the portal.
+    {
+        let mut s = server.state();
+        s.schedules.retain(|x| {
+            !(x.principal_id == "1d8c1f0f-5a8b-4f8d-8e55-4a4d6b1c3b21"
+                && x.group_id == "3d2e4f5a-6b7c-4d8e-9fa0-b1c2d3e4f5a6")
+        });
+        for ((group, role), (_, rules)) in s.policies.iter_mut() {
+            if group == "5f4a6b7c-8d9e-4fa0-b1c2-d3e4f5a6b7c8"
+                && role == "member"
+                && let Some(rule) = rules.get_mut("Expiration_EndUser_Assignment")
+            {
+                rule["maximumDuration"] = json!("PT12H");
+            }
+        }
+    }
+    let later = "2026-12-01T01:00:00Z";
+    let drift = pimplan(&server, dir, later, &["drift"], &[]);
+    assert_eq!(drift.code, 2, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift.stdout.contains(
+            "  - assignment prod-db-admins/bob (member, eligible): removed in the service"
+        ),
+        "{}",
+        drift.stdout
+    );
+    assert!(drift.stdout.contains("  ~ policy prod-k8s-operators (member): activation.max_duration is PT12H in the service, PT4H recorded"), "{}", drift.stdout);
+    let plan = pimplan(
+        &server,
+        dir,
+        later,
+        &["plan", "--refresh", "--detailed-exitcode"],
+        &[],
+    );
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("  + assignment prod-db-admins/bob (member, eligible)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("activation.max_duration: PT12H -> PT4H"),
+        "{}",
+        plan.stdout
+    );
+    // Without --refresh the plan trusts the state.
+    assert_eq!(
+        pimplan(&server, dir, later, &["plan", "--detailed-exitcode"], &[]).code,
+        0
+    );
+}
+
+#[test]
+fn import_adopts_a_tenant_in_one_step() {
+    let server = Server::start();
+    // Fill the service through one workspace...
+    let source = example();
+    assert_eq!(
+        pimplan(
+            &server,
+            source.path(),
+            T0,
+            &["apply", "--target", "graph", "--auto-approve"],
+            &[]
+        )
+        .code,
+        0
+    );
+    // ...and adopt it from a copy that declares the principals and groups but no assignments.
+    let ws = example();
+    let dir = ws.path();
+    std::fs::remove_dir_all(dir.join("assignments")).unwrap_or(());
+    std::fs::create_dir_all(dir.join("assignments")).unwrap_or(());
+    let run = pimplan(
+        &server,
+        dir,
+        T0,
+        &["import", "--generate-config", "assignments/imported.yaml"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Imported 31 assignment(s)"),
+        "{}",
+        run.stdout
+    );
+    let plan = pimplan(&server, dir, T0, &["plan", "--detailed-exitcode"], &[]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    // A second import refuses to overwrite the state.
+    let again = pimplan(&server, dir, T0, &["import"], &[]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}

@@ -2,3 +2,4 @@
 pub mod bodies;
 pub mod client;
 pub mod executor;
+pub mod read;

@@ -19,7 +19,16 @@ pub enum PlanError {
     Load(#[from] LoadError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("refreshing from the service failed: {0}")]
+    Refresh(String),
 }
+
+/// Reads the live service and returns the state as the service has it, with a line per
+/// out-of-band change (`plan --refresh`).
+pub type Refresh<'a> = &'a mut dyn FnMut(
+    &crate::config::model::Workspace,
+    &state::State,
+) -> Result<(state::State, Vec<String>), String>;
 
 /// Everything a plan run produced.
 pub struct PlanRun {
@@ -30,6 +39,8 @@ pub struct PlanRun {
     pub state: Option<LoadedState>,
     /// `None` when an error-level finding stopped the plan.
     pub plan: Option<Plan>,
+    /// Out-of-band changes found by a refresh (`None` without `--refresh`).
+    pub drift: Option<Vec<String>>,
 }
 
 impl PlanRun {
@@ -65,6 +76,15 @@ fn state_entry_span(id: FileId, text: &str, key: &str) -> Option<Span> {
 }
 
 pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<PlanRun, PlanError> {
+    make_with(root, clock, allow_mass_removal, None)
+}
+
+pub fn make_with(
+    root: &Path,
+    clock: &Clock,
+    allow_mass_removal: bool,
+    refresh: Option<Refresh<'_>>,
+) -> Result<PlanRun, PlanError> {
     let mut lint = lint(root, clock)?;
     let Some(ws) = lint.loaded.workspace.as_ref() else {
         return Ok(PlanRun {
@@ -72,6 +92,7 @@ pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<Plan
             state_path: PathBuf::new(),
             state: None,
             plan: None,
+            drift: None,
         });
     };
     let state_path = lint.loaded.root_dir.join(ws.settings.state_path());
@@ -81,13 +102,25 @@ pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<Plan
             state_path,
             state: None,
             plan: None,
+            drift: None,
         });
     }
     let loaded_state = state::read(&state_path)?;
+    let mut drift = None;
+    let refreshed;
+    let diff_state = match refresh {
+        Some(refresh) => {
+            let (live, lines) = refresh(ws, &loaded_state.state).map_err(PlanError::Refresh)?;
+            drift = Some(lines);
+            refreshed = live;
+            &refreshed
+        }
+        None => &loaded_state.state,
+    };
     let now = clock.now();
     let checksum = workspace_checksum(&lint);
     let desired = desired(ws);
-    let changes = diff(&desired, &loaded_state.state, now);
+    let changes = diff(&desired, diff_state, now);
 
     // The state file joins the sources, so findings about removed entries can point into it.
     let mut extra_sources = Vec::new();
@@ -107,7 +140,7 @@ pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<Plan
         changes: &changes,
         desired: &desired,
         workspace: ws,
-        state: &loaded_state.state,
+        state: diff_state,
         now,
         allow_mass_removal,
         state_entry: &entry,
@@ -141,5 +174,6 @@ pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<Plan
         state_path,
         state: Some(loaded_state),
         plan,
+        drift,
     })
 }

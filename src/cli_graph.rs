@@ -1,0 +1,467 @@
+//! Commands that read Microsoft Graph: `drift`, `plan --refresh` and `import`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, TimeDelta};
+
+use crate::cli::{Arguments, write_out};
+use crate::clock::Clock;
+use crate::config::model::{AssignmentType, PrincipalType, Role, Workspace};
+use crate::exit::ExitStatus;
+use crate::graph::bodies::utc;
+use crate::graph::client::{Client, from_env};
+use crate::graph::read::{LiveSchedule, policy_settings, schedules};
+use crate::state::{
+    self, AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, State, store,
+};
+
+fn fail(message: impl std::fmt::Display) -> ExitStatus {
+    eprintln!("error: {message}");
+    ExitStatus::Findings
+}
+
+fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
+    let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
+    let (endpoints, credential) = from_env(tenant).map_err(|e| e.to_string())?;
+    let mut c = Client::new(endpoints, credential);
+    c.verbose = verbose;
+    Ok(c)
+}
+
+/// Object id -> name, for principals and groups the workspace declares.
+fn names(ws: &Workspace) -> HashMap<String, String> {
+    ws.principals
+        .iter()
+        .filter_map(|p| Some((p.id.as_ref()?.value.clone(), p.name.value.clone())))
+        .chain(
+            ws.groups
+                .iter()
+                .filter_map(|g| Some((g.id.as_ref()?.value.clone(), g.name.value.clone()))),
+        )
+        .collect()
+}
+
+const SLACK: TimeDelta = TimeDelta::minutes(5);
+
+/// Compare the state with the service: the state as the service has it, and a line per
+/// difference. Entries without object ids cannot be looked up and are left as they are.
+pub fn refresh(
+    client: &mut Client,
+    ws: &Workspace,
+    st: &State,
+    now: DateTime<FixedOffset>,
+) -> Result<(State, Vec<String>), String> {
+    let names = names(ws);
+    let mut lines = Vec::new();
+    let mut out = st.clone();
+    let groups: Vec<String> = {
+        let mut g: Vec<String> = st
+            .assignments
+            .iter()
+            .filter_map(|a| a.spec.group_id.clone())
+            .chain(st.policies.iter().filter_map(|p| p.spec.group_id.clone()))
+            .collect();
+        g.sort();
+        g.dedup();
+        g
+    };
+    let mut live: HashMap<(String, String, Role, AssignmentType), LiveSchedule> = HashMap::new();
+    for g in &groups {
+        for s in schedules(client, g).map_err(|e| e.to_string())? {
+            live.insert(s.key(), s);
+        }
+    }
+    let mut seen = HashSet::new();
+    out.assignments.retain_mut(|a| {
+        let (Some(g), Some(p)) = (a.spec.group_id.clone(), a.spec.principal_id.clone()) else {
+            return true;
+        };
+        if a.ends_at.is_some_and(|e| e <= now) {
+            return true; // expired: the plan handles it
+        }
+        let key = (g, p, a.spec.role, a.spec.kind);
+        seen.insert(key.clone());
+        let what = format!(
+            "assignment {}/{} ({}, {})",
+            a.spec.group, a.spec.principal, a.spec.role, a.spec.kind
+        );
+        match live.get(&key) {
+            None => {
+                lines.push(format!("  - {what}: removed in the service"));
+                false
+            }
+            Some(s) => {
+                let differs = match (s.end, a.ends_at) {
+                    (Some(x), Some(y)) => (x - y).abs() > SLACK,
+                    (None, None) => false,
+                    _ => true,
+                };
+                if differs {
+                    let show = |t: Option<DateTime<FixedOffset>>| {
+                        t.map_or_else(|| "never".to_owned(), utc)
+                    };
+                    lines.push(format!(
+                        "  ~ {what}: ends {} in the service, {} recorded",
+                        show(s.end),
+                        show(a.ends_at)
+                    ));
+                    a.ends_at = s.end;
+                    a.spec.end = s.end.map(utc);
+                    a.spec.duration = None;
+                    a.spec.permanent = s.end.is_none();
+                }
+                true
+            }
+        }
+    });
+    let mut extra: Vec<&LiveSchedule> =
+        live.values().filter(|s| !seen.contains(&s.key())).collect();
+    extra.sort_by_key(|s| s.key());
+    for s in extra {
+        let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+        lines.push(format!(
+            "  + assignment {}/{} ({}, {}): in the service, not in the state (made outside pimplan)",
+            name(&s.group_id),
+            name(&s.principal_id),
+            s.role,
+            s.kind
+        ));
+    }
+    for p in &mut out.policies {
+        let Some(g) = p.spec.group_id.clone() else {
+            continue;
+        };
+        let live = policy_settings(client, &g, p.spec.role, &names).map_err(|e| e.to_string())?;
+        for (key, value) in &live {
+            if p.spec.settings.get(key) != Some(value) {
+                lines.push(format!(
+                    "  ~ policy {} ({}): {key} is {value} in the service, {} recorded",
+                    p.spec.group,
+                    p.spec.role,
+                    p.spec.settings.get(key).map_or("nothing", String::as_str)
+                ));
+            }
+        }
+        if !live.is_empty() {
+            p.spec.settings = live;
+        }
+    }
+    Ok((out, lines))
+}
+
+/// The drift section of a plan or of `pimplan drift`.
+pub fn drift_text(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "No drift: the service matches the state.\n".to_owned();
+    }
+    format!(
+        "Drift: changes made outside pimplan since the last apply:\n\n{}\n\nDrift: {} difference(s).\n",
+        lines.join("\n"),
+        lines.len()
+    )
+}
+
+pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
+    let root = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("pimplan.yaml"));
+    let loaded = match crate::load::load(&root) {
+        Ok(l) => l,
+        Err(e) => return Ok(fail(e)),
+    };
+    let Some(ws) = loaded.workspace.as_ref() else {
+        return Ok(fail("the workspace could not be read; run `pimplan lint`"));
+    };
+    let path = loaded.root_dir.join(ws.settings.state_path());
+    let st = match state::read(&path) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(e)),
+    };
+    let mut c = match client(ws, verbose) {
+        Ok(c) => c,
+        Err(e) => return Ok(fail(e)),
+    };
+    match refresh(&mut c, ws, &st.state, clock.now()) {
+        Ok((_, lines)) => {
+            write_out(out, &drift_text(&lines))?;
+            Ok(if lines.is_empty() {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Changes
+            })
+        }
+        Err(e) => Ok(fail(e)),
+    }
+}
+
+/// A client for `plan --refresh`, from the workspace of the plan.
+pub fn refresher(
+    verbose: bool,
+    now: DateTime<FixedOffset>,
+) -> impl FnMut(&Workspace, &State) -> Result<(State, Vec<String>), String> {
+    move |ws, st| {
+        let mut c = client(ws, verbose)?;
+        refresh(&mut c, ws, st, now)
+    }
+}
+
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+/// Policy settings as a YAML `policy:` role block.
+fn policy_yaml(settings: &BTreeMap<String, String>, indent: &str) -> String {
+    let get = |k: &str| settings.get(k).cloned().unwrap_or_default();
+    let list = |k: &str| {
+        let v = get(k);
+        if v == "none" || v.is_empty() {
+            "[]".to_owned()
+        } else {
+            format!("[{v}]")
+        }
+    };
+    let mut out = format!(
+        "{indent}activation:\n{indent}  max_duration: {}\n{indent}  require: {}\n",
+        get("activation.max_duration"),
+        list("activation.require")
+    );
+    let context = get("activation.authentication_context");
+    if context != "none" && !context.is_empty() {
+        out.push_str(&format!("{indent}  authentication_context: {context}\n"));
+    }
+    out.push_str(&format!(
+        "{indent}  approval: {{ required: {}, approvers: {} }}\n",
+        get("activation.approval.required"),
+        list("activation.approval.approvers")
+    ));
+    for prefix in ["eligible_assignment", "active_assignment"] {
+        let permanent = get(&format!("{prefix}.allow_permanent")) == "true";
+        out.push_str(&format!(
+            "{indent}{prefix}: {{ allow_permanent: {permanent}"
+        ));
+        if !permanent {
+            out.push_str(&format!(
+                ", max_duration: {}",
+                get(&format!("{prefix}.max_duration"))
+            ));
+        }
+        if prefix == "active_assignment" {
+            out.push_str(&format!(", require: {}", list("active_assignment.require")));
+        }
+        out.push_str(" }\n");
+    }
+    out
+}
+
+pub struct ImportOptions<'a> {
+    pub groups: &'a [String],
+    pub generate_config: Option<&'a Path>,
+    pub verbose: bool,
+}
+
+pub const IMPORTED: &str = "imported from Microsoft Graph";
+
+pub fn import(
+    args: &Arguments,
+    options: &ImportOptions<'_>,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
+    let root = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("pimplan.yaml"));
+    let loaded = match crate::load::load(&root) {
+        Ok(l) => l,
+        Err(e) => return Ok(fail(e)),
+    };
+    let Some(ws) = loaded.workspace.as_ref() else {
+        return Ok(fail("the workspace could not be read; run `pimplan lint`"));
+    };
+    let path = loaded.root_dir.join(ws.settings.state_path());
+    if path.exists() {
+        return Ok(fail(format!(
+            "`{}` already exists; import writes a new state (move the old one away first)",
+            path.display()
+        )));
+    }
+    let group_ids: Vec<String> = if options.groups.is_empty() {
+        ws.groups
+            .iter()
+            .filter_map(|g| g.id.as_ref().map(|i| i.value.clone()))
+            .collect()
+    } else {
+        options.groups.to_vec()
+    };
+    if group_ids.is_empty() {
+        return Ok(fail(
+            "no group to import: give groups an `id:` in the workspace, or pass `--group ID`",
+        ));
+    }
+    let mut c = match client(ws, options.verbose) {
+        Ok(c) => c,
+        Err(e) => return Ok(fail(e)),
+    };
+    let names = names(ws);
+    let declared: HashSet<&str> = ws
+        .principals
+        .iter()
+        .map(|p| p.name.value.as_str())
+        .chain(ws.groups.iter().map(|g| g.name.value.as_str()))
+        .collect();
+    let emergency: HashSet<&str> = ws
+        .principals
+        .iter()
+        .filter(|p| p.is_emergency_access())
+        .map(|p| p.name.value.as_str())
+        .collect();
+    let name_of = |id: &str, prefix: &str| {
+        names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| format!("{prefix}-{}", short(id)))
+    };
+    let now = clock.now();
+    let mut st = State::new();
+    let mut new_principals: BTreeMap<String, String> = BTreeMap::new();
+    let mut new_groups: BTreeMap<String, (String, [BTreeMap<String, String>; 2])> = BTreeMap::new();
+    let mut yaml_assignments = String::new();
+    for g in &group_ids {
+        let group = name_of(g, "group");
+        let live = match schedules(&mut c, g) {
+            Ok(l) => l,
+            Err(e) => return Ok(fail(e)),
+        };
+        let mut role_settings: [BTreeMap<String, String>; 2] = [BTreeMap::new(), BTreeMap::new()];
+        for (i, role) in [Role::Member, Role::Owner].into_iter().enumerate() {
+            let settings = match policy_settings(&mut c, g, role, &names) {
+                Ok(s) => s,
+                Err(e) => return Ok(fail(e)),
+            };
+            if settings.is_empty() {
+                continue;
+            }
+            let spec = PolicySpec {
+                group: group.clone(),
+                group_id: Some(g.clone()),
+                role,
+                settings: settings.clone(),
+            };
+            st.policies.push(PolicyRecord {
+                key: spec.key(),
+                spec,
+                applied_at: now,
+            });
+            role_settings[i] = settings;
+        }
+        if !declared.contains(group.as_str()) {
+            new_groups.insert(group.clone(), (g.clone(), role_settings));
+        }
+        for s in live.iter().filter(|s| s.end.is_none_or(|e| e > now)) {
+            let principal = name_of(&s.principal_id, "principal");
+            if !declared.contains(principal.as_str()) {
+                new_principals.insert(principal.clone(), s.principal_id.clone());
+            }
+            let spec = AssignmentSpec {
+                group: group.clone(),
+                group_id: Some(g.clone()),
+                principal: principal.clone(),
+                principal_id: Some(s.principal_id.clone()),
+                role: s.role,
+                kind: s.kind,
+                start: s.start.map(utc),
+                end: s.end.map(utc),
+                duration: None,
+                permanent: s.end.is_none(),
+                justification: Some(IMPORTED.to_owned()),
+                ticket_system: None,
+                ticket_number: None,
+                emergency_access: emergency.contains(principal.as_str()),
+            };
+            let mut expiry = match &spec.end {
+                Some(e) => format!("end: {e}"),
+                None => "permanent: true".to_owned(),
+            };
+            if let Some(start) = &spec.start {
+                expiry = format!("start: {start}, {expiry}");
+            }
+            yaml_assignments.push_str(&format!(
+                "  - {{ group: {}, principal: {}, role: {}, type: {}, {expiry}, justification: {} }}\n",
+                yaml_str(&group),
+                yaml_str(&principal),
+                s.role,
+                s.kind,
+                yaml_str(IMPORTED)
+            ));
+            st.assignments.push(AssignmentRecord {
+                key: spec.key(),
+                spec,
+                applied_at: now,
+                starts_at: s.start.unwrap_or(now),
+                ends_at: s.end,
+            });
+        }
+    }
+    if let Err(e) = store::write_state(&path, &mut st) {
+        return Ok(fail(e));
+    }
+    let mut report = format!(
+        "Imported {} assignment(s) and {} policy setting block(s) from {} group(s) into `{}`.\n",
+        st.assignments.len(),
+        st.policies.len(),
+        group_ids.len(),
+        path.display()
+    );
+    if let Some(file) = options.generate_config {
+        let mut yaml = format!(
+            "# Generated by `pimplan import` at {}: what Microsoft Graph holds.\n",
+            utc(now)
+        );
+        if !new_principals.is_empty() {
+            yaml.push_str("principals:\n");
+            for (name, id) in &new_principals {
+                // Schedules do not say what kind of object a principal is.
+                yaml.push_str(&format!(
+                    "  - {{ name: {}, type: {}, id: {} }}   # check the type\n",
+                    yaml_str(name),
+                    PrincipalType::User,
+                    yaml_str(id)
+                ));
+            }
+        }
+        if !new_groups.is_empty() {
+            yaml.push_str("groups:\n");
+            for (name, (id, settings)) in &new_groups {
+                yaml.push_str(&format!(
+                    "  - name: {}\n    id: {}\n    policy:\n",
+                    yaml_str(name),
+                    yaml_str(id)
+                ));
+                for (role, s) in ["member", "owner"].iter().zip(settings) {
+                    if !s.is_empty() {
+                        yaml.push_str(&format!("      {role}:\n{}", policy_yaml(s, "        ")));
+                    }
+                }
+            }
+        }
+        yaml.push_str("assignments:\n");
+        yaml.push_str(&yaml_assignments);
+        if let Err(e) = store::write_atomic(file, &yaml) {
+            return Ok(fail(format!("cannot write `{}`: {e}", file.display())));
+        }
+        report.push_str(&format!(
+            "Wrote the YAML that declares them to `{}`; make sure an `include:` glob matches it.\n",
+            file.display()
+        ));
+    }
+    write_out(out, &report)?;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,223 @@
+//! Reading the live service: schedules and policies of the workspace's groups, for
+//! `import`, `drift` and `plan --refresh`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use super::bodies::schedules_path;
+use super::client::{Client, GraphError};
+use crate::config::model::{AssignmentType, Role};
+use crate::config::values::{format_duration, parse_duration};
+
+/// A schedule as the service holds it, kept only when direct and admin-assigned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveSchedule {
+    pub group_id: String,
+    pub principal_id: String,
+    pub role: Role,
+    pub kind: AssignmentType,
+    pub start: Option<DateTime<FixedOffset>>,
+    pub end: Option<DateTime<FixedOffset>>,
+}
+
+impl LiveSchedule {
+    pub fn key(&self) -> (String, String, Role, AssignmentType) {
+        (
+            self.group_id.clone(),
+            self.principal_id.clone(),
+            self.role,
+            self.kind,
+        )
+    }
+}
+
+fn encode(path: &str) -> String {
+    path.replace(' ', "%20")
+}
+
+/// The direct, admin-made schedules of one group (activations and memberships through a
+/// group are not pimplan's: they would look like drift).
+pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule>, GraphError> {
+    let mut out = Vec::new();
+    for kind in [AssignmentType::Eligible, AssignmentType::Active] {
+        let mut path = encode(&format!(
+            "{}?$filter=groupId eq '{group_id}'",
+            schedules_path(kind)
+        ));
+        loop {
+            let (_, page) = client.send("GET", &path, None)?;
+            for s in page["value"].as_array().into_iter().flatten() {
+                if s["memberType"].as_str().is_some_and(|m| m != "direct") {
+                    continue;
+                }
+                if kind == AssignmentType::Active
+                    && s["assignmentType"]
+                        .as_str()
+                        .is_some_and(|a| a != "assigned")
+                {
+                    continue;
+                }
+                let role = match s["accessId"].as_str() {
+                    Some("member") => Role::Member,
+                    Some("owner") => Role::Owner,
+                    _ => continue,
+                };
+                let time = |v: &Value| {
+                    v.as_str()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                };
+                let exp = &s["scheduleInfo"]["expiration"];
+                let start = time(&s["scheduleInfo"]["startDateTime"]);
+                let end = match exp["type"].as_str() {
+                    Some("afterDateTime") => time(&exp["endDateTime"]),
+                    Some("afterDuration") => exp["duration"]
+                        .as_str()
+                        .and_then(|d| parse_duration(d).ok())
+                        .and_then(|d| start.and_then(|s| s.checked_add_signed(d.0))),
+                    _ => None,
+                };
+                out.push(LiveSchedule {
+                    group_id: s["groupId"].as_str().unwrap_or(group_id).to_owned(),
+                    principal_id: s["principalId"].as_str().unwrap_or_default().to_owned(),
+                    role,
+                    kind,
+                    start,
+                    end,
+                });
+            }
+            // Follow paging links that stay on the same service.
+            match page["@odata.nextLink"]
+                .as_str()
+                .and_then(|l| l.split_once("/v1.0").map(|(_, p)| p.to_owned()))
+            {
+                Some(next) => path = next,
+                None => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn list(values: impl IntoIterator<Item = String>) -> String {
+    let mut v: Vec<String> = values.into_iter().collect();
+    v.sort();
+    v.dedup();
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn normalise_duration(d: Option<&str>) -> String {
+    d.and_then(|d| parse_duration(d).ok())
+        .map_or_else(|| "none".to_owned(), format_duration)
+}
+
+fn requirements(rule: &Value) -> String {
+    list(
+        rule["enabledRules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| match r.as_str() {
+                Some("MultiFactorAuthentication") => Some("mfa".to_owned()),
+                Some("Justification") => Some("justification".to_owned()),
+                Some("Ticketing") => Some("ticket".to_owned()),
+                _ => None,
+            }),
+    )
+}
+
+/// A group's live policy for `role`, in pimplan's settings; approvers' ids become names
+/// through `names` (unknown ids stay ids).
+pub fn policy_settings(
+    client: &mut Client,
+    group_id: &str,
+    role: Role,
+    names: &HashMap<String, String>,
+) -> Result<BTreeMap<String, String>, GraphError> {
+    let path = encode(&format!(
+        "/policies/roleManagementPolicyAssignments?$filter=scopeId eq '{group_id}' and scopeType eq 'Group' and roleDefinitionId eq '{role}'"
+    ));
+    let (_, assignments) = client.send("GET", &path, None)?;
+    let Some(policy_id) = assignments["value"][0]["policyId"]
+        .as_str()
+        .map(str::to_owned)
+    else {
+        return Ok(BTreeMap::new());
+    };
+    let (_, policy) = client.send(
+        "GET",
+        &format!("/policies/roleManagementPolicies/{policy_id}?$expand=rules"),
+        None,
+    )?;
+    let rules: HashMap<&str, &Value> = policy["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["id"].as_str()?, r)))
+        .collect();
+    let rule = |id: &str| rules.get(id).copied().unwrap_or(&Value::Null);
+    let mut s = BTreeMap::new();
+    s.insert(
+        "activation.max_duration".to_owned(),
+        normalise_duration(rule("Expiration_EndUser_Assignment")["maximumDuration"].as_str()),
+    );
+    s.insert(
+        "activation.require".to_owned(),
+        requirements(rule("Enablement_EndUser_Assignment")),
+    );
+    let context = rule("AuthenticationContext_EndUser_Assignment");
+    s.insert(
+        "activation.authentication_context".to_owned(),
+        if context["isEnabled"] == true {
+            context["claimValue"].as_str().unwrap_or("none").to_owned()
+        } else {
+            "none".to_owned()
+        },
+    );
+    let approval = &rule("Approval_EndUser_Assignment")["setting"];
+    let required = approval["isApprovalRequired"] == true;
+    s.insert(
+        "activation.approval.required".to_owned(),
+        required.to_string(),
+    );
+    let approvers = approval["approvalStages"][0]["primaryApprovers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["userId"].as_str().or_else(|| a["groupId"].as_str()))
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_owned()));
+    s.insert(
+        "activation.approval.approvers".to_owned(),
+        if required {
+            list(approvers)
+        } else {
+            "none".to_owned()
+        },
+    );
+    for (rule_id, prefix) in [
+        ("Expiration_Admin_Eligibility", "eligible_assignment"),
+        ("Expiration_Admin_Assignment", "active_assignment"),
+    ] {
+        let r = rule(rule_id);
+        let permanent = r["isExpirationRequired"] == false;
+        s.insert(format!("{prefix}.allow_permanent"), permanent.to_string());
+        s.insert(
+            format!("{prefix}.max_duration"),
+            if permanent {
+                "none".to_owned()
+            } else {
+                normalise_duration(r["maximumDuration"].as_str())
+            },
+        );
+    }
+    s.insert(
+        "active_assignment.require".to_owned(),
+        requirements(rule("Enablement_Admin_Assignment")),
+    );
+    Ok(s)
+}

@@ -88,10 +88,20 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
     if let Some(ws) = &loaded.workspace {
         // Which assignments are applied, for PIM208; a missing or unreadable state means none
         // (plan and apply report a bad state file).
+        // Read only when an assignment starts in the past: the state of a large tenant is
+        // large, and nothing else in lint needs it.
         let state_path = loaded.root_dir.join(ws.settings.state_path());
-        let applied = crate::state::read(&state_path)
-            .map(|s| s.state.assignments.into_iter().map(|a| a.key).collect())
-            .unwrap_or_default();
+        let needed = ws
+            .assignments
+            .iter()
+            .any(|a| a.start.as_ref().is_some_and(|s| s.value < now));
+        let applied = if needed {
+            crate::state::read(&state_path)
+                .map(|s| s.state.assignments.into_iter().map(|a| a.key).collect())
+                .unwrap_or_default()
+        } else {
+            Default::default()
+        };
         let cx = Context {
             workspace: ws,
             index: Index::new(ws),

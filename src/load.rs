@@ -66,12 +66,16 @@ fn yaml_finding(e: YamlError) -> Finding {
     }
 }
 
-/// Read a file into `sources`; decoding problems become a PIM001 finding.
-fn read_file(
-    sources: &mut Sources,
-    path: PathBuf,
-    findings: &mut Vec<Finding>,
-) -> Result<(FileId, bool), LoadError> {
+/// One file, read and parsed: its text, what is wrong with it, and its raw content.
+struct ReadFile {
+    file: SourceFile,
+    findings: Vec<Finding>,
+    raw: Option<RawFile>,
+}
+
+/// Read and parse the file that will be `id` in the sources; decoding problems are PIM001,
+/// YAML problems PIM001/PIM002/PIM003.
+fn read_and_parse(id: FileId, path: PathBuf) -> Result<ReadFile, LoadError> {
     let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
         path: path.clone(),
         source,
@@ -94,30 +98,82 @@ fn read_file(
             ),
         }
     };
-    let id = sources.add(SourceFile::new(path, text));
-    if let Some((offset, message)) = &problem {
-        findings.push(
-            Finding::new(
-                &pim001_yaml_syntax::RULE,
-                Span::new(id, *offset, *offset),
-                message.clone(),
-            )
-            .label("here")
-            .with_help("save the file as UTF-8 text"),
-        );
-    }
-    Ok((id, problem.is_none()))
-}
-
-fn parse(sources: &Sources, id: FileId, findings: &mut Vec<Finding>) -> Option<RawFile> {
-    let file = sources.get(id)?;
-    match yaml::parse::<RawFile>(id, file) {
-        Ok(raw) => Some(raw.unwrap_or_default()),
-        Err(e) => {
-            findings.push(yaml_finding(e));
+    let file = SourceFile::new(path, text);
+    let mut findings = Vec::new();
+    let raw = match &problem {
+        Some((offset, message)) => {
+            findings.push(
+                Finding::new(
+                    &pim001_yaml_syntax::RULE,
+                    Span::new(id, *offset, *offset),
+                    message.clone(),
+                )
+                .label("here")
+                .with_help("save the file as UTF-8 text"),
+            );
             None
         }
+        None => match yaml::parse::<RawFile>(id, &file) {
+            Ok(raw) => Some(raw.unwrap_or_default()),
+            Err(e) => {
+                findings.push(yaml_finding(e));
+                None
+            }
+        },
+    };
+    Ok(ReadFile {
+        file,
+        findings,
+        raw,
+    })
+}
+
+/// Read and parse `paths` (file ids `first`, `first + 1`, …) on all cores, in order.
+fn read_all(first: u32, paths: Vec<PathBuf>) -> Result<Vec<ReadFile>, LoadError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads <= 1 || paths.len() < 4 {
+        return paths
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| read_and_parse(FileId(first + u32::try_from(i).unwrap_or(u32::MAX)), p))
+            .collect();
     }
+    let chunk = paths.len().div_ceil(threads);
+    let indexed: Vec<(u32, PathBuf)> = paths
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (first + u32::try_from(i).unwrap_or(u32::MAX), p))
+        .collect();
+    let results: Vec<Result<Vec<ReadFile>, LoadError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = indexed
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(id, p)| read_and_parse(FileId(*id), p.clone()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(LoadError::Io {
+                        path: PathBuf::new(),
+                        source: std::io::Error::other("a reader thread failed"),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// Whether a glob could reach above the root folder (`..`, an absolute path, a drive).
@@ -243,13 +299,10 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         .unwrap_or_default();
     let mut sources = Sources::default();
     let mut findings = Vec::new();
-    let (root, readable) = read_file(&mut sources, root_path.to_path_buf(), &mut findings)?;
-    let root_raw = if readable {
-        parse(&sources, root, &mut findings)
-    } else {
-        None
-    };
-    let Some(root_raw) = root_raw else {
+    let first = read_and_parse(FileId(0), root_path.to_path_buf())?;
+    let root = sources.add(first.file);
+    findings.extend(first.findings);
+    let Some(root_raw) = first.raw else {
         return Ok(Loaded {
             sources,
             root,
@@ -258,20 +311,21 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
             findings,
         });
     };
-    let mut parsed = vec![ParsedFile {
-        id: root,
-        raw: root_raw,
-    }];
     // The include list is lowered with the settings; read it from the raw root first.
-    let includes: Vec<_> = parsed[0]
-        .raw
+    let includes: Vec<_> = root_raw
         .include
         .as_ref()
         .map(|i| i.value.clone())
         .unwrap_or_default();
-    for path in expand_includes(&includes, &root_dir, root_path, &mut findings) {
-        let (id, readable) = read_file(&mut sources, path, &mut findings)?;
-        if readable && let Some(raw) = parse(&sources, id, &mut findings) {
+    let mut parsed = vec![ParsedFile {
+        id: root,
+        raw: root_raw,
+    }];
+    let paths = expand_includes(&includes, &root_dir, root_path, &mut findings);
+    for read in read_all(1, paths)? {
+        let id = sources.add(read.file);
+        findings.extend(read.findings);
+        if let Some(raw) = read.raw {
             parsed.push(ParsedFile { id, raw });
         }
     }

@@ -11,7 +11,7 @@ use crate::config::model::Target;
 use crate::exit::ExitStatus;
 use crate::finding::did_you_mean;
 use crate::plan::Plan;
-use crate::plan::make::{PlanRun, make, workspace_checksum};
+use crate::plan::make::{PlanRun, make};
 use crate::render::human::HumanOptions;
 use crate::render::{self};
 use crate::state::{self, StateError, store};
@@ -215,16 +215,15 @@ pub fn apply(
     };
     let plan = match &saved {
         Some(saved) => {
-            let fresh =
-                check_fresh(saved, &current, &workspace_checksum(&run.lint)).and_then(|()| {
-                    if saved.changes == plan.changes {
-                        Ok(())
-                    } else {
-                        Err(StateError::Stale(
-                            "the changes it would make now differ from the saved ones".to_owned(),
-                        ))
-                    }
-                });
+            let fresh = check_fresh(saved, &current, &plan.workspace_checksum).and_then(|()| {
+                if saved.changes == plan.changes {
+                    Ok(())
+                } else {
+                    Err(StateError::Stale(
+                        "the changes it would make now differ from the saved ones".to_owned(),
+                    ))
+                }
+            });
             if let Err(e) = fresh {
                 return Ok(fail(e));
             }

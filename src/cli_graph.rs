@@ -163,15 +163,20 @@ pub fn drift_text(lines: &[String]) -> String {
     )
 }
 
-pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
-    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
+/// The workspace of `-c` (default `./pimplan.yaml`).
+fn open(args: &Arguments) -> Result<crate::load::Loaded, ExitStatus> {
     let root = args
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("pimplan.yaml"));
-    let loaded = match crate::load::load(&root) {
+    crate::load::load(&root).map_err(fail)
+}
+
+pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
+    let loaded = match open(args) {
         Ok(l) => l,
-        Err(e) => return Ok(fail(e)),
+        Err(status) => return Ok(status),
     };
     let Some(ws) = loaded.workspace.as_ref() else {
         return Ok(fail("the workspace could not be read; run `pimplan lint`"));
@@ -275,13 +280,9 @@ pub fn import(
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
-    let root = args
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("pimplan.yaml"));
-    let loaded = match crate::load::load(&root) {
+    let loaded = match open(args) {
         Ok(l) => l,
-        Err(e) => return Ok(fail(e)),
+        Err(status) => return Ok(status),
     };
     let Some(ws) = loaded.workspace.as_ref() else {
         return Ok(fail("the workspace could not be read; run `pimplan lint`"));

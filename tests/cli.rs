@@ -1,15 +1,14 @@
 //! Integration tests over the real binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use common::{copy_fixture, json, manifest};
 
 const NOW: &str = "2026-12-01T00:00:00Z";
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The result of one run of the binary.
 struct Run {
@@ -52,29 +51,6 @@ impl Pimplan {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
-}
-
-/// Copy a fixture folder into a fresh temporary folder.
-fn copy_fixture(name: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    copy_dir(&manifest().join(name), tmp.path());
-    tmp
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            let _ = std::fs::create_dir_all(&target);
-            copy_dir(&entry.path(), &target);
-        } else {
-            let _ = std::fs::copy(entry.path(), &target);
-        }
-    }
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| unreachable!("not JSON ({e}): {text}"))
 }
 
 #[test]

@@ -2,11 +2,14 @@
 
 mod graph_server;
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
 use chrono::{DateTime, Utc};
+use common::{copy_fixture, edit};
 use graph_server::{ASSERTION, SECRET, Server, TOKEN};
 use serde_json::{Value, json};
 
@@ -57,25 +60,8 @@ fn pimplan(
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).unwrap_or(());
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap_or(0);
-        }
-    }
-}
-
 fn example() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    copy_dir(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/example"),
-        tmp.path(),
-    );
-    tmp
+    copy_fixture("fixtures/example")
 }
 
 fn state(dir: &Path) -> Value {
@@ -123,12 +109,6 @@ fn state_keys(dir: &Path) -> Vec<String> {
         .collect();
     keys.sort();
     keys
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(text.contains(from), "{} lacks `{from}`", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap_or(());
 }
 
 #[test]

@@ -1,17 +1,16 @@
 //! State, plan and apply, over the real binary with a fixed clock.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use common::{copy_fixture, edit, json};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 struct Run {
     code: i32,
@@ -39,27 +38,7 @@ fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {
 }
 
 fn example() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    copy_dir(&manifest().join("fixtures/example"), tmp.path());
-    tmp
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).unwrap_or(());
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap_or(0);
-        }
-    }
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(text.contains(from), "{} lacks `{from}`", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap_or(());
+    copy_fixture("fixtures/example")
 }
 
 fn read(path: &Path) -> String {
@@ -68,10 +47,6 @@ fn read(path: &Path) -> String {
 
 fn state(dir: &Path) -> Value {
     serde_json::from_str(&read(&dir.join("pimplan.state.json"))).unwrap_or(Value::Null)
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| unreachable!("not JSON ({e}): {text}"))
 }
 
 /// A small workspace: `n` licensed users eligible for one group, and optional extra YAML.

@@ -10,6 +10,7 @@ use super::bodies::schedules_path;
 use super::client::{Client, GraphError};
 use crate::config::model::{AssignmentType, Role};
 use crate::config::values::{format_duration, parse_duration};
+use crate::plan::desired::list;
 
 /// A schedule as the service holds it, kept only when direct and admin-assigned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,17 +99,6 @@ pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule
         }
     }
     Ok(out)
-}
-
-fn list(values: impl IntoIterator<Item = String>) -> String {
-    let mut v: Vec<String> = values.into_iter().collect();
-    v.sort();
-    v.dedup();
-    if v.is_empty() {
-        "none".to_owned()
-    } else {
-        v.join(", ")
-    }
 }
 
 fn normalise_duration(d: Option<&str>) -> String {

@@ -27,7 +27,8 @@ fn timestamp(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn list(items: impl IntoIterator<Item = String>) -> String {
+/// A setting that is a set of names: sorted, without repeats, `none` when empty.
+pub fn list(items: impl IntoIterator<Item = String>) -> String {
     let mut v: Vec<String> = items.into_iter().collect();
     v.sort();
     v.dedup();

@@ -138,25 +138,27 @@ pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, Stat
         since: Clock::system().now().to_rfc3339(),
         command: command.to_owned(),
     };
+    // The lock appears with its content complete: written to a private file first, then
+    // linked into place, which fails if a lock exists (an atomic test-and-set).
+    let text = serde_json::to_string_pretty(&info).unwrap_or_default();
+    let mut pending = path.as_os_str().to_owned();
+    pending.push(format!(".{}", info.id));
+    let pending = PathBuf::from(pending);
+    write_atomic(&pending, &text).map_err(|source| StateError::Write {
+        path: pending.clone(),
+        source,
+    })?;
     let started = Instant::now();
     loop {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut file) => {
-                let text = serde_json::to_string_pretty(&info).unwrap_or_default();
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|source| StateError::Write {
-                        path: path.clone(),
-                        source,
-                    })?;
+        let linked = std::fs::hard_link(&pending, &path);
+        match linked {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&pending);
                 return Ok(Lock { path, info });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 if started.elapsed() >= timeout {
+                    let _ = std::fs::remove_file(&pending);
                     let holder = read_lock(&path).map_or_else(
                         || "another pimplan (the lock file is unreadable)".to_owned(),
                         |h| h.to_string(),
@@ -168,7 +170,10 @@ pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, Stat
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(source) => return Err(StateError::Write { path, source }),
+            Err(source) => {
+                let _ = std::fs::remove_file(&pending);
+                return Err(StateError::Write { path, source });
+            }
         }
     }
 }

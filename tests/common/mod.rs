@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+pub fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap_or(());
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or(0);
+        }
+    }
+}
+
+/// A copy of a folder of the project (e.g. `fixtures/example`) in a fresh temporary folder.
+pub fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    copy_dir(&manifest().join(name), tmp.path());
+    tmp
+}
+
+/// Replace the first `from` in a file; the test fails if the file lacks it.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.contains(from), "{} lacks `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap_or(());
+}
+
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| unreachable!("not JSON ({e}): {text}"))
+}

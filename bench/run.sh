@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Benchmark pimplan against the parse-only floor, check-jsonschema and yamllint.
+#
+#   bench/run.sh                          # N = 10k, 100k and 1M
+#   SIZES="10000 100000" bench/run.sh     # a quicker run
+#   SIZES=10000 REPS=1 bench/run.sh       # a smoke test
+#
+# For each N it generates a workspace of N assignments (examples/gen_workspace.rs, cached in
+# $WORK/ws-N), then times, median of several runs, with peak memory from /usr/bin/time -v:
+#
+#   parse-only        examples/parse_only.rs: the same YAML crate deserialising the same files
+#                     into the same raw structs on as many threads as pimplan's loader, nothing
+#                     else: the floor every ratio is taken against
+#   parse-only 1 thr  the same on one thread (for reference)
+#   pimplan lint      `pimplan lint WS --now 2026-12-01T00:00:00Z` (no findings expected)
+#   pimplan plan      `pimplan -c WS/pimplan.yaml plan --now …` against the generated state
+#                     (about 10 % of the assignments to add, nothing else)
+#   check-jsonschema  `check-jsonschema --schemafile schemas/pimplan.schema.json FILES…`
+#                     (schema only: what teams use today in pre-commit)
+#   yamllint          `yamllint -c CONFIG FILES…` (default rules, less line-length and
+#                     document-start, braces may hold one space: the style of the fixtures)
+#
+# and prints a Markdown table (also saved to $WORK/results-<time>.md) and the targets.
+#
+# Environment:
+#   SIZES          assignment counts (default "10000 100000 1000000")
+#   REPS           runs per measurement (default 5, and 3 for N >= 1,000,000)
+#   SEED           generator seed (default 1)
+#   WORK           where workspaces and results go (default bench/work, keep it out of git)
+#   SLOW_TIMEOUT   seconds after which a run of check-jsonschema or yamllint is stopped and
+#                  reported as "n/a (over N s)" (default 300)
+#   SLOW_ONCE      a check-jsonschema or yamllint whose first run takes longer than this many
+#                  seconds is measured once (default 30)
+#   SKIP_SLOW_FROM skip check-jsonschema and yamllint from this N on (default: never)
+#   NO_BUILD=1     use the binaries in target/release as they are
+#
+# Installs nothing. Needs GNU time (/usr/bin/time, Debian package `time`); check-jsonschema
+# and yamllint are optional (`pip install check-jsonschema yamllint`).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+SIZES=${SIZES:-"10000 100000 1000000"}
+SEED=${SEED:-1}
+WORK=${WORK:-$REPO/bench/work}
+SLOW_TIMEOUT=${SLOW_TIMEOUT:-300}
+SLOW_ONCE=${SLOW_ONCE:-30}
+SKIP_SLOW_FROM=${SKIP_SLOW_FROM:-}
+NOW=2026-12-01T00:00:00Z
+SCHEMA=$REPO/schemas/pimplan.schema.json
+PIMPLAN=$REPO/target/release/pimplan
+GEN=$REPO/target/release/examples/gen_workspace
+PARSE=$REPO/target/release/examples/parse_only
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- tools ---------------------------------------------------------------------------------
+if ! /usr/bin/time -v true >/dev/null 2>&1; then
+    say "bench: GNU time is needed for peak memory (/usr/bin/time -v): apt-get install time"
+    exit 2
+fi
+HAVE_CJS=1
+HAVE_YAMLLINT=1
+command -v check-jsonschema >/dev/null 2>&1 || HAVE_CJS=0
+command -v yamllint >/dev/null 2>&1 || HAVE_YAMLLINT=0
+if [[ $HAVE_CJS == 0 || $HAVE_YAMLLINT == 0 ]]; then
+    say "bench: check-jsonschema or yamllint is missing; their rows say n/a."
+    say "       install them with: pip install check-jsonschema yamllint"
+fi
+
+if [[ -z ${NO_BUILD:-} ]]; then
+    say "bench: cargo build --release --examples --bins"
+    cargo build --release --examples --bins >&2
+fi
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+YAMLLINT_CONFIG=$WORK/yamllint.yaml
+cat >"$YAMLLINT_CONFIG" <<'EOF'
+extends: default
+rules:
+  line-length: disable
+  document-start: disable
+  braces: { max-spaces-inside: 1 }
+EOF
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+NOTES=$WORK/notes.txt
+: >"$NOTES"
+
+# --- measuring -------------------------------------------------------------------------------
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+maxof() { sort -g | tail -1; }
+
+# One run: `run_once LIMIT CMD...` sets LAST_WALL (s), LAST_CPU (user+sys s), LAST_RSS (KiB),
+# LAST_RC. A LIMIT of 0 means no time limit; a run stopped by it has LAST_RC 124.
+run_once() {
+    local limit=$1
+    shift
+    local report=$WORK/time.txt
+    local start end
+    start=$(date +%s%N)
+    set +e
+    if [[ $limit == 0 ]]; then
+        /usr/bin/time -v -o "$report" "$@" >/dev/null 2>"$WORK/stderr.txt"
+    else
+        /usr/bin/time -v -o "$report" timeout -k 10 "$limit" "$@" >/dev/null 2>"$WORK/stderr.txt"
+    fi
+    LAST_RC=$?
+    set -e
+    end=$(date +%s%N)
+    LAST_WALL=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    LAST_CPU=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$report")
+    LAST_RSS=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$report")
+}
+
+# Per tool, the runs so far: one "wall cpu rss rc" line each in $WORK/runs/<tool>.
+record_run() { echo "$LAST_WALL $LAST_CPU $LAST_RSS $LAST_RC" >>"$WORK/runs/$1"; }
+
+# Summarise the runs of one tool into a results row.
+summarise() {
+    local n=$1 tool=$2 note=${3:-}
+    local file=$WORK/runs/$tool
+    local runs wall cpu rss rcs
+    runs=$(wc -l <"$file")
+    wall=$(awk '{ print $1 }' "$file" | median)
+    cpu=$(awk '{ print $2 }' "$file" | median)
+    rss=$(awk '{ print $3 }' "$file" | maxof)
+    rcs=$(awk '{ print $4 }' "$file" | sort -u | paste -sd, -)
+    if [[ $rcs != 0 ]]; then
+        note="${note:+$note; }exit status $rcs"
+    fi
+    printf '%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\n' "$n" "$tool" "$wall" "$cpu" "$rss" "$runs" "$note" >>"$RESULTS"
+}
+
+skip_row() { printf '%s\t%s\tskip\t\t\t\t0\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
+
+# A slow tool: a time limit, and a single run when the first one is long.
+measure_slow() {
+    local n=$1 tool=$2 reps=$3
+    shift 3
+    rm -f "$WORK/runs/$tool"
+    local i
+    for ((i = 1; i <= reps; i++)); do
+        say "  $tool (run $i/$reps)"
+        run_once "$SLOW_TIMEOUT" "$@"
+        if [[ $LAST_RC == 124 || $LAST_RC == 137 ]]; then
+            skip_row "$n" "$tool" "n/a (over $SLOW_TIMEOUT s)"
+            return
+        fi
+        record_run "$tool"
+        if awk -v w="$LAST_WALL" -v s="$SLOW_ONCE" 'BEGIN { exit !(w > s) }'; then
+            break
+        fi
+    done
+    local runs
+    runs=$(wc -l <"$WORK/runs/$tool")
+    if ((runs < reps)); then
+        summarise "$n" "$tool" "measured $runs time(s): first run over $SLOW_ONCE s"
+    else
+        summarise "$n" "$tool"
+    fi
+}
+
+# --- the sizes -----------------------------------------------------------------------------
+for N in $SIZES; do
+    if [[ -n ${REPS:-} ]]; then
+        reps=$REPS
+    elif ((N >= 1000000)); then
+        reps=3
+    else
+        reps=5
+    fi
+    WS=$WORK/ws-$N
+    stamp="$N $SEED $(cat examples/gen_workspace.rs src/state/mod.rs | sha256sum | cut -c1-16)"
+    if [[ ! -f $WS/.generated || $(cat "$WS/.generated") != "$stamp" ]]; then
+        say "bench: generating $N assignments into $WS"
+        "$GEN" --assignments "$N" --seed "$SEED" "$WS" >&2
+        echo "$stamp" >"$WS/.generated"
+    fi
+    # The files every tool reads, relative to the workspace (short argument lists).
+    cd "$WS"
+    mapfile -t FILES < <(printf '%s\n' pimplan.yaml; find principals groups -name '*.yaml' | LC_ALL=C sort)
+    yaml_bytes=$(cat "${FILES[@]}" | wc -c)
+    state_bytes=$(wc -c <pimplan.state.json)
+
+    # Sanity: the workspace lints clean and plans only creates.
+    lint_out=$("$PIMPLAN" lint . --now "$NOW" 2>&1 | tail -1) || true
+    plan_out=$("$PIMPLAN" -c pimplan.yaml plan --now "$NOW" 2>&1 | tail -1) || true
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "${#FILES[@]}" "$yaml_bytes" "$state_bytes" "$lint_out" "$plan_out" >>"$NOTES"
+
+    say "bench: N=$N, ${#FILES[@]} files, $((yaml_bytes / 1048576)) MiB of YAML, $reps runs"
+    mkdir -p "$WORK/runs"
+    rm -f "$WORK/runs/"*
+    # pimplan and the floor: runs interleaved, so that noise from other work on the machine
+    # falls on all of them alike.
+    for ((i = 1; i <= reps; i++)); do
+        say "  parse-only, lint, plan (run $i/$reps)"
+        run_once 0 "$PARSE" pimplan.yaml && record_run parse
+        run_once 0 "$PARSE" --threads 1 pimplan.yaml && record_run parse1
+        run_once 0 "$PIMPLAN" lint . --now "$NOW" && record_run lint
+        run_once 0 "$PIMPLAN" -c pimplan.yaml plan --now "$NOW" && record_run plan
+    done
+    summarise "$N" parse
+    summarise "$N" parse1
+    summarise "$N" lint
+    summarise "$N" plan
+
+    if [[ -n $SKIP_SLOW_FROM ]] && ((N >= SKIP_SLOW_FROM)); then
+        skip_row "$N" cjs "n/a (skipped: SKIP_SLOW_FROM=$SKIP_SLOW_FROM)"
+        skip_row "$N" yamllint "n/a (skipped: SKIP_SLOW_FROM=$SKIP_SLOW_FROM)"
+    else
+        if [[ $HAVE_CJS == 1 ]]; then
+            measure_slow "$N" cjs "$reps" check-jsonschema --schemafile "$SCHEMA" "${FILES[@]}"
+        else
+            skip_row "$N" cjs "n/a (not installed: pip install check-jsonschema)"
+        fi
+        if [[ $HAVE_YAMLLINT == 1 ]]; then
+            measure_slow "$N" yamllint "$reps" yamllint -c "$YAMLLINT_CONFIG" "${FILES[@]}"
+        else
+            skip_row "$N" yamllint "n/a (not installed: pip install yamllint)"
+        fi
+    fi
+    cd "$REPO"
+done
+
+# --- report ----------------------------------------------------------------------------------
+REPORT=$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+    echo "## pimplan benchmark"
+    echo
+    echo "$(uname -srm), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows in wall times more than in CPU times)."
+    echo "pimplan $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), seed $SEED, --now $NOW."
+    echo
+    awk -F'\t' '{ printf "- N=%s: %s files, %.1f MiB of YAML, state file %.1f MiB; lint: `%s`; plan: `%s`\n", $1, $2, $3 / 1048576, $4 / 1048576, $5, $6 }' "$NOTES"
+    echo
+    awk -F'\t' -v notes="$NOTES" '
+        BEGIN {
+            while ((getline line < notes) > 0) { split(line, f, "\t"); yaml[f[1]] = f[3] }
+            name["parse"] = "parse-only (floor)"; name["parse1"] = "parse-only, 1 thread"
+            name["lint"] = "pimplan lint"; name["plan"] = "pimplan plan"
+            name["cjs"] = "check-jsonschema"; name["yamllint"] = "yamllint"
+        }
+        { row[NR] = $0; n = $1; t = $2; st[n, t] = $3; wall[n, t] = $4; note[n, t] = $8
+          if ($3 == "skip" && match($8, /over [0-9]+ s/)) { over[n, t] = substr($8, RSTART + 5, RLENGTH - 7) } }
+        END {
+            print "| N | tool | median s | CPU s | runs | × floor | check-jsonschema ÷ tool | peak MiB | YAML MiB | peak ÷ YAML | note |"
+            print "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+            for (i = 1; i <= NR; i++) {
+                split(row[i], f, "\t"); n = f[1]; t = f[2]
+                y = yaml[n] / 1048576
+                if (f[3] == "skip") {
+                    printf "| %s | %s | n/a | | 0 | | | | %.1f | | %s |\n", n, name[t], y, f[8]
+                    continue
+                }
+                floor = (st[n, "parse"] == "ok") ? wall[n, "parse"] : 0
+                ratio = (floor > 0) ? sprintf("%.2f", f[4] / floor) : ""
+                if (st[n, "cjs"] == "ok") speed = sprintf("%.1f", wall[n, "cjs"] / f[4])
+                else if ((n, "cjs") in over) speed = sprintf("> %.0f", over[n, "cjs"] / f[4])
+                else speed = ""
+                mib = f[6] / 1024
+                printf "| %s | %s | %.3f | %.2f | %s | %s | %s | %.0f | %.1f | %.2f | %s |\n", n, name[t], f[4], f[5], f[7], ratio, speed, mib, y, mib / y, f[8]
+            }
+        }' "$RESULTS"
+    echo
+    echo "### Targets (reported, not asserted)"
+    echo
+    awk -F'\t' -v notes="$NOTES" '
+        BEGIN { while ((getline line < notes) > 0) { split(line, f, "\t"); yaml[f[1]] = f[3] } }
+        $3 == "ok" { wall[$1, $2] = $4; rss[$1, $2] = $6; if (!($1 in seen)) { seen[$1] = 1; ns[++k] = $1 } }
+        $3 == "skip" && match($8, /over [0-9]+ s/) { over[$1, $2] = substr($8, RSTART + 5, RLENGTH - 7) }
+        function verdict(ok) { return ok ? "met" : "MISSED" }
+        END {
+            for (i = 1; i <= k; i++) {
+                n = ns[i]; fl = wall[n, "parse"]
+                if (fl > 0 && wall[n, "lint"] > 0)
+                    printf "- N=%s: lint %.2f× the parse-only floor (target ≤ 1.3 at 100k: %s); plan %.2f× (target ≤ 1.5 at 100k: %s)\n", n, wall[n, "lint"] / fl, verdict(wall[n, "lint"] / fl <= 1.3), wall[n, "plan"] / fl, verdict(wall[n, "plan"] / fl <= 1.5)
+                if (wall[n, "cjs"] > 0)
+                    printf "- N=%s: lint %.1f× faster than check-jsonschema (target ≥ 30: %s)\n", n, wall[n, "cjs"] / wall[n, "lint"], verdict(wall[n, "cjs"] / wall[n, "lint"] >= 30)
+                else if ((n, "cjs") in over)
+                    printf "- N=%s: lint more than %.0f× faster than check-jsonschema (stopped after %s s; target ≥ 30: %s)\n", n, over[n, "cjs"] / wall[n, "lint"], over[n, "cjs"], (over[n, "cjs"] / wall[n, "lint"] >= 30) ? "met" : "unknown, stopped too early"
+                for (j = 1; j <= 2; j++) {
+                    t = (j == 1) ? "lint" : "plan"
+                    if (rss[n, t] > 0)
+                        printf "- N=%s: %s peak memory %.2f× the YAML (target < 4: %s)\n", n, t, rss[n, t] * 1024 / yaml[n], verdict(rss[n, t] * 1024 / yaml[n] < 4)
+                }
+            }
+            if (k >= 2) {
+                a = ns[1]; b = ns[k]
+                for (j = 1; j <= 3; j++) {
+                    t = (j == 1) ? "parse" : (j == 2) ? "lint" : "plan"
+                    if (!(wall[a, t] > 0 && wall[b, t] > 0)) continue
+                    ta = wall[a, t] / a * 1e6; tb = wall[b, t] / b * 1e6
+                    ma = rss[a, t] / a; mb = rss[b, t] / b
+                    printf "- %s per assignment, N=%s → N=%s: time %.1f → %.1f µs (×%.2f, target ≤ 1.5: %s), memory %.2f → %.2f KiB (×%.2f, target ≤ 1.5: %s)\n", t, a, b, ta, tb, tb / ta, verdict(tb / ta <= 1.5), ma, mb, mb / ma, verdict(mb / ma <= 1.5)
+                }
+            }
+        }' "$RESULTS"
+} | tee "$REPORT"
+say "bench: report saved to $REPORT"

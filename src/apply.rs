@@ -1,13 +1,14 @@
 //! Apply: walk a plan's changes through an [`Executor`], recording each in the state as it
 //! succeeds, so that a failure or a kill half way leaves a state that tells the truth.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::plan::{Change, Plan, Subject};
-use crate::state::store::{write_backup, write_state};
+use crate::state::store::{write_backup, write_entries};
 use crate::state::{
     AssignmentRecord, AssignmentSpec, LoadedState, PolicyRecord, State, StateError,
 };
@@ -106,33 +107,64 @@ fn record_assignment(spec: &AssignmentSpec, now: DateTime<FixedOffset>) -> Assig
     }
 }
 
-/// Make `state` show `change` as done.
-fn record(state: &mut State, change: &Change, now: DateTime<FixedOffset>) {
-    match &change.subject {
-        Subject::Assignment { before, after } => {
-            if let Some(b) = before {
-                state.assignments.retain(|a| a.key != b.key);
+/// The state during an apply: entries by key, so that recording a change costs the same
+/// whatever the size of the state.
+struct Ledger {
+    header: State,
+    assignments: BTreeMap<String, AssignmentRecord>,
+    policies: BTreeMap<String, PolicyRecord>,
+}
+
+impl Ledger {
+    fn new(mut state: State) -> Self {
+        let assignments = std::mem::take(&mut state.assignments)
+            .into_iter()
+            .map(|a| (a.key.clone(), a))
+            .collect();
+        let policies = std::mem::take(&mut state.policies)
+            .into_iter()
+            .map(|p| (p.key.clone(), p))
+            .collect();
+        Ledger {
+            header: state,
+            assignments,
+            policies,
+        }
+    }
+
+    /// Make the state show `change` as done.
+    fn record(&mut self, change: &Change, now: DateTime<FixedOffset>) {
+        match &change.subject {
+            Subject::Assignment { before, after } => {
+                if let Some(b) = before {
+                    self.assignments.remove(&b.key);
+                }
+                if let Some(spec) = after {
+                    self.assignments
+                        .insert(spec.key(), record_assignment(spec, now));
+                }
             }
-            if let Some(spec) = after {
-                let key = spec.key();
-                state.assignments.retain(|a| a.key != key);
-                state.assignments.push(record_assignment(spec, now));
+            Subject::Policy { before, after } => {
+                if let Some(b) = before {
+                    self.policies.remove(&b.key);
+                }
+                if let Some(spec) = after {
+                    let key = spec.key();
+                    self.policies.insert(
+                        key.clone(),
+                        PolicyRecord {
+                            key,
+                            spec: spec.clone(),
+                            applied_at: now,
+                        },
+                    );
+                }
             }
         }
-        Subject::Policy { before, after } => {
-            if let Some(b) = before {
-                state.policies.retain(|p| p.key != b.key);
-            }
-            if let Some(spec) = after {
-                let key = spec.key();
-                state.policies.retain(|p| p.key != key);
-                state.policies.push(PolicyRecord {
-                    key,
-                    spec: spec.clone(),
-                    applied_at: now,
-                });
-            }
-        }
+    }
+
+    fn write(&mut self, path: &Path) -> Result<(), StateError> {
+        write_entries(path, &mut self.header, &self.assignments, &self.policies)
     }
 }
 
@@ -159,20 +191,36 @@ pub fn apply(
     if let Some(text) = &current.text {
         write_backup(path, text)?;
     }
-    let mut state = current.state;
+    let mut ledger = Ledger::new(current.state);
     let delay = step_delay();
+    // The state is written after each change, unless writing it costs more than the changes:
+    // a large state is written at most every nine write-durations, so that writing stays
+    // about a tenth of the run. What is on disk is always a prefix of the plan, and after a
+    // failure everything done so far is written before the error is returned.
+    let mut next_write = Instant::now();
+    let mut unwritten = false;
     for (done, change) in plan.changes.iter().enumerate() {
-        if change.touches_service() {
-            executor
-                .execute(change)
-                .map_err(|source| ApplyError::Change {
-                    address: change.address.clone(),
-                    done,
-                    source,
-                })?;
+        if change.touches_service()
+            && let Err(source) = executor.execute(change)
+        {
+            if unwritten {
+                ledger.write(path)?;
+            }
+            return Err(ApplyError::Change {
+                address: change.address.clone(),
+                done,
+                source,
+            });
         }
-        record(&mut state, change, now);
-        write_state(path, &mut state)?;
+        ledger.record(change, now);
+        unwritten = true;
+        let last = done + 1 == plan.changes.len();
+        if last || Instant::now() >= next_write {
+            let started = Instant::now();
+            ledger.write(path)?;
+            unwritten = false;
+            next_write = Instant::now() + started.elapsed() * 9;
+        }
         if let Some(d) = delay {
             std::thread::sleep(d);
         }

@@ -83,8 +83,10 @@ fn apply_then_plan_is_no_changes_and_edits_show_their_symbols() {
         "{}",
         first.stdout
     );
-    let serial = state(dir)["serial"].as_u64();
-    assert_eq!(serial, Some(43));
+    // One write per change at most (a large state is written less often).
+    let serial = state(dir)["serial"].as_u64().unwrap_or(0);
+    assert!((1..=43).contains(&serial), "serial {serial}");
+    assert_eq!(state(dir)["assignments"].as_array().map(Vec::len), Some(31));
 
     let again = pimplan(dir, T0, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
@@ -148,11 +150,14 @@ fn apply_then_plan_is_no_changes_and_edits_show_their_symbols() {
     let applied = pimplan(dir, t1, &["apply", "--auto-approve"]);
     assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
     let after = read(&dir.join("pimplan.state.json"));
-    let serial = json(&after)["serial"].as_u64();
-    assert_eq!(serial, Some(43 + 5));
+    let new_serial = json(&after)["serial"].as_u64().unwrap_or(0);
+    assert!(
+        new_serial > serial && new_serial <= serial + 5,
+        "serial {new_serial}"
+    );
     // The backup is the state before this apply.
     let backup = json(&read(&dir.join("pimplan.state.json.backup")));
-    assert_eq!(backup["serial"].as_u64(), Some(43));
+    assert_eq!(backup["serial"].as_u64(), Some(serial));
 
     // The same apply again changes nothing, not even the serial.
     let idle = pimplan(dir, "2026-12-01T00:20:00Z", &["apply", "--auto-approve"]);
@@ -558,11 +563,7 @@ fn two_applies_at_once_one_wins_the_other_meets_the_lock() {
     let stderr = String::from_utf8_lossy(&loser.stderr);
     assert!(stderr.contains("is locked by `pimplan apply`"), "{stderr}");
     let st = state(dir);
-    assert_eq!(
-        st["serial"].as_u64(),
-        Some(12),
-        "10 assignments and 2 policies, one write each"
-    );
+    assert_eq!(st["policies"].as_array().map(Vec::len), Some(2));
     assert_eq!(st["assignments"].as_array().map(Vec::len), Some(10));
     assert!(!dir.join("pimplan.state.json.lock").exists());
 }
@@ -638,8 +639,6 @@ fn an_apply_killed_at_random_points_leaves_a_true_state() {
         });
         let serial = now["serial"].as_u64().unwrap_or_default();
         assert!(serial >= base_serial, "run {run}");
-        let k = usize::try_from(serial - base_serial).unwrap_or(usize::MAX);
-        assert!(k <= changes.len(), "run {run}: serial {serial}");
         let mut principals: Vec<String> = now["assignments"]
             .as_array()
             .into_iter()
@@ -647,10 +646,14 @@ fn an_apply_killed_at_random_points_leaves_a_true_state() {
             .filter_map(|a| a["principal"].as_str().map(str::to_owned))
             .collect();
         principals.sort();
-        assert_eq!(
-            principals,
-            expected_principals(k),
-            "run {run}: the state is not the first {k} changes"
+        // The state holds exactly the first k changes of the plan, for some k.
+        let k = (0..=changes.len()).find(|k| expected_principals(*k) == principals);
+        let Some(k) = k else {
+            unreachable!("run {run}: the state is not a prefix of the plan: {principals:?}")
+        };
+        assert!(
+            (serial - base_serial) as usize <= k,
+            "run {run}: more writes than changes"
         );
         assert_eq!(now["lineage"], base["lineage"], "run {run}");
         // The backup, when written, is the state before the apply.

@@ -120,14 +120,13 @@ pub fn make_with(
     let desired = desired(ws);
     let changes = diff(&desired, diff_state, now);
 
-    // The state file joins the sources, so findings about removed entries can point into it.
-    let mut extra_sources = Vec::new();
-    let state_file = loaded_state.text.as_ref().map(|text| {
-        extra_sources.push(SourceFile::new(state_path.clone(), text.clone()));
-        FileId(u32::try_from(lint.loaded.sources.len()).unwrap_or(u32::MAX))
-    });
-    let state_text = loaded_state.text.clone().unwrap_or_default();
-    let entry = |key: &str| state_file.and_then(|id| state_entry_span(id, &state_text, key));
+    // Findings about entries no longer in the files point into the state file.
+    let state_file = loaded_state
+        .text
+        .as_ref()
+        .map(|_| FileId(u32::try_from(lint.loaded.sources.len()).unwrap_or(u32::MAX)));
+    let state_text = loaded_state.text.as_deref().unwrap_or_default();
+    let entry = |key: &str| state_file.and_then(|id| state_entry_span(id, state_text, key));
     let plan_span = ws
         .settings
         .state
@@ -148,8 +147,15 @@ pub fn make_with(
         rules::check_plan(&cx, |r| overrides.get(r.code) != Some(&SeverityLevel::Off)),
         &overrides,
     );
-    for file in extra_sources {
-        lint.loaded.sources.add(file);
+    // The state file joins the sources only when a finding points into it.
+    if let Some(id) = state_file
+        && plan_findings
+            .iter()
+            .any(|f| f.primary.span.file == id || f.secondary.iter().any(|l| l.span.file == id))
+    {
+        lint.loaded
+            .sources
+            .add(SourceFile::new(state_path.clone(), state_text.to_owned()));
     }
     let stopped = plan_findings.iter().any(|f| f.severity == Severity::Error);
     lint.findings.extend(plan_findings);

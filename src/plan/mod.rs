@@ -342,8 +342,9 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
             }),
         }
     }
+    let recorded: HashSet<&str> = state.policies.iter().map(|p| p.key.as_str()).collect();
     for (spec, _) in &desired.policies {
-        if state.policy(&spec.key()).is_none() {
+        if !recorded.contains(spec.key().as_str()) {
             changes.push(Change {
                 action: Action::Create,
                 reason: None,

@@ -309,19 +309,32 @@ pub fn read(path: &Path) -> Result<LoadedState, StateError> {
         detail,
     };
     let text = String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8 text".to_owned()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| corrupt(format!("not JSON ({e})")))?;
-    let version = value
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| corrupt("no `format_version`".to_owned()))?;
-    if version > u64::from(FORMAT_VERSION) {
-        return Err(StateError::FutureVersion {
-            path: path.to_path_buf(),
-            found: version,
-        });
+    // One pass straight into `State`, with no JSON tree in between (a large tenant's state is
+    // hundreds of megabytes). Only when that fails is the version looked at, so that a newer
+    // format is refused as such and not as corrupt.
+    let future = |found: u64| StateError::FutureVersion {
+        path: path.to_path_buf(),
+        found,
+    };
+    let state: State = match serde_json::from_str(&text) {
+        Ok(state) => state,
+        Err(e) => {
+            #[derive(Deserialize)]
+            struct Header {
+                format_version: Option<u64>,
+            }
+            let header: Header = serde_json::from_str(&text)
+                .map_err(|_| corrupt(format!("not a pimplan state ({e})")))?;
+            return Err(match header.format_version {
+                Some(v) if v > u64::from(FORMAT_VERSION) => future(v),
+                Some(_) => corrupt(e.to_string()),
+                None => corrupt("no `format_version`".to_owned()),
+            });
+        }
+    };
+    if u64::from(state.format_version) > u64::from(FORMAT_VERSION) {
+        return Err(future(u64::from(state.format_version)));
     }
-    let state: State = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
     if uuid::Uuid::parse_str(&state.lineage).is_err() {
         return Err(corrupt(format!(
             "lineage `{}` is not a UUID",

@@ -71,6 +71,43 @@ pub fn write_state(path: &Path, state: &mut State) -> Result<(), StateError> {
     })
 }
 
+/// The state as written, borrowing its entries (already in key order).
+#[derive(Serialize)]
+struct View<'a> {
+    format_version: u32,
+    lineage: &'a str,
+    serial: u64,
+    written_by: &'a str,
+    assignments: Vec<&'a super::AssignmentRecord>,
+    policies: Vec<&'a super::PolicyRecord>,
+}
+
+/// Write the next serial of a state kept as maps by key (as apply keeps it), without
+/// copying the entries.
+pub fn write_entries(
+    path: &Path,
+    header: &mut State,
+    assignments: &std::collections::BTreeMap<String, super::AssignmentRecord>,
+    policies: &std::collections::BTreeMap<String, super::PolicyRecord>,
+) -> Result<(), StateError> {
+    header.serial += 1;
+    header.written_by = format!("pimplan {}", env!("CARGO_PKG_VERSION"));
+    let view = View {
+        format_version: header.format_version,
+        lineage: &header.lineage,
+        serial: header.serial,
+        written_by: &header.written_by,
+        assignments: assignments.values().collect(),
+        policies: policies.values().collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
+    text.push('\n');
+    write_atomic(path, &text).map_err(|source| StateError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Who holds the lock, written into the lock file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockInfo {

@@ -261,16 +261,7 @@ impl RolePol {
 
     /// The state's `setting -> value` map, as `pimplan::plan::desired::policy_settings` writes it.
     fn settings(&self) -> std::collections::BTreeMap<String, String> {
-        let list = |items: Vec<String>| {
-            let mut v = items;
-            v.sort();
-            v.dedup();
-            if v.is_empty() {
-                "none".to_owned()
-            } else {
-                v.join(", ")
-            }
-        };
+        let list = pimplan::plan::desired::list;
         let mut s = std::collections::BTreeMap::new();
         let mut put = |k: &str, v: String| {
             s.insert(k.to_owned(), v);

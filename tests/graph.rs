@@ -14,6 +14,7 @@ use graph_server::{ASSERTION, SECRET, Server, TOKEN};
 use serde_json::{Value, json};
 
 const T0: &str = "2026-12-01T00:00:00Z";
+const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
 
 struct Run {
     code: i32,
@@ -116,13 +117,7 @@ fn apply_the_example_to_graph_then_plan_is_no_changes() {
     let server = Server::start();
     server.state().visibility_delay = Duration::from_millis(150);
     let ws = example();
-    let run = pimplan(
-        &server,
-        ws.path(),
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(server_keys(&server).len(), 31);
     assert_eq!(server_keys(&server), state_keys(ws.path()));
@@ -165,17 +160,7 @@ fn request_bodies_have_the_documented_shapes() {
     let server = Server::start();
     let ws = small("");
     let dir = ws.path();
-    assert_eq!(
-        pimplan(
-            &server,
-            dir,
-            T0,
-            &["apply", "--target", "graph", "--auto-approve"],
-            &[]
-        )
-        .code,
-        0
-    );
+    assert_eq!(pimplan(&server, dir, T0, APPLY, &[]).code, 0);
     let bodies = posts(&server);
     // adminAssign, eligibility, afterDateTime, with ticket.
     assert_eq!(
@@ -266,13 +251,7 @@ fn policy_patches_carry_the_rule_type_and_target() {
         "type: active, duration: P30D",
         "type: active, permanent: true",
     );
-    let run = pimplan(
-        &server,
-        dir,
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let requests = server.state().requests.clone();
     let patch = |rule: &str| {
@@ -352,13 +331,7 @@ fn retries_are_bounded() {
     let server = Server::start();
     server.state().throttle = 100;
     let ws = small("");
-    let run = pimplan(
-        &server,
-        ws.path(),
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
@@ -381,26 +354,14 @@ fn a_500_mid_apply_stops_with_the_service_error_and_a_true_state() {
     server.state().fail_post = Some(2);
     let ws = small("");
     let dir = ws.path();
-    let run = pimplan(
-        &server,
-        dir,
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("applying assignment ops/bob (member, active) failed: Microsoft Graph answered 500 InternalServerError: Something went wrong."), "{}", run.stderr);
     assert_eq!(server_keys(&server).len(), 1);
     assert_eq!(server_keys(&server), state_keys(dir));
     // The next apply finishes the job.
     server.state().fail_post = None;
-    let again = pimplan(
-        &server,
-        dir,
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let again = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     assert_eq!(server_keys(&server).len(), 2);
     assert_eq!(server_keys(&server), state_keys(dir));
@@ -411,26 +372,10 @@ fn an_assignment_that_already_exists_is_verified_and_taken_as_done() {
     let server = Server::start();
     let ws = small("");
     let dir = ws.path();
-    assert_eq!(
-        pimplan(
-            &server,
-            dir,
-            T0,
-            &["apply", "--target", "graph", "--auto-approve"],
-            &[]
-        )
-        .code,
-        0
-    );
+    assert_eq!(pimplan(&server, dir, T0, APPLY, &[]).code, 0);
     // The state is lost (or an earlier run was killed after the request): apply again.
     std::fs::remove_file(dir.join("pimplan.state.json")).unwrap_or(());
-    let run = pimplan(
-        &server,
-        dir,
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(server_keys(&server), state_keys(dir));
 }
@@ -475,13 +420,7 @@ fn an_apply_killed_half_way_is_finished_by_the_next_one() {
         recorded.len()
     );
     std::fs::remove_file(dir.join("pimplan.state.json.lock")).unwrap_or(());
-    let run = pimplan(
-        &server,
-        dir,
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(server_keys(&server), state_keys(dir));
 }
@@ -495,13 +434,7 @@ fn missing_object_ids_are_refused_before_any_request() {
         "id: aaaaaaaa-0000-4000-8000-000000000001, ",
         "",
     );
-    let run = pimplan(
-        &server,
-        ws.path(),
-        T0,
-        &["apply", "--target", "graph", "--auto-approve"],
-        &[],
-    );
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("principal `alice` has no `id`")
@@ -541,7 +474,7 @@ fn the_token_and_secret_never_appear_in_output() {
         &server,
         ws.path(),
         T0,
-        &["apply", "--target", "graph", "--auto-approve"],
+        APPLY,
         &[("AZURE_CLIENT_SECRET", "wrong-secret-value".to_owned())],
     );
     assert_eq!(run.code, 1);
@@ -563,7 +496,7 @@ fn workload_identity_federation_and_a_ready_token_sign_in() {
         &server,
         ws.path(),
         T0,
-        &["apply", "--target", "graph", "--auto-approve"],
+        APPLY,
         &[
             ("AZURE_CLIENT_SECRET", String::new()),
             (
@@ -578,7 +511,7 @@ fn workload_identity_federation_and_a_ready_token_sign_in() {
         &server,
         ws.path(),
         T0,
-        &["apply", "--target", "graph", "--auto-approve"],
+        APPLY,
         &[
             ("AZURE_CLIENT_ID", String::new()),
             ("PIMPLAN_GRAPH_TOKEN", TOKEN.to_owned()),
@@ -595,7 +528,7 @@ fn plain_http_is_refused_except_to_loopback() {
         &server,
         ws.path(),
         T0,
-        &["apply", "--target", "graph", "--auto-approve"],
+        APPLY,
         &[(
             "PIMPLAN_GRAPH_URL",
             "http://graph.example.com/v1.0".to_owned(),
@@ -616,17 +549,7 @@ fn refresh_and_drift_show_changes_made_outside_pimplan() {
     let server = Server::start();
     let ws = example();
     let dir = ws.path();
-    assert_eq!(
-        pimplan(
-            &server,
-            dir,
-            T0,
-            &["apply", "--target", "graph", "--auto-approve"],
-            &[]
-        )
-        .code,
-        0
-    );
+    assert_eq!(pimplan(&server, dir, T0, APPLY, &[]).code, 0);
     let clean = pimplan(
         &server,
         dir,
@@ -704,17 +627,7 @@ fn import_adopts_a_tenant_in_one_step() {
     let server = Server::start();
     // Fill the service through one workspace...
     let source = example();
-    assert_eq!(
-        pimplan(
-            &server,
-            source.path(),
-            T0,
-            &["apply", "--target", "graph", "--auto-approve"],
-            &[]
-        )
-        .code,
-        0
-    );
+    assert_eq!(pimplan(&server, source.path(), T0, APPLY, &[]).code, 0);
     // ...and adopt it from a copy that declares the principals and groups but no assignments.
     let ws = example();
     let dir = ws.path();

@@ -65,6 +65,23 @@ pub fn workspace_checksum(lint: &LintRun) -> String {
     state::checksum(&all)
 }
 
+/// Where the root file says the state is, if the root file parses (else the lint reports it).
+fn early_state_path(root: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(root).ok()?;
+    let file = SourceFile::new(root.to_path_buf(), text);
+    let raw: crate::config::raw::RawFile = crate::source::yaml::parse(FileId(0), &file).ok()??;
+    let dir = root.parent().map(Path::to_path_buf).unwrap_or_default();
+    Some(
+        dir.join(
+            raw.state
+                .as_ref()
+                .map_or(crate::config::model::Settings::DEFAULT_STATE, |s| {
+                    s.value.as_str()
+                }),
+        ),
+    )
+}
+
 /// The span of `"key": "<key>"` in the state file's text.
 fn state_entry_span(id: FileId, text: &str, key: &str) -> Option<Span> {
     let quoted = serde_json::to_string(key).ok()?;
@@ -83,6 +100,11 @@ pub fn make_with(
     allow_mass_removal: bool,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
+    // The state of a large tenant takes as long to read as a good part of the workspace:
+    // read it while the workspace is linted. Its path comes from a first look at the root
+    // file (the lint reads it again, properly).
+    let early = early_state_path(root)
+        .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
     let mut lint = lint(root, clock)?;
     let Some(ws) = lint.loaded.workspace.as_ref() else {
         return Ok(PlanRun {
@@ -103,7 +125,10 @@ pub fn make_with(
             drift: None,
         });
     }
-    let loaded_state = state::read(&state_path)?;
+    let loaded_state = match early.and_then(|h| h.join().ok()) {
+        Some((path, read)) if path == state_path => read?,
+        _ => state::read(&state_path)?,
+    };
     let mut drift = None;
     let refreshed;
     let diff_state = match refresh {

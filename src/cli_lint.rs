@@ -85,7 +85,12 @@ pub fn lint(
         Some(only) => in_files(&run, only, options.files, &root, args.quiet),
     };
     let sources = &run.loaded.sources;
-    let identities = Identities::new(run.loaded.workspace.as_ref());
+    // Identities cost a pass over the workspace: only when a finding needs one.
+    let identities = if findings.is_empty() {
+        Identities::new(None)
+    } else {
+        Identities::new(run.loaded.workspace.as_ref())
+    };
     let fingerprints: Vec<String> = findings
         .iter()
         .map(|f| identities.fingerprint(sources, &run.loaded.root_dir, f))

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
 use crate::cli::{Arguments, write_out};
+use crate::cli_plan::{fail, root};
 use crate::clock::Clock;
 use crate::config::model::{AssignmentType, PrincipalType, Role, Workspace};
 use crate::exit::ExitStatus;
@@ -16,11 +17,6 @@ use crate::graph::read::{LiveSchedule, policy_settings, schedules};
 use crate::state::{
     self, AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, State, store,
 };
-
-fn fail(message: impl std::fmt::Display) -> ExitStatus {
-    eprintln!("error: {message}");
-    ExitStatus::Findings
-}
 
 fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
     let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
@@ -165,11 +161,7 @@ pub fn drift_text(lines: &[String]) -> String {
 
 /// The workspace of `-c` (default `./pimplan.yaml`).
 fn open(args: &Arguments) -> Result<crate::load::Loaded, ExitStatus> {
-    let root = args
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("pimplan.yaml"));
-    crate::load::load(&root).map_err(fail)
+    crate::load::load(&root(args)).map_err(fail)
 }
 
 pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {

@@ -11,12 +11,12 @@ use crate::config::model::Target;
 use crate::exit::ExitStatus;
 use crate::finding::did_you_mean;
 use crate::plan::Plan;
-use crate::plan::make::{PlanRun, make};
+use crate::plan::make::{PlanRun, early_state_path, make};
 use crate::render::human::HumanOptions;
 use crate::render::{self};
 use crate::state::{self, StateError, store};
 
-fn root(args: &Arguments) -> PathBuf {
+pub(crate) fn root(args: &Arguments) -> PathBuf {
     args.config
         .clone()
         .unwrap_or_else(|| PathBuf::from("pimplan.yaml"))
@@ -27,7 +27,7 @@ fn clock(args: &Arguments) -> miette::Result<Clock> {
 }
 
 /// An error that ends plan or apply: printed, exit status 1.
-fn fail(message: impl std::fmt::Display) -> ExitStatus {
+pub(crate) fn fail(message: impl std::fmt::Display) -> ExitStatus {
     eprintln!("error: {message}");
     ExitStatus::Findings
 }
@@ -173,28 +173,18 @@ pub fn apply(
             }
         }
     };
-    // Read the workspace once to find the state and the target, then lock before planning:
-    // nobody may change the state between the plan and its apply.
-    let probe = match make(&root, &clock, options.allow_mass_removal) {
-        Ok(run) => run,
-        Err(e) => return Ok(fail(e)),
+    // Lock before planning: nobody may change the state between the plan and its apply. The
+    // state's path comes from a first look at the root file, so the workspace is read once.
+    let Some(state_path) = early_state_path(&root) else {
+        // The root file is missing or does not parse: show why.
+        return match make(&root, &clock, options.allow_mass_removal) {
+            Ok(run) => {
+                write_out(out, &findings_text(&run, args))?;
+                Ok(fail("the workspace could not be read; nothing was applied"))
+            }
+            Err(e) => Ok(fail(e)),
+        };
     };
-    let target = match options.target {
-        Some(TargetArg::Graph) => Target::Graph,
-        Some(TargetArg::State) => Target::State,
-        None => probe
-            .lint
-            .loaded
-            .workspace
-            .as_ref()
-            .map_or(Target::State, |w| w.settings.target()),
-    };
-    if probe.lint.loaded.workspace.is_none() || probe.state_path.as_os_str().is_empty() {
-        write_out(out, &findings_text(&probe, args))?;
-        return Ok(fail("the workspace could not be read; nothing was applied"));
-    }
-    let state_path = probe.state_path.clone();
-    drop(probe);
     let command = match &options.plan_file {
         Some(p) => format!("pimplan apply {}", p.display()),
         None => "pimplan apply".to_owned(),
@@ -203,12 +193,21 @@ pub fn apply(
         Ok(lock) => lock,
         Err(e) => return Ok(fail(e)),
     };
-    let run = match make(&root, &clock, options.allow_mass_removal) {
+    let mut run = match make(&root, &clock, options.allow_mass_removal) {
         Ok(run) => run,
         Err(e) => return Ok(fail(e)),
     };
     write_out(out, &findings_text(&run, args))?;
-    let (Some(plan), Some(current)) = (run.plan.as_ref(), run.state.clone()) else {
+    let Some(ws) = run.lint.loaded.workspace.as_ref() else {
+        return Ok(fail("the workspace could not be read; nothing was applied"));
+    };
+    let target = match options.target {
+        Some(TargetArg::Graph) => Target::Graph,
+        Some(TargetArg::State) => Target::State,
+        None => ws.settings.target(),
+    };
+    let current = run.state.take();
+    let (Some(plan), Some(current)) = (run.plan.as_ref(), current) else {
         return Ok(fail(
             "the plan stopped at error-level findings; nothing was applied",
         ));
@@ -290,16 +289,19 @@ pub fn apply(
     }
 }
 
+/// The state file named by the root file. Only the root file is read: `state` and
+/// `force-unlock` need no more, and must work while other files of the workspace are broken.
 fn state_path(args: &Arguments) -> Result<PathBuf, String> {
     let root = root(args);
-    let loaded = crate::load::load(&root).map_err(|e| e.to_string())?;
-    let ws = loaded.workspace.as_ref().ok_or_else(|| {
+    if !root.is_file() {
+        return Err(format!("no workspace root file at `{}`", root.display()));
+    }
+    early_state_path(&root).ok_or_else(|| {
         format!(
-            "the workspace `{}` could not be read; run `pimplan lint`",
+            "the root file `{}` could not be read; run `pimplan lint`",
             root.display()
         )
-    })?;
-    Ok(loaded.root_dir.join(ws.settings.state_path()))
+    })
 }
 
 pub fn state(

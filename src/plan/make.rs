@@ -66,7 +66,7 @@ pub fn workspace_checksum(lint: &LintRun) -> String {
 }
 
 /// Where the root file says the state is, if the root file parses (else the lint reports it).
-fn early_state_path(root: &Path) -> Option<PathBuf> {
+pub fn early_state_path(root: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(root).ok()?;
     let file = SourceFile::new(root.to_path_buf(), text);
     let raw: crate::config::raw::RawFile = crate::source::yaml::parse(FileId(0), &file).ok()??;

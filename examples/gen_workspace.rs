@@ -1087,6 +1087,8 @@ fn generate(args: &Args) -> std::io::Result<String> {
                 applied_at,
                 starts_at: applied_at,
                 ends_at: Some(ends_at),
+                request_id: None,
+                schedule_id: None,
             });
             recorded += 1;
         }

@@ -8,30 +8,81 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 
 use crate::plan::{Change, Plan, Subject};
-use crate::state::store::{write_backup, write_entries};
+use crate::state::store::{write_backup, write_entries, write_state};
 use crate::state::{
-    AssignmentRecord, AssignmentSpec, LoadedState, PolicyRecord, State, StateError,
+    AssignmentRecord, AssignmentSpec, LoadedState, Pending, PolicyRecord, PolicySpec, State,
+    StateError,
 };
 
-/// Where changes go. The state executor records them only; the Graph executor (a later
-/// step) sends requests to Microsoft Graph first.
+/// What a target reports of a change it carried out, for the state to keep.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub request_id: Option<String>,
+    pub schedule_id: Option<String>,
+}
+
+/// What a target holds of a change that may or may not have taken effect (a request that
+/// failed, timed out, or was in flight when the process was killed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// All of it.
+    Done(Applied),
+    /// None of it.
+    NotDone,
+    /// A replace stopped between its two requests: the old assignment is gone, the new one
+    /// is not there.
+    OnlyRemoved,
+    /// A policy with some of its rules patched: the settings the service holds.
+    Policy(BTreeMap<String, String>),
+}
+
+/// Where changes go. The state executor records them only; the Graph executor sends
+/// requests to Microsoft Graph first.
 pub trait Executor {
+    /// Whether the target is outside the state file, so that a change must be marked
+    /// pending in the state before it is sent, and read back when its outcome is unknown.
+    fn remote(&self) -> bool;
     /// Carry out one change in the target. The state is updated by the caller afterwards.
-    fn execute(&mut self, change: &Change) -> Result<(), ExecError>;
+    fn execute(&mut self, change: &Change) -> Result<Applied, ExecError>;
+    /// Read what the target holds of `change`, sent by an apply whose clock said `started_at`.
+    fn observe(
+        &mut self,
+        change: &Change,
+        started_at: DateTime<FixedOffset>,
+    ) -> Result<Observed, ExecError>;
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ExecError {
     pub message: String,
+    /// What the target holds of the change, when the failure itself tells (the service
+    /// refused the request); `None` when it may have taken effect (a 500, a timeout, a
+    /// connection lost), so that it must be read back.
+    pub known: Option<Observed>,
 }
 
 /// `--target state`: the state file is the target; nothing else is called.
 pub struct StateExecutor;
 
 impl Executor for StateExecutor {
-    fn execute(&mut self, _change: &Change) -> Result<(), ExecError> {
-        Ok(())
+    fn remote(&self) -> bool {
+        false
+    }
+
+    fn execute(&mut self, _change: &Change) -> Result<Applied, ExecError> {
+        Ok(Applied::default())
+    }
+
+    fn observe(
+        &mut self,
+        _change: &Change,
+        _started_at: DateTime<FixedOffset>,
+    ) -> Result<Observed, ExecError> {
+        Err(ExecError {
+            known: None,
+            message: "the state target has no service to read; changes left pending by an apply to Microsoft Graph are checked by `pimplan apply --target graph`".to_owned(),
+        })
     }
 }
 
@@ -39,14 +90,16 @@ impl Executor for StateExecutor {
 pub enum ApplyError {
     #[error(transparent)]
     State(#[from] StateError),
-    #[error(
-        "applying {address} failed: {source}; the state records the {done} change(s) before it"
-    )]
+    #[error("applying {address} failed: {source}\n  {outcome}")]
     Change {
         address: String,
         done: usize,
-        source: ExecError,
+        source: Box<ExecError>,
+        /// What the state now records of it.
+        outcome: String,
     },
+    #[error("cannot check the changes left pending by an interrupted apply: {0}")]
+    Pending(ExecError),
 }
 
 /// Check that a saved plan was made from the state and workspace as they are now.
@@ -82,7 +135,11 @@ pub fn check_fresh(
     Ok(())
 }
 
-fn record_assignment(spec: &AssignmentSpec, now: DateTime<FixedOffset>) -> AssignmentRecord {
+fn record_assignment(
+    spec: &AssignmentSpec,
+    applied: Applied,
+    now: DateTime<FixedOffset>,
+) -> AssignmentRecord {
     let parse = |t: &Option<String>| {
         t.as_deref()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -104,7 +161,17 @@ fn record_assignment(spec: &AssignmentSpec, now: DateTime<FixedOffset>) -> Assig
         applied_at: now,
         starts_at,
         ends_at,
+        request_id: applied.request_id,
+        schedule_id: applied.schedule_id,
     }
+}
+
+/// When the schedule `spec` makes, sent at `now`, ends (`None`: never).
+pub fn planned_end(
+    spec: &AssignmentSpec,
+    now: DateTime<FixedOffset>,
+) -> Option<DateTime<FixedOffset>> {
+    record_assignment(spec, Applied::default(), now).ends_at
 }
 
 /// The state during an apply: entries by key, so that recording a change costs the same
@@ -132,16 +199,31 @@ impl Ledger {
         }
     }
 
+    fn into_state(self) -> State {
+        State {
+            assignments: self.assignments.into_values().collect(),
+            policies: self.policies.into_values().collect(),
+            ..self.header
+        }
+    }
+
     /// Make the state show `change` as done.
-    fn record(&mut self, change: &Change, now: DateTime<FixedOffset>) {
+    fn record(&mut self, change: &Change, mut applied: Applied, now: DateTime<FixedOffset>) {
         match &change.subject {
             Subject::Assignment { before, after } => {
                 if let Some(b) = before {
                     self.assignments.remove(&b.key);
+                    // Nothing was sent (only ids were added): the service's ids stay.
+                    if applied == Applied::default() {
+                        applied = Applied {
+                            request_id: b.request_id.clone(),
+                            schedule_id: b.schedule_id.clone(),
+                        };
+                    }
                 }
                 if let Some(spec) = after {
                     self.assignments
-                        .insert(spec.key(), record_assignment(spec, now));
+                        .insert(spec.key(), record_assignment(spec, applied, now));
                 }
             }
             Subject::Policy { before, after } => {
@@ -163,6 +245,52 @@ impl Ledger {
         }
     }
 
+    /// Make the state show what the target holds of `change`; a few words on what that was.
+    fn observed(
+        &mut self,
+        change: &Change,
+        observed: Observed,
+        now: DateTime<FixedOffset>,
+    ) -> &'static str {
+        match observed {
+            Observed::Done(applied) => {
+                self.record(change, applied, now);
+                "done (the service holds it)"
+            }
+            Observed::NotDone => "not done (the service does not hold it)",
+            Observed::OnlyRemoved => {
+                if let Some(b) = change.assignment_before() {
+                    self.assignments.remove(&b.key);
+                }
+                "half done (the old assignment is removed in the service, the new one is not made)"
+            }
+            Observed::Policy(settings) => {
+                if let Subject::Policy {
+                    before,
+                    after: Some(spec),
+                } = &change.subject
+                {
+                    if let Some(b) = before {
+                        self.policies.remove(&b.key);
+                    }
+                    let spec = PolicySpec {
+                        settings,
+                        ..spec.clone()
+                    };
+                    self.policies.insert(
+                        spec.key(),
+                        PolicyRecord {
+                            key: spec.key(),
+                            spec,
+                            applied_at: now,
+                        },
+                    );
+                }
+                "partly done (the service holds some of its rules)"
+            }
+        }
+    }
+
     fn write(&mut self, path: &Path) -> Result<(), StateError> {
         write_entries(path, &mut self.header, &self.assignments, &self.policies)
     }
@@ -176,8 +304,35 @@ fn step_delay() -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
+/// How many changes to send between two writes of the state: as many as keeps writing to
+/// about a tenth of the run (a large state takes long to write), and at least one.
+struct Pacer {
+    changes: u32,
+    change_time: Duration,
+    write_time: Duration,
+}
+
+impl Pacer {
+    fn batch(&self) -> usize {
+        if self.changes == 0 || self.change_time.is_zero() {
+            return 1;
+        }
+        let per_change = self.change_time / self.changes;
+        let n = (self.write_time * 9).as_nanos() / per_change.as_nanos().max(1);
+        usize::try_from(n).unwrap_or(usize::MAX).clamp(1, 100_000)
+    }
+}
+
 /// Apply `plan` to the state at `path` (whose lock the caller holds), one change at a time.
 /// Returns how many changes were applied. With no changes, nothing is written.
+///
+/// What is on disk is always the truth, or says where it is not known: the changes done so
+/// far are recorded, and, for a remote target, the changes about to be sent are marked
+/// pending *before* they are sent. A kill at any moment therefore leaves a state whose
+/// records the service holds, and whose pending entries are the only ones it may or may
+/// not hold; [`settle`] resolves them by reading the service. A change that fails is read
+/// back at once, so that a request the service carried out before failing (a 500 after the
+/// fact, a timeout) is recorded as done.
 pub fn apply(
     plan: &Plan,
     path: &Path,
@@ -185,45 +340,130 @@ pub fn apply(
     executor: &mut dyn Executor,
     now: DateTime<FixedOffset>,
 ) -> Result<usize, ApplyError> {
-    if plan.changes.is_empty() {
+    let changes = &plan.changes;
+    if changes.is_empty() {
         return Ok(0);
     }
     if let Some(text) = &current.text {
         write_backup(path, text)?;
     }
     let mut ledger = Ledger::new(current.state);
+    let remote = executor.remote();
     let delay = step_delay();
-    // The state is written after each change, unless writing it costs more than the changes:
-    // a large state is written at most every nine write-durations, so that writing stays
-    // about a tenth of the run. What is on disk is always a prefix of the plan, and after a
-    // failure everything done so far is written before the error is returned.
-    let mut next_write = Instant::now();
-    let mut unwritten = false;
-    for (done, change) in plan.changes.iter().enumerate() {
-        if change.touches_service()
-            && let Err(source) = executor.execute(change)
-        {
-            if unwritten {
+    let mut pacer = Pacer {
+        changes: 0,
+        change_time: Duration::ZERO,
+        write_time: Duration::ZERO,
+    };
+    let pending = |c: &Change| Pending {
+        started_at: now,
+        change: c.clone(),
+    };
+    let mut batch_end = 0;
+    for (done, change) in changes.iter().enumerate() {
+        if done == batch_end {
+            batch_end = done.saturating_add(pacer.batch()).min(changes.len());
+            ledger.header.pending = if remote {
+                changes[done..batch_end]
+                    .iter()
+                    .filter(|c| c.touches_service())
+                    .map(pending)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if done > 0 || !ledger.header.pending.is_empty() {
+                let started = Instant::now();
                 ledger.write(path)?;
+                pacer.write_time = started.elapsed();
             }
-            return Err(ApplyError::Change {
-                address: change.address.clone(),
-                done,
-                source,
-            });
         }
-        ledger.record(change, now);
-        unwritten = true;
-        let last = done + 1 == plan.changes.len();
-        if last || Instant::now() >= next_write {
-            let started = Instant::now();
-            ledger.write(path)?;
-            unwritten = false;
-            next_write = Instant::now() + started.elapsed() * 9;
+        let started = Instant::now();
+        if !change.touches_service() {
+            ledger.record(change, Applied::default(), now);
+        } else {
+            match executor.execute(change) {
+                Ok(applied) => {
+                    ledger.record(change, applied, now);
+                    if let Some(i) = ledger
+                        .header
+                        .pending
+                        .iter()
+                        .position(|p| p.change == *change)
+                    {
+                        ledger.header.pending.remove(i);
+                    }
+                }
+                Err(mut source) => {
+                    // The rest of the batch was never sent.
+                    ledger.header.pending.clear();
+                    let known = source.known.take().map(Ok);
+                    let outcome = if remote {
+                        match known.unwrap_or_else(|| executor.observe(change, now)) {
+                            Ok(observed) => format!(
+                                "It is {}, and the state records that and the {done} change(s) before it.",
+                                ledger.observed(change, observed, now)
+                            ),
+                            Err(e) => {
+                                ledger.header.pending.push(pending(change));
+                                format!(
+                                    "Whether it took effect could not be read back ({e}); the state records the {done} change(s) before it and marks this one pending, to be checked against the service by the next `pimplan apply --target graph`."
+                                )
+                            }
+                        }
+                    } else {
+                        format!("The state records the {done} change(s) before it.")
+                    };
+                    ledger.write(path)?;
+                    return Err(ApplyError::Change {
+                        address: change.address.clone(),
+                        done,
+                        source: Box::new(source),
+                        outcome,
+                    });
+                }
+            }
         }
         if let Some(d) = delay {
             std::thread::sleep(d);
         }
+        pacer.changes = pacer.changes.saturating_add(1);
+        pacer.change_time += started.elapsed();
     }
-    Ok(plan.changes.len())
+    ledger.header.pending.clear();
+    ledger.write(path)?;
+    Ok(changes.len())
+}
+
+/// Check every pending change of `state` (see [`State::pending`]) against the target: the
+/// state as the target has it, with no pending entries, and a line per change on what was
+/// found. Nothing is written; a failed read leaves the caller's state as it was.
+pub fn settle(
+    state: &State,
+    executor: &mut dyn Executor,
+) -> Result<(State, Vec<String>), ExecError> {
+    let mut ledger = Ledger::new(state.clone());
+    let pending = std::mem::take(&mut ledger.header.pending);
+    let mut lines = Vec::new();
+    for p in &pending {
+        let observed = executor.observe(&p.change, p.started_at)?;
+        let what = ledger.observed(&p.change, observed, p.started_at);
+        lines.push(format!("  ? {}: {what}", p.change.address));
+    }
+    Ok((ledger.into_state(), lines))
+}
+
+/// [`settle`] the state at `path` (whose lock the caller holds) and write the result, keeping
+/// the state before as the backup. A line per pending change on what was found.
+pub fn settle_pending(
+    path: &Path,
+    current: &LoadedState,
+    executor: &mut dyn Executor,
+) -> Result<Vec<String>, ApplyError> {
+    let (mut state, lines) = settle(&current.state, executor).map_err(ApplyError::Pending)?;
+    if let Some(text) = &current.text {
+        write_backup(path, text)?;
+    }
+    write_state(path, &mut state)?;
+    Ok(lines)
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
+use crate::apply::settle;
 use crate::cli::{Arguments, write_out};
 use crate::cli_plan::{fail, root};
 use crate::clock::Clock;
@@ -13,6 +14,7 @@ use crate::config::model::{AssignmentType, PrincipalType, Role, Workspace};
 use crate::exit::ExitStatus;
 use crate::graph::bodies::utc;
 use crate::graph::client::{Client, from_env};
+use crate::graph::executor::{GraphExecutor, principal_ids};
 use crate::graph::read::{LiveSchedule, policy_settings, schedules};
 use crate::state::{
     self, AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, State, store,
@@ -41,17 +43,38 @@ fn names(ws: &Workspace) -> HashMap<String, String> {
 
 const SLACK: TimeDelta = TimeDelta::minutes(5);
 
+fn executor(
+    ws: &Workspace,
+    verbose: bool,
+    now: DateTime<FixedOffset>,
+) -> Result<GraphExecutor, String> {
+    Ok(GraphExecutor::new(
+        client(ws, verbose)?,
+        now,
+        principal_ids(ws),
+    ))
+}
+
 /// Compare the state with the service: the state as the service has it, and a line per
 /// difference. Entries without object ids cannot be looked up and are left as they are.
+/// Changes left pending by an interrupted apply are first checked against the service
+/// (a line each, starting `  ?`), so that they do not show as drift.
 pub fn refresh(
-    client: &mut Client,
+    executor: &mut GraphExecutor,
     ws: &Workspace,
     st: &State,
     now: DateTime<FixedOffset>,
 ) -> Result<(State, Vec<String>), String> {
     let names = names(ws);
-    let mut lines = Vec::new();
-    let mut out = st.clone();
+    let (mut out, mut lines) = if st.pending.is_empty() {
+        (st.clone(), Vec::new())
+    } else {
+        settle(st, executor).map_err(|e| {
+            format!("cannot check the changes left pending by an interrupted apply: {e}")
+        })?
+    };
+    let st = &out.clone();
+    let client = &mut executor.client;
     let groups: Vec<String> = {
         let mut g: Vec<String> = st
             .assignments
@@ -147,16 +170,34 @@ pub fn refresh(
     Ok((out, lines))
 }
 
+/// Whether a refresh line is a difference (not a pending change checked).
+pub fn is_drift(line: &str) -> bool {
+    !line.starts_with(PENDING)
+}
+
+const PENDING: &str = "  ?";
+
 /// The drift section of a plan or of `pimplan drift`.
 pub fn drift_text(lines: &[String]) -> String {
-    if lines.is_empty() {
-        return "No drift: the service matches the state.\n".to_owned();
+    let (drift, pending): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| is_drift(l));
+    let mut text = String::new();
+    if !pending.is_empty() {
+        text.push_str(&format!(
+            "Interrupted apply: {} change(s) it left pending, checked against the service (the next `pimplan apply --target graph` records this in the state):\n\n{}\n\n",
+            pending.len(),
+            pending.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n")
+        ));
     }
-    format!(
-        "Drift: changes made outside pimplan since the last apply:\n\n{}\n\nDrift: {} difference(s).\n",
-        lines.join("\n"),
-        lines.len()
-    )
+    if drift.is_empty() {
+        text.push_str("No drift: the service matches the state.\n");
+    } else {
+        text.push_str(&format!(
+            "Drift: changes made outside pimplan since the last apply:\n\n{}\n\nDrift: {} difference(s).\n",
+            drift.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n"),
+            drift.len()
+        ));
+    }
+    text
 }
 
 /// The workspace of `-c` (default `./pimplan.yaml`).
@@ -178,14 +219,14 @@ pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Re
         Ok(s) => s,
         Err(e) => return Ok(fail(e)),
     };
-    let mut c = match client(ws, verbose) {
+    let mut c = match executor(ws, verbose, clock.now()) {
         Ok(c) => c,
         Err(e) => return Ok(fail(e)),
     };
     match refresh(&mut c, ws, &st.state, clock.now()) {
         Ok((_, lines)) => {
             write_out(out, &drift_text(&lines))?;
-            Ok(if lines.is_empty() {
+            Ok(if !lines.iter().any(|l| is_drift(l)) {
                 ExitStatus::Success
             } else {
                 ExitStatus::Changes
@@ -201,7 +242,7 @@ pub fn refresher(
     now: DateTime<FixedOffset>,
 ) -> impl FnMut(&Workspace, &State) -> Result<(State, Vec<String>), String> {
     move |ws, st| {
-        let mut c = client(ws, verbose)?;
+        let mut c = executor(ws, verbose, now)?;
         refresh(&mut c, ws, st, now)
     }
 }
@@ -400,6 +441,8 @@ pub fn import(
                 applied_at: now,
                 starts_at: s.start.unwrap_or(now),
                 ends_at: s.end,
+                request_id: None,
+                schedule_id: s.id.clone(),
             });
         }
     }

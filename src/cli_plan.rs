@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::apply::{StateExecutor, apply as apply_plan, check_fresh};
+use crate::apply::{StateExecutor, apply as apply_plan, check_fresh, settle_pending};
 use crate::cli::{Arguments, PlanFormat, StateCommand, TargetArg, use_color, write_out};
 use crate::clock::Clock;
 use crate::config::model::Target;
@@ -89,6 +89,14 @@ pub fn plan(
             _ => eprint!("{text}"),
         }
     }
+    if run.drift.is_none()
+        && let Some(note) = run.state.as_ref().and_then(|s| pending_note(&s.state))
+    {
+        match format {
+            PlanFormat::Human => write_out(out, &note)?,
+            _ => eprint!("{note}"),
+        }
+    }
     let text = match format {
         PlanFormat::Human => render::plan::human(plan, use_color(args.color)),
         PlanFormat::Json => render::plan::json(plan),
@@ -119,6 +127,23 @@ pub fn plan(
     } else {
         ExitStatus::Success
     })
+}
+
+/// What a plan says of changes an interrupted apply left pending.
+fn pending_note(st: &state::State) -> Option<String> {
+    if st.pending.is_empty() {
+        return None;
+    }
+    let addresses: Vec<&str> = st
+        .pending
+        .iter()
+        .map(|p| p.change.address.as_str())
+        .collect();
+    Some(format!(
+        "Note: an interrupted apply left {} change(s) pending ({}): whether the service holds them is not known yet, so this plan counts them as not made. `pimplan apply --target graph` checks them against the service before it applies anything; `pimplan plan --refresh` shows what it finds.\n\n",
+        addresses.len(),
+        addresses.join(", ")
+    ))
 }
 
 pub struct ApplyOptions {
@@ -206,6 +231,59 @@ pub fn apply(
         Some(TargetArg::State) => Target::State,
         None => ws.settings.target(),
     };
+    let mut graph_executor = None;
+    if target == Target::Graph {
+        let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
+        let (endpoints, credential) = match crate::graph::client::from_env(tenant) {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(format!("{e}; nothing was sent"))),
+        };
+        let mut client = crate::graph::client::Client::new(endpoints, credential);
+        client.verbose = options.verbose;
+        graph_executor = Some(crate::graph::executor::GraphExecutor::new(
+            client,
+            clock.now(),
+            crate::graph::executor::principal_ids(ws),
+        ));
+    }
+    // A saved plan must have been made from the state as it is now.
+    if let (Some(saved), Some(current), Some(plan)) = (&saved, &run.state, &run.plan)
+        && let Err(e) = check_fresh(saved, current, &plan.workspace_checksum)
+    {
+        return Ok(fail(e));
+    }
+    // Changes an interrupted apply left pending are checked against the service and the
+    // state records what it holds, before anything is planned from it.
+    if let Some(pending) = run.state.as_ref().map(|s| &s.state.pending)
+        && !pending.is_empty()
+    {
+        let addresses: Vec<&str> = pending.iter().map(|p| p.change.address.as_str()).collect();
+        let Some(executor) = graph_executor.as_mut() else {
+            return Ok(fail(format!(
+                "the state has {} change(s) left pending by an interrupted apply to Microsoft Graph ({}); run `pimplan apply --target graph`, which checks them against the service first; nothing was applied",
+                pending.len(),
+                addresses.join(", ")
+            )));
+        };
+        let Some(current) = run.state.as_ref() else {
+            return Ok(fail("the state could not be read; nothing was applied"));
+        };
+        match settle_pending(&state_path, current, executor) {
+            Ok(lines) => write_out(
+                out,
+                &format!(
+                    "Checked {} change(s) left pending by an interrupted apply against the service, and recorded what it holds:\n{}\n\n",
+                    lines.len(),
+                    lines.join("\n")
+                ),
+            )?,
+            Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
+        }
+        run = match make(&root, &clock, options.allow_mass_removal) {
+            Ok(run) => run,
+            Err(e) => return Ok(fail(e)),
+        };
+    }
     let current = run.state.take();
     let (Some(plan), Some(current)) = (run.plan.as_ref(), current) else {
         return Ok(fail(
@@ -213,21 +291,12 @@ pub fn apply(
         ));
     };
     let plan = match &saved {
-        Some(saved) => {
-            let fresh = check_fresh(saved, &current, &plan.workspace_checksum).and_then(|()| {
-                if saved.changes == plan.changes {
-                    Ok(())
-                } else {
-                    Err(StateError::Stale(
-                        "the changes it would make now differ from the saved ones".to_owned(),
-                    ))
-                }
-            });
-            if let Err(e) = fresh {
-                return Ok(fail(e));
-            }
-            saved
+        Some(saved) if saved.changes != plan.changes => {
+            return Ok(fail(StateError::Stale(
+                "the changes it would make now differ from the saved ones".to_owned(),
+            )));
         }
+        Some(saved) => saved,
         None => plan,
     };
     write_out(out, &render::plan::human(plan, use_color(args.color)))?;
@@ -245,31 +314,19 @@ pub fn apply(
             return Ok(ExitStatus::Findings);
         }
     }
-    let mut graph_executor;
     let mut state_executor = StateExecutor;
-    let executor: &mut dyn crate::apply::Executor = if target == Target::Graph {
-        let Some(ws) = run.lint.loaded.workspace.as_ref() else {
-            return Ok(fail("the workspace could not be read; nothing was applied"));
-        };
-        let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
-        let (endpoints, credential) = match crate::graph::client::from_env(tenant) {
-            Ok(c) => c,
-            Err(e) => return Ok(fail(format!("{e}; nothing was sent"))),
-        };
-        let approvers = crate::graph::executor::principal_ids(ws);
-        let missing = crate::graph::executor::missing_ids(plan, &approvers);
-        if !missing.is_empty() {
-            return Ok(fail(format!(
-                "applying to Microsoft Graph needs object ids: {}; add `id:` to them; nothing was sent",
-                missing.join(", ")
-            )));
+    let executor: &mut dyn crate::apply::Executor = match graph_executor.as_mut() {
+        Some(graph) => {
+            let missing = graph.missing_ids(plan);
+            if !missing.is_empty() {
+                return Ok(fail(format!(
+                    "applying to Microsoft Graph needs object ids: {}; add `id:` to them; nothing was sent",
+                    missing.join(", ")
+                )));
+            }
+            graph
         }
-        let mut client = crate::graph::client::Client::new(endpoints, credential);
-        client.verbose = options.verbose;
-        graph_executor = crate::graph::executor::GraphExecutor::new(client, clock.now(), approvers);
-        &mut graph_executor
-    } else {
-        &mut state_executor
+        None => &mut state_executor,
     };
     match apply_plan(plan, &state_path, current, executor, clock.now()) {
         Ok(n) => {
@@ -340,6 +397,13 @@ pub fn state(
                     "{}  applied {}\n",
                     p.key,
                     p.applied_at.to_rfc3339()
+                ));
+            }
+            for p in &st.pending {
+                text.push_str(&format!(
+                    "pending: {}  sent by an apply at {}, not known whether the service holds it\n",
+                    p.change.address,
+                    p.started_at.to_rfc3339()
                 ));
             }
             write_out(out, &text)?;

@@ -146,70 +146,145 @@ fn small(extra: &str) -> tempfile::TempDir {
 }
 
 fn posts(server: &Server) -> Vec<Value> {
+    schedule_posts(server).into_iter().map(|(_, b)| b).collect()
+}
+
+const REQUESTS: &str = "/v1.0/identityGovernance/privilegedAccess/group/";
+
+/// (collection, body) of every POST to a schedule request collection, in order.
+fn schedule_posts(server: &Server) -> Vec<(String, Value)> {
     server
         .state()
         .requests
         .iter()
         .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
-        .map(|r| r.body.clone())
+        .map(|r| {
+            (
+                r.path.trim_start_matches(REQUESTS).to_owned(),
+                r.body.clone(),
+            )
+        })
         .collect()
 }
 
+const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+const OPS: &str = "99999999-0000-4000-8000-000000000009";
+
+/// The one POST the last run sent for `principal`.
+fn post_for(server: &Server, principal: &str) -> (String, Value) {
+    let mut found: Vec<(String, Value)> = schedule_posts(server)
+        .into_iter()
+        .filter(|(_, b)| b["principalId"] == principal)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.pop().unwrap_or_default()
+}
+
+/// `small("")` applied at T0, and the server's request log cleared.
+fn applied_small(server: &Server) -> tempfile::TempDir {
+    let ws = small("");
+    let run = pimplan(server, ws.path(), T0, APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    server.state().requests.clear();
+    ws
+}
+
 #[test]
-fn request_bodies_have_the_documented_shapes() {
+fn admin_assign_of_an_eligibility_has_the_documented_body() {
     let server = Server::start();
     let ws = small("");
-    let dir = ws.path();
-    assert_eq!(pimplan(&server, dir, T0, APPLY, &[]).code, 0);
-    let bodies = posts(&server);
-    // adminAssign, eligibility, afterDateTime, with ticket.
+    assert_eq!(pimplan(&server, ws.path(), T0, APPLY, &[]).code, 0);
+    // afterDateTime, with justification and ticket.
     assert_eq!(
-        bodies[0],
-        json!({ "accessId": "member", "principalId": "aaaaaaaa-0000-4000-8000-000000000001",
-                "groupId": "99999999-0000-4000-8000-000000000009", "action": "adminAssign",
-                "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z",
-                                  "expiration": { "type": "afterDateTime", "endDateTime": "2027-03-01T00:00:00Z" } },
-                "justification": "on-call", "ticketInfo": { "ticketNumber": "CHG1", "ticketSystem": "ServiceNow" } })
+        post_for(&server, ALICE),
+        (
+            "eligibilityScheduleRequests".to_owned(),
+            json!({ "accessId": "member", "principalId": ALICE, "groupId": OPS, "action": "adminAssign",
+                    "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z",
+                                      "expiration": { "type": "afterDateTime", "endDateTime": "2027-03-01T00:00:00Z" } },
+                    "justification": "on-call", "ticketInfo": { "ticketNumber": "CHG1", "ticketSystem": "ServiceNow" } })
+        )
     );
-    // adminAssign, active, afterDuration in days.
-    assert_eq!(
-        bodies[1],
-        json!({ "accessId": "member", "principalId": "bbbbbbbb-0000-4000-8000-000000000002",
-                "groupId": "99999999-0000-4000-8000-000000000009", "action": "adminAssign",
-                "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z",
-                                  "expiration": { "type": "afterDuration", "duration": "P30D" } },
-                "justification": "migration" })
-    );
-    let paths: Vec<String> = server
-        .state()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST")
-        .map(|r| r.path.clone())
-        .collect();
-    assert!(paths.iter().any(
-        |p| p == "/v1.0/identityGovernance/privilegedAccess/group/eligibilityScheduleRequests"
-    ));
-    assert!(
-        paths
-            .iter()
-            .any(|p| p
-                == "/v1.0/identityGovernance/privilegedAccess/group/assignmentScheduleRequests")
-    );
+}
 
-    // adminUpdate and adminRemove, ten minutes later.
-    let root = dir.join("pimplan.yaml");
+#[test]
+fn admin_assign_of_an_active_assignment_has_the_documented_body() {
+    let server = Server::start();
+    let ws = small("");
+    assert_eq!(pimplan(&server, ws.path(), T0, APPLY, &[]).code, 0);
+    // afterDuration, in days.
+    assert_eq!(
+        post_for(&server, BOB),
+        (
+            "assignmentScheduleRequests".to_owned(),
+            json!({ "accessId": "member", "principalId": BOB, "groupId": OPS, "action": "adminAssign",
+                    "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z",
+                                      "expiration": { "type": "afterDuration", "duration": "P30D" } },
+                    "justification": "migration" })
+        )
+    );
+}
+
+#[test]
+fn a_permanent_assignment_is_sent_with_no_expiration() {
+    let server = Server::start();
+    let ws =
+        small("    policy:\n      member:\n        active_assignment: { allow_permanent: true }\n");
     edit(
-        &root,
+        &ws.path().join("pimplan.yaml"),
+        "type: active, duration: P30D",
+        "type: active, permanent: true",
+    );
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        post_for(&server, BOB),
+        (
+            "assignmentScheduleRequests".to_owned(),
+            json!({ "accessId": "member", "principalId": BOB, "groupId": OPS, "action": "adminAssign",
+                    "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z", "expiration": { "type": "noExpiration" } },
+                    "justification": "migration" })
+        )
+    );
+}
+
+#[test]
+fn admin_update_has_the_documented_body() {
+    let server = Server::start();
+    let ws = applied_small(&server);
+    let dir = ws.path();
+    edit(
+        &dir.join("pimplan.yaml"),
         "end: 2027-03-01T00:00:00Z",
         "end: 2027-03-15T00:00:00Z",
     );
+    let run = pimplan(&server, dir, "2026-12-01T00:10:00Z", APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(schedule_posts(&server).len(), 1);
+    assert_eq!(
+        post_for(&server, ALICE),
+        (
+            "eligibilityScheduleRequests".to_owned(),
+            json!({ "accessId": "member", "principalId": ALICE, "groupId": OPS, "action": "adminUpdate",
+                    "scheduleInfo": { "startDateTime": "2026-12-01T00:10:00Z",
+                                      "expiration": { "type": "afterDateTime", "endDateTime": "2027-03-15T00:00:00Z" } },
+                    "justification": "on-call", "ticketInfo": { "ticketNumber": "CHG1", "ticketSystem": "ServiceNow" } })
+        )
+    );
+    assert_eq!(server_keys(&server), state_keys(dir));
+}
+
+#[test]
+fn admin_remove_has_the_documented_body() {
+    let server = Server::start();
+    let ws = applied_small(&server);
+    let dir = ws.path();
     edit(
-        &root,
+        &dir.join("pimplan.yaml"),
         "  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n",
         "",
     );
-    server.state().requests.clear();
     let run = pimplan(
         &server,
         dir,
@@ -224,17 +299,15 @@ fn request_bodies_have_the_documented_shapes() {
         &[],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let bodies = posts(&server);
+    assert_eq!(schedule_posts(&server).len(), 1);
+    // No scheduleInfo, as Terraform and the Entra-roles docs send it.
     assert_eq!(
-        bodies[0],
-        json!({ "accessId": "member", "principalId": "bbbbbbbb-0000-4000-8000-000000000002",
-                "groupId": "99999999-0000-4000-8000-000000000009", "action": "adminRemove",
-                "justification": "migration" })
-    );
-    assert_eq!(bodies[1]["action"], "adminUpdate");
-    assert_eq!(
-        bodies[1]["scheduleInfo"]["expiration"],
-        json!({ "type": "afterDateTime", "endDateTime": "2027-03-15T00:00:00Z" })
+        post_for(&server, BOB),
+        (
+            "assignmentScheduleRequests".to_owned(),
+            json!({ "accessId": "member", "principalId": BOB, "groupId": OPS, "action": "adminRemove",
+                    "justification": "migration" })
+        )
     );
     assert_eq!(server_keys(&server), state_keys(dir));
 }
@@ -341,11 +414,11 @@ fn retries_are_bounded() {
     );
     assert!(
         run.stderr
-            .contains("the state records the 0 change(s) before it"),
+            .contains("It is not done (the service does not hold it), and the state records that and the 0 change(s) before it"),
         "{}",
         run.stderr
     );
-    assert!(server.state().requests.len() < 15);
+    assert!(server.state().requests.len() < 15, "{}", run.stderr);
 }
 
 #[test]
@@ -380,10 +453,50 @@ fn an_assignment_that_already_exists_is_verified_and_taken_as_done() {
     assert_eq!(server_keys(&server), state_keys(dir));
 }
 
+/// `group/principal/role/type` of the schedule a POST body asks for.
+fn key_of(collection: &str, body: &Value) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        body["groupId"].as_str().unwrap_or(""),
+        body["principalId"].as_str().unwrap_or(""),
+        body["accessId"].as_str().unwrap_or(""),
+        if collection.starts_with("eligibility") {
+            "eligible"
+        } else {
+            "active"
+        }
+    )
+}
+
+/// The same for the assignments a state's pending changes would make.
+fn pending_keys(dir: &Path) -> Vec<String> {
+    state(dir)["pending"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("after"))
+        .filter(|a| a.get("principal").is_some())
+        .map(|a| {
+            format!(
+                "{}/{}/{}/{}",
+                a["group_id"].as_str().unwrap_or(""),
+                a["principal_id"].as_str().unwrap_or(""),
+                a["role"].as_str().unwrap_or(""),
+                a["type"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn an_apply_killed_half_way_is_finished_by_the_next_one() {
+fn an_apply_killed_while_a_request_is_in_flight_leaves_a_true_state() {
     let server = Server::start();
-    server.state().visibility_delay = Duration::from_millis(400);
+    {
+        let mut s = server.state();
+        s.visibility_delay = Duration::from_millis(50);
+        // The fifth request is carried out, and its answer never comes: the worst moment to die.
+        s.hang_post = Some(5);
+    }
     let ws = example();
     let dir = ws.path();
     server.state().now = Some(at(T0));
@@ -399,30 +512,219 @@ fn an_apply_killed_half_way_is_finished_by_the_next_one() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap_or_else(|e| unreachable!("{e}"));
-    std::thread::sleep(Duration::from_millis(2500));
+    let waited = std::time::Instant::now();
+    while !server.state().hung {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the fifth request never came"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100)); // the schedule becomes readable meanwhile
     let _ = child.kill();
     let _ = child.wait();
-    let recorded = state_keys(dir);
-    let live = server_keys(&server);
+    server.state().hang_post = None;
+
+    // What the state says is what the service holds: every recorded assignment is there,
+    // and what is there and not recorded is marked pending (the request in flight).
+    let in_flight = {
+        let posts = schedule_posts(&server);
+        assert_eq!(posts.len(), 5);
+        key_of(&posts[4].0, &posts[4].1)
+    };
+    let (recorded, live, pending) = (state_keys(dir), server_keys(&server), pending_keys(dir));
     assert!(
-        recorded.len() < 31,
-        "the kill came too late to test anything"
+        live.contains(&in_flight) && pending.contains(&in_flight),
+        "{pending:?}"
     );
-    // The state records only what the service holds; at most the request in flight is missing.
+    assert!(!recorded.contains(&in_flight));
     assert!(
         recorded.iter().all(|k| live.contains(k)),
-        "state has entries the service lacks"
+        "recorded but not in the service"
     );
     assert!(
-        live.len() - recorded.len() <= 1,
-        "{} live, {} recorded",
-        live.len(),
-        recorded.len()
+        live.iter()
+            .all(|k| recorded.contains(k) || pending.contains(k)),
+        "in the service, neither recorded nor pending"
     );
-    std::fs::remove_file(dir.join("pimplan.state.json.lock")).unwrap_or(());
+    assert_eq!(live.len(), 5);
+
+    // A plan says so; drift reads it back without calling it drift.
+    let plan = pimplan(&server, dir, T0, &["plan"], &[]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("Note: an interrupted apply left"),
+        "{}",
+        plan.stdout
+    );
+    let drift = pimplan(&server, dir, T0, &["drift"], &[]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift.stdout.contains("Interrupted apply:")
+            && drift.stdout.contains(": done (the service holds it)")
+            && drift.stdout.contains("No drift"),
+        "{}",
+        drift.stdout
+    );
+
+    // The lock of the killed run is released by hand. An apply to the state alone refuses;
+    // the next apply to Graph checks the pending change first, records it without sending
+    // it again, and finishes the job.
+    let unlock = pimplan(&server, dir, T0, &["force-unlock"], &[]);
+    assert_eq!(unlock.code, 0, "{}{}", unlock.stdout, unlock.stderr);
+    let to_state = pimplan(
+        &server,
+        dir,
+        T0,
+        &["apply", "--target", "state", "--auto-approve"],
+        &[],
+    );
+    assert_eq!(to_state.code, 1);
+    assert!(
+        to_state
+            .stderr
+            .contains("left pending by an interrupted apply to Microsoft Graph"),
+        "{}",
+        to_state.stderr
+    );
     let run = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("left pending by an interrupted apply against the service"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(server_keys(&server), state_keys(dir));
+    assert_eq!(server_keys(&server).len(), 31);
+    assert!(state(dir).get("pending").is_none());
+    let sent = schedule_posts(&server)
+        .iter()
+        .filter(|(c, b)| key_of(c, b) == in_flight)
+        .count();
+    assert_eq!(sent, 1, "the request in flight was sent again");
+    let refresh = pimplan(&server, dir, T0, &["plan", "--refresh"], &[]);
+    assert!(
+        refresh.stdout.contains("No drift") && refresh.stdout.contains("No changes."),
+        "{}",
+        refresh.stdout
+    );
+}
+
+#[test]
+fn a_500_after_the_service_did_it_is_recorded_as_done() {
+    let server = Server::start();
+    server.state().fail_post_after_doing_it = Some(2);
+    let ws = small("");
+    let dir = ws.path();
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("500 InternalServerError")
+            && run
+                .stderr
+                .contains("It is done (the service holds it), and the state records that"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server_keys(&server).len(), 2);
+    assert_eq!(server_keys(&server), state_keys(dir));
+    // Nothing is left to do, so nothing is sent again.
+    server.state().requests.clear();
+    let again = pimplan(&server, dir, T0, APPLY, &[]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert!(schedule_posts(&server).is_empty());
+}
+
+#[test]
+fn a_replace_cut_between_its_two_requests_records_the_removal() {
+    let server = Server::start();
+    let ws = applied_small(&server);
+    let dir = ws.path();
+    // alice becomes an owner: the member eligibility is removed, then the owner one made;
+    // the second request fails.
+    edit(
+        &dir.join("pimplan.yaml"),
+        "principal: alice, role: member",
+        "principal: alice, role: owner",
+    );
+    server.state().fail_post = Some(4);
+    let run = pimplan(&server, dir, "2026-12-01T00:10:00Z", APPLY, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("half done (the old assignment is removed in the service, the new one is not made), and the state records that"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server_keys(&server), state_keys(dir));
+    assert_eq!(server_keys(&server).len(), 1);
+    server.state().fail_post = None;
+    let again = pimplan(&server, dir, "2026-12-01T00:10:00Z", APPLY, &[]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(server_keys(&server), state_keys(dir));
+    assert!(server_keys(&server).contains(&format!("{OPS}/{ALICE}/owner/eligible")));
+}
+
+#[test]
+fn a_policy_cut_between_two_rule_patches_records_what_the_service_holds() {
+    let server = Server::start();
+    server.state().fail_patch = Some(2);
+    let ws = small(
+        "    policy:\n      member:\n        activation: { max_duration: PT2H, require: [mfa, justification] }\n        eligible_assignment: { max_duration: P180D }\n",
+    );
+    let dir = ws.path();
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("applying policy ops (member) failed")
+            && run
+                .stderr
+                .contains("It is partly done (the service holds some of its rules)"),
+        "{}",
+        run.stderr
+    );
+    // The state holds the policy as the service has it: one rule new, the others not yet.
+    let recorded = state(dir)["policies"][0]["settings"].clone();
+    assert_eq!(recorded["activation.max_duration"], "PT2H", "{recorded}");
+    assert_eq!(
+        recorded["activation.require"], "justification",
+        "{recorded}"
+    );
+    let drift = pimplan(&server, dir, T0, &["drift"], &[]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    // The next apply patches only what is still missing.
+    server.state().requests.clear();
+    let again = pimplan(&server, dir, T0, APPLY, &[]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let member_policy = server
+        .state()
+        .policies
+        .get(&(OPS.to_owned(), "member".to_owned()))
+        .map(|p| p.0.clone())
+        .unwrap_or_default();
+    let patched: Vec<String> = server
+        .state()
+        .requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.contains(&format!("/{member_policy}/")))
+        .map(|r| r.path.rsplit('/').next().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        !patched.contains(&"Expiration_EndUser_Assignment".to_owned()),
+        "{patched:?}"
+    );
+    assert!(
+        patched.contains(&"Enablement_EndUser_Assignment".to_owned()),
+        "{patched:?}"
+    );
+    let refresh = pimplan(&server, dir, T0, &["plan", "--refresh"], &[]);
+    assert!(
+        refresh.stdout.contains("No drift") && refresh.stdout.contains("No changes."),
+        "{}",
+        refresh.stdout
+    );
 }
 
 #[test]

@@ -10,7 +10,8 @@ use super::bodies::{
     policy_rules, remove_request, requests_path, rule_settings, schedule_request, schedules_path,
 };
 use super::client::{Client, GraphError};
-use crate::apply::{ExecError, Executor};
+use super::read::{LiveSchedule, parse_schedule, policy_settings};
+use crate::apply::{Applied, ExecError, Executor, Observed, planned_end};
 use crate::config::model::{PrincipalType, Workspace};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
 use crate::state::{AssignmentSpec, PolicySpec};
@@ -24,9 +25,21 @@ pub struct GraphExecutor {
     pub visibility_timeout: Duration,
 }
 
+/// A failed request whose outcome is not known: it must be read back.
 fn exec(e: GraphError) -> ExecError {
     ExecError {
         message: e.to_string(),
+        known: None,
+    }
+}
+
+/// A failed request, and what the service holds when it refused it (a 4xx answer, 429
+/// included, means the request was not carried out).
+fn failed(e: GraphError, if_refused: Observed) -> ExecError {
+    let refused = e.status().is_some_and(|s| (400..500).contains(&s));
+    ExecError {
+        message: e.to_string(),
+        known: refused.then_some(if_refused),
     }
 }
 
@@ -111,12 +124,13 @@ impl GraphExecutor {
         }
     }
 
-    /// The schedule of (group, principal, role) of this kind, if the service has one.
-    fn find_schedule(&mut self, spec: &AssignmentSpec) -> Result<Option<Value>, GraphError> {
+    /// The schedule of (group, principal, role) of this kind, if the service has one that
+    /// is pimplan's (direct and, when active, admin-assigned).
+    fn find_schedule(&mut self, spec: &AssignmentSpec) -> Result<Option<LiveSchedule>, GraphError> {
+        let group = spec.group_id.as_deref().unwrap_or_default();
         let path = format!(
-            "{}?$filter=groupId eq '{}' and principalId eq '{}'",
+            "{}?$filter=groupId eq '{group}' and principalId eq '{}'",
             schedules_path(spec.kind),
-            spec.group_id.as_deref().unwrap_or_default(),
             spec.principal_id.as_deref().unwrap_or_default()
         );
         let (_, list) = self.client.send("GET", &path.replace(' ', "%20"), None)?;
@@ -124,8 +138,8 @@ impl GraphExecutor {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|s| s["accessId"] == spec.role.to_string() && s["memberType"] != "group")
-            .cloned())
+            .filter_map(|s| parse_schedule(s, spec.kind, group))
+            .find(|s| s.role == spec.role))
     }
 
     /// A new schedule may not be readable at once: poll it, with a bound.
@@ -147,17 +161,22 @@ impl GraphExecutor {
         }
     }
 
-    fn assign(&mut self, spec: &AssignmentSpec, action: &str) -> Result<(), GraphError> {
+    fn assign(&mut self, spec: &AssignmentSpec, action: &str) -> Result<Applied, ExecError> {
         let body = schedule_request(spec, action, self.now);
         match self
             .client
             .send("POST", requests_path(spec.kind), Some(&body))
         {
             Ok((_, request)) => {
-                if let Some(id) = request["targetScheduleId"].as_str().map(str::to_owned) {
-                    self.wait_visible(spec, &id)?;
+                let applied = applied(&request);
+                if let Some(id) = &applied.schedule_id {
+                    // The service took it: failing to read it back does not undo it.
+                    self.wait_visible(spec, id).map_err(|e| ExecError {
+                        message: e.to_string(),
+                        known: Some(Observed::Done(applied.clone())),
+                    })?;
                 }
-                Ok(())
+                Ok(applied)
             }
             // Created by an earlier, interrupted run: verify, and take it as done.
             Err(e) if e.code() == Some("RoleAssignmentExists") && action == "adminAssign" => {
@@ -165,33 +184,56 @@ impl GraphExecutor {
                 let started = Instant::now();
                 let mut pause = Duration::from_millis(100);
                 loop {
-                    if self.find_schedule(spec)?.is_some() {
-                        return Ok(());
+                    if let Some(s) = self.find_schedule(spec).map_err(exec)? {
+                        return Ok(Applied {
+                            request_id: None,
+                            schedule_id: s.id,
+                        });
                     }
                     if started.elapsed() >= self.visibility_timeout {
-                        return Err(e);
+                        return Err(exec(e));
                     }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(5));
                 }
             }
-            Err(e) => Err(e),
+            Err(e) => Err(failed(e, Observed::NotDone)),
         }
     }
 
-    fn remove(&mut self, spec: &AssignmentSpec) -> Result<(), GraphError> {
+    fn remove(&mut self, spec: &AssignmentSpec) -> Result<Applied, ExecError> {
         match self.client.send(
             "POST",
             requests_path(spec.kind),
             Some(&remove_request(spec)),
         ) {
-            Ok(_) => Ok(()),
+            Ok((_, request)) => Ok(applied(&request)),
             // Already gone (removed by an earlier, interrupted run, or out of band).
             Err(e) if e.status() == Some(404) || e.code() == Some("RoleAssignmentDoesNotExist") => {
-                Ok(())
+                Ok(Applied::default())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(failed(e, Observed::NotDone)),
         }
+    }
+
+    /// Every object id `plan` needs that the workspace does not give.
+    pub fn missing_ids(&self, plan: &Plan) -> Vec<String> {
+        missing_ids(plan, &self.approvers)
+    }
+
+    /// The group's policy for the role as the service holds it, in pimplan's settings.
+    fn policy_now(&mut self, spec: &PolicySpec) -> Result<BTreeMap<String, String>, GraphError> {
+        let names: HashMap<String, String> = self
+            .approvers
+            .iter()
+            .map(|(name, (_, id))| (id.clone(), name.clone()))
+            .collect();
+        policy_settings(
+            &mut self.client,
+            spec.group_id.as_deref().unwrap_or_default(),
+            spec.role,
+            &names,
+        )
     }
 
     /// Resolve the group's policy for the role (never cached: ids change) and patch the
@@ -200,13 +242,21 @@ impl GraphExecutor {
         &mut self,
         spec: &PolicySpec,
         before: Option<&BTreeMap<String, String>>,
-    ) -> Result<(), GraphError> {
+    ) -> Result<Applied, ExecError> {
+        // Until a PATCH is sent nothing changes; a refused first PATCH changes nothing either.
+        let unchanged = |e: GraphError| ExecError {
+            message: e.to_string(),
+            known: Some(Observed::NotDone),
+        };
         let group = spec.group_id.as_deref().unwrap_or_default();
         let path = format!(
             "/policies/roleManagementPolicyAssignments?$filter=scopeId eq '{group}' and scopeType eq 'Group' and roleDefinitionId eq '{}'",
             spec.role
         );
-        let (_, assignments) = self.client.send("GET", &path.replace(' ', "%20"), None)?;
+        let (_, assignments) = self
+            .client
+            .send("GET", &path.replace(' ', "%20"), None)
+            .map_err(unchanged)?;
         let policy_id = assignments["value"][0]["policyId"]
             .as_str()
             .map(str::to_owned)
@@ -214,15 +264,20 @@ impl GraphExecutor {
                 status: 404,
                 code: "PolicyNotFound".to_owned(),
                 message: format!("no {} policy assignment for group {group}", spec.role),
-            })?;
-        let (_, policy) = self.client.send(
-            "GET",
-            &format!("/policies/roleManagementPolicies/{policy_id}?$expand=rules"),
-            None,
-        )?;
+            })
+            .map_err(unchanged)?;
+        let (_, policy) = self
+            .client
+            .send(
+                "GET",
+                &format!("/policies/roleManagementPolicies/{policy_id}?$expand=rules"),
+                None,
+            )
+            .map_err(unchanged)?;
         let approvers = &self.approvers;
         let rules = policy_rules(&spec.settings, &|name| approvers.get(name).cloned())
-            .map_err(GraphError::Config)?;
+            .map_err(|e| unchanged(GraphError::Config(e)))?;
+        let mut patched = 0;
         for (rule_id, mut body) in rules {
             if let Some(before) = before
                 && rule_settings(rule_id)
@@ -241,57 +296,166 @@ impl GraphExecutor {
             if let Some(o) = body.as_object_mut() {
                 o.insert("target".into(), target);
             }
-            self.client.send(
-                "PATCH",
-                &format!("/policies/roleManagementPolicies/{policy_id}/rules/{rule_id}"),
-                Some(&body),
-            )?;
+            self.client
+                .send(
+                    "PATCH",
+                    &format!("/policies/roleManagementPolicies/{policy_id}/rules/{rule_id}"),
+                    Some(&body),
+                )
+                .map_err(|e| {
+                    if patched == 0 {
+                        failed(e, Observed::NotDone)
+                    } else {
+                        exec(e) // some rules are patched: read the policy back
+                    }
+                })?;
+            patched += 1;
         }
-        Ok(())
+        Ok(Applied::default())
+    }
+}
+
+/// The ids a schedule request's response names.
+fn applied(request: &Value) -> Applied {
+    let id = |k: &str| request[k].as_str().map(str::to_owned);
+    Applied {
+        request_id: id("id"),
+        schedule_id: id("targetScheduleId"),
+    }
+}
+
+/// What a change asks of the service, read from the plan the same way for sending it and for
+/// reading it back.
+enum Step<'a> {
+    Assign(&'a AssignmentSpec),
+    Update(&'a AssignmentSpec),
+    Remove(&'a AssignmentSpec),
+    /// Remove the first, then assign the second.
+    Swap(&'a AssignmentSpec, &'a AssignmentSpec),
+    Policy(&'a PolicySpec, Option<&'a BTreeMap<String, String>>),
+    Nothing,
+}
+
+fn step(change: &Change) -> Step<'_> {
+    match &change.subject {
+        Subject::Assignment { before, after } => {
+            let expired = matches!(change.reason, Some(Reason::Expired { .. }));
+            match (change.action, before, after) {
+                (Action::Create, _, Some(a)) => Step::Assign(a),
+                (Action::Update, Some(b), Some(a))
+                    if b.spec.principal_id != a.principal_id && b.spec.principal_id.is_some() =>
+                {
+                    Step::Swap(&b.spec, a)
+                }
+                (Action::Update, Some(b), Some(a)) => {
+                    let mut b_service = b.spec.clone();
+                    b_service.group_id.clone_from(&a.group_id);
+                    b_service.principal_id.clone_from(&a.principal_id);
+                    b_service.emergency_access = a.emergency_access;
+                    if b_service == *a {
+                        Step::Nothing // only ids were added: nothing changes in the service
+                    } else {
+                        Step::Update(a)
+                    }
+                }
+                (Action::Remove, Some(b), _) if !expired => Step::Remove(&b.spec),
+                (Action::Replace, Some(b), Some(a)) => Step::Swap(&b.spec, a),
+                _ => Step::Nothing,
+            }
+        }
+        Subject::Policy {
+            before,
+            after: Some(spec),
+        } => Step::Policy(spec, before.as_ref().map(|b| &b.spec.settings)),
+        // A policy no longer declared stops being managed; the service keeps it.
+        Subject::Policy { after: None, .. } => Step::Nothing,
+    }
+}
+
+/// Whether two schedule ends are the same, give or take the minutes between a request and
+/// the service's clock.
+fn same_end(a: Option<DateTime<FixedOffset>>, b: Option<DateTime<FixedOffset>>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() <= chrono::TimeDelta::minutes(5),
+        (None, None) => true,
+        _ => false,
     }
 }
 
 impl Executor for GraphExecutor {
-    fn execute(&mut self, change: &Change) -> Result<(), ExecError> {
-        match &change.subject {
-            Subject::Assignment { before, after } => {
-                let expired = matches!(change.reason, Some(Reason::Expired { .. }));
-                match (change.action, before, after) {
-                    (Action::Create, _, Some(a)) => self.assign(a, "adminAssign").map_err(exec),
-                    (Action::Update, Some(b), Some(a))
-                        if b.spec.principal_id != a.principal_id
-                            && b.spec.principal_id.is_some() =>
-                    {
-                        self.remove(&b.spec)
-                            .and_then(|()| self.assign(a, "adminAssign"))
-                            .map_err(exec)
+    fn remote(&self) -> bool {
+        true
+    }
+
+    fn execute(&mut self, change: &Change) -> Result<Applied, ExecError> {
+        match step(change) {
+            Step::Assign(a) => self.assign(a, "adminAssign"),
+            Step::Update(a) => self.assign(a, "adminUpdate"),
+            Step::Remove(b) => self.remove(b),
+            Step::Swap(b, a) => self.remove(b).and_then(|_| {
+                self.assign(a, "adminAssign").map_err(|mut e| {
+                    // The removal went through.
+                    if e.known == Some(Observed::NotDone) {
+                        e.known = Some(Observed::OnlyRemoved);
                     }
-                    (Action::Update, Some(b), Some(a)) => {
-                        let mut b_service = b.spec.clone();
-                        b_service.group_id.clone_from(&a.group_id);
-                        b_service.principal_id.clone_from(&a.principal_id);
-                        b_service.emergency_access = a.emergency_access;
-                        if b_service == *a {
-                            return Ok(()); // only ids were added: nothing changes in the service
-                        }
-                        self.assign(a, "adminUpdate").map_err(exec)
-                    }
-                    (Action::Remove, Some(b), _) if !expired => self.remove(&b.spec).map_err(exec),
-                    (Action::Replace, Some(b), Some(a)) => self
-                        .remove(&b.spec)
-                        .and_then(|()| self.assign(a, "adminAssign"))
-                        .map_err(exec),
-                    _ => Ok(()),
-                }
-            }
-            Subject::Policy {
-                before,
-                after: Some(spec),
-            } => self
-                .patch_policy(spec, before.as_ref().map(|b| &b.spec.settings))
-                .map_err(exec),
-            // A policy no longer declared stops being managed; the service keeps it.
-            Subject::Policy { after: None, .. } => Ok(()),
+                    e
+                })
+            }),
+            Step::Policy(spec, before) => self.patch_policy(spec, before),
+            Step::Nothing => Ok(Applied::default()),
         }
+    }
+
+    fn observe(
+        &mut self,
+        change: &Change,
+        started_at: DateTime<FixedOffset>,
+    ) -> Result<Observed, ExecError> {
+        let found = |s: &LiveSchedule| {
+            Observed::Done(Applied {
+                request_id: None,
+                schedule_id: s.id.clone(),
+            })
+        };
+        let observed = match step(change) {
+            Step::Assign(a) => self
+                .find_schedule(a)
+                .map(|s| s.as_ref().map_or(Observed::NotDone, found)),
+            Step::Update(a) => self.find_schedule(a).map(|s| match s {
+                Some(s) if same_end(s.end, planned_end(a, started_at)) => found(&s),
+                _ => Observed::NotDone,
+            }),
+            Step::Remove(b) => self.find_schedule(b).map(|s| {
+                if s.is_some() {
+                    Observed::NotDone
+                } else {
+                    Observed::Done(Applied::default())
+                }
+            }),
+            Step::Swap(b, a) => self.find_schedule(a).and_then(|new| match new {
+                Some(s) => Ok(found(&s)),
+                None => self.find_schedule(b).map(|old| {
+                    if old.is_some() {
+                        Observed::NotDone
+                    } else {
+                        Observed::OnlyRemoved
+                    }
+                }),
+            }),
+            Step::Policy(spec, before) => self.policy_now(spec).map(|live| {
+                let holds = |k: &String| live.get(k) == spec.settings.get(k);
+                if live.is_empty() {
+                    Observed::NotDone
+                } else if spec.settings.keys().all(holds) {
+                    Observed::Done(Applied::default())
+                } else if before.is_some_and(|b| b.iter().all(|(k, v)| live.get(k) == Some(v))) {
+                    Observed::NotDone
+                } else {
+                    Observed::Policy(live)
+                }
+            }),
+            Step::Nothing => Ok(Observed::Done(Applied::default())),
+        };
+        observed.map_err(exec)
     }
 }

@@ -15,6 +15,7 @@ use crate::plan::desired::list;
 /// A schedule as the service holds it, kept only when direct and admin-assigned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveSchedule {
+    pub id: Option<String>,
     pub group_id: String,
     pub principal_id: String,
     pub role: Role,
@@ -38,6 +39,49 @@ fn encode(path: &str) -> String {
     path.replace(' ', "%20")
 }
 
+/// A schedule of `kind` as pimplan sees it; `None` when it is not pimplan's to manage (it
+/// came through a group, or is an activation) or names no role pimplan knows.
+pub fn parse_schedule(s: &Value, kind: AssignmentType, group_id: &str) -> Option<LiveSchedule> {
+    if s["memberType"].as_str().is_some_and(|m| m != "direct") {
+        return None;
+    }
+    if kind == AssignmentType::Active
+        && s["assignmentType"]
+            .as_str()
+            .is_some_and(|a| a != "assigned")
+    {
+        return None;
+    }
+    let role = match s["accessId"].as_str() {
+        Some("member") => Role::Member,
+        Some("owner") => Role::Owner,
+        _ => return None,
+    };
+    let time = |v: &Value| {
+        v.as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    };
+    let exp = &s["scheduleInfo"]["expiration"];
+    let start = time(&s["scheduleInfo"]["startDateTime"]);
+    let end = match exp["type"].as_str() {
+        Some("afterDateTime") => time(&exp["endDateTime"]),
+        Some("afterDuration") => exp["duration"]
+            .as_str()
+            .and_then(|d| parse_duration(d).ok())
+            .and_then(|d| start.and_then(|s| s.checked_add_signed(d.0))),
+        _ => None,
+    };
+    Some(LiveSchedule {
+        id: s["id"].as_str().map(str::to_owned),
+        group_id: s["groupId"].as_str().unwrap_or(group_id).to_owned(),
+        principal_id: s["principalId"].as_str().unwrap_or_default().to_owned(),
+        role,
+        kind,
+        start,
+        end,
+    })
+}
+
 /// The direct, admin-made schedules of one group (activations and memberships through a
 /// group are not pimplan's: they would look like drift).
 pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule>, GraphError> {
@@ -49,45 +93,13 @@ pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule
         ));
         loop {
             let (_, page) = client.send("GET", &path, None)?;
-            for s in page["value"].as_array().into_iter().flatten() {
-                if s["memberType"].as_str().is_some_and(|m| m != "direct") {
-                    continue;
-                }
-                if kind == AssignmentType::Active
-                    && s["assignmentType"]
-                        .as_str()
-                        .is_some_and(|a| a != "assigned")
-                {
-                    continue;
-                }
-                let role = match s["accessId"].as_str() {
-                    Some("member") => Role::Member,
-                    Some("owner") => Role::Owner,
-                    _ => continue,
-                };
-                let time = |v: &Value| {
-                    v.as_str()
-                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                };
-                let exp = &s["scheduleInfo"]["expiration"];
-                let start = time(&s["scheduleInfo"]["startDateTime"]);
-                let end = match exp["type"].as_str() {
-                    Some("afterDateTime") => time(&exp["endDateTime"]),
-                    Some("afterDuration") => exp["duration"]
-                        .as_str()
-                        .and_then(|d| parse_duration(d).ok())
-                        .and_then(|d| start.and_then(|s| s.checked_add_signed(d.0))),
-                    _ => None,
-                };
-                out.push(LiveSchedule {
-                    group_id: s["groupId"].as_str().unwrap_or(group_id).to_owned(),
-                    principal_id: s["principalId"].as_str().unwrap_or_default().to_owned(),
-                    role,
-                    kind,
-                    start,
-                    end,
-                });
-            }
+            out.extend(
+                page["value"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| parse_schedule(s, kind, group_id)),
+            );
             // Follow paging links that stay on the same service.
             match page["@odata.nextLink"]
                 .as_str()

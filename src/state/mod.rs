@@ -145,6 +145,14 @@ pub struct AssignmentRecord {
     pub starts_at: DateTime<FixedOffset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<DateTime<FixedOffset>>,
+    /// With `--target graph`: the id of the schedule request that made or last changed the
+    /// assignment, and the schedule it created (`{groupId}_{role}_{guid}`), for an auditor to
+    /// find them in the tenant's PIM history. Never used to address anything: a schedule's id
+    /// changes on every update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<String>,
 }
 
 /// A group's policy for one role, flattened to `setting -> value`.
@@ -197,6 +205,21 @@ pub struct State {
     pub assignments: Vec<AssignmentRecord>,
     #[serde(default)]
     pub policies: Vec<PolicyRecord>,
+    /// Changes an apply to a service had sent, or was about to send, when the state was last
+    /// written: whether they took effect is unknown until the service is read. The next
+    /// `apply --target graph` checks each against the service and records what it finds
+    /// before it plans; `drift` and `plan --refresh` do the same in memory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+}
+
+/// A change whose outcome is not known: see [`State::pending`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The `--now` of the apply that sent it (durations are counted from it).
+    pub started_at: DateTime<FixedOffset>,
+    #[serde(flatten)]
+    pub change: crate::plan::Change,
 }
 
 impl State {
@@ -208,6 +231,7 @@ impl State {
             written_by: String::new(),
             assignments: Vec::new(),
             policies: Vec::new(),
+            pending: Vec::new(),
         }
     }
 

@@ -80,6 +80,8 @@ struct View<'a> {
     written_by: &'a str,
     assignments: Vec<&'a super::AssignmentRecord>,
     policies: Vec<&'a super::PolicyRecord>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pending: &'a [super::Pending],
 }
 
 /// Write the next serial of a state kept as maps by key (as apply keeps it), without
@@ -99,6 +101,7 @@ pub fn write_entries(
         written_by: &header.written_by,
         assignments: assignments.values().collect(),
         policies: policies.values().collect(),
+        pending: &header.pending,
     };
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');

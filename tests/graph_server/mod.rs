@@ -51,7 +51,16 @@ pub struct Inner {
     pub retry_after: u64,
     /// Answer the POST to a request collection with this 1-based number with a 500.
     pub fail_post: Option<usize>,
+    /// Carry out the POST with this number, then answer it with a 500 all the same.
+    pub fail_post_after_doing_it: Option<usize>,
+    /// Carry out the POST with this number, then never answer it (the test kills the
+    /// client meanwhile); `hung` turns true once it has been carried out.
+    pub hang_post: Option<usize>,
+    pub hung: bool,
     posts: usize,
+    /// Answer the PATCH of a policy rule with this 1-based number with a 500.
+    pub fail_patch: Option<usize>,
+    patches: usize,
     pub visibility_delay: Duration,
     pub schedules: Vec<Schedule>,
     /// (group id, role) -> (policy id, rules by id)
@@ -459,7 +468,14 @@ impl Inner {
                     if self.fail_post == Some(self.posts) {
                         return error(500, "InternalServerError", "Something went wrong.");
                     }
-                    return self.schedule_request(eligible, body);
+                    let answer = self.schedule_request(eligible, body);
+                    if self.fail_post_after_doing_it == Some(self.posts) {
+                        return error(500, "InternalServerError", "Something went wrong.");
+                    }
+                    if self.hang_post == Some(self.posts) {
+                        self.hung = true;
+                    }
+                    return answer;
                 }
                 ("GET", "eligibilitySchedules" | "assignmentSchedules", None) => {
                     let terms = filter_terms(query);
@@ -527,6 +543,12 @@ impl Inner {
                 Some((p, r)) => (p.to_owned(), Some(r.to_owned())),
                 None => (rest.to_owned(), None),
             };
+            if method == "PATCH" {
+                self.patches += 1;
+                if self.fail_patch == Some(self.patches) {
+                    return error(500, "InternalServerError", "Something went wrong.");
+                }
+            }
             let Some(((_, _), (_, rules))) = self
                 .policies
                 .iter_mut()
@@ -692,8 +714,15 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         );
         return;
     }
+    let was_hung = state.hung;
     let (status, value, headers) = state.route(&method, &path, &query, &body);
+    let hang = state.hung && !was_hung;
     drop(state);
+    if hang {
+        // Done, but never answered: the client is killed while it waits.
+        std::thread::sleep(Duration::from_secs(30));
+        return;
+    }
     respond(&mut stream, status, &value, &headers);
 }
 

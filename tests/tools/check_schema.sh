@@ -98,23 +98,27 @@ DOCS="$TMP/docs-project"
 mkdir -p "$DOCS/.github/workflows"
 git -C "$DOCS" init -q
 cp action.yml "$DOCS/action.yml"
-python3 - docs/github-actions.md "$DOCS/.github/workflows" <<'EOF' || die "extracting the workflows of docs/github-actions.md"
+python3 - "$DOCS/.github/workflows" docs/github-actions.md:2 README.md:1 <<'EOF' || die "extracting the workflows of docs/github-actions.md and README.md"
 import re, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-blocks = re.findall(r"^```ya?ml\n(.*?)^```", text, flags=re.S | re.M)
-workflows = [b for b in blocks if re.search(r"^jobs:", b, re.M) and re.search(r"^on:", b, re.M)]
-if len(workflows) < 2:
-    sys.exit(f"expected the pull request and apply workflows, found {len(workflows)}")
-for i, body in enumerate(workflows, 1):
-    uses = re.findall(r"uses: your-org/pimplan@\S+", body)
-    if not uses:
-        sys.exit(f"workflow {i} does not use the action (your-org/pimplan@...)")
-    body = re.sub(r"uses: your-org/pimplan@\S+", "uses: ./", body)
-    with open(f"{sys.argv[2]}/docs-{i}.yml", "w", encoding="utf-8") as f:
-        f.write(body)
+out = sys.argv[1]
+for arg in sys.argv[2:]:
+    path, least = arg.rsplit(":", 1)
+    text = open(path, encoding="utf-8").read()
+    blocks = re.findall(r"^```ya?ml\n(.*?)^```", text, flags=re.S | re.M)
+    workflows = [b for b in blocks if re.search(r"^jobs:", b, re.M) and re.search(r"^on:", b, re.M)]
+    if len(workflows) < int(least):
+        sys.exit(f"{path}: expected at least {least} workflow(s), found {len(workflows)}")
+    for i, body in enumerate(workflows, 1):
+        uses = re.findall(r"uses: your-org/pimplan@\S+", body)
+        if not uses:
+            sys.exit(f"{path}: workflow {i} does not use the action (your-org/pimplan@...)")
+        body = re.sub(r"uses: your-org/pimplan@\S+", "uses: ./", body)
+        name = re.sub(r"\W", "-", path)
+        with open(f"{out}/{name}-{i}.yml", "w", encoding="utf-8") as f:
+            f.write(body)
 EOF
 DOC_WORKFLOWS=("$DOCS"/.github/workflows/*.yml)
-pass "docs/github-actions.md: ${#DOC_WORKFLOWS[@]} workflows extracted"
+pass "docs/github-actions.md and README.md: ${#DOC_WORKFLOWS[@]} workflows extracted"
 
 # --- 2. GitHub's schemas (SchemaStore's, bundled with check-jsonschema) ----------------------
 WORKFLOWS=(.github/workflows/*.yml .github/workflows/*.yaml)
@@ -144,10 +148,10 @@ else
     fail "actionlint: .github/workflows"
 fi
 if out="$(cd "$DOCS" && actionlint -no-color 2>&1)"; then
-    pass "actionlint: the workflows of docs/github-actions.md, using this action.yml"
+    pass "actionlint: the workflows of docs/github-actions.md and README.md, using this action.yml"
 else
     printf '%s\n' "$out" | indent
-    fail "actionlint: the workflows of docs/github-actions.md"
+    fail "actionlint: the workflows of docs/github-actions.md and README.md"
 fi
 
 echo "schema and workflow checks: $FAILURES failure(s), $((SECONDS - START)) s"

@@ -930,6 +930,22 @@ fn import_adopts_a_tenant_in_one_step() {
     // Fill the service through one workspace...
     let source = example();
     assert_eq!(pimplan(&server, source.path(), T0, APPLY, &[]).code, 0);
+    // Besides, someone has an activation of an eligibility, and a membership through a group:
+    // neither is an assignment pimplan manages.
+    {
+        let mut s = server.state();
+        let mut extra = s.schedules[0].clone();
+        extra.id = "activation".to_owned();
+        extra.eligible = false;
+        extra.activated = true;
+        extra.principal_id = "eeeeeeee-0000-4000-8000-00000000000e".to_owned();
+        s.schedules.push(extra.clone());
+        extra.id = "through-group".to_owned();
+        extra.activated = false;
+        extra.through_group = true;
+        extra.eligible = true;
+        s.schedules.push(extra);
+    }
     // ...and adopt it from a copy that declares the principals and groups but no assignments.
     let ws = example();
     let dir = ws.path();

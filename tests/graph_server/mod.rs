@@ -39,6 +39,10 @@ pub struct Schedule {
     pub created: DateTime<Utc>,
     pub visible_at: Instant,
     pub justification: Option<String>,
+    /// `memberType: group` (the principal has it through a group) instead of `direct`.
+    pub through_group: bool,
+    /// `assignmentType: activated` (a just-in-time activation) instead of `assigned`.
+    pub activated: bool,
 }
 
 #[derive(Default)]
@@ -406,6 +410,8 @@ impl Inner {
                     created: now,
                     visible_at: Instant::now() + self.visibility_delay,
                     justification: body["justification"].as_str().map(str::to_owned),
+                    through_group: false,
+                    activated: false,
                 });
                 (
                     201,
@@ -430,13 +436,16 @@ impl Inner {
         };
         let mut v = json!({
             "id": s.id, "groupId": s.group_id, "principalId": s.principal_id, "accessId": s.access_id,
-            "memberType": "direct", "status": "Provisioned",
+            "memberType": if s.through_group { "group" } else { "direct" }, "status": "Provisioned",
             "scheduleInfo": { "startDateTime": s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "expiration": expiration },
         });
         if !s.eligible
             && let Some(o) = v.as_object_mut()
         {
-            o.insert("assignmentType".into(), json!("assigned"));
+            o.insert(
+                "assignmentType".into(),
+                json!(if s.activated { "activated" } else { "assigned" }),
+            );
         }
         v
     }

@@ -93,6 +93,11 @@ pub enum Command {
         refresh: bool,
     },
     /// Apply a saved plan, or plan and apply after confirmation.
+    ///
+    /// Each change is recorded in the state as it succeeds. With `--target graph`, changes are
+    /// marked pending in the state before they are sent; changes an interrupted apply left
+    /// pending are checked against Microsoft Graph, and recorded as the service holds them,
+    /// before anything is planned.
     Apply {
         /// A plan saved with `plan --out`; refused if the state or the workspace changed since.
         plan_file: Option<PathBuf>,

@@ -729,6 +729,38 @@ fn a_policy_cut_between_two_rule_patches_records_what_the_service_holds() {
 }
 
 #[test]
+fn target_graph_in_the_root_file_makes_graph_the_default() {
+    let server = Server::start();
+    let ws = small("");
+    let dir = ws.path();
+    edit(
+        &dir.join("pimplan.yaml"),
+        "version: 1\n",
+        "version: 1\ntarget: graph\n",
+    );
+    let run = pimplan(&server, dir, T0, &["apply", "--auto-approve"], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(schedule_posts(&server).len(), 2);
+    assert_eq!(server_keys(&server), state_keys(dir));
+    // `--target state` still overrides it: nothing is sent.
+    edit(
+        &dir.join("pimplan.yaml"),
+        "end: 2027-03-01T00:00:00Z",
+        "end: 2027-03-15T00:00:00Z",
+    );
+    server.state().requests.clear();
+    let run = pimplan(
+        &server,
+        dir,
+        "2026-12-01T00:10:00Z",
+        &["apply", "--auto-approve", "--target", "state"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(server.state().requests.is_empty());
+}
+
+#[test]
 fn missing_object_ids_are_refused_before_any_request() {
     let server = Server::start();
     let ws = small("");
@@ -968,6 +1000,23 @@ fn import_adopts_a_tenant_in_one_step() {
     let plan = pimplan(&server, dir, T0, &["plan", "--detailed-exitcode"], &[]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    // One group by id, into a fresh state.
+    std::fs::remove_file(dir.join("pimplan.state.json")).unwrap_or(());
+    let group = "3d2e4f5a-6b7c-4d8e-9fa0-b1c2d3e4f5a6";
+    let one = pimplan(&server, dir, T0, &["import", "--group", group], &[]);
+    assert_eq!(one.code, 0, "{}{}", one.stdout, one.stderr);
+    let expected = server_keys(&server)
+        .iter()
+        .filter(|k| k.starts_with(group) && !k.contains("eeeeeeee"))
+        .count();
+    assert!(
+        one.stdout.contains(&format!(
+            "Imported {expected} assignment(s) and 2 policy setting block(s) from 1 group(s)"
+        )),
+        "{}",
+        one.stdout
+    );
+    assert!(state_keys(dir).iter().all(|k| k.starts_with(group)));
     // A second import refuses to overwrite the state.
     let again = pimplan(&server, dir, T0, &["import"], &[]);
     assert_eq!(again.code, 1);

@@ -395,8 +395,62 @@ fn a_429_storm_is_waited_out() {
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("throttled (429)"), "{}", run.stderr);
+    // Why, as Microsoft asks clients to log.
+    assert!(
+        run.stderr
+            .contains("x-ms-throttle-scope: Tenant_Application/ReadWrite/test-tenant/test-app"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(server_keys(&server), state_keys(ws.path()));
     assert_eq!(server_keys(&server).len(), 2);
+}
+
+#[test]
+fn a_principal_pim_does_not_know_yet_is_tried_again() {
+    let server = Server::start();
+    server.state().subject_not_found = 2;
+    let ws = small("");
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(schedule_posts(&server).len(), 4, "two refused, two made");
+    assert_eq!(server_keys(&server), state_keys(ws.path()));
+}
+
+fn sign_ins(server: &Server) -> usize {
+    server
+        .state()
+        .requests
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .count()
+}
+
+#[test]
+fn a_token_is_renewed_before_it_expires_and_after_a_401() {
+    let server = Server::start();
+    {
+        let mut s = server.state();
+        s.token_lifetime = Some(2); // renewed after one second
+        s.visibility_delay = Duration::from_millis(700);
+    }
+    let ws = small("");
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        sign_ins(&server) >= 2,
+        "signed in {} time(s)",
+        sign_ins(&server)
+    );
+
+    // A token refused before its time: one new sign-in, and the request goes through.
+    let server = Server::start();
+    server.state().refuse_token_once = true;
+    let ws = small("");
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(sign_ins(&server), 2);
+    assert_eq!(server_keys(&server), state_keys(ws.path()));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! environment variables, a bearer token, requests with timeouts, and retries that honour
 //! `Retry-After` on 429 and 503. The token never appears in any output.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -204,7 +204,8 @@ pub struct Client {
     agent: ureq::Agent,
     endpoints: Endpoints,
     credential: Credential,
-    token: Option<String>,
+    /// The access token, and when to sign in again (`None`: never, a token given ready).
+    token: Option<(String, Option<Instant>)>,
     /// Print each request (method, path, status) to stderr, with the token redacted.
     pub verbose: bool,
     /// Retries of a throttled (429) or unavailable (503) request.
@@ -238,12 +239,16 @@ impl Client {
         }
     }
 
+    /// A valid access token: the one held, or a new one when it is about to expire (an
+    /// apply of thousands of changes outlasts a token's hour).
     fn token(&mut self) -> Result<String, GraphError> {
-        if let Some(t) = &self.token {
+        if let Some((t, renew)) = &self.token
+            && renew.is_none_or(|r| Instant::now() < r)
+        {
             return Ok(t.clone());
         }
-        let token = match &self.credential {
-            Credential::Token(t) => t.clone(),
+        let (token, lifetime) = match &self.credential {
+            Credential::Token(t) => (t.clone(), None),
             Credential::Secret {
                 tenant,
                 client_id,
@@ -280,11 +285,19 @@ impl Client {
                 self.request_token(tenant.clone(), form)?
             }
         };
-        self.token = Some(token.clone());
+        // Sign in again well before the end: at half the lifetime, or five minutes before.
+        let renew = lifetime
+            .map(|l| Instant::now() + l.saturating_sub((l / 2).min(Duration::from_secs(300))));
+        self.token = Some((token.clone(), renew));
         Ok(token)
     }
 
-    fn request_token(&self, tenant: String, form: String) -> Result<String, GraphError> {
+    /// A token from the token endpoint, and how long it lasts.
+    fn request_token(
+        &self,
+        tenant: String,
+        form: String,
+    ) -> Result<(String, Option<Duration>), GraphError> {
         let url = format!("{}/{tenant}/oauth2/v2.0/token", self.endpoints.authority);
         self.log(&format!("POST {url} (client credentials, [redacted])"));
         let mut resp = self
@@ -301,12 +314,18 @@ impl Client {
             let description = value["error_description"].as_str().unwrap_or("");
             return Err(GraphError::Auth(format!("{status} {code}: {description}")));
         }
-        value["access_token"]
+        let token = value["access_token"]
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| {
                 GraphError::Auth("the token endpoint returned no access_token".to_owned())
-            })
+            })?;
+        // Microsoft's endpoints send a number; some proxies send a string.
+        let lifetime = value["expires_in"]
+            .as_u64()
+            .or_else(|| value["expires_in"].as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(3600);
+        Ok((token, Some(Duration::from_secs(lifetime))))
     }
 
     /// Send one request, retrying 429 and 503 as the service asks. Returns status and body.
@@ -317,8 +336,9 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(u16, Value), GraphError> {
         let url = format!("{}{path}", self.endpoints.graph);
-        let token = self.token()?;
+        let mut token = self.token()?;
         let mut attempt = 0;
+        let mut signed_in_again = false;
         loop {
             let auth = format!("Bearer {token}");
             let builder = match method {
@@ -351,17 +371,43 @@ impl Client {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
+            // Why Graph throttled, for the log (the headers Microsoft says to log).
+            let throttle: Vec<String> = [
+                "x-ms-throttle-scope",
+                "x-ms-throttle-information",
+                "x-ms-throttle-limit-percentage",
+            ]
+            .iter()
+            .filter_map(|h| {
+                let v = resp.headers().get(*h)?.to_str().ok()?;
+                Some(format!("{h}: {v}"))
+            })
+            .collect();
             let text = resp.body_mut().read_to_string().unwrap_or_default();
             self.log(&format!(
                 "{method} {path} -> {status} (Authorization: Bearer [redacted])"
             ));
+            // A token refused before its time (revoked, or clocks apart): sign in again, once.
+            if status == 401 && !signed_in_again && !matches!(self.credential, Credential::Token(_))
+            {
+                self.log("token refused (401); signing in again");
+                self.token = None;
+                token = self.token()?;
+                signed_in_again = true;
+                continue;
+            }
             if (status == 429 || status == 503) && attempt < self.max_retries {
                 let wait = retry_after
                     .map(Duration::from_secs)
                     .unwrap_or_else(|| Duration::from_millis(500 << attempt.min(6)))
                     .min(self.max_wait);
+                let why = if throttle.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", throttle.join(", "))
+                };
                 self.log(&format!(
-                    "throttled ({status}); retrying in {} ms",
+                    "throttled ({status}){why}; retrying in {} ms",
                     wait.as_millis()
                 ));
                 std::thread::sleep(wait);

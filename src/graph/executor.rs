@@ -23,6 +23,8 @@ pub struct GraphExecutor {
     approvers: HashMap<String, (PrincipalType, String)>,
     /// How long to wait for a new schedule to become readable.
     pub visibility_timeout: Duration,
+    /// How long to keep trying a request whose principal or group PIM does not know yet.
+    pub replication_timeout: Duration,
 }
 
 /// A failed request whose outcome is not known: it must be read back.
@@ -121,6 +123,7 @@ impl GraphExecutor {
             now,
             approvers,
             visibility_timeout: Duration::from_secs(300),
+            replication_timeout: Duration::from_secs(150),
         }
     }
 
@@ -161,13 +164,32 @@ impl GraphExecutor {
         }
     }
 
+    /// POST a schedule request; a principal or group created moments ago may not have
+    /// reached PIM yet (`SubjectNotFound`, for up to a minute or two): try again, with a bound.
+    fn post_request(&mut self, spec: &AssignmentSpec, body: &Value) -> Result<Value, GraphError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self
+                .client
+                .send("POST", requests_path(spec.kind), Some(body))
+            {
+                Err(e)
+                    if e.code() == Some("SubjectNotFound")
+                        && started.elapsed() < self.replication_timeout =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(15));
+                }
+                other => return other.map(|(_, v)| v),
+            }
+        }
+    }
+
     fn assign(&mut self, spec: &AssignmentSpec, action: &str) -> Result<Applied, ExecError> {
         let body = schedule_request(spec, action, self.now);
-        match self
-            .client
-            .send("POST", requests_path(spec.kind), Some(&body))
-        {
-            Ok((_, request)) => {
+        match self.post_request(spec, &body) {
+            Ok(request) => {
                 let applied = applied(&request);
                 if let Some(id) = &applied.schedule_id {
                     // The service took it: failing to read it back does not undo it.
@@ -202,12 +224,8 @@ impl GraphExecutor {
     }
 
     fn remove(&mut self, spec: &AssignmentSpec) -> Result<Applied, ExecError> {
-        match self.client.send(
-            "POST",
-            requests_path(spec.kind),
-            Some(&remove_request(spec)),
-        ) {
-            Ok((_, request)) => Ok(applied(&request)),
+        match self.post_request(spec, &remove_request(spec)) {
+            Ok(request) => Ok(applied(&request)),
             // Already gone (removed by an earlier, interrupted run, or out of band).
             Err(e) if e.status() == Some(404) || e.code() == Some("RoleAssignmentDoesNotExist") => {
                 Ok(Applied::default())

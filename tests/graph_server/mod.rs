@@ -62,6 +62,13 @@ pub struct Inner {
     pub hang_post: Option<usize>,
     pub hung: bool,
     posts: usize,
+    /// Answer this many of the next schedule requests with 404 SubjectNotFound (a principal
+    /// PIM does not know yet).
+    pub subject_not_found: usize,
+    /// `expires_in` of the tokens handed out (default 3600).
+    pub token_lifetime: Option<u64>,
+    /// Refuse the next Graph request with 401, whatever its token.
+    pub refuse_token_once: bool,
     /// Answer the PATCH of a policy rule with this 1-based number with a 500.
     pub fail_patch: Option<usize>,
     patches: usize,
@@ -463,7 +470,13 @@ impl Inner {
             return (
                 429,
                 json!({"error": {"code": "TooManyRequests", "message": "Too many requests"}}),
-                vec![("Retry-After".into(), self.retry_after.to_string())],
+                vec![
+                    ("Retry-After".into(), self.retry_after.to_string()),
+                    (
+                        "x-ms-throttle-scope".into(),
+                        "Tenant_Application/ReadWrite/test-tenant/test-app".into(),
+                    ),
+                ],
             );
         }
         if let Some(rest) = path.strip_prefix(PRIV) {
@@ -473,6 +486,10 @@ impl Inner {
             let eligible = collection.starts_with("eligibility");
             match (method, collection, id) {
                 ("POST", "eligibilityScheduleRequests" | "assignmentScheduleRequests", None) => {
+                    if self.subject_not_found > 0 {
+                        self.subject_not_found -= 1;
+                        return error(404, "SubjectNotFound", "The subject is not found.");
+                    }
                     self.posts += 1;
                     if self.fail_post == Some(self.posts) {
                         return error(500, "InternalServerError", "Something went wrong.");
@@ -695,12 +712,13 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
                 || (form.get("client_assertion").map(String::as_str) == Some(ASSERTION)
                     && form.get("client_assertion_type").map(String::as_str)
                         == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")));
+        let lifetime = state.token_lifetime.unwrap_or(3600);
         drop(state);
         if ok {
             respond(
                 &mut stream,
                 200,
-                &json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600 }),
+                &json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": lifetime }),
                 &[],
             );
         } else {
@@ -713,7 +731,8 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         }
         return;
     }
-    if auth.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+    let refused = std::mem::take(&mut state.refuse_token_once);
+    if refused || auth.as_deref() != Some(&format!("Bearer {TOKEN}")) {
         drop(state);
         respond(
             &mut stream,

@@ -129,6 +129,12 @@ pub fn plan(
     })
 }
 
+/// Whether every change of `part` is in `whole`, in the same order.
+fn is_part_of(part: &[crate::plan::Change], whole: &[crate::plan::Change]) -> bool {
+    let mut rest = whole.iter();
+    part.iter().all(|c| rest.any(|w| w == c))
+}
+
 /// What a plan says of changes an interrupted apply left pending.
 fn pending_note(st: &state::State) -> Option<String> {
     if st.pending.is_empty() {
@@ -252,6 +258,7 @@ pub fn apply(
     {
         return Ok(fail(e));
     }
+    let mut settled = false;
     // Changes an interrupted apply left pending are checked against the service and the
     // state records what it holds, before anything is planned from it.
     if let Some(pending) = run.state.as_ref().map(|s| &s.state.pending)
@@ -283,6 +290,7 @@ pub fn apply(
             Ok(run) => run,
             Err(e) => return Ok(fail(e)),
         };
+        settled = true;
     }
     let current = run.state.take();
     let (Some(plan), Some(current)) = (run.plan.as_ref(), current) else {
@@ -291,12 +299,25 @@ pub fn apply(
         ));
     };
     let plan = match &saved {
-        Some(saved) if saved.changes != plan.changes => {
+        Some(saved) if saved.changes == plan.changes => saved,
+        // The interrupted apply had made some of the saved plan's changes: the rest, all of
+        // them approved with the saved plan, are still to do.
+        Some(saved) if settled && is_part_of(&plan.changes, &saved.changes) => {
+            write_out(
+                out,
+                &format!(
+                    "{} change(s) of the saved plan were made by the interrupted apply; the other {} are applied.\n\n",
+                    saved.changes.len() - plan.changes.len(),
+                    plan.changes.len()
+                ),
+            )?;
+            plan
+        }
+        Some(_) => {
             return Ok(fail(StateError::Stale(
                 "the changes it would make now differ from the saved ones".to_owned(),
             )));
         }
-        Some(saved) => saved,
         None => plan,
     };
     write_out(out, &render::plan::human(plan, use_color(args.color)))?;

@@ -553,18 +553,15 @@ fn pending_keys(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn an_apply_killed_while_a_request_is_in_flight_leaves_a_true_state() {
-    let server = Server::start();
+/// Apply the example to `server` and kill pimplan while its fifth schedule request is in
+/// flight: carried out by the service, never answered. Returns the key of that request.
+fn kill_while_the_fifth_request_is_in_flight(server: &Server, dir: &Path) -> String {
     {
         let mut s = server.state();
         s.visibility_delay = Duration::from_millis(50);
-        // The fifth request is carried out, and its answer never comes: the worst moment to die.
         s.hang_post = Some(5);
+        s.now = Some(at(T0));
     }
-    let ws = example();
-    let dir = ws.path();
-    server.state().now = Some(at(T0));
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pimplan"));
     cmd.current_dir(dir)
         .args(["apply", "--target", "graph", "--auto-approve", "--now", T0])
@@ -589,14 +586,20 @@ fn an_apply_killed_while_a_request_is_in_flight_leaves_a_true_state() {
     let _ = child.kill();
     let _ = child.wait();
     server.state().hang_post = None;
+    let posts = schedule_posts(server);
+    assert_eq!(posts.len(), 5);
+    key_of(&posts[4].0, &posts[4].1)
+}
+
+#[test]
+fn an_apply_killed_while_a_request_is_in_flight_leaves_a_true_state() {
+    let server = Server::start();
+    let ws = example();
+    let dir = ws.path();
+    let in_flight = kill_while_the_fifth_request_is_in_flight(&server, dir);
 
     // What the state says is what the service holds: every recorded assignment is there,
     // and what is there and not recorded is marked pending (the request in flight).
-    let in_flight = {
-        let posts = schedule_posts(&server);
-        assert_eq!(posts.len(), 5);
-        key_of(&posts[4].0, &posts[4].1)
-    };
     let (recorded, live, pending) = (state_keys(dir), server_keys(&server), pending_keys(dir));
     assert!(
         live.contains(&in_flight) && pending.contains(&in_flight),
@@ -669,6 +672,39 @@ fn an_apply_killed_while_a_request_is_in_flight_leaves_a_true_state() {
         .count();
     assert_eq!(sent, 1, "the request in flight was sent again");
     assert_in_sync(&server, dir);
+}
+
+#[test]
+fn a_saved_plan_is_finished_after_an_interrupted_apply() {
+    let server = Server::start();
+    let ws = example();
+    let dir = ws.path();
+    let in_flight = kill_while_the_fifth_request_is_in_flight(&server, dir);
+    // The plan, saved while the change in flight is pending, still counts it as to do.
+    let plan = pimplan(&server, dir, T0, &["plan", "--out", "saved.json"], &[]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert_eq!(pimplan(&server, dir, T0, &["force-unlock"], &[]).code, 0);
+    let run = pimplan(
+        &server,
+        dir,
+        T0,
+        &["apply", "saved.json", "--target", "graph"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("1 change(s) of the saved plan were made by the interrupted apply"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(server_keys(&server), state_keys(dir));
+    assert_eq!(server_keys(&server).len(), 31);
+    let sent = schedule_posts(&server)
+        .iter()
+        .filter(|(c, b)| key_of(c, b) == in_flight)
+        .count();
+    assert_eq!(sent, 1, "the request in flight was sent again");
 }
 
 #[test]

@@ -73,14 +73,13 @@ pub fn refresh(
             format!("cannot check the changes left pending by an interrupted apply: {e}")
         })?
     };
-    let st = &out.clone();
     let client = &mut executor.client;
     let groups: Vec<String> = {
-        let mut g: Vec<String> = st
+        let mut g: Vec<String> = out
             .assignments
             .iter()
             .filter_map(|a| a.spec.group_id.clone())
-            .chain(st.policies.iter().filter_map(|p| p.spec.group_id.clone()))
+            .chain(out.policies.iter().filter_map(|p| p.spec.group_id.clone()))
             .collect();
         g.sort();
         g.dedup();

@@ -211,20 +211,55 @@ pub fn main() -> ExitStatus {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                ExitStatus::Failure
+                crate::exit::for_error(subcommand_in(std::env::args().skip(1)).as_deref())
             } else {
                 ExitStatus::Success
             };
         }
     };
+    let command = command_name(&args.command);
     let mut stdout = std::io::stdout().lock();
     match run(args, &mut stdout) {
         Ok(status) => status,
         Err(report) => {
             eprintln!("{report:?}");
-            ExitStatus::Failure
+            crate::exit::for_error(Some(command))
         }
     }
+}
+
+/// The subcommand's name as typed on the command line.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Lint { .. } => "lint",
+        Command::Plan { .. } => "plan",
+        Command::Apply { .. } => "apply",
+        Command::Drift { .. } => "drift",
+        Command::Import { .. } => "import",
+        Command::State(_) => "state",
+        Command::ForceUnlock => "force-unlock",
+        _ => "other",
+    }
+}
+
+/// The subcommand of arguments clap refused: the first word that names one, skipping the
+/// values of global flags.
+fn subcommand_in(args: impl Iterator<Item = String>) -> Option<String> {
+    use clap::CommandFactory;
+    let cmd = Arguments::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    let mut args = args.peekable();
+    while let Some(a) = args.next() {
+        if matches!(a.as_str(), "-c" | "--config" | "--now" | "--color") {
+            args.next();
+        } else if names.contains(&a) {
+            return Some(a);
+        }
+    }
+    None
 }
 
 pub(crate) fn use_color(choice: ColorChoice) -> bool {
@@ -409,7 +444,7 @@ pub fn explain(rule: &rules::Rule) -> String {
             .collect::<String>()
     };
     format!(
-        "{code} {name} ({severity})\n\n{message}\n\nWhat it checks\n{what}\n\nWhy it matters\n{why}\n\nExample\n{example}\nHow to fix\n{fix}\n\nSource\n{source}\n",
+        "{code} {name} ({severity})\n\n{message}\n\nWhat it checks\n{what}\n\nWhy it matters\n{why}\n\nExample\n{example}\nHow to fix\n{fix}\n\nSource\n{source}\n\n{silencing}\n",
         code = rule.code,
         name = rule.name,
         severity = rule.severity,
@@ -419,5 +454,6 @@ pub fn explain(rule: &rules::Rule) -> String {
         example = indent(d.example),
         fix = indent(d.fix).trim_end(),
         source = indent(d.source).trim_end(),
+        silencing = crate::render::rule_docs::silencing(rule),
     )
 }

@@ -122,7 +122,12 @@ pub fn plan(
             )?;
         }
     }
-    Ok(if detailed && !plan.is_empty() {
+    // `--refresh` exits 2 when the service drifted from the state, as `drift` does.
+    let drifted = run
+        .drift
+        .as_ref()
+        .is_some_and(|lines| lines.iter().any(|l| crate::cli_graph::is_drift(l)));
+    Ok(if drifted || (detailed && !plan.is_empty()) {
         ExitStatus::Changes
     } else {
         ExitStatus::Success

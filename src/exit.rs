@@ -22,6 +22,18 @@ impl ExitStatus {
     }
 }
 
+/// The status of an error that stops `command` before it could do its work (a bad flag, a
+/// bad `--now`, output that cannot be written). Where 2 means something else — changes in
+/// a plan, drift — an error must not read as that, so those commands fail with 1.
+pub fn for_error(command: Option<&str>) -> ExitStatus {
+    match command {
+        Some("plan" | "apply" | "drift" | "import" | "state" | "force-unlock") => {
+            ExitStatus::Findings
+        }
+        _ => ExitStatus::Failure,
+    }
+}
+
 impl From<ExitStatus> for std::process::ExitCode {
     fn from(s: ExitStatus) -> Self {
         std::process::ExitCode::from(s.code())

@@ -45,6 +45,9 @@ pub struct Finding {
     pub secondary: Vec<Label>,
     /// How to fix this occurrence; the rule's generic help when `None`.
     pub help: Option<String>,
+    /// Neither an ignore comment nor `rules:` can silence it or change its severity (see
+    /// [`Rule::locked`](crate::rules::Rule::locked)).
+    pub locked: bool,
 }
 
 impl Finding {
@@ -59,7 +62,16 @@ impl Finding {
             },
             secondary: Vec::new(),
             help: None,
+            locked: rule.locked.is_some(),
         }
+    }
+
+    /// A finding of a locked rule that is a judgement, not a failure to read the input (a
+    /// role name Entra does not know may be a custom role): it can be silenced.
+    #[must_use]
+    pub fn unlocked(mut self) -> Self {
+        self.locked = false;
+        self
     }
 
     /// The label under the value at fault.

@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::config::model::SeverityLevel;
 use crate::finding::{Finding, Severity};
 use crate::load::{LoadError, Loaded, load};
-use crate::rules::{self, Context, Index};
+use crate::rules::{self, Check, Context, Index, Rule};
 use crate::source::Sources;
 use crate::suppress;
 
@@ -49,6 +49,9 @@ pub fn apply_overrides(findings: Vec<Finding>, overrides: &Overrides) -> Vec<Fin
     findings
         .into_iter()
         .filter_map(|mut f| {
+            if f.locked {
+                return Some(f);
+            }
             match overrides.get(f.rule.code) {
                 Some(SeverityLevel::Off) => return None,
                 Some(SeverityLevel::Error) => f.severity = Severity::Error,
@@ -85,7 +88,11 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
     let overrides = overrides(&loaded);
     let level = |code: &str| overrides.get(code).copied();
     let mut findings = std::mem::take(&mut loaded.findings);
-    if let Some(ws) = &loaded.workspace {
+    // A file that could not be read leaves the workspace incomplete: rules that look across
+    // it would miss what the file says and report what it defines as missing. They run
+    // once every file reads.
+    let complete = loaded.unread.is_empty();
+    if let Some(ws) = loaded.workspace.as_ref().filter(|_| complete) {
         // Which assignments are applied, for PIM208; a missing or unreadable state means none
         // (plan and apply report a bad state file).
         // Read only when an assignment starts in the past: the state of a large tenant is
@@ -113,7 +120,24 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             level(rule.code) != Some(SeverityLevel::Off)
         }));
     }
-    let findings = suppress::apply(&loaded.sources, now.date_naive(), findings);
+    let ran = |rule: &Rule| {
+        level(rule.code) != Some(SeverityLevel::Off)
+            && match rule.check {
+                Check::Loader => true,
+                Check::Workspace(_) => complete && loaded.workspace.is_some(),
+                Check::Plan(_) => false,
+            }
+    };
+    let findings = suppress::apply(
+        &loaded.sources,
+        now.date_naive(),
+        findings,
+        &suppress::Pass {
+            ran: &ran,
+            unread: &loaded.unread,
+            report_malformed: true,
+        },
+    );
     let mut findings = apply_overrides(findings, &overrides);
     sort(&loaded.sources, &mut findings);
     Ok(LintRun { loaded, findings })

@@ -37,6 +37,9 @@ pub struct Loaded {
     /// `None` when the root file itself could not be parsed.
     pub workspace: Option<Workspace>,
     pub findings: Vec<Finding>,
+    /// Files whose content could not be read at all (a syntax error, a duplicate or unknown
+    /// key, a value of the wrong type): the workspace is incomplete without them.
+    pub unread: Vec<FileId>,
 }
 
 fn yaml_finding(e: YamlError) -> Finding {
@@ -121,6 +124,14 @@ fn read_and_parse(id: FileId, path: PathBuf) -> Result<ReadFile, LoadError> {
             }
         },
     };
+    if raw.is_none() {
+        for f in &mut findings {
+            f.help = Some(format!(
+                "{}; until this is fixed, nothing in this file is checked, and no rule looks at the rest of the workspace",
+                f.help_text()
+            ));
+        }
+    }
     Ok(ReadFile {
         file,
         findings,
@@ -309,6 +320,7 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
             root_dir,
             workspace: None,
             findings,
+            unread: vec![root],
         });
     };
     // The include list is lowered with the settings; read it from the raw root first.
@@ -322,11 +334,13 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         raw: root_raw,
     }];
     let paths = expand_includes(&includes, &root_dir, root_path, &mut findings);
+    let mut unread = Vec::new();
     for read in read_all(1, paths)? {
         let id = sources.add(read.file);
         findings.extend(read.findings);
-        if let Some(raw) = read.raw {
-            parsed.push(ParsedFile { id, raw });
+        match read.raw {
+            Some(raw) => parsed.push(ParsedFile { id, raw }),
+            None => unread.push(id),
         }
     }
     let workspace = lower(root, parsed, &mut findings);
@@ -336,5 +350,6 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         root_dir,
         workspace: Some(workspace),
         findings,
+        unread,
     })
 }

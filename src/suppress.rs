@@ -1,9 +1,10 @@
 //! In-place suppressions: `# pimplan: ignore CODE [until=YYYY-MM-DD] reason`.
 //!
 //! A directive silences findings of the named rules (codes or names, comma-separated) on
-//! its own line, or, when the comment stands alone on its line, on the next line that is
-//! not a comment. A directive that silences nothing, names an unknown rule, gives no
-//! reason or has passed its `until` date is itself reported (PIM007).
+//! its own line, or, when the comment stands alone on its line, on the next line (several
+//! directives may stand one above the other). A directive that silences nothing, names an
+//! unknown rule, gives no reason, has passed its `until` date, or names a finding that
+//! cannot be silenced ([`Rule::locked`]) is itself reported (PIM007).
 
 use chrono::NaiveDate;
 
@@ -19,6 +20,15 @@ struct Directive {
     rules: Vec<&'static Rule>,
     until: Option<NaiveDate>,
     used: bool,
+    /// It names a finding on its line that cannot be silenced: why not.
+    refused: Option<&'static str>,
+}
+
+/// Whether a line holds nothing but a `pimplan:` directive.
+fn directive_only(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix('#')
+        .is_some_and(|c| c.trim_start().starts_with("pimplan:"))
 }
 
 /// Byte offset of the comment on a line, if any: a `#` at the start or after white space,
@@ -168,16 +178,14 @@ fn scan(
             );
             continue;
         }
-        // A comment alone on its line applies to the next line that is not a comment.
+        // A comment alone on its line applies to the line below it (past other directives
+        // stacked there, and nothing else: a blank line or another comment between them
+        // makes it apply to nothing, which is reported).
         let alone = line[..hash].trim().is_empty();
         let mut target_line = line_no;
         if alone {
             target_line = line_no + 1;
-            while target_line <= line_count {
-                let t = file.line_text(target_line).trim_start();
-                if !(t.is_empty() || t.starts_with('#')) {
-                    break;
-                }
+            while target_line <= line_count && directive_only(file.line_text(target_line)) {
                 target_line += 1;
             }
         }
@@ -187,37 +195,77 @@ fn scan(
             rules: rule_list,
             until,
             used: false,
+            refused: None,
         });
     }
     out
 }
 
-/// Drop the findings that a directive silences, and report directives that silence nothing.
-pub fn apply(sources: &Sources, today: NaiveDate, findings: Vec<Finding>) -> Vec<Finding> {
+/// What one pass of suppression looks at.
+pub struct Pass<'a> {
+    /// Whether `rule` ran before this pass: an ignore of a rule that did not run (switched
+    /// off, a plan-time rule during lint) cannot be judged, and is not reported as unused.
+    pub ran: &'a dyn Fn(&Rule) -> bool,
+    /// Files no rule could look at (they could not be read): their ignores are not judged.
+    pub unread: &'a [FileId],
+    /// Report malformed directives (no reason, unknown rule, expired). The first pass over a
+    /// workspace does; a later pass over more findings (plan time) does not repeat them.
+    pub report_malformed: bool,
+}
+
+/// Drop the findings that a directive silences, and report directives that silence nothing
+/// or try to silence a finding that cannot be silenced.
+pub fn apply(
+    sources: &Sources,
+    today: NaiveDate,
+    findings: Vec<Finding>,
+    pass: &Pass<'_>,
+) -> Vec<Finding> {
     let mut extra = Vec::new();
     let mut directives: Vec<Vec<Directive>> = sources
         .iter()
         .map(|(id, file)| scan(id, file, today, &mut extra))
         .collect();
+    if !pass.report_malformed {
+        extra.clear();
+    }
     let mut kept = Vec::with_capacity(findings.len());
     for finding in findings {
         let span = finding.primary.span;
         let line = sources.line_col(span).line;
-        let silenced = directives
-            .get_mut(span.file.0 as usize)
-            .and_then(|list| {
-                list.iter_mut().find(|d| {
-                    d.target_line == line && d.rules.iter().any(|r| r.code == finding.rule.code)
-                })
+        let directive = directives.get_mut(span.file.0 as usize).and_then(|list| {
+            list.iter_mut().find(|d| {
+                d.target_line == line && d.rules.iter().any(|r| r.code == finding.rule.code)
             })
-            .map(|d| d.used = true)
-            .is_some();
-        if !silenced {
-            kept.push(finding);
+        });
+        match directive {
+            Some(d) if finding.locked => {
+                d.refused = Some(finding.rule.locked.unwrap_or(rules::UNREADABLE));
+                kept.push(finding);
+            }
+            Some(d) => d.used = true,
+            None => kept.push(finding),
         }
     }
     for directive in directives.iter().flatten().filter(|d| !d.used) {
         let codes: Vec<_> = directive.rules.iter().map(|r| r.code).collect();
+        if let Some(why) = directive.refused {
+            extra.push(
+                Finding::new(
+                    &pim007_unused_ignore::RULE,
+                    directive.span,
+                    format!("the ignore of {} cannot silence it", codes.join(", ")),
+                )
+                .label("cannot be silenced")
+                .with_help(format!("fix what it names: {why}")),
+            );
+            continue;
+        }
+        if pass.unread.contains(&directive.span.file)
+            || !directive.rules.iter().all(|r| (pass.ran)(r))
+        {
+            continue;
+        }
         let until = directive
             .until
             .map(|d| format!(" (until {d})"))

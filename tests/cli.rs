@@ -129,6 +129,38 @@ fn bad_now_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("with an offset"));
 }
 
+/// Where 2 means "changes" or "drift", an error must not: those commands fail with 1.
+#[test]
+fn errors_of_plan_apply_drift_are_1_and_of_lint_2() {
+    let code = |args: &[&str]| {
+        let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+        cmd.current_dir(manifest().join("fixtures/example"))
+            .env_remove("PIMPLAN_NOW")
+            .args(args)
+            .output()
+            .map_or(-1, |o| o.status.code().unwrap_or(-1))
+    };
+    for args in [
+        &["plan", "--detailed-exitcode", "--now", "garbage"][..],
+        &["plan", "--detailed-exitcode", "--no-such-flag"],
+        &["--now", "garbage", "drift"],
+        &["apply", "--now", "garbage"],
+        &["import", "--now", "garbage"],
+        &["state", "list", "--bogus"],
+        &["-c", "plan", "force-unlock", "--bogus"],
+    ] {
+        assert_eq!(code(args), 1, "{args:?}");
+    }
+    for args in [
+        &["lint", "--now", "garbage"][..],
+        &["lint", "--no-such-flag"],
+        &["explain", "PIM999"],
+        &["no-such-command"],
+    ] {
+        assert_eq!(code(args), 2, "{args:?}");
+    }
+}
+
 #[test]
 fn now_comes_from_the_environment_too() {
     // At 2027-02-10 alice's prod-db assignment (ends 2027-02-15) expires within 14 days.

@@ -1040,6 +1040,9 @@ fn refresh_and_drift_show_changes_made_outside_pimplan() {
         "{}",
         plan.stdout
     );
+    // Drift alone makes `plan --refresh` exit 2, as `drift` does.
+    let plain = pimplan(&server, dir, later, &["plan", "--refresh"], &[]);
+    assert_eq!(plain.code, 2, "{}{}", plain.stdout, plain.stderr);
     // Without --refresh the plan trusts the state.
     assert_eq!(
         pimplan(&server, dir, later, &["plan", "--detailed-exitcode"], &[]).code,

@@ -274,6 +274,49 @@ fn removing_within_five_minutes_is_pim701_then_allowed() {
 }
 
 #[test]
+fn a_plan_time_finding_on_a_declared_assignment_can_be_silenced_in_place() {
+    let ws = small(4, "", "");
+    let dir = ws.path();
+    let root = dir.join("pimplan.yaml");
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    let line = "  - { group: ops, principal: u2, role: member, type: eligible, duration: P90D, justification: rota }\n";
+    edit(&root, line, &line.replace("P90D", "P60D"));
+    let early = "2026-12-01T00:03:00Z";
+    let refused = pimplan(dir, early, &["plan"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stdout.contains("PIM701(change-too-soon)"),
+        "{}",
+        refused.stdout
+    );
+    edit(
+        &root,
+        &line.replace("P90D", "P60D"),
+        &format!(
+            "  # pimplan: ignore PIM701 the change waits for the next scheduled run\n{}",
+            line.replace("P90D", "P60D")
+        ),
+    );
+    // lint does not judge a plan-time ignore; the plan uses it.
+    let lint = pimplan(dir, early, &["lint"]);
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
+    assert!(!lint.stdout.contains("PIM007"), "{}", lint.stdout);
+    let silenced = pimplan(dir, early, &["plan"]);
+    assert_eq!(silenced.code, 0, "{}{}", silenced.stdout, silenced.stderr);
+    assert!(!silenced.stdout.contains("PIM701"), "{}", silenced.stdout);
+    // Once the change is no longer too soon, the plan says the ignore silences nothing.
+    let later = pimplan(dir, "2026-12-01T00:10:00Z", &["plan"]);
+    assert_eq!(later.code, 0, "{}{}", later.stdout, later.stderr);
+    assert!(
+        later
+            .stdout
+            .contains("the ignore of PIM701 silences nothing"),
+        "{}",
+        later.stdout
+    );
+}
+
+#[test]
 fn mass_removal_is_refused_unless_allowed() {
     let ws = small(8, "", "");
     let dir = ws.path();
@@ -351,6 +394,20 @@ fn emergency_access_assignments_are_never_removed() {
             run.stdout
         );
     }
+    // Nor can the rule be switched off.
+    edit(
+        &dir.join("pimplan.yaml"),
+        "version: 1\n",
+        "version: 1\nrules: { PIM704: off }\n",
+    );
+    let run = pimplan(dir, "2026-12-02T00:00:00Z", &["plan"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("PIM704 cannot be switched off or given another severity"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -77,7 +77,8 @@ impl Lowerer<'_> {
                 format!("`{}` is not a Microsoft Entra built-in role", s.value),
             )
             .label("unknown role")
-            .with_help(help),
+            .with_help(help)
+            .unlocked(),
         );
     }
 
@@ -325,6 +326,19 @@ fn lower_settings(lw: &mut Lowerer<'_>, root: FileId, raw: &mut RawFile) -> Sett
     if let Some(rules) = raw.rules.take() {
         for (selector, severity) in rules.value.0 {
             let level = lw.spelled::<SeverityLevel>(&severity);
+            if let Some(rule) = rules::find(&selector.value)
+                && let Some(why) = rule.locked
+            {
+                lw.invalid(
+                    selector.span,
+                    format!(
+                        "{} cannot be switched off or given another severity",
+                        rule.code
+                    ),
+                    Some(format!("remove `{}` from `rules:`: {why}", selector.value)),
+                );
+                continue;
+            }
             if rules::find(&selector.value).is_none() {
                 let help = did_you_mean(&selector.value, rules::selectors()).map_or_else(
                     || "`pimplan rules` lists every rule".to_owned(),

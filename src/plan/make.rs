@@ -168,10 +168,8 @@ pub fn make_with(
         state_entry: &entry,
         plan_span,
     };
-    let plan_findings = crate::lint::apply_overrides(
-        rules::check_plan(&cx, |r| overrides.get(r.code) != Some(&SeverityLevel::Off)),
-        &overrides,
-    );
+    let enabled = |r: &rules::Rule| overrides.get(r.code) != Some(&SeverityLevel::Off);
+    let plan_findings = rules::check_plan(&cx, enabled);
     // The state file joins the sources only when a finding points into it.
     if let Some(id) = state_file
         && plan_findings
@@ -182,6 +180,22 @@ pub fn make_with(
             .sources
             .add(SourceFile::new(state_path.clone(), state_text.to_owned()));
     }
+    // Plan-time findings about assignments still in the files can be silenced in place,
+    // like any other; the lint pass left their ignores alone.
+    let ran = |r: &rules::Rule| matches!(r.check, rules::Check::Plan(_)) && enabled(r);
+    let plan_findings = crate::lint::apply_overrides(
+        crate::suppress::apply(
+            &lint.loaded.sources,
+            now.date_naive(),
+            plan_findings,
+            &crate::suppress::Pass {
+                ran: &ran,
+                unread: &lint.loaded.unread,
+                report_malformed: false,
+            },
+        ),
+        &overrides,
+    );
     let stopped = plan_findings.iter().any(|f| f.severity == Severity::Error);
     lint.findings.extend(plan_findings);
     crate::lint::sort(&lint.loaded.sources, &mut lint.findings);

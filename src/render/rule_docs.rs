@@ -19,9 +19,7 @@ pub fn markdown(rule: &Rule) -> String {
         "# {code} {name}\n\n<!-- generated from src/rules/{file}.rs; do not edit -->\n\n\
          Default severity: **{severity}**. Reported {stage}.\n\n> {message}\n\n\
          ## What it checks\n\n{what}\n\n## Why it matters\n\n{why}\n\n## Example\n\n```yaml\n{example}```\n\n\
-         ## How to fix\n\n{fix}\n\n## Source\n\n{source}\n\n\
-         Silence one occurrence with `# pimplan: ignore {code} <reason>`; change the severity for the \
-         workspace with `rules: {{ {code}: warning }}` in `pimplan.yaml`.\n",
+         ## How to fix\n\n{fix}\n\n## Source\n\n{source}\n\n{silencing}\n",
         code = rule.code,
         name = rule.name,
         severity = rule.severity,
@@ -31,7 +29,24 @@ pub fn markdown(rule: &Rule) -> String {
         example = d.example,
         fix = d.fix,
         source = d.source,
+        silencing = silencing(rule),
     )
+}
+
+/// Whether and how a finding of `rule` can be silenced.
+pub fn silencing(rule: &Rule) -> String {
+    match rule.locked {
+        Some(why) => format!(
+            "A finding of {code} cannot be silenced in place, switched off or given another \
+             severity in `rules:`: {why}.",
+            code = rule.code
+        ),
+        None => format!(
+            "Silence one occurrence with `# pimplan: ignore {code} <reason>`; change the \
+             severity for the workspace with `rules: {{ {code}: warning }}` in `pimplan.yaml`.",
+            code = rule.code
+        ),
+    }
 }
 
 /// `docs/rules/README.md`: every rule with a link to its page.

@@ -114,6 +114,9 @@ pub struct Rule {
     /// One line: how to fix it in general (a finding may say more).
     pub help: &'static str,
     pub docs: Docs,
+    /// Why a finding of this rule can be neither silenced in place nor switched off or
+    /// downgraded in `rules:`; `None` when it can be.
+    pub locked: Option<&'static str>,
     pub check: Check,
 }
 
@@ -124,6 +127,11 @@ impl PartialEq for Rule {
 }
 
 impl Eq for Rule {}
+
+/// Why the findings of the loader's rules are locked: each means part of the input could not
+/// be read, and silencing it would leave that part unchecked without a word.
+pub const UNREADABLE: &str = "it means pimplan could not read part of the workspace, so nothing \
+it says is checked; silencing it would leave that part unchecked without a word";
 
 /// Every rule, in code order.
 pub static REGISTRY: &[&Rule] = &[

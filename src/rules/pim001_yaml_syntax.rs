@@ -21,5 +21,6 @@ as UTF-8. Do not use anchors and aliases to multiply content.",
         source: "YAML 1.2.2 specification (tabs are not allowed for indentation, §6.1); \
 pimplan's own safety limits.",
     },
+    locked: Some(super::UNREADABLE),
     check: Check::Loader,
 };

@@ -19,8 +19,11 @@ outside the workspace folder.",
 does not understand.",
         example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: elegible        # did you mean `eligible`?\n    end: 2027-06-01T08:00:00Z\n",
         fix: "Use the spelling the help suggests, or remove the key. `pimplan schema` prints the \
-JSON Schema of the format; point your editor at it for completion.",
+JSON Schema of the format; point your editor at it for completion. A role name that is not \
+a Microsoft Entra built-in role (a custom role) is the one PIM002 that may be silenced \
+(`# pimplan: ignore PIM002 custom role`): every other one means part of a file was not read.",
         source: "pimplan configuration contract (config.md).",
     },
+    locked: Some(super::UNREADABLE),
     check: Check::Loader,
 };

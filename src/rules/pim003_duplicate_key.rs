@@ -17,5 +17,6 @@ tool would grant standing access.",
         fix: "Keep the key you mean and delete the other.",
         source: "YAML 1.2.2 specification, §3.2.1.1: the keys of a mapping are unique.",
     },
+    locked: Some(super::UNREADABLE),
     check: Check::Loader,
 };

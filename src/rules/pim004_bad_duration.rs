@@ -20,5 +20,6 @@ Graph in days, hours and minutes only.",
         source: "terraform-provider-azuread issues #1813 and #1464 (P1Y and P6M refused by the \
 PIM for Groups API, P365D accepted); ISO 8601-1:2019 §5.5.2.",
     },
+    locked: Some(super::UNREADABLE),
     check: Check::Loader,
 };

@@ -18,5 +18,6 @@ pimplan never guesses the zone.",
         source: "RFC 3339 §5.6; Microsoft Graph `requestSchedule.startDateTime` and \
 `expirationPattern.endDateTime` are ISO 8601 instants in UTC.",
     },
+    locked: Some(super::UNREADABLE),
     check: Check::Loader,
 };

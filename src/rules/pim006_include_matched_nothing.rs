@@ -16,5 +16,6 @@ assignments you think are managed are not read at all, and a later plan would re
         fix: "Fix the glob so that it matches the files you mean, or delete it.",
         source: "pimplan configuration contract (config.md, Files).",
     },
+    locked: None,
     check: Check::Loader,
 };

@@ -10,8 +10,10 @@ pub static RULE: Rule = Rule {
     help: "remove the comment, or name the code it should silence and say why",
     docs: Docs {
         what: "A `# pimplan: ignore CODE reason` comment silences no finding (on its own line \
-or the line below), names an unknown rule, gives no reason, or has passed its \
-`until=YYYY-MM-DD` date.",
+or the line right below), names an unknown rule, gives no reason, has passed its \
+`until=YYYY-MM-DD` date, or names a finding that cannot be silenced (PIM001–PIM005, which \
+mean part of the workspace was not read, and PIM704). An ignore of a rule that did not run \
+(switched off in `rules:`, or a plan-time rule during `lint`) is not judged.",
         why: "Suppressions outlive the problems they hid. A stale ignore can silence a new, real \
 finding on the same line later; an ignore without a reason cannot be reviewed; an expired one \
 must come back to a person.",
@@ -20,5 +22,6 @@ must come back to a person.",
 directly above or on the line of the finding.",
         source: "pimplan convention, after ruff's RUF100 (unused-noqa).",
     },
+    locked: None,
     check: Check::Loader,
 };

@@ -23,6 +23,7 @@ approval to fewer people than the reviewer believes.",
 `administrative_units` or `policy_templates`.",
         source: "pimplan configuration contract (config.md): names are local handles defined once.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

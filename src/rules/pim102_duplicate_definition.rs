@@ -22,6 +22,7 @@ cannot see the other.",
         source: "pimplan configuration contract (config.md): \"A name defined twice (in one \
 file or two) is an error that points at both places.\"",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -22,6 +22,7 @@ the reader unsure which end is real.",
         source: "Azure REST privileged-role common errors (`RoleAssignmentExists`: \"The Role \
 assignment already exists.\"); co-native-ab/pimctl#51 for groups.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -23,6 +23,7 @@ the other. A copied id with a wrong name grants access to the wrong person.",
         source: "Microsoft Entra object model: object ids and userPrincipalName are unique in a \
 tenant (Graph `user` and `group` resources).",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

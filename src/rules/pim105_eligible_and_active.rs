@@ -23,6 +23,7 @@ standing access is intended (and time-bound).",
         source: "Microsoft Learn, PIM for Groups (concept-pim-for-groups): eligible members \
 activate to become active; an active member needs no activation.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -20,6 +20,7 @@ fails at apply time, half way through a run.",
 less than 5 minutes\"; terraform-provider-azuread refuses an expiration under 5 minutes after \
 the start.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -18,6 +18,7 @@ mistyped, and the grant meant to last months would be refused at apply time.",
         source: "Microsoft Graph `requestSchedule` / `expirationPattern`: the end of a schedule \
 follows its start.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

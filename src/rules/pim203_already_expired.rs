@@ -19,6 +19,7 @@ service (visible for up to 30 days as expired).",
         source: "Microsoft Learn, groups-renew-extend: expired assignments must be renewed; \
 Graph refuses an expiration in the past.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

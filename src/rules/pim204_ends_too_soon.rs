@@ -18,6 +18,7 @@ created at all.",
         source: "Microsoft Learn, groups-assign-member-owner (5-minute minimum); \
 terraform-provider-azuread refuses an expiration less than 5 minutes in the future.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -23,6 +23,7 @@ the policy and have that change reviewed.",
 assignment\"); Graph `Expiration_Admin_Eligibility` / `Expiration_Admin_Assignment` \
 `isExpirationRequired`; terraform-provider-azuread#1450.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

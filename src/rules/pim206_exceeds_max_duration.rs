@@ -22,6 +22,7 @@ ExpirationRule), so the apply would stop half way.",
         source: "Microsoft Learn, groups-role-settings (\"Expire eligible/active assignments \
 after\"); Graph overview for PIM for Groups (\"violation of the expiration rule\", 400).",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

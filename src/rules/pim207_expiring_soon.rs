@@ -20,6 +20,7 @@ To accept the end as it is, silence it in place: `# pimplan: ignore PIM207 leave
         source: "Microsoft Learn, groups-renew-extend and pim-email-notifications: notices \
 within 14 days before expiry, 1 day before, and at expiry.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -19,6 +19,7 @@ it did, and a duration counted from the written start ends earlier than the serv
         source: "Microsoft Graph, privilegedaccessgroup-post-eligibilityschedulerequests \
 example 1: a request for a past start returns a start equal to the completion time.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -25,6 +25,7 @@ needed for users with eligible and/or time-bound membership or ownership in PIM 
 when the licence expires, eligible assignments are removed and time-bound active ones become \
 permanent.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

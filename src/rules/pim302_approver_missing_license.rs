@@ -22,6 +22,7 @@ compliance and may stop working when licences are enforced.",
 can approve or reject activation requests need P2 or Governance; the worked example counts \
 approvers (14 eligible + 3 approvers = 17 licences).",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

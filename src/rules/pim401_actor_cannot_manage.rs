@@ -27,6 +27,7 @@ role-assignable groups need at least Privileged Role Administrator or group owne
 groups at least Directory Writer, Groups Administrator, Identity Governance Administrator, \
 User Administrator or owner; these assignments should be directory-scoped.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -23,6 +23,7 @@ AU-scoped role and keep PIM-managed groups out of that unit.",
         source: "Microsoft Learn, groups-assign-member-owner / groups-role-settings: \"these \
 role assignments should be directory-scoped (not administrative unit-scoped)\".",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -28,6 +28,7 @@ explicitly (`# pimplan: ignore PIM403 <why>`) and watch for drift.",
 Exchange Administrators for non-role-assignable Microsoft 365 groups, and administrative \
 unit-scoped admins.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

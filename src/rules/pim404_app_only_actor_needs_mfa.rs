@@ -25,6 +25,7 @@ pipeline (protect activation with MFA instead), or apply those changes as an int
 assignment\": the admin must pass MFA); Azure REST common errors (`MfaRule`); EasyPIM#113 \
 (app-only creation blocked by MFA in the policy).",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -22,6 +22,7 @@ into it as needed.",
 security or Microsoft 365 group can be enabled for PIM except dynamic-membership groups and \
 groups synchronized from on-premises.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -18,6 +18,7 @@ cannot activate); the request fails. Only time-bound active assignments are poss
         source: "Microsoft Learn, pim-deployment-plan: service principals can't be made \
 eligible for PIM for Groups; they can only get a time-limited active assignment.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -19,6 +19,7 @@ schedule.",
         source: "Microsoft Learn, pim-deployment-plan: service principals can only get a \
 time-limited active assignment in PIM for Groups.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -19,6 +19,7 @@ principals) can be owners. The request fails at apply time.",
         source: "Microsoft Learn, Entra service limits (entra-service-limits include): a group \
 can't be a group owner; at most 100 owners per group.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -20,6 +20,7 @@ eligible member.",
         source: "Microsoft Learn, concept-pim-for-groups and groups-concept: a group can't be \
 an active member of a role-assignable group; it can be an eligible member.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -19,6 +19,7 @@ nested members never get the access.",
         source: "Microsoft Learn, Entra service limits (nested groups): nesting is not \
 supported in Microsoft 365 groups.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -22,6 +22,7 @@ off for the workspace (`rules: { PIM507: off }`).",
 or nesting a group into a PIM for Groups group; concept-pim-for-groups: a group can be an \
 eligible member.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

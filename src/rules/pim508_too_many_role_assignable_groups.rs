@@ -21,6 +21,7 @@ number of PIM-enabled groups is not limited this way.)",
         source: "Microsoft Learn, concept-pim-for-groups and the Entra service limits include: \
 at most 500 role-assignable groups per tenant.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -23,6 +23,7 @@ time. That many owners also means nobody really owns the group.",
         fix: "Make most of them eligible owners (activated when needed) or members.",
         source: "Microsoft Learn, Entra service limits include: at most 100 owners per group.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

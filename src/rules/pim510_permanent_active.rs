@@ -20,6 +20,7 @@ break-glass account, mark the principal `emergency_access: true`.",
         source: "Microsoft Learn, pim-deployment-plan: no permanent active assignments except \
 emergency-access accounts.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

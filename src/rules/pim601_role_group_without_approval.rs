@@ -22,6 +22,7 @@ themselves eligible.",
         source: "Microsoft Learn, PIM for Groups include (pim-for-groups-include): for groups \
 used to elevate into Entra roles, require approval for eligible member activation.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

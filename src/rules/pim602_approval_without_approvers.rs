@@ -18,6 +18,7 @@ waits for an approval nobody can give.",
         source: "Microsoft Learn, groups-role-settings: when approval is required at least one \
 approver must be selected; there are no default approvers for groups.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

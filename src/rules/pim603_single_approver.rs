@@ -18,6 +18,7 @@ holiday or a sick day blocks every activation; Microsoft recommends two or more.
         source: "Microsoft Learn, groups-role-settings and groups-approval-workflow: at least \
 one approver, two or more recommended; approvers have 24 hours to act.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -23,6 +23,7 @@ group), or remove the approvers' own eligibility.",
         source: "Microsoft Learn, groups-approval-workflow: requesters cannot approve their \
 own requests.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -21,6 +21,7 @@ outside that range is refused when the policy is applied.",
 hours); a Microsoft reply in MicrosoftDocs/azure-docs#51581 gives 0.5 hours as the minimum; \
 terraform-provider-azuread accepts PT30M to PT23H30M or P1D.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

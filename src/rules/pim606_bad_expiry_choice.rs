@@ -23,6 +23,7 @@ the setting may be shown wrongly in the portal.",
         source: "terraform-provider-azuread group_role_management_policy validation (the \
 portal's dropdown values); not listed in Microsoft's documentation (UNVERIFIED by Microsoft).",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -21,6 +21,7 @@ require MFA or a stronger authentication strength), or drop the context.",
 MFA / Conditional Access authentication context); terraform-provider-azuread marks them as \
 conflicting; EasyPIM: mutually exclusive.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

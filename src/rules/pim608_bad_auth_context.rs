@@ -18,6 +18,7 @@ Access > Authentication contexts), and create and enable its Conditional Access 
         source: "Microsoft Graph authenticationContextClassReference: ids `c1` through `c25`; \
 Microsoft Learn, groups-role-settings.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -21,6 +21,7 @@ auditor asks for.",
         source: "Microsoft Learn, groups-role-settings (\"Require justification on active \
 assignment\", on by default); Azure REST common errors (JustificationRule).",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

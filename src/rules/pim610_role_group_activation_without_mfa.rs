@@ -22,6 +22,7 @@ policy demands a phishing-resistant authentication strength.",
 Conditional Access authentication context) and pim-deployment-plan (recommended settings: \
 MFA on activation).",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -19,6 +19,7 @@ confirmed to be accepted, and a later edit in the portal would silently round th
         source: "terraform-provider-azuread (PT30M … PT23H30M in 30-minute steps, or P1D); \
 domain notes §17.1: lint to the 30-minute grid.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

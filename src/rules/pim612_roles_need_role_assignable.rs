@@ -20,6 +20,7 @@ Role Administrator), or remove `entra_roles`.",
         source: "Microsoft Learn, groups-concept (role-assignable groups): a group must be \
 created with isAssignableToRole to be assigned a role; the property cannot be changed later.",
     },
+    locked: None,
     check: Check::Workspace(check),
 };
 

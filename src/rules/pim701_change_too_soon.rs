@@ -22,6 +22,7 @@ all-or-nothing.",
 within 5 minutes of being made); terraform-provider-azuread acceptance tests wait 5 min 15 s \
 before destroy or update.",
     },
+    locked: None,
     check: Check::Plan(check),
 };
 

@@ -23,6 +23,7 @@ nobody to receive PIM's notifications.",
         source: "Microsoft Learn, groups deactivation include: Entra ID won't remove the last \
 active owner of a group; PIM retries for 30 days.",
     },
+    locked: None,
     check: Check::Plan(check),
 };
 

@@ -21,6 +21,7 @@ peribolos and octoDNS, pimplan refuses such a plan unless told it is intended.",
         source: "pimplan safety guard, after peribolos (`--min-admins`, `--maximum-removal-delta`) \
 and octoDNS (`--force` over the update and delete thresholds).",
     },
+    locked: None,
     check: Check::Plan(check),
 };
 

@@ -22,6 +22,10 @@ one to a refactoring of YAML files is discovered at the worst moment.",
         source: "Microsoft Learn, pim-deployment-plan (keep emergency-access accounts outside \
 of PIM's time limits); pimplan safety guard.",
     },
+    locked: Some(
+        "a break-glass account loses its access only deliberately: unmark `emergency_access` \
+and apply that first, then remove the assignment in a change of its own",
+    ),
     check: Check::Plan(check),
 };
 

@@ -255,12 +255,60 @@ fn github_format_prints_workflow_commands() {
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     assert!(
         lines[0].starts_with(
-            "::error file=fixtures/rules/PIM201/fires/pimplan.yaml,line=12,col=10,endLine=12,endColumn=30,title=PIM201 assignment-too-short::"
+            "::error file=fixtures/rules/PIM201/fires/pimplan.yaml,line=12,col=10,endLine=12,endColumn=30,title=PIM201::PIM201 assignment-too-short: "
         ),
         "{}",
         lines[0]
     );
     assert!(lines[0].contains("%0Ahelp: "));
+}
+
+#[test]
+fn github_format_keeps_file_order_and_titles_with_the_code_alone() {
+    // Line 7 expires within 14 days (PIM207, a warning); line 8 names an unknown principal
+    // (an error). File order puts the warning first.
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    std::fs::write(
+        tmp.path().join("pimplan.yaml"),
+        "version: 1\nprincipals:\n  - { name: u0, type: user, licenses: [entra_id_p2] }\n\
+         groups:\n  - name: ops\nassignments:\n\
+         \x20 - { group: ops, principal: u0, role: member, type: eligible, end: 2026-12-10T00:00:00Z, justification: x }\n\
+         \x20 - { group: ops, principal: ghost, role: owner, type: eligible, duration: P30D, justification: x }\n",
+    )
+    .unwrap_or(());
+    let run = Pimplan::new(&["lint", "--format", "github"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("::warning file=pimplan.yaml,line=7,"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[1].starts_with("::error file=pimplan.yaml,line=8,"),
+        "{}",
+        run.stdout
+    );
+    for line in &lines {
+        let title = line
+            .split_once(",title=")
+            .and_then(|(_, rest)| rest.split_once("::"))
+            .map(|(title, _)| title);
+        let code = title.unwrap_or_default();
+        assert!(
+            code.len() == 6
+                && code.starts_with("PIM")
+                && code[3..].bytes().all(|b| b.is_ascii_digit()),
+            "the title must be the rule code alone: {line}"
+        );
+        assert!(
+            line.contains(&format!("::{code} ")),
+            "the message starts with the code and the rule's name: {line}"
+        );
+    }
 }
 
 #[test]
@@ -584,6 +632,26 @@ fn github_format_respects_annotation_limits_and_writes_the_summary() {
         stdout.contains("::notice title=pimplan::40 more findings not shown as annotations"),
         "{stdout}"
     );
+    // The annotations shown keep the file order (a warning, then an error, line by line),
+    // and the notice that counts the rest comes last.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("::warning "), "{stdout}");
+    assert!(lines[1].starts_with("::error "), "{stdout}");
+    assert!(
+        lines[lines.len() - 1].starts_with("::notice title=pimplan::"),
+        "{stdout}"
+    );
+    let line_of = |l: &str| {
+        l.split_once(",line=")
+            .and_then(|(_, rest)| rest.split_once(','))
+            .and_then(|(n, _)| n.parse::<usize>().ok())
+            .unwrap_or_default()
+    };
+    let numbers: Vec<usize> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| line_of(l))
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{stdout}");
     let md = std::fs::read_to_string(&summary).unwrap_or_default();
     assert_eq!(
         md.lines()

@@ -1,7 +1,9 @@
 //! `--format github`: GitHub Actions workflow commands, one per finding, within GitHub's
-//! annotation limits (10 errors, 10 warnings and 10 notices a step; 50 a job). The most
-//! severe come first; what does not fit is counted in one notice, and the whole list goes to
-//! the job summary (`$GITHUB_STEP_SUMMARY`) as Markdown.
+//! annotation limits (10 errors, 10 warnings and 10 notices a step; 50 a job), in the
+//! findings' order (file, line, column, as the CLI contract asks). The title is the rule
+//! code alone (`title=PIM201`); the message starts with the code and the rule's name. The
+//! first 10 of each severity are shown; what does not fit is counted in one notice, printed
+//! last, and the whole list goes to the job summary (`$GITHUB_STEP_SUMMARY`) as Markdown.
 
 use super::{Region, docs_pointer, plural, totals};
 use crate::finding::{Finding, Severity};
@@ -32,8 +34,13 @@ fn command(f: &Finding) -> &'static str {
 
 fn annotation(f: &Finding, sources: &Sources) -> String {
     let r = Region::of(sources, f.primary.span);
-    let title = format!("{} {}", f.rule.code, f.rule.name);
-    let message = format!("{} [{}]\nhelp: {}", f.message, f.rule.code, f.help_text());
+    let message = format!(
+        "{} {}: {}\nhelp: {}",
+        f.rule.code,
+        f.rule.name,
+        f.message,
+        f.help_text()
+    );
     format!(
         "::{} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
         command(f),
@@ -42,27 +49,38 @@ fn annotation(f: &Finding, sources: &Sources) -> String {
         r.start.column,
         r.end.line,
         r.end.column,
-        escape_property(&title),
+        escape_property(f.rule.code),
         escape_data(&message),
     )
 }
 
-/// The workflow commands for `findings` (already sorted by place).
+/// Annotations of `severity` that fit in a step (notices share their limit with the
+/// overflow notice).
+fn room(severity: Severity) -> usize {
+    match severity {
+        Severity::Info => PER_SEVERITY - 1,
+        Severity::Error | Severity::Warning => PER_SEVERITY,
+    }
+}
+
+/// The workflow commands for `findings` (already sorted by file, line, column), in that
+/// order: the first that fit of each severity, then one notice counting the rest.
 pub fn render(findings: &[Finding], sources: &Sources) -> String {
     let mut out = String::new();
+    let (mut errors, mut warnings, mut infos) = (0, 0, 0);
     let mut left_out = 0;
-    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
-        let of_kind: Vec<&Finding> = findings.iter().filter(|f| f.severity == severity).collect();
-        // Notices share their limit with the overflow notice.
-        let room = if severity == Severity::Info {
-            PER_SEVERITY - 1
-        } else {
-            PER_SEVERITY
+    for f in findings {
+        let shown = match f.severity {
+            Severity::Error => &mut errors,
+            Severity::Warning => &mut warnings,
+            Severity::Info => &mut infos,
         };
-        for f in of_kind.iter().take(room) {
+        if *shown < room(f.severity) {
+            *shown += 1;
             out.push_str(&annotation(f, sources));
+        } else {
+            left_out += 1;
         }
-        left_out += of_kind.len().saturating_sub(room);
     }
     if left_out > 0 {
         out.push_str(&format!(

@@ -473,6 +473,31 @@ fn lower_group(
             lw.role_patch(o).apply(&mut owner);
         }
     }
+    // A cap and a permission to be permanent may come from different layers (template and
+    // group): the cap would be dropped without a word.
+    for p in [
+        &member.eligible,
+        &member.active,
+        &owner.eligible,
+        &owner.active,
+    ] {
+        if let (true, Some(allow), Some(max)) = (
+            p.allow_permanent.value,
+            p.allow_permanent.span,
+            p.max_duration.span,
+        ) {
+            lw.findings.push(
+                Finding::new(
+                    &pim002_invalid_config::RULE,
+                    max,
+                    "`max_duration` applies only when `allow_permanent` is false".to_owned(),
+                )
+                .label("has no effect")
+                .with_secondary(allow, "permanent assignments allowed here")
+                .with_help("remove `max_duration`, or set `allow_permanent: false`"),
+            );
+        }
+    }
     Group {
         kind: raw.kind.as_ref().and_then(|k| lw.spelled::<GroupType>(k)),
         membership: raw

@@ -351,6 +351,28 @@ fn lower_settings(lw: &mut Lowerer<'_>, root: FileId, raw: &mut RawFile) -> Sett
                 );
                 continue;
             }
+            // By code and by name, a rule is set once: which would win is not obvious.
+            let code = rules::find(&selector.value).map(|r| r.code);
+            if let Some((first, _)) = settings
+                .rules
+                .iter()
+                .find(|(s, _)| rules::find(&s.value).map(|r| r.code) == code)
+            {
+                lw.findings.push(
+                    Finding::new(
+                        &pim002_invalid_config::RULE,
+                        selector.span,
+                        format!(
+                            "{} is already set in `rules:`",
+                            code.unwrap_or(selector.value.as_str())
+                        ),
+                    )
+                    .label("set again")
+                    .with_secondary(first.span, "first set here")
+                    .with_help("keep one of the two entries"),
+                );
+                continue;
+            }
             if let Some(level) = level {
                 settings.rules.push((selector, level));
             }

@@ -108,17 +108,15 @@ pub fn parse_duration(text: &str) -> Result<IsoDuration, DurationError> {
         }
     }
     if years != 0 || months != 0 {
+        // A year as 365 days and a month as 30, plus every other part as written: the
+        // suggestion is exactly as long (`P1YT12H` -> `P365DT12H`), never cut to whole days.
         let days = years
             .checked_mul(365)
             .and_then(|d| months.checked_mul(30).and_then(|m| d.checked_add(m)))
-            .map(|d| {
-                let rest = seconds;
-                if rest == 0 {
-                    format!("P{d}D")
-                } else {
-                    format!("P{}D", d + rest / 86_400)
-                }
-            });
+            .and_then(|d| d.checked_mul(86_400))
+            .and_then(|d| d.checked_add(seconds))
+            .and_then(TimeDelta::try_seconds)
+            .map(|d| format_duration(IsoDuration(d)));
         return Err(DurationError::YearsOrMonths {
             text: text.to_owned(),
             days,
@@ -276,6 +274,33 @@ mod tests {
             "P99999999999999999999D",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The suggested days form is exactly as long as what was written (a year taken as 365
+    /// days, a month as 30): the parts below a day are kept, not cut.
+    #[test]
+    fn years_and_months_suggest_an_exact_days_form() {
+        const DAY: i64 = 86_400;
+        for (text, want, seconds) in [
+            ("P1YT12H", "P365DT12H", 365 * DAY + 12 * 3_600),
+            ("P1Y2M", "P425D", 425 * DAY),
+            ("P1Y1W", "P372D", 372 * DAY),
+            ("P6MT1H30M", "P180DT1H30M", 180 * DAY + 5_400),
+            ("P1MT36H", "P31DT12H", 30 * DAY + 36 * 3_600),
+            ("P1YT45S", "P365DT45S", 365 * DAY + 45),
+        ] {
+            let err = parse_duration(text).err();
+            assert!(
+                matches!(&err, Some(DurationError::YearsOrMonths { days: Some(d), .. }) if d == want),
+                "{text}: {err:?}"
+            );
+            assert_eq!(
+                err.map(|e| e.help()),
+                Some(format!("write it in days: `{want}`")),
+                "{text}"
+            );
+            assert_eq!(secs(want), Ok(seconds), "{want}");
         }
     }
 

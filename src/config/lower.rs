@@ -5,7 +5,7 @@
 //! unusable (an assignment with an invalid role) is left out of the model after its
 //! findings are reported, so later rules do not pile follow-on findings on top.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset};
 
@@ -665,5 +665,52 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
             }
         }
     }
+    check_approver_kinds(&mut lw, &ws);
     ws
+}
+
+/// Approvers are users or groups (config.md; Graph's `singleUser` and `groupMembers`): a
+/// service principal named as approver is an invalid value. Checked once every file is read,
+/// since a principal may be defined in any file. A template's approver is reported where it
+/// is written; the copies in the groups that use it are the same place and are dropped as
+/// repeats. Unknown names are PIM101's.
+fn check_approver_kinds(lw: &mut Lowerer<'_>, ws: &Workspace) {
+    // The first definition wins, as everywhere; PIM102 reports the others. A misspelt type
+    // is already reported and counts as none.
+    let mut kinds: HashMap<&str, Option<&Spanned<PrincipalType>>> = HashMap::new();
+    for p in &ws.principals {
+        kinds
+            .entry(p.name.value.as_str())
+            .or_insert(p.kind.as_ref());
+    }
+    let written = ws.templates.iter().flat_map(|t| t.approvers.iter());
+    let in_groups = ws.groups.iter().flat_map(|g| {
+        [&g.policy.member, &g.policy.owner]
+            .into_iter()
+            .flat_map(|r| r.activation.approvers.value.iter())
+    });
+    let mut seen = HashSet::new();
+    for approver in written.chain(in_groups) {
+        let Some(Some(kind)) = kinds.get(approver.value.as_str()) else {
+            continue;
+        };
+        if kind.value != PrincipalType::ServicePrincipal || !seen.insert(approver.span) {
+            continue;
+        }
+        lw.findings.push(
+            Finding::new(
+                &pim002_invalid_config::RULE,
+                approver.span,
+                format!(
+                    "`{}` is a service principal; approvers are users or groups",
+                    approver.value
+                ),
+            )
+            .label("a service principal cannot approve")
+            .with_secondary(kind.span, "defined as a service principal")
+            .with_help(
+                "name a user or a group (`type: group` lets its members approve) as approver",
+            ),
+        );
+    }
 }

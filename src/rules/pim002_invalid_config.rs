@@ -12,8 +12,9 @@ pub static RULE: Rule = Rule {
         what: "A key is unknown (with a \"did you mean\" for typos), a value has the wrong type \
 or spelling (`elegible` for `eligible`, a number where a name belongs), a required key is \
 missing, `version` is not 1, an assignment does not give exactly one of `end`, `duration` and \
-`permanent: true`, a root-file key appears in an included file, or an `include:` glob reaches \
-outside the workspace folder.",
+`permanent: true`, a root-file key appears in an included file, an `include:` glob reaches \
+outside the workspace folder, or a service principal is named as an approver (approvers are \
+users or groups; pointed at the approver, with the principal's `type:` labelled).",
         why: "An unknown key that is silently ignored is a rule that silently does not apply: \
 `approvl: {required: true}` would leave activation without approval. pimplan refuses what it \
 does not understand.",

@@ -20,8 +20,8 @@ pub struct LintOptions<'a> {
     pub write_baseline: Option<&'a Path>,
 }
 
-/// Keep the findings located in `only` (canonical paths); warn about named files that are
-/// not part of the workspace.
+/// Keep the findings located in `only` (canonical paths), and those of files that could not
+/// be read; warn about named files that are not part of the workspace.
 fn in_files(
     run: &LintRun,
     only: &[PathBuf],
@@ -47,9 +47,12 @@ fn in_files(
             }
         }
     }
+    // A file that could not be read stopped the workspace rules, so the named files were
+    // not fully checked either: what stopped them is reported wherever it is.
+    let unread = |f: &Finding| f.locked && run.loaded.unread.contains(&f.primary.span.file);
     run.findings
         .iter()
-        .filter(|f| canonical(f.primary.span.file).is_some_and(|p| only.contains(&p)))
+        .filter(|f| unread(f) || canonical(f.primary.span.file).is_some_and(|p| only.contains(&p)))
         .cloned()
         .collect()
 }
@@ -100,6 +103,7 @@ pub fn lint(
         let entries = findings
             .iter()
             .zip(&fingerprints)
+            .filter(|(f, _)| !f.locked)
             .map(|(f, fp)| baseline::Entry {
                 code: f.rule.code.to_owned(),
                 file: relative_path(sources, &run.loaded.root_dir, f.primary.span.file),
@@ -121,7 +125,12 @@ pub fn lint(
     let mut left_out = 0;
     if let Some(path) = options.baseline {
         let base = baseline::read(path).map_err(|e| miette::miette!("{e}"))?;
-        let covered = baseline::covered(&base, &fingerprints);
+        // A baseline silences like an ignore comment does: never a locked finding.
+        let covered: Vec<bool> = baseline::covered(&base, &fingerprints)
+            .into_iter()
+            .zip(&findings)
+            .map(|(c, f)| c && !f.locked)
+            .collect();
         left_out = covered.iter().filter(|c| **c).count();
         let mut keep = covered.iter().map(|c| !c);
         findings.retain(|_| keep.next().unwrap_or(true));

@@ -212,6 +212,31 @@ fn lint_files_reports_only_those_files() {
         .in_dir(tmp.path())
         .run();
     assert_eq!(clean.code, 0, "{}", clean.stdout);
+    // A file that cannot be read stops the workspace rules: a pre-commit run on another file
+    // must not pass as clean, so it is reported wherever it is.
+    let tier0 = tmp.path().join("groups/tier0.yaml");
+    let text = std::fs::read_to_string(&tier0).unwrap_or_default();
+    std::fs::write(&tier0, format!("{text}notes: x\n")).unwrap_or(());
+    let other = Pimplan::new(&["lint", "--format", "json", "assignments/data/finance.yaml"])
+        .in_dir(tmp.path())
+        .run();
+    assert_eq!(other.code, 1);
+    let files: Vec<String> = json(&other.stdout)["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["file"].as_str().unwrap_or(""),
+                f["code"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        files.contains(&"groups/tier0.yaml PIM002".to_owned()),
+        "{files:?}"
+    );
 }
 
 #[test]
@@ -661,6 +686,33 @@ fn github_format_respects_annotation_limits_and_writes_the_summary() {
         "{md}"
     );
     assert!(md.starts_with("### pimplan lint\n\n30 errors, 30 warnings, 0 infos"));
+}
+
+#[test]
+fn a_baseline_never_hides_a_file_that_cannot_be_read() {
+    let ws = copy_fixture("fixtures/bad/ignore-cannot-hide-an-unread-file");
+    let dir = ws.path();
+    let write = Pimplan::new(&["lint", "--write-baseline", "b.json"])
+        .in_dir(dir)
+        .run();
+    assert_eq!(write.code, 0, "{}{}", write.stdout, write.stderr);
+    // The PIM007 about the refused ignore is recorded; the PIM002 is not.
+    assert!(
+        write.stdout.contains("recorded 1 finding(s)"),
+        "{}",
+        write.stdout
+    );
+    let run = Pimplan::new(&["lint", "--baseline", "b.json", "--format", "json"])
+        .in_dir(dir)
+        .run();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let codes: Vec<String> = json(&run.stdout)["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(codes, ["PIM002"]);
 }
 
 #[test]

@@ -210,6 +210,21 @@ impl Ledger {
     /// Make the state show `change` as done.
     fn record(&mut self, change: &Change, mut applied: Applied, now: DateTime<FixedOffset>) {
         match &change.subject {
+            // Nothing was sent: the new values, and the times the service still holds.
+            Subject::Assignment {
+                before: Some(b),
+                after: Some(spec),
+            } if change.sends_nothing() => {
+                self.assignments.remove(&b.key);
+                self.assignments.insert(
+                    spec.key(),
+                    AssignmentRecord {
+                        key: spec.key(),
+                        spec: spec.clone(),
+                        ..b.clone()
+                    },
+                );
+            }
             Subject::Assignment { before, after } => {
                 if let Some(b) = before {
                     self.assignments.remove(&b.key);

@@ -748,7 +748,15 @@ fn a_replace_cut_between_its_two_requests_records_the_removal() {
         "principal: alice, role: owner",
     );
     server.state().fail_post = Some(4);
-    let run = pimplan(&server, dir, "2026-12-01T00:10:00Z", APPLY, &[]);
+    // (One of two assignments replaced is a mass removal, PIM703.)
+    const APPLY_ALL: &[&str] = &[
+        "apply",
+        "--target",
+        "graph",
+        "--auto-approve",
+        "--allow-mass-removal",
+    ];
+    let run = pimplan(&server, dir, "2026-12-01T00:10:00Z", APPLY_ALL, &[]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stderr
@@ -759,7 +767,7 @@ fn a_replace_cut_between_its_two_requests_records_the_removal() {
     assert_eq!(server_keys(&server), state_keys(dir));
     assert_eq!(server_keys(&server).len(), 1);
     server.state().fail_post = None;
-    let again = pimplan(&server, dir, "2026-12-01T00:10:00Z", APPLY, &[]);
+    let again = pimplan(&server, dir, "2026-12-01T00:10:00Z", APPLY_ALL, &[]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     assert_eq!(server_keys(&server), state_keys(dir));
     assert!(server_keys(&server).contains(&format!("{OPS}/{ALICE}/owner/eligible")));

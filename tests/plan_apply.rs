@@ -173,6 +173,23 @@ fn apply_then_plan_is_no_changes_and_edits_show_their_symbols() {
 }
 
 #[test]
+fn a_saved_plan_applies_however_the_workspace_was_named() {
+    let ws = example();
+    let dir = ws.path();
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        unreachable!("a temporary folder has a parent")
+    };
+    let name = name.to_string_lossy();
+    let root = format!("./{name}/pimplan.yaml");
+    let out = format!("{name}/saved.plan");
+    let saved = pimplan(parent, T0, &["-c", &root, "plan", "--out", &out]);
+    assert_eq!(saved.code, 0, "{}{}", saved.stdout, saved.stderr);
+    let run = pimplan(dir, T0, &["apply", "saved.plan"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Apply complete"), "{}", run.stdout);
+}
+
+#[test]
 fn a_saved_plan_is_refused_once_the_state_moved_on() {
     let ws = example();
     let dir = ws.path();
@@ -314,6 +331,131 @@ fn a_plan_time_finding_on_a_declared_assignment_can_be_silenced_in_place() {
         "{}",
         later.stdout
     );
+}
+
+/// Object ids say which object in Entra a handle names: a rename is nothing, another id is
+/// another object (a replace, which the guards on removals see), and ids added to entries
+/// made without them change nothing in the service, so the state keeps the service's times.
+#[test]
+fn object_ids_decide_what_a_change_is() {
+    let ws = example();
+    let dir = ws.path();
+    // The break-glass account gets a grant to protect.
+    let sandbox = dir.join("assignments/platform/sandbox.yaml");
+    std::fs::write(
+        &sandbox,
+        read(&sandbox)
+            + "  - { group: dev-sandbox-admins, principal: breakglass-01, role: member, type: eligible, duration: P30D, justification: break-glass drill }  # pimplan: ignore PIM301 licensed outside these files\n",
+    )
+    .unwrap_or(());
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    let t = "2026-12-01T00:02:00Z"; // within five minutes of the apply: PIM701 would fire
+    let people = dir.join("principals/people.yaml");
+    let files = [
+        "assignments/platform/sandbox.yaml",
+        "assignments/platform/k8s.yaml",
+        "assignments/data/prod-db.yaml",
+    ];
+
+    // Renaming alice (her id stays) is no change.
+    edit(&people, "  - name: alice\n", "  - name: alicia\n");
+    for f in files {
+        let path = dir.join(f);
+        let text = read(&path).replace("principal: alice", "principal: alicia");
+        std::fs::write(&path, text).unwrap_or(());
+    }
+    let renamed = pimplan(dir, t, &["plan", "--detailed-exitcode"]);
+    assert_eq!(renamed.code, 0, "{}{}", renamed.stdout, renamed.stderr);
+    assert!(renamed.stdout.contains("No changes."), "{}", renamed.stdout);
+
+    // Another id for the break-glass account is another object: its grant would be removed.
+    edit(
+        &people,
+        "id: fb6af7e7-3869-476b-8033-282b4fa2190f",
+        "id: 00000000-3869-476b-8033-282b4fa2190f",
+    );
+    let other = pimplan(
+        dir,
+        "2026-12-02T00:00:00Z",
+        &["plan", "--allow-mass-removal"],
+    );
+    assert_eq!(other.code, 1, "{}{}", other.stdout, other.stderr);
+    assert!(
+        other.stdout.contains("PIM704(protected-principal-removed)"),
+        "{}",
+        other.stdout
+    );
+    edit(
+        &people,
+        "id: 00000000-3869-476b-8033-282b4fa2190f",
+        "id: fb6af7e7-3869-476b-8033-282b4fa2190f",
+    );
+
+    // Ids added where there were none: recorded, with the times the service holds.
+    let bob_id = "    id: 1d8c1f0f-5a8b-4f8d-8e55-4a4d6b1c3b21\n";
+    edit(&people, bob_id, "");
+    assert_eq!(
+        pimplan(
+            dir,
+            "2026-12-03T00:00:00Z",
+            &["apply", "--auto-approve", "--allow-mass-removal"]
+        )
+        .code,
+        0
+    );
+    let ends = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = state(dir)["assignments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["principal"] == "bob")
+            .map(|a| format!("{} {}", a["starts_at"], a["ends_at"]))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = ends(dir);
+    edit(
+        &people,
+        "    upn: bob@contoso.com\n",
+        &format!("    upn: bob@contoso.com\n{bob_id}"),
+    );
+    let soon = "2026-12-20T00:01:00Z";
+    let added = pimplan(dir, soon, &["apply", "--auto-approve"]);
+    assert_eq!(added.code, 0, "{}{}", added.stdout, added.stderr);
+    assert!(
+        added.stdout.contains("object ids changed"),
+        "{}",
+        added.stdout
+    );
+    assert_eq!(ends(dir), before, "the service's times are kept");
+}
+
+#[test]
+fn an_update_shows_added_values_and_the_emergency_mark_as_old_to_new() {
+    let ws = small(2, "", "");
+    let dir = ws.path();
+    let root = dir.join("pimplan.yaml");
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    edit(
+        &root,
+        "principal: u1, role: member, type: eligible, duration: P90D, justification: rota }",
+        "principal: u1, role: member, type: eligible, duration: P90D, justification: rota, ticket: { system: Jira, number: X-1 } }",
+    );
+    edit(
+        &root,
+        "  - { name: u0, type: user, licenses: [entra_id_p2] }",
+        "  - { name: u0, type: user, licenses: [entra_id_p2], emergency_access: true }",
+    );
+    let run = pimplan(dir, "2026-12-01T00:10:00Z", &["plan"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for line in [
+        "ticket_number: (none) -> X-1",
+        "ticket_system: (none) -> Jira",
+        "emergency_access: (none) -> true",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
+    }
 }
 
 #[test]
@@ -461,6 +603,16 @@ fn bad_state_files_are_refused_and_left_alone() {
             "future",
             "{ \"format_version\": 99, \"lineage\": \"x\", \"serial\": 1 }",
             "newer than this pimplan understands",
+        ),
+        (
+            "policy key",
+            "{ \"format_version\": 1, \"lineage\": \"1b4e28ba-2fa1-41d2-883f-0016d3cca427\", \"serial\": 1, \"policies\": [{ \"key\": \"policy/id:deadbeef/member\", \"group\": \"ops\", \"role\": \"member\", \"settings\": {}, \"applied_at\": \"2026-12-01T00:00:00Z\" }] }",
+            "policy entry `policy/id:deadbeef/member` does not match its values",
+        ),
+        (
+            "twice",
+            "{ \"format_version\": 1, \"lineage\": \"1b4e28ba-2fa1-41d2-883f-0016d3cca427\", \"serial\": 1, \"policies\": [{ \"key\": \"policy/name:ops/member\", \"group\": \"ops\", \"role\": \"member\", \"settings\": {}, \"applied_at\": \"2026-12-01T00:00:00Z\" }, { \"key\": \"policy/name:ops/member\", \"group\": \"ops\", \"role\": \"member\", \"settings\": {}, \"applied_at\": \"2026-12-01T00:00:00Z\" }] }",
+            "appears twice",
         ),
     ] {
         let ws = example();

@@ -360,22 +360,9 @@ fn step(change: &Change) -> Step<'_> {
             let expired = matches!(change.reason, Some(Reason::Expired { .. }));
             match (change.action, before, after) {
                 (Action::Create, _, Some(a)) => Step::Assign(a),
-                (Action::Update, Some(b), Some(a))
-                    if b.spec.principal_id != a.principal_id && b.spec.principal_id.is_some() =>
-                {
-                    Step::Swap(&b.spec, a)
-                }
-                (Action::Update, Some(b), Some(a)) => {
-                    let mut b_service = b.spec.clone();
-                    b_service.group_id.clone_from(&a.group_id);
-                    b_service.principal_id.clone_from(&a.principal_id);
-                    b_service.emergency_access = a.emergency_access;
-                    if b_service == *a {
-                        Step::Nothing // only ids were added: nothing changes in the service
-                    } else {
-                        Step::Update(a)
-                    }
-                }
+                // Ids added, or the emergency-access mark: nothing changes in the service.
+                (Action::Update, Some(_), Some(_)) if change.sends_nothing() => Step::Nothing,
+                (Action::Update, Some(_), Some(a)) => Step::Update(a),
                 (Action::Remove, Some(b), _) if !expired => Step::Remove(&b.spec),
                 (Action::Replace, Some(b), Some(a)) => Step::Swap(&b.spec, a),
                 _ => Step::Nothing,

@@ -52,12 +52,22 @@ impl PlanRun {
     }
 }
 
-/// Fingerprint of the workspace: every file's path and bytes, in load order. (Call it
-/// before the state file joins the sources.)
+/// Fingerprint of the workspace: every file's path (relative to the root file's folder, so
+/// that how `-c` was spelled does not matter) and bytes, in load order. (Call it before the
+/// state file joins the sources.)
 pub fn workspace_checksum(lint: &LintRun) -> String {
+    // `./ws/a.yaml` and `ws/a.yaml` are one file.
+    let clean = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect()
+    };
+    let root_dir = clean(&lint.loaded.root_dir);
     let mut all = String::new();
     for (_, file) in lint.loaded.sources.iter() {
-        all.push_str(&file.display_path());
+        let path = clean(&file.path);
+        let relative = path.strip_prefix(&root_dir).unwrap_or(&path);
+        all.push_str(&relative.to_string_lossy().replace('\\', "/"));
         all.push('\0');
         all.push_str(&state::checksum(&file.text));
         all.push('\0');

@@ -114,6 +114,37 @@ impl Change {
         !(self.action == Action::Remove && matches!(self.reason, Some(Reason::Expired { .. })))
     }
 
+    /// An update that sends nothing to the service: only object ids were added where there
+    /// were none (or dropped from the files), or the emergency-access mark changed. The state records the new values and
+    /// keeps the times the service holds.
+    pub fn sends_nothing(&self) -> bool {
+        match (&self.subject, self.action) {
+            (
+                Subject::Assignment {
+                    before: Some(b),
+                    after: Some(a),
+                },
+                Action::Update,
+            ) => {
+                // Added where there was none, or dropped from the files: the object is the
+                // same (a Graph apply refuses to run without the id anyway).
+                let added = |old: &Option<String>, new: &Option<String>| {
+                    old.is_none() || new.is_none() || old == new
+                };
+                added(&b.spec.group_id, &a.group_id)
+                    && added(&b.spec.principal_id, &a.principal_id)
+                    && {
+                        // Compare with the ids and names as the service knows them now.
+                        let mut old = b.spec.clone();
+                        old.group_id.clone_from(&a.group_id);
+                        old.principal_id.clone_from(&a.principal_id);
+                        old.service_view() == a.service_view()
+                    }
+            }
+            _ => false,
+        }
+    }
+
     pub fn assignment_before(&self) -> Option<&AssignmentRecord> {
         match &self.subject {
             Subject::Assignment { before, .. } => before.as_ref(),
@@ -218,7 +249,7 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
                             after: Some((*spec).clone()),
                         },
                     });
-                } else if **spec != record.spec {
+                } else if spec.differs_from(&record.spec) {
                     changes.push(Change {
                         action: Action::Update,
                         reason: None,
@@ -253,8 +284,21 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
     unmatched_state.retain(|record| match by_names.remove(&record.spec.name_key()) {
         Some(spec) => {
             matched_desired.insert(spec.key());
+            // An id that was known and is now another one names another object in Entra:
+            // the old grant is removed and a new one made, and the plan says so (so that
+            // the guards on removals see it). Ids added where there were none change
+            // nothing in the service.
+            let changed = |old: &Option<String>, new: &Option<String>| {
+                old.is_some() && new.is_some() && old != new
+            };
+            let replaced = changed(&record.spec.group_id, &spec.group_id)
+                || changed(&record.spec.principal_id, &spec.principal_id);
             changes.push(Change {
-                action: Action::Update,
+                action: if replaced {
+                    Action::Replace
+                } else {
+                    Action::Update
+                },
                 reason: Some(Reason::IdsChanged),
                 address: assignment_address(spec),
                 subject: Subject::Assignment {
@@ -321,7 +365,7 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
         .collect();
     for record in &state.policies {
         match wanted_policies.get(&record.key) {
-            Some(spec) if **spec != record.spec => changes.push(Change {
+            Some(spec) if spec.differs_from(&record.spec) => changes.push(Change {
                 action: Action::Update,
                 reason: None,
                 address: policy_address(spec),

@@ -92,7 +92,17 @@ fn reason_note(change: &Change) -> Option<String> {
 
 /// A multi-line value's change, line by line (the `similar` crate).
 fn text_diff(old: &str, new: &str, indent: &str) -> String {
-    let diff = similar::TextDiff::from_lines(old, new);
+    // Line by line, each line ending in a newline: a last line without one would otherwise
+    // differ from the same line with one.
+    let line_ended = |t: &str| {
+        if t.ends_with('\n') {
+            t.to_owned()
+        } else {
+            format!("{t}\n")
+        }
+    };
+    let (old, new) = (line_ended(old), line_ended(new));
+    let diff = similar::TextDiff::from_lines(&old, &new);
     let mut out = String::new();
     for change in diff.iter_all_changes() {
         let sign = match change.tag() {
@@ -131,7 +141,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
         for (key, old, new) in lines {
             let pad = " ".repeat(width - key.len());
             match (old, new) {
-                (None, Some(new)) => out.push_str(&format!("      {key}:{pad} {new}\n")),
+                (None, Some(new)) if change.action == Action::Create => {
+                    out.push_str(&format!("      {key}:{pad} {new}\n"));
+                }
                 (Some(old), None) if change.action == Action::Remove => {
                     out.push_str(&format!("      {key}:{pad} {old}\n"));
                 }

@@ -32,6 +32,7 @@ fn check(cx: &PlanContext<'_>, out: &mut Vec<Finding>) {
             change.action,
             Action::Remove | Action::Update | Action::Replace
         ) || matches!(change.reason, Some(Reason::Expired { .. }))
+            || change.sends_nothing()
         {
             continue;
         }

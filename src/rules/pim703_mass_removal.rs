@@ -11,7 +11,8 @@ pub static RULE: Rule = Rule {
     help: "check that no file or include glob went missing; pass `--allow-mass-removal` if the removal is intended",
     docs: Docs {
         what: "The plan removes more than `plan.max_removal_ratio` (default 0.25) of the \
-assignments recorded in the state. `--allow-mass-removal` lets it through.",
+assignments recorded in the state; a replace (a change of role or type, or of an object id) \
+removes the old grant and counts too. `--allow-mass-removal` lets it through.",
         why: "A deleted file, a renamed folder that an `include:` no longer matches, or a bad \
 merge makes a plan remove access wholesale, in the middle of an incident perhaps. Like \
 peribolos and octoDNS, pimplan refuses such a plan unless told it is intended.",
@@ -38,7 +39,10 @@ fn check(cx: &PlanContext<'_>, out: &mut Vec<Finding>) {
     let removed: Vec<_> = cx
         .changes
         .iter()
-        .filter(|c| c.action == Action::Remove && c.assignment_before().is_some())
+        // A replace removes the old grant as surely as a removal does.
+        .filter(|c| {
+            matches!(c.action, Action::Remove | Action::Replace) && c.assignment_before().is_some()
+        })
         .filter(|c| !matches!(c.reason, Some(Reason::Expired { .. })))
         .collect();
     if total == 0 || removed.is_empty() {

@@ -83,6 +83,29 @@ impl AssignmentSpec {
         )
     }
 
+    /// What the service holds of the grant: without the names of objects whose ids are
+    /// known (renaming a handle is no change), and without pimplan's own marks.
+    pub fn service_view(&self) -> AssignmentSpec {
+        let mut v = self.clone();
+        if v.group_id.is_some() {
+            v.group.clear();
+        }
+        if v.principal_id.is_some() {
+            v.principal.clear();
+        }
+        v.emergency_access = false;
+        v
+    }
+
+    /// Whether `self` (declared) differs from `recorded` in anything the state keeps: the
+    /// service's view, the object ids, or the emergency-access mark.
+    pub fn differs_from(&self, recorded: &AssignmentSpec) -> bool {
+        self.service_view() != recorded.service_view()
+            || self.group_id != recorded.group_id
+            || self.principal_id != recorded.principal_id
+            || self.emergency_access != recorded.emergency_access
+    }
+
     /// The key by names only, to recognise an entry whose ids were added or changed.
     pub fn name_key(&self) -> (String, String, Role, AssignmentType) {
         (
@@ -129,6 +152,9 @@ impl AssignmentSpec {
         if self.permanent {
             a.insert("permanent", "true".to_owned());
         }
+        if self.emergency_access {
+            a.insert("emergency_access", "true".to_owned());
+        }
         a
     }
 }
@@ -166,6 +192,13 @@ pub struct PolicySpec {
 }
 
 impl PolicySpec {
+    /// Whether the policies differ (a group renamed while its id is known does not count).
+    pub fn differs_from(&self, recorded: &PolicySpec) -> bool {
+        self.settings != recorded.settings
+            || self.group_id != recorded.group_id
+            || (self.group_id.is_none() && self.group != recorded.group)
+    }
+
     pub fn key(&self) -> String {
         format!(
             "policy/{}/{}",
@@ -365,12 +398,25 @@ pub fn read(path: &Path) -> Result<LoadedState, StateError> {
             state.lineage
         )));
     }
-    for a in &state.assignments {
-        if a.key != a.spec.key() {
+    let mut keys = std::collections::HashSet::new();
+    let entries = state
+        .assignments
+        .iter()
+        .map(|a| (&a.key, a.spec.key(), "assignment"))
+        .chain(
+            state
+                .policies
+                .iter()
+                .map(|p| (&p.key, p.spec.key(), "policy")),
+        );
+    for (key, computed, what) in entries {
+        if *key != computed {
             return Err(corrupt(format!(
-                "assignment entry `{}` does not match its values",
-                a.key
+                "{what} entry `{key}` does not match its values"
             )));
+        }
+        if !keys.insert(key.as_str()) {
+            return Err(corrupt(format!("{what} entry `{key}` appears twice")));
         }
     }
     Ok(LoadedState {

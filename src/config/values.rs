@@ -17,7 +17,7 @@ pub enum DurationError {
     Zero { text: String },
     #[error("`{text}` is negative")]
     Negative { text: String },
-    #[error("`{text}` is too long")]
+    #[error("`{text}` is longer than 100 years")]
     Overflow { text: String },
 }
 
@@ -35,7 +35,10 @@ impl DurationError {
             DurationError::Zero { .. } | DurationError::Negative { .. } => {
                 "give a positive duration, e.g. `PT8H` or `P90D`".to_owned()
             }
-            DurationError::Syntax { .. } | DurationError::Overflow { .. } => {
+            DurationError::Overflow { .. } => format!(
+                "at most `P{MAX_DURATION_DAYS}D` (100 years); for access without an end, write `permanent: true`"
+            ),
+            DurationError::Syntax { .. } => {
                 "write weeks, days, hours, minutes or seconds, e.g. `P90D`, `PT8H`, `PT30M`, `P2W`"
                     .to_owned()
             }
@@ -127,10 +130,18 @@ pub fn parse_duration(text: &str) -> Result<IsoDuration, DurationError> {
             text: text.to_owned(),
         });
     }
+    // A hundred years is as long as any grant can mean; longer ones overflow the dates they
+    // are added to, and checks against a policy's maximum would pass them by.
+    if seconds > MAX_DURATION_DAYS * 86_400 {
+        return Err(overflow());
+    }
     TimeDelta::try_seconds(seconds)
         .map(IsoDuration)
         .ok_or_else(overflow)
 }
+
+/// The longest duration accepted: 100 years, in days.
+pub const MAX_DURATION_DAYS: i64 = 36_525;
 
 /// The form pimplan writes (and sends to Graph): days, hours, minutes, seconds.
 pub fn format_duration(d: IsoDuration) -> String {
@@ -274,6 +285,17 @@ mod tests {
             "P99999999999999999999D",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        // Longer than any date arithmetic can check against a policy: refused.
+        assert_eq!(secs("P36525D"), Ok(36_525 * 86_400));
+        for too_long in ["P36526D", "P99999999D", "P5218W"] {
+            assert!(
+                matches!(
+                    parse_duration(too_long),
+                    Err(DurationError::Overflow { .. })
+                ),
+                "{too_long}"
+            );
         }
     }
 

@@ -12,7 +12,8 @@ pub static RULE: Rule = Rule {
     help: "make the group role-assignable, or remove the role that can bypass PIM",
     docs: Docs {
         what: "Someone can change a group's membership through the Groups API, outside PIM: an \
-Exchange Administrator exists and the group is a Microsoft 365 group that is not \
+Exchange Administrator exists (an `admins:` entry, or a group granted to someone whose \
+`entra_roles` include it) and the group is a Microsoft 365 group that is not \
 role-assignable; or an admin holds a group-managing role scoped to an administrative unit \
 (reported once per such admin, at its unit, since which groups the unit holds is not \
 declared).",
@@ -34,11 +35,38 @@ unit-scoped admins.",
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let ws = cx.workspace;
-    let exchange = ws.admins.iter().find(|a| {
-        entra_roles::find(&a.role.value)
-            .is_some_and(|r| r.bypass == Bypass::NonRoleAssignableM365Groups)
-    });
-    if let Some(exchange) = exchange {
+    let bypasses = |role: &str| {
+        entra_roles::find(role).is_some_and(|r| r.bypass == Bypass::NonRoleAssignableM365Groups)
+    };
+    // Who holds such a role: an admin entry, or the members of a group the role is given to
+    // (`entra_roles`) when the files grant that group to anyone.
+    let exchange = ws
+        .admins
+        .iter()
+        .find(|a| bypasses(&a.role.value))
+        .map(|a| {
+            (
+                a.role.value.as_str(),
+                a.role.span,
+                format!("`{}` holds this role", a.principal.value),
+            )
+        })
+        .or_else(|| {
+            ws.groups.iter().find_map(|g| {
+                let role = g.entra_roles.iter().find(|r| bypasses(&r.value))?;
+                ws.assignments
+                    .iter()
+                    .any(|a| a.group.value == g.name.value)
+                    .then(|| {
+                        (
+                            role.value.as_str(),
+                            role.span,
+                            format!("the members of `{}` hold this role", g.name.value),
+                        )
+                    })
+            })
+        });
+    if let Some((role, role_span, holder)) = exchange {
         for group in &ws.groups {
             if group.kind() != GroupType::Microsoft365 || group.is_role_assignable() {
                 continue;
@@ -50,15 +78,12 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     span,
                     format!(
                         "{} administrators can change the members of `{}` outside PIM",
-                        exchange.role.value.trim_end_matches(" Administrator"),
+                        role.trim_end_matches(" Administrator"),
                         group.name.value
                     ),
                 )
                 .label("a Microsoft 365 group that is not role-assignable")
-                .with_secondary(
-                    exchange.role.span,
-                    format!("`{}` holds this role", exchange.principal.value),
-                ),
+                .with_secondary(role_span, holder.clone()),
             );
         }
     }

@@ -25,7 +25,8 @@ Microsoft Learn, groups-role-settings.",
 /// Whether `text` is `c1` … `c25`.
 pub fn is_valid(text: &str) -> bool {
     text.strip_prefix('c')
-        .filter(|n| !n.starts_with('0'))
+        // Digits only: `parse` would take `+5`.
+        .filter(|n| !n.starts_with('0') && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse::<u8>().ok())
         .is_some_and(|n| (1..=25).contains(&n))
 }
@@ -58,7 +59,9 @@ mod tests {
         for ok in ["c1", "c9", "c25"] {
             assert!(super::is_valid(ok), "{ok}");
         }
-        for bad in ["c0", "c26", "C1", "c01", "1", "c", "c1x"] {
+        for bad in [
+            "c0", "c26", "C1", "c01", "1", "c", "c1x", "c+5", "c 5", "c-1",
+        ] {
             assert!(!super::is_valid(bad), "{bad}");
         }
     }

@@ -563,9 +563,27 @@ fn removing_the_last_active_owner_warns() {
     // The group's only owner is the active assignment once the standing owner goes.
     edit(&dir.join("pimplan.yaml"), "    owners: [u0]\n", "");
     assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    // Made eligible: a replace, which removes the active grant; the finding names that one.
     edit(
         &dir.join("pimplan.yaml"),
-        "  - { group: ops, principal: u1, role: owner, type: active, duration: P30D, justification: owner }\n",
+        "role: owner, type: active",
+        "role: owner, type: eligible",
+    );
+    let replaced = pimplan(
+        dir,
+        "2026-12-02T00:00:00Z",
+        &["plan", "--allow-mass-removal"],
+    );
+    assert!(
+        replaced
+            .stdout
+            .contains("assignment ops/u1 (owner, active) is the last owner of `ops`"),
+        "{}",
+        replaced.stdout
+    );
+    edit(
+        &dir.join("pimplan.yaml"),
+        "  - { group: ops, principal: u1, role: owner, type: eligible, duration: P30D, justification: owner }\n",
         "",
     );
     let run = pimplan(
@@ -734,10 +752,14 @@ fn a_stale_lock_names_its_holder_until_force_unlock() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("is locked by `pimplan apply` (process 4242 of deploy on ci-runner-7) since 2026-11-30T23:00:00+00:00"), "{}", run.stderr);
     assert!(!dir.join("pimplan.state.json").exists());
+    // The killed holder also left a half-written temporary file: the next apply clears it.
+    let leftover = dir.join(".pimplan.state.json.tmp-4242");
+    std::fs::write(&leftover, "{ \"format_version\": 1, \"lin").unwrap_or(());
     let unlock = pimplan(dir, T0, &["force-unlock"]);
     assert_eq!(unlock.code, 0);
     assert!(unlock.stdout.contains("Released the lock held by"));
     assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    assert!(!leftover.exists());
 }
 
 fn spawn_apply(dir: &Path, delay_ms: u64) -> std::process::Child {

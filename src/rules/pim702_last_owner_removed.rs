@@ -60,9 +60,11 @@ fn check(cx: &PlanContext<'_>, out: &mut Vec<Finding>) {
             Finding::new(
                 &RULE,
                 cx.span_of(change),
+                // The grant that goes, not the one a replace makes.
                 format!(
                     "{} is the last owner of `{}`",
-                    change.address, before.spec.group
+                    crate::plan::assignment_address(&before.spec),
+                    before.spec.group
                 ),
             )
             .label("last active owner removed"),

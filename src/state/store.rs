@@ -194,6 +194,7 @@ pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, Stat
         match linked {
             Ok(()) => {
                 let _ = std::fs::remove_file(&pending);
+                remove_stale_temporaries(state);
                 return Ok(Lock { path, info });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -214,6 +215,26 @@ pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, Stat
                 let _ = std::fs::remove_file(&pending);
                 return Err(StateError::Write { path, source });
             }
+        }
+    }
+}
+
+/// Temporary files a killed writer left beside the state and its backup (`write_atomic`
+/// names them `.NAME.tmp-PID`). Called with the lock held, so no other pimplan is writing.
+fn remove_stale_temporaries(state: &Path) {
+    let dir = match state.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = state.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let ours = format!("tmp-{}", std::process::id());
+    let prefixes = [format!(".{name}.tmp-"), format!(".{name}.backup.tmp-")];
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| file.starts_with(p.as_str())) && !file.ends_with(&ours) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

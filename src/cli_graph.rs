@@ -28,17 +28,26 @@ fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
     Ok(c)
 }
 
-/// Object id -> name, for principals and groups the workspace declares.
-fn names(ws: &Workspace) -> HashMap<String, String> {
-    ws.principals
-        .iter()
-        .filter_map(|p| Some((p.id.as_ref()?.value.clone(), p.name.value.clone())))
-        .chain(
-            ws.groups
-                .iter()
-                .filter_map(|g| Some((g.id.as_ref()?.value.clone(), g.name.value.clone()))),
-        )
-        .collect()
+/// Object id -> name, for the principals and the groups the workspace declares (apart: a
+/// group may be declared both as a group and, under another name, as a principal).
+struct Names {
+    principals: HashMap<String, String>,
+    groups: HashMap<String, String>,
+}
+
+fn names(ws: &Workspace) -> Names {
+    Names {
+        principals: ws
+            .principals
+            .iter()
+            .filter_map(|p| Some((p.id.as_ref()?.value.clone(), p.name.value.clone())))
+            .collect(),
+        groups: ws
+            .groups
+            .iter()
+            .filter_map(|g| Some((g.id.as_ref()?.value.clone(), g.name.value.clone())))
+            .collect(),
+    }
 }
 
 const SLACK: TimeDelta = TimeDelta::minutes(5);
@@ -138,11 +147,13 @@ pub fn refresh(
         live.values().filter(|s| !seen.contains(&s.key())).collect();
     extra.sort_by_key(|s| s.key());
     for s in extra {
-        let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+        let name = |map: &HashMap<String, String>, id: &str| {
+            map.get(id).cloned().unwrap_or_else(|| id.to_owned())
+        };
         lines.push(format!(
             "  + assignment {}/{} ({}, {}): in the service, not in the state (made outside pimplan)",
-            name(&s.group_id),
-            name(&s.principal_id),
+            name(&names.groups, &s.group_id),
+            name(&names.principals, &s.principal_id),
             s.role,
             s.kind
         ));
@@ -151,7 +162,8 @@ pub fn refresh(
         let Some(g) = p.spec.group_id.clone() else {
             continue;
         };
-        let live = policy_settings(client, &g, p.spec.role, &names).map_err(|e| e.to_string())?;
+        let live = policy_settings(client, &g, p.spec.role, &names.principals)
+            .map_err(|e| e.to_string())?;
         for (key, value) in &live {
             if p.spec.settings.get(key) != Some(value) {
                 lines.push(format!(
@@ -254,6 +266,37 @@ fn short(id: &str) -> String {
     id.chars().take(8).collect()
 }
 
+/// Names for objects the workspace does not declare: `PREFIX-` and the id's first eight
+/// characters, or the whole id where those are taken.
+struct Namer<'a> {
+    known: &'a HashMap<String, String>,
+    made: HashMap<String, String>,
+    taken: HashSet<String>,
+}
+
+impl<'a> Namer<'a> {
+    fn new(known: &'a HashMap<String, String>, declared: &HashSet<&str>) -> Self {
+        Namer {
+            known,
+            made: HashMap::new(),
+            taken: declared.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn name(&mut self, id: &str, prefix: &str) -> String {
+        if let Some(n) = self.known.get(id).or_else(|| self.made.get(id)) {
+            return n.clone();
+        }
+        let mut name = format!("{prefix}-{}", short(id));
+        if self.taken.contains(&name) {
+            name = format!("{prefix}-{id}");
+        }
+        self.taken.insert(name.clone());
+        self.made.insert(id.to_owned(), name.clone());
+        name
+    }
+}
+
 /// Policy settings as a YAML `policy:` role block.
 fn policy_yaml(settings: &BTreeMap<String, String>, indent: &str) -> String {
     let get = |k: &str| settings.get(k).cloned().unwrap_or_default();
@@ -262,14 +305,24 @@ fn policy_yaml(settings: &BTreeMap<String, String>, indent: &str) -> String {
         if v == "none" || v.is_empty() {
             "[]".to_owned()
         } else {
-            format!("[{v}]")
+            let items: Vec<String> = v.split(", ").map(yaml_str).collect();
+            format!("[{}]", items.join(", "))
         }
     };
-    let mut out = format!(
-        "{indent}activation:\n{indent}  max_duration: {}\n{indent}  require: {}\n",
-        get("activation.max_duration"),
+    // A duration the service does not hold is left to the default.
+    let duration = |k: &str, key: &str| match get(k).as_str() {
+        "none" | "" => String::new(),
+        d => format!("{key}{d}"),
+    };
+    let mut out = format!("{indent}activation:\n");
+    let max = duration("activation.max_duration", "max_duration: ");
+    if !max.is_empty() {
+        out.push_str(&format!("{indent}  {max}\n"));
+    }
+    out.push_str(&format!(
+        "{indent}  require: {}\n",
         list("activation.require")
-    );
+    ));
     let context = get("activation.authentication_context");
     if context != "none" && !context.is_empty() {
         out.push_str(&format!("{indent}  authentication_context: {context}\n"));
@@ -285,9 +338,9 @@ fn policy_yaml(settings: &BTreeMap<String, String>, indent: &str) -> String {
             "{indent}{prefix}: {{ allow_permanent: {permanent}"
         ));
         if !permanent {
-            out.push_str(&format!(
-                ", max_duration: {}",
-                get(&format!("{prefix}.max_duration"))
+            out.push_str(&duration(
+                &format!("{prefix}.max_duration"),
+                ", max_duration: ",
             ));
         }
         if prefix == "active_assignment" {
@@ -344,41 +397,56 @@ pub fn import(
         Err(e) => return Ok(fail(e)),
     };
     let names = names(ws);
-    let declared: HashSet<&str> = ws
+    let declared_principals: HashSet<&str> = ws
         .principals
         .iter()
         .map(|p| p.name.value.as_str())
-        .chain(ws.groups.iter().map(|g| g.name.value.as_str()))
         .collect();
+    let declared_groups: HashSet<&str> = ws.groups.iter().map(|g| g.name.value.as_str()).collect();
     let emergency: HashSet<&str> = ws
         .principals
         .iter()
         .filter(|p| p.is_emergency_access())
         .map(|p| p.name.value.as_str())
         .collect();
-    let name_of = |id: &str, prefix: &str| {
-        names
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| format!("{prefix}-{}", short(id)))
-    };
+    let mut group_names = Namer::new(&names.groups, &declared_groups);
+    let mut principal_names = Namer::new(&names.principals, &declared_principals);
     let now = clock.now();
     let mut st = State::new();
     let mut new_principals: BTreeMap<String, String> = BTreeMap::new();
     let mut new_groups: BTreeMap<String, (String, [BTreeMap<String, String>; 2])> = BTreeMap::new();
     let mut yaml_assignments = String::new();
     for g in &group_ids {
-        let group = name_of(g, "group");
+        let group = group_names.name(g, "group");
         let live = match schedules(&mut c, g) {
             Ok(l) => l,
             Err(e) => return Ok(fail(e)),
         };
         let mut role_settings: [BTreeMap<String, String>; 2] = [BTreeMap::new(), BTreeMap::new()];
         for (i, role) in [Role::Member, Role::Owner].into_iter().enumerate() {
-            let settings = match policy_settings(&mut c, g, role, &names) {
+            let mut settings = match policy_settings(&mut c, g, role, &names.principals) {
                 Ok(s) => s,
                 Err(e) => return Ok(fail(e)),
             };
+            // Approvers the workspace does not declare come back as object ids: they are
+            // declared in the generated YAML under a name of their own.
+            if let Some(approvers) = settings.get_mut("activation.approval.approvers")
+                && approvers.as_str() != "none"
+            {
+                let named: Vec<String> = approvers
+                    .split(", ")
+                    .map(|a| {
+                        if declared_principals.contains(a) {
+                            a.to_owned()
+                        } else {
+                            let name = principal_names.name(a, "approver");
+                            new_principals.insert(name.clone(), a.to_owned());
+                            name
+                        }
+                    })
+                    .collect();
+                *approvers = named.join(", ");
+            }
             if settings.is_empty() {
                 continue;
             }
@@ -395,12 +463,12 @@ pub fn import(
             });
             role_settings[i] = settings;
         }
-        if !declared.contains(group.as_str()) {
+        if !declared_groups.contains(group.as_str()) {
             new_groups.insert(group.clone(), (g.clone(), role_settings));
         }
         for s in live.iter().filter(|s| s.end.is_none_or(|e| e > now)) {
-            let principal = name_of(&s.principal_id, "principal");
-            if !declared.contains(principal.as_str()) {
+            let principal = principal_names.name(&s.principal_id, "principal");
+            if !declared_principals.contains(principal.as_str()) {
                 new_principals.insert(principal.clone(), s.principal_id.clone());
             }
             let spec = AssignmentSpec {
@@ -463,9 +531,10 @@ pub fn import(
         if !new_principals.is_empty() {
             yaml.push_str("principals:\n");
             for (name, id) in &new_principals {
-                // Schedules do not say what kind of object a principal is.
+                // Schedules do not say what kind of object a principal is, nor its licences;
+                // that it holds PIM schedules says the tenant has them.
                 yaml.push_str(&format!(
-                    "  - {{ name: {}, type: {}, id: {} }}   # check the type\n",
+                    "  - {{ name: {}, type: {}, id: {}, licenses: [entra_id_p2] }}   # check the type and licences\n",
                     yaml_str(name),
                     PrincipalType::User,
                     yaml_str(id)

@@ -860,6 +860,80 @@ fn target_graph_in_the_root_file_makes_graph_the_default() {
     assert!(server.state().requests.is_empty());
 }
 
+/// What is recorded is what the service will hold, so a clean apply reads back clean: a
+/// duration with seconds (Graph keeps minutes), approvers while approval is off (Graph keeps
+/// none).
+#[test]
+fn policy_values_are_recorded_as_the_service_holds_them() {
+    let server = Server::start();
+    let ws = small(
+        "    policy:\n      member:\n        activation:\n          max_duration: PT1H0M30S\n          approval: { required: false, approvers: [bob] }\n",
+    );
+    let dir = ws.path();
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let drift = pimplan(&server, dir, T0, &["drift"], &[]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert_in_sync(&server, dir);
+}
+
+#[test]
+fn a_retry_after_longer_than_pimplan_waits_fails_at_once() {
+    let server = Server::start();
+    {
+        let mut s = server.state();
+        s.throttle = 1;
+        s.retry_after = 3600;
+    }
+    let ws = small("");
+    let started = std::time::Instant::now();
+    let run = pimplan(&server, ws.path(), T0, APPLY, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("429 TooManyRequests"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30), "it waited");
+}
+
+/// `import --generate-config` into a workspace that declares nothing: the YAML it writes
+/// lints clean and plans "No changes." (approvers and principals the workspace did not know
+/// are declared under names of their own).
+#[test]
+fn import_into_an_empty_workspace_writes_yaml_that_plans_clean() {
+    let server = Server::start();
+    let source = example();
+    assert_eq!(pimplan(&server, source.path(), T0, APPLY, &[]).code, 0);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("pimplan.yaml"),
+        "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\ninclude: [imported.yaml]\n",
+    )
+    .unwrap_or(());
+    let run = pimplan(
+        &server,
+        dir,
+        T0,
+        &[
+            "import",
+            "--group",
+            "3d2e4f5a-6b7c-4d8e-9fa0-b1c2d3e4f5a6",
+            "--generate-config",
+            "imported.yaml",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let yaml = std::fs::read_to_string(dir.join("imported.yaml")).unwrap_or_default();
+    let lint = pimplan(&server, dir, T0, &["lint"], &[]);
+    assert_eq!(lint.code, 0, "{}{}\n{yaml}", lint.stdout, lint.stderr);
+    let plan = pimplan(&server, dir, T0, &["plan", "--detailed-exitcode"], &[]);
+    assert_eq!(plan.code, 0, "{}{}\n{yaml}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("No changes."),
+        "{}\n{yaml}",
+        plan.stdout
+    );
+}
+
 #[test]
 fn missing_object_ids_are_refused_before_any_request() {
     let server = Server::start();

@@ -143,6 +143,27 @@ pub fn parse_duration(text: &str) -> Result<IsoDuration, DurationError> {
 /// The longest duration accepted: 100 years, in days.
 pub const MAX_DURATION_DAYS: i64 = 36_525;
 
+/// The form Microsoft Graph is sent and returns for a policy's durations: days, hours and
+/// minutes, seconds rounded up to the next minute.
+pub fn format_minutes(d: IsoDuration) -> String {
+    let minutes = (d.0.num_seconds() + 59) / 60;
+    let (days, h, m) = (minutes / 1_440, (minutes % 1_440) / 60, minutes % 60);
+    let mut out = String::from("P");
+    if days > 0 {
+        out.push_str(&format!("{days}D"));
+    }
+    if h > 0 || m > 0 {
+        out.push('T');
+        if h > 0 {
+            out.push_str(&format!("{h}H"));
+        }
+        if m > 0 {
+            out.push_str(&format!("{m}M"));
+        }
+    }
+    out
+}
+
 /// The form pimplan writes (and sends to Graph): days, hours, minutes, seconds.
 pub fn format_duration(d: IsoDuration) -> String {
     let mut s = d.0.num_seconds();

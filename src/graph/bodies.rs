@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::config::model::{AssignmentType, PrincipalType};
-use crate::config::values::parse_duration;
+use crate::config::values::{format_minutes, parse_duration};
 use crate::state::AssignmentSpec;
 
 pub const ELIGIBILITY_REQUESTS: &str =
@@ -43,23 +43,7 @@ pub fn utc(t: DateTime<FixedOffset>) -> String {
 /// A duration in days, hours and minutes only (Graph refuses years and months; seconds are
 /// rounded up to the next minute).
 pub fn graph_duration(text: &str) -> Option<String> {
-    let seconds = parse_duration(text).ok()?.0.num_seconds();
-    let minutes = (seconds + 59) / 60;
-    let (d, h, m) = (minutes / 1_440, (minutes % 1_440) / 60, minutes % 60);
-    let mut out = String::from("P");
-    if d > 0 {
-        out.push_str(&format!("{d}D"));
-    }
-    if h > 0 || m > 0 {
-        out.push('T');
-        if h > 0 {
-            out.push_str(&format!("{h}H"));
-        }
-        if m > 0 {
-            out.push_str(&format!("{m}M"));
-        }
-    }
-    Some(out)
+    parse_duration(text).ok().map(format_minutes)
 }
 
 /// The `expiration` of a schedule: `afterDateTime`, `afterDuration` or `noExpiration`.

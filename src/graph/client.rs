@@ -199,6 +199,17 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// How long `Retry-After` asks to wait: delta-seconds, or an HTTP-date, counted from the
+/// response's `Date` (the service's clock, not this machine's).
+fn retry_after_seconds(value: &str, date: Option<&str>) -> Option<u64> {
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let now = chrono::DateTime::parse_from_rfc2822(date?).ok()?;
+    Some(u64::try_from((at - now).num_seconds()).unwrap_or(0))
+}
+
 /// Requests to Microsoft Graph.
 pub struct Client {
     agent: ureq::Agent,
@@ -210,7 +221,8 @@ pub struct Client {
     pub verbose: bool,
     /// Retries of a throttled (429) or unavailable (503) request.
     pub max_retries: u32,
-    /// The longest `Retry-After` honoured.
+    /// The longest `Retry-After` waited for; a longer one fails the request with the
+    /// service's answer rather than calling it back early.
     pub max_wait: Duration,
 }
 
@@ -229,7 +241,7 @@ impl Client {
             token: None,
             verbose: false,
             max_retries: 8,
-            max_wait: Duration::from_secs(120),
+            max_wait: Duration::from_secs(600),
         }
     }
 
@@ -366,11 +378,14 @@ impl Client {
                 detail: e.to_string().replace(&token, "[redacted]"),
             })?;
             let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.trim().to_owned())
+            };
+            let retry_after = header("retry-after")
+                .and_then(|v| retry_after_seconds(&v, header("date").as_deref()));
             // Why Graph throttled, for the log (the headers Microsoft says to log).
             let throttle: Vec<String> = [
                 "x-ms-throttle-scope",
@@ -396,11 +411,13 @@ impl Client {
                 signed_in_again = true;
                 continue;
             }
-            if (status == 429 || status == 503) && attempt < self.max_retries {
+            // A wait longer than pimplan is willing to wait is not cut short (the service asked
+            // not to be called before): the request fails with the service's answer.
+            let too_long = retry_after.is_some_and(|w| Duration::from_secs(w) > self.max_wait);
+            if (status == 429 || status == 503) && attempt < self.max_retries && !too_long {
                 let wait = retry_after
                     .map(Duration::from_secs)
-                    .unwrap_or_else(|| Duration::from_millis(500 << attempt.min(6)))
-                    .min(self.max_wait);
+                    .unwrap_or_else(|| Duration::from_millis(500 << attempt.min(6)));
                 let why = if throttle.is_empty() {
                     String::new()
                 } else {
@@ -452,6 +469,31 @@ mod tests {
         assert!(check_url("x", "http://graph.example.com/").is_err());
         assert!(check_url("x", "http://127.0.0.1.example.com/").is_err());
         assert!(check_url("x", "ftp://x/").is_err());
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(retry_after_seconds("7", None), Some(7));
+        assert_eq!(
+            retry_after_seconds(
+                "Wed, 21 Oct 2026 07:28:30 GMT",
+                Some("Wed, 21 Oct 2026 07:28:00 GMT")
+            ),
+            Some(30)
+        );
+        // A date already past: retry now; no `Date` to count from: the backoff decides.
+        assert_eq!(
+            retry_after_seconds(
+                "Wed, 21 Oct 2026 07:27:00 GMT",
+                Some("Wed, 21 Oct 2026 07:28:00 GMT")
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            retry_after_seconds("Wed, 21 Oct 2026 07:28:30 GMT", None),
+            None
+        );
+        assert_eq!(retry_after_seconds("soon", None), None);
     }
 
     #[test]

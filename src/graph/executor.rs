@@ -227,9 +227,9 @@ impl GraphExecutor {
         match self.post_request(spec, &remove_request(spec)) {
             Ok(request) => Ok(applied(&request)),
             // Already gone (removed by an earlier, interrupted run, or out of band).
-            Err(e) if e.status() == Some(404) || e.code() == Some("RoleAssignmentDoesNotExist") => {
-                Ok(Applied::default())
-            }
+            // (Not any 404: a wrong endpoint, or a principal PIM does not know yet, is no
+            // proof that the grant is gone.)
+            Err(e) if e.code() == Some("RoleAssignmentDoesNotExist") => Ok(Applied::default()),
             Err(e) => Err(failed(e, Observed::NotDone)),
         }
     }

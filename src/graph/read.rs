@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::bodies::schedules_path;
 use super::client::{Client, GraphError};
 use crate::config::model::{AssignmentType, Role};
-use crate::config::values::{format_duration, parse_duration};
+use crate::config::values::{format_minutes, parse_duration};
 use crate::plan::desired::list;
 
 /// A schedule as the service holds it, kept only when direct and admin-assigned.
@@ -115,7 +115,7 @@ pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule
 
 fn normalise_duration(d: Option<&str>) -> String {
     d.and_then(|d| parse_duration(d).ok())
-        .map_or_else(|| "none".to_owned(), format_duration)
+        .map_or_else(|| "none".to_owned(), format_minutes)
 }
 
 fn requirements(rule: &Value) -> String {

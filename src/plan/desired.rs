@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::SecondsFormat;
 
 use crate::config::model::{Assignment, Expiry, Group, Role, RolePolicy, Workspace};
-use crate::config::values::format_duration;
+use crate::config::values::{format_duration, format_minutes};
 use crate::source::Span;
 use crate::state::{AssignmentSpec, PolicySpec};
 
@@ -43,9 +43,11 @@ pub fn list(items: impl IntoIterator<Item = String>) -> String {
 pub fn policy_settings(p: &RolePolicy) -> BTreeMap<String, String> {
     let mut s = BTreeMap::new();
     let a = &p.activation;
+    // Durations in the form Graph holds them (minutes), so that a clean apply reads back
+    // as no drift.
     s.insert(
         "activation.max_duration".to_owned(),
-        format_duration(a.max_duration.value),
+        format_minutes(a.max_duration.value),
     );
     s.insert(
         "activation.require".to_owned(),
@@ -62,9 +64,14 @@ pub fn policy_settings(p: &RolePolicy) -> BTreeMap<String, String> {
         "activation.approval.required".to_owned(),
         a.approval_required.value.to_string(),
     );
+    // Without approval the service keeps no approvers.
     s.insert(
         "activation.approval.approvers".to_owned(),
-        list(a.approvers.value.iter().map(|p| p.value.clone())),
+        if a.approval_required.value {
+            list(a.approvers.value.iter().map(|p| p.value.clone()))
+        } else {
+            "none".to_owned()
+        },
     );
     for (name, policy) in [
         ("eligible_assignment", &p.eligible),
@@ -77,7 +84,7 @@ pub fn policy_settings(p: &RolePolicy) -> BTreeMap<String, String> {
         let max = if policy.allow_permanent.value {
             "none".to_owned()
         } else {
-            format_duration(policy.max_duration.value)
+            format_minutes(policy.max_duration.value)
         };
         s.insert(format!("{name}.max_duration"), max);
     }

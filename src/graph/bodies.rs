@@ -47,25 +47,31 @@ pub fn graph_duration(text: &str) -> Option<String> {
 }
 
 /// The `expiration` of a schedule: `afterDateTime`, `afterDuration` or `noExpiration`.
-pub fn expiration(spec: &AssignmentSpec) -> Value {
+/// `None` when the assignment is not permanent and has no end or duration that reads: never
+/// a permanent grant by accident.
+pub fn expiration(spec: &AssignmentSpec) -> Option<Value> {
     if spec.permanent {
-        return json!({ "type": "noExpiration" });
+        return Some(json!({ "type": "noExpiration" }));
     }
     if let Some(end) = spec
         .end
         .as_deref()
         .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
     {
-        return json!({ "type": "afterDateTime", "endDateTime": utc(end) });
+        return Some(json!({ "type": "afterDateTime", "endDateTime": utc(end) }));
     }
-    match spec.duration.as_deref().and_then(graph_duration) {
-        Some(d) => json!({ "type": "afterDuration", "duration": d }),
-        None => json!({ "type": "noExpiration" }),
-    }
+    spec.duration
+        .as_deref()
+        .and_then(graph_duration)
+        .map(|d| json!({ "type": "afterDuration", "duration": d }))
 }
 
 /// An `adminAssign` or `adminUpdate` request: who, which group, which role, when.
-pub fn schedule_request(spec: &AssignmentSpec, action: &str, now: DateTime<FixedOffset>) -> Value {
+pub fn schedule_request(
+    spec: &AssignmentSpec,
+    action: &str,
+    now: DateTime<FixedOffset>,
+) -> Option<Value> {
     let start = spec
         .start
         .as_deref()
@@ -78,7 +84,7 @@ pub fn schedule_request(spec: &AssignmentSpec, action: &str, now: DateTime<Fixed
         "action": action,
         "scheduleInfo": {
             "startDateTime": utc(start),
-            "expiration": expiration(spec),
+            "expiration": expiration(spec)?,
         },
     });
     if let Some(o) = body.as_object_mut() {
@@ -92,7 +98,7 @@ pub fn schedule_request(spec: &AssignmentSpec, action: &str, now: DateTime<Fixed
             );
         }
     }
-    body
+    Some(body)
 }
 
 /// An `adminRemove` request (no `scheduleInfo`, as Terraform and the Entra-roles docs send).
@@ -250,5 +256,36 @@ mod tests {
         assert_eq!(graph_duration("PT8H").as_deref(), Some("PT8H"));
         assert_eq!(graph_duration("P1DT90M").as_deref(), Some("P1DT1H30M"));
         assert_eq!(graph_duration("PT30S").as_deref(), Some("PT1M"));
+    }
+
+    #[test]
+    fn an_end_that_does_not_read_is_never_sent_as_permanent() {
+        let spec = AssignmentSpec {
+            group: "ops".to_owned(),
+            group_id: Some("g".to_owned()),
+            principal: "alice".to_owned(),
+            principal_id: Some("p".to_owned()),
+            role: crate::config::model::Role::Member,
+            kind: AssignmentType::Eligible,
+            start: None,
+            end: Some("next spring".to_owned()),
+            duration: None,
+            permanent: false,
+            justification: None,
+            ticket_system: None,
+            ticket_number: None,
+            emergency_access: false,
+        };
+        assert_eq!(expiration(&spec), None);
+        assert!(schedule_request(&spec, "adminAssign", DateTime::default()).is_none());
+        let permanent = AssignmentSpec {
+            end: None,
+            permanent: true,
+            ..spec
+        };
+        assert_eq!(
+            expiration(&permanent),
+            Some(json!({ "type": "noExpiration" }))
+        );
     }
 }

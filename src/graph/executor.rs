@@ -187,7 +187,15 @@ impl GraphExecutor {
     }
 
     fn assign(&mut self, spec: &AssignmentSpec, action: &str) -> Result<Applied, ExecError> {
-        let body = schedule_request(spec, action, self.now);
+        let Some(body) = schedule_request(spec, action, self.now) else {
+            return Err(ExecError {
+                message: format!(
+                    "it has no end, duration or `permanent: true` that reads (end {:?}, duration {:?}); nothing was sent",
+                    spec.end, spec.duration
+                ),
+                known: Some(Observed::NotDone),
+            });
+        };
         match self.post_request(spec, &body) {
             Ok(request) => {
                 let applied = applied(&request);

@@ -312,13 +312,22 @@ impl GraphExecutor {
             {
                 continue;
             }
-            let target = policy["rules"]
+            // The rule's own target goes back unchanged (domain.md §14); a policy without
+            // the rule is not one pimplan understands, and nothing is guessed.
+            let Some(target) = policy["rules"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .find(|r| r["id"] == rule_id)
                 .map(|r| r["target"].clone())
-                .unwrap_or(Value::Null);
+            else {
+                let e = GraphError::Service {
+                    status: 404,
+                    code: "RuleNotFound".to_owned(),
+                    message: format!("policy {policy_id} has no rule `{rule_id}`"),
+                };
+                return Err(if patched == 0 { unchanged(e) } else { exec(e) });
+            };
             if let Some(o) = body.as_object_mut() {
                 o.insert("target".into(), target);
             }

@@ -877,6 +877,45 @@ fn policy_values_are_recorded_as_the_service_holds_them() {
     assert_in_sync(&server, dir);
 }
 
+/// An approver whose object id is corrected keeps its name: the policy still changes, and
+/// the service is told.
+#[test]
+fn an_approver_whose_id_changes_is_sent_again() {
+    let server = Server::start();
+    let ws = small(
+        "    policy:\n      member:\n        activation:\n          require: [mfa, justification]\n          approval: { required: true, approvers: [approvers, bob] }\n",
+    );
+    let dir = ws.path();
+    assert_eq!(pimplan(&server, dir, T0, APPLY, &[]).code, 0);
+    edit(
+        &dir.join("pimplan.yaml"),
+        "id: cccccccc-0000-4000-8000-000000000003",
+        "id: dddddddd-0000-4000-8000-000000000004",
+    );
+    let plan = pimplan(&server, dir, T0, &["plan"], &[]);
+    assert!(
+        plan.stdout.contains("~ policy ops (member)")
+            && plan.stdout.contains("dddddddd-0000-4000-8000-000000000004"),
+        "{}",
+        plan.stdout
+    );
+    server.state().requests.clear();
+    let run = pimplan(&server, dir, T0, APPLY, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let approval = server
+        .state()
+        .requests
+        .iter()
+        .find(|r| r.method == "PATCH" && r.path.ends_with("/rules/Approval_EndUser_Assignment"))
+        .map(|r| r.body.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        approval["setting"]["approvalStages"][0]["primaryApprovers"][0],
+        json!({ "@odata.type": "#microsoft.graph.groupMembers", "groupId": "dddddddd-0000-4000-8000-000000000004" })
+    );
+    assert_in_sync(&server, dir);
+}
+
 #[test]
 fn a_retry_after_longer_than_pimplan_waits_fails_at_once() {
     let server = Server::start();

@@ -232,6 +232,7 @@ pub fn rule_settings(rule: &str) -> &'static [&'static str] {
         "Approval_EndUser_Assignment" => &[
             "activation.approval.required",
             "activation.approval.approvers",
+            "activation.approval.approver_ids",
         ],
         "Expiration_Admin_Eligibility" => &[
             "eligible_assignment.allow_permanent",

@@ -187,16 +187,28 @@ pub fn policy_settings(
         "activation.approval.required".to_owned(),
         required.to_string(),
     );
-    let approvers = approval["approvalStages"][0]["primaryApprovers"]
+    let ids: Vec<String> = approval["approvalStages"][0]["primaryApprovers"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|a| a["userId"].as_str().or_else(|| a["groupId"].as_str()))
-        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_owned()));
+        .map(str::to_owned)
+        .collect();
+    let approvers = ids
+        .iter()
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.clone()));
     s.insert(
         "activation.approval.approvers".to_owned(),
         if required {
             list(approvers)
+        } else {
+            "none".to_owned()
+        },
+    );
+    s.insert(
+        "activation.approval.approver_ids".to_owned(),
+        if required {
+            list(ids.iter().cloned())
         } else {
             "none".to_owned()
         },

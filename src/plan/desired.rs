@@ -40,7 +40,12 @@ pub fn list(items: impl IntoIterator<Item = String>) -> String {
 }
 
 /// A role policy flattened to `setting -> value`, in the spelling of the configuration.
-pub fn policy_settings(p: &RolePolicy) -> BTreeMap<String, String> {
+/// `id_of` gives a principal's object id: approvers are also compared by id, so that an
+/// approver whose id is corrected is a change, though the name stays.
+pub fn policy_settings(
+    p: &RolePolicy,
+    id_of: &dyn Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
     let mut s = BTreeMap::new();
     let a = &p.activation;
     // Durations in the form Graph holds them (minutes), so that a clean apply reads back
@@ -65,14 +70,21 @@ pub fn policy_settings(p: &RolePolicy) -> BTreeMap<String, String> {
         a.approval_required.value.to_string(),
     );
     // Without approval the service keeps no approvers.
-    s.insert(
-        "activation.approval.approvers".to_owned(),
-        if a.approval_required.value {
-            list(a.approvers.value.iter().map(|p| p.value.clone()))
-        } else {
-            "none".to_owned()
-        },
-    );
+    let (approvers, approver_ids) = if a.approval_required.value {
+        (
+            list(a.approvers.value.iter().map(|p| p.value.clone())),
+            list(
+                a.approvers
+                    .value
+                    .iter()
+                    .map(|p| id_of(&p.value).unwrap_or_else(|| format!("name:{}", p.value))),
+            ),
+        )
+    } else {
+        ("none".to_owned(), "none".to_owned())
+    };
+    s.insert("activation.approval.approvers".to_owned(), approvers);
+    s.insert("activation.approval.approver_ids".to_owned(), approver_ids);
     for (name, policy) in [
         ("eligible_assignment", &p.eligible),
         ("active_assignment", &p.active),
@@ -146,6 +158,12 @@ pub fn desired(ws: &Workspace) -> Desired<'_> {
         spans.insert(spec.key(), a.principal.span);
         assignments.push((spec, a));
     }
+    let ids: HashMap<&str, &str> = ws
+        .principals
+        .iter()
+        .filter_map(|p| Some((p.name.value.as_str(), p.id.as_ref()?.value.as_str())))
+        .collect();
+    let id_of = |name: &str| ids.get(name).map(|id| (*id).to_owned());
     let mut policies = Vec::with_capacity(ws.groups.len() * 2);
     for g in &ws.groups {
         for role in [Role::Member, Role::Owner] {
@@ -154,7 +172,7 @@ pub fn desired(ws: &Workspace) -> Desired<'_> {
                     group: g.name.value.clone(),
                     group_id: g.id.as_ref().map(|i| i.value.clone()),
                     role,
-                    settings: policy_settings(g.policy.role(role)),
+                    settings: policy_settings(g.policy.role(role), &id_of),
                 },
                 g,
             ));

@@ -1,6 +1,6 @@
 //! PIM401 actor-cannot-manage.
 use super::{Check, Context, Docs, Rule};
-use crate::config::model::AdminScope;
+use crate::config::model::{AdminScope, AssignmentType, Role};
 use crate::entra_roles;
 use crate::finding::{Finding, Severity};
 
@@ -13,7 +13,8 @@ pub static RULE: Rule = Rule {
     docs: Docs {
         what: "The `actor` (the identity that applies changes) may not manage PIM for this \
 group. A role-assignable group needs Privileged Role Administrator or Global Administrator at \
-directory scope, or standing ownership of the group (`owners:`). Any other group also accepts \
+directory scope (an `admins:` entry, or an active membership of a group whose \
+`entra_roles` include it), or standing ownership of the group (`owners:`). Any other group also accepts \
 Directory Writers, Groups Administrator, Identity Governance Administrator or User \
 Administrator. Roles scoped to an administrative unit do not count (PIM402).",
         why: "Every request of the apply would fail with an authorisation error, half way \
@@ -39,6 +40,19 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let roles = cx.index.admins_by_principal.get(actor.value.as_str());
+    // Roles the actor holds as an active member of a group they are given to (`entra_roles`).
+    let group_roles: Vec<&str> = cx
+        .workspace
+        .assignments
+        .iter()
+        .filter(|a| {
+            a.principal.value == actor.value
+                && a.role.value == Role::Member
+                && a.kind.value == AssignmentType::Active
+        })
+        .filter_map(|a| cx.group(&a.group.value))
+        .flat_map(|g| g.entra_roles.iter().map(|r| r.value.as_str()))
+        .collect();
     for group in &cx.workspace.groups {
         let role_assignable = group.is_role_assignable();
         let is_owner = group.owners.iter().any(|o| o.value == actor.value);
@@ -47,7 +61,10 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 && entra_roles::find(&admin.role.value)
                     .is_some_and(|r| r.may_manage(role_assignable))
         });
-        if is_owner || has_role {
+        let has_group_role = group_roles
+            .iter()
+            .any(|r| entra_roles::find(r).is_some_and(|r| r.may_manage(role_assignable)));
+        if is_owner || has_role || has_group_role {
             continue;
         }
         let needed = if role_assignable {

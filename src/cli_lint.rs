@@ -50,9 +50,16 @@ fn in_files(
     // A file that could not be read stopped the workspace rules, so the named files were
     // not fully checked either: what stopped them is reported wherever it is.
     let unread = |f: &Finding| f.locked && run.loaded.unread.contains(&f.primary.span.file);
+    // A finding about a named file counts wherever it points: a duplicate the named file
+    // brings is reported at the older definition, with the new one as its second place.
+    let touches = |f: &Finding| {
+        std::iter::once(&f.primary)
+            .chain(&f.secondary)
+            .any(|l| canonical(l.span.file).is_some_and(|p| only.contains(&p)))
+    };
     run.findings
         .iter()
-        .filter(|f| unread(f) || canonical(f.primary.span.file).is_some_and(|p| only.contains(&p)))
+        .filter(|f| unread(f) || touches(f))
         .cloned()
         .collect()
 }

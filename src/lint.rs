@@ -82,6 +82,47 @@ pub fn sort(sources: &Sources, findings: &mut Vec<Finding>) {
     });
 }
 
+/// The string values of the workspace that run over several lines (a quoted or block
+/// scalar): a line inside them that looks like an ignore comment is text.
+pub fn multi_line_text(loaded: &Loaded) -> Vec<crate::source::Span> {
+    let Some(ws) = &loaded.workspace else {
+        return Vec::new();
+    };
+    let sources = &loaded.sources;
+    let spans = ws
+        .assignments
+        .iter()
+        .flat_map(|a| {
+            [
+                Some(&a.group),
+                Some(&a.principal),
+                a.justification.as_ref(),
+                a.ticket.as_ref().and_then(|t| t.system.as_ref()),
+                a.ticket.as_ref().map(|t| &t.number),
+            ]
+        })
+        .chain(
+            ws.principals
+                .iter()
+                .flat_map(|p| [Some(&p.name), p.upn.as_ref(), p.id.as_ref()]),
+        )
+        .chain(
+            ws.groups
+                .iter()
+                .flat_map(|g| [Some(&g.name), g.id.as_ref()]),
+        )
+        .flatten()
+        .map(|s| s.span);
+    spans
+        .filter(|span| {
+            sources
+                .get(span.file)
+                .and_then(|f| f.text.get(span.start as usize..span.end as usize))
+                .is_some_and(|t| t.contains('\n'))
+        })
+        .collect()
+}
+
 pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
     let mut loaded = load(root)?;
     let now = clock.now();
@@ -136,6 +177,7 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             ran: &ran,
             unread: &loaded.unread,
             report_malformed: true,
+            text: &multi_line_text(&loaded),
         },
     );
     let mut findings = apply_overrides(findings, &overrides);

@@ -230,12 +230,34 @@ fn expand_includes(
             );
             continue;
         }
-        let full = join_display(root_dir, Path::new(&pattern.value));
+        // The folder is literal text, not part of the pattern: `ws[1]/` must not match `ws1/`.
+        let Some(dir) = root_dir.to_str() else {
+            findings.push(
+                Finding::new(
+                    &pim002_invalid_config::RULE,
+                    pattern.span,
+                    "the workspace folder's path is not UTF-8 text, so no include can match",
+                )
+                .label("cannot be matched")
+                .with_help("move the workspace to a folder whose path is UTF-8 text"),
+            );
+            continue;
+        };
+        let full = join_display(
+            Path::new(&glob::Pattern::escape(dir)),
+            Path::new(&pattern.value),
+        );
+        // Hidden files are left out below, by name: glob's own check stops the process on a
+        // file name that is not UTF-8.
         let options = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
-            require_literal_leading_dot: true,
+            require_literal_leading_dot: false,
         };
+        let hidden_allowed = pattern
+            .value
+            .split('/')
+            .any(|p| p.starts_with('.') && p != "." && p != "..");
         let paths = match glob::glob_with(&full.to_string_lossy(), options) {
             Ok(paths) => paths,
             Err(e) => {
@@ -250,9 +272,24 @@ fn expand_includes(
                 continue;
             }
         };
+        // Below the workspace folder (whose own name may start with a dot), a name that
+        // does is hidden.
+        let clean = |p: &Path| -> PathBuf {
+            p.components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect()
+        };
+        let base = clean(root_dir);
+        let hidden = |p: &Path| {
+            let p = clean(p);
+            p.strip_prefix(&base).unwrap_or(&p).components().any(|c| {
+                let c = c.as_os_str().to_string_lossy();
+                c.starts_with('.') && c != ".."
+            })
+        };
         let mut matched: Vec<PathBuf> = paths
             .filter_map(Result::ok)
-            .filter(|p| p.is_file())
+            .filter(|p| p.is_file() && (hidden_allowed || !hidden(p)))
             .collect();
         matched.sort();
         let mut any = false;

@@ -36,6 +36,10 @@ fn directive_only(line: &str) -> bool {
 fn comment_start(line: &str) -> Option<usize> {
     let mut quote: Option<char> = None;
     let mut prev = ' ';
+    // The last character that was not white space: a quote opens a scalar only where one can
+    // begin (line start, after `:`, `-`, `?`, `[`, `{` or `,`), not inside plain text
+    // (`Bob 's cover`).
+    let mut last_word_char: Option<char> = None;
     let mut chars = line.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match quote {
@@ -52,23 +56,31 @@ fn comment_start(line: &str) -> Option<usize> {
             }
             Some(_) => {}
             None => {
-                if (c == '"' || c == '\'') && (prev.is_whitespace() || "[{,:-".contains(prev)) {
+                let scalar_may_begin = last_word_char.is_none_or(|l| "[{,:-?".contains(l))
+                    && (prev.is_whitespace() || "[{,:-".contains(prev));
+                if (c == '"' || c == '\'') && scalar_may_begin {
                     quote = Some(c);
                 } else if c == '#' && prev.is_whitespace() {
                     return Some(i);
                 }
             }
         }
+        if !c.is_whitespace() && quote.is_none() {
+            last_word_char = Some(c);
+        }
         prev = c;
     }
     None
 }
 
-/// Find every directive of one file; malformed ones are reported at once.
+/// Find every directive of one file; malformed ones are reported at once. `in_text` says
+/// whether a byte offset lies inside a multi-line string value: a `#` there is text, not a
+/// comment (`justification: |` with a line `# pimplan: ignore …` silences nothing).
 fn scan(
     id: FileId,
     file: &SourceFile,
     today: NaiveDate,
+    in_text: &dyn Fn(usize) -> bool,
     findings: &mut Vec<Finding>,
 ) -> Vec<Directive> {
     let mut out = Vec::new();
@@ -86,6 +98,9 @@ fn scan(
             continue;
         };
         let start = file.offset_of(line_no, 1) + hash;
+        if in_text(start) {
+            continue;
+        }
         let span = Span::new(id, start, start + line.len() - hash);
         let mut words = rest.split_whitespace();
         if words.next() != Some("ignore") {
@@ -137,20 +152,42 @@ fn scan(
         }
         let mut reason_words: Vec<&str> = words.collect();
         let mut until = None;
+        // `until=` belongs before the reason; written later, it still counts (an expiry the
+        // author meant must not be lost), and it is reported.
+        if let Some(at) = reason_words.iter().position(|w| w.starts_with("until=")) {
+            if at > 0 {
+                findings.push(
+                    Finding::new(
+                        &pim007_unused_ignore::RULE,
+                        span,
+                        "`until=` comes after the reason",
+                    )
+                    .label("until= here")
+                    .with_help("write `# pimplan: ignore PIMnnn until=YYYY-MM-DD reason`"),
+                );
+            }
+            let word = reason_words.remove(at);
+            reason_words.insert(0, word);
+        }
         if let Some(first) = reason_words.first()
             && let Some(date) = first.strip_prefix("until=")
         {
             match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
                 Ok(d) => until = Some(d),
-                Err(_) => findings.push(
-                    Finding::new(
-                        &pim007_unused_ignore::RULE,
-                        span,
-                        format!("`until={date}` is not a date"),
-                    )
-                    .label("bad date")
-                    .with_help("write `until=YYYY-MM-DD`"),
-                ),
+                // A date that does not read silences nothing: an ignore meant to expire must
+                // not hold for good.
+                Err(_) => {
+                    findings.push(
+                        Finding::new(
+                            &pim007_unused_ignore::RULE,
+                            span,
+                            format!("`until={date}` is not a date, so the ignore silences nothing"),
+                        )
+                        .label("bad date")
+                        .with_help("write `until=YYYY-MM-DD`"),
+                    );
+                    continue;
+                }
             }
             reason_words.remove(0);
         }
@@ -211,6 +248,9 @@ pub struct Pass<'a> {
     /// Report malformed directives (no reason, unknown rule, expired). The first pass over a
     /// workspace does; a later pass over more findings (plan time) does not repeat them.
     pub report_malformed: bool,
+    /// String values that run over several lines: what looks like a comment inside them is
+    /// text.
+    pub text: &'a [Span],
 }
 
 /// Drop the findings that a directive silences, and report directives that silence nothing
@@ -224,7 +264,14 @@ pub fn apply(
     let mut extra = Vec::new();
     let mut directives: Vec<Vec<Directive>> = sources
         .iter()
-        .map(|(id, file)| scan(id, file, today, &mut extra))
+        .map(|(id, file)| {
+            let in_text = |offset: usize| {
+                pass.text
+                    .iter()
+                    .any(|t| t.file == id && (t.start as usize) < offset && offset < t.end as usize)
+            };
+            scan(id, file, today, &in_text, &mut extra)
+        })
         .collect();
     if !pass.report_malformed {
         extra.clear();
@@ -296,5 +343,11 @@ mod tests {
         assert_eq!(comment_start("justification: 'it''s # b' # c"), Some(27));
         assert_eq!(comment_start("justification: Bob's shift # c"), Some(27));
         assert_eq!(comment_start("ticket: CHG#1"), None);
+        // An apostrophe inside plain text opens nothing.
+        assert_eq!(
+            comment_start("  - { justification: Bob 's cover } # pimplan: ignore PIM205 x"),
+            Some(36)
+        );
+        assert_eq!(comment_start("- 'quoted # not a comment' # c"), Some(27));
     }
 }

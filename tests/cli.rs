@@ -161,6 +161,35 @@ fn errors_of_plan_apply_drift_are_1_and_of_lint_2() {
     }
 }
 
+/// Include globs are taken relative to the workspace folder, whatever its name holds, and
+/// a file name that is not UTF-8 is no reason to stop.
+#[test]
+fn includes_survive_odd_folder_and_file_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let ws = tmp.path().join("ws[1]");
+    std::fs::create_dir_all(ws.join("as")).unwrap_or(());
+    std::fs::write(
+        ws.join("pimplan.yaml"),
+        "version: 1\ninclude: [\"as/*.yaml\"]\nprincipals:\n  - { name: bob, type: user, licenses: [entra_id_p2] }\ngroups:\n  - { name: g1 }\n",
+    )
+    .unwrap_or(());
+    std::fs::write(
+        ws.join("as/a.yaml"),
+        "assignments:\n  - { group: g1, principal: bob, role: member, type: active, permanent: true, justification: x }\n",
+    )
+    .unwrap_or(());
+    let odd = ws
+        .join("as")
+        .join(std::ffi::OsStr::from_bytes(b"bad\xff.yaml"));
+    std::fs::write(odd, "assignments: []\n").unwrap_or(());
+    let run = Pimplan::new(&["lint", "--format", "github"])
+        .in_dir(&ws)
+        .run();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("title=PIM205"), "{}", run.stdout);
+}
+
 #[test]
 fn now_comes_from_the_environment_too() {
     // At 2027-02-10 alice's prod-db assignment (ends 2027-02-15) expires within 14 days.
@@ -212,6 +241,32 @@ fn lint_files_reports_only_those_files() {
         .in_dir(tmp.path())
         .run();
     assert_eq!(clean.code, 0, "{}", clean.stdout);
+    // A new file that duplicates an old assignment: the finding sits at the old one, with the
+    // new one as its second place, and a pre-commit run on the new file still reports it.
+    std::fs::write(
+        tmp.path().join("assignments/platform/again.yaml"),
+        "assignments:\n  - { group: dev-sandbox-admins, principal: alice, role: member, type: eligible, duration: P180D, justification: Sandbox maintenance }\n",
+    )
+    .unwrap_or(());
+    let dup = Pimplan::new(&[
+        "lint",
+        "--format",
+        "json",
+        "assignments/platform/again.yaml",
+    ])
+    .in_dir(tmp.path())
+    .run();
+    assert_eq!(dup.code, 1, "{}", dup.stdout);
+    assert!(
+        json(&dup.stdout)["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["code"] == "PIM103"),
+        "{}",
+        dup.stdout
+    );
+    std::fs::remove_file(tmp.path().join("assignments/platform/again.yaml")).unwrap_or(());
     // A file that cannot be read stops the workspace rules: a pre-commit run on another file
     // must not pass as clean, so it is reported wherever it is.
     let tier0 = tmp.path().join("groups/tier0.yaml");

@@ -458,6 +458,25 @@ fn an_update_shows_added_values_and_the_emergency_mark_as_old_to_new() {
     }
 }
 
+/// A name defined twice (PIM102, silenced here): the first definition is the one every
+/// rule checked, and the one the plan grants.
+#[test]
+fn the_first_of_two_definitions_is_the_one_granted() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("pimplan.yaml"),
+        "version: 1\nprincipals:\n  - { name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }\n  - { name: alice, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }  # pimplan: ignore PIM102 being migrated\ngroups:\n  - { name: ops, id: 99999999-0000-4000-8000-000000000009, owners: [alice] }\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, duration: P90D, justification: rota }\n",
+    )
+    .unwrap_or(());
+    let run = pimplan(dir, T0, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        state(dir)["assignments"][0]["principal_id"],
+        "aaaaaaaa-0000-4000-8000-000000000001"
+    );
+}
+
 #[test]
 fn mass_removal_is_refused_unless_allowed() {
     let ws = small(8, "", "");

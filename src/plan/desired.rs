@@ -110,16 +110,16 @@ pub fn policy_settings(
 /// Everything the workspace declares. Assignments whose group or principal is unknown are
 /// left out (lint reports them, and an error stops the plan before this matters).
 pub fn desired(ws: &Workspace) -> Desired<'_> {
-    let principals: HashMap<&str, _> = ws
-        .principals
-        .iter()
-        .map(|p| (p.name.value.as_str(), p))
-        .collect();
-    let groups: HashMap<&str, _> = ws
-        .groups
-        .iter()
-        .map(|g| (g.name.value.as_str(), g))
-        .collect();
+    // The first definition of a name counts, as in every lint rule (PIM102 reports the
+    // others): what was checked is what is granted.
+    let mut principals: HashMap<&str, _> = HashMap::new();
+    for p in &ws.principals {
+        principals.entry(p.name.value.as_str()).or_insert(p);
+    }
+    let mut groups: HashMap<&str, _> = HashMap::new();
+    for g in &ws.groups {
+        groups.entry(g.name.value.as_str()).or_insert(g);
+    }
     let mut assignments = Vec::with_capacity(ws.assignments.len());
     let mut spans = HashMap::with_capacity(ws.assignments.len());
     for a in &ws.assignments {
@@ -158,14 +158,17 @@ pub fn desired(ws: &Workspace) -> Desired<'_> {
         spans.insert(spec.key(), a.principal.span);
         assignments.push((spec, a));
     }
-    let ids: HashMap<&str, &str> = ws
-        .principals
+    let ids: HashMap<&str, &str> = principals
         .iter()
-        .filter_map(|p| Some((p.name.value.as_str(), p.id.as_ref()?.value.as_str())))
+        .filter_map(|(name, p)| Some((*name, p.id.as_ref()?.value.as_str())))
         .collect();
     let id_of = |name: &str| ids.get(name).map(|id| (*id).to_owned());
     let mut policies = Vec::with_capacity(ws.groups.len() * 2);
-    for g in &ws.groups {
+    for g in ws.groups.iter().filter(|g| {
+        groups
+            .get(g.name.value.as_str())
+            .is_some_and(|f| std::ptr::eq(*f, *g))
+    }) {
         for role in [Role::Member, Role::Owner] {
             policies.push((
                 PolicySpec {

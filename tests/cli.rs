@@ -183,11 +183,14 @@ fn includes_survive_odd_folder_and_file_names() {
         .join("as")
         .join(std::ffi::OsStr::from_bytes(b"bad\xff.yaml"));
     std::fs::write(odd, "assignments: []\n").unwrap_or(());
+    // A hidden file is not matched by `*`, as in a shell (an editor's swap file, a draft).
+    std::fs::write(ws.join("as/.draft.yaml"), "not: [yaml").unwrap_or(());
     let run = Pimplan::new(&["lint", "--format", "github"])
         .in_dir(&ws)
         .run();
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("title=PIM205"), "{}", run.stdout);
+    assert!(!run.stdout.contains(".draft.yaml"), "{}", run.stdout);
 }
 
 #[test]

@@ -61,6 +61,31 @@ impl Lowerer<'_> {
         None
     }
 
+    /// An object id as Entra writes it (`0c7b0e9e-4f7a-4e7c-9d44-3f3c5a0b2a10`): anything
+    /// else would be refused by Graph at apply, and would escape PIM104's comparison (braces,
+    /// no hyphens). An id that is not one is dropped after the finding.
+    fn object_id(&mut self, id: Option<Spanned<String>>) -> Option<Spanned<String>> {
+        let id = id?;
+        let v = id.value.as_bytes();
+        let ok = v.len() == 36
+            && v.iter().enumerate().all(|(i, b)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    *b == b'-'
+                } else {
+                    b.is_ascii_hexdigit()
+                }
+            });
+        if ok {
+            return Some(id);
+        }
+        self.invalid(
+            id.span,
+            format!("`{}` is not an object id", id.value),
+            Some("write the id as Entra shows it: 8-4-4-4-12 hexadecimal digits, e.g. `0c7b0e9e-4f7a-4e7c-9d44-3f3c5a0b2a10`".to_owned()),
+        );
+        None
+    }
+
     /// A built-in Entra role display name (`admins[].role`, `groups[].entra_roles`).
     fn entra_role(&mut self, s: &Spanned<String>) {
         if crate::entra_roles::find(&s.value).is_some() {
@@ -316,7 +341,7 @@ fn lower_settings(lw: &mut Lowerer<'_>, root: FileId, raw: &mut RawFile) -> Sett
     }
     settings.version = raw.version.take();
     if let Some(tenant) = raw.tenant.take() {
-        settings.tenant_id = tenant.value.id;
+        settings.tenant_id = lw.object_id(tenant.value.id);
         settings.tenant_domain = tenant.value.domain;
     }
     settings.state = raw.state.take();
@@ -531,7 +556,7 @@ fn lower_group(
             .as_ref()
             .and_then(|s| lw.spelled::<GroupSource>(s)),
         name: raw.name,
-        id: raw.id,
+        id: lw.object_id(raw.id),
         role_assignable: raw.role_assignable,
         owners: raw.owners.unwrap_or_default(),
         entra_roles: raw.entra_roles.unwrap_or_default(),
@@ -595,7 +620,7 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
         for au in raw.administrative_units.unwrap_or_default() {
             ws.administrative_units.push(AdministrativeUnit {
                 name: au.name,
-                id: au.id,
+                id: lw.object_id(au.id),
             });
         }
         for p in raw.principals.unwrap_or_default() {
@@ -616,7 +641,7 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
                 name: p.name,
                 kind,
                 upn: p.upn,
-                id: p.id,
+                id: lw.object_id(p.id),
                 licenses: p.licenses.unwrap_or_default(),
                 emergency_access: p.emergency_access,
             });

@@ -287,10 +287,30 @@ fn expand_includes(
                 c.starts_with('.') && c != ".."
             })
         };
-        let mut matched: Vec<PathBuf> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file() && (hidden_allowed || !hidden(p)))
-            .collect();
+        let mut matched: Vec<PathBuf> = Vec::new();
+        for p in paths.filter_map(Result::ok) {
+            if !hidden_allowed && hidden(&p) {
+                continue;
+            }
+            if p.is_file() {
+                matched.push(p);
+            } else if p.is_symlink() && !p.exists() {
+                // A link to nothing: a file meant to be part of the workspace is missing.
+                findings.push(
+                    Finding::new(
+                        &pim002_invalid_config::RULE,
+                        pattern.span,
+                        format!(
+                            "include `{}` matches `{}`, a link to nothing",
+                            pattern.value,
+                            p.display()
+                        ),
+                    )
+                    .label("a broken link matches")
+                    .with_help("restore the file the link points to, or remove the link"),
+                );
+            }
+        }
         matched.sort();
         let mut any = false;
         for path in matched {

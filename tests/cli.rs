@@ -185,12 +185,16 @@ fn includes_survive_odd_folder_and_file_names() {
     std::fs::write(odd, "assignments: []\n").unwrap_or(());
     // A hidden file is not matched by `*`, as in a shell (an editor's swap file, a draft).
     std::fs::write(ws.join("as/.draft.yaml"), "not: [yaml").unwrap_or(());
+    // A link to nothing is a file of the workspace gone missing: said, not skipped.
+    std::os::unix::fs::symlink(tmp.path().join("nowhere.yaml"), ws.join("as/gone.yaml"))
+        .unwrap_or(());
     let run = Pimplan::new(&["lint", "--format", "github"])
         .in_dir(&ws)
         .run();
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("title=PIM205"), "{}", run.stdout);
     assert!(!run.stdout.contains(".draft.yaml"), "{}", run.stdout);
+    assert!(run.stdout.contains("a link to nothing"), "{}", run.stdout);
 }
 
 #[test]

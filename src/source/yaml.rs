@@ -251,6 +251,11 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
             (YamlErrorKind::Shape, shape_message(&message))
         }
         _ if is_limit(&message) => (YamlErrorKind::Limit, message),
+        // The crate's wording names its own API; say what it means for a workspace file.
+        _ if message.contains("multiple YAML documents") => (
+            YamlErrorKind::Syntax,
+            "a second YAML document (`---`): a workspace file holds one document; split it into two files".to_owned(),
+        ),
         _ => (YamlErrorKind::Syntax, message),
     };
     YamlError {

@@ -478,6 +478,25 @@ fn the_first_of_two_definitions_is_the_one_granted() {
 }
 
 #[test]
+fn the_same_instant_written_another_way_is_no_change() {
+    let ws = small(
+        1,
+        "",
+        "  - { group: ops, principal: u0, role: member, type: active, end: 2027-04-01T00:00:00+01:00, justification: cover }\n",
+    );
+    let dir = ws.path();
+    assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
+    edit(
+        &dir.join("pimplan.yaml"),
+        "end: 2027-04-01T00:00:00+01:00",
+        "end: 2027-03-31T23:00:00Z",
+    );
+    let run = pimplan(dir, T0, &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+}
+
+#[test]
 fn mass_removal_is_refused_unless_allowed() {
     let ws = small(8, "", "");
     let dir = ws.path();

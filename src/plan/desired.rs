@@ -23,8 +23,11 @@ impl Desired<'_> {
     }
 }
 
+/// A time as the state records it: in UTC, so that `2027-04-01T00:00:00+01:00` rewritten as
+/// `2027-03-31T23:00:00Z` is the same time, not a change.
 fn timestamp(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    t.with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// A setting that is a set of names: sorted, without repeats, `none` when empty.

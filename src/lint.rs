@@ -16,6 +16,9 @@ pub struct LintRun {
     pub loaded: Loaded,
     /// Sorted by file, line, column, code.
     pub findings: Vec<Finding>,
+    /// String values that run over several lines (see [`multi_line_text`]), kept for the
+    /// plan's own pass over ignore comments.
+    pub text: Vec<crate::source::Span>,
 }
 
 impl LintRun {
@@ -84,7 +87,7 @@ pub fn sort(sources: &Sources, findings: &mut Vec<Finding>) {
 
 /// The string values of the workspace that run over several lines (a quoted or block
 /// scalar): a line inside them that looks like an ignore comment is text.
-pub fn multi_line_text(loaded: &Loaded) -> Vec<crate::source::Span> {
+fn multi_line_text(loaded: &Loaded) -> Vec<crate::source::Span> {
     let Some(ws) = &loaded.workspace else {
         return Vec::new();
     };
@@ -169,6 +172,7 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
                 Check::Plan(_) => false,
             }
     };
+    let text = multi_line_text(&loaded);
     let findings = suppress::apply(
         &loaded.sources,
         now.date_naive(),
@@ -177,10 +181,14 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             ran: &ran,
             unread: &loaded.unread,
             report_malformed: true,
-            text: &multi_line_text(&loaded),
+            text: &text,
         },
     );
     let mut findings = apply_overrides(findings, &overrides);
     sort(&loaded.sources, &mut findings);
-    Ok(LintRun { loaded, findings })
+    Ok(LintRun {
+        loaded,
+        findings,
+        text,
+    })
 }

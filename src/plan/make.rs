@@ -202,7 +202,7 @@ pub fn make_with(
                 ran: &ran,
                 unread: &lint.loaded.unread,
                 report_malformed: false,
-                text: &crate::lint::multi_line_text(&lint.loaded),
+                text: &lint.text,
             },
         ),
         &overrides,

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
@@ -52,7 +52,8 @@ fn names(ws: &Workspace) -> Names {
 
 const SLACK: TimeDelta = TimeDelta::minutes(5);
 
-fn executor(
+/// The Graph executor for `ws`: sign-in from the environment, approvers' ids from the files.
+pub(crate) fn executor(
     ws: &Workspace,
     verbose: bool,
     now: DateTime<FixedOffset>,
@@ -211,40 +212,49 @@ pub fn drift_text(lines: &[String]) -> String {
     text
 }
 
-/// The workspace of `-c` (default `./pimplan.yaml`).
-fn open(args: &Arguments) -> Result<crate::load::Loaded, ExitStatus> {
-    crate::load::load(&root(args)).map_err(fail)
-}
-
-pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+/// Run `f` on the workspace of `-c` (default `./pimplan.yaml`) with the run's "now" and the
+/// state file's path; a workspace that does not read fails the command.
+fn with_workspace(
+    args: &Arguments,
+    f: impl FnOnce(DateTime<FixedOffset>, &Workspace, PathBuf) -> miette::Result<ExitStatus>,
+) -> miette::Result<ExitStatus> {
     let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
-    let loaded = match open(args) {
+    let loaded = match crate::load::load(&root(args)) {
         Ok(l) => l,
-        Err(status) => return Ok(status),
+        Err(e) => return Ok(fail(e)),
     };
     let Some(ws) = loaded.workspace.as_ref() else {
         return Ok(fail("the workspace could not be read; run `pimplan lint`"));
     };
-    let path = loaded.root_dir.join(ws.settings.state_path());
-    let st = match state::read(&path) {
-        Ok(s) => s,
-        Err(e) => return Ok(fail(e)),
-    };
-    let mut c = match executor(ws, verbose, clock.now()) {
-        Ok(c) => c,
-        Err(e) => return Ok(fail(e)),
-    };
-    match refresh(&mut c, ws, &st.state, clock.now()) {
-        Ok((_, lines)) => {
-            write_out(out, &drift_text(&lines))?;
-            Ok(if !lines.iter().any(|l| is_drift(l)) {
-                ExitStatus::Success
-            } else {
-                ExitStatus::Changes
-            })
+    f(
+        clock.now(),
+        ws,
+        loaded.root_dir.join(ws.settings.state_path()),
+    )
+}
+
+pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    with_workspace(args, |now, ws, path| {
+        let st = match state::read(&path) {
+            Ok(s) => s,
+            Err(e) => return Ok(fail(e)),
+        };
+        let mut c = match executor(ws, verbose, now) {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(e)),
+        };
+        match refresh(&mut c, ws, &st.state, now) {
+            Ok((_, lines)) => {
+                write_out(out, &drift_text(&lines))?;
+                Ok(if lines.iter().any(|l| is_drift(l)) {
+                    ExitStatus::Changes
+                } else {
+                    ExitStatus::Success
+                })
+            }
+            Err(e) => Ok(fail(e)),
         }
-        Err(e) => Ok(fail(e)),
-    }
+    })
 }
 
 /// A client for `plan --refresh`, from the workspace of the plan.
@@ -364,15 +374,18 @@ pub fn import(
     options: &ImportOptions<'_>,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
-    let loaded = match open(args) {
-        Ok(l) => l,
-        Err(status) => return Ok(status),
-    };
-    let Some(ws) = loaded.workspace.as_ref() else {
-        return Ok(fail("the workspace could not be read; run `pimplan lint`"));
-    };
-    let path = loaded.root_dir.join(ws.settings.state_path());
+    with_workspace(args, |now, ws, path| {
+        import_into(ws, &path, now, options, out)
+    })
+}
+
+fn import_into(
+    ws: &Workspace,
+    path: &Path,
+    now: DateTime<FixedOffset>,
+    options: &ImportOptions<'_>,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
     if path.exists() {
         return Ok(fail(format!(
             "`{}` already exists; import writes a new state (move the old one away first)",
@@ -411,7 +424,6 @@ pub fn import(
         .collect();
     let mut group_names = Namer::new(&names.groups, &declared_groups);
     let mut principal_names = Namer::new(&names.principals, &declared_principals);
-    let now = clock.now();
     let mut st = State::new();
     let mut new_principals: BTreeMap<String, String> = BTreeMap::new();
     let mut new_groups: BTreeMap<String, (String, [BTreeMap<String, String>; 2])> = BTreeMap::new();
@@ -513,7 +525,7 @@ pub fn import(
             });
         }
     }
-    if let Err(e) = store::write_state(&path, &mut st) {
+    if let Err(e) = store::write_state(path, &mut st) {
         return Ok(fail(e));
     }
     let mut report = format!(

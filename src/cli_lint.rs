@@ -29,16 +29,21 @@ fn in_files(
     root: &Path,
     quiet: bool,
 ) -> Vec<Finding> {
-    let sources = &run.loaded.sources;
-    let canonical = |id| {
-        sources
-            .get(id)
-            .and_then(|file| std::fs::canonicalize(&file.path).ok())
-    };
+    // Each loaded file's canonical path once, and which of them were named.
+    let loaded: Vec<(crate::source::FileId, PathBuf)> = run
+        .loaded
+        .sources
+        .iter()
+        .filter_map(|(id, file)| Some((id, std::fs::canonicalize(&file.path).ok()?)))
+        .collect();
+    let named_ids: std::collections::HashSet<crate::source::FileId> = loaded
+        .iter()
+        .filter(|(_, path)| only.contains(path))
+        .map(|(id, _)| *id)
+        .collect();
     if !quiet {
-        let loaded: Vec<PathBuf> = sources.iter().filter_map(|(id, _)| canonical(id)).collect();
         for (named, path) in given.iter().filter(|f| !f.is_dir()).zip(only) {
-            if !loaded.contains(path) {
+            if !loaded.iter().any(|(_, p)| p == path) {
                 eprintln!(
                     "pimplan: `{}` is not part of the workspace `{}` (no include: glob matches it); nothing to check there",
                     named.display(),
@@ -55,7 +60,7 @@ fn in_files(
     let touches = |f: &Finding| {
         std::iter::once(&f.primary)
             .chain(&f.secondary)
-            .any(|l| canonical(l.span.file).is_some_and(|p| only.contains(&p)))
+            .any(|l| named_ids.contains(&l.span.file))
     };
     run.findings
         .iter()

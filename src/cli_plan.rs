@@ -244,18 +244,10 @@ pub fn apply(
     };
     let mut graph_executor = None;
     if target == Target::Graph {
-        let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
-        let (endpoints, credential) = match crate::graph::client::from_env(tenant) {
-            Ok(c) => c,
+        match crate::cli_graph::executor(ws, options.verbose, clock.now()) {
+            Ok(executor) => graph_executor = Some(executor),
             Err(e) => return Ok(fail(format!("{e}; nothing was sent"))),
-        };
-        let mut client = crate::graph::client::Client::new(endpoints, credential);
-        client.verbose = options.verbose;
-        graph_executor = Some(crate::graph::executor::GraphExecutor::new(
-            client,
-            clock.now(),
-            crate::graph::executor::principal_ids(ws),
-        ));
+        }
     }
     // A saved plan must have been made from the state as it is now.
     if let (Some(saved), Some(current), Some(plan)) = (&saved, &run.state, &run.plan)

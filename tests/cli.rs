@@ -6,16 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use common::{copy_fixture, json, manifest};
+use common::{Run, copy_fixture, json, manifest};
 
 const NOW: &str = "2026-12-01T00:00:00Z";
-
-/// The result of one run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A run of `pimplan` in the project folder, with the fixed clock.
 #[must_use]
@@ -45,11 +38,7 @@ impl Pimplan {
             .timeout(Duration::from_secs(60))
             .output()
             .unwrap_or_else(|e| unreachable!("{e}"));
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&out)
     }
 }
 

@@ -9,18 +9,12 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use chrono::{DateTime, Utc};
-use common::{copy_fixture, edit};
+use common::{Run, copy_fixture, edit};
 use graph_server::{ASSERTION, SECRET, Server, TOKEN};
 use serde_json::{Value, json};
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 fn at(now: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(now)
@@ -54,11 +48,7 @@ fn pimplan(
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(&out)
 }
 
 fn example() -> tempfile::TempDir {
@@ -181,6 +171,14 @@ fn post_for(server: &Server, principal: &str) -> (String, Value) {
     found.pop().unwrap_or_default()
 }
 
+/// The request the first apply of `small("")` sent for `principal`.
+fn first_apply_post_for(principal: &str) -> (String, Value) {
+    let server = Server::start();
+    let ws = small("");
+    assert_eq!(pimplan(&server, ws.path(), T0, APPLY, &[]).code, 0);
+    post_for(&server, principal)
+}
+
 /// `small("")` applied at T0, and the server's request log cleared.
 fn applied_small(server: &Server) -> tempfile::TempDir {
     let ws = small("");
@@ -192,12 +190,9 @@ fn applied_small(server: &Server) -> tempfile::TempDir {
 
 #[test]
 fn admin_assign_of_an_eligibility_has_the_documented_body() {
-    let server = Server::start();
-    let ws = small("");
-    assert_eq!(pimplan(&server, ws.path(), T0, APPLY, &[]).code, 0);
     // afterDateTime, with justification and ticket.
     assert_eq!(
-        post_for(&server, ALICE),
+        first_apply_post_for(ALICE),
         (
             "eligibilityScheduleRequests".to_owned(),
             json!({ "accessId": "member", "principalId": ALICE, "groupId": OPS, "action": "adminAssign",
@@ -210,12 +205,9 @@ fn admin_assign_of_an_eligibility_has_the_documented_body() {
 
 #[test]
 fn admin_assign_of_an_active_assignment_has_the_documented_body() {
-    let server = Server::start();
-    let ws = small("");
-    assert_eq!(pimplan(&server, ws.path(), T0, APPLY, &[]).code, 0);
     // afterDuration, in days.
     assert_eq!(
-        post_for(&server, BOB),
+        first_apply_post_for(BOB),
         (
             "assignmentScheduleRequests".to_owned(),
             json!({ "accessId": "member", "principalId": BOB, "groupId": OPS, "action": "adminAssign",

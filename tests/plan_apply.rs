@@ -7,16 +7,10 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use common::{copy_fixture, edit, json};
+use common::{Run, copy_fixture, edit, json};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// Run pimplan in `dir` at the time `now`.
 fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {
@@ -30,11 +24,7 @@ fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap_or_else(|e| unreachable!("{e}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(&out)
 }
 
 fn example() -> tempfile::TempDir {

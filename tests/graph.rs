@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
+const APPLY_VERBOSE: &[&str] = &["apply", "--target", "graph", "--auto-approve", "--verbose"];
 
 fn at(now: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(now)
@@ -378,13 +379,7 @@ fn a_429_storm_is_waited_out() {
         s.retry_after = 0;
     }
     let ws = small("");
-    let run = pimplan(
-        &server,
-        ws.path(),
-        T0,
-        &["apply", "--target", "graph", "--auto-approve", "--verbose"],
-        &[],
-    );
+    let run = pimplan(&server, ws.path(), T0, APPLY_VERBOSE, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("throttled (429)"), "{}", run.stderr);
     // Why, as Microsoft asks clients to log.
@@ -991,13 +986,7 @@ fn the_token_and_secret_never_appear_in_output() {
     let server = Server::start();
     server.state().throttle = 1;
     let ws = small("");
-    let run = pimplan(
-        &server,
-        ws.path(),
-        T0,
-        &["apply", "--target", "graph", "--auto-approve", "--verbose"],
-        &[],
-    );
+    let run = pimplan(&server, ws.path(), T0, APPLY_VERBOSE, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("Bearer [redacted]"), "{}", run.stderr);
     for secret in [TOKEN, SECRET] {

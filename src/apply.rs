@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::plan::end::{End, change_end, end_of};
 use crate::plan::{Change, Plan, Subject};
 use crate::state::store::{write_backup, write_entries, write_state};
 use crate::state::{
@@ -19,6 +20,11 @@ use crate::state::{
 pub struct Applied {
     pub request_id: Option<String>,
     pub schedule_id: Option<String>,
+    /// When the schedule starts and ends as the service reports it (the `scheduleInfo` of
+    /// its answer, or the schedule read back); `None` when it did not say, and the state
+    /// records what was computed.
+    pub starts_at: Option<DateTime<FixedOffset>>,
+    pub ends_at: Option<DateTime<FixedOffset>>,
 }
 
 /// What a target holds of a change that may or may not have taken effect (a request that
@@ -135,25 +141,26 @@ pub fn check_fresh(
     Ok(())
 }
 
+/// The record of `spec` applied at `now` with the end `end` (see [`end_of`]): the start and
+/// end the service reported when it did, else the ones computed.
 fn record_assignment(
     spec: &AssignmentSpec,
+    end: End,
     applied: Applied,
     now: DateTime<FixedOffset>,
 ) -> AssignmentRecord {
-    let parse = |t: &Option<String>| {
-        t.as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-    };
-    let starts_at = parse(&spec.start).unwrap_or(now);
+    let starts_at = applied
+        .starts_at
+        .or_else(|| {
+            spec.start
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        })
+        .unwrap_or(now);
     let ends_at = if spec.permanent {
         None
     } else {
-        parse(&spec.end).or_else(|| {
-            spec.duration
-                .as_deref()
-                .and_then(|d| crate::config::values::parse_duration(d).ok())
-                .and_then(|d| starts_at.checked_add_signed(d.0))
-        })
+        applied.ends_at.or_else(|| end.at(starts_at))
     };
     AssignmentRecord {
         key: spec.key(),
@@ -166,12 +173,9 @@ fn record_assignment(
     }
 }
 
-/// When the schedule `spec` makes, sent at `now`, ends (`None`: never).
-pub fn planned_end(
-    spec: &AssignmentSpec,
-    now: DateTime<FixedOffset>,
-) -> Option<DateTime<FixedOffset>> {
-    record_assignment(spec, Applied::default(), now).ends_at
+/// When the schedule `change` makes, sent at `now`, ends (`None`: never, or nothing to make).
+pub fn planned_end(change: &Change, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+    change_end(change, now).at(now)
 }
 
 /// The state during an apply: entries by key, so that recording a change costs the same
@@ -233,12 +237,14 @@ impl Ledger {
                         applied = Applied {
                             request_id: b.request_id.clone(),
                             schedule_id: b.schedule_id.clone(),
+                            ..Applied::default()
                         };
                     }
                 }
                 if let Some(spec) = after {
+                    let end = end_of(spec, before.as_ref(), now);
                     self.assignments
-                        .insert(spec.key(), record_assignment(spec, applied, now));
+                        .insert(spec.key(), record_assignment(spec, end, applied, now));
                 }
             }
             Subject::Policy { before, after } => {

@@ -191,14 +191,14 @@ fn applied_small(server: &Server) -> tempfile::TempDir {
 
 #[test]
 fn admin_assign_of_an_eligibility_has_the_documented_body() {
-    // afterDateTime, with justification and ticket.
+    // afterDateTime, with justification and ticket; no start declared, so no startDateTime
+    // (the service starts it when it processes the request, as terraform leaves it).
     assert_eq!(
         first_apply_post_for(ALICE),
         (
             "eligibilityScheduleRequests".to_owned(),
             json!({ "accessId": "member", "principalId": ALICE, "groupId": OPS, "action": "adminAssign",
-                    "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z",
-                                      "expiration": { "type": "afterDateTime", "endDateTime": "2027-03-01T00:00:00Z" } },
+                    "scheduleInfo": { "expiration": { "type": "afterDateTime", "endDateTime": "2027-03-01T00:00:00Z" } },
                     "justification": "on-call", "ticketInfo": { "ticketNumber": "CHG1", "ticketSystem": "ServiceNow" } })
         )
     );
@@ -206,14 +206,13 @@ fn admin_assign_of_an_eligibility_has_the_documented_body() {
 
 #[test]
 fn admin_assign_of_an_active_assignment_has_the_documented_body() {
-    // afterDuration, in days.
+    // afterDuration, in days, counted by the service from when it processes the request.
     assert_eq!(
         first_apply_post_for(BOB),
         (
             "assignmentScheduleRequests".to_owned(),
             json!({ "accessId": "member", "principalId": BOB, "groupId": OPS, "action": "adminAssign",
-                    "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z",
-                                      "expiration": { "type": "afterDuration", "duration": "P30D" } },
+                    "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": "P30D" } },
                     "justification": "migration" })
         )
     );
@@ -236,7 +235,7 @@ fn a_permanent_assignment_is_sent_with_no_expiration() {
         (
             "assignmentScheduleRequests".to_owned(),
             json!({ "accessId": "member", "principalId": BOB, "groupId": OPS, "action": "adminAssign",
-                    "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z", "expiration": { "type": "noExpiration" } },
+                    "scheduleInfo": { "expiration": { "type": "noExpiration" } },
                     "justification": "migration" })
         )
     );
@@ -260,8 +259,7 @@ fn admin_update_has_the_documented_body() {
         (
             "eligibilityScheduleRequests".to_owned(),
             json!({ "accessId": "member", "principalId": ALICE, "groupId": OPS, "action": "adminUpdate",
-                    "scheduleInfo": { "startDateTime": "2026-12-01T00:10:00Z",
-                                      "expiration": { "type": "afterDateTime", "endDateTime": "2027-03-15T00:00:00Z" } },
+                    "scheduleInfo": { "expiration": { "type": "afterDateTime", "endDateTime": "2027-03-15T00:00:00Z" } },
                     "justification": "on-call", "ticketInfo": { "ticketNumber": "CHG1", "ticketSystem": "ServiceNow" } })
         )
     );

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::config::model::{AssignmentType, PrincipalType};
 use crate::config::values::{format_minutes, parse_duration};
+use crate::plan::end::End;
 use crate::state::AssignmentSpec;
 
 pub const ELIGIBILITY_REQUESTS: &str =
@@ -46,46 +47,48 @@ pub fn graph_duration(text: &str) -> Option<String> {
     parse_duration(text).ok().map(format_minutes)
 }
 
-/// The `expiration` of a schedule: `afterDateTime`, `afterDuration` or `noExpiration`.
-/// `None` when the assignment is not permanent and has no end or duration that reads: never
-/// a permanent grant by accident.
-pub fn expiration(spec: &AssignmentSpec) -> Option<Value> {
-    if spec.permanent {
-        return Some(json!({ "type": "noExpiration" }));
+/// The `expiration` of a schedule for the end a change gives: `afterDateTime`,
+/// `afterDuration` (a duration counted by the service from when it processes the request)
+/// or `noExpiration`. `None` when nothing reads: never a permanent grant by accident.
+pub fn expiration(end: End) -> Option<Value> {
+    match end {
+        End::Never => Some(json!({ "type": "noExpiration" })),
+        End::At(t) => Some(json!({ "type": "afterDateTime", "endDateTime": utc(t) })),
+        End::FromApply(_) => end
+            .graph_duration()
+            .map(|d| json!({ "type": "afterDuration", "duration": d })),
+        End::Unknown => None,
     }
-    if let Some(end) = spec
-        .end
-        .as_deref()
-        .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
-    {
-        return Some(json!({ "type": "afterDateTime", "endDateTime": utc(end) }));
-    }
-    spec.duration
-        .as_deref()
-        .and_then(graph_duration)
-        .map(|d| json!({ "type": "afterDuration", "duration": d }))
 }
 
-/// An `adminAssign` or `adminUpdate` request: who, which group, which role, when.
+/// An `adminAssign` or `adminUpdate` request: who, which group, which role, until when.
+///
+/// The service starts a schedule no earlier than it processes the request (v1.0 POST
+/// examples), so a declared start is sent only while it is ahead of `now`; otherwise no
+/// `startDateTime` is sent and the service starts it when it takes the request, as
+/// terraform does. The end is sent as the end `end` says (see [`crate::plan::end`]).
 pub fn schedule_request(
     spec: &AssignmentSpec,
     action: &str,
+    end: End,
     now: DateTime<FixedOffset>,
 ) -> Option<Value> {
-    let start = spec
+    let mut info = serde_json::Map::new();
+    if let Some(start) = spec
         .start
         .as_deref()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .unwrap_or(now);
+        .filter(|s| *s > now)
+    {
+        info.insert("startDateTime".into(), json!(utc(start)));
+    }
+    info.insert("expiration".into(), expiration(end)?);
     let mut body = json!({
         "accessId": spec.role.to_string(),
         "principalId": spec.principal_id.clone().unwrap_or_default(),
         "groupId": spec.group_id.clone().unwrap_or_default(),
         "action": action,
-        "scheduleInfo": {
-            "startDateTime": utc(start),
-            "expiration": expiration(spec)?,
-        },
+        "scheduleInfo": info,
     });
     if let Some(o) = body.as_object_mut() {
         if let Some(j) = &spec.justification {
@@ -250,6 +253,7 @@ pub fn rule_settings(rule: &str) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::end::end_of;
 
     #[test]
     fn durations_in_days_hours_minutes() {
@@ -277,15 +281,17 @@ mod tests {
             ticket_number: None,
             emergency_access: false,
         };
-        assert_eq!(expiration(&spec), None);
-        assert!(schedule_request(&spec, "adminAssign", DateTime::default()).is_none());
+        let now = DateTime::default();
+        assert_eq!(end_of(&spec, None, now), End::Unknown);
+        assert_eq!(expiration(end_of(&spec, None, now)), None);
+        assert!(schedule_request(&spec, "adminAssign", end_of(&spec, None, now), now).is_none());
         let permanent = AssignmentSpec {
             end: None,
             permanent: true,
             ..spec
         };
         assert_eq!(
-            expiration(&permanent),
+            expiration(end_of(&permanent, None, now)),
             Some(json!({ "type": "noExpiration" }))
         );
     }

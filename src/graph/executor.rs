@@ -13,6 +13,7 @@ use super::client::{Client, GraphError};
 use super::read::{LiveSchedule, parse_schedule, policy_settings};
 use crate::apply::{Applied, ExecError, Executor, Observed, planned_end};
 use crate::config::model::{PrincipalType, Workspace};
+use crate::plan::end::{End, change_end};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
 use crate::state::{AssignmentSpec, PolicySpec};
 
@@ -186,8 +187,13 @@ impl GraphExecutor {
         }
     }
 
-    fn assign(&mut self, spec: &AssignmentSpec, action: &str) -> Result<Applied, ExecError> {
-        let Some(body) = schedule_request(spec, action, self.now) else {
+    fn assign(
+        &mut self,
+        spec: &AssignmentSpec,
+        action: &str,
+        end: End,
+    ) -> Result<Applied, ExecError> {
+        let Some(body) = schedule_request(spec, action, end, self.now) else {
             return Err(ExecError {
                 message: format!(
                     "it has no end, duration or `permanent: true` that reads (end {:?}, duration {:?}); nothing was sent",
@@ -198,7 +204,7 @@ impl GraphExecutor {
         };
         match self.post_request(spec, &body) {
             Ok(request) => {
-                let applied = applied(&request);
+                let applied = applied(&request, spec);
                 if let Some(id) = &applied.schedule_id {
                     // The service took it: failing to read it back does not undo it.
                     self.wait_visible(spec, id).map_err(|e| ExecError {
@@ -215,10 +221,7 @@ impl GraphExecutor {
                 let mut pause = Duration::from_millis(100);
                 loop {
                     if let Some(s) = self.find_schedule(spec).map_err(exec)? {
-                        return Ok(Applied {
-                            request_id: None,
-                            schedule_id: s.id,
-                        });
+                        return Ok(found(&s));
                     }
                     if started.elapsed() >= self.visibility_timeout {
                         return Err(exec(e));
@@ -233,7 +236,7 @@ impl GraphExecutor {
 
     fn remove(&mut self, spec: &AssignmentSpec) -> Result<Applied, ExecError> {
         match self.post_request(spec, &remove_request(spec)) {
-            Ok(request) => Ok(applied(&request)),
+            Ok(request) => Ok(applied(&request, spec)),
             // Already gone (removed by an earlier, interrupted run, or out of band).
             // (Not any 404: a wrong endpoint, or a principal PIM does not know yet, is no
             // proof that the grant is gone.)
@@ -350,12 +353,26 @@ impl GraphExecutor {
     }
 }
 
-/// The ids a schedule request's response names.
-fn applied(request: &Value) -> Applied {
+/// The ids a schedule request's response names, and the start and end it reports (its
+/// `scheduleInfo`, as the service stored it: a past start moved to when it was processed).
+fn applied(request: &Value, spec: &AssignmentSpec) -> Applied {
     let id = |k: &str| request[k].as_str().map(str::to_owned);
+    let times = parse_schedule(request, spec.kind, "");
     Applied {
         request_id: id("id"),
         schedule_id: id("targetScheduleId"),
+        starts_at: times.as_ref().and_then(|t| t.start),
+        ends_at: times.and_then(|t| t.end),
+    }
+}
+
+/// A schedule the service holds, as what a change made.
+fn found(s: &LiveSchedule) -> Applied {
+    Applied {
+        request_id: None,
+        schedule_id: s.id.clone(),
+        starts_at: s.start,
+        ends_at: s.end,
     }
 }
 
@@ -411,17 +428,18 @@ impl Executor for GraphExecutor {
 
     fn execute(&mut self, change: &Change) -> Result<Applied, ExecError> {
         match step(change) {
-            Step::Assign(a) => self.assign(a, "adminAssign"),
-            Step::Update(a) => self.assign(a, "adminUpdate"),
+            Step::Assign(a) => self.assign(a, "adminAssign", change_end(change, self.now)),
+            Step::Update(a) => self.assign(a, "adminUpdate", change_end(change, self.now)),
             Step::Remove(b) => self.remove(b),
             Step::Swap(b, a) => self.remove(b).and_then(|_| {
-                self.assign(a, "adminAssign").map_err(|mut e| {
-                    // The removal went through.
-                    if e.known == Some(Observed::NotDone) {
-                        e.known = Some(Observed::OnlyRemoved);
-                    }
-                    e
-                })
+                self.assign(a, "adminAssign", change_end(change, self.now))
+                    .map_err(|mut e| {
+                        // The removal went through.
+                        if e.known == Some(Observed::NotDone) {
+                            e.known = Some(Observed::OnlyRemoved);
+                        }
+                        e
+                    })
             }),
             Step::Policy(spec, before) => self.patch_policy(spec, before),
             Step::Nothing => Ok(Applied::default()),
@@ -433,18 +451,15 @@ impl Executor for GraphExecutor {
         change: &Change,
         started_at: DateTime<FixedOffset>,
     ) -> Result<Observed, ExecError> {
-        let found = |s: &LiveSchedule| {
-            Observed::Done(Applied {
-                request_id: None,
-                schedule_id: s.id.clone(),
-            })
-        };
         let observed = match step(change) {
-            Step::Assign(a) => self
-                .find_schedule(a)
-                .map(|s| s.as_ref().map_or(Observed::NotDone, found)),
+            Step::Assign(a) => self.find_schedule(a).map(|s| {
+                s.as_ref()
+                    .map_or(Observed::NotDone, |s| Observed::Done(found(s)))
+            }),
             Step::Update(a) => self.find_schedule(a).map(|s| match s {
-                Some(s) if same_end(s.end, planned_end(a, started_at)) => found(&s),
+                Some(s) if same_end(s.end, planned_end(change, started_at)) => {
+                    Observed::Done(found(&s))
+                }
                 _ => Observed::NotDone,
             }),
             Step::Remove(b) => self.find_schedule(b).map(|s| {
@@ -455,7 +470,7 @@ impl Executor for GraphExecutor {
                 }
             }),
             Step::Swap(b, a) => self.find_schedule(a).and_then(|new| match new {
-                Some(s) => Ok(found(&s)),
+                Some(s) => Ok(Observed::Done(found(&s))),
                 None => self.find_schedule(b).map(|old| {
                     if old.is_some() {
                         Observed::NotDone

@@ -4,6 +4,7 @@
 //! renderers in `render/plan_*.rs` turn it into text; `apply` walks the same changes.
 
 pub mod desired;
+pub mod end;
 pub mod make;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

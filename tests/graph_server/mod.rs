@@ -287,11 +287,25 @@ impl Inner {
             }
             "adminAssign" | "adminUpdate" => {
                 let info = &body["scheduleInfo"];
-                let start = info["startDateTime"]
-                    .as_str()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
-                let Some(start) = start.map(|s| s.with_timezone(&Utc)) else {
-                    return error(400, "BadRequest", "scheduleInfo.startDateTime is required");
+                // `startDateTime` is optional: absent, the schedule starts when the request is
+                // processed. A past start is moved to that moment too, and a duration counts
+                // from the moved start (v1.0 POST examples: asked 2023-02-06T19:25, started
+                // 2023-02-07T06:57:55.6Z, `PT2H` counted from there).
+                let start = match info.get("startDateTime").filter(|s| !s.is_null()) {
+                    None => now,
+                    Some(s) => match s
+                        .as_str()
+                        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    {
+                        Some(s) => s.with_timezone(&Utc).max(now),
+                        None => {
+                            return error(
+                                400,
+                                "BadRequest",
+                                "scheduleInfo.startDateTime is malformed",
+                            );
+                        }
+                    },
                 };
                 let exp = &info["expiration"];
                 let end = match exp["type"].as_str() {
@@ -341,7 +355,6 @@ impl Inner {
                         );
                     }
                 };
-                let start = start.max(now); // a past start is clamped to the moment of the request
                 if let Some(end) = end
                     && end - start < TimeDelta::minutes(5)
                 {
@@ -420,9 +433,23 @@ impl Inner {
                     through_group: false,
                     activated: false,
                 });
+                // The answer carries the schedule as stored: the start as processed, the
+                // expiration as asked (the docs' response example).
+                let expiration = match exp["type"].as_str() {
+                    Some("afterDuration") => {
+                        json!({ "type": "afterDuration", "endDateTime": null, "duration": exp["duration"] })
+                    }
+                    Some("afterDateTime") => {
+                        json!({ "type": "afterDateTime", "endDateTime": exp["endDateTime"], "duration": null })
+                    }
+                    _ => json!({ "type": "noExpiration", "endDateTime": null, "duration": null }),
+                };
                 (
                     201,
-                    json!({ "id": guid, "status": "Provisioned", "action": action, "targetScheduleId": schedule_id }),
+                    json!({ "id": guid, "status": "Provisioned", "action": action, "targetScheduleId": schedule_id,
+                            "accessId": access, "principalId": principal, "groupId": group,
+                            "scheduleInfo": { "startDateTime": start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                                              "recurrence": null, "expiration": expiration } }),
                     Vec::new(),
                 )
             }

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use chrono::{DateTime, FixedOffset};
+
+use crate::plan::end::{change_end, describe_recorded};
 use crate::plan::{Action, Change, Plan, Reason};
 
 const NONE: &str = "(none)";
@@ -37,8 +40,14 @@ impl Paint {
 }
 
 /// One line per attribute that matters for this change: everything for a create or a
-/// remove, the differences for an update or a replace.
-fn attribute_lines(change: &Change) -> Vec<(String, Option<String>, Option<String>)> {
+/// remove, the differences for an update or a replace. For an update or a replace of an
+/// assignment, `end` is the end the schedule has (as recorded) and the end the change gives
+/// it ([`change_end`], counted at `now`, the plan's clock), shown only when it moves: a
+/// duration keeps the end its first apply gave it unless the start or the duration changes.
+fn attribute_lines(
+    change: &Change,
+    now: DateTime<FixedOffset>,
+) -> Vec<(String, Option<String>, Option<String>)> {
     let (before, after) = change.attributes();
     let keys: Vec<&str> = {
         let mut k: Vec<&str> = before.keys().chain(after.keys()).copied().collect();
@@ -61,10 +70,28 @@ fn attribute_lines(change: &Change) -> Vec<(String, Option<String>, Option<Strin
                 }
             }
             Action::Update | Action::Replace => {
+                if key == "end" && change.assignment_before().is_some() {
+                    continue; // the end as the schedule has it, below
+                }
                 if old != new {
                     out.push((key.to_owned(), old.cloned(), new.cloned()));
                 }
             }
+        }
+    }
+    if let (Action::Update | Action::Replace, Some(before), Some(_)) = (
+        change.action,
+        change.assignment_before(),
+        change.assignment_after(),
+    ) {
+        let end = change_end(change, now);
+        if end.moves(before.ends_at) {
+            out.push((
+                "end".to_owned(),
+                Some(describe_recorded(before.ends_at)),
+                Some(end.describe(now)),
+            ));
+            out.sort_by(|a, b| a.0.cmp(&b.0));
         }
     }
     out
@@ -136,7 +163,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
             out.push_str(&format!("  # {note}"));
         }
         out.push('\n');
-        let lines = attribute_lines(change);
+        let lines = attribute_lines(change, plan.created_at);
         let width = lines.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
         for (key, old, new) in lines {
             let pad = " ".repeat(width - key.len());
@@ -176,10 +203,11 @@ pub fn json(plan: &Plan) -> String {
         );
         if let Some(serde_json::Value::Array(changes)) = o.get_mut("changes") {
             for (c, plan_change) in changes.iter_mut().zip(&plan.changes) {
-                let diff: BTreeMap<String, serde_json::Value> = attribute_lines(plan_change)
-                    .into_iter()
-                    .map(|(k, old, new)| (k, json!({ "before": old, "after": new })))
-                    .collect();
+                let diff: BTreeMap<String, serde_json::Value> =
+                    attribute_lines(plan_change, plan.created_at)
+                        .into_iter()
+                        .map(|(k, old, new)| (k, json!({ "before": old, "after": new })))
+                        .collect();
                 if let Some(obj) = c.as_object_mut() {
                     obj.insert("diff".into(), json!(diff));
                 }
@@ -203,7 +231,7 @@ pub fn markdown(plan: &Plan) -> String {
     for change in &plan.changes {
         let what: Vec<String> = match change.action {
             Action::Create | Action::Remove => reason_note(change).into_iter().collect(),
-            Action::Update | Action::Replace => attribute_lines(change)
+            Action::Update | Action::Replace => attribute_lines(change, plan.created_at)
                 .into_iter()
                 .map(|(k, old, new)| {
                     format!(

@@ -168,7 +168,9 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
         level(rule.code) != Some(SeverityLevel::Off)
             && match rule.check {
                 Check::Loader => true,
-                Check::Workspace(_) => complete && loaded.workspace.is_some(),
+                Check::Workspace(_) | Check::WorkspaceAndPlan(..) => {
+                    complete && loaded.workspace.is_some()
+                }
                 Check::Plan(_) => false,
             }
     };

@@ -9,6 +9,9 @@ pub fn markdown(rule: &Rule) -> String {
         Check::Loader => "while the files are read",
         Check::Workspace(_) => "by `pimplan lint` (and before every plan)",
         Check::Plan(_) => "by `pimplan plan` and `pimplan apply`",
+        Check::WorkspaceAndPlan(..) => {
+            "by `pimplan lint` (and before every plan), and by `pimplan plan` and `pimplan apply` for what the state records"
+        }
     };
     let file = format!(
         "{}_{}",

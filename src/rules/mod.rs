@@ -91,6 +91,12 @@ pub enum Check {
     Workspace(fn(&Context<'_>, &mut Vec<Finding>)),
     /// Looks at a plan (PIM7xx).
     Plan(fn(&PlanContext<'_>, &mut Vec<Finding>)),
+    /// Looks at the workspace, and again at plan time at what only the state knows (the end
+    /// an earlier apply gave a duration).
+    WorkspaceAndPlan(
+        fn(&Context<'_>, &mut Vec<Finding>),
+        fn(&PlanContext<'_>, &mut Vec<Finding>),
+    ),
 }
 
 impl std::fmt::Debug for Check {
@@ -99,6 +105,7 @@ impl std::fmt::Debug for Check {
             Check::Loader => "Loader",
             Check::Workspace(_) => "Workspace",
             Check::Plan(_) => "Plan",
+            Check::WorkspaceAndPlan(..) => "WorkspaceAndPlan",
         })
     }
 }
@@ -315,7 +322,7 @@ impl<'w> Context<'w> {
 pub fn check_all(cx: &Context<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in REGISTRY {
-        if let Check::Workspace(check) = rule.check
+        if let Check::Workspace(check) | Check::WorkspaceAndPlan(check, _) = rule.check
             && enabled(rule)
         {
             check(cx, &mut findings);
@@ -328,7 +335,7 @@ pub fn check_all(cx: &Context<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Findi
 pub fn check_plan(cx: &PlanContext<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in REGISTRY {
-        if let Check::Plan(check) = rule.check
+        if let Check::Plan(check) | Check::WorkspaceAndPlan(_, check) = rule.check
             && enabled(rule)
         {
             check(cx, &mut findings);

@@ -1,8 +1,13 @@
 //! PIM207 expiring-soon.
-use chrono::TimeDelta;
+use std::collections::HashMap;
 
-use super::{Check, Context, Docs, FIVE_MINUTES, Rule};
+use chrono::{DateTime, FixedOffset, TimeDelta};
+
+use super::{Check, Context, Docs, FIVE_MINUTES, PlanContext, Rule};
+use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
+use crate::plan::end::end_of;
+use crate::state::AssignmentRecord;
 
 pub static RULE: Rule = Rule {
     code: "PIM207",
@@ -11,7 +16,8 @@ pub static RULE: Rule = Rule {
     message: "the assignment ends within 14 days",
     help: "renew or extend the assignment if the access is still needed, or remove it",
     docs: Docs {
-        what: "An assignment ends within 14 days of now.",
+        what: "An assignment ends within 14 days of now. A `duration` counts from the first \
+apply: once applied, its end is the one the state records, and `pimplan plan` checks that end.",
         why: "PIM starts sending expiry notices 14 days before the end. Deciding in the files, \
 under review, whether to extend beats an outage or an ad-hoc extension in the portal.",
         example: "# with --now 2026-12-01T00:00:00Z\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, end: 2026-12-10T00:00:00Z }\n",
@@ -21,29 +27,74 @@ To accept the end as it is, silence it in place: `# pimplan: ignore PIM207 leave
 within 14 days before expiry, 1 day before, and at expiry.",
     },
     locked: None,
-    check: Check::Workspace(check),
+    check: Check::WorkspaceAndPlan(check, check_recorded),
 };
 
 const NOTICE_PERIOD: TimeDelta = TimeDelta::days(14);
+
+fn soon(end: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> bool {
+    end >= now + FIVE_MINUTES && end <= now + NOTICE_PERIOD
+}
+
+fn finding(
+    span: crate::source::Span,
+    end: DateTime<FixedOffset>,
+    now: DateTime<FixedOffset>,
+    how: &str,
+) -> Finding {
+    Finding::new(
+        &RULE,
+        span,
+        format!(
+            "the assignment ends in {}, at {}{how}",
+            crate::config::values::describe_length(end - now),
+            end.to_rfc3339()
+        ),
+    )
+    .label("ends soon")
+}
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for a in &cx.workspace.assignments {
         let (Some(end), Some(span)) = (a.effective_end(cx.now), a.expiry_span()) else {
             continue;
         };
-        if end >= cx.now + FIVE_MINUTES && end <= cx.now + NOTICE_PERIOD {
-            out.push(
-                Finding::new(
-                    &RULE,
-                    span,
-                    format!(
-                        "the assignment ends in {}, at {}",
-                        crate::config::values::describe_length(end - cx.now),
-                        end.to_rfc3339()
-                    ),
-                )
-                .label("ends soon"),
-            );
+        if soon(end, cx.now) {
+            out.push(finding(span, end, cx.now, ""));
+        }
+    }
+}
+
+/// At plan time: an applied `duration` ends where its first apply put it (the state records
+/// it), which the files alone cannot tell. Only ends the workspace check did not see.
+fn check_recorded(cx: &PlanContext<'_>, out: &mut Vec<Finding>) {
+    // What each declared assignment is recorded as: the change's `before` (the entry it
+    // replaces or updates, found by names when ids were added), else the entry by key.
+    let mut before: HashMap<String, &AssignmentRecord> = cx
+        .state
+        .assignments
+        .iter()
+        .map(|r| (r.key.clone(), r))
+        .collect();
+    for change in cx.changes {
+        if let (Some(b), Some(a)) = (change.assignment_before(), change.assignment_after()) {
+            before.insert(a.key(), b);
+        }
+    }
+    for (spec, a) in &cx.desired.assignments {
+        let (Expiry::Duration(d), Some(record)) = (&a.expiry, before.get(&spec.key())) else {
+            continue;
+        };
+        let Some(end) = end_of(spec, Some(record), cx.now).at(cx.now) else {
+            continue;
+        };
+        if a.effective_end(cx.now) != Some(end) && soon(end, cx.now) {
+            out.push(finding(
+                d.span,
+                end,
+                cx.now,
+                " (the end its first apply gave the duration, as the state records it)",
+            ));
         }
     }
 }

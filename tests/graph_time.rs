@@ -136,6 +136,26 @@ fn a_duration_with_a_past_start_is_sent_as_its_end_and_refreshes_clean() {
 }
 
 #[test]
+fn a_start_ahead_of_the_clock_is_sent_and_kept() {
+    let server = Server::start();
+    let ws = workspace("start: 2026-12-05T00:00:00Z, duration: P10D");
+    let dir = ws.path();
+    ok(&pimplan(&server, dir, T0, APPLY));
+    assert_eq!(
+        posts(&server)[0]["scheduleInfo"],
+        json!({ "startDateTime": "2026-12-05T00:00:00Z",
+                "expiration": { "type": "afterDateTime", "endDateTime": "2026-12-15T00:00:00Z" } })
+    );
+    let times = (
+        "2026-12-05T00:00:00Z".to_owned(),
+        Some("2026-12-15T00:00:00Z".to_owned()),
+    );
+    assert_eq!(served(&server), times);
+    assert_eq!(recorded(dir), times);
+    clean(&server, dir, T0);
+}
+
+#[test]
 fn a_duration_without_start_records_the_services_end_and_is_never_extended() {
     let server = Server::start();
     let ws = workspace("duration: P30D");

@@ -256,11 +256,14 @@ pub fn apply(
         return Ok(fail(e));
     }
     let mut settled = false;
-    // Changes an interrupted apply left pending are checked against the service and the
-    // state records what it holds, before anything is planned from it.
-    if let Some(pending) = run.state.as_ref().map(|s| &s.state.pending)
-        && !pending.is_empty()
+    // Changes an interrupted apply left pending, and requests the service had not carried
+    // out, are checked against the service and the state records what it holds, before
+    // anything is planned from it (a state-only apply leaves waiting requests as they are).
+    if let Some(st) = run.state.as_ref().map(|s| &s.state)
+        && st.unsettled()
+        && (graph_executor.is_some() || !st.pending.is_empty())
     {
+        let pending = &st.pending;
         let addresses: Vec<&str> = pending.iter().map(|p| p.change.address.as_str()).collect();
         let Some(executor) = graph_executor.as_mut() else {
             return Ok(fail(format!(
@@ -273,14 +276,30 @@ pub fn apply(
             return Ok(fail("the state could not be read; nothing was applied"));
         };
         match settle_pending(&state_path, current, executor) {
-            Ok(lines) => write_out(
-                out,
-                &format!(
-                    "Checked {} change(s) left pending by an interrupted apply against the service, and recorded what it holds:\n{}\n\n",
-                    lines.len(),
-                    lines.join("\n")
-                ),
-            )?,
+            Ok(lines) => {
+                let (interrupted, requests): (Vec<String>, Vec<String>) =
+                    lines.into_iter().partition(|l| l.starts_with("  ?"));
+                if !interrupted.is_empty() {
+                    write_out(
+                        out,
+                        &format!(
+                            "Checked {} change(s) left pending by an interrupted apply against the service, and recorded what it holds:\n{}\n\n",
+                            interrupted.len(),
+                            interrupted.join("\n")
+                        ),
+                    )?;
+                }
+                if !requests.is_empty() {
+                    write_out(
+                        out,
+                        &format!(
+                            "Read again {} request(s) the service had not carried out, and recorded what it holds:\n{}\n\n",
+                            requests.len(),
+                            requests.join("\n")
+                        ),
+                    )?;
+                }
+            }
             Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
         }
         run = match make(&root, &clock, options.allow_mass_removal) {

@@ -11,10 +11,10 @@ use super::bodies::{
 };
 use super::client::{Client, GraphError};
 use super::read::{LiveSchedule, parse_schedule, policy_settings};
-use crate::apply::{Applied, ExecError, Executor, Observed, planned_end};
+use crate::apply::{Applied, ExecError, Executor, Observed, RequestCheck, planned_end};
 use crate::config::model::{PrincipalType, Workspace};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
-use crate::state::{AssignmentSpec, PolicySpec};
+use crate::state::{AssignmentRecord, AssignmentSpec, PolicySpec};
 
 pub struct GraphExecutor {
     pub client: Client,
@@ -43,6 +43,47 @@ fn failed(e: GraphError, if_refused: Observed) -> ExecError {
         message: e.to_string(),
         known: refused.then_some(if_refused),
     }
+}
+
+/// What a schedule request's `status` says, compared without regard to case (Microsoft's
+/// pages list `Provisioned`, `Granted`, `PendingApproval`, `PendingProvisioning`,
+/// `PendingScheduleCreation`, `ScheduleCreated`, `Failed`, `Denied`, `Canceled`, `Revoked`, …).
+#[derive(Debug, PartialEq, Eq)]
+enum Status {
+    /// Carried out.
+    Done,
+    /// Taken, not carried out yet.
+    Waiting,
+    /// Anything else: nothing was done (`Failed`, `Denied`, `Canceled`, an unknown status,
+    /// or none).
+    NotDone,
+}
+
+fn status_of(request: &Value, removal: bool) -> Status {
+    let status = request["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match status.as_str() {
+        "provisioned" | "schedulecreated" => Status::Done,
+        // An `adminRemove` that went through; a grant that is revoked is no grant.
+        "revoked" if removal => Status::Done,
+        "granted" => Status::Waiting,
+        s if s.starts_with("pending") => Status::Waiting,
+        _ => Status::NotDone,
+    }
+}
+
+/// The status as the service spelt it, for messages and the state.
+fn status_text(request: &Value) -> String {
+    request["status"]
+        .as_str()
+        .map_or_else(|| "no status".to_owned(), str::to_owned)
+}
+
+/// The id of the request of a recorded assignment the service had not carried out yet.
+fn waiting(b: &AssignmentRecord) -> Option<&str> {
+    b.request_status.as_ref().and(b.request_id.as_deref())
 }
 
 /// Principals with object ids, by name (approvers are resolved through it).
@@ -137,12 +178,44 @@ impl GraphExecutor {
             spec.principal_id.as_deref().unwrap_or_default()
         );
         let (_, list) = self.client.send("GET", &path.replace(' ', "%20"), None)?;
-        Ok(list["value"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| parse_schedule(s, spec.kind, group))
-            .find(|s| s.role == spec.role))
+        let role = spec.role.to_string();
+        for s in list["value"].as_array().into_iter().flatten().filter(|s| {
+            s["accessId"]
+                .as_str()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&role))
+        }) {
+            // A schedule whose expiration cannot be read is an error, never "permanent"
+            // nor "absent".
+            if let Some(s) = parse_schedule(s, spec.kind, group)? {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The schedule request `id` as the service holds it now.
+    fn request(&mut self, spec: &AssignmentSpec, id: &str) -> Result<Value, GraphError> {
+        let path = format!("{}/{id}", requests_path(spec.kind));
+        self.client.send("GET", &path, None).map(|(_, v)| v)
+    }
+
+    /// Cancel request `id`, which the service had not carried out (terraform-provider-azuread
+    /// does the same for `Granted`/`Pending*`): an `adminRemove` would find no schedule, and
+    /// the request would grant it later all the same.
+    fn cancel(&mut self, spec: &AssignmentSpec, id: &str) -> Result<Applied, ExecError> {
+        let path = format!("{}/{id}/cancel", requests_path(spec.kind));
+        match self.client.send("POST", &path, None) {
+            Ok(_) => Ok(Applied::default()),
+            // Refused: the request may have been carried out, or ended, meanwhile.
+            Err(e) => match self.request(spec, id) {
+                Ok(r) => match status_of(&r, false) {
+                    Status::Done => self.remove(spec),
+                    Status::NotDone => Ok(Applied::default()),
+                    Status::Waiting => Err(failed(e, Observed::NotDone)),
+                },
+                Err(_) => Err(exec(e)),
+            },
+        }
     }
 
     /// A new schedule may not be readable at once: poll it, with a bound.
@@ -198,7 +271,25 @@ impl GraphExecutor {
         };
         match self.post_request(spec, &body) {
             Ok(request) => {
-                let applied = applied(&request);
+                let mut applied = applied(&request);
+                match status_of(&request, false) {
+                    Status::Done => {}
+                    // Taken, not carried out: recorded as waiting, and read again next run.
+                    Status::Waiting => {
+                        applied.request_status = Some(status_text(&request));
+                        return Ok(applied);
+                    }
+                    Status::NotDone => {
+                        return Err(ExecError {
+                            message: format!(
+                                "Microsoft Graph answered the {action} request {} with status {}; nothing was granted",
+                                applied.request_id.as_deref().unwrap_or("(no id)"),
+                                status_text(&request)
+                            ),
+                            known: Some(Observed::NotDone),
+                        });
+                    }
+                }
                 if let Some(id) = &applied.schedule_id {
                     // The service took it: failing to read it back does not undo it.
                     self.wait_visible(spec, id).map_err(|e| ExecError {
@@ -216,8 +307,8 @@ impl GraphExecutor {
                 loop {
                     if let Some(s) = self.find_schedule(spec).map_err(exec)? {
                         return Ok(Applied {
-                            request_id: None,
                             schedule_id: s.id,
+                            ..Applied::default()
                         });
                     }
                     if started.elapsed() >= self.visibility_timeout {
@@ -233,11 +324,43 @@ impl GraphExecutor {
 
     fn remove(&mut self, spec: &AssignmentSpec) -> Result<Applied, ExecError> {
         match self.post_request(spec, &remove_request(spec)) {
-            Ok(request) => Ok(applied(&request)),
-            // Already gone (removed by an earlier, interrupted run, or out of band).
-            // (Not any 404: a wrong endpoint, or a principal PIM does not know yet, is no
-            // proof that the grant is gone.)
-            Err(e) if e.code() == Some("RoleAssignmentDoesNotExist") => Ok(Applied::default()),
+            Ok(request) => match status_of(&request, true) {
+                Status::Done => Ok(applied(&request)),
+                // Taken, not carried out: whether the grant is gone is read back.
+                Status::Waiting => Err(ExecError {
+                    message: format!(
+                        "Microsoft Graph answered the removal with status {}",
+                        status_text(&request)
+                    ),
+                    known: None,
+                }),
+                Status::NotDone => Err(ExecError {
+                    message: format!(
+                        "Microsoft Graph answered the removal with status {}; nothing was removed",
+                        status_text(&request)
+                    ),
+                    known: Some(Observed::NotDone),
+                }),
+            },
+            // Already gone (removed by an earlier, interrupted run, or out of band)? The
+            // service says so with `RoleAssignmentDoesNotExist` or a 404, but neither is proof
+            // (a wrong endpoint, a principal PIM does not know yet): the schedules are read.
+            Err(e) if e.status() == Some(404) || e.code() == Some("RoleAssignmentDoesNotExist") => {
+                match self.find_schedule(spec) {
+                    Ok(None) => Ok(Applied::default()),
+                    Ok(Some(s)) => Err(ExecError {
+                        message: format!(
+                            "{e}; but the service still lists schedule {}, so it is not taken as removed",
+                            s.id.as_deref().unwrap_or("(no id)")
+                        ),
+                        known: Some(Observed::NotDone),
+                    }),
+                    Err(read) => Err(ExecError {
+                        message: format!("{e}; reading the schedules to confirm failed: {read}"),
+                        known: None,
+                    }),
+                }
+            }
             Err(e) => Err(failed(e, Observed::NotDone)),
         }
     }
@@ -356,6 +479,7 @@ fn applied(request: &Value) -> Applied {
     Applied {
         request_id: id("id"),
         schedule_id: id("targetScheduleId"),
+        request_status: None,
     }
 }
 
@@ -364,9 +488,11 @@ fn applied(request: &Value) -> Applied {
 enum Step<'a> {
     Assign(&'a AssignmentSpec),
     Update(&'a AssignmentSpec),
-    Remove(&'a AssignmentSpec),
-    /// Remove the first, then assign the second.
-    Swap(&'a AssignmentSpec, &'a AssignmentSpec),
+    /// Remove; with the id of its request when the service had not carried it out (the
+    /// request is cancelled instead).
+    Remove(&'a AssignmentSpec, Option<&'a str>),
+    /// Remove the first (cancelling its request when not carried out), then assign the second.
+    Swap(&'a AssignmentSpec, Option<&'a str>, &'a AssignmentSpec),
     Policy(&'a PolicySpec, Option<&'a BTreeMap<String, String>>),
     Nothing,
 }
@@ -379,9 +505,13 @@ fn step(change: &Change) -> Step<'_> {
                 (Action::Create, _, Some(a)) => Step::Assign(a),
                 // Ids added, or the emergency-access mark: nothing changes in the service.
                 (Action::Update, Some(_), Some(_)) if change.sends_nothing() => Step::Nothing,
+                // A request not carried out cannot be updated: it is cancelled and made anew.
+                (Action::Update, Some(b), Some(a)) if waiting(b).is_some() => {
+                    Step::Swap(&b.spec, waiting(b), a)
+                }
                 (Action::Update, Some(_), Some(a)) => Step::Update(a),
-                (Action::Remove, Some(b), _) if !expired => Step::Remove(&b.spec),
-                (Action::Replace, Some(b), Some(a)) => Step::Swap(&b.spec, a),
+                (Action::Remove, Some(b), _) if !expired => Step::Remove(&b.spec, waiting(b)),
+                (Action::Replace, Some(b), Some(a)) => Step::Swap(&b.spec, waiting(b), a),
                 _ => Step::Nothing,
             }
         }
@@ -413,8 +543,13 @@ impl Executor for GraphExecutor {
         match step(change) {
             Step::Assign(a) => self.assign(a, "adminAssign"),
             Step::Update(a) => self.assign(a, "adminUpdate"),
-            Step::Remove(b) => self.remove(b),
-            Step::Swap(b, a) => self.remove(b).and_then(|_| {
+            Step::Remove(b, None) => self.remove(b),
+            Step::Remove(b, Some(id)) => self.cancel(b, id),
+            Step::Swap(b, request, a) => match request {
+                Some(id) => self.cancel(b, id),
+                None => self.remove(b),
+            }
+            .and_then(|_| {
                 self.assign(a, "adminAssign").map_err(|mut e| {
                     // The removal went through.
                     if e.known == Some(Observed::NotDone) {
@@ -435,8 +570,8 @@ impl Executor for GraphExecutor {
     ) -> Result<Observed, ExecError> {
         let found = |s: &LiveSchedule| {
             Observed::Done(Applied {
-                request_id: None,
                 schedule_id: s.id.clone(),
+                ..Applied::default()
             })
         };
         let observed = match step(change) {
@@ -447,14 +582,30 @@ impl Executor for GraphExecutor {
                 Some(s) if same_end(s.end, planned_end(a, started_at)) => found(&s),
                 _ => Observed::NotDone,
             }),
-            Step::Remove(b) => self.find_schedule(b).map(|s| {
+            // A cancelled request: done once it has ended (or, carried out meanwhile, once its
+            // schedule is gone).
+            Step::Remove(b, Some(id)) => {
+                self.request(b, id)
+                    .and_then(|r| match status_of(&r, false) {
+                        Status::NotDone => Ok(Observed::Done(Applied::default())),
+                        Status::Waiting => Ok(Observed::NotDone),
+                        Status::Done => self.find_schedule(b).map(|s| {
+                            if s.is_some() {
+                                Observed::NotDone
+                            } else {
+                                Observed::Done(Applied::default())
+                            }
+                        }),
+                    })
+            }
+            Step::Remove(b, None) => self.find_schedule(b).map(|s| {
                 if s.is_some() {
                     Observed::NotDone
                 } else {
                     Observed::Done(Applied::default())
                 }
             }),
-            Step::Swap(b, a) => self.find_schedule(a).and_then(|new| match new {
+            Step::Swap(b, _, a) => self.find_schedule(a).and_then(|new| match new {
                 Some(s) => Ok(found(&s)),
                 None => self.find_schedule(b).map(|old| {
                     if old.is_some() {
@@ -479,5 +630,24 @@ impl Executor for GraphExecutor {
             Step::Nothing => Ok(Observed::Done(Applied::default())),
         };
         observed.map_err(exec)
+    }
+
+    fn check_request(&mut self, record: &AssignmentRecord) -> Result<RequestCheck, ExecError> {
+        let Some(id) = record.request_id.as_deref() else {
+            return Err(ExecError {
+                message: format!(
+                    "{} is recorded as waiting ({}) without a request id to read",
+                    crate::plan::assignment_address(&record.spec),
+                    record.request_status.as_deref().unwrap_or_default()
+                ),
+                known: None,
+            });
+        };
+        let request = self.request(&record.spec, id).map_err(exec)?;
+        Ok(match status_of(&request, false) {
+            Status::Done => RequestCheck::Done(applied(&request)),
+            Status::Waiting => RequestCheck::Waiting(status_text(&request)),
+            Status::NotDone => RequestCheck::Ended(status_text(&request)),
+        })
     }
 }

@@ -255,6 +255,14 @@ fn a_request_not_yet_provisioned_is_recorded_as_waiting_and_settled_later() {
     statuses.sort();
     assert_eq!(statuses, ["Granted", "PendingApproval"], "{}", state(dir));
     assert!(server.state().live().is_empty());
+    let plan = pimplan(&server, dir, T0, &["plan", "--detailed-exitcode"]);
+    ok(&plan);
+    assert!(
+        plan.stdout
+            .contains("2 request(s) were taken by the service but not carried out yet"),
+        "{}",
+        plan.stdout
+    );
     // Nothing is sent again while the service has not carried them out; drift is no drift.
     server.state().requests.clear();
     let again = pimplan(&server, dir, T0, APPLY);
@@ -431,4 +439,41 @@ fn a_removal_answered_not_found_is_not_done_while_the_schedule_is_listed() {
                 .all(|s| s.principal_id != ALICE)
         );
     }
+}
+
+#[test]
+fn a_request_provisioned_since_is_removed_with_admin_remove() {
+    let server = Server::start();
+    server
+        .state()
+        .request_statuses
+        .push_back("PendingProvisioning".to_owned());
+    let ws = small();
+    let dir = ws.path();
+    ok(&pimplan(&server, dir, T0, APPLY));
+    assert_eq!(principal_of_first_post(&server), ALICE);
+    {
+        let mut s = server.state();
+        let ids: Vec<String> = s.waiting.keys().cloned().collect();
+        for id in ids {
+            assert!(s.provision(&id));
+        }
+    }
+    drop_alice(dir);
+    // Ten minutes after it was provisioned, past the five-minute rule.
+    server.state().requests.clear();
+    let run = pimplan(&server, dir, "2026-12-01T00:20:00Z", APPLY_REMOVAL);
+    ok(&run);
+    let sent = posts(&server);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "eligibilityScheduleRequests");
+    assert_eq!(sent[0].1["action"], "adminRemove");
+    assert!(record(dir, ALICE).is_null());
+    assert!(
+        server
+            .state()
+            .live()
+            .iter()
+            .all(|s| s.principal_id != ALICE)
+    );
 }

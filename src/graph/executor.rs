@@ -651,3 +651,32 @@ impl Executor for GraphExecutor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn request_statuses_are_read_without_regard_to_case() {
+        let of = |s: &str, removal| status_of(&json!({ "status": s }), removal);
+        for s in ["Provisioned", "provisioned", "ScheduleCreated"] {
+            assert_eq!(of(s, false), Status::Done, "{s}");
+        }
+        for s in [
+            "Granted",
+            "PendingApproval",
+            "PendingProvisioning",
+            "PendingScheduleCreation",
+            "PendingAdminDecision",
+        ] {
+            assert_eq!(of(s, false), Status::Waiting, "{s}");
+        }
+        for s in ["Failed", "Denied", "Canceled", "Revoked", "SomethingNew"] {
+            assert_eq!(of(s, false), Status::NotDone, "{s}");
+        }
+        assert_eq!(of("Revoked", true), Status::Done);
+        assert_eq!(of("Provisioned", true), Status::Done);
+        assert_eq!(status_of(&json!({}), false), Status::NotDone);
+    }
+}

@@ -275,3 +275,58 @@ pub fn policy_settings(
     );
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schedule(member: &str, access: &str, expiration: Value) -> Value {
+        json!({ "id": "s1", "groupId": "g", "principalId": "p", "accessId": access,
+                "memberType": member, "assignmentType": "Assigned", "status": "Provisioned",
+                "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z", "expiration": expiration } })
+    }
+
+    #[test]
+    fn enum_values_are_read_in_any_case() {
+        let end = json!({ "type": "AfterDateTime", "endDateTime": "2027-01-01T00:00:00Z" });
+        let s = parse_schedule(
+            &schedule("Direct", "Member", end),
+            AssignmentType::Active,
+            "g",
+        );
+        let s = s.ok().flatten();
+        assert_eq!(s.as_ref().map(|s| s.role), Some(Role::Member));
+        assert!(s.and_then(|s| s.end).is_some());
+        let through_group = schedule("Group", "member", json!({ "type": "noExpiration" }));
+        assert!(matches!(
+            parse_schedule(&through_group, AssignmentType::Eligible, "g"),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn an_expiration_pimplan_does_not_know_is_an_error_not_permanent() {
+        for exp in [
+            json!({ "type": "notSpecified" }),
+            json!({}),
+            json!({ "type": "afterDateTime" }),
+            json!({ "type": "afterDuration", "duration": "soon" }),
+        ] {
+            let e = parse_schedule(
+                &schedule("direct", "owner", exp.clone()),
+                AssignmentType::Eligible,
+                "g",
+            );
+            assert!(
+                matches!(&e, Err(GraphError::Unreadable(m)) if m.contains("s1")),
+                "{exp}: {e:?}"
+            );
+        }
+        let permanent = schedule("direct", "owner", json!({ "type": "NoExpiration" }));
+        let s = parse_schedule(&permanent, AssignmentType::Eligible, "g")
+            .ok()
+            .flatten();
+        assert!(s.is_some_and(|s| s.end.is_none()));
+    }
+}

@@ -1089,6 +1089,7 @@ fn generate(args: &Args) -> std::io::Result<String> {
                 ends_at: Some(ends_at),
                 request_id: None,
                 schedule_id: None,
+                request_status: None,
             });
             recorded += 1;
         }

@@ -25,6 +25,20 @@ pub struct Applied {
     /// records what was computed.
     pub starts_at: Option<DateTime<FixedOffset>>,
     pub ends_at: Option<DateTime<FixedOffset>>,
+    /// The request's status when the service took it without carrying it out yet
+    /// (`PendingApproval`, `Granted`, …): recorded, and read again by the next run.
+    pub request_status: Option<String>,
+}
+
+/// What the target says now of a request it had taken but not carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestCheck {
+    /// Carried out: the grant is there.
+    Done(Applied),
+    /// Still waiting, with this status.
+    Waiting(String),
+    /// Ended without granting anything (`Denied`, `Failed`, `Canceled`, …), with this status.
+    Ended(String),
 }
 
 /// What a target holds of a change that may or may not have taken effect (a request that
@@ -56,6 +70,13 @@ pub trait Executor {
         change: &Change,
         started_at: DateTime<FixedOffset>,
     ) -> Result<Observed, ExecError>;
+    /// Read the request of `record`, which the service had not carried out yet (see
+    /// `AssignmentRecord::request_status`). A target without a service has nothing to read.
+    fn check_request(&mut self, record: &AssignmentRecord) -> Result<RequestCheck, ExecError> {
+        Ok(RequestCheck::Waiting(
+            record.request_status.clone().unwrap_or_default(),
+        ))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +191,7 @@ fn record_assignment(
         ends_at,
         request_id: applied.request_id,
         schedule_id: applied.schedule_id,
+        request_status: applied.request_status,
     }
 }
 
@@ -237,6 +259,7 @@ impl Ledger {
                         applied = Applied {
                             request_id: b.request_id.clone(),
                             schedule_id: b.schedule_id.clone(),
+                            request_status: b.request_status.clone(),
                             ..Applied::default()
                         };
                     }
@@ -456,9 +479,15 @@ pub fn apply(
     Ok(changes.len())
 }
 
-/// Check every pending change of `state` (see [`State::pending`]) against the target: the
-/// state as the target has it, with no pending entries, and a line per change on what was
-/// found. Nothing is written; a failed read leaves the caller's state as it was.
+/// How [`settle`] begins its line on a request the service had not carried out yet.
+pub const REQUEST: &str = "  *";
+
+/// Check every pending change of `state` (see [`State::pending`]) against the target, and
+/// read again every request the service had not carried out yet
+/// (`AssignmentRecord::request_status`): the state as the target has it, with no pending
+/// entries, and a line per change on what was found (a request's line starts with
+/// [`REQUEST`], or `  -` when it ended without granting). Nothing is written; a failed read
+/// leaves the caller's state as it was.
 pub fn settle(
     state: &State,
     executor: &mut dyn Executor,
@@ -470,6 +499,41 @@ pub fn settle(
         let observed = executor.observe(&p.change, p.started_at)?;
         let what = ledger.observed(&p.change, observed, p.started_at);
         lines.push(format!("  ? {}: {what}", p.change.address));
+    }
+    // Requests the service had taken but not carried out: read each again.
+    let waiting: Vec<String> = ledger
+        .assignments
+        .values()
+        .filter(|a| a.request_status.is_some())
+        .map(|a| a.key.clone())
+        .collect();
+    for key in waiting {
+        let Some(mut record) = ledger.assignments.remove(&key) else {
+            continue;
+        };
+        let address = crate::plan::assignment_address(&record.spec);
+        let id = record.request_id.clone().unwrap_or_default();
+        match executor.check_request(&record)? {
+            RequestCheck::Done(applied) => {
+                lines.push(format!(
+                    "{REQUEST} {address}: request {id} is provisioned now; recorded as done"
+                ));
+                record.request_status = None;
+                record.request_id = applied.request_id.or(record.request_id);
+                record.schedule_id = applied.schedule_id.or(record.schedule_id);
+                ledger.assignments.insert(key, record);
+            }
+            RequestCheck::Waiting(status) => {
+                lines.push(format!(
+                    "{REQUEST} {address}: request {id} is still {status} in the service; not granted yet"
+                ));
+                record.request_status = Some(status);
+                ledger.assignments.insert(key, record);
+            }
+            RequestCheck::Ended(status) => lines.push(format!(
+                "  - {address}: request {id} ended {status} in the service without granting it; dropped from the state, so the plan proposes it again"
+            )),
+        }
     }
     Ok((ledger.into_state(), lines))
 }

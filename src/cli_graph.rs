@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
-use crate::apply::settle;
+use crate::apply::{REQUEST, settle};
 use crate::cli::{Arguments, write_out};
 use crate::cli_plan::{fail, root};
 use crate::clock::Clock;
@@ -76,7 +76,7 @@ pub fn refresh(
     now: DateTime<FixedOffset>,
 ) -> Result<(State, Vec<String>), String> {
     let names = names(ws);
-    let (mut out, mut lines) = if st.pending.is_empty() {
+    let (mut out, mut lines) = if !st.unsettled() {
         (st.clone(), Vec::new())
     } else {
         settle(st, executor).map_err(|e| {
@@ -111,6 +111,9 @@ pub fn refresh(
         }
         let key = (g, p, a.spec.role, a.spec.kind);
         seen.insert(key.clone());
+        if a.request_status.is_some() {
+            return true; // a request not carried out yet: its line is settle's
+        }
         let what = format!(
             "assignment {}/{} ({}, {})",
             a.spec.group, a.spec.principal, a.spec.role, a.spec.kind
@@ -182,17 +185,26 @@ pub fn refresh(
     Ok((out, lines))
 }
 
-/// Whether a refresh line is a difference (not a pending change checked).
+/// Whether a refresh line is a difference (not a pending change checked, nor a request
+/// still waiting).
 pub fn is_drift(line: &str) -> bool {
-    !line.starts_with(PENDING)
+    !line.starts_with(PENDING) && !line.starts_with(REQUEST)
 }
 
 const PENDING: &str = "  ?";
 
 /// The drift section of a plan or of `pimplan drift`.
 pub fn drift_text(lines: &[String]) -> String {
-    let (drift, pending): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| is_drift(l));
+    let (drift, checked): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| is_drift(l));
+    let (requests, pending): (Vec<&String>, Vec<&String>) =
+        checked.into_iter().partition(|l| l.starts_with(REQUEST));
     let mut text = String::new();
+    if !requests.is_empty() {
+        text.push_str(&format!(
+            "Requests the service had not carried out when they were applied, read again:\n\n{}\n\n",
+            requests.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n")
+        ));
+    }
     if !pending.is_empty() {
         text.push_str(&format!(
             "Interrupted apply: {} change(s) it left pending, checked against the service (the next `pimplan apply --target graph` records this in the state):\n\n{}\n\n",
@@ -522,6 +534,7 @@ fn import_into(
                 ends_at: s.end,
                 request_id: None,
                 schedule_id: s.id.clone(),
+                request_status: None,
             });
         }
     }

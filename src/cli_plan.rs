@@ -140,10 +140,27 @@ fn is_part_of(part: &[crate::plan::Change], whole: &[crate::plan::Change]) -> bo
     part.iter().all(|c| rest.any(|w| w == c))
 }
 
-/// What a plan says of changes an interrupted apply left pending.
+/// What a plan says of changes an interrupted apply left pending, and of requests the
+/// service had not carried out when they were applied.
 fn pending_note(st: &state::State) -> Option<String> {
+    let waiting: Vec<String> = st
+        .assignments
+        .iter()
+        .filter_map(|a| {
+            Some(format!(
+                "{} ({})",
+                crate::plan::assignment_address(&a.spec),
+                a.request_status.as_deref()?
+            ))
+        })
+        .collect();
+    let waiting_note = (!waiting.is_empty()).then(|| format!(
+        "Note: {} request(s) were taken by the service but not carried out yet when applied ({}): this plan counts them as made. `pimplan apply --target graph`, `plan --refresh` and `drift` read them again.\n\n",
+        waiting.len(),
+        waiting.join(", ")
+    ));
     if st.pending.is_empty() {
-        return None;
+        return waiting_note;
     }
     let addresses: Vec<&str> = st
         .pending
@@ -151,9 +168,10 @@ fn pending_note(st: &state::State) -> Option<String> {
         .map(|p| p.change.address.as_str())
         .collect();
     Some(format!(
-        "Note: an interrupted apply left {} change(s) pending ({}): whether the service holds them is not known yet, so this plan counts them as not made. `pimplan apply --target graph` checks them against the service before it applies anything; `pimplan plan --refresh` shows what it finds.\n\n",
+        "Note: an interrupted apply left {} change(s) pending ({}): whether the service holds them is not known yet, so this plan counts them as not made. `pimplan apply --target graph` checks them against the service before it applies anything; `pimplan plan --refresh` shows what it finds.\n\n{}",
         addresses.len(),
-        addresses.join(", ")
+        addresses.join(", "),
+        waiting_note.unwrap_or_default()
     ))
 }
 
@@ -256,11 +274,14 @@ pub fn apply(
         return Ok(fail(e));
     }
     let mut settled = false;
-    // Changes an interrupted apply left pending are checked against the service and the
-    // state records what it holds, before anything is planned from it.
-    if let Some(pending) = run.state.as_ref().map(|s| &s.state.pending)
-        && !pending.is_empty()
+    // Changes an interrupted apply left pending, and requests the service had not carried
+    // out, are checked against the service and the state records what it holds, before
+    // anything is planned from it (a state-only apply leaves waiting requests as they are).
+    if let Some(st) = run.state.as_ref().map(|s| &s.state)
+        && st.unsettled()
+        && (graph_executor.is_some() || !st.pending.is_empty())
     {
+        let pending = &st.pending;
         let addresses: Vec<&str> = pending.iter().map(|p| p.change.address.as_str()).collect();
         let Some(executor) = graph_executor.as_mut() else {
             return Ok(fail(format!(
@@ -273,14 +294,30 @@ pub fn apply(
             return Ok(fail("the state could not be read; nothing was applied"));
         };
         match settle_pending(&state_path, current, executor) {
-            Ok(lines) => write_out(
-                out,
-                &format!(
-                    "Checked {} change(s) left pending by an interrupted apply against the service, and recorded what it holds:\n{}\n\n",
-                    lines.len(),
-                    lines.join("\n")
-                ),
-            )?,
+            Ok(lines) => {
+                let (interrupted, requests): (Vec<String>, Vec<String>) =
+                    lines.into_iter().partition(|l| l.starts_with("  ?"));
+                if !interrupted.is_empty() {
+                    write_out(
+                        out,
+                        &format!(
+                            "Checked {} change(s) left pending by an interrupted apply against the service, and recorded what it holds:\n{}\n\n",
+                            interrupted.len(),
+                            interrupted.join("\n")
+                        ),
+                    )?;
+                }
+                if !requests.is_empty() {
+                    write_out(
+                        out,
+                        &format!(
+                            "Read again {} request(s) the service had not carried out, and recorded what it holds:\n{}\n\n",
+                            requests.len(),
+                            requests.join("\n")
+                        ),
+                    )?;
+                }
+            }
             Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
         }
         run = match make(&root, &clock, options.allow_mass_removal) {
@@ -416,6 +453,15 @@ pub fn state(
                     p.key,
                     p.applied_at.to_rfc3339()
                 ));
+            }
+            for a in &st.assignments {
+                if let Some(status) = &a.request_status {
+                    text.push_str(&format!(
+                        "waiting: {}  request {} was {status} when last read; not carried out yet\n",
+                        a.key,
+                        a.request_id.as_deref().unwrap_or("(no id)")
+                    ));
+                }
             }
             for p in &st.pending {
                 text.push_str(&format!(

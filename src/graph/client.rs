@@ -66,6 +66,10 @@ pub enum GraphError {
         code: String,
         message: String,
     },
+    /// An answer pimplan cannot read safely (an enum value it does not know): nothing is
+    /// guessed from it.
+    #[error("Microsoft Graph answered something pimplan cannot read: {0}")]
+    Unreadable(String),
 }
 
 impl GraphError {

@@ -11,11 +11,11 @@ use super::bodies::{
 };
 use super::client::{Client, GraphError};
 use super::read::{LiveSchedule, parse_schedule, policy_settings};
-use crate::apply::{Applied, ExecError, Executor, Observed, planned_end};
+use crate::apply::{Applied, ExecError, Executor, Observed, RequestCheck, planned_end};
 use crate::config::model::{PrincipalType, Workspace};
 use crate::plan::end::{End, change_end};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
-use crate::state::{AssignmentSpec, PolicySpec};
+use crate::state::{AssignmentRecord, AssignmentSpec, PolicySpec};
 
 pub struct GraphExecutor {
     pub client: Client,
@@ -44,6 +44,47 @@ fn failed(e: GraphError, if_refused: Observed) -> ExecError {
         message: e.to_string(),
         known: refused.then_some(if_refused),
     }
+}
+
+/// What a schedule request's `status` says, compared without regard to case (Microsoft's
+/// pages list `Provisioned`, `Granted`, `PendingApproval`, `PendingProvisioning`,
+/// `PendingScheduleCreation`, `ScheduleCreated`, `Failed`, `Denied`, `Canceled`, `Revoked`, …).
+#[derive(Debug, PartialEq, Eq)]
+enum Status {
+    /// Carried out.
+    Done,
+    /// Taken, not carried out yet.
+    Waiting,
+    /// Anything else: nothing was done (`Failed`, `Denied`, `Canceled`, an unknown status,
+    /// or none).
+    NotDone,
+}
+
+fn status_of(request: &Value, removal: bool) -> Status {
+    let status = request["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match status.as_str() {
+        "provisioned" | "schedulecreated" => Status::Done,
+        // An `adminRemove` that went through; a grant that is revoked is no grant.
+        "revoked" if removal => Status::Done,
+        "granted" => Status::Waiting,
+        s if s.starts_with("pending") => Status::Waiting,
+        _ => Status::NotDone,
+    }
+}
+
+/// The status as the service spelt it, for messages and the state.
+fn status_text(request: &Value) -> String {
+    request["status"]
+        .as_str()
+        .map_or_else(|| "no status".to_owned(), str::to_owned)
+}
+
+/// The id of the request of a recorded assignment the service had not carried out yet.
+fn waiting(b: &AssignmentRecord) -> Option<&str> {
+    b.request_status.as_ref().and(b.request_id.as_deref())
 }
 
 /// Principals with object ids, by name (approvers are resolved through it).
@@ -138,12 +179,44 @@ impl GraphExecutor {
             spec.principal_id.as_deref().unwrap_or_default()
         );
         let (_, list) = self.client.send("GET", &path.replace(' ', "%20"), None)?;
-        Ok(list["value"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| parse_schedule(s, spec.kind, group))
-            .find(|s| s.role == spec.role))
+        let role = spec.role.to_string();
+        for s in list["value"].as_array().into_iter().flatten().filter(|s| {
+            s["accessId"]
+                .as_str()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&role))
+        }) {
+            // A schedule whose expiration cannot be read is an error, never "permanent"
+            // nor "absent".
+            if let Some(s) = parse_schedule(s, spec.kind, group)? {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The schedule request `id` as the service holds it now.
+    fn request(&mut self, spec: &AssignmentSpec, id: &str) -> Result<Value, GraphError> {
+        let path = format!("{}/{id}", requests_path(spec.kind));
+        self.client.send("GET", &path, None).map(|(_, v)| v)
+    }
+
+    /// Cancel request `id`, which the service had not carried out (terraform-provider-azuread
+    /// does the same for `Granted`/`Pending*`): an `adminRemove` would find no schedule, and
+    /// the request would grant it later all the same.
+    fn cancel(&mut self, spec: &AssignmentSpec, id: &str) -> Result<Applied, ExecError> {
+        let path = format!("{}/{id}/cancel", requests_path(spec.kind));
+        match self.client.send("POST", &path, None) {
+            Ok(_) => Ok(Applied::default()),
+            // Refused: the request may have been carried out, or ended, meanwhile.
+            Err(e) => match self.request(spec, id) {
+                Ok(r) => match status_of(&r, false) {
+                    Status::Done => self.remove(spec),
+                    Status::NotDone => Ok(Applied::default()),
+                    Status::Waiting => Err(failed(e, Observed::NotDone)),
+                },
+                Err(_) => Err(exec(e)),
+            },
+        }
     }
 
     /// A new schedule may not be readable at once: poll it, with a bound.
@@ -204,7 +277,25 @@ impl GraphExecutor {
         };
         match self.post_request(spec, &body) {
             Ok(request) => {
-                let applied = applied(&request, spec);
+                let mut applied = applied(&request, spec);
+                match status_of(&request, false) {
+                    Status::Done => {}
+                    // Taken, not carried out: recorded as waiting, and read again next run.
+                    Status::Waiting => {
+                        applied.request_status = Some(status_text(&request));
+                        return Ok(applied);
+                    }
+                    Status::NotDone => {
+                        return Err(ExecError {
+                            message: format!(
+                                "Microsoft Graph answered the {action} request {} with status {}; nothing was granted",
+                                applied.request_id.as_deref().unwrap_or("(no id)"),
+                                status_text(&request)
+                            ),
+                            known: Some(Observed::NotDone),
+                        });
+                    }
+                }
                 if let Some(id) = &applied.schedule_id {
                     // The service took it: failing to read it back does not undo it.
                     self.wait_visible(spec, id).map_err(|e| ExecError {
@@ -236,11 +327,43 @@ impl GraphExecutor {
 
     fn remove(&mut self, spec: &AssignmentSpec) -> Result<Applied, ExecError> {
         match self.post_request(spec, &remove_request(spec)) {
-            Ok(request) => Ok(applied(&request, spec)),
-            // Already gone (removed by an earlier, interrupted run, or out of band).
-            // (Not any 404: a wrong endpoint, or a principal PIM does not know yet, is no
-            // proof that the grant is gone.)
-            Err(e) if e.code() == Some("RoleAssignmentDoesNotExist") => Ok(Applied::default()),
+            Ok(request) => match status_of(&request, true) {
+                Status::Done => Ok(applied(&request, spec)),
+                // Taken, not carried out: whether the grant is gone is read back.
+                Status::Waiting => Err(ExecError {
+                    message: format!(
+                        "Microsoft Graph answered the removal with status {}",
+                        status_text(&request)
+                    ),
+                    known: None,
+                }),
+                Status::NotDone => Err(ExecError {
+                    message: format!(
+                        "Microsoft Graph answered the removal with status {}; nothing was removed",
+                        status_text(&request)
+                    ),
+                    known: Some(Observed::NotDone),
+                }),
+            },
+            // Already gone (removed by an earlier, interrupted run, or out of band)? The
+            // service says so with `RoleAssignmentDoesNotExist` or a 404, but neither is proof
+            // (a wrong endpoint, a principal PIM does not know yet): the schedules are read.
+            Err(e) if e.status() == Some(404) || e.code() == Some("RoleAssignmentDoesNotExist") => {
+                match self.find_schedule(spec) {
+                    Ok(None) => Ok(Applied::default()),
+                    Ok(Some(s)) => Err(ExecError {
+                        message: format!(
+                            "{e}; but the service still lists schedule {}, so it is not taken as removed",
+                            s.id.as_deref().unwrap_or("(no id)")
+                        ),
+                        known: Some(Observed::NotDone),
+                    }),
+                    Err(read) => Err(ExecError {
+                        message: format!("{e}; reading the schedules to confirm failed: {read}"),
+                        known: None,
+                    }),
+                }
+            }
             Err(e) => Err(failed(e, Observed::NotDone)),
         }
     }
@@ -357,12 +480,13 @@ impl GraphExecutor {
 /// `scheduleInfo`, as the service stored it: a past start moved to when it was processed).
 fn applied(request: &Value, spec: &AssignmentSpec) -> Applied {
     let id = |k: &str| request[k].as_str().map(str::to_owned);
-    let times = parse_schedule(request, spec.kind, "");
+    let times = parse_schedule(request, spec.kind, "").ok().flatten();
     Applied {
         request_id: id("id"),
         schedule_id: id("targetScheduleId"),
         starts_at: times.as_ref().and_then(|t| t.start),
         ends_at: times.and_then(|t| t.end),
+        request_status: None,
     }
 }
 
@@ -373,6 +497,7 @@ fn found(s: &LiveSchedule) -> Applied {
         schedule_id: s.id.clone(),
         starts_at: s.start,
         ends_at: s.end,
+        request_status: None,
     }
 }
 
@@ -381,9 +506,11 @@ fn found(s: &LiveSchedule) -> Applied {
 enum Step<'a> {
     Assign(&'a AssignmentSpec),
     Update(&'a AssignmentSpec),
-    Remove(&'a AssignmentSpec),
-    /// Remove the first, then assign the second.
-    Swap(&'a AssignmentSpec, &'a AssignmentSpec),
+    /// Remove; with the id of its request when the service had not carried it out (the
+    /// request is cancelled instead).
+    Remove(&'a AssignmentSpec, Option<&'a str>),
+    /// Remove the first (cancelling its request when not carried out), then assign the second.
+    Swap(&'a AssignmentSpec, Option<&'a str>, &'a AssignmentSpec),
     Policy(&'a PolicySpec, Option<&'a BTreeMap<String, String>>),
     Nothing,
 }
@@ -396,9 +523,13 @@ fn step(change: &Change) -> Step<'_> {
                 (Action::Create, _, Some(a)) => Step::Assign(a),
                 // Ids added, or the emergency-access mark: nothing changes in the service.
                 (Action::Update, Some(_), Some(_)) if change.sends_nothing() => Step::Nothing,
+                // A request not carried out cannot be updated: it is cancelled and made anew.
+                (Action::Update, Some(b), Some(a)) if waiting(b).is_some() => {
+                    Step::Swap(&b.spec, waiting(b), a)
+                }
                 (Action::Update, Some(_), Some(a)) => Step::Update(a),
-                (Action::Remove, Some(b), _) if !expired => Step::Remove(&b.spec),
-                (Action::Replace, Some(b), Some(a)) => Step::Swap(&b.spec, a),
+                (Action::Remove, Some(b), _) if !expired => Step::Remove(&b.spec, waiting(b)),
+                (Action::Replace, Some(b), Some(a)) => Step::Swap(&b.spec, waiting(b), a),
                 _ => Step::Nothing,
             }
         }
@@ -430,8 +561,13 @@ impl Executor for GraphExecutor {
         match step(change) {
             Step::Assign(a) => self.assign(a, "adminAssign", change_end(change, self.now)),
             Step::Update(a) => self.assign(a, "adminUpdate", change_end(change, self.now)),
-            Step::Remove(b) => self.remove(b),
-            Step::Swap(b, a) => self.remove(b).and_then(|_| {
+            Step::Remove(b, None) => self.remove(b),
+            Step::Remove(b, Some(id)) => self.cancel(b, id),
+            Step::Swap(b, request, a) => match request {
+                Some(id) => self.cancel(b, id),
+                None => self.remove(b),
+            }
+            .and_then(|_| {
                 self.assign(a, "adminAssign", change_end(change, self.now))
                     .map_err(|mut e| {
                         // The removal went through.
@@ -462,14 +598,30 @@ impl Executor for GraphExecutor {
                 }
                 _ => Observed::NotDone,
             }),
-            Step::Remove(b) => self.find_schedule(b).map(|s| {
+            // A cancelled request: done once it has ended (or, carried out meanwhile, once its
+            // schedule is gone).
+            Step::Remove(b, Some(id)) => {
+                self.request(b, id)
+                    .and_then(|r| match status_of(&r, false) {
+                        Status::NotDone => Ok(Observed::Done(Applied::default())),
+                        Status::Waiting => Ok(Observed::NotDone),
+                        Status::Done => self.find_schedule(b).map(|s| {
+                            if s.is_some() {
+                                Observed::NotDone
+                            } else {
+                                Observed::Done(Applied::default())
+                            }
+                        }),
+                    })
+            }
+            Step::Remove(b, None) => self.find_schedule(b).map(|s| {
                 if s.is_some() {
                     Observed::NotDone
                 } else {
                     Observed::Done(Applied::default())
                 }
             }),
-            Step::Swap(b, a) => self.find_schedule(a).and_then(|new| match new {
+            Step::Swap(b, _, a) => self.find_schedule(a).and_then(|new| match new {
                 Some(s) => Ok(Observed::Done(found(&s))),
                 None => self.find_schedule(b).map(|old| {
                     if old.is_some() {
@@ -494,5 +646,53 @@ impl Executor for GraphExecutor {
             Step::Nothing => Ok(Observed::Done(Applied::default())),
         };
         observed.map_err(exec)
+    }
+
+    fn check_request(&mut self, record: &AssignmentRecord) -> Result<RequestCheck, ExecError> {
+        let Some(id) = record.request_id.as_deref() else {
+            return Err(ExecError {
+                message: format!(
+                    "{} is recorded as waiting ({}) without a request id to read",
+                    crate::plan::assignment_address(&record.spec),
+                    record.request_status.as_deref().unwrap_or_default()
+                ),
+                known: None,
+            });
+        };
+        let request = self.request(&record.spec, id).map_err(exec)?;
+        Ok(match status_of(&request, false) {
+            Status::Done => RequestCheck::Done(applied(&request, &record.spec)),
+            Status::Waiting => RequestCheck::Waiting(status_text(&request)),
+            Status::NotDone => RequestCheck::Ended(status_text(&request)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn request_statuses_are_read_without_regard_to_case() {
+        let of = |s: &str, removal| status_of(&json!({ "status": s }), removal);
+        for s in ["Provisioned", "provisioned", "ScheduleCreated"] {
+            assert_eq!(of(s, false), Status::Done, "{s}");
+        }
+        for s in [
+            "Granted",
+            "PendingApproval",
+            "PendingProvisioning",
+            "PendingScheduleCreation",
+            "PendingAdminDecision",
+        ] {
+            assert_eq!(of(s, false), Status::Waiting, "{s}");
+        }
+        for s in ["Failed", "Denied", "Canceled", "Revoked", "SomethingNew"] {
+            assert_eq!(of(s, false), Status::NotDone, "{s}");
+        }
+        assert_eq!(of("Revoked", true), Status::Done);
+        assert_eq!(of("Provisioned", true), Status::Done);
+        assert_eq!(status_of(&json!({}), false), Status::NotDone);
     }
 }

@@ -39,47 +39,91 @@ fn encode(path: &str) -> String {
     path.replace(' ', "%20")
 }
 
-/// A schedule of `kind` as pimplan sees it; `None` when it is not pimplan's to manage (it
-/// came through a group, or is an activation) or names no role pimplan knows.
-pub fn parse_schedule(s: &Value, kind: AssignmentType, group_id: &str) -> Option<LiveSchedule> {
-    if s["memberType"].as_str().is_some_and(|m| m != "direct") {
-        return None;
+/// Whether an enum value of a response is `expected`. Microsoft's pages define camelCase
+/// members, but their v1.0 examples print `Direct` and `Assigned`: case is not compared.
+fn is(value: &Value, expected: &str) -> bool {
+    value
+        .as_str()
+        .is_some_and(|v| v.eq_ignore_ascii_case(expected))
+}
+
+/// A schedule of `kind` as pimplan sees it; `Ok(None)` when it is not pimplan's to manage
+/// (it came through a group, or is an activation) or names no role pimplan knows. A
+/// schedule of pimplan's whose expiration it cannot read (a type it does not know, such as
+/// `notSpecified`, or a missing end) is an error naming the schedule: it is never taken as
+/// permanent, nor as absent.
+pub fn parse_schedule(
+    s: &Value,
+    kind: AssignmentType,
+    group_id: &str,
+) -> Result<Option<LiveSchedule>, GraphError> {
+    if s["memberType"].is_string() && !is(&s["memberType"], "direct") {
+        return Ok(None);
     }
     if kind == AssignmentType::Active
-        && s["assignmentType"]
-            .as_str()
-            .is_some_and(|a| a != "assigned")
+        && s["assignmentType"].is_string()
+        && !is(&s["assignmentType"], "assigned")
     {
-        return None;
+        return Ok(None);
     }
-    let role = match s["accessId"].as_str() {
-        Some("member") => Role::Member,
-        Some("owner") => Role::Owner,
-        _ => return None,
+    let role = if is(&s["accessId"], "member") {
+        Role::Member
+    } else if is(&s["accessId"], "owner") {
+        Role::Owner
+    } else {
+        return Ok(None);
     };
     let time = |v: &Value| {
         v.as_str()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
     };
+    let id = s["id"].as_str().map(str::to_owned);
+    let principal_id = s["principalId"].as_str().unwrap_or_default().to_owned();
+    let unreadable = |what: String| {
+        GraphError::Unreadable(format!(
+            "{kind} schedule {} (group {group_id}, principal {principal_id}, {role}): {what}; fix or remove it in the service, or report it",
+            id.as_deref().unwrap_or("without an id")
+        ))
+    };
     let exp = &s["scheduleInfo"]["expiration"];
     let start = time(&s["scheduleInfo"]["startDateTime"]);
-    let end = match exp["type"].as_str() {
-        Some("afterDateTime") => time(&exp["endDateTime"]),
-        Some("afterDuration") => exp["duration"]
-            .as_str()
-            .and_then(|d| parse_duration(d).ok())
-            .and_then(|d| start.and_then(|s| s.checked_add_signed(d.0))),
-        _ => None,
+    let end = if is(&exp["type"], "afterDateTime") {
+        Some(time(&exp["endDateTime"]).ok_or_else(|| {
+            unreadable(format!(
+                "expiration `afterDateTime` with no readable endDateTime ({})",
+                exp["endDateTime"]
+            ))
+        })?)
+    } else if is(&exp["type"], "afterDuration") {
+        Some(
+            exp["duration"]
+                .as_str()
+                .and_then(|d| parse_duration(d).ok())
+                .and_then(|d| start.and_then(|s| s.checked_add_signed(d.0)))
+                .ok_or_else(|| {
+                    unreadable(format!(
+                        "expiration `afterDuration` with no readable start and duration ({}, {})",
+                        s["scheduleInfo"]["startDateTime"], exp["duration"]
+                    ))
+                })?,
+        )
+    } else if is(&exp["type"], "noExpiration") {
+        None
+    } else {
+        return Err(unreadable(format!(
+            "expiration type {} is not one pimplan knows (afterDateTime, afterDuration, noExpiration)",
+            exp["type"]
+        )));
     };
-    Some(LiveSchedule {
-        id: s["id"].as_str().map(str::to_owned),
+    Ok(Some(LiveSchedule {
+        id,
         group_id: s["groupId"].as_str().unwrap_or(group_id).to_owned(),
-        principal_id: s["principalId"].as_str().unwrap_or_default().to_owned(),
+        principal_id,
         role,
         kind,
         start,
         end,
-    })
+    }))
 }
 
 /// The direct, admin-made schedules of one group (activations and memberships through a
@@ -93,13 +137,9 @@ pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule
         ));
         loop {
             let (_, page) = client.send("GET", &path, None)?;
-            out.extend(
-                page["value"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| parse_schedule(s, kind, group_id)),
-            );
+            for s in page["value"].as_array().into_iter().flatten() {
+                out.extend(parse_schedule(s, kind, group_id)?);
+            }
             // Follow paging links that stay on the same service.
             match page["@odata.nextLink"]
                 .as_str()
@@ -234,4 +274,59 @@ pub fn policy_settings(
         requirements(rule("Enablement_Admin_Assignment")),
     );
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schedule(member: &str, access: &str, expiration: Value) -> Value {
+        json!({ "id": "s1", "groupId": "g", "principalId": "p", "accessId": access,
+                "memberType": member, "assignmentType": "Assigned", "status": "Provisioned",
+                "scheduleInfo": { "startDateTime": "2026-12-01T00:00:00Z", "expiration": expiration } })
+    }
+
+    #[test]
+    fn enum_values_are_read_in_any_case() {
+        let end = json!({ "type": "AfterDateTime", "endDateTime": "2027-01-01T00:00:00Z" });
+        let s = parse_schedule(
+            &schedule("Direct", "Member", end),
+            AssignmentType::Active,
+            "g",
+        );
+        let s = s.ok().flatten();
+        assert_eq!(s.as_ref().map(|s| s.role), Some(Role::Member));
+        assert!(s.and_then(|s| s.end).is_some());
+        let through_group = schedule("Group", "member", json!({ "type": "noExpiration" }));
+        assert!(matches!(
+            parse_schedule(&through_group, AssignmentType::Eligible, "g"),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn an_expiration_pimplan_does_not_know_is_an_error_not_permanent() {
+        for exp in [
+            json!({ "type": "notSpecified" }),
+            json!({}),
+            json!({ "type": "afterDateTime" }),
+            json!({ "type": "afterDuration", "duration": "soon" }),
+        ] {
+            let e = parse_schedule(
+                &schedule("direct", "owner", exp.clone()),
+                AssignmentType::Eligible,
+                "g",
+            );
+            assert!(
+                matches!(&e, Err(GraphError::Unreadable(m)) if m.contains("s1")),
+                "{exp}: {e:?}"
+            );
+        }
+        let permanent = schedule("direct", "owner", json!({ "type": "NoExpiration" }));
+        let s = parse_schedule(&permanent, AssignmentType::Eligible, "g")
+            .ok()
+            .flatten();
+        assert!(s.is_some_and(|s| s.end.is_none()));
+    }
 }

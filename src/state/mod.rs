@@ -179,6 +179,13 @@ pub struct AssignmentRecord {
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_id: Option<String>,
+    /// With `--target graph`: the status of `request_id` when the service had taken the
+    /// request but not carried it out yet (`Granted`, `PendingApproval`, `PendingProvisioning`,
+    /// …); absent once it is provisioned. The next `apply --target graph`, `plan --refresh`
+    /// and `drift` read the request again (see `apply::settle`); removing such an entry
+    /// cancels the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_status: Option<String>,
 }
 
 /// A group's policy for one role, flattened to `setting -> value`.
@@ -270,6 +277,12 @@ impl State {
 
     pub fn assignment(&self, key: &str) -> Option<&AssignmentRecord> {
         self.assignments.iter().find(|a| a.key == key)
+    }
+
+    /// Whether anything in the state waits for the service: changes left pending by an
+    /// interrupted apply, or requests the service had not carried out yet.
+    pub fn unsettled(&self) -> bool {
+        !self.pending.is_empty() || self.assignments.iter().any(|a| a.request_status.is_some())
     }
 
     pub fn policy(&self, key: &str) -> Option<&PolicyRecord> {

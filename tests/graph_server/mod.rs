@@ -2,11 +2,14 @@
 //! endpoint, for tests only. It validates field names and enum spellings, enforces the
 //! five-minute rules and the group policy (ExpirationRule, JustificationRule), answers
 //! RoleAssignmentExists, throttles on request, makes new schedules readable only after a
-//! delay, and records every request. It listens on 127.0.0.1 only.
+//! delay, and records every request. Like Microsoft's v1.0 examples, schedules print
+//! `Direct`/`Assigned`; requests can answer other statuses than `Provisioned` (and be read
+//! back by id, and cancelled while not carried out); removing a missing schedule is a 404.
+//! It listens on 127.0.0.1 only.
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -77,6 +80,24 @@ pub struct Inner {
     /// (group id, role) -> (policy id, rules by id)
     pub policies: BTreeMap<(String, String), (String, BTreeMap<String, Value>)>,
     next_id: u64,
+    /// Statuses for the next adminAssign/adminUpdate requests that pass validation (default
+    /// `Provisioned`): `Failed`, `Denied`, … make nothing; `Granted` and `Pending*` make a
+    /// request that becomes a schedule only when the test calls [`Inner::provision`].
+    pub request_statuses: VecDeque<String>,
+    /// Every schedule request answered 201, by id, as `GET …ScheduleRequests/{id}` returns it.
+    pub schedule_requests: BTreeMap<String, Value>,
+    /// Requests taken but not carried out, by id: the schedule each makes when provisioned.
+    pub waiting: BTreeMap<String, Schedule>,
+    /// Answer an adminRemove of a schedule that does not exist with 400
+    /// `RoleAssignmentDoesNotExist` instead of 404 (terraform-provider-azuread takes a 404 as
+    /// gone; neither is documented).
+    pub missing_removal_as_400: bool,
+    /// Answer this many of the next adminRemove requests as if the schedule did not exist,
+    /// although it does (a lagging replica).
+    pub removal_says_missing: usize,
+    /// Schedule id -> the `expiration.type` its list/get responses carry instead of the real
+    /// one (e.g. `notSpecified`).
+    pub odd_expiration: HashMap<String, String>,
 }
 
 impl Inner {
@@ -87,6 +108,30 @@ impl Inner {
     fn id(&mut self) -> String {
         self.next_id += 1;
         format!("00000000-0000-4000-8000-{:012}", self.next_id)
+    }
+
+    /// Carry out a waiting request (see `request_statuses`): its schedule is made (an
+    /// update replaces the old one) and the request is `Provisioned`. False if none waits.
+    pub fn provision(&mut self, request_id: &str) -> bool {
+        let Some(mut schedule) = self.waiting.remove(request_id) else {
+            return false;
+        };
+        let now = self.now();
+        self.schedules.retain(|s| {
+            !(s.eligible == schedule.eligible
+                && s.group_id == schedule.group_id
+                && s.principal_id == schedule.principal_id
+                && s.access_id == schedule.access_id)
+        });
+        schedule.start = schedule.start.max(now);
+        schedule.created = now;
+        schedule.visible_at = Instant::now();
+        if let Some(r) = self.schedule_requests.get_mut(request_id) {
+            r["status"] = json!("Provisioned");
+            r["targetScheduleId"] = json!(schedule.id);
+        }
+        self.schedules.push(schedule);
+        true
     }
 
     pub fn live(&self) -> Vec<&Schedule> {
@@ -263,12 +308,18 @@ impl Inner {
                 }) {
                     return error(400, "BadRequest", "malformed scheduleInfo");
                 }
-                let Some(i) = existing else {
-                    return error(
-                        400,
-                        "RoleAssignmentDoesNotExist",
-                        "The Role assignment does not exist.",
-                    );
+                let lagging = self.removal_says_missing > 0;
+                self.removal_says_missing = self.removal_says_missing.saturating_sub(1);
+                let Some(i) = existing.filter(|_| !lagging) else {
+                    return if self.missing_removal_as_400 {
+                        error(
+                            400,
+                            "RoleAssignmentDoesNotExist",
+                            "The Role assignment does not exist.",
+                        )
+                    } else {
+                        error(404, "ResourceNotFound", "The resource is not found.")
+                    };
                 };
                 if now - self.schedules[i].created < TimeDelta::minutes(5) {
                     return error(
@@ -412,14 +463,29 @@ impl Inner {
                             "The Role assignment does not exist.",
                         );
                     }
-                    ("adminUpdate", Some(i)) => {
-                        self.schedules.remove(i);
-                    }
                     _ => {}
                 }
+                let status = self
+                    .request_statuses
+                    .pop_front()
+                    .unwrap_or_else(|| "Provisioned".to_owned());
+                let waits = status == "Granted" || status.starts_with("Pending");
                 let guid = self.id();
+                if status != "Provisioned" && !waits {
+                    // Failed, Denied, …: answered, and nothing is made.
+                    return (
+                        201,
+                        json!({ "id": guid, "status": status, "action": action }),
+                        Vec::new(),
+                    );
+                }
+                if let ("adminUpdate", Some(i)) = (action, existing)
+                    && !waits
+                {
+                    self.schedules.remove(i);
+                }
                 let schedule_id = format!("{group}_{access}_{guid}");
-                self.schedules.push(Schedule {
+                let schedule = Schedule {
                     id: schedule_id.clone(),
                     eligible,
                     group_id: group.to_owned(),
@@ -432,7 +498,17 @@ impl Inner {
                     justification: body["justification"].as_str().map(str::to_owned),
                     through_group: false,
                     activated: false,
-                });
+                };
+                if waits {
+                    // Taken, not carried out: no schedule until the test provisions it.
+                    self.waiting.insert(guid.clone(), schedule);
+                    return (
+                        201,
+                        json!({ "id": guid, "status": status, "action": action }),
+                        Vec::new(),
+                    );
+                }
+                self.schedules.push(schedule);
                 // The answer carries the schedule as stored: the start as processed, the
                 // expiration as asked (the docs' response example).
                 let expiration = match exp["type"].as_str() {
@@ -461,16 +537,21 @@ impl Inner {
         }
     }
 
-    fn schedule_json(s: &Schedule) -> Value {
-        let expiration = match s.end {
+    /// A schedule as the v1.0 list and get examples print it: `"memberType": "Direct"`,
+    /// `"assignmentType": "Assigned"`, `"status": "Provisioned"`.
+    fn schedule_json(&self, s: &Schedule) -> Value {
+        let mut expiration = match s.end {
             Some(e) => {
                 json!({ "type": "afterDateTime", "endDateTime": e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) })
             }
             None => json!({ "type": "noExpiration" }),
         };
+        if let Some(odd) = self.odd_expiration.get(&s.id) {
+            expiration["type"] = json!(odd);
+        }
         let mut v = json!({
             "id": s.id, "groupId": s.group_id, "principalId": s.principal_id, "accessId": s.access_id,
-            "memberType": if s.through_group { "group" } else { "direct" }, "status": "Provisioned",
+            "memberType": if s.through_group { "Group" } else { "Direct" }, "status": "Provisioned",
             "scheduleInfo": { "startDateTime": s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "expiration": expiration },
         });
         if !s.eligible
@@ -478,7 +559,7 @@ impl Inner {
         {
             o.insert(
                 "assignmentType".into(),
-                json!(if s.activated { "activated" } else { "assigned" }),
+                json!(if s.activated { "Activated" } else { "Assigned" }),
             );
         }
         v
@@ -522,6 +603,12 @@ impl Inner {
                         return error(500, "InternalServerError", "Something went wrong.");
                     }
                     let answer = self.schedule_request(eligible, body);
+                    if answer.0 == 201
+                        && let Some(id) = answer.1["id"].as_str()
+                    {
+                        self.schedule_requests
+                            .insert(id.to_owned(), answer.1.clone());
+                    }
                     if self.fail_post_after_doing_it == Some(self.posts) {
                         return error(500, "InternalServerError", "Something went wrong.");
                     }
@@ -550,7 +637,7 @@ impl Inner {
                                 .get("principalId")
                                 .is_none_or(|p| *p == s.principal_id)
                         })
-                        .map(Self::schedule_json)
+                        .map(|s| self.schedule_json(s))
                         .collect();
                     return (200, json!({ "value": list }), Vec::new());
                 }
@@ -561,9 +648,35 @@ impl Inner {
                         .iter()
                         .find(|s| s.id == id && s.eligible == eligible && s.visible_at <= now)
                     {
-                        Some(s) => (200, Self::schedule_json(s), Vec::new()),
+                        Some(s) => (200, self.schedule_json(s), Vec::new()),
                         None => error(404, "NotFound", "schedule not found"),
                     };
+                }
+                ("GET", "eligibilityScheduleRequests" | "assignmentScheduleRequests", Some(id)) => {
+                    return match self.schedule_requests.get(id) {
+                        Some(r) => (200, r.clone(), Vec::new()),
+                        None => error(404, "NotFound", "request not found"),
+                    };
+                }
+                // Cancel applies only to a request not carried out yet (the docs: a request
+                // that is `Provisioned` or `Failed` is not cancelable); it becomes `Revoked`.
+                (
+                    "POST",
+                    "eligibilityScheduleRequests" | "assignmentScheduleRequests",
+                    Some(id),
+                ) if id.ends_with("/cancel") => {
+                    let id = id.trim_end_matches("/cancel").to_owned();
+                    if self.waiting.remove(&id).is_none() {
+                        return error(
+                            400,
+                            "BadRequest",
+                            "The request is not in a state that can be canceled.",
+                        );
+                    }
+                    if let Some(r) = self.schedule_requests.get_mut(&id) {
+                        r["status"] = json!("Revoked");
+                    }
+                    return (204, Value::Null, Vec::new());
                 }
                 _ => return error(400, "BadRequest", "unknown PIM request"),
             }

@@ -324,6 +324,21 @@ pub fn check_all(cx: &Context<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Findi
     findings
 }
 
+/// Workspace rules that also look at the plan, for what the files alone cannot show: an
+/// assignment the state records as ended (PIM203), a change that would send an end the
+/// service refuses (PIM204). Their findings are the rule's own.
+type PlanCheck = fn(&PlanContext<'_>, &mut Vec<Finding>);
+static PLAN_TIME_TOO: &[(&Rule, PlanCheck)] = &[
+    (
+        &pim203_already_expired::RULE,
+        pim203_already_expired::check_ended,
+    ),
+    (
+        &pim204_ends_too_soon::RULE,
+        pim204_ends_too_soon::check_changes,
+    ),
+];
+
 /// Run every plan-time rule that is not switched off.
 pub fn check_plan(cx: &PlanContext<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -331,6 +346,11 @@ pub fn check_plan(cx: &PlanContext<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<
         if let Check::Plan(check) = rule.check
             && enabled(rule)
         {
+            check(cx, &mut findings);
+        }
+    }
+    for (rule, check) in PLAN_TIME_TOO {
+        if enabled(rule) {
             check(cx, &mut findings);
         }
     }

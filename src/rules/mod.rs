@@ -26,6 +26,7 @@ pub mod pim102_duplicate_definition;
 pub mod pim103_duplicate_assignment;
 pub mod pim104_duplicate_object_id;
 pub mod pim105_eligible_and_active;
+pub mod pim106_missing_object_id;
 pub mod pim201_assignment_too_short;
 pub mod pim202_ends_before_start;
 pub mod pim203_already_expired;
@@ -147,6 +148,7 @@ pub static REGISTRY: &[&Rule] = &[
     &pim103_duplicate_assignment::RULE,
     &pim104_duplicate_object_id::RULE,
     &pim105_eligible_and_active::RULE,
+    &pim106_missing_object_id::RULE,
     &pim201_assignment_too_short::RULE,
     &pim202_ends_before_start::RULE,
     &pim203_already_expired::RULE,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 
 use crate::plan::end::{End, change_end, end_of};
-use crate::plan::{Change, Plan, Subject};
+use crate::plan::{Action, Change, Plan, Reason, Subject};
 use crate::state::store::{write_backup, write_entries, write_state};
 use crate::state::{
     AssignmentRecord, AssignmentSpec, LoadedState, Pending, PolicyRecord, PolicySpec, State,
@@ -235,6 +235,18 @@ impl Ledger {
 
     /// Make the state show `change` as done.
     fn record(&mut self, change: &Change, mut applied: Applied, now: DateTime<FixedOffset>) {
+        // An ended schedule leaves the state; one still declared is remembered as ended, so
+        // that the next plan does not grant it again.
+        if let (Action::Remove, Some(Reason::Expired { .. }), Some(b)) =
+            (change.action, &change.reason, change.assignment_before())
+        {
+            self.assignments.remove(&b.key);
+            self.header.ended.retain(|e| e.key != b.key);
+            if change.assignment_after().is_some() {
+                self.header.ended.push(b.clone());
+            }
+            return;
+        }
         match &change.subject {
             // Nothing was sent: the new values, and the times the service still holds.
             Subject::Assignment {
@@ -266,6 +278,8 @@ impl Ledger {
                 }
                 if let Some(spec) = after {
                     let end = end_of(spec, before.as_ref(), now);
+                    // Granted again: no longer ended.
+                    self.header.ended.retain(|e| e.key != spec.key());
                     self.assignments
                         .insert(spec.key(), record_assignment(spec, end, applied, now));
                 }

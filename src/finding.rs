@@ -100,6 +100,14 @@ impl Finding {
         }
     }
 
+    /// A severity that depends on the workspace (PIM106: error only when the target is
+    /// Microsoft Graph). `rules:` still overrides it.
+    #[must_use]
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
     #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());

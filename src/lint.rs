@@ -137,15 +137,16 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
     // once every file reads.
     let complete = loaded.unread.is_empty();
     if let Some(ws) = loaded.workspace.as_ref().filter(|_| complete) {
-        // Which assignments are applied, for PIM208; a missing or unreadable state means none
-        // (plan and apply report a bad state file).
-        // Read only when an assignment starts in the past: the state of a large tenant is
-        // large, and nothing else in lint needs it.
+        // Which assignments are applied, for PIM208 and PIM204; a missing or unreadable state
+        // means none (plan and apply report a bad state file).
+        // Read only when an assignment starts in the past or ends within five minutes: the
+        // state of a large tenant is large, and nothing else in lint needs it.
         let state_path = loaded.root_dir.join(ws.settings.state_path());
-        let needed = ws
-            .assignments
-            .iter()
-            .any(|a| a.start.as_ref().is_some_and(|s| s.value < now));
+        let needed = ws.assignments.iter().any(|a| {
+            a.start.as_ref().is_some_and(|s| s.value < now)
+                || a.effective_end(now)
+                    .is_some_and(|end| end > now && end < now + rules::FIVE_MINUTES)
+        });
         let applied = if needed {
             crate::state::read(&state_path)
                 .map(|s| s.state.assignments.into_iter().map(|a| a.key).collect())

@@ -937,7 +937,7 @@ fn an_apply_killed_at_random_points_leaves_a_true_state() {
 }
 
 #[test]
-fn expired_entries_are_created_again_or_dropped() {
+fn expired_entries_are_dropped_and_not_created_again() {
     let ws = small(3, "", "");
     let dir = ws.path();
     assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);
@@ -951,7 +951,7 @@ fn expired_entries_are_created_again_or_dropped() {
     let run = pimplan(dir, later, &["plan", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("  + assignment ops/u0 (member, eligible)  # ended 2027-03-01T00:00:00+00:00; gone in the service, so created again"),
+        run.stdout.contains("  - assignment ops/u0 (member, eligible)  # ended 2027-03-01T00:00:00+00:00; still declared, not granted again"),
         "{}",
         run.stdout
     );
@@ -963,7 +963,8 @@ fn expired_entries_are_created_again_or_dropped() {
     // Dropping expired entries is not a mass removal, and the five-minute rule does not apply.
     assert_eq!(pimplan(dir, later, &["apply", "--auto-approve"]).code, 0);
     let st = state(dir);
-    assert_eq!(st["assignments"].as_array().map(Vec::len), Some(2));
+    assert_eq!(st["assignments"].as_array().map(Vec::len), Some(0));
+    assert_eq!(st["ended"].as_array().map(Vec::len), Some(2));
     assert_eq!(
         pimplan(dir, later, &["plan", "--detailed-exitcode"]).code,
         0

@@ -44,8 +44,10 @@ impl Action {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Reason {
-    /// The recorded schedule ended at `ended_at`: it is gone in the service, so a declared
-    /// assignment is created again, and an undeclared one is only dropped from the state.
+    /// The recorded schedule ended at `ended_at`: it is gone in the service. A `remove` only
+    /// drops it from the state (with `after`, the declaration that stays ended: the state
+    /// remembers it in `ended`); a `create` grants it again because the declaration's
+    /// start, end or duration changed.
     Expired { ended_at: DateTime<FixedOffset> },
     /// Role or type changed, which the service cannot update in place.
     RoleOrTypeChanged,
@@ -223,24 +225,72 @@ fn order(change: &Change) -> (u8, String) {
     (rank, change.address.clone())
 }
 
+/// Whether a declared assignment grants nothing now: its end (`end`, or `start` +
+/// `duration`) is past, or the state records it as ended with the same times (a `duration`
+/// without `start`, which would otherwise count again from the next apply).
+fn ended_declaration(
+    spec: &AssignmentSpec,
+    recorded: &HashSet<&str>,
+    ended: &HashMap<&str, &AssignmentRecord>,
+    now: DateTime<FixedOffset>,
+) -> bool {
+    if end::end_of(spec, None, now)
+        .at(now)
+        .is_some_and(|end| end <= now)
+    {
+        return true;
+    }
+    let key = spec.key();
+    !recorded.contains(key.as_str())
+        && ended
+            .get(key.as_str())
+            .is_some_and(|e| e.spec.same_times(spec))
+}
+
 /// The changes that make the state match the workspace.
 pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) -> Vec<Change> {
     let mut changes = Vec::new();
-    let wanted: HashMap<String, &AssignmentSpec> = desired
+    let declared: HashMap<String, &AssignmentSpec> = desired
         .assignments
         .iter()
         .map(|(spec, _)| (spec.key(), spec))
         .collect();
+    let recorded: HashSet<&str> = state.assignments.iter().map(|a| a.key.as_str()).collect();
+    let ended: HashMap<&str, &AssignmentRecord> =
+        state.ended.iter().map(|e| (e.key.as_str(), e)).collect();
+    // Time passing never grants again: a declaration that has ended is not created.
+    let granting: Vec<&AssignmentSpec> = desired
+        .assignments
+        .iter()
+        .map(|(spec, _)| spec)
+        .filter(|spec| !ended_declaration(spec, &recorded, &ended, now))
+        .collect();
+    let wanted: HashMap<String, &AssignmentSpec> =
+        granting.iter().map(|spec| (spec.key(), *spec)).collect();
     let mut matched_desired: HashSet<String> = HashSet::new();
     let mut unmatched_state: Vec<&AssignmentRecord> = Vec::new();
 
     for record in &state.assignments {
         let expired = record.ends_at.is_some_and(|end| end <= now);
         let ended_at = record.ends_at.unwrap_or(now);
+        // Ended while still declared with the same times: dropped from the state and
+        // remembered as ended (the declared spec rides along for the apply to see).
+        let dropped = |spec: Option<&AssignmentSpec>| Change {
+            action: Action::Remove,
+            reason: Some(Reason::Expired { ended_at }),
+            address: assignment_address(&record.spec),
+            subject: Subject::Assignment {
+                before: Some(record.clone()),
+                after: spec.cloned(),
+            },
+        };
         match wanted.get(&record.key) {
             Some(spec) => {
                 matched_desired.insert(record.key.clone());
-                if expired {
+                if expired && spec.same_times(&record.spec) {
+                    changes.push(dropped(Some(spec)));
+                } else if expired {
+                    // A new start, end or duration grants it again.
                     changes.push(Change {
                         action: Action::Create,
                         reason: Some(Reason::Expired { ended_at }),
@@ -262,22 +312,32 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
                     });
                 }
             }
-            None if expired => changes.push(Change {
-                action: Action::Remove,
-                reason: Some(Reason::Expired { ended_at }),
-                address: assignment_address(&record.spec),
-                subject: Subject::Assignment {
-                    before: Some(record.clone()),
-                    after: None,
-                },
-            }),
+            None if expired => changes.push(dropped(declared.get(&record.key).copied())),
             None => unmatched_state.push(record),
         }
+    }
+    // Ended entries whose declaration is gone are forgotten.
+    for record in state
+        .ended
+        .iter()
+        .filter(|e| !declared.contains_key(&e.key) && !recorded.contains(e.key.as_str()))
+    {
+        changes.push(Change {
+            action: Action::Remove,
+            reason: Some(Reason::Expired {
+                ended_at: record.ends_at.unwrap_or(now),
+            }),
+            address: assignment_address(&record.spec),
+            subject: Subject::Assignment {
+                before: Some(record.clone()),
+                after: None,
+            },
+        });
     }
 
     // Ids added or changed: the same names, role and type.
     let mut by_names: HashMap<_, &AssignmentSpec> = HashMap::new();
-    for (spec, _) in &desired.assignments {
+    for &spec in &granting {
         if !matched_desired.contains(&spec.key()) {
             by_names.insert(spec.name_key(), spec);
         }
@@ -314,7 +374,7 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
 
     // What is left pairs up per (group, principal): a role or type change is a replace.
     let mut new_by_pair: BTreeMap<(String, String), Vec<&AssignmentSpec>> = BTreeMap::new();
-    for (spec, _) in &desired.assignments {
+    for &spec in &granting {
         if !matched_desired.contains(&spec.key()) {
             new_by_pair.entry(spec.pair()).or_default().push(spec);
         }

@@ -100,6 +100,10 @@ fn attribute_lines(
 fn reason_note(change: &Change) -> Option<String> {
     match &change.reason {
         Some(Reason::Expired { ended_at }) => Some(match change.action {
+            Action::Remove if change.assignment_after().is_some() => format!(
+                "ended {}; still declared, not granted again: dropped from the state (a new start, end or duration grants it again)",
+                ended_at.to_rfc3339()
+            ),
             Action::Remove => format!(
                 "ended {}; only dropped from the state",
                 ended_at.to_rfc3339()

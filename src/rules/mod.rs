@@ -26,6 +26,7 @@ pub mod pim102_duplicate_definition;
 pub mod pim103_duplicate_assignment;
 pub mod pim104_duplicate_object_id;
 pub mod pim105_eligible_and_active;
+pub mod pim106_missing_object_id;
 pub mod pim201_assignment_too_short;
 pub mod pim202_ends_before_start;
 pub mod pim203_already_expired;
@@ -154,6 +155,7 @@ pub static REGISTRY: &[&Rule] = &[
     &pim103_duplicate_assignment::RULE,
     &pim104_duplicate_object_id::RULE,
     &pim105_eligible_and_active::RULE,
+    &pim106_missing_object_id::RULE,
     &pim201_assignment_too_short::RULE,
     &pim202_ends_before_start::RULE,
     &pim203_already_expired::RULE,
@@ -331,6 +333,21 @@ pub fn check_all(cx: &Context<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Findi
     findings
 }
 
+/// Workspace rules that also look at the plan, for what the files alone cannot show: an
+/// assignment the state records as ended (PIM203), a change that would send an end the
+/// service refuses (PIM204). Their findings are the rule's own.
+type PlanCheck = fn(&PlanContext<'_>, &mut Vec<Finding>);
+static PLAN_TIME_TOO: &[(&Rule, PlanCheck)] = &[
+    (
+        &pim203_already_expired::RULE,
+        pim203_already_expired::check_ended,
+    ),
+    (
+        &pim204_ends_too_soon::RULE,
+        pim204_ends_too_soon::check_changes,
+    ),
+];
+
 /// Run every plan-time rule that is not switched off.
 pub fn check_plan(cx: &PlanContext<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -338,6 +355,11 @@ pub fn check_plan(cx: &PlanContext<'_>, enabled: impl Fn(&Rule) -> bool) -> Vec<
         if let Check::Plan(check) | Check::WorkspaceAndPlan(_, check) = rule.check
             && enabled(rule)
         {
+            check(cx, &mut findings);
+        }
+    }
+    for (rule, check) in PLAN_TIME_TOO {
+        if enabled(rule) {
             check(cx, &mut findings);
         }
     }

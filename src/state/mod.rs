@@ -106,6 +106,15 @@ impl AssignmentSpec {
             || self.emergency_access != recorded.emergency_access
     }
 
+    /// Whether the two declare the same times: `start`, `end`, `duration` and `permanent`
+    /// (what decides when the schedule ends).
+    pub fn same_times(&self, other: &AssignmentSpec) -> bool {
+        self.start == other.start
+            && self.end == other.end
+            && self.duration == other.duration
+            && self.permanent == other.permanent
+    }
+
     /// The key by names only, to recognise an entry whose ids were added or changed.
     pub fn name_key(&self) -> (String, String, Role, AssignmentType) {
         (
@@ -251,6 +260,13 @@ pub struct State {
     /// before it plans; `drift` and `plan --refresh` do the same in memory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    /// Assignments whose schedule ended while still declared, as they were recorded: the
+    /// plan dropped them from `assignments` and does not grant them again while the
+    /// declaration keeps the same `start`, `end` and `duration` (a `duration` without a
+    /// `start` would otherwise count again from the next apply). `ends_at` is when each
+    /// ended. An entry goes when its declaration is removed or changed in those times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ended: Vec<AssignmentRecord>,
 }
 
 /// A change whose outcome is not known: see [`State::pending`].
@@ -272,6 +288,7 @@ impl State {
             assignments: Vec::new(),
             policies: Vec::new(),
             pending: Vec::new(),
+            ended: Vec::new(),
         }
     }
 
@@ -293,6 +310,7 @@ impl State {
     pub fn normalise(&mut self) {
         self.assignments.sort_by(|a, b| a.key.cmp(&b.key));
         self.policies.sort_by(|a, b| a.key.cmp(&b.key));
+        self.ended.sort_by(|a, b| a.key.cmp(&b.key));
     }
 
     pub fn to_json(&self) -> String {
@@ -431,6 +449,12 @@ pub fn read(path: &Path) -> Result<LoadedState, StateError> {
         if !keys.insert(key.as_str()) {
             return Err(corrupt(format!("{what} entry `{key}` appears twice")));
         }
+    }
+    if let Some(e) = state.ended.iter().find(|e| e.key != e.spec.key()) {
+        return Err(corrupt(format!(
+            "ended entry `{}` does not match its values",
+            e.key
+        )));
     }
     Ok(LoadedState {
         state,

@@ -82,6 +82,8 @@ struct View<'a> {
     policies: Vec<&'a super::PolicyRecord>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pending: &'a [super::Pending],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    ended: &'a [super::AssignmentRecord],
 }
 
 /// Write the next serial of a state kept as maps by key (as apply keeps it), without
@@ -94,6 +96,7 @@ pub fn write_entries(
 ) -> Result<(), StateError> {
     header.serial += 1;
     header.written_by = format!("pimplan {}", env!("CARGO_PKG_VERSION"));
+    header.ended.sort_by(|a, b| a.key.cmp(&b.key));
     let view = View {
         format_version: header.format_version,
         lineage: &header.lineage,
@@ -102,6 +105,7 @@ pub fn write_entries(
         assignments: assignments.values().collect(),
         policies: policies.values().collect(),
         pending: &header.pending,
+        ended: &header.ended,
     };
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');

@@ -1,0 +1,135 @@
+//! `apply --target graph` across the end of a schedule: time passing never sends
+//! `adminAssign` again; a changed end or duration does (issue 11, point 14).
+
+mod graph_server;
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use chrono::{DateTime, Utc};
+use common::{Run, edit};
+use graph_server::Server;
+use serde_json::Value;
+
+const T0: &str = "2026-12-01T00:00:00Z";
+const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
+
+fn at(now: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(now)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+/// Run pimplan in `dir` against `server`, with the server's clock set to `now`, and return
+/// the run and the bodies of the schedule requests it posted.
+fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> (Run, Vec<Value>) {
+    {
+        let mut st = server.state();
+        st.now = Some(at(now));
+        st.requests.clear();
+    }
+    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+    cmd.current_dir(dir)
+        .env_remove("PIMPLAN_NOW")
+        .env_remove("PIMPLAN_GRAPH_TOKEN")
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args(args)
+        .args(["--now", now, "--color", "never"])
+        .timeout(Duration::from_secs(120));
+    for (k, v) in server.env() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
+    let posts = server
+        .state()
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
+        .map(|r| r.body.clone())
+        .collect();
+    (Run::of(&out), posts)
+}
+
+fn state(dir: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null)
+}
+
+fn count(st: &Value, list: &str) -> usize {
+    st[list].as_array().map_or(0, Vec::len)
+}
+
+const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+
+/// alice eligible until a fixed end, bob active for a duration counted from the apply.
+fn workspace() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let text = "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\nprincipals:\n  - { name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }\n  - { name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-01-15T00:00:00Z, justification: on-call }\n  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";
+    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
+    tmp
+}
+
+fn assigns(posts: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = posts
+        .iter()
+        .filter(|b| b["action"] == "adminAssign")
+        .map(|b| b["principalId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_ended_schedule_is_not_assigned_again_until_its_times_change() {
+    let server = Server::start();
+    let ws = workspace();
+    let dir = ws.path();
+    let (first, posts) = pimplan(&server, dir, T0, APPLY);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert_eq!(assigns(&posts), [ALICE, BOB]);
+    assert_eq!(server.state().live().len(), 2);
+
+    // Both schedules end in the service (bob's on 2026-12-31, alice's on 2027-01-15).
+    let later = "2027-01-20T00:00:00Z";
+    server.state().now = Some(at(later));
+    assert_eq!(server.state().live().len(), 0);
+    let (run, posts) = pimplan(&server, dir, later, APPLY);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(posts.is_empty(), "nothing may be sent: {posts:#?}");
+    assert!(run.stdout.contains("not granted again"), "{}", run.stdout);
+    let st = state(dir);
+    assert_eq!(count(&st, "assignments"), 0, "{st}");
+    assert_eq!(count(&st, "ended"), 2, "{st}");
+
+    // Nor by any later apply.
+    let (run, posts) = pimplan(&server, dir, "2027-02-01T00:00:00Z", APPLY);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(posts.is_empty(), "nothing may be sent: {posts:#?}");
+    assert!(run.stdout.contains("PIM203"), "{}", run.stdout);
+    assert_eq!(server.state().live().len(), 0);
+
+    // A new end and a new duration grant them again, with adminAssign.
+    let root = dir.join("pimplan.yaml");
+    edit(
+        &root,
+        "end: 2027-01-15T00:00:00Z",
+        "end: 2027-04-01T00:00:00Z",
+    );
+    edit(&root, "duration: P30D", "duration: P60D");
+    let now = "2027-02-01T00:00:00Z";
+    let (run, posts) = pimplan(&server, dir, now, APPLY);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(assigns(&posts), [ALICE, BOB], "{posts:#?}");
+    assert_eq!(server.state().live().len(), 2);
+    let st = state(dir);
+    assert_eq!(count(&st, "assignments"), 2, "{st}");
+    assert_eq!(count(&st, "ended"), 0, "{st}");
+}

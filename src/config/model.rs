@@ -158,8 +158,10 @@ impl Settings {
             .map_or(Self::DEFAULT_MAX_REMOVAL_RATIO, |r| r.value)
     }
 
+    /// Where `plan` and `apply` send changes: Microsoft Graph unless `target: state` (a tool
+    /// that applies through Microsoft Graph changes the tenant when told to apply).
     pub fn target(&self) -> Target {
-        self.target.as_ref().map_or(Target::State, |t| t.value)
+        self.target.as_ref().map_or(Target::Graph, |t| t.value)
     }
 }
 

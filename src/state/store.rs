@@ -82,6 +82,8 @@ struct View<'a> {
     policies: Vec<&'a super::PolicyRecord>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pending: &'a [super::Pending],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    removed: &'a [super::AssignmentRecord],
 }
 
 /// Write the next serial of a state kept as maps by key (as apply keeps it), without
@@ -102,6 +104,7 @@ pub fn write_entries(
         assignments: assignments.values().collect(),
         policies: policies.values().collect(),
         pending: &header.pending,
+        removed: &header.removed,
     };
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');

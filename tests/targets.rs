@@ -304,3 +304,22 @@ fn an_old_state_reads_and_entries_without_ids_are_to_send() {
         to_graph.stdout
     );
 }
+
+/// A saved plan is for one target: its changes were made from what that target holds.
+#[test]
+fn a_saved_plan_is_applied_only_to_its_target() {
+    let ws = workspace();
+    let dir = ws.path();
+    let saved = pimplan(dir, &["plan", "--out", "saved.plan"]);
+    assert_eq!(saved.code, 0, "{}{}", saved.stdout, saved.stderr);
+    let run = pimplan(dir, &["apply", "saved.plan", "--target", "state"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the saved plan is stale: it was made for Microsoft Graph, tenant {TENANT}, and this apply goes to {TO_STATE}"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.join("pimplan.state.json").exists());
+}

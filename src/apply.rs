@@ -208,7 +208,7 @@ impl Ledger {
                     State::keep_service(service, &mut self.assignments, &mut self.policies);
             }
             None => {
-                self.header.removed.clear();
+                // (Its removals to send were put back as entries by `service_view`.)
                 for a in self.assignments.values_mut() {
                     a.set_held(crate::state::Held::Same);
                 }

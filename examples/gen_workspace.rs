@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Duration, FixedOffset};
 
 use pimplan::config::model::{AssignmentType, Role};
-use pimplan::state::{AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, State};
+use pimplan::state::{AssignmentRecord, AssignmentSpec, Held, PolicyRecord, PolicySpec, State};
 
 /// The "now" the workspace is valid at (lint and plan with `--now` set to this).
 const NOW: &str = "2026-12-01T00:00:00Z";
@@ -1050,6 +1050,7 @@ fn generate(args: &Args) -> std::io::Result<String> {
                 key: spec.key(),
                 spec,
                 applied_at,
+                service: Some(Held::Same),
             });
         }
         for a in list {
@@ -1090,6 +1091,8 @@ fn generate(args: &Args) -> std::io::Result<String> {
                 request_id: None,
                 schedule_id: None,
                 request_status: None,
+                // As if applied to Microsoft Graph.
+                service: Some(Held::Same),
             });
             recorded += 1;
         }

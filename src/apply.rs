@@ -192,6 +192,7 @@ fn record_assignment(
         request_id: applied.request_id,
         schedule_id: applied.schedule_id,
         request_status: applied.request_status,
+        service: None,
     }
 }
 
@@ -206,9 +207,44 @@ struct Ledger {
     header: State,
     assignments: BTreeMap<String, AssignmentRecord>,
     policies: BTreeMap<String, PolicyRecord>,
+    /// For an apply to the state alone, what the service holds (which it does not change);
+    /// `None` when the entries are what the service holds (a ledger of a Graph apply starts
+    /// from [`State::service_view`]).
+    service: Option<State>,
 }
 
 impl Ledger {
+    /// A ledger of an apply to the state alone: entries as recorded, and what the service
+    /// holds kept beside them.
+    fn state_only(state: State) -> Self {
+        let service = state.service_view();
+        Ledger {
+            service: Some(service),
+            ..Ledger::new(state)
+        }
+    }
+
+    /// Mark the entries with what the service holds: all of it for a Graph apply (the
+    /// changes it is not sure of are pending), what it held before for an apply to the state
+    /// alone.
+    fn mark_service(&mut self) {
+        match &self.service {
+            Some(service) => {
+                self.header.removed =
+                    State::keep_service(service, &mut self.assignments, &mut self.policies);
+            }
+            None => {
+                // (Its removals to send were put back as entries by `service_view`.)
+                for a in self.assignments.values_mut() {
+                    a.set_held(crate::state::Held::Same);
+                }
+                for p in self.policies.values_mut() {
+                    p.set_held(crate::state::Held::Same);
+                }
+            }
+        }
+    }
+
     fn new(mut state: State) -> Self {
         let assignments = std::mem::take(&mut state.assignments)
             .into_iter()
@@ -222,10 +258,12 @@ impl Ledger {
             header: state,
             assignments,
             policies,
+            service: None,
         }
     }
 
-    fn into_state(self) -> State {
+    fn into_state(mut self) -> State {
+        self.mark_service();
         State {
             assignments: self.assignments.into_values().collect(),
             policies: self.policies.into_values().collect(),
@@ -296,6 +334,7 @@ impl Ledger {
                             key,
                             spec: spec.clone(),
                             applied_at: now,
+                            service: None,
                         },
                     );
                 }
@@ -341,6 +380,7 @@ impl Ledger {
                             key: spec.key(),
                             spec,
                             applied_at: now,
+                            service: None,
                         },
                     );
                 }
@@ -350,6 +390,7 @@ impl Ledger {
     }
 
     fn write(&mut self, path: &Path) -> Result<(), StateError> {
+        self.mark_service();
         write_entries(path, &mut self.header, &self.assignments, &self.policies)
     }
 }
@@ -405,8 +446,15 @@ pub fn apply(
     if let Some(text) = &current.text {
         write_backup(path, text)?;
     }
-    let mut ledger = Ledger::new(current.state);
     let remote = executor.remote();
+    // A Graph apply starts from what the service holds (its plan was made from that), and
+    // so sends what applies to the state alone recorded; an apply to the state alone keeps
+    // what the service holds beside what it records.
+    let mut ledger = if remote {
+        Ledger::new(current.state.service_view())
+    } else {
+        Ledger::state_only(current.state)
+    };
     let delay = step_delay();
     let mut pacer = Pacer {
         changes: 0,

@@ -91,6 +91,10 @@ pub enum Command {
         /// changed outside pimplan.
         #[arg(long)]
         refresh: bool,
+        /// Where the changes would go: the state file alone, or Microsoft Graph then the
+        /// state [default: state, unless `target:` in pimplan.yaml says otherwise].
+        #[arg(long, value_enum)]
+        target: Option<TargetArg>,
     },
     /// Apply a saved plan, or plan and apply after confirmation.
     ///
@@ -110,7 +114,8 @@ pub enum Command {
         /// How long to wait for another pimplan's lock on the state (`30s`, `2m`; default 0).
         #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_wait)]
         lock_timeout: std::time::Duration,
-        /// Where changes go: the state file alone, or Microsoft Graph then the state.
+        /// Where changes go: the state file alone (nothing is sent), or Microsoft Graph then
+        /// the state [default: state, unless `target:` in pimplan.yaml says otherwise].
         #[arg(long, value_enum)]
         target: Option<TargetArg>,
         /// Log every Graph request (method, path, status; the token is redacted) to stderr.
@@ -185,6 +190,15 @@ pub enum PlanFormat {
 pub enum TargetArg {
     State,
     Graph,
+}
+
+impl TargetArg {
+    pub fn target(self) -> crate::config::model::Target {
+        match self {
+            TargetArg::State => crate::config::model::Target::State,
+            TargetArg::Graph => crate::config::model::Target::Graph,
+        }
+    }
 }
 
 /// `30s`, `2m`, `500ms`, or a number of seconds.
@@ -328,13 +342,17 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             detailed_exitcode,
             allow_mass_removal,
             refresh,
+            target,
         } => crate::cli_plan::plan(
             &args,
-            plan_out.as_deref(),
-            *format,
-            *detailed_exitcode,
-            *allow_mass_removal,
-            *refresh,
+            &crate::cli_plan::PlanOptions {
+                out_file: plan_out.as_deref(),
+                format: *format,
+                detailed: *detailed_exitcode,
+                allow_mass_removal: *allow_mass_removal,
+                refresh: *refresh,
+                target: *target,
+            },
             out,
         ),
         Command::Apply {

@@ -17,7 +17,7 @@ use crate::graph::client::{Client, from_env};
 use crate::graph::executor::{GraphExecutor, principal_ids};
 use crate::graph::read::{LiveSchedule, policy_settings, schedules};
 use crate::state::{
-    self, AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, State, store,
+    self, AssignmentRecord, AssignmentSpec, Held, PolicyRecord, PolicySpec, State, store,
 };
 
 fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
@@ -182,6 +182,34 @@ pub fn refresh(
             p.spec.settings = live;
         }
     }
+    // The policies the workspace declares for groups with ids that the state does not
+    // record yet: the service holds them too, and the plan shows its change against them
+    // (not against Microsoft's defaults).
+    let desired = crate::plan::desired(ws);
+    for (spec, _) in &desired.policies {
+        let Some(g) = spec.group_id.as_deref() else {
+            continue;
+        };
+        if out.policy(&spec.key()).is_some() {
+            continue;
+        }
+        let live =
+            policy_settings(client, g, spec.role, &names.principals).map_err(|e| e.to_string())?;
+        if live.is_empty() {
+            continue;
+        }
+        let spec = PolicySpec {
+            settings: live,
+            ..spec.clone()
+        };
+        out.policies.push(PolicyRecord {
+            key: spec.key(),
+            spec,
+            applied_at: now,
+            service: Some(Held::Same),
+        });
+    }
+    out.normalise();
     Ok((out, lines))
 }
 
@@ -248,6 +276,12 @@ fn with_workspace(
 pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
     with_workspace(args, |now, ws, path| {
         let st = match state::read(&path) {
+            Ok(s) if !s.exists() => {
+                return Ok(fail(format!(
+                    "no state at {}; run `pimplan import`",
+                    path.display()
+                )));
+            }
             Ok(s) => s,
             Err(e) => return Ok(fail(e)),
         };
@@ -255,7 +289,9 @@ pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Re
             Ok(c) => c,
             Err(e) => return Ok(fail(e)),
         };
-        match refresh(&mut c, ws, &st.state, now) {
+        // The service is compared with what it is known to hold: what an apply to the
+        // state alone recorded is not drift.
+        match refresh(&mut c, ws, &st.state.service_view(), now) {
             Ok((_, lines)) => {
                 write_out(out, &drift_text(&lines))?;
                 Ok(if lines.iter().any(|l| is_drift(l)) {
@@ -484,6 +520,7 @@ fn import_into(
                 key: spec.key(),
                 spec,
                 applied_at: now,
+                service: Some(Held::Same),
             });
             role_settings[i] = settings;
         }
@@ -535,6 +572,8 @@ fn import_into(
                 request_id: None,
                 schedule_id: s.id.clone(),
                 request_status: None,
+                // Read from the service: it holds it.
+                service: s.id.is_none().then_some(Held::Same),
             });
         }
     }

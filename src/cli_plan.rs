@@ -48,24 +48,42 @@ fn findings_text(run: &PlanRun, args: &Arguments) -> String {
     )
 }
 
+pub struct PlanOptions<'a> {
+    pub out_file: Option<&'a Path>,
+    pub format: PlanFormat,
+    pub detailed: bool,
+    pub allow_mass_removal: bool,
+    pub refresh: bool,
+    pub target: Option<TargetArg>,
+}
+
 pub fn plan(
     args: &Arguments,
-    out_file: Option<&Path>,
-    format: PlanFormat,
-    detailed: bool,
-    allow_mass_removal: bool,
-    refresh: bool,
+    options: &PlanOptions<'_>,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
+    let &PlanOptions {
+        out_file,
+        format,
+        detailed,
+        allow_mass_removal,
+        refresh,
+        target,
+    } = options;
     let clock = clock(args)?;
     let mut refresher = crate::cli_graph::refresher(false, clock.now());
     let refresh_hook: Option<crate::plan::make::Refresh<'_>> =
         if refresh { Some(&mut refresher) } else { None };
-    let run =
-        match crate::plan::make::make_with(&root(args), &clock, allow_mass_removal, refresh_hook) {
-            Ok(run) => run,
-            Err(e) => return Ok(fail(e)),
-        };
+    let run = match crate::plan::make::make_with(
+        &root(args),
+        &clock,
+        allow_mass_removal,
+        target.map(TargetArg::target),
+        refresh_hook,
+    ) {
+        Ok(run) => run,
+        Err(e) => return Ok(fail(e)),
+    };
     let findings = findings_text(&run, args);
     match format {
         PlanFormat::Human => write_out(out, &findings)?,
@@ -204,6 +222,7 @@ pub fn apply(
 ) -> miette::Result<ExitStatus> {
     let clock = clock(args)?;
     let root = root(args);
+    let target = options.target.map(TargetArg::target);
     let saved: Option<Plan> = match &options.plan_file {
         None => None,
         Some(path) => {
@@ -231,7 +250,7 @@ pub fn apply(
     // state's path comes from a first look at the root file, so the workspace is read once.
     let Some(state_path) = early_state_path(&root) else {
         // The root file is missing or does not parse: show why.
-        return match make(&root, &clock, options.allow_mass_removal) {
+        return match make(&root, &clock, options.allow_mass_removal, target) {
             Ok(run) => {
                 write_out(out, &findings_text(&run, args))?;
                 Ok(fail("the workspace could not be read; nothing was applied"))
@@ -247,7 +266,7 @@ pub fn apply(
         Ok(lock) => lock,
         Err(e) => return Ok(fail(e)),
     };
-    let mut run = match make(&root, &clock, options.allow_mass_removal) {
+    let mut run = match make(&root, &clock, options.allow_mass_removal, target) {
         Ok(run) => run,
         Err(e) => return Ok(fail(e)),
     };
@@ -255,17 +274,30 @@ pub fn apply(
     let Some(ws) = run.lint.loaded.workspace.as_ref() else {
         return Ok(fail("the workspace could not be read; nothing was applied"));
     };
-    let target = match options.target {
-        Some(TargetArg::Graph) => Target::Graph,
-        Some(TargetArg::State) => Target::State,
-        None => ws.settings.target(),
-    };
     let mut graph_executor = None;
-    if target == Target::Graph {
+    if target.unwrap_or_else(|| ws.settings.target()) == Target::Graph {
         match crate::cli_graph::executor(ws, options.verbose, clock.now()) {
             Ok(executor) => graph_executor = Some(executor),
-            Err(e) => return Ok(fail(format!("{e}; nothing was sent"))),
+            Err(e) => {
+                return Ok(fail(format!(
+                    "cannot sign in to Microsoft Graph, where this apply sends its changes: {e}.\n  Either give credentials for the tenant (PIMPLAN_GRAPH_TOKEN, or AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE), or pass `--target state` (or `target: state` in pimplan.yaml) to only record the changes in the state file.\n  Nothing was planned, sent or written."
+                )));
+            }
         }
+    }
+    // A saved plan must have been made for where this apply sends.
+    if let (Some(saved_target), Some(plan)) = (
+        saved.as_ref().and_then(|s| s.target.as_ref()),
+        run.plan.as_ref(),
+    ) && plan.target.as_ref() != Some(saved_target)
+    {
+        return Ok(fail(StateError::Stale(format!(
+            "it was made for {}, and this apply goes to {}",
+            saved_target.describe(),
+            plan.target
+                .as_ref()
+                .map_or_else(String::new, crate::plan::Destination::describe)
+        ))));
     }
     // A saved plan must have been made from the state as it is now.
     if let (Some(saved), Some(current), Some(plan)) = (&saved, &run.state, &run.plan)
@@ -320,7 +352,7 @@ pub fn apply(
             }
             Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
         }
-        run = match make(&root, &clock, options.allow_mass_removal) {
+        run = match make(&root, &clock, options.allow_mass_removal, target) {
             Ok(run) => run,
             Err(e) => return Ok(fail(e)),
         };

@@ -668,7 +668,13 @@ fn a_saved_plan_is_finished_after_an_interrupted_apply() {
     // The plan, saved while the change in flight is pending, still counts it as to do.
     // (How many changes are pending depends on how fast the state is written against how
     // fast requests are answered: at least the one in flight.)
-    let plan = pimplan(&server, dir, T0, &["plan", "--out", "saved.json"], &[]);
+    let plan = pimplan(
+        &server,
+        dir,
+        T0,
+        &["plan", "--target", "graph", "--out", "saved.json"],
+        &[],
+    );
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     assert_eq!(pimplan(&server, dir, T0, &["force-unlock"], &[]).code, 0);
     let run = pimplan(

@@ -187,7 +187,14 @@ fn a_duration_without_start_records_the_services_end_and_is_never_extended() {
         &server,
         dir,
         later,
-        &["plan", "--refresh", "--out", "refresh.plan"],
+        &[
+            "plan",
+            "--refresh",
+            "--target",
+            "graph",
+            "--out",
+            "refresh.plan",
+        ],
     );
     ok(&plan);
     ok(&pimplan(

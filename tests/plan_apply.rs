@@ -12,14 +12,22 @@ use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 
-/// Run pimplan in `dir` at the time `now`.
+/// Run pimplan in `dir` at the time `now`. `plan` and `apply` go to the state file alone
+/// unless the test says `--target` (these tests have no Microsoft Graph).
 fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {
+    let to_state =
+        args.iter().any(|a| *a == "plan" || *a == "apply") && !args.contains(&"--target");
     let out = Command::cargo_bin("pimplan")
         .unwrap_or_else(|e| unreachable!("{e}"))
         .current_dir(dir)
         .env_remove("PIMPLAN_NOW")
         .env_remove("PIMPLAN_TEST_STEP_DELAY_MS")
         .args(args)
+        .args(if to_state {
+            &["--target", "state"][..]
+        } else {
+            &[]
+        })
         .args(["--now", now, "--color", "never"])
         .timeout(Duration::from_secs(120))
         .output()
@@ -758,7 +766,7 @@ fn plan_formats() {
     let md = pimplan(dir, T0, &["plan", "--format", "markdown"]);
     assert!(
         md.stdout
-            .starts_with("### pimplan plan\n\n**Plan: 3 to add, 0 to change, 0 to remove.**"),
+            .starts_with("### pimplan plan\n\n**Target:** the state file only: nothing is sent to Microsoft Graph\n\n**Plan: 3 to add, 0 to change, 0 to remove.**"),
         "{}",
         md.stdout
     );
@@ -795,7 +803,16 @@ fn spawn_apply(dir: &Path, delay_ms: u64) -> std::process::Child {
     Process::new(bin)
         .current_dir(dir)
         .env("PIMPLAN_TEST_STEP_DELAY_MS", delay_ms.to_string())
-        .args(["apply", "--auto-approve", "--now", T0, "--color", "never"])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--target",
+            "state",
+            "--now",
+            T0,
+            "--color",
+            "never",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -158,6 +158,9 @@ impl Settings {
             .map_or(Self::DEFAULT_MAX_REMOVAL_RATIO, |r| r.value)
     }
 
+    /// Where `plan` and `apply` send changes: the state file alone unless `target: graph`
+    /// (or `--target graph`): a tenant changes only where the workspace or the command says
+    /// so, never because credentials happen to be in the environment.
     pub fn target(&self) -> Target {
         self.target.as_ref().map_or(Target::State, |t| t.value)
     }

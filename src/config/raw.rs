@@ -30,7 +30,7 @@ pub struct RawFile {
     pub state: Option<Spanned<String>>,
     /// Name (from `principals`) of the identity that applies changes (root file only).
     pub actor: Option<Spanned<String>>,
-    /// Where `apply` sends changes by default: `state` or `graph` (root file only).
+    /// Where `plan` and `apply` send changes: `state` (the state file only, the default) or `graph` (Microsoft Graph, then the state) (root file only).
     #[schemars(with = "Option<Target>")]
     pub target: Option<Spanned<String>>,
     /// Globs of further files, relative to the root file's folder (root file only).

@@ -11,7 +11,8 @@ use crate::rules::{self, PlanContext};
 use crate::source::{FileId, SourceFile, Span};
 use crate::state::{self, LoadedState, StateError};
 
-use super::{FORMAT_VERSION, Plan, StateRef, desired, diff};
+use super::{Destination, FORMAT_VERSION, Plan, StateRef, desired, diff};
+use crate::config::model::{Target, Workspace};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -21,6 +22,8 @@ pub enum PlanError {
     State(#[from] StateError),
     #[error("refreshing from the service failed: {0}")]
     Refresh(String),
+    #[error("no state at {}; run `pimplan import`", .0.display())]
+    NoState(PathBuf),
 }
 
 /// Reads the live service and returns the state as the service has it, with a line per
@@ -100,14 +103,39 @@ fn state_entry_span(id: FileId, text: &str, key: &str) -> Option<Span> {
     Some(Span::new(id, at, at + quoted.len()))
 }
 
-pub fn make(root: &Path, clock: &Clock, allow_mass_removal: bool) -> Result<PlanRun, PlanError> {
-    make_with(root, clock, allow_mass_removal, None)
+pub fn make(
+    root: &Path,
+    clock: &Clock,
+    allow_mass_removal: bool,
+    target: Option<Target>,
+) -> Result<PlanRun, PlanError> {
+    make_with(root, clock, allow_mass_removal, target, None)
 }
 
+/// Where the changes of a plan for `ws` go: `target` (the command line) or the root file's.
+pub fn destination(ws: &Workspace, target: Option<Target>) -> Destination {
+    match target.unwrap_or_else(|| ws.settings.target()) {
+        Target::State => Destination::State,
+        Target::Graph => Destination::Graph {
+            // The sign-in takes AZURE_TENANT_ID first (`graph::client::from_env`).
+            tenant: std::env::var("AZURE_TENANT_ID")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .or_else(|| ws.settings.tenant_id.as_ref().map(|t| t.value.clone()))
+                .or_else(|| ws.settings.tenant_domain.as_ref().map(|t| t.value.clone())),
+        },
+    }
+}
+
+/// `target`: where the changes go, when the command line says (else the root file's
+/// `target:`). A plan for Microsoft Graph is made from what the service is known to hold
+/// ([`state::State::service_view`]), so that it sends what applies to the state alone only
+/// recorded; a plan for the state alone from what the state records.
 pub fn make_with(
     root: &Path,
     clock: &Clock,
     allow_mass_removal: bool,
+    target: Option<Target>,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
     // The state of a large tenant takes as long to read as a good part of the workspace:
@@ -139,13 +167,24 @@ pub fn make_with(
         Some((path, read)) if path == state_path => read?,
         _ => state::read(&state_path)?,
     };
+    let destination = destination(ws, target);
+    let to_graph = matches!(destination, Destination::Graph { .. });
     let mut drift = None;
     let refreshed;
     let diff_state = match refresh {
+        Some(_) if !loaded_state.exists() => {
+            return Err(PlanError::NoState(state_path));
+        }
         Some(refresh) => {
-            let (live, lines) = refresh(ws, &loaded_state.state).map_err(PlanError::Refresh)?;
+            // The service is compared with what it is known to hold.
+            let (live, lines) =
+                refresh(ws, &loaded_state.state.service_view()).map_err(PlanError::Refresh)?;
             drift = Some(lines);
             refreshed = live;
+            &refreshed
+        }
+        None if to_graph && loaded_state.state.has_unsent() => {
+            refreshed = loaded_state.state.service_view();
             &refreshed
         }
         None => &loaded_state.state,
@@ -153,7 +192,10 @@ pub fn make_with(
     let now = clock.now();
     let checksum = workspace_checksum(&lint);
     let desired = desired(ws);
-    let changes = diff(&desired, diff_state, now);
+    let mut changes = diff(&desired, diff_state, now);
+    if to_graph {
+        super::mark_not_sent(&mut changes, &loaded_state.state);
+    }
 
     // Findings about entries no longer in the files point into the state file.
     let state_file = loaded_state
@@ -221,6 +263,7 @@ pub fn make_with(
             checksum: loaded_state.checksum(),
         },
         workspace_checksum: checksum,
+        target: Some(destination),
         changes,
     });
     Ok(PlanRun {

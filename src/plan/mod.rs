@@ -53,6 +53,37 @@ pub enum Reason {
     RoleOrTypeChanged,
     /// The object ids of the group or principal changed.
     IdsChanged,
+    /// An apply to the state alone recorded it; Microsoft Graph never got it.
+    NotSent,
+}
+
+/// Where a plan's changes go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Destination {
+    /// The state file alone.
+    State,
+    /// Microsoft Graph, then the state; `tenant` as configured (id or domain), if it is.
+    Graph {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant: Option<String>,
+    },
+}
+
+impl Destination {
+    /// Where the changes go, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Destination::State => {
+                "the state file only: nothing is sent to Microsoft Graph".to_owned()
+            }
+            Destination::Graph { tenant: Some(t) } => format!("Microsoft Graph, tenant {t}"),
+            Destination::Graph { tenant: None } => {
+                "Microsoft Graph, the tenant of the sign-in (no `tenant.id` in pimplan.yaml)"
+                    .to_owned()
+            }
+        }
+    }
 }
 
 /// What a change is about: before (as recorded) and after (as declared).
@@ -179,6 +210,9 @@ pub struct Plan {
     pub state: StateRef,
     /// Fingerprint of every workspace file (paths and bytes).
     pub workspace_checksum: String,
+    /// Where the changes go (absent in plans of older pimplans).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Destination>,
     pub changes: Vec<Change>,
 }
 
@@ -463,6 +497,33 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
     }
     changes.sort_by_cached_key(order);
     changes
+}
+
+/// Mark the changes of a plan for Microsoft Graph (made from [`State::service_view`]) that an
+/// apply to the state alone has recorded already: they are still to send.
+pub fn mark_not_sent(changes: &mut [Change], state: &State) {
+    for change in changes.iter_mut().filter(|c| c.reason.is_none()) {
+        let recorded = match &change.subject {
+            Subject::Assignment {
+                after: Some(spec), ..
+            } => state
+                .assignment(&spec.key())
+                .is_some_and(|r| !spec.differs_from(&r.spec)),
+            Subject::Assignment {
+                before: Some(b),
+                after: None,
+            } => state.removed.iter().any(|r| r.key == b.key),
+            Subject::Policy {
+                after: Some(spec), ..
+            } => state
+                .policy(&spec.key())
+                .is_some_and(|r| !spec.differs_from(&r.spec)),
+            _ => false,
+        };
+        if recorded {
+            change.reason = Some(Reason::NotSent);
+        }
+    }
 }
 
 fn create(spec: &AssignmentSpec) -> Change {

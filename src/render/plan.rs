@@ -117,6 +117,7 @@ fn reason_note(change: &Change) -> Option<String> {
             Some("role or type changed: cannot be updated in place".to_owned())
         }
         Some(Reason::IdsChanged) => Some("object ids changed".to_owned()),
+        Some(Reason::NotSent) => Some("recorded by a state-only apply, not yet sent".to_owned()),
         None => None,
     }
 }
@@ -154,12 +155,22 @@ pub fn summary(plan: &Plan) -> String {
     format!("Plan: {add} to add, {change} to change, {remove} to remove.")
 }
 
+/// The line that says where the changes go.
+pub fn target_line(plan: &Plan) -> String {
+    plan.target
+        .as_ref()
+        .map(|t| format!("Target: {}.\n\n", t.describe()))
+        .unwrap_or_default()
+}
+
 pub fn human(plan: &Plan, color: bool) -> String {
     let paint = Paint { on: color };
+    let mut out = target_line(plan);
     if plan.is_empty() {
-        return "No changes. The state matches the workspace.\n".to_owned();
+        out.push_str("No changes. The state matches the workspace.\n");
+        return out;
     }
-    let mut out = String::from("pimplan will make these changes:\n\n");
+    out.push_str("pimplan will make these changes:\n\n");
     for change in &plan.changes {
         let symbol = paint.action(change.action, &format!("{:>3}", change.action.symbol()));
         out.push_str(&format!("{symbol} {}", paint.bold(&change.address)));
@@ -205,6 +216,13 @@ pub fn json(plan: &Plan) -> String {
             "summary".into(),
             json!({ "add": add, "change": change, "remove": remove }),
         );
+        if let Some(t) = &plan.target {
+            let mut target = serde_json::to_value(t).unwrap_or_default();
+            if let Some(t_obj) = target.as_object_mut() {
+                t_obj.insert("description".into(), json!(t.describe()));
+            }
+            o.insert("target".into(), target);
+        }
         if let Some(serde_json::Value::Array(changes)) = o.get_mut("changes") {
             for (c, plan_change) in changes.iter_mut().zip(&plan.changes) {
                 let diff: BTreeMap<String, serde_json::Value> =
@@ -226,6 +244,9 @@ pub fn json(plan: &Plan) -> String {
 /// `plan --format markdown`: for a pull-request comment or a job summary.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::from("### pimplan plan\n\n");
+    if let Some(t) = &plan.target {
+        out.push_str(&format!("**Target:** {}\n\n", t.describe()));
+    }
     if plan.is_empty() {
         out.push_str("No changes. The state matches the workspace.\n");
         return out;
@@ -233,25 +254,30 @@ pub fn markdown(plan: &Plan) -> String {
     out.push_str(&format!("**{}**\n\n", summary(plan)));
     out.push_str("| | object | what changes |\n| --- | --- | --- |\n");
     for change in &plan.changes {
-        let what: Vec<String> = match change.action {
-            Action::Create | Action::Remove => reason_note(change).into_iter().collect(),
-            Action::Update | Action::Replace => attribute_lines(change, plan.created_at)
-                .into_iter()
-                .map(|(k, old, new)| {
-                    format!(
-                        "`{k}`: {} → {}",
-                        old.as_deref()
-                            .unwrap_or(NONE)
-                            .replace('|', "\\|")
-                            .replace('\n', " "),
-                        new.as_deref()
-                            .unwrap_or(NONE)
-                            .replace('|', "\\|")
-                            .replace('\n', " ")
-                    )
-                })
-                .collect(),
-        };
+        let what: Vec<String> =
+            match change.action {
+                Action::Create | Action::Remove => reason_note(change).into_iter().collect(),
+                Action::Update | Action::Replace => matches!(change.reason, Some(Reason::NotSent))
+                    .then(|| reason_note(change))
+                    .flatten()
+                    .into_iter()
+                    .chain(attribute_lines(change, plan.created_at).into_iter().map(
+                        |(k, old, new)| {
+                            format!(
+                                "`{k}`: {} → {}",
+                                old.as_deref()
+                                    .unwrap_or(NONE)
+                                    .replace('|', "\\|")
+                                    .replace('\n', " "),
+                                new.as_deref()
+                                    .unwrap_or(NONE)
+                                    .replace('|', "\\|")
+                                    .replace('\n', " ")
+                            )
+                        },
+                    ))
+                    .collect(),
+            };
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             change.action.symbol(),
@@ -260,7 +286,9 @@ pub fn markdown(plan: &Plan) -> String {
         ));
     }
     out.push_str("\n<details><summary>Full plan</summary>\n\n```diff\n");
-    for line in human(plan, false).lines() {
+    let full = human(plan, false);
+    let full = full.strip_prefix(&target_line(plan)).unwrap_or(&full);
+    for line in full.lines() {
         let t = line.trim_start();
         let mapped = if t.starts_with("-/+") {
             format!("! {}", t)

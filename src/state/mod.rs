@@ -195,6 +195,63 @@ pub struct AssignmentRecord {
     /// cancels the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_status: Option<String>,
+    /// What the service was last known to hold of this entry, when that is not the entry
+    /// itself (an apply to the state alone recorded it): see [`Held`]. Absent: the entry
+    /// itself when it carries a request or schedule id (a Graph apply or `import` wrote it),
+    /// else nothing is known to be in the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Held<AssignmentRecord>>,
+}
+
+/// What the service is known to hold of a state entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Held<T> {
+    /// What the entry records.
+    Same,
+    /// Nothing: an apply to the state alone recorded it, and it was never sent.
+    None,
+    /// An older version, recorded before an apply to the state alone changed the entry.
+    Was(Box<T>),
+}
+
+impl AssignmentRecord {
+    /// What the service is known to hold of this entry (see [`AssignmentRecord::service`]).
+    pub fn held(&self) -> Held<AssignmentRecord> {
+        match &self.service {
+            Some(h) => h.clone(),
+            None if self.request_id.is_some() || self.schedule_id.is_some() => Held::Same,
+            None => Held::None,
+        }
+    }
+
+    /// Record what the service holds: left out only where the entry's ids say it (so that
+    /// the entries of a Graph apply read as before), written out otherwise.
+    pub fn set_held(&mut self, held: Held<AssignmentRecord>) {
+        self.service = None;
+        if held != Held::Same || self.held() != Held::Same {
+            self.service = Some(held);
+        }
+    }
+
+    /// The entry as the service holds it, if it holds it.
+    pub fn in_service(&self) -> Option<AssignmentRecord> {
+        let mut r = match self.held() {
+            Held::Same => self.clone(),
+            Held::None => return None,
+            Held::Was(old) => *old,
+        };
+        r.set_held(Held::Same);
+        Some(r)
+    }
+
+    /// Whether `self` and `other` record the same grant at the same times.
+    fn same_grant(&self, other: &AssignmentRecord) -> bool {
+        self.key == other.key
+            && self.spec == other.spec
+            && self.starts_at == other.starts_at
+            && self.ends_at == other.ends_at
+    }
 }
 
 /// A group's policy for one role, flattened to `setting -> value`.
@@ -239,6 +296,33 @@ pub struct PolicyRecord {
     #[serde(flatten)]
     pub spec: PolicySpec,
     pub applied_at: DateTime<FixedOffset>,
+    /// What the service was last known to hold of this policy, when that is not the entry
+    /// (see [`Held`]). Absent: not known (policy entries carry no ids to tell a Graph apply
+    /// from an apply to the state alone, so an entry of an older pimplan is sent again by
+    /// the next Graph apply; sending a policy again changes nothing that is right already).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Held<PolicyRecord>>,
+}
+
+impl PolicyRecord {
+    pub fn held(&self) -> Held<PolicyRecord> {
+        self.service.clone().unwrap_or(Held::None)
+    }
+
+    pub fn set_held(&mut self, held: Held<PolicyRecord>) {
+        self.service = (held != Held::None).then_some(held);
+    }
+
+    /// The policy as the service holds it, if it is known.
+    pub fn in_service(&self) -> Option<PolicyRecord> {
+        let mut r = match self.held() {
+            Held::Same => self.clone(),
+            Held::None => return None,
+            Held::Was(old) => *old,
+        };
+        r.set_held(Held::Same);
+        Some(r)
+    }
 }
 
 /// The whole state.
@@ -267,6 +351,10 @@ pub struct State {
     /// ended. An entry goes when its declaration is removed or changed in those times.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ended: Vec<AssignmentRecord>,
+    /// Assignments an apply to the state alone removed from the state that the service still
+    /// holds: the next `apply --target graph` removes them there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<AssignmentRecord>,
 }
 
 /// A change whose outcome is not known: see [`State::pending`].
@@ -289,7 +377,81 @@ impl State {
             policies: Vec::new(),
             pending: Vec::new(),
             ended: Vec::new(),
+            removed: Vec::new(),
         }
+    }
+
+    /// Whether an apply to the state alone recorded something the service does not hold.
+    pub fn has_unsent(&self) -> bool {
+        !self.removed.is_empty()
+            || self.assignments.iter().any(|a| a.held() != Held::Same)
+            || self.policies.iter().any(|p| p.held() != Held::Same)
+    }
+
+    /// The state as the service is known to hold it: each entry as last sent, the entries
+    /// never sent left out, the removals never sent put back. What a plan for Microsoft
+    /// Graph is made from.
+    pub fn service_view(&self) -> State {
+        let mut assignments: BTreeMap<String, AssignmentRecord> = BTreeMap::new();
+        for a in self
+            .assignments
+            .iter()
+            .filter_map(AssignmentRecord::in_service)
+        {
+            assignments.entry(a.key.clone()).or_insert(a);
+        }
+        for a in &self.removed {
+            let mut a = a.clone();
+            a.set_held(Held::Same);
+            assignments.entry(a.key.clone()).or_insert(a);
+        }
+        let policies: BTreeMap<String, PolicyRecord> = self
+            .policies
+            .iter()
+            .filter_map(PolicyRecord::in_service)
+            .map(|p| (p.key.clone(), p))
+            .collect();
+        State {
+            assignments: assignments.into_values().collect(),
+            policies: policies.into_values().collect(),
+            removed: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// After an apply to the state alone: mark each entry with what the service holds,
+    /// `service` being [`State::service_view`] from before, which such an apply does not
+    /// change.
+    pub fn keep_service(
+        service: &State,
+        assignments: &mut BTreeMap<String, AssignmentRecord>,
+        policies: &mut BTreeMap<String, PolicyRecord>,
+    ) -> Vec<AssignmentRecord> {
+        let mut removed = Vec::new();
+        for s in &service.assignments {
+            match assignments.get_mut(&s.key) {
+                Some(a) if a.same_grant(s) => {
+                    a.request_id.clone_from(&s.request_id);
+                    a.schedule_id.clone_from(&s.schedule_id);
+                    a.set_held(Held::Same);
+                }
+                Some(a) => a.set_held(Held::Was(Box::new(s.clone()))),
+                None => removed.push(s.clone()),
+            }
+        }
+        for a in assignments.values_mut() {
+            if service.assignment(&a.key).is_none() {
+                a.set_held(Held::None);
+            }
+        }
+        for p in policies.values_mut() {
+            match service.policy(&p.key) {
+                Some(s) if s.spec == p.spec => p.set_held(Held::Same),
+                Some(s) => p.set_held(Held::Was(Box::new(s.clone()))),
+                None => p.set_held(Held::None),
+            }
+        }
+        removed
     }
 
     pub fn assignment(&self, key: &str) -> Option<&AssignmentRecord> {
@@ -311,6 +473,7 @@ impl State {
         self.assignments.sort_by(|a, b| a.key.cmp(&b.key));
         self.policies.sort_by(|a, b| a.key.cmp(&b.key));
         self.ended.sort_by(|a, b| a.key.cmp(&b.key));
+        self.removed.sort_by(|a, b| a.key.cmp(&b.key));
     }
 
     pub fn to_json(&self) -> String {

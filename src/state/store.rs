@@ -84,6 +84,8 @@ struct View<'a> {
     pending: &'a [super::Pending],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     ended: &'a [super::AssignmentRecord],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    removed: &'a [super::AssignmentRecord],
 }
 
 /// Write the next serial of a state kept as maps by key (as apply keeps it), without
@@ -106,6 +108,7 @@ pub fn write_entries(
         policies: policies.values().collect(),
         pending: &header.pending,
         ended: &header.ended,
+        removed: &header.removed,
     };
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');

@@ -126,7 +126,16 @@ pub enum Command {
     #[command(subcommand)]
     State(StateCommand),
     /// Release the state lock left by a pimplan that no longer runs.
-    ForceUnlock,
+    ///
+    /// A holder on this machine is checked: its lock is released if its process is gone, and
+    /// refused while it runs, even with `--force`. A holder on another machine, or an
+    /// unreadable lock file, needs `--force`.
+    ForceUnlock {
+        /// The holder runs on another machine and is known to be gone (or the lock file is
+        /// unreadable): release its lock all the same. Never releases a holder running here.
+        #[arg(long)]
+        force: bool,
+    },
     /// Compare the state with Microsoft Graph and show changes made outside pimplan.
     Drift {
         /// Log every Graph request (the token is redacted).
@@ -251,7 +260,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Drift { .. } => "drift",
         Command::Import { .. } => "import",
         Command::State(_) => "state",
-        Command::ForceUnlock => "force-unlock",
+        Command::ForceUnlock { .. } => "force-unlock",
         _ => "other",
     }
 }
@@ -375,7 +384,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             out,
         ),
         Command::State(cmd) => crate::cli_plan::state(&args, cmd, out),
-        Command::ForceUnlock => crate::cli_plan::force_unlock(&args, out),
+        Command::ForceUnlock { force } => crate::cli_plan::force_unlock(&args, *force, out),
         Command::Drift { verbose } => crate::cli_graph::drift(&args, *verbose, out),
         Command::Import {
             groups,

@@ -537,14 +537,25 @@ pub fn state(
     }
 }
 
-pub fn force_unlock(args: &Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+pub fn force_unlock(
+    args: &Arguments,
+    force: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
     let path = match state_path(args) {
         Ok(p) => p,
         Err(e) => return Ok(fail(e)),
     };
-    match store::force_unlock(&path) {
-        Ok(Some(holder)) => {
-            write_out(out, &format!("Released the lock held by {holder}.\n"))?;
+    match store::force_unlock(&path, force) {
+        Ok(Some(released)) => {
+            let holder = released.holder.map_or_else(
+                || "an unknown holder (unreadable lock file)".to_owned(),
+                |h| h.to_string(),
+            );
+            write_out(
+                out,
+                &format!("Released the lock held by {holder} ({}).\n", released.why),
+            )?;
             Ok(ExitStatus::Success)
         }
         Ok(None) => {

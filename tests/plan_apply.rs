@@ -791,7 +791,9 @@ fn a_stale_lock_names_its_holder_until_force_unlock() {
     // The killed holder also left a half-written temporary file: the next apply clears it.
     let leftover = dir.join(".pimplan.state.json.tmp-4242");
     std::fs::write(&leftover, "{ \"format_version\": 1, \"lin").unwrap_or(());
-    let unlock = pimplan(dir, T0, &["force-unlock"]);
+    // Its machine is another: released only when said to be gone.
+    assert_eq!(pimplan(dir, T0, &["force-unlock"]).code, 1);
+    let unlock = pimplan(dir, T0, &["force-unlock", "--force"]);
     assert_eq!(unlock.code, 0);
     assert!(unlock.stdout.contains("Released the lock held by"));
     assert_eq!(pimplan(dir, T0, &["apply", "--auto-approve"]).code, 0);

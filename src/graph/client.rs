@@ -17,7 +17,37 @@ pub struct Endpoints {
 
 pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
-const SCOPE: &str = "https://graph.microsoft.com/.default";
+/// The audience Microsoft Entra expects in a federated assertion (GitHub's OIDC tokens for
+/// Entra are asked for with it).
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// The scope of a client-credentials token for the Graph at `graph`: its origin and
+/// `/.default` (`https://graph.microsoft.us/.default` for US Gov L4,
+/// `https://microsoftgraph.chinacloudapi.cn/.default` for China). A token of one cloud's
+/// Graph is refused by another's.
+pub fn graph_scope(graph: &str) -> String {
+    let (scheme, rest) = graph.split_once("://").unwrap_or(("https", graph));
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    format!("{scheme}://{authority}/.default")
+}
+
+/// Where a federated credential's assertion comes from.
+#[derive(Clone)]
+pub enum Assertion {
+    /// `AZURE_FEDERATED_TOKEN_FILE`, read again at every sign-in.
+    File(String),
+    /// GitHub Actions' OIDC provider (`ACTIONS_ID_TOKEN_REQUEST_URL` and
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`): a fresh assertion for every sign-in, since one
+    /// lasts only minutes.
+    Actions { url: String, request_token: String },
+}
 
 /// How pimplan signs in, from the variables the Azure tools use.
 #[derive(Clone)]
@@ -30,11 +60,12 @@ pub enum Credential {
         client_id: String,
         secret: String,
     },
-    /// `AZURE_FEDERATED_TOKEN_FILE` (workload identity federation, e.g. GitHub Actions OIDC).
+    /// Workload identity federation: an assertion from GitHub Actions' OIDC provider or
+    /// from `AZURE_FEDERATED_TOKEN_FILE`.
     Federated {
         tenant: String,
         client_id: String,
-        token_file: String,
+        assertion: Assertion,
     },
 }
 
@@ -155,7 +186,7 @@ pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphEr
         })?;
     let client_id = env("AZURE_CLIENT_ID").ok_or_else(|| {
         GraphError::Config(
-            "no credentials: set PIMPLAN_GRAPH_TOKEN, or AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE".to_owned(),
+            "no credentials: set PIMPLAN_GRAPH_TOKEN, or AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, GitHub Actions' OIDC (`permissions: id-token: write`) or AZURE_FEDERATED_TOKEN_FILE".to_owned(),
         )
     })?;
     if let Some(secret) = env("AZURE_CLIENT_SECRET") {
@@ -168,39 +199,100 @@ pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphEr
             },
         ));
     }
+    // In GitHub Actions (a job with `id-token: write`) a fresh assertion for every sign-in,
+    // rather than a file written once whose assertion expires minutes later.
+    if let (Some(url), Some(request_token)) = (
+        env("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        check_url("ACTIONS_ID_TOKEN_REQUEST_URL", &url)?;
+        return Ok((
+            endpoints,
+            Credential::Federated {
+                tenant,
+                client_id,
+                assertion: Assertion::Actions { url, request_token },
+            },
+        ));
+    }
     if let Some(token_file) = env("AZURE_FEDERATED_TOKEN_FILE") {
         return Ok((
             endpoints,
             Credential::Federated {
                 tenant,
                 client_id,
-                token_file,
+                assertion: Assertion::File(token_file),
             },
         ));
     }
     Err(GraphError::Config(
-        "AZURE_CLIENT_ID is set but neither AZURE_CLIENT_SECRET nor AZURE_FEDERATED_TOKEN_FILE"
+        "AZURE_CLIENT_ID is set but none of AZURE_CLIENT_SECRET, GitHub Actions' OIDC (ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN, given to a job with `permissions: id-token: write`) or AZURE_FEDERATED_TOKEN_FILE"
             .to_owned(),
     ))
 }
 
+/// Percent-encoding of a query or form value (unreserved characters kept, space as `+`).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
+    let enc = encode;
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// GitHub's OIDC token request: the request URL (which already carries a query string in
+/// GitHub; either way works) with the audience appended.
+fn oidc_request_url(url: &str) -> String {
+    let sep = if url.ends_with('?') || url.ends_with('&') {
+        ""
+    } else if url.contains('?') {
+        "&"
+    } else {
+        "?"
+    };
+    format!("{url}{sep}audience={}", encode(FEDERATED_AUDIENCE))
+}
+
+/// The `exp` of a JWT (its payload's, base64url JSON; the signature is not checked: the
+/// token endpoint does that), as Unix seconds.
+fn jwt_expiry(jwt: &str) -> Option<i64> {
+    let payload = jwt.split('.').nth(1)?;
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut bytes = Vec::new();
+    for c in payload.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push(u8::try_from((bits >> count) & 0xff).ok()?);
+        }
+    }
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims["exp"]
+        .as_i64()
+        .or_else(|| claims["exp"].as_f64().map(|f| f as i64))
 }
 
 /// How long `Retry-After` asks to wait: delta-seconds, or an HTTP-date, counted from the
@@ -212,6 +304,31 @@ fn retry_after_seconds(value: &str, date: Option<&str>) -> Option<u64> {
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let now = chrono::DateTime::parse_from_rfc2822(date?).ok()?;
     Some(u64::try_from((at - now).num_seconds()).unwrap_or(0))
+}
+
+/// The assertion in `AZURE_FEDERATED_TOKEN_FILE`, read again at every sign-in; one that has
+/// expired fails here, before it is sent (Microsoft Entra would refuse it with AADSTS700024).
+fn file_assertion(token_file: &str) -> Result<String, GraphError> {
+    let text = std::fs::read_to_string(token_file).map_err(|e| {
+        GraphError::Auth(format!(
+            "cannot read AZURE_FEDERATED_TOKEN_FILE `{token_file}`: {e}"
+        ))
+    })?;
+    let assertion = text.trim().to_owned();
+    // The system clock, not the plan's `--now`: this is about the assertion's real validity,
+    // which Microsoft Entra judges by its own clock. (An assertion whose `exp` cannot be read
+    // is sent as it is, for the token endpoint to judge.)
+    let now = crate::clock::Clock::system().now().timestamp();
+    if let Some(exp) = jwt_expiry(&assertion)
+        && exp <= now
+    {
+        let at = chrono::DateTime::from_timestamp(exp, 0)
+            .map_or_else(|| exp.to_string(), |t| t.to_rfc3339());
+        return Err(GraphError::Auth(format!(
+            "the assertion in AZURE_FEDERATED_TOKEN_FILE `{token_file}` expired at {at}, so it was not sent (Microsoft Entra would refuse it: AADSTS700024). GitHub's OIDC tokens last minutes: in GitHub Actions, do not write the token to a file; give the job `permissions: id-token: write` and leave ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN to pimplan, which asks for a fresh assertion at every sign-in. Elsewhere, refresh the file before its assertion expires."
+        )));
+    }
+    Ok(assertion)
 }
 
 /// Requests to Microsoft Graph.
@@ -263,6 +380,7 @@ impl Client {
         {
             return Ok(t.clone());
         }
+        let scope = graph_scope(&self.endpoints.graph);
         let (token, lifetime) = match &self.credential {
             Credential::Token(t) => (t.clone(), None),
             Credential::Secret {
@@ -272,7 +390,7 @@ impl Client {
             } => {
                 let form = form_encode(&[
                     ("client_id", client_id),
-                    ("scope", SCOPE),
+                    ("scope", &scope),
                     ("grant_type", "client_credentials"),
                     ("client_secret", secret),
                 ]);
@@ -281,16 +399,17 @@ impl Client {
             Credential::Federated {
                 tenant,
                 client_id,
-                token_file,
+                assertion,
             } => {
-                let assertion = std::fs::read_to_string(token_file).map_err(|e| {
-                    GraphError::Auth(format!(
-                        "cannot read AZURE_FEDERATED_TOKEN_FILE `{token_file}`: {e}"
-                    ))
-                })?;
+                let assertion = match assertion {
+                    Assertion::Actions { url, request_token } => {
+                        self.actions_assertion(url, request_token)?
+                    }
+                    Assertion::File(token_file) => file_assertion(token_file)?,
+                };
                 let form = form_encode(&[
                     ("client_id", client_id),
-                    ("scope", SCOPE),
+                    ("scope", &scope),
                     ("grant_type", "client_credentials"),
                     (
                         "client_assertion_type",
@@ -306,6 +425,67 @@ impl Client {
             .map(|l| Instant::now() + l.saturating_sub((l / 2).min(Duration::from_secs(300))));
         self.token = Some((token.clone(), renew));
         Ok(token)
+    }
+
+    /// A fresh assertion from GitHub Actions' OIDC provider (as `@actions/core`'s
+    /// `getIDToken` asks for one: GET with the audience, the request token as bearer, the
+    /// JWT in `value`). A transient failure is tried again twice.
+    fn actions_assertion(&self, url: &str, request_token: &str) -> Result<String, GraphError> {
+        let full = oidc_request_url(url);
+        let shown = full.split('?').next().unwrap_or("");
+        let redact = |text: String| text.replace(request_token, "[redacted]");
+        let mut attempt = 0u32;
+        loop {
+            self.log(&format!(
+                "GET {shown}?… (GitHub Actions OIDC token request, Authorization: Bearer [redacted])"
+            ));
+            let result = self
+                .agent
+                .get(&full)
+                .header("Authorization", &format!("Bearer {request_token}"))
+                .call();
+            let (status, text) = match result {
+                Ok(mut resp) => (
+                    resp.status().as_u16(),
+                    resp.body_mut().read_to_string().unwrap_or_default(),
+                ),
+                Err(e) if attempt < 2 => {
+                    self.log(&redact(format!("the OIDC provider did not answer: {e}")));
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_secs(1 << attempt));
+                    continue;
+                }
+                Err(e) => {
+                    return Err(GraphError::Auth(redact(format!(
+                        "GitHub Actions' OIDC provider (ACTIONS_ID_TOKEN_REQUEST_URL) did not answer: {e}"
+                    ))));
+                }
+            };
+            if (status == 429 || status >= 500) && attempt < 2 {
+                self.log(&format!(
+                    "the OIDC provider answered {status}; trying again"
+                ));
+                attempt += 1;
+                std::thread::sleep(Duration::from_secs(1 << attempt));
+                continue;
+            }
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if status != 200 {
+                let message = value["message"].as_str().unwrap_or("").to_owned();
+                return Err(GraphError::Auth(redact(format!(
+                    "GitHub Actions' OIDC provider answered {status} {message} (does the job have `permissions: id-token: write`?)"
+                ))));
+            }
+            return value["value"]
+                .as_str()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| {
+                    GraphError::Auth(
+                        "GitHub Actions' OIDC provider returned no token (`value`)".to_owned(),
+                    )
+                });
+        }
     }
 
     /// A token from the token endpoint, and how long it lasts.
@@ -498,6 +678,56 @@ mod tests {
             None
         );
         assert_eq!(retry_after_seconds("soon", None), None);
+    }
+
+    #[test]
+    fn the_scope_follows_the_graph_endpoint() {
+        for (graph, scope) in [
+            (DEFAULT_GRAPH, "https://graph.microsoft.com/.default"),
+            (
+                "https://graph.microsoft.us/v1.0",
+                "https://graph.microsoft.us/.default",
+            ),
+            (
+                "https://dod-graph.microsoft.us/v1.0/",
+                "https://dod-graph.microsoft.us/.default",
+            ),
+            (
+                "https://microsoftgraph.chinacloudapi.cn/v1.0",
+                "https://microsoftgraph.chinacloudapi.cn/.default",
+            ),
+            (
+                "HTTPS://Graph.Microsoft.US:443/v1.0",
+                "https://graph.microsoft.us/.default",
+            ),
+            (
+                "http://127.0.0.1:8080/v1.0",
+                "http://127.0.0.1:8080/.default",
+            ),
+        ] {
+            assert_eq!(graph_scope(graph), scope, "{graph}");
+        }
+    }
+
+    #[test]
+    fn the_oidc_request_url_with_or_without_a_query() {
+        assert_eq!(
+            oidc_request_url("https://x.example/idtoken?api-version=2.0"),
+            "https://x.example/idtoken?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange"
+        );
+        assert_eq!(
+            oidc_request_url("https://x.example/idtoken"),
+            "https://x.example/idtoken?audience=api%3A%2F%2FAzureADTokenExchange"
+        );
+    }
+
+    #[test]
+    fn the_expiry_of_a_jwt() {
+        // {"alg":"none"} . {"iat":1700000000,"exp":1700000300} . (no signature)
+        let jwt = "eyJhbGciOiJub25lIn0.eyJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDMwMH0.";
+        assert_eq!(jwt_expiry(jwt), Some(1_700_000_300));
+        assert_eq!(jwt_expiry("eyJ-federated-assertion"), None);
+        assert_eq!(jwt_expiry("a.!!!.c"), None);
     }
 
     #[test]

@@ -246,20 +246,142 @@ fn remove_stale_temporaries(state: &Path) {
     }
 }
 
-/// Remove a lock left by a process that no longer runs. Returns who held it, if anyone.
-pub fn force_unlock(state: &Path) -> Result<Option<LockInfo>, StateError> {
-    let path = lock_path(state);
-    if !path.exists() {
-        return Ok(None);
+/// Whether the process that took a lock on this machine still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Liveness {
+    Alive,
+    Gone,
+    /// No `/proc` (not Linux): pimplan cannot tell without platform calls it does not make
+    /// (`unsafe_code` is forbidden).
+    Unknown,
+}
+
+/// Whether process `pid`, which took a lock at `since`, still runs: `/proc/PID/stat` on
+/// Linux. A zombie is gone; so is a process that started after the lock was taken (the pid
+/// was reused by another process). Start time: boot time (`btime` of `/proc/stat`) plus the
+/// start in clock ticks, at USER_HZ = 100 (the kernel's fixed user-space tick on every
+/// mainstream architecture).
+fn liveness(pid: u32, since: &str) -> Liveness {
+    if !Path::new("/proc/self/stat").exists() {
+        return Liveness::Unknown;
     }
-    let info = read_lock(&path);
+    if pid == 0 {
+        return Liveness::Gone;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Liveness::Gone;
+    };
+    // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    if matches!(fields.first(), Some(&"Z") | Some(&"X") | Some(&"x")) {
+        return Liveness::Gone;
+    }
+    let started = fields
+        .get(19) // field 22 of stat(5), `starttime`
+        .and_then(|t| t.parse::<i64>().ok())
+        .zip(boot_time())
+        .map(|(ticks, boot)| boot + ticks / 100);
+    let taken = chrono::DateTime::parse_from_rfc3339(since)
+        .ok()
+        .map(|t| t.timestamp());
+    match (started, taken) {
+        // A few seconds' allowance for the tick and boot time rounding.
+        (Some(started), Some(taken)) if started > taken + 5 => Liveness::Gone,
+        _ => Liveness::Alive,
+    }
+}
+
+fn boot_time() -> Option<i64> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|t| t.trim().parse().ok())
+}
+
+/// Why `force-unlock` released a lock.
+#[derive(Debug)]
+pub struct Released {
+    /// The holder (`None`: the lock file could not be read).
+    pub holder: Option<LockInfo>,
+    pub why: &'static str,
+}
+
+/// Release a lock whose holder no longer runs, never that of a running apply (two applies
+/// would then send at once). A holder on this machine is checked: gone, the lock is
+/// released; running, it is refused, even with `force`. A holder on another machine (or one
+/// this platform cannot check, or an unreadable lock file) is released only with `force`:
+/// the caller knows it is gone. `Ok(None)`: there was no lock.
+pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, StateError> {
+    let path = lock_path(state);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => None,
+    };
+    let info: Option<LockInfo> = text.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    let why = match &info {
+        None if force => "--force: the lock file could not be read",
+        None => {
+            return Err(StateError::Locked(format!(
+                "the lock file `{}` cannot be read, so who holds it is unknown; if no pimplan is running against this state, run `pimplan force-unlock --force`",
+                path.display()
+            )));
+        }
+        Some(h) if h.host == host_name() => match liveness(h.pid, &h.since) {
+            Liveness::Gone => "its process no longer runs",
+            Liveness::Alive => {
+                return Err(StateError::Locked(format!(
+                    "the state `{}` is locked by {h}, which is still running on this machine; wait for it to finish, or stop it and run `pimplan force-unlock` again. A running apply's lock is never released, not even with --force: two applies would send at once",
+                    state.display()
+                )));
+            }
+            Liveness::Unknown if force => "--force: its process could not be checked here",
+            Liveness::Unknown => {
+                return Err(StateError::Locked(format!(
+                    "the state `{}` is locked by {h}; this platform gives pimplan no way to check whether process {} still runs. If it does not, run `pimplan force-unlock --force`",
+                    state.display(),
+                    h.pid
+                )));
+            }
+        },
+        Some(_) if force => "--force: its machine was said to be gone",
+        Some(h) => {
+            return Err(StateError::Locked(format!(
+                "the state `{}` is locked by {h}, on another machine, where pimplan cannot check whether it still runs. If it is known to be gone (the runner or machine stopped), run `pimplan force-unlock --force`; releasing the lock of an apply that still runs lets two applies send at once",
+                state.display()
+            )));
+        }
+    };
+    // The lock may have changed hands while it was checked (its holder finished, another
+    // apply took it): only the lock that was checked is removed.
+    if std::fs::read_to_string(&path).ok() != text {
+        return Err(StateError::Locked(format!(
+            "the lock of `{}` changed while it was checked; run `pimplan force-unlock` again",
+            state.display()
+        )));
+    }
     std::fs::remove_file(&path).map_err(|source| StateError::Write { path, source })?;
-    Ok(info.or(Some(LockInfo {
-        id: String::new(),
-        pid: 0,
-        host: String::new(),
-        user: String::new(),
-        since: String::new(),
-        command: "unknown (unreadable lock file)".to_owned(),
-    })))
+    Ok(Some(Released { holder: info, why }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_is_alive_and_a_reused_pid_is_not() {
+        let pid = std::process::id();
+        let now = chrono::Utc::now().to_rfc3339();
+        assert_eq!(liveness(pid, &now), Liveness::Alive);
+        // The lock was taken long before this process started: another process held it.
+        assert_eq!(liveness(pid, "2000-01-01T00:00:00Z"), Liveness::Gone);
+        assert_eq!(liveness(0, &now), Liveness::Gone);
+        assert_eq!(liveness(u32::MAX, &now), Liveness::Gone);
+    }
 }

@@ -21,6 +21,11 @@ use serde_json::{Value, json};
 pub const TOKEN: &str = "test-access-token-0123456789";
 pub const SECRET: &str = "test-client-secret-abcdef";
 pub const ASSERTION: &str = "eyJ-federated-assertion";
+/// The bearer token GitHub gives a job with `id-token: write` (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+pub const OIDC_REQUEST_TOKEN: &str = "test-oidc-request-token-9876543210";
+/// The "signature" of the assertions this stand-in issues as GitHub's OIDC provider; its
+/// token endpoint accepts only those (and the static `ASSERTION`).
+const OIDC_SIGNATURE: &str = "c3RhbmQtaW4tc2lnbmF0dXJl";
 
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -70,6 +75,13 @@ pub struct Inner {
     pub subject_not_found: usize,
     /// `expires_in` of the tokens handed out (default 3600).
     pub token_lifetime: Option<u64>,
+    /// Seconds from `iat` to `exp` of the assertions the OIDC endpoint issues (default 300,
+    /// GitHub's are valid minutes). Sign-in judges them by the real clock, as Entra does, not
+    /// by `now` (the schedules' clock, which tests set to their `--now`).
+    pub assertion_lifetime: Option<i64>,
+    /// `scheme://host:port` this server is reached as: its token endpoint accepts the scope
+    /// `{origin}/.default` only, as Entra accepts that of the Graph it serves.
+    pub origin: String,
     /// Refuse the next Graph request with 401, whatever its token.
     pub refuse_token_once: bool,
     /// Answer the PATCH of a policy rule with this 1-based number with a 500.
@@ -755,6 +767,105 @@ impl Inner {
     }
 }
 
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+fn unbase64url(text: &str) -> Option<Vec<u8>> {
+    let (mut bits, mut count, mut out) = (0u32, 0, Vec::new());
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push(((bits >> count) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// A JWT-shaped assertion as GitHub's OIDC provider issues it, valid from `iat` to `exp`
+/// (Unix seconds), signed by this stand-in.
+pub fn assertion(audience: &str, iat: i64, exp: i64) -> String {
+    let header = json!({ "typ": "JWT", "alg": "RS256", "kid": "stand-in" });
+    let claims = json!({
+        "jti": uuid_like(iat, exp),
+        "sub": "repo:example/pim:environment:pim-production",
+        "aud": audience,
+        "iss": "https://token.actions.githubusercontent.com",
+        "nbf": iat,
+        "iat": iat,
+        "exp": exp,
+    });
+    format!(
+        "{}.{}.{OIDC_SIGNATURE}",
+        base64url(header.to_string().as_bytes()),
+        base64url(claims.to_string().as_bytes())
+    )
+}
+
+fn uuid_like(iat: i64, exp: i64) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{iat:x}-{exp:x}-{n}")
+}
+
+/// The token endpoint's judgement of a client assertion (None: accepted), as Entra answers.
+fn judge_assertion(assertion: &str, now: DateTime<Utc>) -> Option<String> {
+    if assertion == ASSERTION {
+        return None; // the static assertion of the simplest federated test
+    }
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let claims = match parts.as_slice() {
+        [_, payload, OIDC_SIGNATURE] => unbase64url(payload)
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    let (Some(nbf), Some(exp)) = (claims["nbf"].as_i64(), claims["exp"].as_i64()) else {
+        return Some("AADSTS50027: JWT token is invalid or malformed.".to_owned());
+    };
+    if claims["aud"] != "api://AzureADTokenExchange" {
+        return Some(format!(
+            "AADSTS700212: No matching federated identity record found for presented assertion audience '{}'.",
+            claims["aud"].as_str().unwrap_or("")
+        ));
+    }
+    let at = |t: i64| {
+        DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .to_rfc3339()
+    };
+    if now.timestamp() < nbf || now.timestamp() >= exp {
+        return Some(format!(
+            "AADSTS700024: Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}.",
+            now.to_rfc3339(),
+            at(nbf),
+            at(exp)
+        ));
+    }
+    None
+}
+
 fn respond(stream: &mut TcpStream, status: u16, body: &Value, headers: &[(String, String)]) {
     let text = if body.is_null() {
         String::new()
@@ -840,20 +951,70 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         body: body.clone(),
         raw_body: raw_body.clone(),
     });
+    // GitHub's OIDC token request (`ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`, the request
+    // token as bearer): a JWT in `value`, valid a few minutes from now (the real clock).
+    if path == "/oidc/token" && method == "GET" {
+        let audience = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("audience="))
+            .map(decode);
+        let lifetime = state.assertion_lifetime.unwrap_or(300);
+        drop(state);
+        if auth.as_deref() != Some(&format!("Bearer {OIDC_REQUEST_TOKEN}")) {
+            respond(&mut stream, 401, &json!({ "message": "Unauthorized" }), &[]);
+            return;
+        }
+        let iat = Utc::now().timestamp();
+        let value = assertion(audience.as_deref().unwrap_or(""), iat, iat + lifetime);
+        respond(
+            &mut stream,
+            200,
+            &json!({ "count": 1, "value": value }),
+            &[],
+        );
+        return;
+    }
     if path.starts_with("/auth/") && path.ends_with("/oauth2/v2.0/token") {
         let form: HashMap<String, String> = raw_body
             .split('&')
             .filter_map(|kv| kv.split_once('=').map(|(k, v)| (decode(k), decode(v))))
             .collect();
-        let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
-            && form.get("scope").map(String::as_str)
-                == Some("https://graph.microsoft.com/.default")
-            && (form.get("client_secret").map(String::as_str) == Some(SECRET)
-                || (form.get("client_assertion").map(String::as_str) == Some(ASSERTION)
-                    && form.get("client_assertion_type").map(String::as_str)
-                        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")));
+        let expected_scope = format!("{}/.default", state.origin);
         let lifetime = state.token_lifetime.unwrap_or(3600);
         drop(state);
+        let scope = form.get("scope").cloned().unwrap_or_default();
+        if scope != expected_scope {
+            // Entra does not know another cloud's Graph as a resource.
+            let resource = scope.trim_end_matches("/.default");
+            respond(
+                &mut stream,
+                400,
+                &json!({ "error": "invalid_resource", "error_description": format!("AADSTS500011: The resource principal named {resource} was not found in the tenant.") }),
+                &[],
+            );
+            return;
+        }
+        let refused_assertion = form
+            .get("client_assertion")
+            .filter(|_| {
+                form.get("client_assertion_type").map(String::as_str)
+                    == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            })
+            .and_then(|a| judge_assertion(a, Utc::now()));
+        if let Some(description) = refused_assertion {
+            respond(
+                &mut stream,
+                401,
+                &json!({ "error": "invalid_client", "error_description": description }),
+                &[],
+            );
+            return;
+        }
+        let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && (form.get("client_secret").map(String::as_str) == Some(SECRET)
+                || (form.contains_key("client_assertion")
+                    && form.get("client_assertion_type").map(String::as_str)
+                        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")));
         if ok {
             respond(
                 &mut stream,
@@ -900,6 +1061,7 @@ impl Server {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let inner = Arc::new(Mutex::new(Inner {
             retry_after: 0,
+            origin: format!("http://127.0.0.1:{port}"),
             ..Inner::default()
         }));
         let shared = Arc::clone(&inner);
@@ -932,6 +1094,22 @@ impl Server {
                 "11111111-2222-3333-4444-555555555555".to_owned(),
             ),
             ("AZURE_CLIENT_SECRET", SECRET.to_owned()),
+        ]
+    }
+
+    /// The variables GitHub gives a job with `id-token: write`, pointing at this server's
+    /// OIDC endpoint (whose URL, like GitHub's, already has a query string), and no secret.
+    pub fn actions_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AZURE_CLIENT_SECRET", String::new()),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                format!("{}/oidc/token?api-version=2.0", self.base),
+            ),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                OIDC_REQUEST_TOKEN.to_owned(),
+            ),
         ]
     }
 }

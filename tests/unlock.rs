@@ -1,0 +1,181 @@
+//! `force-unlock` never lets two applies send at once: a holder on this machine is checked
+//! (`/proc`), and only a holder on another machine or an unreadable lock needs `--force`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use common::Run;
+
+const T0: &str = "2026-12-01T00:00:00Z";
+const LOCK: &str = "pimplan.state.json.lock";
+
+fn pimplan(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::cargo_bin("pimplan")
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .current_dir(dir)
+        .env_remove("PIMPLAN_NOW")
+        .env_remove("PIMPLAN_TEST_STEP_DELAY_MS")
+        .args(args)
+        .args(["--now", T0, "--color", "never"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    Run::of(&out)
+}
+
+fn workspace(n: usize) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let mut text = String::from("version: 1\nprincipals:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
+        ));
+    }
+    text.push_str("groups:\n  - name: ops\n    owners: [u0]\nassignments:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
+        ));
+    }
+    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
+    tmp
+}
+
+/// The host name pimplan records in its lock (Linux).
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn write_lock(dir: &Path, pid: u32, host: &str, since: &str) {
+    let lock = serde_json::json!({
+        "id": "x", "pid": pid, "host": host, "user": "deploy", "since": since,
+        "command": "pimplan apply",
+    });
+    std::fs::write(dir.join(LOCK), lock.to_string()).unwrap_or(());
+}
+
+fn sleeper() -> Child {
+    Process::new("sleep")
+        .arg("60")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_running_apply_on_this_machine_keeps_its_lock_even_with_force() {
+    let ws = workspace(40);
+    let dir = ws.path();
+    let bin = assert_cmd::cargo::cargo_bin("pimplan");
+    let apply = Process::new(bin)
+        .current_dir(dir)
+        .env("PIMPLAN_TEST_STEP_DELAY_MS", "1000")
+        .args(["apply", "--auto-approve", "--now", T0, "--color", "never"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let started = Instant::now();
+    while !dir.join(LOCK).exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.join(LOCK).exists(), "the apply took no lock");
+    for args in [&["force-unlock"][..], &["force-unlock", "--force"]] {
+        let run = pimplan(dir, args);
+        assert_eq!(run.code, 1, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr
+                .contains("which is still running on this machine")
+                && run.stderr.contains("not even with --force"),
+            "{}",
+            run.stderr
+        );
+        assert!(dir.join(LOCK).exists());
+    }
+    // Killed, its lock is stale: released without --force.
+    stop(apply);
+    let run = pimplan(dir, &["force-unlock"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("(its process no longer runs)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!dir.join(LOCK).exists());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_local_holder_is_released_when_its_process_is_gone_or_its_pid_was_reused() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    let child = sleeper();
+    let pid = child.id();
+    write_lock(dir, pid, &this_host(), &chrono::Utc::now().to_rfc3339());
+    let run = pimplan(dir, &["force-unlock", "--force"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("(process {pid} of deploy on")),
+        "{}",
+        run.stderr
+    );
+    // The same pid, but the lock is older than the process: another process held it.
+    write_lock(dir, pid, &this_host(), "2026-11-30T23:00:00+00:00");
+    let run = pimplan(dir, &["force-unlock"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!dir.join(LOCK).exists());
+    // The holder ended: released without --force.
+    write_lock(dir, pid, &this_host(), &chrono::Utc::now().to_rfc3339());
+    stop(child);
+    let run = pimplan(dir, &["force-unlock"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!dir.join(LOCK).exists());
+}
+
+#[test]
+fn a_holder_on_another_machine_or_an_unreadable_lock_needs_force() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    // A live pid of this machine, recorded by another: its process here says nothing.
+    let child = sleeper();
+    write_lock(dir, child.id(), "ci-runner-7", "2026-11-30T23:00:00+00:00");
+    let run = pimplan(dir, &["force-unlock"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("on another machine")
+            && run.stderr.contains("pimplan force-unlock --force"),
+        "{}",
+        run.stderr
+    );
+    assert!(dir.join(LOCK).exists());
+    let run = pimplan(dir, &["force-unlock", "--force"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("on ci-runner-7"), "{}", run.stdout);
+    assert!(!dir.join(LOCK).exists());
+    stop(child);
+
+    std::fs::write(dir.join(LOCK), "{ \"id\": ").unwrap_or(());
+    let run = pimplan(dir, &["force-unlock"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("cannot be read"), "{}", run.stderr);
+    assert!(dir.join(LOCK).exists());
+    let run = pimplan(dir, &["force-unlock", "--force"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!dir.join(LOCK).exists());
+    let run = pimplan(dir, &["force-unlock"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("is not locked"), "{}", run.stdout);
+}

@@ -725,3 +725,42 @@ fn a_state_without_the_new_keys_plans_their_addition() {
     assert_fresh_single_patches(&server);
     assert_in_sync(&server, dir);
 }
+
+/// `eligible_assignment.require: [justification]` (`Enablement_Admin_Eligibility`) makes the
+/// service refuse an eligibility without a justification; lint says so first (PIM609).
+#[test]
+fn a_justification_required_on_eligible_assignment_is_linted_and_enforced() {
+    let server = Server::start();
+    let ws = workspace(
+        "",
+        "    policy:\n      member:\n        eligible_assignment: { require: [justification] }\n",
+    );
+    let dir = ws.path();
+    edit(&dir.join("pimplan.yaml"), ", justification: on-call", "");
+    let lint = pimplan(&server, dir, &["lint", "--format", "json"]);
+    assert_eq!(lint.code, 1, "{}{}", lint.stdout, lint.stderr);
+    let findings = json(&lint.stdout)["findings"].clone();
+    assert!(
+        findings
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["code"] == "PIM609"
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m
+                        .contains("eligible member of `ops` for `alice` needs a justification")))),
+        "{findings}"
+    );
+    // With the justification back, the policy is applied first, then the eligibility.
+    edit(
+        &dir.join("pimplan.yaml"),
+        "end: 2027-03-01T00:00:00Z",
+        "end: 2027-03-01T00:00:00Z, justification: on-call",
+    );
+    ok(&pimplan(&server, dir, APPLY));
+    let (_, rules) = policy(&server, "member");
+    assert_eq!(
+        rules["Enablement_Admin_Eligibility"]["enabledRules"],
+        json!(["Justification"])
+    );
+    assert_in_sync(&server, dir);
+}

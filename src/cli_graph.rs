@@ -390,21 +390,58 @@ fn policy_yaml(settings: &BTreeMap<String, String>, indent: &str) -> String {
         get("activation.approval.required"),
         list("activation.approval.approvers")
     ));
+    // Notifications that differ from Microsoft's default (a key left out means the default).
+    let notifications = |section: &str, indent: &str| {
+        let mut lines = String::new();
+        for recipient in ["admin", "assignee", "approver"] {
+            let key = |field: &str| format!("{section}.notifications.{recipient}.{field}");
+            let default_recipients = get(&key("default_recipients"));
+            let level = get(&key("level"));
+            let extra = list(&key("additional_recipients"));
+            let mut fields = Vec::new();
+            if default_recipients == "false" {
+                fields.push("default_recipients: false".to_owned());
+            }
+            if !level.is_empty() && level != "all" {
+                fields.push(format!("level: {level}"));
+            }
+            if extra != "[]" {
+                fields.push(format!("additional_recipients: {extra}"));
+            }
+            if !fields.is_empty() {
+                lines.push_str(&format!(
+                    "{indent}  {recipient}: {{ {} }}\n",
+                    fields.join(", ")
+                ));
+            }
+        }
+        if lines.is_empty() {
+            lines
+        } else {
+            format!("{indent}notifications:\n{lines}")
+        }
+    };
+    out.push_str(&notifications("activation", &format!("{indent}  ")));
     for prefix in ["eligible_assignment", "active_assignment"] {
         let permanent = get(&format!("{prefix}.allow_permanent")) == "true";
-        out.push_str(&format!(
-            "{indent}{prefix}: {{ allow_permanent: {permanent}"
-        ));
+        let mut fields = vec![format!("allow_permanent: {permanent}")];
         if !permanent {
-            out.push_str(&duration(
-                &format!("{prefix}.max_duration"),
-                ", max_duration: ",
-            ));
+            let max = duration(&format!("{prefix}.max_duration"), "max_duration: ");
+            if !max.is_empty() {
+                fields.push(max);
+            }
         }
-        if prefix == "active_assignment" {
-            out.push_str(&format!(", require: {}", list("active_assignment.require")));
+        fields.push(format!("require: {}", list(&format!("{prefix}.require"))));
+        let notify = notifications(prefix, &format!("{indent}  "));
+        if notify.is_empty() {
+            out.push_str(&format!("{indent}{prefix}: {{ {} }}\n", fields.join(", ")));
+        } else {
+            out.push_str(&format!("{indent}{prefix}:\n"));
+            for f in fields {
+                out.push_str(&format!("{indent}  {f}\n"));
+            }
+            out.push_str(&notify);
         }
-        out.push_str(" }\n");
     }
     out
 }

@@ -112,10 +112,16 @@ fn apply_the_example_to_graph_then_plan_is_no_changes() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(server_keys(&server).len(), 31);
     assert_eq!(server_keys(&server), state_keys(ws.path()));
-    // Each group's two policies were resolved through the policy assignment and patched.
+    // Each policy that differs from Microsoft's defaults was resolved through the policy
+    // assignment and updated in one PATCH of the whole policy.
     let requests = server.state().requests.clone();
-    let patches = requests.iter().filter(|r| r.method == "PATCH").count();
-    assert!(patches >= 12, "{patches} rule patches");
+    let patches: Vec<_> = requests.iter().filter(|r| r.method == "PATCH").collect();
+    assert!(patches.len() >= 9, "{} policy patches", patches.len());
+    assert!(
+        patches
+            .iter()
+            .all(|r| !r.path.contains("/rules/") && r.body["rules"].is_array())
+    );
     let plan = pimplan(
         &server,
         ws.path(),
@@ -318,15 +324,13 @@ fn policy_patches_carry_the_rule_type_and_target() {
     let run = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let requests = server.state().requests.clone();
+    // One PATCH of the whole policy, holding the changed rules.
     let patch = |rule: &str| {
         requests
             .iter()
-            .find(|r| {
-                r.method == "PATCH"
-                    && r.path.ends_with(&format!("/rules/{rule}"))
-                    && r.path.contains("99999999")
-            })
-            .map(|r| r.body.clone())
+            .filter(|r| r.method == "PATCH" && r.path.contains("99999999"))
+            .flat_map(|r| r.body["rules"].as_array().cloned().unwrap_or_default())
+            .find(|r| r["id"] == rule)
             .unwrap_or(Value::Null)
     };
     let target = |level: &str, caller: &str| json!({ "caller": caller, "operations": ["All"], "level": level, "inheritableSettings": [], "enforcedSettings": [] });
@@ -764,10 +768,12 @@ fn a_replace_cut_between_its_two_requests_records_the_removal() {
     assert!(server_keys(&server).contains(&format!("{OPS}/{ALICE}/owner/eligible")));
 }
 
+/// A policy update is one request: when it fails, the service holds the policy as it was,
+/// the state says so, and the next apply sends the whole change again in one request.
 #[test]
-fn a_policy_cut_between_two_rule_patches_records_what_the_service_holds() {
+fn a_failed_policy_update_changes_nothing_and_is_sent_again_whole() {
     let server = Server::start();
-    server.state().fail_patch = Some(2);
+    server.state().fail_patch = Some(1);
     let ws = small(
         "    policy:\n      member:\n        activation: { max_duration: PT2H, require: [mfa, justification] }\n        eligible_assignment: { max_duration: P180D }\n",
     );
@@ -775,46 +781,45 @@ fn a_policy_cut_between_two_rule_patches_records_what_the_service_holds() {
     let run = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains("applying policy ops (member) failed")
-            && run
-                .stderr
-                .contains("It is partly done (the service holds some of its rules)"),
+        run.stderr.contains("applying policy ops (member) failed"),
         "{}",
         run.stderr
     );
-    // The state holds the policy as the service has it: one rule new, the others not yet.
+    // The state holds the policy as the service has it: unchanged.
     let recorded = state(dir)["policies"][0]["settings"].clone();
-    assert_eq!(recorded["activation.max_duration"], "PT2H", "{recorded}");
+    assert_eq!(recorded["activation.max_duration"], "PT8H", "{recorded}");
     assert_eq!(
         recorded["activation.require"], "justification",
         "{recorded}"
     );
     let drift = pimplan(&server, dir, T0, &["drift"], &[]);
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
-    // The next apply patches only what is still missing.
+    // The next apply sends the three changed rules, in one PATCH of the policy.
     server.state().requests.clear();
     let again = pimplan(&server, dir, T0, APPLY, &[]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
-    let member_policy = server
-        .state()
-        .policies
-        .get(&(OPS.to_owned(), "member".to_owned()))
-        .map(|p| p.0.clone())
-        .unwrap_or_default();
-    let patched: Vec<String> = server
+    let patches: Vec<Vec<String>> = server
         .state()
         .requests
         .iter()
-        .filter(|r| r.method == "PATCH" && r.path.contains(&format!("/{member_policy}/")))
-        .map(|r| r.path.rsplit('/').next().unwrap_or("").to_owned())
+        .filter(|r| r.method == "PATCH")
+        .map(|r| {
+            r.body["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| x["id"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .collect();
     assert_eq!(
-        patched,
-        [
+        patches,
+        [[
+            "Expiration_EndUser_Assignment",
             "Enablement_EndUser_Assignment",
             "Expiration_Admin_Eligibility"
-        ],
-        "only the rules not patched yet"
+        ]],
+        "one PATCH with the rules still to change"
     );
     assert_in_sync(&server, dir);
 }
@@ -897,8 +902,9 @@ fn an_approver_whose_id_changes_is_sent_again() {
         .state()
         .requests
         .iter()
-        .find(|r| r.method == "PATCH" && r.path.ends_with("/rules/Approval_EndUser_Assignment"))
-        .map(|r| r.body.clone())
+        .filter(|r| r.method == "PATCH")
+        .flat_map(|r| r.body["rules"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["id"] == "Approval_EndUser_Assignment")
         .unwrap_or_default();
     assert_eq!(
         approval["setting"]["approvalStages"][0]["primaryApprovers"][0],

@@ -11,13 +11,13 @@ use chrono::{DateTime, FixedOffset};
 
 use super::model::{
     Admin, AdminScope, AdministrativeUnit, Assignment, AssignmentType, Expiry, Group, GroupPolicy,
-    GroupSource, GroupType, IsoDuration, Membership, PolicyTemplate, Principal, PrincipalType,
-    Requirement, Requirements, Role, RolePolicy, Setting, Settings, SeverityLevel, Spelling,
-    Target, Ticket, Workspace,
+    GroupSource, GroupType, IsoDuration, Membership, NotificationLevel, Notifications,
+    PolicyTemplate, Principal, PrincipalType, Requirement, Requirements, Role, RolePolicy, Setting,
+    Settings, SeverityLevel, Spelling, Target, Ticket, Workspace,
 };
 use super::raw::{
-    RawActivation, RawAssignment, RawAssignmentPolicy, RawFile, RawGroup, RawPolicyTemplate,
-    RawRolePolicy,
+    RawActivation, RawAssignment, RawAssignmentPolicy, RawFile, RawGroup, RawNotifications,
+    RawPolicyTemplate, RawRolePolicy,
 };
 use super::values::{parse_duration, parse_timestamp};
 use crate::finding::{Finding, did_you_mean, spelling_help};
@@ -171,6 +171,7 @@ struct RolePatch {
     auth_context: Option<Spanned<String>>,
     approval_required: Option<Spanned<bool>>,
     approvers: Option<Spanned<Vec<Spanned<String>>>>,
+    act_notifications: NotificationsPatch,
     eligible: AssignmentPatch,
     active: AssignmentPatch,
 }
@@ -180,6 +181,52 @@ struct AssignmentPatch {
     allow_permanent: Option<Spanned<bool>>,
     max_duration: Option<Spanned<IsoDuration>>,
     require: Option<Spanned<Requirements>>,
+    notifications: NotificationsPatch,
+}
+
+#[derive(Clone, Default)]
+struct NotificationPatch {
+    default_recipients: Option<Spanned<bool>>,
+    level: Option<Spanned<NotificationLevel>>,
+    additional_recipients: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Clone, Default)]
+struct NotificationsPatch {
+    admin: NotificationPatch,
+    assignee: NotificationPatch,
+    approver: NotificationPatch,
+}
+
+impl NotificationsPatch {
+    fn apply(&self, n: &mut Notifications) {
+        for (setting, patch) in [
+            (&mut n.admin, &self.admin),
+            (&mut n.assignee, &self.assignee),
+            (&mut n.approver, &self.approver),
+        ] {
+            set(&mut setting.default_recipients, &patch.default_recipients);
+            set(&mut setting.level, &patch.level);
+            set(
+                &mut setting.additional_recipients,
+                &patch.additional_recipients,
+            );
+        }
+    }
+}
+
+/// Whether `text` reads as one e-mail address (`name@example.com`): not a list, not a name.
+fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let labels_ok = domain.split('.').count() >= 2 && domain.split('.').all(|l| !l.is_empty());
+    !local.is_empty()
+        && labels_ok
+        && !domain.contains('@')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !",;:<>()[]\\\"".contains(c))
 }
 
 #[derive(Clone, Default)]
@@ -203,6 +250,8 @@ impl RolePatch {
         }
         set(&mut p.activation.approval_required, &self.approval_required);
         set(&mut p.activation.approvers, &self.approvers);
+        self.act_notifications
+            .apply(&mut p.activation.notifications);
         for (policy, patch) in [
             (&mut p.eligible, &self.eligible),
             (&mut p.active, &self.active),
@@ -210,6 +259,7 @@ impl RolePatch {
             set(&mut policy.allow_permanent, &patch.allow_permanent);
             set(&mut policy.max_duration, &patch.max_duration);
             set(&mut policy.require, &patch.require);
+            patch.notifications.apply(&mut policy.notifications);
         }
     }
 }
@@ -247,6 +297,49 @@ impl Lowerer<'_> {
             patch.approval_required = approval.required.clone();
             patch.approvers = approval.approvers.clone();
         }
+        if let Some(n) = &a.notifications {
+            patch.act_notifications = self.notifications_patch(n);
+        }
+    }
+
+    fn notifications_patch(&mut self, raw: &RawNotifications) -> NotificationsPatch {
+        let mut one = |raw: &Option<super::raw::RawNotification>| {
+            let Some(raw) = raw else {
+                return NotificationPatch::default();
+            };
+            let additional_recipients = raw.additional_recipients.as_ref().map(|list| {
+                let mut ok = Vec::new();
+                for address in &list.value {
+                    if is_email(&address.value) {
+                        ok.push(address.clone());
+                    } else {
+                        self.findings.push(
+                            Finding::new(
+                                &pim002_invalid_config::RULE,
+                                address.span,
+                                format!("`{}` is not an e-mail address", address.value),
+                            )
+                            .label("not an e-mail address")
+                            .with_help(
+                                "write one address per list item, e.g. `pim-alerts@contoso.com`"
+                                    .to_owned(),
+                            ),
+                        );
+                    }
+                }
+                Spanned::new(ok, list.span)
+            });
+            NotificationPatch {
+                default_recipients: raw.default_recipients.clone(),
+                level: raw.level.as_ref().and_then(|l| self.spelled(l)),
+                additional_recipients,
+            }
+        };
+        NotificationsPatch {
+            admin: one(&raw.admin),
+            assignee: one(&raw.assignee),
+            approver: one(&raw.approver),
+        }
     }
 
     fn assignment_patch(
@@ -264,28 +357,28 @@ impl Lowerer<'_> {
                 Some("remove `max_duration`, or set `allow_permanent: false`".to_owned()),
             );
         }
-        let require = raw.require.as_ref().and_then(|r| match kind {
-            AssignmentType::Active => Some(self.requirements(
+        // What the admin making the assignment must give (`Enablement_Admin_Eligibility`,
+        // `Enablement_Admin_Assignment`); what an activation asks is `activation.require`.
+        let require = raw.require.as_ref().map(|r| {
+            self.requirements(
                 r,
                 &[Requirement::Mfa, Requirement::Justification],
-                "on active assignment",
-            )),
-            AssignmentType::Eligible => {
-                self.invalid(
-                    r.span,
-                    "eligible assignments have no `require` setting".to_owned(),
-                    Some(
-                        "requirements for eligible access belong under `activation.require`"
-                            .to_owned(),
-                    ),
-                );
-                None
-            }
+                match kind {
+                    AssignmentType::Active => "on active assignment",
+                    AssignmentType::Eligible => "on eligible assignment",
+                },
+            )
         });
+        let notifications = raw
+            .notifications
+            .as_ref()
+            .map(|n| self.notifications_patch(n))
+            .unwrap_or_default();
         AssignmentPatch {
             allow_permanent: raw.allow_permanent.clone(),
             max_duration,
             require,
+            notifications,
         }
     }
 

@@ -94,6 +94,10 @@ spelled_enum!(
     /// What a policy can require of an activation or an assignment.
     Requirement, "requirement", { Mfa = "mfa", Justification = "justification", Ticket = "ticket" }
 );
+spelled_enum!(
+    /// Which e-mails of a notification rule are sent: all, or only the critical ones.
+    NotificationLevel, "notification level", { All = "all", Critical = "critical" }
+);
 
 /// A time span as written in the files (ISO 8601), converted to an exact length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,6 +260,50 @@ pub fn requires(list: &Requirements, what: Requirement) -> bool {
     list.iter().any(|r| r.value == what)
 }
 
+/// Who is e-mailed about one kind of event (one `Notification_*` rule), defaults applied.
+#[derive(Clone, Debug)]
+pub struct Notification {
+    /// Whether the recipients PIM chooses itself are e-mailed.
+    pub default_recipients: Setting<bool>,
+    pub level: Setting<NotificationLevel>,
+    /// Further e-mail addresses.
+    pub additional_recipients: Setting<Vec<Spanned<String>>>,
+}
+
+/// The three notification rules of one event class: to admins, to the assignee (the
+/// requestor, for an activation) and to approvers.
+#[derive(Clone, Debug)]
+pub struct Notifications {
+    pub admin: Notification,
+    pub assignee: Notification,
+    pub approver: Notification,
+}
+
+impl Notifications {
+    /// The recipients with their YAML key and the Graph `recipientType`.
+    pub fn each(&self) -> [(&'static str, &'static str, &Notification); 3] {
+        [
+            ("admin", "Admin", &self.admin),
+            ("assignee", "Requestor", &self.assignee),
+            ("approver", "Approver", &self.approver),
+        ]
+    }
+
+    /// Microsoft's default: default recipients on, every e-mail, no one else.
+    pub fn microsoft_default() -> Self {
+        let one = || Notification {
+            default_recipients: Setting::default_value(true),
+            level: Setting::default_value(NotificationLevel::All),
+            additional_recipients: Setting::default_value(Vec::new()),
+        };
+        Notifications {
+            admin: one(),
+            assignee: one(),
+            approver: one(),
+        }
+    }
+}
+
 /// Activation settings of one role of one group, defaults applied.
 #[derive(Clone, Debug)]
 pub struct ActivationPolicy {
@@ -264,6 +312,7 @@ pub struct ActivationPolicy {
     pub authentication_context: Setting<Option<String>>,
     pub approval_required: Setting<bool>,
     pub approvers: Setting<Vec<Spanned<String>>>,
+    pub notifications: Notifications,
 }
 
 /// Limits on eligible or active assignments of one role of one group, defaults applied.
@@ -272,7 +321,10 @@ pub struct AssignmentPolicy {
     pub allow_permanent: Setting<bool>,
     /// Ignored when `allow_permanent` is true.
     pub max_duration: Setting<IsoDuration>,
+    /// Asked of the admin who makes the assignment (eligible: `Enablement_Admin_Eligibility`,
+    /// active: `Enablement_Admin_Assignment`).
     pub require: Setting<Requirements>,
+    pub notifications: Notifications,
 }
 
 /// The effective PIM policy of one role (member or owner) of one group.
@@ -308,16 +360,19 @@ impl RolePolicy {
                 authentication_context: Setting::default_value(None),
                 approval_required: Setting::default_value(false),
                 approvers: Setting::default_value(Vec::new()),
+                notifications: Notifications::microsoft_default(),
             },
             eligible: AssignmentPolicy {
                 allow_permanent: Setting::default_value(false),
                 max_duration: days(365),
                 require: Setting::default_value(Vec::new()),
+                notifications: Notifications::microsoft_default(),
             },
             active: AssignmentPolicy {
                 allow_permanent: Setting::default_value(false),
                 max_duration: days(180),
                 require: justification(),
+                notifications: Notifications::microsoft_default(),
             },
         }
     }

@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::model::{
-    AdminScope, AssignmentType, GroupSource, GroupType, Membership, PrincipalType, Role,
-    SeverityLevel, Target,
+    AdminScope, AssignmentType, GroupSource, GroupType, Membership, NotificationLevel,
+    PrincipalType, Role, SeverityLevel, Target,
 };
 use crate::source::yaml::Spanned;
 
@@ -195,6 +195,33 @@ pub struct RawActivation {
     pub authentication_context: Option<Spanned<String>>,
     /// Approval of activation requests.
     pub approval: Option<RawApproval>,
+    /// Who is e-mailed when an eligible principal activates (or asks to).
+    pub notifications: Option<RawNotifications>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Notifications")]
+pub struct RawNotifications {
+    /// E-mails to admins (`Notification_Admin_*`).
+    pub admin: Option<RawNotification>,
+    /// E-mails to the principal assigned, or activating (`Notification_Requestor_*`).
+    pub assignee: Option<RawNotification>,
+    /// E-mails to approvers (`Notification_Approver_*`).
+    pub approver: Option<RawNotification>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Notification")]
+pub struct RawNotification {
+    /// Whether the recipients PIM chooses itself are e-mailed (default true).
+    pub default_recipients: Option<Spanned<bool>>,
+    /// `all` or `critical` (only the e-mails that need action). Default `all`.
+    #[schemars(with = "Option<NotificationLevel>")]
+    pub level: Option<Spanned<String>>,
+    /// Further e-mail addresses (default none).
+    pub additional_recipients: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -216,9 +243,12 @@ pub struct RawAssignmentPolicy {
     /// Longest assignment, only when `allow_permanent` is false (defaults: eligible `P365D`, active `P180D`).
     #[schemars(with = "Option<String>", regex(pattern = r"^P"))]
     pub max_duration: Option<Spanned<String>>,
-    /// Active assignments only: any of `mfa`, `justification` (default `[justification]`).
+    /// What the admin who makes the assignment must give: any of `mfa`, `justification`
+    /// (defaults: eligible `[]`, active `[justification]`).
     #[schemars(with = "Option<Vec<AssignmentRequirement>>")]
     pub require: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Who is e-mailed when an assignment of this type is made.
+    pub notifications: Option<RawNotifications>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -301,7 +331,8 @@ enum ActivationRequirement {
     Ticket,
 }
 
-/// Spellings accepted in `active_assignment.require`, for the schema.
+/// Spellings accepted in `eligible_assignment.require` and `active_assignment.require`, for
+/// the schema.
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)]

@@ -123,6 +123,31 @@ const ENABLEMENT_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyEnabl
 const AUTH_CONTEXT_RULE: &str =
     "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule";
 const APPROVAL_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule";
+const NOTIFICATION_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyNotificationRule";
+
+/// The nine notification rules: (rule id, settings section, recipient key, `recipientType`).
+pub fn notification_rules() -> Vec<(String, &'static str, &'static str, &'static str)> {
+    let mut out = Vec::with_capacity(9);
+    for (section, suffix) in [
+        ("eligible_assignment", "Admin_Eligibility"),
+        ("active_assignment", "Admin_Assignment"),
+        ("activation", "EndUser_Assignment"),
+    ] {
+        for (recipient, kind) in [
+            ("admin", "Admin"),
+            ("assignee", "Requestor"),
+            ("approver", "Approver"),
+        ] {
+            out.push((
+                format!("Notification_{kind}_{suffix}"),
+                section,
+                recipient,
+                kind,
+            ));
+        }
+    }
+    out
+}
 
 fn list(settings: &BTreeMap<String, String>, key: &str) -> Vec<String> {
     settings
@@ -155,7 +180,7 @@ fn enabled_rules(requirements: &[String]) -> Vec<&'static str> {
 pub fn policy_rules(
     settings: &BTreeMap<String, String>,
     approver: &dyn Fn(&str) -> Option<(PrincipalType, String)>,
-) -> Result<Vec<(&'static str, Value)>, String> {
+) -> Result<Vec<(String, Value)>, String> {
     let get = |k: &str| settings.get(k).cloned().unwrap_or_default();
     let mut rules = Vec::new();
     rules.push((
@@ -218,17 +243,47 @@ pub fn policy_rules(
         }
         rules.push((rule, body));
     }
-    rules.push((
-        "Enablement_Admin_Assignment",
-        json!({ "@odata.type": ENABLEMENT_RULE, "id": "Enablement_Admin_Assignment",
-                "enabledRules": enabled_rules(&list(settings, "active_assignment.require")) }),
-    ));
+    for (rule, prefix) in [
+        ("Enablement_Admin_Eligibility", "eligible_assignment"),
+        ("Enablement_Admin_Assignment", "active_assignment"),
+    ] {
+        rules.push((
+            rule,
+            json!({ "@odata.type": ENABLEMENT_RULE, "id": rule,
+                    "enabledRules": enabled_rules(&list(settings, &format!("{prefix}.require"))) }),
+        ));
+    }
+    let mut rules: Vec<(String, Value)> = rules
+        .into_iter()
+        .map(|(id, v)| (id.to_owned(), v))
+        .collect();
+    for (rule, section, recipient, kind) in notification_rules() {
+        let key = |field: &str| format!("{section}.notifications.{recipient}.{field}");
+        let level = match get(&key("level")).as_str() {
+            "critical" => "Critical",
+            _ => "All",
+        };
+        let body = json!({ "@odata.type": NOTIFICATION_RULE, "id": rule,
+                           "notificationType": "Email", "recipientType": kind,
+                           "notificationLevel": level,
+                           "isDefaultRecipientsEnabled": get(&key("default_recipients")) != "false",
+                           "notificationRecipients": list(settings, &key("additional_recipients")) });
+        rules.push((rule, body));
+    }
     Ok(rules)
 }
 
 /// The settings each rule carries, to patch only the rules whose settings changed.
-pub fn rule_settings(rule: &str) -> &'static [&'static str] {
-    match rule {
+pub fn rule_settings(rule: &str) -> Vec<String> {
+    if let Some((_, section, recipient, _)) =
+        notification_rules().into_iter().find(|(id, ..)| id == rule)
+    {
+        return ["default_recipients", "level", "additional_recipients"]
+            .iter()
+            .map(|field| format!("{section}.notifications.{recipient}.{field}"))
+            .collect();
+    }
+    let keys: &[&str] = match rule {
         "Expiration_EndUser_Assignment" => &["activation.max_duration"],
         "Enablement_EndUser_Assignment" => &["activation.require"],
         "AuthenticationContext_EndUser_Assignment" => &["activation.authentication_context"],
@@ -246,8 +301,10 @@ pub fn rule_settings(rule: &str) -> &'static [&'static str] {
             "active_assignment.max_duration",
         ],
         "Enablement_Admin_Assignment" => &["active_assignment.require"],
+        "Enablement_Admin_Eligibility" => &["eligible_assignment.require"],
         _ => &[],
-    }
+    };
+    keys.iter().map(|k| (*k).to_owned()).collect()
 }
 
 #[cfg(test)]

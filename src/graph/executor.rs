@@ -10,7 +10,7 @@ use super::bodies::{
     policy_rules, remove_request, requests_path, rule_settings, schedule_request, schedules_path,
 };
 use super::client::{Client, GraphError};
-use super::read::{LiveSchedule, parse_schedule, policy_settings};
+use super::read::{LiveSchedule, find_policy, parse_schedule, policy_settings, settings_of};
 use crate::apply::{Applied, ExecError, Executor, Observed, RequestCheck, planned_end};
 use crate::config::model::{PrincipalType, Workspace};
 use crate::plan::end::{End, change_end};
@@ -375,11 +375,7 @@ impl GraphExecutor {
 
     /// The group's policy for the role as the service holds it, in pimplan's settings.
     fn policy_now(&mut self, spec: &PolicySpec) -> Result<BTreeMap<String, String>, GraphError> {
-        let names: HashMap<String, String> = self
-            .approvers
-            .iter()
-            .map(|(name, (_, id))| (id.clone(), name.clone()))
-            .collect();
+        let names = self.approver_names();
         policy_settings(
             &mut self.client,
             spec.group_id.as_deref().unwrap_or_default(),
@@ -388,54 +384,55 @@ impl GraphExecutor {
         )
     }
 
-    /// Resolve the group's policy for the role (never cached: ids change) and patch the
-    /// rules whose settings changed, copying each rule's `target` back.
+    /// Approver object id -> name, to read approvers back as the files name them.
+    fn approver_names(&self) -> HashMap<String, String> {
+        self.approvers
+            .iter()
+            .map(|(name, (_, id))| (id.clone(), name.clone()))
+            .collect()
+    }
+
+    /// Update the group's policy for the role as ONE consistent change: look the policy up
+    /// afresh (its id changes with each modification, so one found earlier is never used),
+    /// send every rule that must change in one `PATCH /policies/roleManagementPolicies/{id}`
+    /// with `{"rules": [...]}` (each rule's `target` copied from the service), so that the
+    /// service never sees a combination it refuses between two rules (MFA and an
+    /// authentication context), then read the policy back.
     fn patch_policy(
         &mut self,
         spec: &PolicySpec,
         before: Option<&BTreeMap<String, String>>,
     ) -> Result<Applied, ExecError> {
-        // Until a PATCH is sent nothing changes; a refused first PATCH changes nothing either.
+        // Until the PATCH is sent nothing changes; a refused PATCH changes nothing either
+        // (the update is one request: the service takes all of it or none).
         let unchanged = |e: GraphError| ExecError {
             message: e.to_string(),
             known: Some(Observed::NotDone),
         };
         let group = spec.group_id.as_deref().unwrap_or_default();
-        let path = format!(
-            "/policies/roleManagementPolicyAssignments?$filter=scopeId eq '{group}' and scopeType eq 'Group' and roleDefinitionId eq '{}'",
-            spec.role
-        );
-        let (_, assignments) = self
-            .client
-            .send("GET", &path.replace(' ', "%20"), None)
+        let not_found = || GraphError::Service {
+            status: 404,
+            code: "PolicyNotFound".to_owned(),
+            message: format!("no {} policy assignment for group {group}", spec.role),
+        };
+        let (policy_id, policy) = find_policy(&mut self.client, group, spec.role)
+            .map_err(unchanged)?
+            .ok_or_else(not_found)
             .map_err(unchanged)?;
-        let policy_id = assignments["value"][0]["policyId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| GraphError::Service {
-                status: 404,
-                code: "PolicyNotFound".to_owned(),
-                message: format!("no {} policy assignment for group {group}", spec.role),
-            })
-            .map_err(unchanged)?;
-        let (_, policy) = self
-            .client
-            .send(
-                "GET",
-                &format!("/policies/roleManagementPolicies/{policy_id}?$expand=rules"),
-                None,
-            )
-            .map_err(unchanged)?;
+        let names = self.approver_names();
+        let live = settings_of(&policy, &names);
         let approvers = &self.approvers;
         let rules = policy_rules(&spec.settings, &|name| approvers.get(name).cloned())
             .map_err(|e| unchanged(GraphError::Config(e)))?;
-        let mut patched = 0;
+        let mut changed = Vec::new();
         for (rule_id, mut body) in rules {
-            if let Some(before) = before
-                && rule_settings(rule_id)
-                    .iter()
-                    .all(|k| before.get(*k) == spec.settings.get(*k))
-            {
+            // A rule goes when the plan changes it, or when the service holds something else
+            // (a rule changed out of band could otherwise clash with the ones sent).
+            let keys = rule_settings(&rule_id);
+            let same_as = |held: &BTreeMap<String, String>| {
+                keys.iter().all(|k| held.get(k) == spec.settings.get(k))
+            };
+            if before.is_none_or(same_as) && same_as(&live) {
                 continue;
             }
             // The rule's own target goes back unchanged (domain.md §14); a policy without
@@ -444,35 +441,60 @@ impl GraphExecutor {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|r| r["id"] == rule_id)
+                .find(|r| r["id"] == rule_id.as_str())
                 .map(|r| r["target"].clone())
             else {
-                let e = GraphError::Service {
+                return Err(unchanged(GraphError::Service {
                     status: 404,
                     code: "RuleNotFound".to_owned(),
                     message: format!("policy {policy_id} has no rule `{rule_id}`"),
-                };
-                return Err(if patched == 0 { unchanged(e) } else { exec(e) });
+                }));
             };
             if let Some(o) = body.as_object_mut() {
                 o.insert("target".into(), target);
             }
-            self.client
-                .send(
-                    "PATCH",
-                    &format!("/policies/roleManagementPolicies/{policy_id}/rules/{rule_id}"),
-                    Some(&body),
-                )
-                .map_err(|e| {
-                    if patched == 0 {
-                        failed(e, Observed::NotDone)
-                    } else {
-                        exec(e) // some rules are patched: read the policy back
-                    }
-                })?;
-            patched += 1;
+            changed.push(body);
         }
-        Ok(Applied::default())
+        if changed.is_empty() {
+            return Ok(Applied::default());
+        }
+        self.client
+            .send(
+                "PATCH",
+                &format!("/policies/roleManagementPolicies/{policy_id}"),
+                Some(&serde_json::json!({ "rules": changed })),
+            )
+            .map_err(|e| failed(e, Observed::NotDone))?;
+        // Read it back (through the policy assignment again: the id has changed).
+        let held = self.policy_now(spec).map_err(|e| ExecError {
+            message: format!("the policy was updated, but reading it back failed: {e}"),
+            known: None,
+        })?;
+        let wrong: Vec<&String> = spec
+            .settings
+            .keys()
+            .filter(|k| held.get(*k) != spec.settings.get(*k))
+            .collect();
+        if wrong.is_empty() {
+            Ok(Applied::default())
+        } else {
+            let list: Vec<String> = wrong
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{k} is {} in the service",
+                        held.get(*k).map_or("missing", String::as_str)
+                    )
+                })
+                .collect();
+            Err(ExecError {
+                message: format!(
+                    "the service accepted the policy update but holds other values: {}",
+                    list.join("; ")
+                ),
+                known: Some(Observed::Policy(held)),
+            })
+        }
     }
 }
 

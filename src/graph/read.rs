@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use super::bodies::schedules_path;
+use super::bodies::{notification_rules, schedules_path};
 use super::client::{Client, GraphError};
 use crate::config::model::{AssignmentType, Role};
 use crate::config::values::{format_minutes, parse_duration};
@@ -173,14 +173,14 @@ fn requirements(rule: &Value) -> String {
     )
 }
 
-/// A group's live policy for `role`, in pimplan's settings; approvers' ids become names
-/// through `names` (unknown ids stay ids).
-pub fn policy_settings(
+/// The group's policy for `role` as the service holds it now: its id (looked up afresh
+/// through the policy assignment, never remembered: the id changes with each modification)
+/// and the policy with its rules. `None` when the group has no such policy assignment.
+pub fn find_policy(
     client: &mut Client,
     group_id: &str,
     role: Role,
-    names: &HashMap<String, String>,
-) -> Result<BTreeMap<String, String>, GraphError> {
+) -> Result<Option<(String, Value)>, GraphError> {
     let path = encode(&format!(
         "/policies/roleManagementPolicyAssignments?$filter=scopeId eq '{group_id}' and scopeType eq 'Group' and roleDefinitionId eq '{role}'"
     ));
@@ -189,13 +189,31 @@ pub fn policy_settings(
         .as_str()
         .map(str::to_owned)
     else {
-        return Ok(BTreeMap::new());
+        return Ok(None);
     };
     let (_, policy) = client.send(
         "GET",
         &format!("/policies/roleManagementPolicies/{policy_id}?$expand=rules"),
         None,
     )?;
+    Ok(Some((policy_id, policy)))
+}
+
+/// A group's live policy for `role`, in pimplan's settings; approvers' ids become names
+/// through `names` (unknown ids stay ids).
+pub fn policy_settings(
+    client: &mut Client,
+    group_id: &str,
+    role: Role,
+    names: &HashMap<String, String>,
+) -> Result<BTreeMap<String, String>, GraphError> {
+    Ok(find_policy(client, group_id, role)?
+        .map(|(_, policy)| settings_of(&policy, names))
+        .unwrap_or_default())
+}
+
+/// A policy (with its rules, as `GET …?$expand=rules` gives it) in pimplan's settings.
+pub fn settings_of(policy: &Value, names: &HashMap<String, String>) -> BTreeMap<String, String> {
     let rules: HashMap<&str, &Value> = policy["rules"]
         .as_array()
         .into_iter()
@@ -273,7 +291,37 @@ pub fn policy_settings(
         "active_assignment.require".to_owned(),
         requirements(rule("Enablement_Admin_Assignment")),
     );
-    Ok(s)
+    s.insert(
+        "eligible_assignment.require".to_owned(),
+        requirements(rule("Enablement_Admin_Eligibility")),
+    );
+    for (rule_id, section, recipient, _) in notification_rules() {
+        let r = rule(&rule_id);
+        let key = |field: &str| format!("{section}.notifications.{recipient}.{field}");
+        // Microsoft's values when the rule says nothing (`All`, default recipients on).
+        s.insert(
+            key("default_recipients"),
+            (r["isDefaultRecipientsEnabled"] != false).to_string(),
+        );
+        s.insert(
+            key("level"),
+            r["notificationLevel"]
+                .as_str()
+                .unwrap_or("All")
+                .to_ascii_lowercase(),
+        );
+        s.insert(
+            key("additional_recipients"),
+            list(
+                r["notificationRecipients"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str().map(str::to_owned)),
+            ),
+        );
+    }
+    s
 }
 
 #[cfg(test)]

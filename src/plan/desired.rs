@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::SecondsFormat;
 
-use crate::config::model::{Assignment, Expiry, Group, Role, RolePolicy, Workspace};
+use crate::config::model::{Assignment, Expiry, Group, Notifications, Role, RolePolicy, Workspace};
 use crate::config::values::{format_duration, format_minutes};
 use crate::source::Span;
 use crate::state::{AssignmentSpec, PolicySpec};
@@ -103,11 +103,45 @@ pub fn policy_settings(
         };
         s.insert(format!("{name}.max_duration"), max);
     }
-    s.insert(
-        "active_assignment.require".to_owned(),
-        list(p.active.require.value.iter().map(|r| r.value.to_string())),
-    );
+    for (name, policy) in [
+        ("eligible_assignment", &p.eligible),
+        ("active_assignment", &p.active),
+    ] {
+        s.insert(
+            format!("{name}.require"),
+            list(policy.require.value.iter().map(|r| r.value.to_string())),
+        );
+    }
+    for (name, notifications) in [
+        ("activation", &a.notifications),
+        ("eligible_assignment", &p.eligible.notifications),
+        ("active_assignment", &p.active.notifications),
+    ] {
+        notification_settings(&mut s, name, notifications);
+    }
     s
+}
+
+/// The settings of one event class's three notification rules, under
+/// `{name}.notifications.{admin|assignee|approver}.*`.
+pub fn notification_settings(s: &mut BTreeMap<String, String>, name: &str, n: &Notifications) {
+    for (recipient, _, one) in n.each() {
+        let key = |field: &str| format!("{name}.notifications.{recipient}.{field}");
+        s.insert(
+            key("default_recipients"),
+            one.default_recipients.value.to_string(),
+        );
+        s.insert(key("level"), one.level.value.to_string());
+        s.insert(
+            key("additional_recipients"),
+            list(
+                one.additional_recipients
+                    .value
+                    .iter()
+                    .map(|r| r.value.clone()),
+            ),
+        );
+    }
 }
 
 /// Everything the workspace declares. Assignments whose group or principal is unknown are

@@ -2,21 +2,22 @@
 use std::collections::HashSet;
 
 use super::{Check, Context, Docs, Rule};
-use crate::config::model::{AssignmentType, PrincipalType, Requirement};
+use crate::config::model::{PrincipalType, Requirement};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
     code: "PIM404",
     name: "app-only-actor-needs-mfa",
     severity: Severity::Error,
-    message: "the policy requires MFA on active assignment, which an app-only actor cannot satisfy",
-    help: "drop `mfa` from `active_assignment.require`, or apply with an interactive user",
+    message: "the policy requires MFA on assignment, which an app-only actor cannot satisfy",
+    help: "drop `mfa` from `active_assignment.require` (or `eligible_assignment.require`), or apply with an interactive user",
     docs: Docs {
         what: "The `actor` is a service principal, and a group's policy requires MFA when an \
-admin creates an active assignment (`active_assignment.require: [mfa]`) for a role that has \
-active assignments in the workspace.",
+admin creates an assignment (`active_assignment.require: [mfa]`, or \
+`eligible_assignment.require: [mfa]`, the `Enablement_Admin_Eligibility` rule) for a role \
+that has assignments of that type in the workspace.",
         why: "An application signs in without a person, so it can never complete MFA: every \
-active assignment request for that group and role fails with `MfaRule`, in the middle of an \
+assignment request of that type for that group and role fails with `MfaRule`, in the middle of an \
 apply.",
         example: "actor: svc-pim-pipeline              # a service_principal\ngroups:\n  - name: prod-db-admins\n    policy:\n      member:\n        active_assignment: { require: [mfa, justification] }\n",
         fix: "Remove `mfa` from `active_assignment.require` for groups managed by the \
@@ -41,9 +42,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     }
     let mut seen = HashSet::new();
     for a in &cx.workspace.assignments {
-        if a.kind.value != AssignmentType::Active
-            || !seen.insert((a.group.value.as_str(), a.role.value))
-        {
+        if !seen.insert((a.group.value.as_str(), a.role.value, a.kind.value)) {
             continue;
         }
         let Some((group, policy)) = cx.assignment_policy(a) else {
@@ -62,13 +61,16 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 &RULE,
                 mfa.span,
                 format!(
-                    "active {} assignments on `{}` require MFA, and the actor `{}` is an application",
-                    a.role.value, group.name.value, actor.value
+                    "{} {} assignments on `{}` require MFA, and the actor `{}` is an application",
+                    a.kind.value, a.role.value, group.name.value, actor.value
                 ),
             )
-            .label("MFA on active assignment")
+            .label(format!("MFA on {} assignment", a.kind.value))
             .with_secondary(actor.span, "a service principal applies the changes")
-            .with_secondary(a.kind.span, "an active assignment the actor must create"),
+            .with_secondary(
+                a.kind.span,
+                format!("an {} assignment the actor must create", a.kind.value),
+            ),
         );
     }
 }

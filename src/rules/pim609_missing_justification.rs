@@ -1,6 +1,6 @@
 //! PIM609 missing-justification.
 use super::{Check, Context, Docs, Rule};
-use crate::config::model::{AssignmentType, Requirement, requires};
+use crate::config::model::{Requirement, requires};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -10,9 +10,10 @@ pub static RULE: Rule = Rule {
     message: "the policy requires a justification and the assignment has none",
     help: "add `justification:` to the assignment",
     docs: Docs {
-        what: "An active assignment has no `justification`, and the group's policy requires one \
-on active assignment (`active_assignment.require` contains `justification`, Microsoft's \
-default). Eligible assignments have no such setting.",
+        what: "An assignment has no `justification`, and the group's policy requires one when \
+an admin makes an assignment of its type (`active_assignment.require` contains \
+`justification`, Microsoft's default; or `eligible_assignment.require` does, which is not the \
+default).",
         why: "The service refuses the request (`RoleAssignmentRequestPolicyValidationFailed`, \
 JustificationRule) in the middle of an apply; and a reason recorded with the grant is what an \
 auditor asks for.",
@@ -27,9 +28,6 @@ assignment\", on by default); Azure REST common errors (JustificationRule).",
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for a in &cx.workspace.assignments {
-        if a.kind.value != AssignmentType::Active {
-            continue;
-        }
         if a.justification
             .as_ref()
             .is_some_and(|j| !j.value.trim().is_empty())
@@ -46,8 +44,8 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             &RULE,
             a.kind.span,
             format!(
-                "active {} of `{}` for `{}` needs a justification",
-                a.role.value, group.name.value, a.principal.value
+                "{} {} of `{}` for `{}` needs a justification",
+                a.kind.value, a.role.value, group.name.value, a.principal.value
             ),
         )
         .label("no justification");

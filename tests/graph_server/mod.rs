@@ -183,11 +183,128 @@ fn default_rules() -> BTreeMap<String, Value> {
         rule("Expiration_Admin_Assignment", "Expiration", "Admin", "Assignment", json!({"isExpirationRequired": true, "maximumDuration": "P180D"})),
         rule("Enablement_Admin_Assignment", "Enablement", "Admin", "Assignment", json!({"enabledRules": ["Justification"]})),
         rule("Enablement_Admin_Eligibility", "Enablement", "Admin", "Eligibility", json!({"enabledRules": []})),
-        rule("Notification_Admin_Admin_Eligibility", "Notification", "Admin", "Eligibility", json!({"notificationType": "Email", "recipientType": "Admin", "notificationLevel": "All", "isDefaultRecipientsEnabled": true, "notificationRecipients": []})),
     ]
     .into_iter()
+    .chain(notification_rules())
     .collect()
 }
+
+/// The nine notification rules with Microsoft's defaults: e-mail, every notification, to the
+/// default recipients and no one else (domain notes §10).
+fn notification_rules() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (suffix, caller, level) in [
+        ("Admin_Eligibility", "Admin", "Eligibility"),
+        ("Admin_Assignment", "Admin", "Assignment"),
+        ("EndUser_Assignment", "EndUser", "Assignment"),
+    ] {
+        for recipient in ["Admin", "Requestor", "Approver"] {
+            out.push(rule(
+                &format!("Notification_{recipient}_{suffix}"),
+                "Notification",
+                caller,
+                level,
+                json!({"notificationType": "Email", "recipientType": recipient, "notificationLevel": "All", "isDefaultRecipientsEnabled": true, "notificationRecipients": []}),
+            ));
+        }
+    }
+    out
+}
+
+/// Whether `body` may replace the rule `current` (the checks of a rule PATCH, also made for
+/// each rule of a policy PATCH): its derived type, id and target are the rule's own, and its
+/// values are ones the service takes.
+fn check_rule(current: &Value, body: &Value) -> Result<(), Answer> {
+    if body["@odata.type"] != current["@odata.type"] {
+        return Err(error(
+            400,
+            "BadRequest",
+            "@odata.type must name the rule's derived type",
+        ));
+    }
+    if body["id"] != current["id"] || body["target"] != current["target"] {
+        return Err(error(
+            400,
+            "BadRequest",
+            "id and target must be those of the rule",
+        ));
+    }
+    let id = current["id"].as_str().unwrap_or_default();
+    let invalid = |what: &str| {
+        Err(error(
+            400,
+            "InvalidPolicy",
+            &format!("The policy is invalid: {what}"),
+        ))
+    };
+    if id.starts_with("Enablement_") {
+        let allowed: &[&str] = if id == "Enablement_EndUser_Assignment" {
+            &["MultiFactorAuthentication", "Justification", "Ticketing"]
+        } else {
+            &["MultiFactorAuthentication", "Justification"]
+        };
+        let ok = body["enabledRules"].as_array().is_some_and(|l| {
+            l.iter()
+                .all(|r| r.as_str().is_some_and(|r| allowed.contains(&r)))
+        });
+        if !ok {
+            return invalid("enabledRules");
+        }
+    }
+    if id.starts_with("Expiration_")
+        && body["isExpirationRequired"] == true
+        && body["maximumDuration"]
+            .as_str()
+            .and_then(parse_duration)
+            .is_none()
+    {
+        return invalid("maximumDuration is required when isExpirationRequired is true");
+    }
+    if id.starts_with("Notification_") {
+        if body["notificationType"] != "Email" || body["recipientType"] != current["recipientType"]
+        {
+            return invalid("notificationType and recipientType");
+        }
+        if !["None", "Critical", "All"]
+            .iter()
+            .any(|l| body["notificationLevel"] == *l)
+        {
+            return invalid("notificationLevel");
+        }
+        if !body["isDefaultRecipientsEnabled"].is_boolean()
+            || !body["notificationRecipients"]
+                .as_array()
+                .is_some_and(|l| l.iter().all(Value::is_string))
+        {
+            return invalid("isDefaultRecipientsEnabled and notificationRecipients");
+        }
+    }
+    Ok(())
+}
+
+/// The checks the service makes of a policy as a whole, after any update: MFA on activation
+/// and an authentication context exclude each other (`MfaAndAcrsConflict`, as EasyPIM
+/// documents; terraform-provider-azuread marks the two as conflicting).
+fn check_policy(rules: &BTreeMap<String, Value>) -> Result<(), Answer> {
+    let mfa = rules
+        .get("Enablement_EndUser_Assignment")
+        .and_then(|r| r["enabledRules"].as_array())
+        .is_some_and(|l| l.iter().any(|r| r == "MultiFactorAuthentication"));
+    let context = rules
+        .get("AuthenticationContext_EndUser_Assignment")
+        .is_some_and(|r| r["isEnabled"] == true);
+    if mfa && context {
+        return Err(error(
+            400,
+            "MfaAndAcrsConflict",
+            "Multi-factor authentication and an authentication context cannot both be required on activation.",
+        ));
+    }
+    Ok(())
+}
+
+/// A status, a JSON body and extra headers.
+type Answer = (u16, Value, Vec<(String, String)>);
 
 fn error(status: u16, code: &str, message: &str) -> (u16, Value, Vec<(String, String)>) {
     (
@@ -448,10 +565,14 @@ impl Inner {
                         );
                     }
                 }
-                if !eligible
-                    && rules["Enablement_Admin_Assignment"]["enabledRules"]
-                        .as_array()
-                        .is_some_and(|r| r.iter().any(|x| x == "Justification"))
+                let enablement = if eligible {
+                    "Enablement_Admin_Eligibility"
+                } else {
+                    "Enablement_Admin_Assignment"
+                };
+                if rules[enablement]["enabledRules"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|x| x == "Justification"))
                     && body["justification"].as_str().is_none_or(str::is_empty)
                 {
                     return error(
@@ -727,41 +848,69 @@ impl Inner {
                     return error(500, "InternalServerError", "Something went wrong.");
                 }
             }
-            let Some(((_, _), (_, rules))) = self
+            let Some(key) = self
                 .policies
-                .iter_mut()
+                .iter()
                 .find(|(_, (id, _))| *id == policy_id)
+                .map(|(k, _)| k.clone())
             else {
                 return error(404, "NotFound", "policy not found");
             };
-            match (method, rule_id) {
+            let current = self.policies[&key].1.clone();
+            // Every update is checked against the policy as a whole, and is all or nothing.
+            let mut updated = current.clone();
+            let answer = match (method, rule_id) {
                 ("GET", None) => {
-                    let list: Vec<Value> = rules.values().cloned().collect();
+                    let list: Vec<Value> = current.values().cloned().collect();
                     return (
                         200,
-                        json!({ "id": policy_id, "scopeType": "Group", "rules": list }),
+                        json!({ "id": policy_id, "scopeId": key.0, "scopeType": "Group", "rules": list }),
                         Vec::new(),
                     );
                 }
                 ("PATCH", Some(rule_id)) => {
-                    let Some(current) = rules.get_mut(&rule_id) else {
+                    let Some(rule) = current.get(&rule_id) else {
                         return error(404, "NotFound", "rule not found");
                     };
-                    if body["@odata.type"] != current["@odata.type"] {
-                        return error(
-                            400,
-                            "BadRequest",
-                            "@odata.type must name the rule's derived type",
-                        );
+                    if let Err(e) = check_rule(rule, body) {
+                        return e;
                     }
-                    if body["id"] != rule_id.as_str() || body["target"] != current["target"] {
-                        return error(400, "BadRequest", "id and target must be those of the rule");
+                    updated.insert(rule_id, body.clone());
+                    (204, Value::Null)
+                }
+                ("PATCH", None) => {
+                    let Some(list) = body["rules"].as_array() else {
+                        return error(400, "BadRequest", "the body must hold the policy's `rules`");
+                    };
+                    for r in list {
+                        let Some(rule) = r["id"].as_str().and_then(|id| current.get(id)) else {
+                            return error(404, "NotFound", "rule not found");
+                        };
+                        if let Err(e) = check_rule(rule, r) {
+                            return e;
+                        }
+                        updated.insert(r["id"].as_str().unwrap_or_default().to_owned(), r.clone());
                     }
-                    *current = body.clone();
-                    return (204, Value::Null, Vec::new());
+                    (200, Value::Null)
                 }
                 _ => return error(405, "MethodNotAllowed", "not supported"),
+            };
+            if let Err(e) = check_policy(&updated) {
+                return e;
             }
+            // The policy id changes with each modification (terraform-provider-azuread
+            // re-reads it after an update): an id found before is gone.
+            let fresh = format!("Group_{}_{}", key.0, self.id());
+            let list: Vec<Value> = updated.values().cloned().collect();
+            self.policies.insert(key.clone(), (fresh.clone(), updated));
+            return match answer {
+                (204, _) => (204, Value::Null, Vec::new()),
+                (status, _) => (
+                    status,
+                    json!({ "id": fresh, "scopeId": key.0, "scopeType": "Group", "rules": list }),
+                    Vec::new(),
+                ),
+            };
         }
         error(404, "NotFound", &format!("no route for {method} {path}"))
     }

@@ -86,7 +86,7 @@ pub struct ExecError {
     /// What the target holds of the change, when the failure itself tells (the service
     /// refused the request); `None` when it may have taken effect (a 500, a timeout, a
     /// connection lost), so that it must be read back.
-    pub known: Option<Observed>,
+    pub known: Option<Box<Observed>>,
 }
 
 /// `--target state`: the state file is the target; nothing else is called.
@@ -503,7 +503,7 @@ pub fn apply(
                 Err(mut source) => {
                     // The rest of the batch was never sent.
                     ledger.header.pending.clear();
-                    let known = source.known.take().map(Ok);
+                    let known = source.known.take().map(|k| Ok(*k));
                     let outcome = if remote {
                         match known.unwrap_or_else(|| executor.observe(change, now)) {
                             Ok(observed) => format!(

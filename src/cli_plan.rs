@@ -495,6 +495,12 @@ pub fn state(
                     ));
                 }
             }
+            for a in &st.removed {
+                text.push_str(&format!(
+                    "removed: {}  removed by an apply to the state alone, still in Microsoft Graph\n",
+                    a.key
+                ));
+            }
             for p in &st.pending {
                 text.push_str(&format!(
                     "pending: {}  sent by an apply at {}, not known whether the service holds it\n",

@@ -179,6 +179,12 @@ fn a_graph_apply_sends_what_state_only_applies_recorded() {
     );
     assert!(server.state().requests.is_empty(), "sent to the service");
     assert_eq!(state(dir)["removed"].as_array().map(Vec::len), Some(1));
+    let list = pimplan(&server, dir, T1, &["state", "list"]);
+    assert!(
+        list.stdout.contains("removed: assignment/id:99999999-0000-4000-8000-000000000009/id:bbbbbbbb-0000-4000-8000-000000000002/member/active  removed by an apply to the state alone, still in Microsoft Graph"),
+        "{}",
+        list.stdout
+    );
 
     // For the state nothing is left; for Graph all three, each saying why. Drift compares
     // the service with what it was sent, so none of this is drift.

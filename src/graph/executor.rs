@@ -42,7 +42,7 @@ fn failed(e: GraphError, if_refused: Observed) -> ExecError {
     let refused = e.status().is_some_and(|s| (400..500).contains(&s));
     ExecError {
         message: e.to_string(),
-        known: refused.then_some(if_refused),
+        known: refused.then(|| Box::new(if_refused)),
     }
 }
 
@@ -272,7 +272,7 @@ impl GraphExecutor {
                     "it has no end, duration or `permanent: true` that reads (end {:?}, duration {:?}); nothing was sent",
                     spec.end, spec.duration
                 ),
-                known: Some(Observed::NotDone),
+                known: Some(Box::new(Observed::NotDone)),
             });
         };
         match self.post_request(spec, &body) {
@@ -292,7 +292,7 @@ impl GraphExecutor {
                                 applied.request_id.as_deref().unwrap_or("(no id)"),
                                 status_text(&request)
                             ),
-                            known: Some(Observed::NotDone),
+                            known: Some(Box::new(Observed::NotDone)),
                         });
                     }
                 }
@@ -300,7 +300,7 @@ impl GraphExecutor {
                     // The service took it: failing to read it back does not undo it.
                     self.wait_visible(spec, id).map_err(|e| ExecError {
                         message: e.to_string(),
-                        known: Some(Observed::Done(applied.clone())),
+                        known: Some(Box::new(Observed::Done(applied.clone()))),
                     })?;
                 }
                 Ok(applied)
@@ -342,7 +342,7 @@ impl GraphExecutor {
                         "Microsoft Graph answered the removal with status {}; nothing was removed",
                         status_text(&request)
                     ),
-                    known: Some(Observed::NotDone),
+                    known: Some(Box::new(Observed::NotDone)),
                 }),
             },
             // Already gone (removed by an earlier, interrupted run, or out of band)? The
@@ -356,7 +356,7 @@ impl GraphExecutor {
                             "{e}; but the service still lists schedule {}, so it is not taken as removed",
                             s.id.as_deref().unwrap_or("(no id)")
                         ),
-                        known: Some(Observed::NotDone),
+                        known: Some(Box::new(Observed::NotDone)),
                     }),
                     Err(read) => Err(ExecError {
                         message: format!("{e}; reading the schedules to confirm failed: {read}"),
@@ -407,7 +407,7 @@ impl GraphExecutor {
         // (the update is one request: the service takes all of it or none).
         let unchanged = |e: GraphError| ExecError {
             message: e.to_string(),
-            known: Some(Observed::NotDone),
+            known: Some(Box::new(Observed::NotDone)),
         };
         let group = spec.group_id.as_deref().unwrap_or_default();
         let not_found = || GraphError::Service {
@@ -492,7 +492,7 @@ impl GraphExecutor {
                     "the service accepted the policy update but holds other values: {}",
                     list.join("; ")
                 ),
-                known: Some(Observed::Policy(held)),
+                known: Some(Box::new(Observed::Policy(held))),
             })
         }
     }
@@ -593,8 +593,8 @@ impl Executor for GraphExecutor {
                 self.assign(a, "adminAssign", change_end(change, self.now))
                     .map_err(|mut e| {
                         // The removal went through.
-                        if e.known == Some(Observed::NotDone) {
-                            e.known = Some(Observed::OnlyRemoved);
+                        if e.known.as_deref() == Some(&Observed::NotDone) {
+                            e.known = Some(Box::new(Observed::OnlyRemoved));
                         }
                         e
                     })

@@ -7,21 +7,14 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use chrono::{DateTime, Utc};
+use chrono::TimeDelta;
 use common::{Run, copy_fixture, edit};
-use graph_server::{ASSERTION, SECRET, Server, TOKEN};
+use graph_server::{ASSERTION, SECRET, Server, TOKEN, at};
 use serde_json::{Value, json};
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
 const APPLY_VERBOSE: &[&str] = &["apply", "--target", "graph", "--auto-approve", "--verbose"];
-
-fn at(now: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(now)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
 
 /// Run pimplan in `dir` against `server`, with the server's clock set to `now`.
 fn pimplan(
@@ -31,25 +24,7 @@ fn pimplan(
     args: &[&str],
     extra_env: &[(&str, String)],
 ) -> Run {
-    server.state().now = Some(at(now));
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    Run::of(&server.run(dir, now, TimeDelta::zero(), args, extra_env))
 }
 
 fn example() -> tempfile::TempDir {

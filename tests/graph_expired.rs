@@ -6,45 +6,20 @@ mod graph_server;
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
-use chrono::{DateTime, Utc};
+use chrono::TimeDelta;
 use common::{Run, edit};
-use graph_server::Server;
+use graph_server::{Server, at};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
 
-fn at(now: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(now)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
 /// Run pimplan in `dir` against `server`, with the server's clock set to `now`, and return
 /// the run and the bodies of the schedule requests it posted.
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> (Run, Vec<Value>) {
-    {
-        let mut st = server.state();
-        st.now = Some(at(now));
-        st.requests.clear();
-    }
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
+    server.state().requests.clear();
+    let out = server.run(dir, now, TimeDelta::zero(), args, &[]);
     let posts = server
         .state()
         .requests

@@ -7,9 +7,8 @@ mod graph_server;
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
+use chrono::TimeDelta;
 use common::{Run, edit, json};
 use graph_server::Server;
 use serde_json::Value;
@@ -17,21 +16,7 @@ use serde_json::Value;
 const T0: &str = "2026-12-01T00:00:00Z";
 
 fn pimplan(server: &Server, dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", T0, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    Run::of(&server.run(dir, T0, TimeDelta::zero(), args, &[]))
 }
 
 /// `target: graph` (or not), everything with an id but alice.

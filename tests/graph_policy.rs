@@ -6,10 +6,8 @@ mod graph_server;
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
-use chrono::{DateTime, Utc};
+use chrono::TimeDelta;
 use common::{Run, edit, json};
 use graph_server::{Recorded, Server, TOKEN};
 use serde_json::{Value, json};
@@ -20,24 +18,7 @@ const OPS: &str = "99999999-0000-4000-8000-000000000009";
 const POLICIES: &str = "/v1.0/policies/roleManagementPolicies/";
 
 fn pimplan(server: &Server, dir: &Path, args: &[&str]) -> Run {
-    server.state().now = DateTime::parse_from_rfc3339(T0)
-        .ok()
-        .map(|t| t.with_timezone(&Utc));
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", T0, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    Run::of(&server.run(dir, T0, TimeDelta::zero(), args, &[]))
 }
 
 /// A workspace with one group `ops`, its policy lines `policy` (indented under the group),

@@ -7,10 +7,8 @@ mod graph_server;
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
-use chrono::{DateTime, Utc};
+use chrono::TimeDelta;
 use common::{Run, copy_fixture, edit};
 use graph_server::Server;
 use serde_json::Value;
@@ -31,30 +29,9 @@ const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 const REQUESTS: &str = "/v1.0/identityGovernance/privilegedAccess/group/";
 
-fn at(now: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(now)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
 /// Run pimplan in `dir` against `server`, with the server's clock set to `now`.
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
-    server.state().now = Some(at(now));
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    Run::of(&server.run(dir, now, TimeDelta::zero(), args, &[]))
 }
 
 fn ok(run: &Run) {

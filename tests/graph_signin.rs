@@ -10,8 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use common::{Run, copy_fixture};
 use graph_server::{OIDC_REQUEST_TOKEN, Server, TOKEN, assertion};
 
@@ -19,36 +18,10 @@ const T0: &str = "2026-12-01T00:00:00Z";
 const APPLY_VERBOSE: &[&str] = &["apply", "--target", "graph", "--auto-approve", "--verbose"];
 const AUDIENCE: &str = "api://AzureADTokenExchange";
 
-fn at(now: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(now)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
 /// Run pimplan in `dir` against `server` (schedules' clock at `T0`), outside GitHub Actions
 /// unless `extra_env` says otherwise.
 fn pimplan(server: &Server, dir: &Path, args: &[&str], extra_env: &[(&str, String)]) -> Run {
-    server.state().now = Some(at(T0));
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", T0, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    Run::of(&server.run(dir, T0, TimeDelta::zero(), args, extra_env))
 }
 
 fn small() -> tempfile::TempDir {

@@ -7,10 +7,8 @@ mod graph_server;
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use common::{Run, edit};
 use graph_server::Server;
 use serde_json::Value;
@@ -20,30 +18,9 @@ const T1: &str = "2026-12-01T00:10:00Z";
 const TENANT: &str = "5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11";
 const NOT_SENT: &str = "# recorded by a state-only apply, not yet sent";
 
-fn at(now: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(now)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
 /// Run pimplan in `dir` against `server`, with the server's clock set to `now`.
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
-    server.state().now = Some(at(now));
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    Run::of(&server.run(dir, now, TimeDelta::zero(), args, &[]))
 }
 
 const ALICE_MEMBER: &str = "  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }\n";

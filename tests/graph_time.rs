@@ -7,12 +7,10 @@ mod graph_server;
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{Run, edit};
-use graph_server::Server;
+use graph_server::{Server, at};
 use serde_json::{Value, json};
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -20,34 +18,13 @@ const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
 const REFRESH: &[&str] = &["plan", "--refresh", "--detailed-exitcode"];
 const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 
-fn at(t: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
 fn utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Run pimplan in `dir` with `--now now`, the service's clock `ahead` of it.
 fn pimplan_ahead(server: &Server, dir: &Path, now: &str, ahead: TimeDelta, args: &[&str]) -> Run {
-    server.state().now = Some(at(now) + ahead);
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_GRAPH_TOKEN")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(120));
-    for (k, v) in server.env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    Run::of(&server.run(dir, now, ahead, args, &[]))
 }
 
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {

@@ -1204,7 +1204,53 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
     respond(&mut stream, status, &value, &headers);
 }
 
+/// A test's clock reading: `now` as a UTC time (the epoch when it does not read).
+pub fn at(now: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(now)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
 impl Server {
+    /// Run pimplan in `dir` against this server, with `--now now` and the server's clock set
+    /// to `now + ahead` (a service whose clock runs ahead models a long apply), the sign-in
+    /// variables of [`Server::env`] and then `extra_env`; no credential or Actions variable
+    /// of the calling environment leaks in.
+    pub fn run(
+        &self,
+        dir: &std::path::Path,
+        now: &str,
+        ahead: TimeDelta,
+        args: &[&str],
+        extra_env: &[(&str, String)],
+    ) -> std::process::Output {
+        self.state().now = Some(at(now) + ahead);
+        let mut cmd =
+            assert_cmd::Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+        cmd.current_dir(dir)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .args(args)
+            .args(["--now", now, "--color", "never"])
+            .timeout(Duration::from_secs(120));
+        for k in [
+            "PIMPLAN_NOW",
+            "PIMPLAN_GRAPH_TOKEN",
+            "AZURE_TENANT_ID",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        ] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
     pub fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| unreachable!("{e}"));
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);

@@ -121,22 +121,9 @@ fn posts(server: &Server) -> Vec<Value> {
     schedule_posts(server).into_iter().map(|(_, b)| b).collect()
 }
 
-const REQUESTS: &str = "/v1.0/identityGovernance/privilegedAccess/group/";
-
 /// (collection, body) of every POST to a schedule request collection, in order.
 fn schedule_posts(server: &Server) -> Vec<(String, Value)> {
-    server
-        .state()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
-        .map(|r| {
-            (
-                r.path.trim_start_matches(REQUESTS).to_owned(),
-                r.body.clone(),
-            )
-        })
-        .collect()
+    server.schedule_posts()
 }
 
 const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";

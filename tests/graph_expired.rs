@@ -20,13 +20,7 @@ const APPLY: &[&str] = &["apply", "--target", "graph", "--auto-approve"];
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> (Run, Vec<Value>) {
     server.state().requests.clear();
     let out = server.run(dir, now, TimeDelta::zero(), args, &[]);
-    let posts = server
-        .state()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
-        .map(|r| r.body.clone())
-        .collect();
+    let posts = server.post_bodies();
     (Run::of(&out), posts)
 }
 

@@ -27,7 +27,6 @@ const APPLY_REMOVAL: &[&str] = &[
 ];
 const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
-const REQUESTS: &str = "/v1.0/identityGovernance/privilegedAccess/group/";
 
 /// Run pimplan in `dir` against `server`, with the server's clock set to `now`.
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
@@ -78,18 +77,7 @@ fn record(dir: &Path, principal: &str) -> Value {
 /// (path after the PIM prefix, body) of every POST to a schedule request collection or to
 /// a request's `cancel`, in order.
 fn posts(server: &Server) -> Vec<(String, Value)> {
-    server
-        .state()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
-        .map(|r| {
-            (
-                r.path.trim_start_matches(REQUESTS).to_owned(),
-                r.body.clone(),
-            )
-        })
-        .collect()
+    server.schedule_posts()
 }
 
 fn principal_of_first_post(server: &Server) -> String {

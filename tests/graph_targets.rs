@@ -89,16 +89,14 @@ fn state_keys(dir: &Path) -> Vec<String> {
 /// `action principal role` of every schedule request sent, in order.
 fn sent(server: &Server) -> Vec<String> {
     server
-        .state()
-        .requests
+        .post_bodies()
         .iter()
-        .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
-        .map(|r| {
+        .map(|b| {
             format!(
                 "{} {} {}",
-                r.body["action"].as_str().unwrap_or(""),
-                &r.body["principalId"].as_str().unwrap_or("")[..1],
-                r.body["accessId"].as_str().unwrap_or("")
+                b["action"].as_str().unwrap_or(""),
+                &b["principalId"].as_str().unwrap_or("")[..1],
+                b["accessId"].as_str().unwrap_or("")
             )
         })
         .collect()

@@ -47,13 +47,7 @@ fn workspace(bob: &str) -> tempfile::TempDir {
 
 /// The bodies of the schedule requests the server was sent, in order.
 fn posts(server: &Server) -> Vec<Value> {
-    server
-        .state()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
-        .map(|r| r.body.clone())
-        .collect()
+    server.post_bodies()
 }
 
 /// bob's schedule as the server holds it: (start, end).

@@ -1251,6 +1251,29 @@ impl Server {
         cmd.output().unwrap_or_else(|e| unreachable!("{e}"))
     }
 
+    /// (path after `/v1.0/identityGovernance/privilegedAccess/group/`, body) of every POST to
+    /// a schedule request collection, or to a request's `cancel`, in order.
+    pub fn schedule_posts(&self) -> Vec<(String, Value)> {
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
+            .map(|r| {
+                (
+                    r.path
+                        .trim_start_matches("/v1.0/identityGovernance/privilegedAccess/group/")
+                        .to_owned(),
+                    r.body.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The bodies of [`Server::schedule_posts`].
+    pub fn post_bodies(&self) -> Vec<Value> {
+        self.schedule_posts().into_iter().map(|(_, b)| b).collect()
+    }
+
     pub fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| unreachable!("{e}"));
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);

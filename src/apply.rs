@@ -211,15 +211,19 @@ struct Ledger {
     /// `None` when the entries are what the service holds (a ledger of a Graph apply starts
     /// from [`State::service_view`]).
     service: Option<State>,
+    /// The apply's clock (an apply to the state alone: what has ended by now is not listed
+    /// as still to remove in the service).
+    now: Option<DateTime<FixedOffset>>,
 }
 
 impl Ledger {
     /// A ledger of an apply to the state alone: entries as recorded, and what the service
     /// holds kept beside them.
-    fn state_only(state: State) -> Self {
+    fn state_only(state: State, now: DateTime<FixedOffset>) -> Self {
         let service = state.service_view();
         Ledger {
             service: Some(service),
+            now: Some(now),
             ..Ledger::new(state)
         }
     }
@@ -230,8 +234,17 @@ impl Ledger {
     fn mark_service(&mut self) {
         match &self.service {
             Some(service) => {
-                self.header.removed =
+                let mut removed =
                     State::keep_service(service, &mut self.assignments, &mut self.policies);
+                // An entry that left the state because its schedule ended is gone in the
+                // service too: nothing to remove there.
+                let ended: std::collections::HashSet<&str> =
+                    self.header.ended.iter().map(|e| e.key.as_str()).collect();
+                removed.retain(|r| {
+                    !ended.contains(r.key.as_str())
+                        && r.ends_at.is_none_or(|e| self.now.is_none_or(|now| e > now))
+                });
+                self.header.removed = removed;
             }
             None => {
                 // (Its removals to send were put back as entries by `service_view`.)
@@ -259,6 +272,7 @@ impl Ledger {
             assignments,
             policies,
             service: None,
+            now: None,
         }
     }
 
@@ -453,7 +467,7 @@ pub fn apply(
     let mut ledger = if remote {
         Ledger::new(current.state.service_view())
     } else {
-        Ledger::state_only(current.state)
+        Ledger::state_only(current.state, now)
     };
     let delay = step_delay();
     let mut pacer = Pacer {
@@ -554,7 +568,9 @@ pub fn settle(
     state: &State,
     executor: &mut dyn Executor,
 ) -> Result<(State, Vec<String>), ExecError> {
-    let mut ledger = Ledger::new(state.clone());
+    // Read against what the service is known to hold: what a state-only apply recorded but
+    // never sent is not taken as held (the next plan for Graph sends it).
+    let mut ledger = Ledger::new(state.service_view());
     let pending = std::mem::take(&mut ledger.header.pending);
     let mut lines = Vec::new();
     for p in &pending {
@@ -583,6 +599,14 @@ pub fn settle(
                 record.request_status = None;
                 record.request_id = applied.request_id.or(record.request_id);
                 record.schedule_id = applied.schedule_id.or(record.schedule_id);
+                // The service starts it when it carries it out: its times, not the ones
+                // computed when the request was sent.
+                if let Some(start) = applied.starts_at {
+                    record.starts_at = start;
+                }
+                if applied.starts_at.is_some() || applied.ends_at.is_some() {
+                    record.ends_at = applied.ends_at;
+                }
                 ledger.assignments.insert(key, record);
             }
             RequestCheck::Waiting(status) => {

@@ -102,3 +102,36 @@ fn an_ended_schedule_is_not_assigned_again_until_its_times_change() {
     assert_eq!(count(&st, "assignments"), 2, "{st}");
     assert_eq!(count(&st, "ended"), 0, "{st}");
 }
+
+/// Schedules that ended, dropped by an apply to the state alone, are not listed as still to
+/// remove in the service: they are gone there too.
+#[test]
+fn an_end_recorded_by_a_state_only_apply_leaves_nothing_to_remove_in_the_service() {
+    let server = Server::start();
+    let ws = workspace();
+    let dir = ws.path();
+    let (first, _) = pimplan(&server, dir, T0, APPLY);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    // Both ends have passed (bob's duration on 2026-12-31, alice's end on 2027-01-15).
+    let later = "2027-01-20T00:00:00Z";
+    let (run, posts) = pimplan(
+        &server,
+        dir,
+        later,
+        &["apply", "--target", "state", "--auto-approve"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(posts.is_empty(), "{posts:#?}");
+    let st = state(dir);
+    assert_eq!(count(&st, "ended"), 2, "{st}");
+    assert_eq!(count(&st, "removed"), 0, "{st}");
+    let (list, _) = pimplan(&server, dir, later, &["state", "list"]);
+    assert!(!list.stdout.contains("removed:"), "{}", list.stdout);
+    let (plan, _) = pimplan(
+        &server,
+        dir,
+        later,
+        &["plan", "--target", "graph", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}

@@ -442,3 +442,89 @@ fn a_request_provisioned_since_is_removed_with_admin_remove() {
             .all(|s| s.principal_id != ALICE)
     );
 }
+
+const BOB_LINE: &str = "  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";
+
+/// A request carried out an hour after it was sent: the service counts bob's `P30D` from
+/// then, and the state records the service's times, so drift is clean.
+#[test]
+fn a_request_carried_out_later_records_the_times_the_service_gives_it() {
+    const T1: &str = "2026-12-01T01:00:00Z";
+    let server = Server::start();
+    {
+        let mut s = server.state();
+        s.request_statuses.push_back("Provisioned".to_owned()); // alice
+        s.request_statuses.push_back("Granted".to_owned()); // bob
+    }
+    let ws = small();
+    let dir = ws.path();
+    ok(&pimplan(&server, dir, T0, APPLY));
+    assert_eq!(
+        record(dir, BOB)["request_status"],
+        "Granted",
+        "{}",
+        state(dir)
+    );
+    {
+        let mut s = server.state();
+        s.now = Some(graph_server::at(T1));
+        let ids: Vec<String> = s.waiting.keys().cloned().collect();
+        for id in ids {
+            assert!(s.provision(&id));
+        }
+    }
+    ok(&pimplan(&server, dir, T1, APPLY));
+    assert_eq!(
+        record(dir, BOB)["ends_at"],
+        "2026-12-31T01:00:00Z",
+        "{}",
+        state(dir)
+    );
+    let drift = pimplan(&server, dir, T1, &["drift"]);
+    ok(&drift);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+}
+
+/// Checking a waiting request before a Graph apply does not take what a state-only apply
+/// recorded as sent: the apply still sends it.
+#[test]
+fn a_graph_apply_after_a_waiting_request_still_sends_what_a_state_only_apply_recorded() {
+    let server = Server::start();
+    server
+        .state()
+        .request_statuses
+        .push_back("Granted".to_owned());
+    let ws = small();
+    let dir = ws.path();
+    edit(&dir.join("pimplan.yaml"), BOB_LINE, "");
+    ok(&pimplan(&server, dir, T0, APPLY));
+    assert_eq!(
+        record(dir, ALICE)["request_status"],
+        "Granted",
+        "{}",
+        state(dir)
+    );
+    edit(
+        &dir.join("pimplan.yaml"),
+        "justification: on-call }\n",
+        &format!("justification: on-call }}\n{BOB_LINE}"),
+    );
+    ok(&pimplan(
+        &server,
+        dir,
+        T0,
+        &["apply", "--target", "state", "--auto-approve"],
+    ));
+    assert_eq!(record(dir, BOB)["service"], "none", "{}", state(dir));
+    server.state().requests.clear();
+    let run = pimplan(&server, dir, T0, APPLY);
+    ok(&run);
+    let sent: Vec<(String, Value)> = posts(&server);
+    assert!(
+        sent.iter()
+            .any(|(_, b)| b["principalId"] == BOB && b["action"] == "adminAssign"),
+        "{}{sent:?}",
+        run.stdout
+    );
+    assert!(record(dir, BOB)["service"].is_null(), "{}", state(dir));
+}

@@ -683,7 +683,17 @@ impl Executor for GraphExecutor {
         };
         let request = self.request(&record.spec, id).map_err(exec)?;
         Ok(match status_of(&request, false) {
-            Status::Done => RequestCheck::Done(applied(&request, &record.spec)),
+            // Carried out since: the schedule's own times (the service starts it when it
+            // carries the request out, and counts a duration from then).
+            Status::Done => {
+                let mut done = applied(&request, &record.spec);
+                if let Some(schedule) = self.find_schedule(&record.spec).map_err(exec)? {
+                    done.schedule_id = schedule.id.or(done.schedule_id);
+                    done.starts_at = schedule.start;
+                    done.ends_at = schedule.end;
+                }
+                RequestCheck::Done(done)
+            }
             Status::Waiting => RequestCheck::Waiting(status_text(&request)),
             Status::NotDone => RequestCheck::Ended(status_text(&request)),
         })

@@ -37,6 +37,8 @@ pub struct Recorded {
 
 #[derive(Clone, Debug)]
 pub struct Schedule {
+    /// The `afterDuration` it was asked with, if any (counted from when it starts).
+    pub after_duration: Option<TimeDelta>,
     pub id: String,
     pub eligible: bool,
     pub group_id: String,
@@ -135,7 +137,12 @@ impl Inner {
                 && s.principal_id == schedule.principal_id
                 && s.access_id == schedule.access_id)
         });
-        schedule.start = schedule.start.max(now);
+        // Started when carried out; a duration counts from then (an end date stays).
+        let started = schedule.start.max(now);
+        if let Some(d) = schedule.after_duration {
+            schedule.end = Some(started + d);
+        }
+        schedule.start = started;
         schedule.created = now;
         schedule.visible_at = Instant::now();
         if let Some(r) = self.schedule_requests.get_mut(request_id) {
@@ -619,6 +626,10 @@ impl Inner {
                 }
                 let schedule_id = format!("{group}_{access}_{guid}");
                 let schedule = Schedule {
+                    after_duration: match exp["type"].as_str() {
+                        Some("afterDuration") => exp["duration"].as_str().and_then(parse_duration),
+                        _ => None,
+                    },
                     id: schedule_id.clone(),
                     eligible,
                     group_id: group.to_owned(),

@@ -260,7 +260,10 @@ impl RolePol {
     }
 
     /// The state's `setting -> value` map, as `pimplan::plan::desired::policy_settings` writes it.
-    fn settings(&self) -> std::collections::BTreeMap<String, String> {
+    fn settings(
+        &self,
+        id_of: &dyn Fn(&str) -> String,
+    ) -> std::collections::BTreeMap<String, String> {
         let list = pimplan::plan::desired::list;
         let mut s = std::collections::BTreeMap::new();
         let mut put = |k: &str, v: String| {
@@ -285,6 +288,10 @@ impl RolePol {
             "activation.approval.approvers",
             list(self.approvers.clone()),
         );
+        put(
+            "activation.approval.approver_ids",
+            list(self.approvers.iter().map(|a| id_of(a)).collect()),
+        );
         put("eligible_assignment.allow_permanent", "false".to_owned());
         put(
             "eligible_assignment.max_duration",
@@ -296,6 +303,16 @@ impl RolePol {
             format!("P{}D", self.active_max_days),
         );
         put("active_assignment.require", "justification".to_owned());
+        put("eligible_assignment.require", "none".to_owned());
+        // Microsoft's notification defaults, for each event class and recipient.
+        for class in ["activation", "eligible_assignment", "active_assignment"] {
+            for recipient in ["admin", "assignee", "approver"] {
+                let key = |field: &str| format!("{class}.notifications.{recipient}.{field}");
+                put(&key("default_recipients"), "true".to_owned());
+                put(&key("level"), "all".to_owned());
+                put(&key("additional_recipients"), "none".to_owned());
+            }
+        }
         s
     }
 
@@ -1033,6 +1050,14 @@ fn generate(args: &Args) -> std::io::Result<String> {
     }
 
     // --- the state: every policy, ~90 % of the assignments --------------------------------
+    let ids: std::collections::HashMap<&str, &str> = principals
+        .iter()
+        .map(|p| (p.name.as_str(), p.id.as_str()))
+        .collect();
+    let id_of = |name: &str| {
+        ids.get(name)
+            .map_or_else(|| format!("name:{name}"), |id| (*id).to_owned())
+    };
     let mut state = State::new();
     state.lineage = rng.uuid();
     state.serial = 42;
@@ -1044,7 +1069,7 @@ fn generate(args: &Args) -> std::io::Result<String> {
                 group: g.name.clone(),
                 group_id: Some(g.id.clone()),
                 role,
-                settings: g.policy(role).settings(),
+                settings: g.policy(role).settings(&id_of),
             };
             state.policies.push(PolicyRecord {
                 key: spec.key(),

@@ -330,10 +330,13 @@ impl Ledger {
                 }
                 if let Some(spec) = after {
                     let end = end_of(spec, before.as_ref(), now);
+                    let key = spec.key();
                     // Granted again: no longer ended.
-                    self.header.ended.retain(|e| e.key != spec.key());
+                    if !self.header.ended.is_empty() {
+                        self.header.ended.retain(|e| e.key != key);
+                    }
                     self.assignments
-                        .insert(spec.key(), record_assignment(spec, end, applied, now));
+                        .insert(key, record_assignment(spec, end, applied, now));
                 }
             }
             Subject::Policy { before, after } => {

@@ -502,21 +502,29 @@ pub fn diff(desired: &Desired<'_>, state: &State, now: DateTime<FixedOffset>) ->
 /// Mark the changes of a plan for Microsoft Graph (made from [`State::service_view`]) that an
 /// apply to the state alone has recorded already: they are still to send.
 pub fn mark_not_sent(changes: &mut [Change], state: &State) {
+    let assignments: HashMap<&str, &AssignmentRecord> = state
+        .assignments
+        .iter()
+        .map(|a| (a.key.as_str(), a))
+        .collect();
+    let policies: HashMap<&str, &PolicyRecord> =
+        state.policies.iter().map(|p| (p.key.as_str(), p)).collect();
+    let removed: HashSet<&str> = state.removed.iter().map(|r| r.key.as_str()).collect();
     for change in changes.iter_mut().filter(|c| c.reason.is_none()) {
         let recorded = match &change.subject {
             Subject::Assignment {
                 after: Some(spec), ..
-            } => state
-                .assignment(&spec.key())
+            } => assignments
+                .get(spec.key().as_str())
                 .is_some_and(|r| !spec.differs_from(&r.spec)),
             Subject::Assignment {
                 before: Some(b),
                 after: None,
-            } => state.removed.iter().any(|r| r.key == b.key),
+            } => removed.contains(b.key.as_str()),
             Subject::Policy {
                 after: Some(spec), ..
-            } => state
-                .policy(&spec.key())
+            } => policies
+                .get(spec.key().as_str())
                 .is_some_and(|r| !spec.differs_from(&r.spec)),
             _ => false,
         };

@@ -70,19 +70,35 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
 fn check_recorded(cx: &PlanContext<'_>, out: &mut Vec<Finding>) {
     // What each declared assignment is recorded as: the change's `before` (the entry it
     // replaces or updates, found by names when ids were added), else the entry by key.
-    let mut before: HashMap<String, &AssignmentRecord> = cx
+    if !cx
+        .desired
+        .assignments
+        .iter()
+        .any(|(_, a)| matches!(a.expiry, Expiry::Duration(_)))
+    {
+        return;
+    }
+    let recorded: HashMap<&str, &AssignmentRecord> = cx
         .state
         .assignments
         .iter()
-        .map(|r| (r.key.clone(), r))
+        .map(|r| (r.key.as_str(), r))
         .collect();
-    for change in cx.changes {
-        if let (Some(b), Some(a)) = (change.assignment_before(), change.assignment_after()) {
-            before.insert(a.key(), b);
-        }
-    }
+    let changed: HashMap<String, &AssignmentRecord> = cx
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.assignment_after()?.key(), c.assignment_before()?)))
+        .collect();
     for (spec, a) in &cx.desired.assignments {
-        let (Expiry::Duration(d), Some(record)) = (&a.expiry, before.get(&spec.key())) else {
+        let Expiry::Duration(d) = &a.expiry else {
+            continue;
+        };
+        let key = spec.key();
+        let Some(record) = changed
+            .get(&key)
+            .or_else(|| recorded.get(key.as_str()))
+            .copied()
+        else {
             continue;
         };
         let Some(end) = end_of(spec, Some(record), cx.now).at(cx.now) else {

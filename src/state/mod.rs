@@ -439,13 +439,20 @@ impl State {
                 None => removed.push(s.clone()),
             }
         }
+        let held: std::collections::HashSet<&str> =
+            service.assignments.iter().map(|s| s.key.as_str()).collect();
         for a in assignments.values_mut() {
-            if service.assignment(&a.key).is_none() {
+            if !held.contains(a.key.as_str()) {
                 a.set_held(Held::None);
             }
         }
+        let service_policies: BTreeMap<&str, &PolicyRecord> = service
+            .policies
+            .iter()
+            .map(|p| (p.key.as_str(), p))
+            .collect();
         for p in policies.values_mut() {
-            match service.policy(&p.key) {
+            match service_policies.get(p.key.as_str()).copied() {
                 Some(s) if s.spec == p.spec => p.set_held(Held::Same),
                 Some(s) => p.set_held(Held::Was(Box::new(s.clone()))),
                 None => p.set_held(Held::None),

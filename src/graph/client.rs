@@ -331,6 +331,20 @@ fn file_assertion(token_file: &str) -> Result<String, GraphError> {
     Ok(assertion)
 }
 
+/// The `value` array of a collection answer; an answer without one is no answer (never an
+/// empty list: a read-back that lost its list must not read as "nothing there").
+pub fn values<'a>(page: &'a Value, path: &str) -> Result<&'a [Value], GraphError> {
+    page["value"]
+        .as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| GraphError::Transport {
+            method: "GET".to_owned(),
+            path: path.to_owned(),
+            detail: "the answer has no `value` list; what the service holds is not known"
+                .to_owned(),
+        })
+}
+
 /// Requests to Microsoft Graph.
 pub struct Client {
     agent: ureq::Agent,
@@ -582,7 +596,22 @@ impl Client {
                 Some(format!("{h}: {v}"))
             })
             .collect();
-            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            // An answer cut off, or trickling past the timeout, is no answer: what the
+            // service did is not known (an error answer keeps its status).
+            let text = match resp.body_mut().read_to_string() {
+                Ok(text) => text,
+                Err(_) if status >= 400 => String::new(),
+                Err(e) => {
+                    return Err(GraphError::Transport {
+                        method: method.to_owned(),
+                        path: path.to_owned(),
+                        detail: format!(
+                            "the answer ({status}) could not be read whole ({}); what the service did is not known",
+                            e.to_string().replace(&token, "[redacted]")
+                        ),
+                    });
+                }
+            };
             self.log(&format!(
                 "{method} {path} -> {status} (Authorization: Bearer [redacted])"
             ));
@@ -615,10 +644,25 @@ impl Client {
                 attempt += 1;
                 continue;
             }
-            let value: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::Null)
+            let value: Value = match serde_json::from_str(&text) {
+                Ok(value) => value,
+                // Only "No Content" and error answers may come without a JSON body.
+                Err(_) if status == 204 || status >= 400 => Value::Null,
+                Err(e) => {
+                    return Err(GraphError::Transport {
+                        method: method.to_owned(),
+                        path: path.to_owned(),
+                        detail: if text.trim().is_empty() {
+                            format!(
+                                "the answer ({status}) has an empty body; what the service did is not known"
+                            )
+                        } else {
+                            format!(
+                                "the answer ({status}) is not JSON ({e}); what the service did is not known"
+                            )
+                        },
+                    });
+                }
             };
             if status >= 400 {
                 let code = value["error"]["code"]

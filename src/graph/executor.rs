@@ -178,9 +178,10 @@ impl GraphExecutor {
             schedules_path(spec.kind),
             spec.principal_id.as_deref().unwrap_or_default()
         );
-        let (_, list) = self.client.send("GET", &path.replace(' ', "%20"), None)?;
+        let path = path.replace(' ', "%20");
+        let (_, list) = self.client.send("GET", &path, None)?;
         let role = spec.role.to_string();
-        for s in list["value"].as_array().into_iter().flatten().filter(|s| {
+        for s in super::client::values(&list, &path)?.iter().filter(|s| {
             s["accessId"]
                 .as_str()
                 .is_some_and(|a| a.eq_ignore_ascii_case(&role))

@@ -137,7 +137,7 @@ pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule
         ));
         loop {
             let (_, page) = client.send("GET", &path, None)?;
-            for s in page["value"].as_array().into_iter().flatten() {
+            for s in super::client::values(&page, &path)? {
                 out.extend(parse_schedule(s, kind, group_id)?);
             }
             // Follow paging links that stay on the same service.
@@ -185,8 +185,9 @@ pub fn find_policy(
         "/policies/roleManagementPolicyAssignments?$filter=scopeId eq '{group_id}' and scopeType eq 'Group' and roleDefinitionId eq '{role}'"
     ));
     let (_, assignments) = client.send("GET", &path, None)?;
-    let Some(policy_id) = assignments["value"][0]["policyId"]
-        .as_str()
+    let Some(policy_id) = super::client::values(&assignments, &path)?
+        .first()
+        .and_then(|a| a["policyId"].as_str())
         .map(str::to_owned)
     else {
         return Ok(None);

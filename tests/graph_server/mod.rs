@@ -27,6 +27,19 @@ pub const OIDC_REQUEST_TOKEN: &str = "test-oidc-request-token-9876543210";
 /// token endpoint accepts only those (and the static `ASSERTION`).
 const OIDC_SIGNATURE: &str = "c3RhbmQtaW4tc2lnbmF0dXJl";
 
+/// A 200 answer that is not an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadRead {
+    /// No body at all.
+    Empty,
+    /// A body that stops half way (fewer bytes than `Content-Length` says, then closed).
+    Cut,
+    /// Not JSON.
+    Malformed,
+    /// JSON, but without the `value` list of a collection.
+    NoValue,
+}
+
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub method: String,
@@ -65,6 +78,9 @@ pub struct Inner {
     pub retry_after: u64,
     /// Answer the POST to a request collection with this 1-based number with a 500.
     pub fail_post: Option<usize>,
+    /// Answer the next GETs that would succeed with a 200 that cannot be read, one fault
+    /// each, in order (what a proxy or a reset connection leaves).
+    pub bad_reads: VecDeque<BadRead>,
     /// Carry out the POST with this number, then answer it with a 500 all the same.
     pub fail_post_after_doing_it: Option<usize>,
     /// Carry out the POST with this number, then never answer it (the test kills the
@@ -1206,7 +1222,28 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
     let was_hung = state.hung;
     let (status, value, headers) = state.route(&method, &path, &query, &body);
     let hang = state.hung && !was_hung;
+    let bad = if method == "GET" && status == 200 {
+        state.bad_reads.pop_front()
+    } else {
+        None
+    };
     drop(state);
+    if let Some(bad) = bad {
+        let text = value.to_string().into_bytes();
+        let (body, length): (Vec<u8>, usize) = match bad {
+            BadRead::Empty => (Vec::new(), 0),
+            BadRead::Cut => (text[..text.len() / 2].to_vec(), text.len()),
+            BadRead::Malformed => (b"<html>gateway</html>".to_vec(), 20),
+            BadRead::NoValue => (b"{\"@odata.context\":\"x\"}".to_vec(), 22),
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(&body);
+        let _ = stream.flush();
+        return;
+    }
     if hang {
         // Done, but never answered: the client is killed while it waits.
         std::thread::sleep(Duration::from_secs(30));

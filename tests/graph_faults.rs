@@ -1,0 +1,125 @@
+//! Answers that cannot be read are not answers (issue 16, point 1): a 200 whose body is
+//! empty, cut off, not JSON or without its `value` list leaves the outcome unknown, through
+//! the real binary against the stand-in.
+
+mod common;
+mod graph_server;
+
+use std::path::Path;
+
+use chrono::TimeDelta;
+use common::{Run, edit};
+use graph_server::{BadRead, Server};
+use serde_json::Value;
+
+const T0: &str = "2026-12-01T00:00:00Z";
+const T1: &str = "2026-12-01T00:10:00Z";
+const APPLY: &[&str] = &[
+    "apply",
+    "--target",
+    "graph",
+    "--auto-approve",
+    "--allow-mass-removal",
+];
+const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const ALICE_LINE: &str = "  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }\n";
+
+fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
+    Run::of(&server.run(dir, now, TimeDelta::zero(), args, &[]))
+}
+
+/// One group, alice eligible and bob active.
+fn small() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let text = format!(
+        "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n{ALICE_LINE}  - {{ group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }}\n"
+    );
+    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
+    tmp
+}
+
+fn state(dir: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null)
+}
+
+fn alice_live(server: &Server) -> bool {
+    server
+        .state()
+        .live()
+        .iter()
+        .any(|s| s.principal_id == ALICE)
+}
+
+/// A removal that failed before the service did it, read back through an answer that
+/// cannot be read: never recorded as done. The next apply checks it and removes it.
+#[test]
+fn a_removal_read_back_through_an_unreadable_answer_stays_pending() {
+    for bad in [
+        BadRead::Empty,
+        BadRead::Cut,
+        BadRead::Malformed,
+        BadRead::NoValue,
+    ] {
+        let server = Server::start();
+        let ws = small();
+        let dir = ws.path();
+        let first = pimplan(&server, dir, T0, APPLY);
+        assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+        edit(&dir.join("pimplan.yaml"), ALICE_LINE, "");
+        {
+            let mut s = server.state();
+            s.fail_post = Some(3); // the removal: a 500, nothing done
+            s.bad_reads.push_back(bad);
+        }
+        let run = pimplan(&server, dir, T1, APPLY);
+        assert_eq!(run.code, 1, "{bad:?}: {}{}", run.stdout, run.stderr);
+        assert!(alice_live(&server), "{bad:?}");
+        let st = state(dir);
+        let pending = st["pending"].as_array().map_or(0, Vec::len);
+        assert_eq!(pending, 1, "{bad:?}: the removal must stay pending: {st}");
+        let plan = pimplan(&server, dir, T1, &["plan"]);
+        assert!(
+            !plan.stdout.contains("No changes."),
+            "{bad:?}: {}",
+            plan.stdout
+        );
+        // The next apply reads it again (readable now), finds alice still there, removes her.
+        let again = pimplan(&server, dir, T1, APPLY);
+        assert_eq!(again.code, 0, "{bad:?}: {}{}", again.stdout, again.stderr);
+        assert!(!alice_live(&server), "{bad:?}: {}", again.stdout);
+        assert!(state(dir).get("pending").is_none(), "{}", state(dir));
+    }
+}
+
+/// `drift` whose read comes back unreadable fails; it never reports phantom removals.
+#[test]
+fn drift_through_an_unreadable_answer_is_an_error_not_a_removal() {
+    for bad in [
+        BadRead::Empty,
+        BadRead::Cut,
+        BadRead::Malformed,
+        BadRead::NoValue,
+    ] {
+        let server = Server::start();
+        let ws = small();
+        let dir = ws.path();
+        let first = pimplan(&server, dir, T0, APPLY);
+        assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+        server.state().bad_reads.push_back(bad);
+        let drift = pimplan(&server, dir, T0, &["drift"]);
+        assert_eq!(drift.code, 1, "{bad:?}: {}{}", drift.stdout, drift.stderr);
+        assert!(
+            !drift.stdout.contains("removed in the service"),
+            "{bad:?}: {}",
+            drift.stdout
+        );
+        assert!(
+            drift.stderr.contains("not known"),
+            "{bad:?}: {}",
+            drift.stderr
+        );
+    }
+}

@@ -12,7 +12,7 @@ use crate::plan::{Action, Change, Plan, Reason, Subject};
 use crate::state::store::{write_backup, write_entries, write_state};
 use crate::state::{
     AssignmentRecord, AssignmentSpec, LoadedState, Pending, PolicyRecord, PolicySpec, State,
-    StateError,
+    StateError, Tracked,
 };
 
 /// What a target reports of a change it carried out, for the state to keep.

@@ -215,9 +215,28 @@ pub enum Held<T> {
     Was(Box<T>),
 }
 
-impl AssignmentRecord {
-    /// What the service is known to hold of this entry (see [`AssignmentRecord::service`]).
-    pub fn held(&self) -> Held<AssignmentRecord> {
+/// A state entry that records what the service is known to hold of it.
+pub trait Tracked: Clone {
+    /// What the service is known to hold of this entry.
+    fn held(&self) -> Held<Self>;
+    /// Record what the service holds of this entry.
+    fn set_held(&mut self, held: Held<Self>);
+
+    /// The entry as the service holds it, if it holds it.
+    fn in_service(&self) -> Option<Self> {
+        let mut r = match self.held() {
+            Held::Same => self.clone(),
+            Held::None => return None,
+            Held::Was(old) => *old,
+        };
+        r.set_held(Held::Same);
+        Some(r)
+    }
+}
+
+impl Tracked for AssignmentRecord {
+    /// See [`AssignmentRecord::service`].
+    fn held(&self) -> Held<AssignmentRecord> {
         match &self.service {
             Some(h) => h.clone(),
             None if self.request_id.is_some() || self.schedule_id.is_some() => Held::Same,
@@ -227,24 +246,15 @@ impl AssignmentRecord {
 
     /// Record what the service holds: left out only where the entry's ids say it (so that
     /// the entries of a Graph apply read as before), written out otherwise.
-    pub fn set_held(&mut self, held: Held<AssignmentRecord>) {
+    fn set_held(&mut self, held: Held<AssignmentRecord>) {
         self.service = None;
         if held != Held::Same || self.held() != Held::Same {
             self.service = Some(held);
         }
     }
+}
 
-    /// The entry as the service holds it, if it holds it.
-    pub fn in_service(&self) -> Option<AssignmentRecord> {
-        let mut r = match self.held() {
-            Held::Same => self.clone(),
-            Held::None => return None,
-            Held::Was(old) => *old,
-        };
-        r.set_held(Held::Same);
-        Some(r)
-    }
-
+impl AssignmentRecord {
     /// Whether `self` and `other` record the same grant at the same times.
     fn same_grant(&self, other: &AssignmentRecord) -> bool {
         self.key == other.key
@@ -304,24 +314,14 @@ pub struct PolicyRecord {
     pub service: Option<Held<PolicyRecord>>,
 }
 
-impl PolicyRecord {
-    pub fn held(&self) -> Held<PolicyRecord> {
+impl Tracked for PolicyRecord {
+    /// See [`PolicyRecord::service`].
+    fn held(&self) -> Held<PolicyRecord> {
         self.service.clone().unwrap_or(Held::None)
     }
 
-    pub fn set_held(&mut self, held: Held<PolicyRecord>) {
+    fn set_held(&mut self, held: Held<PolicyRecord>) {
         self.service = (held != Held::None).then_some(held);
-    }
-
-    /// The policy as the service holds it, if it is known.
-    pub fn in_service(&self) -> Option<PolicyRecord> {
-        let mut r = match self.held() {
-            Held::Same => self.clone(),
-            Held::None => return None,
-            Held::Was(old) => *old,
-        };
-        r.set_held(Held::Same);
-        Some(r)
     }
 }
 

@@ -4,31 +4,14 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
-use common::{Run, edit};
+use common::{Run, edit, state, workspace_with};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 
 fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("pimplan")
-        .unwrap_or_else(|e| unreachable!("{e}"))
-        .current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_TEST_STEP_DELAY_MS")
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
-}
-
-fn state(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    common::run(dir, now, args)
 }
 
 fn count(st: &Value, list: &str) -> usize {
@@ -37,12 +20,9 @@ fn count(st: &Value, list: &str) -> usize {
 
 /// One licensed user, eligible for `ops` with `timing` (YAML flow entries).
 fn workspace(timing: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\nprincipals:\n  - {{ name: alice, type: user, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\nassignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, {timing}, justification: rota }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    ))
 }
 
 fn all(run: &Run) -> String {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use common::{Run, copy_fixture, edit};
+use common::{Run, copy_fixture, edit, state, workspace_with};
 use graph_server::{ASSERTION, SECRET, Server, TOKEN, at};
 use serde_json::{Value, json};
 
@@ -29,13 +29,6 @@ fn pimplan(
 
 fn example() -> tempfile::TempDir {
     copy_fixture("fixtures/example")
-}
-
-fn state(dir: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
 }
 
 /// (group id, principal id, role, type) of every live schedule on the server, sorted.
@@ -109,12 +102,9 @@ fn apply_the_example_to_graph_then_plan_is_no_changes() {
 }
 
 fn small(extra: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\n  - {{ name: approvers, type: group, id: cccccccc-0000-4000-8000-000000000003 }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\n{extra}assignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call, ticket: {{ system: ServiceNow, number: CHG1 }} }}\n  - {{ group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    ))
 }
 
 fn posts(server: &Server) -> Vec<Value> {

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use chrono::TimeDelta;
-use common::{Run, edit};
+use common::{Run, edit, state, workspace_with};
 use graph_server::{Server, at};
 use serde_json::Value;
 
@@ -24,13 +24,6 @@ fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> (Run, Vec<V
     (Run::of(&out), posts)
 }
 
-fn state(dir: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
-}
-
 fn count(st: &Value, list: &str) -> usize {
     st[list].as_array().map_or(0, Vec::len)
 }
@@ -40,10 +33,9 @@ const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 
 /// alice eligible until a fixed end, bob active for a duration counted from the apply.
 fn workspace() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\nprincipals:\n  - { name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }\n  - { name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-01-15T00:00:00Z, justification: on-call }\n  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    workspace_with(
+        "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\nprincipals:\n  - { name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }\n  - { name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-01-15T00:00:00Z, justification: on-call }\n  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n",
+    )
 }
 
 fn assigns(posts: &[Value]) -> Vec<String> {

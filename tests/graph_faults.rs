@@ -8,9 +8,8 @@ mod graph_server;
 use std::path::Path;
 
 use chrono::TimeDelta;
-use common::{Run, edit};
+use common::{Run, edit, state, workspace_with};
 use graph_server::{BadRead, Server};
-use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const T1: &str = "2026-12-01T00:10:00Z";
@@ -30,19 +29,9 @@ fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
 
 /// One group, alice eligible and bob active.
 fn small() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n{ALICE_LINE}  - {{ group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
-}
-
-fn state(dir: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
+    ))
 }
 
 fn alice_live(server: &Server) -> bool {

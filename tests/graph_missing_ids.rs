@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use chrono::TimeDelta;
-use common::{Run, edit, json};
+use common::{Run, edit, json, workspace_with};
 use graph_server::Server;
 use serde_json::Value;
 
@@ -21,12 +21,9 @@ fn pimplan(server: &Server, dir: &Path, args: &[&str]) -> Run {
 
 /// `target: graph` (or not), everything with an id but alice.
 fn workspace(target: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\n{target}tenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, duration: P30D, justification: rota }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    ))
 }
 
 fn pim106(lint: &Run) -> Vec<Value> {

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use chrono::TimeDelta;
-use common::{Run, edit, json};
+use common::{Run, edit, json, workspace_with};
 use graph_server::{Recorded, Server, TOKEN};
 use serde_json::{Value, json};
 
@@ -24,12 +24,9 @@ fn pimplan(server: &Server, dir: &Path, args: &[&str]) -> Run {
 /// A workspace with one group `ops`, its policy lines `policy` (indented under the group),
 /// optional root keys `top`, and one eligible assignment.
 fn workspace(top: &str, policy: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\n{top}principals:\n  - {{ name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: {OPS}\n    owners: [bob]\n{policy}assignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    ))
 }
 
 fn ok(run: &Run) {

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use chrono::TimeDelta;
-use common::{Run, copy_fixture, edit};
+use common::{Run, copy_fixture, edit, state, workspace_with};
 use graph_server::Server;
 use serde_json::Value;
 
@@ -39,12 +39,9 @@ fn ok(run: &Run) {
 
 /// One group, alice eligible and bob active.
 fn small() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: {BOB}, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }}\n  - {{ group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    ))
 }
 
 /// Declare only bob's assignment from now on.
@@ -54,13 +51,6 @@ fn drop_alice(dir: &Path) {
         "  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }\n",
         "",
     );
-}
-
-fn state(dir: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
 }
 
 /// The state's record for `principal`, or null.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Run, copy_fixture};
+use common::{Run, copy_fixture, workspace_with};
 use graph_server::{OIDC_REQUEST_TOKEN, Server, TOKEN, assertion};
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -25,10 +25,9 @@ fn pimplan(server: &Server, dir: &Path, args: &[&str], extra_env: &[(&str, Strin
 }
 
 fn small() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\nprincipals:\n  - { name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }\n  - { name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call, ticket: { system: ServiceNow, number: CHG1 } }\n  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    workspace_with(
+        "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\nprincipals:\n  - { name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }\n  - { name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call, ticket: { system: ServiceNow, number: CHG1 } }\n  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n",
+    )
 }
 
 /// The form of every token request, in order.

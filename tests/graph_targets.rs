@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Run, edit};
+use common::{Run, edit, state, workspace_with};
 use graph_server::Server;
 use serde_json::Value;
 
@@ -27,19 +27,9 @@ const ALICE_MEMBER: &str = "  - { group: ops, principal: alice, role: member, ty
 const BOB_MEMBER: &str = "  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";
 
 fn small(policy: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\ntarget: graph\ntenant: {{ id: {TENANT} }}\nprincipals:\n  - {{ name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\n{policy}assignments:\n{ALICE_MEMBER}{BOB_MEMBER}"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
-}
-
-fn state(dir: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
+    ))
 }
 
 fn server_keys(server: &Server) -> Vec<String> {

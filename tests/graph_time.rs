@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Run, edit};
+use common::{Run, edit, workspace_with};
 use graph_server::{Server, at};
 use serde_json::{Value, json};
 
@@ -37,12 +37,9 @@ fn ok(run: &Run) {
 
 /// One group, bob's active membership as `bob` says (`duration: P30D` and the like).
 fn workspace(bob: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: bob, type: user, id: {BOB}, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - {{ group: ops, principal: bob, role: member, type: active, {bob}, justification: migration }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
+    ))
 }
 
 /// The bodies of the schedule requests the server was sent, in order.

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-use common::{Run, copy_fixture, edit, json};
+use common::{Run, copy_fixture, edit, json, state};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -15,24 +14,7 @@ const T0: &str = "2026-12-01T00:00:00Z";
 /// Run pimplan in `dir` at the time `now`. `plan` and `apply` go to the state file alone
 /// unless the test says `--target` (these tests have no Microsoft Graph).
 fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {
-    let to_state =
-        args.iter().any(|a| *a == "plan" || *a == "apply") && !args.contains(&"--target");
-    let out = Command::cargo_bin("pimplan")
-        .unwrap_or_else(|e| unreachable!("{e}"))
-        .current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_TEST_STEP_DELAY_MS")
-        .args(args)
-        .args(if to_state {
-            &["--target", "state"][..]
-        } else {
-            &[]
-        })
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    common::run(dir, now, args)
 }
 
 fn example() -> tempfile::TempDir {
@@ -41,10 +23,6 @@ fn example() -> tempfile::TempDir {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn state(dir: &Path) -> Value {
-    serde_json::from_str(&read(&dir.join("pimplan.state.json"))).unwrap_or(Value::Null)
 }
 
 /// A small workspace: `n` licensed users eligible for one group, and optional extra YAML.

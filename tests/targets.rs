@@ -4,10 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
-use common::{Run, edit, json};
+use common::{Run, edit, json, state, workspace_with};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -20,41 +18,13 @@ fn pimplan(dir: &Path, args: &[&str]) -> Run {
 }
 
 fn pimplan_at(dir: &Path, now: &str, args: &[&str]) -> Run {
-    let mut cmd = Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
-    cmd.current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(Duration::from_secs(60));
-    for k in [
-        "PIMPLAN_GRAPH_TOKEN",
-        "PIMPLAN_GRAPH_URL",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_FEDERATED_TOKEN_FILE",
-        "AZURE_AUTHORITY_HOST",
-    ] {
-        cmd.env_remove(k);
-    }
-    let out = cmd.output().unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    common::run(dir, now, args)
 }
 
 fn workspace() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let text = format!(
+    workspace_with(&format!(
         "version: 1\ntenant: {{ id: {TENANT} }}\nprincipals:\n  - {{ name: alice, type: user, id: aaaaaaaa-0000-4000-8000-000000000001, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }}\n  - {{ group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }}\n"
-    );
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
-}
-
-fn state(dir: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
+    ))
 }
 
 #[test]

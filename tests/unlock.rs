@@ -7,24 +7,13 @@ use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use common::Run;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const LOCK: &str = "pimplan.state.json.lock";
 
 fn pimplan(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("pimplan")
-        .unwrap_or_else(|e| unreachable!("{e}"))
-        .current_dir(dir)
-        .env_remove("PIMPLAN_NOW")
-        .env_remove("PIMPLAN_TEST_STEP_DELAY_MS")
-        .args(args)
-        .args(["--now", T0, "--color", "never"])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap_or_else(|e| unreachable!("{e}"));
-    Run::of(&out)
+    common::run(dir, T0, args)
 }
 
 fn workspace(n: usize) -> tempfile::TempDir {

@@ -34,8 +34,47 @@ pub fn edit(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).unwrap_or(());
 }
 
+/// The state file of the workspace in `dir` as JSON (null when there is none).
+pub fn state(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// A fresh temporary folder holding `pimplan.yaml` with `text`.
+pub fn workspace_with(text: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
+    tmp
+}
+
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| unreachable!("not JSON ({e}): {text}"))
+}
+
+/// Run pimplan in `dir` with `--now now`, no colour, and none of the caller's clock,
+/// test-pacing or Microsoft Graph credential variables.
+pub fn run(dir: &Path, now: &str, args: &[&str]) -> Run {
+    let mut cmd = assert_cmd::Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+    cmd.current_dir(dir)
+        .args(args)
+        .args(["--now", now, "--color", "never"])
+        .timeout(std::time::Duration::from_secs(120));
+    for k in [
+        "PIMPLAN_NOW",
+        "PIMPLAN_TEST_STEP_DELAY_MS",
+        "PIMPLAN_GRAPH_TOKEN",
+        "PIMPLAN_GRAPH_URL",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_AUTHORITY_HOST",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ] {
+        cmd.env_remove(k);
+    }
+    Run::of(&cmd.output().unwrap_or_else(|e| unreachable!("{e}")))
 }
 
 /// What one run of the binary did.

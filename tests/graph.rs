@@ -33,42 +33,12 @@ fn example() -> tempfile::TempDir {
 
 /// (group id, principal id, role, type) of every live schedule on the server, sorted.
 fn server_keys(server: &Server) -> Vec<String> {
-    let mut keys: Vec<String> = server
-        .state()
-        .live()
-        .into_iter()
-        .map(|s| {
-            format!(
-                "{}/{}/{}/{}",
-                s.group_id,
-                s.principal_id,
-                s.access_id,
-                if s.eligible { "eligible" } else { "active" }
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
+    server.keys(false)
 }
 
 /// The same for the state file's assignments.
 fn state_keys(dir: &Path) -> Vec<String> {
-    let mut keys: Vec<String> = state(dir)["assignments"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            format!(
-                "{}/{}/{}/{}",
-                a["group_id"].as_str().unwrap_or(""),
-                a["principal_id"].as_str().unwrap_or(""),
-                a["role"].as_str().unwrap_or(""),
-                a["type"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
+    graph_server::state_keys(&state(dir), false)
 }
 
 #[test]

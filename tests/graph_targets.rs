@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use common::{Run, edit, state, workspace_with};
 use graph_server::Server;
 use serde_json::Value;
@@ -33,47 +33,11 @@ fn small(policy: &str) -> tempfile::TempDir {
 }
 
 fn server_keys(server: &Server) -> Vec<String> {
-    let mut keys: Vec<String> = server
-        .state()
-        .live()
-        .into_iter()
-        .map(|s| {
-            format!(
-                "{}/{}/{}/{}/{}",
-                s.group_id,
-                s.principal_id,
-                s.access_id,
-                if s.eligible { "eligible" } else { "active" },
-                s.end.map(|e| e.to_rfc3339()).unwrap_or_default()
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
+    server.keys(true)
 }
 
 fn state_keys(dir: &Path) -> Vec<String> {
-    let mut keys: Vec<String> = state(dir)["assignments"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            format!(
-                "{}/{}/{}/{}/{}",
-                a["group_id"].as_str().unwrap_or(""),
-                a["principal_id"].as_str().unwrap_or(""),
-                a["role"].as_str().unwrap_or(""),
-                a["type"].as_str().unwrap_or(""),
-                a["ends_at"]
-                    .as_str()
-                    .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
-                    .map(|e| e.with_timezone(&Utc).to_rfc3339())
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
+    graph_server::state_keys(&state(dir), true)
 }
 
 /// `action principal role` of every schedule request sent, in order.

@@ -1252,6 +1252,36 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
     respond(&mut stream, status, &value, &headers);
 }
 
+/// `group/principal/role/type` (and `/end` with `ends`) of every assignment a state file
+/// (as JSON) records, sorted: to compare with [`Server::keys`].
+pub fn state_keys(state: &Value, ends: bool) -> Vec<String> {
+    let mut keys: Vec<String> = state["assignments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let mut key = format!(
+                "{}/{}/{}/{}",
+                a["group_id"].as_str().unwrap_or(""),
+                a["principal_id"].as_str().unwrap_or(""),
+                a["role"].as_str().unwrap_or(""),
+                a["type"].as_str().unwrap_or("")
+            );
+            if ends {
+                let end = a["ends_at"]
+                    .as_str()
+                    .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+                    .map(|e| e.with_timezone(&Utc).to_rfc3339())
+                    .unwrap_or_default();
+                key = format!("{key}/{end}");
+            }
+            key
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// A test's clock reading: `now` as a UTC time (the epoch when it does not read).
 pub fn at(now: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(now)
@@ -1315,6 +1345,27 @@ impl Server {
                 )
             })
             .collect()
+    }
+
+    /// `group/principal/role/type` (and `/end` with `ends`) of every live schedule, sorted.
+    pub fn keys(&self, ends: bool) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .state()
+            .live()
+            .into_iter()
+            .map(|s| {
+                let kind = if s.eligible { "eligible" } else { "active" };
+                let key = format!("{}/{}/{}/{kind}", s.group_id, s.principal_id, s.access_id);
+                if ends {
+                    let end = s.end.map(|e| e.to_rfc3339()).unwrap_or_default();
+                    format!("{key}/{end}")
+                } else {
+                    key
+                }
+            })
+            .collect();
+        keys.sort();
+        keys
     }
 
     /// The bodies of [`Server::schedule_posts`].

@@ -13,6 +13,7 @@ pub mod config;
 pub mod entra_roles;
 pub mod exit;
 pub mod finding;
+pub mod fs;
 pub mod graph;
 pub mod identity;
 pub mod lint;

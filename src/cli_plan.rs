@@ -522,6 +522,12 @@ pub fn state(
                     p.started_at.to_rfc3339()
                 ));
             }
+            if let Some(a) = &st.applying {
+                text.push_str(&format!(
+                    "applying: the saved plan {} (made from serial {}) stopped before its end; applying the same plan file again finishes it\n",
+                    a.plan, a.from_serial
+                ));
+            }
             write_out(out, &text)?;
             Ok(ExitStatus::Success)
         }

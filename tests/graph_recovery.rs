@@ -87,6 +87,15 @@ fn cut(server: &Server, dir: &Path, file: &str) {
     let st = state(dir);
     assert_eq!(st["pending"].as_array().map_or(0, Vec::len), 1, "{st}");
     assert!(st["applying"]["plan"].is_string(), "{st}");
+    let list = pimplan(server, dir, &["state", "list"]);
+    assert!(
+        list.stdout.contains("applying: the saved plan ")
+            && list
+                .stdout
+                .contains("applying the same plan file again finishes it"),
+        "{}",
+        list.stdout
+    );
     // The service made it; the state does not claim it.
     assert_eq!(server.keys(false).len(), 3);
     assert_eq!(state_keys(&st, false).len(), 2);

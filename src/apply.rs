@@ -129,12 +129,39 @@ pub enum ApplyError {
     Pending(ExecError),
 }
 
-/// Check that a saved plan was made from the state and workspace as they are now.
+/// How a saved plan stands to the state it meets (see [`check_fresh`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fresh {
+    /// The state is the one the plan was made from.
+    Same,
+    /// The state descends from the one the plan was made from through applies of this same
+    /// plan that stopped before their end (see [`State::applying`]): what they made is no
+    /// longer to do, the rest of the plan is.
+    Continued,
+}
+
+/// The fingerprint of a saved plan: the SHA-256 of the plan as pimplan reads it (so that
+/// the file's layout does not count, and every field that does is covered).
+pub fn plan_checksum(plan: &Plan) -> String {
+    crate::state::checksum(&serde_json::to_string(plan).unwrap_or_default())
+}
+
+/// What an apply of the saved plan `plan` writes into the state while it runs.
+pub fn carrying(plan: &Plan) -> crate::state::Applying {
+    crate::state::Applying {
+        plan: plan_checksum(plan),
+        from_serial: plan.state.serial,
+    }
+}
+
+/// Check that a saved plan was made from the workspace as it is now, and from the state as
+/// it is now or as an interrupted apply of this same plan left it ([`Fresh::Continued`]:
+/// the caller must then accept only the plan's own changes, in its order).
 pub fn check_fresh(
     plan: &Plan,
     current: &LoadedState,
     workspace_checksum: &str,
-) -> Result<(), StateError> {
+) -> Result<Fresh, StateError> {
     if plan.format_version != crate::plan::FORMAT_VERSION {
         return Err(StateError::Stale(format!(
             "it has format version {}, this pimplan writes {}",
@@ -142,24 +169,38 @@ pub fn check_fresh(
             crate::plan::FORMAT_VERSION
         )));
     }
-    let lineage = current.exists().then(|| current.state.lineage.clone());
-    if plan.state.lineage != lineage {
-        return Err(StateError::Stale(
-            "it was made for another state (lineage differs)".to_owned(),
-        ));
-    }
-    if plan.state.serial != current.state.serial || plan.state.checksum != current.checksum() {
-        return Err(StateError::Stale(format!(
-            "the state changed since (serial {} then, {} now)",
-            plan.state.serial, current.state.serial
-        )));
-    }
     if plan.workspace_checksum != workspace_checksum {
         return Err(StateError::Stale(
             "the workspace files changed since".to_owned(),
         ));
     }
-    Ok(())
+    let lineage = current.exists().then(|| current.state.lineage.clone());
+    let applying = current.state.applying.as_ref();
+    // Written by an apply of this plan (one made before there was a state: its apply gave
+    // the state its lineage).
+    if current.exists()
+        && current.state.serial > plan.state.serial
+        && applying == Some(&carrying(plan))
+        && (plan.state.lineage.is_none() || plan.state.lineage == lineage)
+    {
+        return Ok(Fresh::Continued);
+    }
+    if plan.state.lineage != lineage {
+        return Err(StateError::Stale(
+            "it was made for another state (lineage differs)".to_owned(),
+        ));
+    }
+    if plan.state.serial == current.state.serial && plan.state.checksum == current.checksum() {
+        return Ok(Fresh::Same);
+    }
+    let by = match applying {
+        Some(a) if *a != carrying(plan) => ", by an interrupted apply of another saved plan",
+        _ => "",
+    };
+    Err(StateError::Stale(format!(
+        "the state changed since (serial {} then, {} now{by})",
+        plan.state.serial, current.state.serial
+    )))
 }
 
 /// The record of `spec` applied at `now` with the end `end` (see [`end_of`]): the start and
@@ -449,8 +490,12 @@ impl Pacer {
 /// not hold; [`settle`] resolves them by reading the service. A change that fails is read
 /// back at once, so that a request the service carried out before failing (a 500 after the
 /// fact, a timeout) is recorded as done.
+///
+/// `saved`: what the state records while the apply runs of the saved plan it carries out
+/// ([`carrying`]), `None` without a plan file; cleared when the apply gets to its end.
 pub fn apply(
     plan: &Plan,
+    saved: Option<crate::state::Applying>,
     path: &Path,
     current: LoadedState,
     executor: &mut dyn Executor,
@@ -472,6 +517,8 @@ pub fn apply(
     } else {
         Ledger::state_only(current.state, now)
     };
+    // From the first write on, the state says which saved plan it is the apply of (or none).
+    ledger.header.applying = saved;
     let delay = step_delay();
     let mut pacer = Pacer {
         changes: 0,
@@ -554,6 +601,7 @@ pub fn apply(
         pacer.change_time += started.elapsed();
     }
     ledger.header.pending.clear();
+    ledger.header.applying = None;
     ledger.write(path)?;
     Ok(changes.len())
 }

@@ -266,11 +266,10 @@ fn with_workspace(
     let Some(ws) = loaded.workspace.as_ref() else {
         return Ok(fail("the workspace could not be read; run `pimplan lint`"));
     };
-    f(
-        clock.now(),
-        ws,
-        loaded.root_dir.join(ws.settings.state_path()),
-    )
+    match ws.settings.state_file(&loaded.root_dir) {
+        Ok(path) => f(clock.now(), ws, path),
+        Err(e) => Ok(fail(format!("{e}; run `pimplan lint`"))),
+    }
 }
 
 pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::apply::{StateExecutor, apply as apply_plan, check_fresh, settle_pending};
+use crate::apply::{Fresh, StateExecutor, apply as apply_plan, check_fresh, settle_pending};
 use crate::cli::{Arguments, PlanFormat, StateCommand, TargetArg, use_color, write_out};
 use crate::clock::Clock;
 use crate::config::model::Target;
@@ -193,6 +193,12 @@ fn pending_note(st: &state::State) -> Option<String> {
     ))
 }
 
+/// The largest saved plan `apply` reads: a plan of 100,000 new assignments is about 70 MB
+/// (about 680 bytes a change, twice that for a change that also carries what the state
+/// recorded), so this fits a tenant of several hundred thousand assignments, and refuses a
+/// file that is not a plan before it fills the memory.
+pub const MAX_PLAN_BYTES: u64 = 1 << 30;
+
 pub struct ApplyOptions {
     pub plan_file: Option<PathBuf>,
     pub auto_approve: bool,
@@ -226,11 +232,11 @@ pub fn apply(
     let saved: Option<Plan> = match &options.plan_file {
         None => None,
         Some(path) => {
-            let text = match std::fs::read_to_string(path) {
+            let text = match crate::fs::read_bounded_text(path, MAX_PLAN_BYTES) {
                 Ok(t) => t,
                 Err(e) => {
                     return Ok(fail(format!(
-                        "cannot read the plan `{}`: {e}",
+                        "cannot read the plan `{}`: {e}; give the file `pimplan plan --out` wrote; nothing was applied",
                         path.display()
                     )));
                 }
@@ -299,11 +305,14 @@ pub fn apply(
                 .map_or_else(String::new, crate::plan::Destination::describe)
         ))));
     }
-    // A saved plan must have been made from the state as it is now.
-    if let (Some(saved), Some(current), Some(plan)) = (&saved, &run.state, &run.plan)
-        && let Err(e) = check_fresh(saved, current, &plan.workspace_checksum)
-    {
-        return Ok(fail(e));
+    // A saved plan must have been made from the state as it is now, or as an interrupted
+    // apply of the same plan left it; checked before anything is settled or written.
+    let mut fresh = Fresh::Same;
+    if let (Some(saved), Some(current), Some(plan)) = (&saved, &run.state, &run.plan) {
+        match check_fresh(saved, current, &plan.workspace_checksum) {
+            Ok(f) => fresh = f,
+            Err(e) => return Ok(fail(e)),
+        }
     }
     let mut settled = false;
     // Changes an interrupted apply left pending, and requests the service had not carried
@@ -367,8 +376,12 @@ pub fn apply(
     let plan = match &saved {
         Some(saved) if saved.changes == plan.changes => saved,
         // The interrupted apply had made some of the saved plan's changes: the rest, all of
-        // them approved with the saved plan, are still to do.
-        Some(saved) if settled && is_part_of(&plan.changes, &saved.changes) => {
+        // them approved with the saved plan, are still to do. (The interrupted apply was of
+        // this plan, or the plan was made while its changes were pending.)
+        Some(saved)
+            if (settled || fresh == Fresh::Continued)
+                && is_part_of(&plan.changes, &saved.changes) =>
+        {
             write_out(
                 out,
                 &format!(
@@ -415,7 +428,8 @@ pub fn apply(
         }
         None => &mut state_executor,
     };
-    match apply_plan(plan, &state_path, current, executor, clock.now()) {
+    let carrying = saved.as_ref().map(crate::apply::carrying);
+    match apply_plan(plan, carrying, &state_path, current, executor, clock.now()) {
         Ok(n) => {
             let serial = state::read(&state_path)
                 .map(|s| s.state.serial)
@@ -506,6 +520,12 @@ pub fn state(
                     "pending: {}  sent by an apply at {}, not known whether the service holds it\n",
                     p.change.address,
                     p.started_at.to_rfc3339()
+                ));
+            }
+            if let Some(a) = &st.applying {
+                text.push_str(&format!(
+                    "applying: the saved plan {} (made from serial {}) stopped before its end; applying the same plan file again finishes it\n",
+                    a.plan, a.from_serial
                 ));
             }
             write_out(out, &text)?;

@@ -141,13 +141,13 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
         // means none (plan and apply report a bad state file).
         // Read only when an assignment starts in the past or ends within five minutes: the
         // state of a large tenant is large, and nothing else in lint needs it.
-        let state_path = loaded.root_dir.join(ws.settings.state_path());
+        let state_path = ws.settings.state_file(&loaded.root_dir);
         let needed = ws.assignments.iter().any(|a| {
             a.start.as_ref().is_some_and(|s| s.value < now)
                 || a.effective_end(now)
                     .is_some_and(|end| end > now && end < now + rules::FIVE_MINUTES)
         });
-        let applied = if needed {
+        let applied = if needed && let Ok(state_path) = state_path {
             crate::state::read(&state_path)
                 .map(|s| s.state.assignments.into_iter().map(|a| a.key).collect())
                 .unwrap_or_default()

@@ -401,6 +401,18 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         }
     }
     let workspace = lower(root, parsed, &mut findings);
+    if let Err(e) = workspace.settings.state_file(&root_dir) {
+        let span = workspace
+            .settings
+            .state
+            .as_ref()
+            .map_or(Span::new(root, 0, 0), |s| s.span);
+        findings.push(
+            Finding::new(&pim002_invalid_config::RULE, span, e.to_string())
+                .label("outside the workspace")
+                .with_help("every apply writes the state, so it must stay below the root file's folder (a change to pimplan.yaml must not make an apply write anywhere else); give a path below it, e.g. the default `pimplan.state.json`"),
+        );
+    }
     Ok(Loaded {
         sources,
         root,

@@ -2,4 +2,5 @@
 pub mod lower;
 pub mod model;
 pub mod raw;
+pub mod state_file;
 pub mod values;

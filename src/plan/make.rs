@@ -24,6 +24,8 @@ pub enum PlanError {
     Refresh(String),
     #[error("no state at {}; run `pimplan import`", .0.display())]
     NoState(PathBuf),
+    #[error(transparent)]
+    StatePath(#[from] crate::config::state_file::StatePathError),
 }
 
 /// Reads the live service and returns the state as the service has it, with a line per
@@ -84,15 +86,7 @@ pub fn early_state_path(root: &Path) -> Option<PathBuf> {
     let file = SourceFile::new(root.to_path_buf(), text);
     let raw: crate::config::raw::RawFile = crate::source::yaml::parse(FileId(0), &file).ok()??;
     let dir = root.parent().map(Path::to_path_buf).unwrap_or_default();
-    Some(
-        dir.join(
-            raw.state
-                .as_ref()
-                .map_or(crate::config::model::Settings::DEFAULT_STATE, |s| {
-                    s.value.as_str()
-                }),
-        ),
-    )
+    crate::config::state_file::state_file(&dir, raw.state.as_ref().map(|s| s.value.as_str())).ok()
 }
 
 /// The span of `"key": "<key>"` in the state file's text.
@@ -153,16 +147,18 @@ pub fn make_with(
             drift: None,
         });
     };
-    let state_path = lint.loaded.root_dir.join(ws.settings.state_path());
+    let state_path = ws.settings.state_file(&lint.loaded.root_dir);
     if lint.findings.iter().any(|f| f.severity == Severity::Error) {
         return Ok(PlanRun {
             lint,
-            state_path,
+            state_path: state_path.unwrap_or_default(),
             state: None,
             plan: None,
             drift: None,
         });
     }
+    // (A refused `state:` is an error-level finding above; this is for the record.)
+    let state_path = state_path?;
     let loaded_state = match early.and_then(|h| h.join().ok()) {
         Some((path, read)) if path == state_path => read?,
         _ => state::read(&state_path)?,

@@ -355,6 +355,22 @@ pub struct State {
     /// holds: the next `apply --target graph` removes them there.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<AssignmentRecord>,
+    /// The saved plan an apply was carrying out when it wrote this state and stopped before
+    /// its end (a failure, a kill): the same plan file may be applied again to finish it (see
+    /// `apply::check_fresh`). Every apply writes its own (none without a plan file) and a
+    /// finished one clears it, so a state that has it descends from the plan's state through
+    /// applies of that plan alone (and reads of the service that settled them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applying: Option<Applying>,
+}
+
+/// See [`State::applying`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applying {
+    /// The SHA-256 of the saved plan, as pimplan reads it (`apply::plan_checksum`).
+    pub plan: String,
+    /// The serial of the state the plan was made from.
+    pub from_serial: u64,
 }
 
 /// A change whose outcome is not known: see [`State::pending`].
@@ -378,6 +394,7 @@ impl State {
             pending: Vec::new(),
             ended: Vec::new(),
             removed: Vec::new(),
+            applying: None,
         }
     }
 

@@ -86,6 +86,8 @@ struct View<'a> {
     ended: &'a [super::AssignmentRecord],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     removed: &'a [super::AssignmentRecord],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applying: &'a Option<super::Applying>,
 }
 
 /// Write the next serial of a state kept as maps by key (as apply keeps it), without
@@ -109,6 +111,7 @@ pub fn write_entries(
         pending: &header.pending,
         ended: &header.ended,
         removed: &header.removed,
+        applying: &header.applying,
     };
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');

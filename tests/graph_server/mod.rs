@@ -83,6 +83,14 @@ pub struct Inner {
     pub bad_reads: VecDeque<BadRead>,
     /// Carry out the POST with this number, then answer it with a 500 all the same.
     pub fail_post_after_doing_it: Option<usize>,
+    /// Carry out the POST with this number, then close its connection without an answer (a
+    /// connection reset after the service did it: the client cannot tell whether it did)...
+    pub reset_post_after_doing_it: Option<usize>,
+    /// ... and close this many of the Graph requests after it unanswered, without carrying
+    /// them out (the network stays down, so the client's read-back fails too).
+    pub down_after_reset: usize,
+    down: usize,
+    reset_now: bool,
     /// Carry out the POST with this number, then never answer it (the test kills the
     /// client meanwhile); `hung` turns true once it has been carried out.
     pub hang_post: Option<usize>,
@@ -772,6 +780,10 @@ impl Inner {
                     if self.fail_post_after_doing_it == Some(self.posts) {
                         return error(500, "InternalServerError", "Something went wrong.");
                     }
+                    if self.reset_post_after_doing_it == Some(self.posts) {
+                        self.reset_now = true;
+                        self.down = self.down_after_reset;
+                    }
                     if self.hang_post == Some(self.posts) {
                         self.hung = true;
                     }
@@ -1219,8 +1231,16 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         );
         return;
     }
+    if state.down > 0 {
+        // The network is down: nothing reaches the service, nothing comes back.
+        state.down -= 1;
+        return;
+    }
     let was_hung = state.hung;
     let (status, value, headers) = state.route(&method, &path, &query, &body);
+    if std::mem::take(&mut state.reset_now) {
+        return;
+    }
     let hang = state.hung && !was_hung;
     let bad = if method == "GET" && status == 200 {
         state.bad_reads.pop_front()

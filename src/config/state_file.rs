@@ -1,0 +1,159 @@
+//! Where the state file is: the one place that turns the root file's `state:` into a path,
+//! for the loader (which reports a bad one), the planner, `apply`'s early lock and the
+//! commands that read only the root file.
+//!
+//! The state is written by every apply, so a `state:` that leads out of the workspace
+//! folder would let a change to `pimplan.yaml` (a pull request) make an apply write
+//! anywhere (`/etc/…`, `../../other/…`, `/dev/zero`). It is refused, as an include outside
+//! the folder is: an absolute path, a `..`, or a path that a link leads outside.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::model::Settings;
+
+/// Why `state:` cannot name the state file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StatePathError {
+    #[error("`state: {0}` names no file")]
+    NoFile(String),
+    #[error("`state: {0}` points outside the workspace folder")]
+    Outside(String),
+    #[error("the state file `{}` leads through a link to `{}`, outside the workspace folder", path.display(), reached.display())]
+    Link { path: PathBuf, reached: PathBuf },
+}
+
+impl Settings {
+    /// The state file of a workspace whose root file is in `root_dir`: see [`state_file`].
+    pub fn state_file(&self, root_dir: &Path) -> Result<PathBuf, StatePathError> {
+        state_file(root_dir, self.state.as_ref().map(|s| s.value.as_str()))
+    }
+}
+
+/// The state file named by `state` (the root file's `state:`, `None` for the default),
+/// relative to the root file's folder `root_dir`, or why it is refused.
+pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, StatePathError> {
+    let value = state.unwrap_or(Settings::DEFAULT_STATE);
+    let relative = Path::new(value);
+    if value.starts_with('/')
+        || value.starts_with('\\')
+        || relative.is_absolute()
+        || relative.components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::Prefix(_) | Component::RootDir
+            )
+        })
+    {
+        return Err(StatePathError::Outside(value.to_owned()));
+    }
+    if value.ends_with('/') || relative.file_name().is_none() {
+        return Err(StatePathError::NoFile(value.to_owned()));
+    }
+    let path = root_dir.join(relative);
+    let base = if root_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root_dir
+    };
+    // The root folder is there (the root file was read from it); if it cannot be resolved,
+    // nothing below it can be either, and reading the state reports why.
+    if let Ok(root) = std::fs::canonicalize(base) {
+        match resolve(&path, 0) {
+            Some(reached) if reached.starts_with(&root) => {}
+            reached => {
+                return Err(StatePathError::Link {
+                    reached: reached.unwrap_or_else(|| path.clone()),
+                    path,
+                });
+            }
+        }
+    }
+    Ok(path)
+}
+
+/// Where `path` leads when it is opened or created: the part that exists resolved (links
+/// followed, a link to nothing too, since writing through it creates its target), then the
+/// names that do not exist yet. `None` when that cannot be told (a loop of links, a `..`
+/// after a folder that does not exist): the caller refuses it.
+fn resolve(path: &Path, depth: u32) -> Option<PathBuf> {
+    if depth > 40 {
+        return None;
+    }
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return Some(canonical);
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_symlink() {
+            return None;
+        }
+        let target = std::fs::read_link(path).ok()?;
+        let parent = path.parent()?;
+        return resolve(&parent.join(target), depth + 1);
+    }
+    let name = path.file_name()?;
+    let parent = match path.parent()? {
+        p if p.as_os_str().is_empty() => Path::new("."),
+        p => p,
+    };
+    Some(resolve(parent, depth + 1)?.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn a_path_below_the_folder_is_taken_and_one_above_is_refused() -> Result {
+        let dir = tempfile::tempdir()?;
+        let root = dir.path();
+        assert_eq!(state_file(root, None)?, root.join("pimplan.state.json"));
+        assert_eq!(state_file(root, Some("s/x.json"))?, root.join("s/x.json"));
+        for bad in [
+            "/dev/zero",
+            "/etc/pimplan.json",
+            "../x.json",
+            "a/../../x.json",
+        ] {
+            assert_eq!(
+                state_file(root, Some(bad)),
+                Err(StatePathError::Outside(bad.to_owned())),
+                "{bad}"
+            );
+        }
+        for bad in ["", ".", "dir/"] {
+            assert_eq!(
+                state_file(root, Some(bad)),
+                Err(StatePathError::NoFile(bad.to_owned())),
+                "{bad}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_link_that_leads_outside_is_refused_even_to_nothing() -> Result {
+        let outside = tempfile::tempdir()?;
+        let dir = tempfile::tempdir()?;
+        let root = dir.path();
+        std::os::unix::fs::symlink(outside.path(), root.join("out"))?;
+        std::os::unix::fs::symlink(outside.path().join("gone.json"), root.join("dangling.json"))?;
+        std::os::unix::fs::symlink("sub/real.json", root.join("inside.json"))?;
+        std::fs::create_dir(root.join("sub"))?;
+        for bad in ["out/pimplan.state.json", "dangling.json"] {
+            assert!(
+                matches!(
+                    state_file(root, Some(bad)),
+                    Err(StatePathError::Link { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            state_file(root, Some("inside.json"))?,
+            root.join("inside.json")
+        );
+        Ok(())
+    }
+}

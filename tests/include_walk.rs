@@ -254,7 +254,13 @@ fn a_folder_that_cannot_be_listed_stops_the_plan() {
 fn link_loops_under_double_star_end_and_each_file_is_read_once() {
     let (ws, _) = workspace();
     let dir = ws.path();
-    for (link, to) in [("a", "."), ("b", "."), ("as/up", ".."), ("as/again", ".")] {
+    for (link, to) in [
+        ("a", "."),
+        ("b", "."),
+        ("as/up", ".."),
+        ("as/again", "."),
+        ("as/same.yaml", "a.yaml"),
+    ] {
         std::os::unix::fs::symlink(to, dir.join(link)).unwrap_or_else(|e| unreachable!("{e}"));
     }
     write(

@@ -31,7 +31,7 @@ pub enum BaselineError {
     #[error("cannot read the baseline `{}`: {source}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::fs::ReadError,
     },
     #[error("`{}` is not a pimplan baseline: {detail}", path.display())]
     Invalid { path: PathBuf, detail: String },
@@ -42,11 +42,16 @@ pub enum BaselineError {
     },
 }
 
+/// A baseline larger than this is refused before it is read: a finding takes about 250
+/// bytes, so this holds a million findings.
+pub const MAX_BYTES: u64 = 256 << 20;
+
 pub fn read(path: &Path) -> Result<Baseline, BaselineError> {
-    let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::fs::read_bounded_text(path, MAX_BYTES).map_err(|source| BaselineError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let baseline: Baseline = serde_json::from_str(&text).map_err(|e| BaselineError::Invalid {
         path: path.to_path_buf(),
         detail: e.to_string(),

@@ -37,7 +37,8 @@ pub fn size_text(cap: u64) -> String {
     format!("{cap} bytes")
 }
 
-fn kind_of(file_type: std::fs::FileType) -> Option<&'static str> {
+/// What a file type is, in words, when it is not a regular file (`None` for a regular file).
+pub fn kind_of(file_type: std::fs::FileType) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_file() {
         None

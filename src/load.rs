@@ -2,7 +2,7 @@
 //! lowers them into one workspace. Problems in the files are findings; only a missing or
 //! unreadable root file is an error (exit status 2).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::config::lower::{ParsedFile, lower};
 use crate::config::model::Workspace;
@@ -12,7 +12,7 @@ use crate::rules::{
     pim001_yaml_syntax, pim002_invalid_config, pim003_duplicate_key, pim006_include_matched_nothing,
 };
 use crate::source::yaml::{self, Spanned, YamlError, YamlErrorKind};
-use crate::source::{FileId, SourceFile, Sources, Span, join_display};
+use crate::source::{FileId, SourceFile, Sources, Span, include};
 
 /// A file larger than this is refused (PIM001) before it is parsed.
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
@@ -21,6 +21,11 @@ pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 pub enum LoadError {
     #[error("no workspace root file at `{}`", path.display())]
     RootMissing { path: PathBuf },
+    #[error("cannot read the root file `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: crate::fs::ReadError,
+    },
     #[error("cannot read `{}`: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -38,7 +43,8 @@ pub struct Loaded {
     pub workspace: Option<Workspace>,
     pub findings: Vec<Finding>,
     /// Files whose content could not be read at all (a syntax error, a duplicate or unknown
-    /// key, a value of the wrong type): the workspace is incomplete without them.
+    /// key, a value of the wrong type): the workspace is incomplete without them. The root
+    /// file is here too when a file its includes mean could not be read (or reached).
     pub unread: Vec<FileId>,
 }
 
@@ -77,34 +83,52 @@ struct ReadFile {
 }
 
 /// Read and parse the file that will be `id` in the sources; decoding problems are PIM001,
-/// YAML problems PIM001/PIM002/PIM003.
-fn read_and_parse(id: FileId, path: PathBuf) -> Result<ReadFile, LoadError> {
-    let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let (text, problem) = if bytes.len() > MAX_FILE_BYTES {
-        (
-            String::new(),
+/// YAML problems PIM001/PIM002/PIM003. The file is read through [`crate::fs::read_bounded`]:
+/// something that is not a regular file, or larger than [`MAX_FILE_BYTES`], is refused
+/// before it is read. An included file that cannot be read is a PIM001 on it; the root file
+/// (`root`) an error.
+fn read_and_parse(id: FileId, path: PathBuf, root: bool) -> Result<ReadFile, LoadError> {
+    const UTF8_HELP: &str = "save the file as UTF-8 text";
+    let (bytes, problem) = match crate::fs::read_bounded(&path, MAX_FILE_BYTES as u64) {
+        Ok(bytes) => (bytes, None),
+        Err(crate::fs::ReadError::TooLarge { .. }) => (
+            Vec::new(),
             Some((
                 0,
                 format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
+                "split it into several files, each matched by an include glob",
             )),
-        )
-    } else {
-        match std::str::from_utf8(bytes) {
+        ),
+        Err(e) if root && e.is_not_found() => return Err(LoadError::RootMissing { path }),
+        Err(source) if root => return Err(LoadError::Read { path, source }),
+        Err(e) => (
+            Vec::new(),
+            Some((
+                0,
+                format!("the file cannot be read: {e}"),
+                "give pimplan read access to the file, or narrow the include glob that matches it",
+            )),
+        ),
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let (text, problem) = match problem {
+        Some(problem) => (String::new(), Some(problem)),
+        None => match std::str::from_utf8(bytes) {
             Ok(text) => (text.to_owned(), None),
             Err(e) => (
                 String::from_utf8_lossy(bytes).into_owned(),
-                Some((e.valid_up_to(), "the file is not valid UTF-8".to_owned())),
+                Some((
+                    e.valid_up_to(),
+                    "the file is not valid UTF-8".to_owned(),
+                    UTF8_HELP,
+                )),
             ),
-        }
+        },
     };
     let file = SourceFile::new(path, text);
     let mut findings = Vec::new();
     let raw = match &problem {
-        Some((offset, message)) => {
+        Some((offset, message, help)) => {
             findings.push(
                 Finding::new(
                     &pim001_yaml_syntax::RULE,
@@ -112,7 +136,7 @@ fn read_and_parse(id: FileId, path: PathBuf) -> Result<ReadFile, LoadError> {
                     message.clone(),
                 )
                 .label("here")
-                .with_help("save the file as UTF-8 text"),
+                .with_help(*help),
             );
             None
         }
@@ -148,7 +172,13 @@ fn read_all(first: u32, paths: Vec<PathBuf>) -> Result<Vec<ReadFile>, LoadError>
         return paths
             .into_iter()
             .enumerate()
-            .map(|(i, p)| read_and_parse(FileId(first + u32::try_from(i).unwrap_or(u32::MAX)), p))
+            .map(|(i, p)| {
+                read_and_parse(
+                    FileId(first + u32::try_from(i).unwrap_or(u32::MAX)),
+                    p,
+                    false,
+                )
+            })
             .collect();
     }
     let chunk = paths.len().div_ceil(threads);
@@ -163,7 +193,7 @@ fn read_all(first: u32, paths: Vec<PathBuf>) -> Result<Vec<ReadFile>, LoadError>
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|(id, p)| read_and_parse(FileId(*id), p.clone()))
+                        .map(|(id, p)| read_and_parse(FileId(*id), p.clone(), false))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -187,152 +217,101 @@ fn read_all(first: u32, paths: Vec<PathBuf>) -> Result<Vec<ReadFile>, LoadError>
     Ok(out)
 }
 
-/// Whether a glob could reach above the root folder (`..`, an absolute path, a drive).
-fn escapes_root(pattern: &str) -> bool {
-    let p = Path::new(pattern);
-    p.is_absolute()
-        || pattern.starts_with('/')
-        || pattern.starts_with('\\')
-        || p.components().any(|c| {
-            matches!(
-                c,
-                Component::ParentDir | Component::Prefix(_) | Component::RootDir
-            )
-        })
-}
-
 /// Expand the root file's include globs: sorted, without duplicates or the root itself.
+/// Everything a glob could mean that cannot be read is a finding on its entry; the second
+/// value is false when there is one (the workspace is then incomplete).
 fn expand_includes(
     includes: &[Spanned<String>],
     root_dir: &Path,
     root_path: &Path,
     findings: &mut Vec<Finding>,
-) -> Vec<PathBuf> {
+) -> (Vec<PathBuf>, bool) {
     let canonical_root = std::fs::canonicalize(if root_dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
         root_dir
-    })
-    .ok();
+    });
     let canonical_root_file = std::fs::canonicalize(root_path).ok();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
+    let mut complete = true;
     for pattern in includes {
-        if escapes_root(&pattern.value) {
-            findings.push(
-                Finding::new(
-                    &pim002_invalid_config::RULE,
-                    pattern.span,
-                    format!("include `{}` points outside the workspace folder", pattern.value),
-                )
-                .label("outside the workspace")
-                .with_help("a workspace cannot read files above its root file's folder; move the files below it"),
-            );
+        let refuse = |message: String, label: &str, help: &str| {
+            Finding::new(&pim002_invalid_config::RULE, pattern.span, message)
+                .label(label)
+                .with_help(format!(
+                    "{help}; until then the workspace is incomplete: no rule looks across it and no plan is made"
+                ))
+        };
+        if include::escapes_root(&pattern.value) {
+            complete = false;
+            findings.push(refuse(
+                format!("include `{}` points outside the workspace folder", pattern.value),
+                "outside the workspace",
+                "a workspace cannot read files above its root file's folder; move the files below it",
+            ));
             continue;
         }
-        // The folder is literal text, not part of the pattern: `ws[1]/` must not match `ws1/`.
-        let Some(dir) = root_dir.to_str() else {
-            findings.push(
-                Finding::new(
-                    &pim002_invalid_config::RULE,
-                    pattern.span,
-                    "the workspace folder's path is not UTF-8 text, so no include can match",
-                )
-                .label("cannot be matched")
-                .with_help("move the workspace to a folder whose path is UTF-8 text"),
-            );
-            continue;
-        };
-        let full = join_display(
-            Path::new(&glob::Pattern::escape(dir)),
-            Path::new(&pattern.value),
-        );
-        // Hidden files are left out below, by name: glob's own check stops the process on a
-        // file name that is not UTF-8.
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: false,
-        };
-        let hidden_allowed = pattern
-            .value
-            .split('/')
-            .any(|p| p.starts_with('.') && p != "." && p != "..");
-        let paths = match glob::glob_with(&full.to_string_lossy(), options) {
-            Ok(paths) => paths,
+        let canonical_root = match &canonical_root {
+            Ok(root) => root,
             Err(e) => {
+                complete = false;
+                findings.push(refuse(
+                    format!(
+                        "include `{}` cannot be matched: the workspace folder `{}` cannot be resolved: {e}",
+                        pattern.value,
+                        root_dir.display()
+                    ),
+                    "cannot be matched",
+                    "give pimplan access to the workspace folder",
+                ));
+                continue;
+            }
+        };
+        let expansion = include::expand(&include::Disk, &pattern.value, root_dir, canonical_root);
+        let (matched, problems) = match expansion {
+            include::Expansion::Invalid(msg) => {
+                complete = false;
                 findings.push(
                     Finding::new(
                         &pim002_invalid_config::RULE,
                         pattern.span,
-                        format!("include `{}` is not a valid glob: {}", pattern.value, e.msg),
+                        format!("include `{}` is not a valid glob: {msg}", pattern.value),
                     )
                     .label("invalid glob"),
                 );
                 continue;
             }
+            include::Expansion::Walked { files, problems } => (files, problems),
         };
-        // Below the workspace folder (whose own name may start with a dot), a name that
-        // does is hidden.
-        let clean = |p: &Path| -> PathBuf {
-            p.components()
-                .filter(|c| !matches!(c, std::path::Component::CurDir))
-                .collect()
-        };
-        let base = clean(root_dir);
-        let hidden = |p: &Path| {
-            let p = clean(p);
-            p.strip_prefix(&base).unwrap_or(&p).components().any(|c| {
-                let c = c.as_os_str().to_string_lossy();
-                c.starts_with('.') && c != ".."
-            })
-        };
-        let mut matched: Vec<PathBuf> = Vec::new();
-        for p in paths.filter_map(Result::ok) {
-            if !hidden_allowed && hidden(&p) {
-                continue;
-            }
-            if p.is_file() {
-                matched.push(p);
-            } else if p.is_symlink() && !p.exists() {
-                // A link to nothing: a file meant to be part of the workspace is missing.
-                findings.push(
-                    Finding::new(
-                        &pim002_invalid_config::RULE,
-                        pattern.span,
-                        format!(
-                            "include `{}` matches `{}`, a link to nothing",
-                            pattern.value,
-                            p.display()
-                        ),
-                    )
-                    .label("a broken link matches")
-                    .with_help("restore the file the link points to, or remove the link"),
-                );
-            }
+        for problem in &problems {
+            findings.push(refuse(
+                format!("include `{}` {}", pattern.value, problem.message()),
+                problem.label(),
+                problem.help(),
+            ));
         }
-        matched.sort();
-        let mut any = false;
+        let unreadable = !problems.is_empty();
+        complete &= !unreadable;
+        // A glob that matched only what cannot be read is reported as that, not as PIM006.
+        let mut any = unreadable;
         for path in matched {
             let canonical = std::fs::canonicalize(&path).ok();
             if canonical.is_some() && canonical == canonical_root_file {
                 any = true;
                 continue;
             }
-            let inside = match (&canonical, &canonical_root) {
-                (Some(c), Some(r)) => c.starts_with(r),
-                _ => false,
-            };
+            let inside = canonical
+                .as_ref()
+                .is_some_and(|c| c.starts_with(canonical_root));
             if !inside {
-                findings.push(
-                    Finding::new(
-                        &pim002_invalid_config::RULE,
-                        pattern.span,
-                        format!("include `{}` reaches `{}`, outside the workspace folder", pattern.value, path.display()),
-                    )
-                    .label("outside the workspace")
-                    .with_help("a link leads out of the workspace; a workspace cannot read files above its root"),
-                );
+                complete = false;
+                findings.push(refuse(
+                    format!("include `{}` reaches `{}`, outside the workspace folder", pattern.value, path.display()),
+                    "outside the workspace",
+                    "a link leads out of the workspace; a workspace cannot read files above its root",
+                ));
+                any = true;
                 continue;
             }
             any = true;
@@ -351,23 +330,18 @@ fn expand_includes(
             );
         }
     }
-    out
+    (out, complete)
 }
 
 /// Load the workspace whose root file is `root_path`.
 pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
-    if !root_path.is_file() {
-        return Err(LoadError::RootMissing {
-            path: root_path.to_path_buf(),
-        });
-    }
     let root_dir = root_path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let mut sources = Sources::default();
     let mut findings = Vec::new();
-    let first = read_and_parse(FileId(0), root_path.to_path_buf())?;
+    let first = read_and_parse(FileId(0), root_path.to_path_buf(), true)?;
     let root = sources.add(first.file);
     findings.extend(first.findings);
     let Some(root_raw) = first.raw else {
@@ -390,8 +364,11 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         id: root,
         raw: root_raw,
     }];
-    let paths = expand_includes(&includes, &root_dir, root_path, &mut findings);
-    let mut unread = Vec::new();
+    let (paths, complete) = expand_includes(&includes, &root_dir, root_path, &mut findings);
+    // Files an include means but that could not be read leave the workspace incomplete
+    // like a file that does not parse: the root file, whose include list names them,
+    // stands for them.
+    let mut unread = if complete { Vec::new() } else { vec![root] };
     for read in read_all(1, paths)? {
         let id = sources.add(read.file);
         findings.extend(read.findings);

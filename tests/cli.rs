@@ -150,11 +150,11 @@ fn errors_of_plan_apply_drift_are_1_and_of_lint_2() {
     }
 }
 
-/// Include globs are taken relative to the workspace folder, whatever its name holds, and
-/// a file name that is not UTF-8 is no reason to stop.
+/// Include globs are taken relative to the workspace folder, whatever its name holds. (A
+/// file name that is not UTF-8, or a link to nothing, leaves the workspace incomplete:
+/// `tests/include_walk.rs`.)
 #[test]
 fn includes_survive_odd_folder_and_file_names() {
-    use std::os::unix::ffi::OsStrExt;
     let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
     let ws = tmp.path().join("ws[1]");
     std::fs::create_dir_all(ws.join("as")).unwrap_or(());
@@ -168,22 +168,14 @@ fn includes_survive_odd_folder_and_file_names() {
         "assignments:\n  - { group: g1, principal: bob, role: member, type: active, permanent: true, justification: x }\n",
     )
     .unwrap_or(());
-    let odd = ws
-        .join("as")
-        .join(std::ffi::OsStr::from_bytes(b"bad\xff.yaml"));
-    std::fs::write(odd, "assignments: []\n").unwrap_or(());
     // A hidden file is not matched by `*`, as in a shell (an editor's swap file, a draft).
     std::fs::write(ws.join("as/.draft.yaml"), "not: [yaml").unwrap_or(());
-    // A link to nothing is a file of the workspace gone missing: said, not skipped.
-    std::os::unix::fs::symlink(tmp.path().join("nowhere.yaml"), ws.join("as/gone.yaml"))
-        .unwrap_or(());
     let run = Pimplan::new(&["lint", "--format", "github"])
         .in_dir(&ws)
         .run();
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("title=PIM205"), "{}", run.stdout);
     assert!(!run.stdout.contains(".draft.yaml"), "{}", run.stdout);
-    assert!(run.stdout.contains("a link to nothing"), "{}", run.stdout);
 }
 
 #[test]

@@ -81,8 +81,10 @@ pub fn workspace_checksum(lint: &LintRun) -> String {
 }
 
 /// Where the root file says the state is, if the root file parses (else the lint reports it).
+/// The root file is read with the loader's bounds: a FIFO or `/dev/zero` is left to the lint
+/// to refuse.
 pub fn early_state_path(root: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(root).ok()?;
+    let text = crate::fs::read_bounded_text(root, crate::load::MAX_FILE_BYTES as u64).ok()?;
     let file = SourceFile::new(root.to_path_buf(), text);
     let raw: crate::config::raw::RawFile = crate::source::yaml::parse(FileId(0), &file).ok()??;
     let dir = root.parent().map(Path::to_path_buf).unwrap_or_default();

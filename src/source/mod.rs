@@ -3,6 +3,7 @@
 //! Every value of the configuration remembers the file and byte range it was written at,
 //! so that a finding can point at it. Nothing past the loader needs to know about the YAML crate.
 
+pub mod include;
 pub mod yaml;
 
 use std::path::PathBuf;

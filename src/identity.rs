@@ -9,9 +9,10 @@ use crate::config::model::Workspace;
 use crate::finding::Finding;
 use crate::source::{FileId, Sources, Span};
 
-/// Byte extents of the entries of each file, sorted by start.
+/// Byte extents of the entries of each file, sorted by start, each with the largest end
+/// among it and those before it (so a lookup stops where no earlier extent reaches).
 pub struct Identities {
-    extents: HashMap<FileId, Vec<(u32, u32, String)>>,
+    extents: HashMap<FileId, Vec<(u32, u32, String, u32)>>,
 }
 
 fn extent(spans: impl IntoIterator<Item = Span>) -> Option<(FileId, u32, u32)> {
@@ -27,10 +28,13 @@ fn extent(spans: impl IntoIterator<Item = Span>) -> Option<(FileId, u32, u32)> {
 
 impl Identities {
     pub fn new(ws: Option<&Workspace>) -> Self {
-        let mut extents: HashMap<FileId, Vec<(u32, u32, String)>> = HashMap::new();
+        let mut extents: HashMap<FileId, Vec<(u32, u32, String, u32)>> = HashMap::new();
         let mut add = |ext: Option<(FileId, u32, u32)>, subject: String| {
             if let Some((file, start, end)) = ext {
-                extents.entry(file).or_default().push((start, end, subject));
+                extents
+                    .entry(file)
+                    .or_default()
+                    .push((start, end, subject, 0));
             }
         };
         let Some(ws) = ws else {
@@ -99,19 +103,38 @@ impl Identities {
         }
         for list in extents.values_mut() {
             list.sort();
+            let mut reach = 0;
+            for e in list.iter_mut() {
+                reach = reach.max(e.1);
+                e.3 = reach;
+            }
         }
         Identities { extents }
+    }
+
+    /// The subject of the smallest extent holding `span` (the first of equals), found from
+    /// the last extent starting at or before it, backwards until none before can reach its
+    /// end: a few steps per finding rather than every entry of the file.
+    fn inside(&self, span: Span) -> Option<String> {
+        self.extents.get(&span.file).and_then(|list| {
+            let mut best: Option<&(u32, u32, String, u32)> = None;
+            let before = list.partition_point(|e| e.0 <= span.start);
+            for e in list[..before].iter().rev() {
+                if e.3 < span.end {
+                    break;
+                }
+                if span.end <= e.1 && best.is_none_or(|b| e.1 - e.0 <= b.1 - b.0) {
+                    best = Some(e);
+                }
+            }
+            best.map(|e| e.2.clone())
+        })
     }
 
     /// The entry `finding` is about; else the text of its line (without the line number).
     pub fn subject(&self, sources: &Sources, finding: &Finding) -> String {
         let span = finding.primary.span;
-        let inside = self.extents.get(&span.file).and_then(|list| {
-            list.iter()
-                .filter(|(start, end, _)| *start <= span.start && span.end <= *end)
-                .min_by_key(|(start, end, _)| end - start)
-                .map(|(_, _, subject)| subject.clone())
-        });
+        let inside = self.inside(span);
         inside.unwrap_or_else(|| {
             let line = sources.line_col(span).line;
             let text = sources.get(span.file).map_or("", |f| f.line_text(line));
@@ -150,4 +173,47 @@ pub fn relative_path(sources: &Sources, root_dir: &Path, file: FileId) -> String
             .to_string_lossy()
             .replace('\\', "/")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lookup finds what trying every extent finds, with nested, overlapping, equal and
+    /// disjoint extents.
+    #[test]
+    fn the_smallest_holding_extent_as_a_full_scan_finds_it() {
+        let mut list: Vec<(u32, u32, String, u32)> = Vec::new();
+        let mut seed = 7u32;
+        for i in 0..200 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let start = (seed >> 8) % 500;
+            let len = (seed >> 20) % if i % 10 == 0 { 300 } else { 20 };
+            list.push((start, start + len, format!("e{i}"), 0));
+        }
+        list.sort();
+        let mut reach = 0;
+        for e in &mut list {
+            reach = reach.max(e.1);
+            e.3 = reach;
+        }
+        let ids = Identities {
+            extents: HashMap::from([(FileId(0), list.clone())]),
+        };
+        for start in 0..520 {
+            for len in [0, 1, 3, 10, 40] {
+                let span = Span {
+                    file: FileId(0),
+                    start,
+                    end: start + len,
+                };
+                let full = list
+                    .iter()
+                    .filter(|(s, e, _, _)| *s <= span.start && span.end <= *e)
+                    .min_by_key(|(s, e, _, _)| e - s)
+                    .map(|(_, _, subject, _)| subject.clone());
+                assert_eq!(ids.inside(span), full, "{start}+{len}");
+            }
+        }
+    }
 }

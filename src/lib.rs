@@ -15,6 +15,7 @@ pub mod exit;
 pub mod finding;
 pub mod fs;
 pub mod graph;
+pub mod http;
 pub mod identity;
 pub mod lint;
 pub mod load;

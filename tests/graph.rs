@@ -998,7 +998,7 @@ fn plain_http_is_refused_except_to_loopback() {
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
-            .contains("only https is allowed, except to loopback"),
+            .contains("only https is allowed, except to a loopback host"),
         "{}",
         run.stderr
     );

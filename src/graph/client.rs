@@ -6,13 +6,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Where requests go. Overridable only through `AZURE_AUTHORITY_HOST` and `PIMPLAN_GRAPH_URL`.
+use crate::http::{Endpoint, EndpointError};
+
+/// Where requests go. Overridable only through `AZURE_AUTHORITY_HOST` and `PIMPLAN_GRAPH_URL`,
+/// each checked by [`Endpoint::base`].
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     /// e.g. `https://graph.microsoft.com/v1.0`
-    pub graph: String,
+    pub graph: Endpoint,
     /// e.g. `https://login.microsoftonline.com`
-    pub authority: String,
+    pub authority: Endpoint,
 }
 
 pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
@@ -25,17 +28,8 @@ pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// `/.default` (`https://graph.microsoft.us/.default` for US Gov L4,
 /// `https://microsoftgraph.chinacloudapi.cn/.default` for China). A token of one cloud's
 /// Graph is refused by another's.
-pub fn graph_scope(graph: &str) -> String {
-    let (scheme, rest) = graph.split_once("://").unwrap_or(("https", graph));
-    let scheme = scheme.to_ascii_lowercase();
-    let authority = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let default_port = if scheme == "https" { ":443" } else { ":80" };
-    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
-    format!("{scheme}://{authority}/.default")
+pub fn graph_scope(graph: &Endpoint) -> String {
+    format!("{}/.default", graph.origin())
 }
 
 /// Where a federated credential's assertion comes from.
@@ -46,7 +40,10 @@ pub enum Assertion {
     /// GitHub Actions' OIDC provider (`ACTIONS_ID_TOKEN_REQUEST_URL` and
     /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`): a fresh assertion for every sign-in, since one
     /// lasts only minutes.
-    Actions { url: String, request_token: String },
+    Actions {
+        url: Endpoint,
+        request_token: String,
+    },
 }
 
 /// How pimplan signs in, from the variables the Azure tools use.
@@ -119,43 +116,9 @@ impl GraphError {
     }
 }
 
-/// The host of an `http(s)://host[:port]/…` URL, and whether it is https.
-fn scheme_host(url: &str) -> Option<(bool, String)> {
-    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else {
-        (false, url.strip_prefix("http://")?)
-    };
-    let authority = rest.split('/').next().unwrap_or("");
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("").to_owned()
-    } else {
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .to_owned()
-    };
-    Some((https, host.to_ascii_lowercase()))
-}
-
-/// Only https, except to this machine (the tests' loopback server).
-pub fn check_url(name: &str, url: &str) -> Result<(), GraphError> {
-    match scheme_host(url) {
-        Some((true, _)) => Ok(()),
-        Some((false, host))
-            if host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback()) =>
-        {
-            Ok(())
-        }
-        Some((false, _)) => Err(GraphError::Config(format!(
-            "`{name}` is plain http to another machine ({url}); only https is allowed, except to loopback"
-        ))),
-        None => Err(GraphError::Config(format!(
-            "`{name}` is not an http(s) URL: {url}"
-        ))),
+impl From<EndpointError> for GraphError {
+    fn from(e: EndpointError) -> Self {
+        GraphError::Config(e.to_string())
     }
 }
 
@@ -168,11 +131,9 @@ fn env(name: &str) -> Option<String> {
 pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphError> {
     let graph = env("PIMPLAN_GRAPH_URL").unwrap_or_else(|| DEFAULT_GRAPH.to_owned());
     let authority = env("AZURE_AUTHORITY_HOST").unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned());
-    check_url("PIMPLAN_GRAPH_URL", &graph)?;
-    check_url("AZURE_AUTHORITY_HOST", &authority)?;
     let endpoints = Endpoints {
-        graph: graph.trim_end_matches('/').to_owned(),
-        authority: authority.trim_end_matches('/').to_owned(),
+        graph: Endpoint::base("PIMPLAN_GRAPH_URL", &graph)?,
+        authority: Endpoint::base("AZURE_AUTHORITY_HOST", &authority)?,
     };
     if let Some(token) = env("PIMPLAN_GRAPH_TOKEN") {
         return Ok((endpoints, Credential::Token(token)));
@@ -205,7 +166,7 @@ pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphEr
         env("ACTIONS_ID_TOKEN_REQUEST_URL"),
         env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
     ) {
-        check_url("ACTIONS_ID_TOKEN_REQUEST_URL", &url)?;
+        let url = Endpoint::parse("ACTIONS_ID_TOKEN_REQUEST_URL", &url)?;
         return Ok((
             endpoints,
             Credential::Federated {
@@ -255,7 +216,8 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 
 /// GitHub's OIDC token request: the request URL (which already carries a query string in
 /// GitHub; either way works) with the audience appended.
-fn oidc_request_url(url: &str) -> String {
+fn oidc_request_url(url: &Endpoint) -> String {
+    let url = url.as_str();
     let sep = if url.ends_with('?') || url.ends_with('&') {
         ""
     } else if url.contains('?') {
@@ -306,14 +268,19 @@ fn retry_after_seconds(value: &str, date: Option<&str>) -> Option<u64> {
     Some(u64::try_from((at - now).num_seconds()).unwrap_or(0))
 }
 
+/// The most `AZURE_FEDERATED_TOKEN_FILE` may hold: an assertion is a JWT of a few KB.
+const TOKEN_FILE_CAP: u64 = 64 << 10;
+
 /// The assertion in `AZURE_FEDERATED_TOKEN_FILE`, read again at every sign-in; one that has
 /// expired fails here, before it is sent (Microsoft Entra would refuse it with AADSTS700024).
 fn file_assertion(token_file: &str) -> Result<String, GraphError> {
-    let text = std::fs::read_to_string(token_file).map_err(|e| {
-        GraphError::Auth(format!(
-            "cannot read AZURE_FEDERATED_TOKEN_FILE `{token_file}`: {e}"
-        ))
-    })?;
+    let text = crate::fs::read_bounded_text(std::path::Path::new(token_file), TOKEN_FILE_CAP)
+        .map_err(|e| {
+            GraphError::Auth(format!(
+                "cannot read AZURE_FEDERATED_TOKEN_FILE `{token_file}`: {e}; it must name a regular file holding the assertion (a JWT of a few KB, at most {})",
+                crate::fs::size_text(TOKEN_FILE_CAP)
+            ))
+        })?;
     let assertion = text.trim().to_owned();
     // The system clock, not the plan's `--now`: this is about the assertion's real validity,
     // which Microsoft Entra judges by its own clock. (An assertion whose `exp` cannot be read
@@ -444,7 +411,7 @@ impl Client {
     /// A fresh assertion from GitHub Actions' OIDC provider (as `@actions/core`'s
     /// `getIDToken` asks for one: GET with the audience, the request token as bearer, the
     /// JWT in `value`). A transient failure is tried again twice.
-    fn actions_assertion(&self, url: &str, request_token: &str) -> Result<String, GraphError> {
+    fn actions_assertion(&self, url: &Endpoint, request_token: &str) -> Result<String, GraphError> {
         let full = oidc_request_url(url);
         let shown = full.split('?').next().unwrap_or("");
         let redact = |text: String| text.replace(request_token, "[redacted]");
@@ -508,7 +475,10 @@ impl Client {
         tenant: String,
         form: String,
     ) -> Result<(String, Option<Duration>), GraphError> {
-        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.endpoints.authority);
+        let url = self
+            .endpoints
+            .authority
+            .join(&format!("/{tenant}/oauth2/v2.0/token"))?;
         self.log(&format!("POST {url} (client credentials, [redacted])"));
         let mut resp = self
             .agent
@@ -538,6 +508,17 @@ impl Client {
         Ok((token, Some(Duration::from_secs(lifetime))))
     }
 
+    /// The path (for [`Client::send`]) of a paging link (`@odata.nextLink`) a Graph answer
+    /// gives; an error when the link leads off the Graph endpoint (another host, scheme, port
+    /// or API version), since following it would send the bearer token there.
+    pub fn next_path(&self, link: &str) -> Result<String, GraphError> {
+        self.endpoints.graph.relative(link).map_err(|e| {
+            GraphError::Unreadable(format!(
+                "a paging link (`@odata.nextLink`) was not followed: {e}"
+            ))
+        })
+    }
+
     /// Send one request, retrying 429 and 503 as the service asks. Returns status and body.
     pub fn send(
         &mut self,
@@ -545,7 +526,7 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), GraphError> {
-        let url = format!("{}{path}", self.endpoints.graph);
+        let url = self.endpoints.graph.join(path)?;
         let mut token = self.token()?;
         let mut attempt = 0;
         let mut signed_in_again = false;
@@ -689,17 +670,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_https_or_loopback() {
-        assert!(check_url("x", "https://graph.microsoft.com/v1.0").is_ok());
-        assert!(check_url("x", "http://127.0.0.1:8080/v1.0").is_ok());
-        assert!(check_url("x", "http://localhost:1/").is_ok());
-        assert!(check_url("x", "http://[::1]:9/").is_ok());
-        assert!(check_url("x", "http://graph.example.com/").is_err());
-        assert!(check_url("x", "http://127.0.0.1.example.com/").is_err());
-        assert!(check_url("x", "ftp://x/").is_err());
-    }
-
-    #[test]
     fn retry_after_in_seconds_or_as_a_date() {
         assert_eq!(retry_after_seconds("7", None), Some(7));
         assert_eq!(
@@ -749,20 +719,23 @@ mod tests {
                 "http://127.0.0.1:8080/.default",
             ),
         ] {
-            assert_eq!(graph_scope(graph), scope, "{graph}");
+            let graph = Endpoint::base("PIMPLAN_GRAPH_URL", graph);
+            assert_eq!(graph.map(|g| graph_scope(&g)).ok(), Some(scope.to_owned()));
         }
     }
 
     #[test]
-    fn the_oidc_request_url_with_or_without_a_query() {
+    fn the_oidc_request_url_with_or_without_a_query() -> Result<(), EndpointError> {
+        let url = |u| Endpoint::parse("ACTIONS_ID_TOKEN_REQUEST_URL", u);
         assert_eq!(
-            oidc_request_url("https://x.example/idtoken?api-version=2.0"),
+            oidc_request_url(&url("https://x.example/idtoken?api-version=2.0")?),
             "https://x.example/idtoken?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange"
         );
         assert_eq!(
-            oidc_request_url("https://x.example/idtoken"),
+            oidc_request_url(&url("https://x.example/idtoken")?),
             "https://x.example/idtoken?audience=api%3A%2F%2FAzureADTokenExchange"
         );
+        Ok(())
     }
 
     #[test]

@@ -140,12 +140,9 @@ pub fn schedules(client: &mut Client, group_id: &str) -> Result<Vec<LiveSchedule
             for s in super::client::values(&page, &path)? {
                 out.extend(parse_schedule(s, kind, group_id)?);
             }
-            // Follow paging links that stay on the same service.
-            match page["@odata.nextLink"]
-                .as_str()
-                .and_then(|l| l.split_once("/v1.0").map(|(_, p)| p.to_owned()))
-            {
-                Some(next) => path = next,
+            // Follow paging links, only on the same service.
+            match page["@odata.nextLink"].as_str() {
+                Some(link) => path = client.next_path(link)?,
                 None => break,
             }
         }

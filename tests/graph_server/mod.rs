@@ -136,6 +136,13 @@ pub struct Inner {
     /// Schedule id -> the `expiration.type` its list/get responses carry instead of the real
     /// one (e.g. `notSpecified`).
     pub odd_expiration: HashMap<String, String>,
+    /// Schedules per page of a schedule list (`None`: all on one page). Further pages are
+    /// reached, as in Graph, through the absolute `@odata.nextLink` the page carries, with
+    /// the query it was asked with and a `$skiptoken`.
+    pub page_size: Option<usize>,
+    /// The `@odata.nextLink` every first page of a schedule list carries instead of its own
+    /// (e.g. a link to another origin, which must not be followed).
+    pub foreign_next_link: Option<String>,
 }
 
 impl Inner {
@@ -811,7 +818,31 @@ impl Inner {
                         })
                         .map(|s| self.schedule_json(s))
                         .collect();
-                    return (200, json!({ "value": list }), Vec::new());
+                    let skip: usize = query
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix("$skiptoken="))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let size = self.page_size.unwrap_or(usize::MAX);
+                    let page: Vec<Value> = list.iter().skip(skip).take(size).cloned().collect();
+                    let mut answer = json!({ "value": page });
+                    if skip == 0
+                        && let Some(link) = &self.foreign_next_link
+                    {
+                        answer["@odata.nextLink"] = json!(link);
+                    } else if skip.saturating_add(size) < list.len() {
+                        let asked: Vec<&str> = query
+                            .split('&')
+                            .filter(|kv| !kv.starts_with("$skiptoken="))
+                            .collect();
+                        answer["@odata.nextLink"] = json!(format!(
+                            "{}{path}?{}&$skiptoken={}",
+                            self.origin,
+                            asked.join("&"),
+                            skip + size
+                        ));
+                    }
+                    return (200, answer, Vec::new());
                 }
                 ("GET", "eligibilitySchedules" | "assignmentSchedules", Some(id)) => {
                     let now = Instant::now();

@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::plan::end::{End, change_end, end_of};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
-use crate::state::store::{write_backup, write_entries, write_state};
+use crate::state::store::{next_serial, write_backup, write_entries, write_state};
 use crate::state::{
     AssignmentRecord, AssignmentSpec, LoadedState, Pending, PolicyRecord, PolicySpec, State,
     StateError, Tracked,
@@ -505,6 +505,8 @@ pub fn apply(
     if changes.is_empty() {
         return Ok(0);
     }
+    // A serial that cannot grow is refused before anything, the backup too, is written.
+    next_serial(path, current.state.serial)?;
     if let Some(text) = &current.text {
         write_backup(path, text)?;
     }
@@ -682,6 +684,7 @@ pub fn settle_pending(
     current: &LoadedState,
     executor: &mut dyn Executor,
 ) -> Result<Vec<String>, ApplyError> {
+    next_serial(path, current.state.serial)?;
     let (mut state, lines) = settle(&current.state, executor).map_err(ApplyError::Pending)?;
     if let Some(text) = &current.text {
         write_backup(path, text)?;

@@ -186,6 +186,13 @@ pub enum StateCommand {
         /// The entry's key, as `state list` prints it.
         key: String,
     },
+    /// Accept a state file changed by hand: show what changed against its backup, then
+    /// record a new checksum (the next serial; the backup is left as it is).
+    AcceptEdit {
+        /// Accept without asking (needed where there is no terminal to ask on).
+        #[arg(long)]
+        auto_approve: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -107,6 +107,13 @@ pub fn plan(
             _ => eprint!("{text}"),
         }
     }
+    // A plan made while an apply runs may be stale at once: said, not refused.
+    if let Some(note) = store::lock_note(&run.state_path) {
+        match format {
+            PlanFormat::Human => write_out(out, &note)?,
+            _ => eprint!("{note}"),
+        }
+    }
     if run.drift.is_none()
         && let Some(note) = run.state.as_ref().and_then(|s| pending_note(&s.state))
     {
@@ -209,10 +216,14 @@ pub struct ApplyOptions {
 }
 
 fn confirm(out: &mut dyn Write) -> miette::Result<bool> {
-    write_out(
+    confirm_with(
         out,
         "\nDo you want to apply these changes? Only `yes` is accepted: ",
-    )?;
+    )
+}
+
+fn confirm_with(out: &mut dyn Write, question: &str) -> miette::Result<bool> {
+    write_out(out, question)?;
     let mut answer = String::new();
     std::io::stdin()
         .lock()
@@ -471,12 +482,16 @@ pub fn state(
         Ok(p) => p,
         Err(e) => return Ok(fail(e)),
     };
+    if let StateCommand::AcceptEdit { auto_approve } = cmd {
+        return accept_edit(&path, *auto_approve, out);
+    }
     let loaded = match state::read(&path) {
         Ok(s) => s,
         Err(e) => return Ok(fail(e)),
     };
     let st = &loaded.state;
     match cmd {
+        StateCommand::AcceptEdit { .. } => Ok(ExitStatus::Success),
         StateCommand::List => {
             let mut text = String::new();
             if !loaded.exists() {
@@ -561,6 +576,140 @@ pub fn state(
             }
         }
     }
+}
+
+/// The most lines of difference `state accept-edit` shows.
+const MAX_DIFF_LINES: usize = 400;
+
+/// `state accept-edit`: a state changed by hand is checked like any other (only its checksum
+/// is not), what changed against the backup is shown, and, once confirmed, it is written
+/// again under the lock with the next serial and a new checksum. The backup stays the state
+/// before the last apply, so that the edit can still be undone from it.
+fn accept_edit(path: &Path, auto_approve: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    let _lock = match store::lock(path, Duration::ZERO, "pimplan state accept-edit") {
+        Ok(lock) => lock,
+        Err(e) => return Ok(fail(e)),
+    };
+    match state::read(path) {
+        Ok(loaded) if !loaded.exists() => {
+            return Ok(fail(format!(
+                "no state at `{}`; nothing to accept",
+                path.display()
+            )));
+        }
+        Ok(loaded) => {
+            let why = match loaded.text.as_deref().map(state::check_seal) {
+                Some(state::Seal::Absent) => {
+                    "it was written by an older pimplan, before states carried a checksum; it gets one on its next write"
+                }
+                _ => "its content matches its checksum",
+            };
+            write_out(
+                out,
+                &format!(
+                    "The state `{}` has not been changed by hand: {why}. Nothing to accept.
+",
+                    path.display()
+                ),
+            )?;
+            return Ok(ExitStatus::Success);
+        }
+        Err(StateError::Edited { .. }) => {}
+        Err(e) => return Ok(fail(e)),
+    }
+    let mut loaded = match state::read_with(path, false) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(format!("{e}; nothing was accepted"))),
+    };
+    // What would be written, against the backup, both without their checksums (and the
+    // serial as it is now): what the edit and the applies since the backup changed.
+    let target = store::state_target(path).unwrap_or_else(|_| path.to_path_buf());
+    let backup = store::backup_path(&target);
+    let now = loaded.state.to_json_unsealed();
+    let text = match crate::fs::read_bounded_text(&backup, state::MAX_STATE_BYTES) {
+        Ok(before) => {
+            let before = state::unsealed(&before);
+            let diff = similar::TextDiff::configure()
+                .timeout(Duration::from_secs(5))
+                .diff_lines(&before, &now);
+            let mut lines: Vec<String> = diff
+                .unified_diff()
+                .context_radius(2)
+                .header(&backup.display().to_string(), &path.display().to_string())
+                .to_string()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if lines.is_empty() {
+                "It reads the same as its backup.
+"
+                .to_owned()
+            } else {
+                let more = lines.len().saturating_sub(MAX_DIFF_LINES);
+                lines.truncate(MAX_DIFF_LINES);
+                if more > 0 {
+                    lines.push(format!("… and {more} more line(s)"));
+                }
+                format!(
+                    "What changed against `{}` (the state before the last apply, so the changes of that apply show too):
+
+{}
+",
+                    backup.display(),
+                    lines.join("\n")
+                )
+            }
+        }
+        Err(e) if e.is_not_found() => format!(
+            "There is no backup (`{}`) to compare it with.
+",
+            backup.display()
+        ),
+        Err(e) => format!(
+            "The backup `{}` cannot be read ({e}).
+",
+            backup.display()
+        ),
+    };
+    write_out(
+        out,
+        &format!(
+            "The state `{}` was changed by something other than pimplan.
+{text}",
+            path.display()
+        ),
+    )?;
+    if !auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return Ok(fail(
+                "refusing to accept the edit without confirmation: there is no terminal to ask on; pass `--auto-approve`",
+            ));
+        }
+        if !confirm_with(
+            out,
+            "\nDo you want pimplan to use the state as it is now? Only `yes` is accepted: ",
+        )? {
+            write_out(
+                out,
+                "Nothing was accepted; the state was not changed.
+",
+            )?;
+            return Ok(ExitStatus::Findings);
+        }
+    }
+    if let Err(e) = store::write_state(path, &mut loaded.state) {
+        return Ok(fail(e));
+    }
+    write_out(
+        out,
+        &format!(
+            "Accepted: `{}` is serial {} now, with a new checksum.
+",
+            path.display(),
+            loaded.state.serial
+        ),
+    )?;
+    Ok(ExitStatus::Success)
 }
 
 pub fn force_unlock(

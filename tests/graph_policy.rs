@@ -688,7 +688,7 @@ fn a_state_without_the_new_keys_plans_their_addition() {
             });
         }
     }
-    std::fs::write(&path, state.to_string()).unwrap_or(());
+    common::write_state(dir, &state);
     let plan = pimplan(&server, dir, &["plan"]);
     ok(&plan);
     assert!(

@@ -265,11 +265,7 @@ fn refresh_reads_the_live_policy_the_state_does_not_record() {
     if let Some(o) = st.as_object_mut() {
         o.insert("policies".into(), Value::Array(Vec::new()));
     }
-    std::fs::write(
-        dir.join("pimplan.state.json"),
-        serde_json::to_string_pretty(&st).unwrap_or_default(),
-    )
-    .unwrap_or(());
+    common::write_state(dir, &st);
     edit(&dir.join("pimplan.yaml"), "PT3H", "PT5H");
     let plain = pimplan(&server, dir, T1, &["plan"]);
     assert!(

@@ -254,11 +254,7 @@ fn an_old_state_reads_and_entries_without_ids_are_to_send() {
             o.insert("service".into(), "same".into());
         }
     }
-    std::fs::write(
-        dir.join("pimplan.state.json"),
-        serde_json::to_string_pretty(&st).unwrap_or_default(),
-    )
-    .unwrap_or(());
+    common::write_state(dir, &st);
     let to_state = pimplan(dir, &["plan", "--target", "state", "--detailed-exitcode"]);
     assert_eq!(to_state.code, 0, "{}{}", to_state.stdout, to_state.stderr);
     let to_graph = pimplan(dir, &["plan", "--target", "graph"]);

@@ -1,8 +1,9 @@
 //! The state file: what pimplan last applied, per assignment and group policy.
 //!
 //! JSON with a format version, a `lineage` (fixed when the state is created) and a `serial`
-//! (grows on every write), like terraform's. Reading refuses a newer format or a corrupt file
-//! with a clear error; writing (in `store.rs`) is atomic, keeps a backup and is locked.
+//! (grows on every write), like terraform's, sealed by a `checksum` of the rest of the file.
+//! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error;
+//! writing (in `store.rs`) is atomic, keeps a backup and is locked.
 
 pub mod store;
 
@@ -14,8 +15,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::model::{AssignmentType, Role};
 
-/// The state format this pimplan writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The state format this pimplan writes. Version 2 carries a `checksum`; version 1 (older
+/// pimplans) carries none, is read as before and gets one on its next write.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The largest state file pimplan reads: a state of a million assignments is about 700 MiB (100,000 take 66 MiB),
+/// so this leaves room for tenants several times that, and still refuses at once what no
+/// state can be (`/dev/zero`, a runaway file).
+pub const MAX_STATE_BYTES: u64 = 2 << 30;
 
 fn reference(name: &str, id: Option<&str>) -> String {
     id.map_or_else(|| format!("name:{name}"), |id| format!("id:{id}"))
@@ -500,7 +507,13 @@ impl State {
         self.removed.sort_by(|a, b| a.key.cmp(&b.key));
     }
 
+    /// The state as pimplan writes it, sealed by its checksum (see [`seal`]).
     pub fn to_json(&self) -> String {
+        seal(self.to_json_unsealed())
+    }
+
+    /// The state's JSON without its checksum: what the checksum covers.
+    pub fn to_json_unsealed(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text
@@ -524,6 +537,22 @@ pub enum StateError {
     Corrupt { path: PathBuf, detail: String },
     #[error("the state file `{}` has format version {found}, newer than this pimplan understands ({FORMAT_VERSION}); upgrade pimplan; the file was not changed", path.display())]
     FutureVersion { path: PathBuf, found: u64 },
+    /// The content does not match the `checksum` pimplan wrote with it.
+    #[error("the state file `{}` was changed by something other than pimplan (a hand edit?): {detail}; it was not used or changed. If the change is deliberate, run `pimplan state accept-edit`, which shows what changed against `{}.backup` and records a new checksum; if not, restore it from `{}.backup` or version control", path.display(), path.display(), path.display())]
+    Edited { path: PathBuf, detail: String },
+    /// Not a regular file, or larger than [`MAX_STATE_BYTES`].
+    #[error("cannot read the state file `{}`: {detail}", path.display())]
+    Refused { path: PathBuf, detail: String },
+    /// A symbolic link (the state, or a folder on its path) whose target does not exist.
+    #[error("the state file `{}` cannot be found: `{}` is a symbolic link to `{}`, which does not exist. pimplan does not start a new state behind a broken link (a new lineage would plan every grant as new); fix the link, or remove it to start a new state", path.display(), link.display(), target.display())]
+    DanglingLink {
+        path: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+    },
+    /// The serial cannot grow any more.
+    #[error("the state file `{}` has serial {}, the largest there is: the next write would wrap it around, so nothing was written (a hand edit? restore it from `{}.backup` or version control)", path.display(), u64::MAX, path.display())]
+    SerialExhausted { path: PathBuf },
     #[error("cannot write the state file `{}`: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -557,25 +586,137 @@ impl LoadedState {
 }
 
 pub fn checksum(text: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    digest(&[text])
 }
 
-/// Read the state at `path`; a missing file is an empty state with a fresh lineage.
+/// The SHA-256 of the parts, one after the other, in lower-case hex.
+fn digest(parts: &[&str]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// How a state's JSON ends (`serde_json::to_string_pretty` of an object, and a newline).
+const BODY_END: &str = "\n}\n";
+/// The checksum, the last member of the file: `,\n  "checksum": "sha256:HEX"\n}\n`.
+const SEAL_START: &str = ",\n  \"checksum\": \"sha256:";
+const SEAL_END: &str = "\"\n}\n";
+
+/// `text`, a state's JSON as pimplan writes it, with its checksum added as the last member:
+/// the SHA-256 of `text` itself. So the checksum covers the file's bytes but its own line,
+/// costs one pass over them (no second serialisation, no JSON tree) and a reader finds it at
+/// the end without parsing.
+pub fn seal(mut text: String) -> String {
+    let hex = digest(&[&text]);
+    if let Some(body) = text.strip_suffix(BODY_END) {
+        let n = body.len();
+        text.truncate(n);
+        text.push_str(SEAL_START);
+        text.push_str(&hex);
+        text.push_str(SEAL_END);
+    }
+    text
+}
+
+/// `text` without its checksum, as it was sealed (the text itself when it has none).
+pub fn unsealed(text: &str) -> String {
+    match text.rfind(SEAL_START) {
+        Some(start) if text[start..].ends_with(SEAL_END) => format!("{}{BODY_END}", &text[..start]),
+        _ => text.to_owned(),
+    }
+}
+
+/// What a state's checksum says of its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seal {
+    /// The file carries no checksum (written by a pimplan older than format 2).
+    Absent,
+    /// The content is what pimplan wrote.
+    Valid,
+    /// The content was changed since: why it does not match.
+    Broken(String),
+}
+
+/// Check the checksum that ends `text` (see [`seal`]).
+pub fn check_seal(text: &str) -> Seal {
+    let Some(start) = text.rfind(SEAL_START) else {
+        return Seal::Absent;
+    };
+    let Some(hex) = text[start + SEAL_START.len()..].strip_suffix(SEAL_END) else {
+        return Seal::Broken(
+            "its checksum is no longer the last member of the file, where pimplan writes it"
+                .to_owned(),
+        );
+    };
+    if digest(&[&text[..start], BODY_END]) == hex {
+        Seal::Valid
+    } else {
+        Seal::Broken("its content does not match its checksum".to_owned())
+    }
+}
+
+/// The first symbolic link on `path` (itself, or a folder it goes through) whose target does
+/// not exist, with that target.
+pub fn dangling_link(path: &Path) -> Option<(PathBuf, PathBuf)> {
+    path.ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .find_map(|p| {
+            let link = std::fs::symlink_metadata(p).ok()?;
+            (link.file_type().is_symlink() && std::fs::metadata(p).is_err())
+                .then(|| (p.to_path_buf(), std::fs::read_link(p).unwrap_or_default()))
+        })
+}
+
+/// Read the state at `path` (links followed), checking its checksum; a missing file is an
+/// empty state with a fresh lineage, a broken link an error.
 pub fn read(path: &Path) -> Result<LoadedState, StateError> {
-    let bytes = match std::fs::read(path) {
+    read_with(path, true)
+}
+
+/// [`read`], checking the checksum only if `verify` (`state accept-edit` reads an edited
+/// state to accept it; every other check applies).
+pub fn read_with(path: &Path, verify: bool) -> Result<LoadedState, StateError> {
+    let bytes = match crate::fs::read_bounded(path, MAX_STATE_BYTES) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
+            if let Some((link, target)) = dangling_link(path) {
+                return Err(StateError::DanglingLink {
+                    path: path.to_path_buf(),
+                    link,
+                    target,
+                });
+            }
             return Ok(LoadedState {
                 state: State::new(),
                 text: None,
             });
         }
-        Err(source) => {
+        Err(crate::fs::ReadError::Io(source)) => {
             return Err(StateError::Read {
                 path: path.to_path_buf(),
                 source,
+            });
+        }
+        Err(e @ crate::fs::ReadError::NotAFile(_)) => {
+            return Err(StateError::Refused {
+                path: path.to_path_buf(),
+                detail: format!("{e}; `state:` in the root file must name a state file"),
+            });
+        }
+        Err(e @ crate::fs::ReadError::TooLarge { .. }) => {
+            return Err(StateError::Refused {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "{e}, the most pimplan reads as a state (a million assignments take about 700 MiB); `state:` in the root file must name a state file"
+                ),
             });
         }
     };
@@ -609,6 +750,29 @@ pub fn read(path: &Path) -> Result<LoadedState, StateError> {
     };
     if u64::from(state.format_version) > u64::from(FORMAT_VERSION) {
         return Err(future(u64::from(state.format_version)));
+    }
+    if state.format_version == 0 {
+        return Err(corrupt(
+            "`format_version` is 0, and state formats start at 1".to_owned(),
+        ));
+    }
+    if verify {
+        let edited = |detail: String| StateError::Edited {
+            path: path.to_path_buf(),
+            detail,
+        };
+        match check_seal(&text) {
+            Seal::Valid => {}
+            Seal::Broken(detail) => return Err(edited(detail)),
+            // Format 1 predates the checksum.
+            Seal::Absent if state.format_version == 1 => {}
+            Seal::Absent => {
+                return Err(edited(format!(
+                    "it has format version {} but no checksum, which pimplan writes in every state since format 2",
+                    state.format_version
+                )));
+            }
+        }
     }
     if uuid::Uuid::parse_str(&state.lineage).is_err() {
         return Err(corrupt(format!(

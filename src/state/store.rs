@@ -10,10 +10,50 @@ use serde::{Deserialize, Serialize};
 use super::{State, StateError};
 use crate::clock::Clock;
 
+/// Where a write to `path` goes: `path` itself, or, when it is a symbolic link, the file the
+/// link leads to (followed to the end), so that a linked state is written through its link
+/// and the link stays. A link whose target does not exist is a `NotFound` error naming it.
+pub fn through_links(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                let target = std::fs::read_link(path).unwrap_or_default();
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "it is a symbolic link to `{}`, which does not exist",
+                        target.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        }),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// [`through_links`] for the state at `path`, as a state error.
+pub fn state_target(path: &Path) -> Result<PathBuf, StateError> {
+    through_links(path).map_err(|source| match super::dangling_link(path) {
+        Some((link, target)) => StateError::DanglingLink {
+            path: path.to_path_buf(),
+            link,
+            target,
+        },
+        None => StateError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
 /// Write `text` to `path` so that a reader sees either the old file or the new one, never a
 /// part: a temporary file in the same folder, flushed to disk, renamed over the target, and
-/// the folder flushed so the rename itself survives a crash.
+/// the folder flushed so the rename itself survives a crash. A symbolic link is written
+/// through: its target is replaced, in the target's folder ([`through_links`]).
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let path = &through_links(path)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -51,18 +91,29 @@ pub fn backup_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Keep `text` (the state as it was before this apply) as the backup.
+/// Keep `text` (the state as it was before this apply) as the backup, beside the file the
+/// state's path leads to.
 pub fn write_backup(path: &Path, text: &str) -> Result<(), StateError> {
-    let backup = backup_path(path);
+    let backup = backup_path(&state_target(path)?);
     write_atomic(&backup, text).map_err(|source| StateError::Write {
         path: backup,
         source,
     })
 }
 
-/// Write the next serial of `state`.
+/// The serial after `serial`; refused when it would wrap around, before anything is written.
+pub fn next_serial(path: &Path, serial: u64) -> Result<u64, StateError> {
+    serial
+        .checked_add(1)
+        .ok_or_else(|| StateError::SerialExhausted {
+            path: path.to_path_buf(),
+        })
+}
+
+/// Write the next serial of `state`, in the current format (an older state is upgraded).
 pub fn write_state(path: &Path, state: &mut State) -> Result<(), StateError> {
-    state.serial += 1;
+    state.serial = next_serial(path, state.serial)?;
+    state.format_version = super::FORMAT_VERSION;
     state.written_by = format!("pimplan {}", env!("CARGO_PKG_VERSION"));
     state.normalise();
     write_atomic(path, &state.to_json()).map_err(|source| StateError::Write {
@@ -98,7 +149,8 @@ pub fn write_entries(
     assignments: &std::collections::BTreeMap<String, super::AssignmentRecord>,
     policies: &std::collections::BTreeMap<String, super::PolicyRecord>,
 ) -> Result<(), StateError> {
-    header.serial += 1;
+    header.serial = next_serial(path, header.serial)?;
+    header.format_version = super::FORMAT_VERSION;
     header.written_by = format!("pimplan {}", env!("CARGO_PKG_VERSION"));
     header.ended.sort_by(|a, b| a.key.cmp(&b.key));
     let view = View {
@@ -115,6 +167,7 @@ pub fn write_entries(
     };
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');
+    let text = super::seal(text);
     write_atomic(path, &text).map_err(|source| StateError::Write {
         path: path.to_path_buf(),
         source,
@@ -169,14 +222,23 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "unknown host".to_owned())
 }
 
-fn read_lock(path: &Path) -> Option<LockInfo> {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
+/// The text of a lock file (a few hundred bytes; bounded, so that a FIFO or device put in its
+/// place neither blocks nor floods).
+fn read_lock_text(path: &Path) -> Option<String> {
+    crate::fs::read_bounded_text(path, 1 << 16).ok()
 }
 
-/// Take the lock of the state at `state`, waiting up to `timeout` for another holder.
+fn read_lock(path: &Path) -> Option<LockInfo> {
+    read_lock_text(path).and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// Take the lock of the state at `state`, waiting up to `timeout` for another holder. The
+/// lock is beside the file the state's path leads to (a linked state is locked where it is,
+/// whichever link names it). A holder on this machine whose process is gone is named as such
+/// in the error, and, with a `timeout`, its lock is taken over once the timeout has passed
+/// (see [`take_over`]); without one it stays, so that a second apply still fails at once.
 pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, StateError> {
+    let state = &state_target(state)?;
     let path = lock_path(state);
     let info = LockInfo {
         id: uuid::Uuid::new_v4().to_string(),
@@ -199,6 +261,7 @@ pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, Stat
         source,
     })?;
     let started = Instant::now();
+    let mut takeovers = 0;
     loop {
         let linked = std::fs::hard_link(&pending, &path);
         match linked {
@@ -209,14 +272,29 @@ pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, Stat
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 if started.elapsed() >= timeout {
+                    let held = read_lock_text(&path);
+                    let holder = held.as_deref().and_then(|t| serde_json::from_str(t).ok());
+                    let gone = holder.as_ref().is_some_and(is_gone_here);
+                    // The holder is gone: with a timeout, its lock is taken over (a few
+                    // times at most: each lock taken in between belongs to a live pimplan).
+                    if let (true, false, Some(held), Some(holder)) =
+                        (gone, timeout.is_zero(), &held, &holder)
+                        && takeovers < 3
+                    {
+                        takeovers += 1;
+                        match take_over(&path, &pending, held, holder) {
+                            Ok(_) => continue,
+                            Err(source) => {
+                                let _ = std::fs::remove_file(&pending);
+                                return Err(StateError::Write { path, source });
+                            }
+                        }
+                    }
                     let _ = std::fs::remove_file(&pending);
-                    let holder = read_lock(&path).map_or_else(
-                        || "another pimplan (the lock file is unreadable)".to_owned(),
-                        |h| h.to_string(),
-                    );
-                    return Err(StateError::Locked(format!(
-                        "the state `{}` is locked by {holder}; wait for it to finish (`--lock-timeout`), or, if it is no longer running, run `pimplan force-unlock`",
-                        state.display()
+                    return Err(StateError::Locked(locked_message(
+                        state,
+                        holder.as_ref(),
+                        gone,
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -229,8 +307,58 @@ pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, Stat
     }
 }
 
-/// Temporary files a killed writer left beside the state and its backup (`write_atomic`
-/// names them `.NAME.tmp-PID`). Called with the lock held, so no other pimplan is writing.
+/// Whether the holder of a lock ran on this machine and no longer runs.
+fn is_gone_here(holder: &LockInfo) -> bool {
+    holder.host == host_name() && liveness(holder.pid, &holder.since) == Liveness::Gone
+}
+
+fn locked_message(state: &Path, holder: Option<&LockInfo>, gone: bool) -> String {
+    match holder {
+        Some(h) if gone => format!(
+            "the state `{}` is locked by {h}, which no longer runs on this machine; run `pimplan force-unlock` to release its lock, or pass `--lock-timeout` (e.g. `--lock-timeout 10s`) to take the lock over once that time has passed",
+            state.display()
+        ),
+        Some(h) => format!(
+            "the state `{}` is locked by {h}; wait for it to finish (`--lock-timeout`), or, if it is no longer running, run `pimplan force-unlock`",
+            state.display()
+        ),
+        None => format!(
+            "the state `{}` is locked by another pimplan (the lock file is unreadable); wait for it to finish (`--lock-timeout`), or, if it is no longer running, run `pimplan force-unlock`",
+            state.display()
+        ),
+    }
+}
+
+/// Remove the lock at `path`, found to hold `held` (the text of `holder`, whose process is
+/// gone), so that the caller can take the lock as usual (the hard link of `pending`, which
+/// only one pimplan wins). Waiters that all found the same dead lock must not remove more
+/// than it: one of them may already have removed it and taken the lock, and a late one would
+/// remove that live lock. So the removal is claimed first, by hard-linking `pending` as
+/// `LOCK.takeover-<id of the dead lock>`, which exactly one waiter can do while the claim
+/// stands; the claimant reads the lock again and removes it only if it is still the dead one
+/// (nothing else removes a dead holder's lock but `force-unlock`). `Ok(true)`: removed.
+/// `Ok(false)`: another waiter claimed it, or the lock had changed.
+fn take_over(path: &Path, pending: &Path, held: &str, holder: &LockInfo) -> std::io::Result<bool> {
+    let mut claim = path.as_os_str().to_owned();
+    claim.push(format!(".takeover-{}", holder.id));
+    let claim = PathBuf::from(claim);
+    match std::fs::hard_link(pending, &claim) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let still = read_lock_text(path).as_deref() == Some(held);
+    let removed = still && std::fs::remove_file(path).is_ok();
+    let _ = std::fs::remove_file(&claim);
+    Ok(removed)
+}
+
+/// Temporary files a killed pimplan left beside the state, its backup and its lock, found by
+/// name. `write_atomic` names its temporaries `.NAME.tmp-PID`; `lock` writes `NAME.lock.ID`
+/// before linking it as the lock (through `.NAME.lock.ID.tmp-PID`), and a takeover claims
+/// the removal of a dead lock as `NAME.lock.takeover-ID`. Called with the lock held, so no
+/// other pimplan writes the state or its backup; a pimplan waiting for the lock keeps its own
+/// files, so those are removed only when their process is gone.
 fn remove_stale_temporaries(state: &Path) {
     let dir = match state.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -241,12 +369,54 @@ fn remove_stale_temporaries(state: &Path) {
     };
     let ours = format!("tmp-{}", std::process::id());
     let prefixes = [format!(".{name}.tmp-"), format!(".{name}.backup.tmp-")];
+    let lock_tmp = format!(".{name}.lock.");
+    let lock_file = format!("{name}.lock.");
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        if prefixes.iter().any(|p| file.starts_with(p.as_str())) && !file.ends_with(&ours) {
+        let stale = if prefixes.iter().any(|p| file.starts_with(p.as_str())) {
+            !file.ends_with(&ours)
+        } else if let Some(rest) = file.strip_prefix(&lock_tmp) {
+            // `.NAME.lock.ID.tmp-PID`: gone when PID is.
+            rest.rsplit_once(".tmp-")
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+                .is_some_and(|pid| pid != std::process::id() && process_gone(pid))
+        } else if let Some(rest) = file.strip_prefix(&lock_file) {
+            // `NAME.lock.ID` and `NAME.lock.takeover-ID`: gone when the pimplan they name is.
+            let named = match rest.strip_prefix("takeover-") {
+                Some(_) => true,
+                None => uuid::Uuid::parse_str(rest).is_ok(),
+            };
+            named && read_lock(&entry.path()).is_none_or(|h| is_gone_here(&h))
+        } else {
+            false
+        };
+        if stale {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// Whether process `pid` of this machine is known not to run (no `/proc`: not known).
+fn process_gone(pid: u32) -> bool {
+    Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// What `plan` says of a held lock: a plan made while an apply runs may be stale at once.
+/// `None` when the state is not locked.
+pub fn lock_note(state: &Path) -> Option<String> {
+    let path = lock_path(&through_links(state).ok()?);
+    if !path.exists() {
+        return None;
+    }
+    Some(match read_lock(&path) {
+        Some(h) if is_gone_here(&h) => format!(
+            "Note: the state is locked by {h}, which no longer runs on this machine; `pimplan force-unlock` releases the lock.\n\n"
+        ),
+        Some(h) => format!(
+            "Note: the state is locked by {h}: while it runs this plan may be stale, and a saved plan is refused once it has changed the state; plan again when it has finished.\n\n"
+        ),
+        None => "Note: the state is locked by another pimplan (the lock file is unreadable): while it runs this plan may be stale; plan again when it has finished.\n\n".to_owned(),
+    })
 }
 
 /// Whether the process that took a lock on this machine still runs.
@@ -320,6 +490,7 @@ pub struct Released {
 /// this platform cannot check, or an unreadable lock file) is released only with `force`:
 /// the caller knows it is gone. `Ok(None)`: there was no lock.
 pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, StateError> {
+    let state = &state_target(state)?;
     let path = lock_path(state);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => Some(t),
@@ -375,6 +546,50 @@ pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, State
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(id: &str, pid: u32) -> LockInfo {
+        LockInfo {
+            id: id.to_owned(),
+            pid,
+            host: host_name(),
+            user: "u".to_owned(),
+            since: chrono::Utc::now().to_rfc3339(),
+            command: "pimplan apply".to_owned(),
+        }
+    }
+
+    /// Two waiters found the same dead lock. The first takes it over and holds the lock; the
+    /// second, late with what it found, must not remove the first one's live lock, whether
+    /// it comes after the first one's claim is gone or while it still stands.
+    #[test]
+    fn a_late_waiter_never_removes_the_lock_another_took_over() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let lock = dir.path().join("s.json.lock");
+        let dead = serde_json::to_string(&info("dead", 0)).unwrap_or_default();
+        std::fs::write(&lock, &dead)?;
+        let holder = info("dead", 0);
+        let (a, b) = (
+            dir.path().join("s.json.lock.a"),
+            dir.path().join("s.json.lock.b"),
+        );
+        let a_text = serde_json::to_string(&info("a", std::process::id())).unwrap_or_default();
+        std::fs::write(&a, &a_text)?;
+        std::fs::write(&b, "b")?;
+        // While a claim on the dead lock stands, nobody else removes it.
+        let claim = dir.path().join("s.json.lock.takeover-dead");
+        std::fs::write(&claim, "someone")?;
+        assert!(!take_over(&lock, &b, &dead, &holder)?);
+        assert_eq!(std::fs::read_to_string(&lock)?, dead);
+        std::fs::remove_file(&claim)?;
+        // A takes it over and links its own lock.
+        assert!(take_over(&lock, &a, &dead, &holder)?);
+        std::fs::hard_link(&a, &lock)?;
+        // B, late: A's lock stays.
+        assert!(!take_over(&lock, &b, &dead, &holder)?);
+        assert_eq!(std::fs::read_to_string(&lock)?, a_text);
+        assert!(!claim.exists());
+        Ok(())
+    }
 
     #[cfg(target_os = "linux")]
     #[test]

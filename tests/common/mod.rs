@@ -40,6 +40,24 @@ pub fn state(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
+/// Replace the state file of the workspace in `dir` by `state`, as a test's hand edit, and
+/// accept the edit through the binary (`pimplan state accept-edit`), which records its
+/// checksum; the test fails if pimplan refuses it.
+pub fn write_state(dir: &Path, state: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(state).unwrap_or_default();
+    std::fs::write(dir.join("pimplan.state.json"), text).unwrap_or(());
+    let accepted = run(
+        dir,
+        "2026-12-01T00:00:00Z",
+        &["state", "accept-edit", "--auto-approve"],
+    );
+    assert_eq!(
+        accepted.code, 0,
+        "the edited state was not accepted: {}{}",
+        accepted.stdout, accepted.stderr
+    );
+}
+
 /// A fresh temporary folder holding `pimplan.yaml` with `text`.
 pub fn workspace_with(text: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));

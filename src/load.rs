@@ -63,6 +63,22 @@ fn yaml_finding(e: YamlError) -> Finding {
         YamlErrorKind::MissingField { .. } => {
             Finding::new(&pim002_invalid_config::RULE, e.span, e.message).label("in this entry")
         }
+        YamlErrorKind::Tag { others } => {
+            let mut finding = Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+                .label("a YAML tag")
+                .with_help(if others.is_empty() {
+                    "remove the tag and write the value itself; quote a value that must be read as text".to_owned()
+                } else {
+                    format!(
+                        "this file has {} YAML tags; remove every one and write the values themselves; quote a value that must be read as text",
+                        others.len() + 1
+                    )
+                });
+            for span in others.into_iter().take(9) {
+                finding = finding.with_secondary(span, "another tag");
+            }
+            finding
+        }
         YamlErrorKind::Shape => Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
             .label("here")
             .with_help("see `pimplan schema` for the shape of each section"),
@@ -89,7 +105,11 @@ fn read_and_parse(id: FileId, path: PathBuf) -> Result<ReadFile, LoadError> {
             String::new(),
             Some((
                 0,
-                format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
+                format!(
+                    "the file is larger than {} MiB, pimplan's limit for one workspace file",
+                    MAX_FILE_BYTES >> 20
+                ),
+                "split it into several files listed under `include:`",
             )),
         )
     } else {
@@ -97,14 +117,18 @@ fn read_and_parse(id: FileId, path: PathBuf) -> Result<ReadFile, LoadError> {
             Ok(text) => (text.to_owned(), None),
             Err(e) => (
                 String::from_utf8_lossy(bytes).into_owned(),
-                Some((e.valid_up_to(), "the file is not valid UTF-8".to_owned())),
+                Some((
+                    e.valid_up_to(),
+                    "the file is not valid UTF-8".to_owned(),
+                    "save the file as UTF-8 text",
+                )),
             ),
         }
     };
     let file = SourceFile::new(path, text);
     let mut findings = Vec::new();
     let raw = match &problem {
-        Some((offset, message)) => {
+        Some((offset, message, help)) => {
             findings.push(
                 Finding::new(
                     &pim001_yaml_syntax::RULE,
@@ -112,7 +136,7 @@ fn read_and_parse(id: FileId, path: PathBuf) -> Result<ReadFile, LoadError> {
                     message.clone(),
                 )
                 .label("here")
-                .with_help("save the file as UTF-8 text"),
+                .with_help(*help),
             );
             None
         }

@@ -174,6 +174,32 @@ groups:
     );
 }
 
+/// The file-size cap names itself and says how to split (a sparse file: nothing is written).
+#[test]
+fn a_file_over_the_size_cap_says_the_cap_and_how_to_split() {
+    let ws = with_file("");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(ws.path().join("principals.yaml"))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    file.set_len(64 * 1024 * 1024 + 1).unwrap_or(());
+    drop(file);
+    let run = lint(ws.path());
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let found = findings(&run);
+    let f = found
+        .iter()
+        .find(|f| f["file"] == "principals.yaml")
+        .unwrap_or_else(|| unreachable!("{found:#?}"));
+    assert_eq!(f["code"], "PIM001");
+    let said = format!("{} {}", f["message"], f["help"]);
+    assert!(
+        said.contains("64 MiB")
+            && said.contains("split it into several files listed under `include:`"),
+        "{said}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Point 9: tags.
 

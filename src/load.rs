@@ -69,6 +69,22 @@ fn yaml_finding(e: YamlError) -> Finding {
         YamlErrorKind::MissingField { .. } => {
             Finding::new(&pim002_invalid_config::RULE, e.span, e.message).label("in this entry")
         }
+        YamlErrorKind::Tag { others } => {
+            let mut finding = Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+                .label("a YAML tag")
+                .with_help(if others.is_empty() {
+                    "remove the tag and write the value itself; quote a value that must be read as text".to_owned()
+                } else {
+                    format!(
+                        "this file has {} YAML tags; remove every one and write the values themselves; quote a value that must be read as text",
+                        others.len() + 1
+                    )
+                });
+            for span in others.into_iter().take(9) {
+                finding = finding.with_secondary(span, "another tag");
+            }
+            finding
+        }
         YamlErrorKind::Shape => Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
             .label("here")
             .with_help("see `pimplan schema` for the shape of each section"),
@@ -95,8 +111,11 @@ fn read_and_parse(id: FileId, path: PathBuf, root: bool) -> Result<ReadFile, Loa
             Vec::new(),
             Some((
                 0,
-                format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
-                "split it into several files, each matched by an include glob",
+                format!(
+                    "the file is larger than {} MiB, pimplan's limit for one workspace file",
+                    MAX_FILE_BYTES >> 20
+                ),
+                "split it into several files listed under `include:`",
             )),
         ),
         Err(e) if root && e.is_not_found() => return Err(LoadError::RootMissing { path }),

@@ -10,14 +10,17 @@ pub static RULE: Rule = Rule {
     help: "fix the YAML at the marked place; indent with spaces, never tabs",
     docs: Docs {
         what: "The file could not be parsed as YAML: a syntax error, tabs used for indentation, \
-invalid UTF-8, or a file that exceeds pimplan's safety budgets (more than 64 levels of nesting, \
-more than 1,000 aliases, or an alias expansion that would replay more than 100,000 events).",
+invalid UTF-8, or a file that exceeds pimplan's safety budgets (larger than 64 MiB, more than \
+64 levels of nesting, more than 1,000 aliases or anchors, an anchor used more than 100 times, or \
+an alias expansion that would replay more than 100,000 events). The node and event budgets grow \
+with the file (one node per byte), so no file is refused for holding many entries.",
         why: "A file that cannot be read cannot be checked. pimplan refuses it instead of guessing, \
 and the budgets stop crafted input (a \"billion laughs\" alias bomb, 10,000 nested lists) from \
 exhausting memory in a pre-commit hook or CI job.",
         example: "assignments:\n\t- group: prod-db-admins   # a tab indents this line\n",
         fix: "Correct the YAML at the reported line and column. Indent with spaces. Save the file \
-as UTF-8. Do not use anchors and aliases to multiply content.",
+as UTF-8. Do not use anchors and aliases to multiply content. A file over a budget can be split \
+into several files listed under `include:`.",
         source: "YAML 1.2.2 specification (tabs are not allowed for indentation, §6.1); \
 pimplan's own safety limits.",
     },

@@ -12,7 +12,8 @@ pub static RULE: Rule = Rule {
         what: "A key is unknown (with a \"did you mean\" for typos), a value has the wrong type \
 or spelling (`elegible` for `eligible`, a number where a name belongs), a required key is \
 missing, `version` is not 1, an assignment does not give exactly one of `end`, `duration` and \
-`permanent: true`, a root-file key appears in an included file, an `include:` glob reaches \
+`permanent: true`, a YAML tag is written (`!include x`, `!!str 1`: pimplan gives tags no \
+meaning, so none is accepted), a root-file key appears in an included file, an `include:` glob reaches \
 outside the workspace folder, or a service principal is named as an approver (approvers are \
 users or groups; pointed at the approver, with the principal's `type:` labelled).",
         why: "An unknown key that is silently ignored is a rule that silently does not apply: \

@@ -1,28 +1,72 @@
 //! The YAML layer: the only module that names the YAML crate (`serde-saphyr`).
 //!
-//! It parses one file into a serde type with tight budgets (aliases, depth, nodes),
-//! duplicate keys refused, YAML 1.1 booleans (`yes`/`no`/`on`/`off`) never coerced, and
-//! numbers never silently turned into names. Every [`Spanned`] value carries the byte range
+//! It parses one file into a serde type with budgets sized from the file (aliases, depth,
+//! nodes; see [`Limits`]), duplicate keys refused, YAML tags refused (pimplan gives them no
+//! meaning), YAML 1.1 booleans (`yes`/`no`/`on`/`off`) never coerced, and numbers never
+//! silently turned into names. Every [`Spanned`] value carries the byte range
 //! it was written at; errors carry a byte range too.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
+use std::rc::Rc;
 
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
-use serde_saphyr::granit_parser::{Event, Parser};
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::granit_parser::{Event, Parser, Scanner, StrInput, TokenType};
 use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
 
 use super::{FileId, SourceFile, Span};
 
-/// Budgets for one file. A configuration file is small; these leave room for a
-/// 100,000-assignment file while refusing alias bombs and pathological nesting.
+/// The budgets for one file, sized from its length in bytes.
+///
+/// Without aliases a file cannot hold more YAML nodes than it has bytes (the densest YAML,
+/// `{a,b,c}`, spends one byte per node) nor more parser events than twice that, so the node
+/// and event budgets never refuse a file for its size. They count the nodes that aliases
+/// replay too, so they stop aliases from making a file expand beyond what a file of its size
+/// could hold. The alias budgets are fixed and small on top of that: a hand-written workspace
+/// uses a few anchors, and an alias bomb is refused after at most [`MAX_REPLAYED_EVENTS`]
+/// replayed events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Nesting of lists and mappings.
+    pub depth: usize,
+    /// Scalars, lists and mappings written in the file.
+    pub nodes: usize,
+    /// Parser events: nodes, the ends of lists and mappings, aliases.
+    pub events: usize,
+    /// Alias uses (`*name`).
+    pub aliases: usize,
+    /// Anchor definitions (`&name`).
+    pub anchors: usize,
+    /// Events replayed by all aliases together.
+    pub replayed_events: usize,
+    /// Uses of one anchor.
+    pub uses_per_anchor: usize,
+}
+
 const MAX_DEPTH: usize = 64;
-const MAX_NODES: usize = 4_000_000;
+/// Room above the per-byte counts for the events every file has (stream, document).
+const SLACK: usize = 1_024;
 const MAX_ALIASES: usize = 1_000;
 const MAX_ANCHORS: usize = 1_000;
-const MAX_REPLAYED_EVENTS: usize = 100_000;
+pub const MAX_REPLAYED_EVENTS: usize = 100_000;
 const MAX_EXPANSIONS_PER_ANCHOR: usize = 100;
+
+impl Limits {
+    /// The budgets for a file of `bytes` bytes.
+    pub fn for_bytes(bytes: usize) -> Limits {
+        Limits {
+            depth: MAX_DEPTH,
+            nodes: bytes.saturating_add(SLACK),
+            events: bytes.saturating_mul(2).saturating_add(SLACK),
+            aliases: MAX_ALIASES,
+            anchors: MAX_ANCHORS,
+            replayed_events: MAX_REPLAYED_EVENTS,
+            uses_per_anchor: MAX_EXPANSIONS_PER_ANCHOR,
+        }
+    }
+}
 
 thread_local! {
     /// The file being deserialised on this thread, so that [`Spanned`] can name it.
@@ -92,6 +136,9 @@ pub enum YamlErrorKind {
     Syntax,
     /// Valid YAML, but a budget (size, depth, aliases) was exceeded.
     Limit,
+    /// The file writes YAML tags (`!include x`, `!!str 1`); the error's span is the first,
+    /// `others` the rest, in order.
+    Tag { others: Vec<Span> },
     /// A key the format does not have; `expected` lists the keys allowed there.
     UnknownField {
         field: String,
@@ -119,7 +166,9 @@ impl fmt::Display for YamlError {
     }
 }
 
-fn options() -> Options {
+/// The parser options for a file of `bytes` bytes; a budget breach is written to `breach`.
+fn options(bytes: usize, breach: &Rc<RefCell<Option<BudgetBreach>>>) -> Options {
+    let limits = Limits::for_bytes(bytes);
     let mut options = Options::default();
     options.duplicate_keys = DuplicateKeyPolicy::Error;
     options.strict_booleans = true;
@@ -127,24 +176,86 @@ fn options() -> Options {
     options.with_snippet = false;
     options.legacy_octal_numbers = false;
     let mut budget = Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.max_nodes = MAX_NODES;
-    budget.max_aliases = MAX_ALIASES;
-    budget.max_anchors = MAX_ANCHORS;
+    budget.max_depth = limits.depth;
+    budget.max_nodes = limits.nodes;
+    budget.max_events = limits.events;
+    budget.max_aliases = limits.aliases;
+    budget.max_anchors = limits.anchors;
     options.budget = Some(budget);
-    options.alias_limits.max_total_replayed_events = MAX_REPLAYED_EVENTS;
-    options.alias_limits.max_alias_expansions_per_anchor = MAX_EXPANSIONS_PER_ANCHOR;
-    options
+    options.alias_limits.max_total_replayed_events = limits.replayed_events;
+    options.alias_limits.max_alias_expansions_per_anchor = limits.uses_per_anchor;
+    // The breach, when there is one, is the cause of whatever error comes out: errors raised
+    // inside serde's buffering (untagged enums) carry only its Debug text.
+    let breach = Rc::clone(breach);
+    options.with_budget_report(move |report| {
+        if let Some(b) = report.breached {
+            breach.borrow_mut().get_or_insert(b);
+        }
+    })
 }
 
 /// Parse one file. `Ok(None)` means the file holds no document (empty, or only comments).
 pub fn parse<T: DeserializeOwned>(id: FileId, file: &SourceFile) -> Result<Option<T>, YamlError> {
     let text = file.text.as_str();
-    CURRENT_FILE.with(|c| c.set(id));
-    match serde_saphyr::from_str_with_options::<Option<T>>(text, options()) {
-        Ok(value) => Ok(value),
-        Err(error) => Err(convert_error(id, file, &error)),
+    if let Some(error) = find_tags(id, text) {
+        return Err(error);
     }
+    CURRENT_FILE.with(|c| c.set(id));
+    let breach = Rc::new(RefCell::new(None));
+    let result =
+        serde_saphyr::from_str_with_options::<Option<T>>(text, options(text.len(), &breach));
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let breach = breach.borrow_mut().take();
+            Err(convert_error(id, file, &error, breach.as_ref()))
+        }
+    }
+}
+
+/// Whether `text` may hold a YAML tag: a `!` where a token can start (at the start, after
+/// white space, or after a flow indicator or `:`). A `!` inside a word (`urgent!`) cannot
+/// start a tag, so most files skip the scan below.
+fn may_have_tags(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'!'
+            && (i == 0
+                || matches!(
+                    bytes[i - 1],
+                    b' ' | b'\t' | b'\r' | b'\n' | b'[' | b'{' | b',' | b':' | 0xBF
+                ))
+    })
+}
+
+/// The YAML tags the file writes, found by the YAML scanner (so a `!` in a quoted string,
+/// a block scalar or a comment is not one). `None` when there is none, or when the file is
+/// not valid YAML: the deserialiser reports that, with its place.
+fn find_tags(id: FileId, text: &str) -> Option<YamlError> {
+    if !may_have_tags(text) {
+        return None;
+    }
+    let mut spans = Vec::new();
+    for token in Scanner::new(StrInput::new(text)) {
+        let token = token.ok()?;
+        if let TokenType::Tag(..) = token.token_type() {
+            let span = token.span();
+            let start = span.start.byte_offset()?;
+            let end = span.end.byte_offset().unwrap_or(start);
+            spans.push(Span::new(id, start, end));
+        }
+    }
+    let (first, others) = spans.split_first()?;
+    let written = text
+        .get(first.start as usize..first.end as usize)
+        .unwrap_or("!");
+    Some(YamlError {
+        kind: YamlErrorKind::Tag {
+            others: others.to_vec(),
+        },
+        message: format!("pimplan does not interpret YAML tags, such as `{written}` here"),
+        span: *first,
+    })
 }
 
 fn location_span(
@@ -172,13 +283,22 @@ fn location_span(
     }
 }
 
-fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> YamlError {
+fn convert_error(
+    id: FileId,
+    file: &SourceFile,
+    error: &serde_saphyr::Error,
+    breach: Option<&BudgetBreach>,
+) -> YamlError {
     use serde_saphyr::Error as E;
-    let error = error.without_snippet();
+    let mut error = error.without_snippet();
     let mut span = error
         .location()
         .map_or(Span::new(id, 0, 0), |l| location_span(id, &l, Some(file)));
     let raw = error.to_string();
+    // An error met while replaying an alias is wrapped; what went wrong is inside.
+    while let E::AliasError { error: inner, .. } = error {
+        error = inner.without_snippet();
+    }
     if raw.contains("tab") {
         span = point_at_tab(file, span);
     }
@@ -187,6 +307,14 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
         .find(" at line ")
         .map_or(raw.as_str(), |i| &raw[..i])
         .to_owned();
+    let limits = Limits::for_bytes(file.text.len());
+    if let Some(breach) = breach {
+        return YamlError {
+            kind: YamlErrorKind::Limit,
+            message: breach_message(breach, &limits),
+            span,
+        };
+    }
     let (kind, message) = match error {
         E::SerdeUnknownField {
             field, expected, ..
@@ -231,12 +359,14 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
             YamlErrorKind::Syntax,
             "the file is not valid UTF-8".to_owned(),
         ),
-        E::Budget { .. }
-        | E::AliasReplayCounterOverflow { .. }
+        E::Budget { breach, .. } => (YamlErrorKind::Limit, breach_message(breach, &limits)),
+        E::AliasReplayCounterOverflow { .. }
         | E::AliasReplayLimitExceeded { .. }
         | E::AliasExpansionLimitExceeded { .. }
         | E::AliasReplayStackDepthExceeded { .. }
-        | E::RecursiveReferencesRequireWeakTypes { .. } => (YamlErrorKind::Limit, message),
+        | E::RecursiveReferencesRequireWeakTypes { .. } => {
+            (YamlErrorKind::Limit, limit_message(&message, &limits))
+        }
         E::Message { .. }
         | E::Unexpected { .. }
         | E::SerdeInvalidType { .. }
@@ -250,7 +380,7 @@ fn convert_error(id: FileId, file: &SourceFile, error: &serde_saphyr::Error) -> 
         | E::TaggedScalarCannotDeserializeIntoString { .. } => {
             (YamlErrorKind::Shape, shape_message(&message))
         }
-        _ if is_limit(&message) => (YamlErrorKind::Limit, message),
+        _ if is_limit(&message) => (YamlErrorKind::Limit, limit_message(&message, &limits)),
         // The crate's wording names its own API; say what it means for a workspace file.
         _ if message.contains("multiple YAML documents") => (
             YamlErrorKind::Syntax,
@@ -278,6 +408,93 @@ fn point_at_tab(file: &SourceFile, span: Span) -> Span {
     {
         Some(i) => Span::new(span.file, line_start + i, line_start + i + 1),
         None => span,
+    }
+}
+
+/// `n` with a comma every three digits, as the README writes numbers.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+const SPLIT: &str = "split it into several files listed under `include:`";
+const WRITE_OUT: &str = "write the repeated values out instead of using anchors and aliases (`&name`, `*name`), or split the file into several files listed under `include:`";
+
+/// A breached budget as a sentence: which limit, and what to do.
+fn breach_message(breach: &BudgetBreach, limits: &Limits) -> String {
+    match breach {
+        BudgetBreach::Nodes { .. } => format!(
+            "this file has more than {} YAML nodes, counting those its aliases (`*name`) repeat (pimplan's limit for a file of this size); {WRITE_OUT}",
+            thousands(limits.nodes)
+        ),
+        BudgetBreach::Events { .. } => format!(
+            "this file has more than {} YAML events (values, and starts and ends of lists and mappings), counting those its aliases (`*name`) repeat (pimplan's limit for a file of this size); {WRITE_OUT}",
+            thousands(limits.events)
+        ),
+        BudgetBreach::Depth { .. } => format!(
+            "this file nests lists and mappings more than {} levels deep (pimplan's limit); a workspace file needs fewer than 10: remove the extra nesting",
+            limits.depth
+        ),
+        BudgetBreach::Aliases { .. } => format!(
+            "this file uses more than {} aliases (`*name`; pimplan's limit for one file); {WRITE_OUT}",
+            thousands(limits.aliases)
+        ),
+        BudgetBreach::Anchors { .. } => format!(
+            "this file defines more than {} anchors (`&name`; pimplan's limit for one file); {WRITE_OUT}",
+            thousands(limits.anchors)
+        ),
+        BudgetBreach::AliasAnchorRatio { aliases, anchors } => format!(
+            "this file uses {} aliases for {} anchors, more than 10 uses of each anchor once a file has 100 aliases (pimplan's limit against alias bombs); {WRITE_OUT}",
+            thousands(*aliases),
+            thousands(*anchors)
+        ),
+        BudgetBreach::Documents { .. } => "a second YAML document (`---`): a workspace file holds one document; split it into two files".to_owned(),
+        BudgetBreach::ScalarBytes { .. } => format!(
+            "the text values of this file add up to more than pimplan's limit for one file; {SPLIT}"
+        ),
+        BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+            format!("the anchors (`&name`) of this file hold more than pimplan's limit for one file; {WRITE_OUT}")
+        }
+        BudgetBreach::SequenceUnbalanced => "a list or mapping ends that never started".to_owned(),
+        _ => format!("this file exceeds one of pimplan's limits on YAML for one file; {SPLIT}"),
+    }
+}
+
+/// An alias limit (its wording from the YAML crate, perhaps through serde's buffering) as a
+/// sentence: which limit, and what to do.
+fn limit_message(message: &str, limits: &Limits) -> String {
+    let m = message.to_ascii_lowercase();
+    if m.contains("expansion limit") {
+        format!(
+            "an anchor (`&name`) of this file is used more than {} times (pimplan's limit against alias bombs); {WRITE_OUT}",
+            limits.uses_per_anchor
+        )
+    } else if m.contains("replay limit") || m.contains("counter overflow") {
+        format!(
+            "the aliases (`*name`) of this file expand to more than {} YAML events (pimplan's limit against alias bombs); {WRITE_OUT}",
+            thousands(limits.replayed_events)
+        )
+    } else if m.contains("stack depth") {
+        format!(
+            "aliases (`*name`) of this file refer to anchors that hold aliases, nested too deep (pimplan's limit against alias bombs); {WRITE_OUT}"
+        )
+    } else if m.contains("recursion limit") {
+        // The scanner's own nesting limit, met before the depth budget in flow collections.
+        format!(
+            "this file nests lists and mappings more than {} levels deep (pimplan's limit); a workspace file needs fewer than 10: remove the extra nesting",
+            limits.depth
+        )
+    } else if m.contains("recursive") {
+        "an alias (`*name`) refers to the list or mapping it is written in: pimplan cannot read a value that contains itself; write the value out".to_owned()
+    } else {
+        format!("this file exceeds one of pimplan's limits on YAML for one file; {SPLIT}")
     }
 }
 
@@ -428,6 +645,79 @@ mod tests {
         let err = run(&text).err().unwrap_or_else(|| unreachable!());
         assert_eq!(err.kind, YamlErrorKind::Limit, "{err:?}");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(
+            err.message.contains("aliases (`*name`)") && !err.message.contains('{'),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn budgets_are_sized_from_the_file() {
+        // A 100,000-principal export is 7.6 MB: about 1.1 million nodes, 1.4 million events.
+        let limits = Limits::for_bytes(7_600_000);
+        assert_eq!(limits.nodes, 7_601_024);
+        assert_eq!(limits.events, 15_201_024);
+        assert_eq!(limits.depth, 64);
+        assert_eq!(limits.replayed_events, 100_000);
+        // An empty file still has room for its stream and document events.
+        assert_eq!(Limits::for_bytes(0).events, 1_024);
+        assert_eq!(Limits::for_bytes(usize::MAX).events, usize::MAX);
+    }
+
+    /// The densest YAML there is, well past the slack: no file is refused for its size.
+    #[test]
+    fn the_densest_yaml_stays_within_its_budget() {
+        let n = 20_000;
+        let keys: Vec<String> = (0..n).map(|i| format!("{i:x}")).collect();
+        let flow_map = format!("{{{}}}", keys.join(","));
+        let maps = format!("[{}]", vec!["{a}"; n].join(","));
+        let empties = format!("[{}]", vec!["[]"; n].join(","));
+        let nulls = "-\n".repeat(n);
+        let aliases = format!("- &a x\n{}", "- *a\n".repeat(90));
+        for text in [flow_map, maps, empties, nulls, aliases] {
+            let file = SourceFile::new(PathBuf::from("t.yaml"), text.clone());
+            let parsed = parse::<serde::de::IgnoredAny>(FileId(0), &file);
+            assert!(
+                parsed.is_ok(),
+                "{:?}: {}",
+                parsed.err(),
+                &text[..40.min(text.len())]
+            );
+        }
+    }
+
+    #[test]
+    fn a_breached_node_budget_is_a_sentence() {
+        let limits = Limits::for_bytes(7_600_000);
+        let message = breach_message(&BudgetBreach::Nodes { nodes: 7_601_025 }, &limits);
+        assert_eq!(
+            message,
+            "this file has more than 7,601,024 YAML nodes, counting those its aliases (`*name`) repeat (pimplan's limit for a file of this size); write the repeated values out instead of using anchors and aliases (`&name`, `*name`), or split the file into several files listed under `include:`"
+        );
+        let message = breach_message(&BudgetBreach::Events { events: 1 }, &limits);
+        assert!(
+            message.contains("more than 15,201,024 YAML events"),
+            "{message}"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+    }
+
+    #[test]
+    fn tags_are_found_by_the_scanner_only() {
+        let tagged = "a: \"!x\" # !y\nb: |\n  !z\nc: !t v\n";
+        let err = run_any(tagged).err().unwrap_or_else(|| unreachable!());
+        assert_eq!(err.kind, YamlErrorKind::Tag { others: vec![] });
+        assert_eq!((err.span.start, err.span.end), (26, 28));
+        assert!(run_any("a: \"!x\" # !y\nb: |\n  !z\nc: v!\n").is_ok());
+        assert!(!may_have_tags("a: wow!\nb: x!y\n"));
+        assert!(may_have_tags("!t a") && may_have_tags("[!t a]") && may_have_tags("{\"a\":!t b}"));
+    }
+
+    fn run_any(text: &str) -> Result<Option<serde::de::IgnoredAny>, YamlError> {
+        let file = SourceFile::new(PathBuf::from("t.yaml"), text.to_owned());
+        parse::<serde::de::IgnoredAny>(FileId(0), &file)
     }
 
     #[test]
@@ -435,5 +725,15 @@ mod tests {
         let text = format!("tree: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
         let err = run(&text).err().unwrap_or_else(|| unreachable!());
         assert_eq!(err.kind, YamlErrorKind::Limit, "{err:?}");
+        assert_eq!(
+            err.message,
+            "this file nests lists and mappings more than 64 levels deep (pimplan's limit); a workspace file needs fewer than 10: remove the extra nesting"
+        );
+        assert!(err.span.start >= 6, "{err:?}");
+        // Block nesting meets the depth budget itself: the same sentence.
+        let text = format!("tree:\n  {}x\n", "- ".repeat(70));
+        let block = run(&text).err().unwrap_or_else(|| unreachable!());
+        assert_eq!(block.kind, YamlErrorKind::Limit, "{block:?}");
+        assert_eq!(block.message, err.message);
     }
 }

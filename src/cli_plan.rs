@@ -697,8 +697,17 @@ fn accept_edit(path: &Path, auto_approve: bool, out: &mut dyn Write) -> miette::
             return Ok(ExitStatus::Findings);
         }
     }
+    // An accepted edit starts a state no saved plan was made from: an interrupted apply's
+    // plan may not continue on it (see `check_fresh`), so its marker goes.
+    let dropped = loaded.state.applying.take().is_some();
     if let Err(e) = store::write_state(path, &mut loaded.state) {
         return Ok(fail(e));
+    }
+    if dropped {
+        write_out(
+            out,
+            "The saved plan an interrupted apply was carrying out no longer applies to this state; make a new plan.\n",
+        )?;
     }
     write_out(
         out,

@@ -403,3 +403,39 @@ fn a_state_outside_the_workspace_folder_is_refused() {
     assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
     assert!(dir.join("real/s.json").is_file());
 }
+
+#[test]
+fn a_saved_plan_is_stale_once_its_cut_state_was_edited_and_accepted() {
+    let server = Server::start();
+    let ws = cut_apply(&server);
+    let dir = ws.path();
+    // Someone edits the state an interrupted apply left, and accepts the edit.
+    let mut st = state(dir);
+    if let Some(obj) = st.as_object_mut() {
+        obj.remove("checksum");
+    }
+    std::fs::write(
+        dir.join("pimplan.state.json"),
+        serde_json::to_string(&st).unwrap_or_default(),
+    )
+    .unwrap_or(());
+    let accepted = pimplan(&server, dir, &["state", "accept-edit", "--auto-approve"]);
+    ok(&accepted);
+    assert!(
+        accepted
+            .stdout
+            .contains("no longer applies to this state; make a new plan"),
+        "{}",
+        accepted.stdout
+    );
+    assert!(state(dir).get("applying").is_none());
+    server.state().requests.clear();
+    let run = pimplan(&server, dir, APPLY_SAVED);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("the saved plan is stale"),
+        "{}",
+        run.stderr
+    );
+    assert!(server.state().requests.is_empty());
+}

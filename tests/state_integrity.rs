@@ -564,3 +564,32 @@ fn a_device_or_fifo_as_state_is_refused_at_once() {
         }
     }
 }
+
+/// Only the state is written through its link (its path was checked to stay in the
+/// workspace): a link planted where pimplan writes anything else (the state's backup, a
+/// saved plan, a baseline) is replaced, never followed, so a pull request that adds
+/// `pimplan.state.json.backup -> /somewhere` cannot make an apply write outside the folder.
+#[test]
+fn links_planted_beside_the_state_are_replaced_not_written_through() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    ok(&pimplan(dir, &["apply", "--auto-approve"]));
+    let outside = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let names = ["pimplan.state.json.backup", "plan.json", "baseline.json"];
+    for name in names {
+        std::fs::write(outside.path().join(name), "precious").unwrap_or(());
+        std::os::unix::fs::symlink(outside.path().join(name), dir.join(name)).unwrap_or(());
+    }
+    add_user(dir, 1);
+    ok(&pimplan(dir, &["plan", "--out", "plan.json"]));
+    ok(&pimplan(dir, &["apply", "plan.json", "--auto-approve"]));
+    ok(&pimplan(
+        dir,
+        &["lint", "--write-baseline", "baseline.json"],
+    ));
+    for name in names {
+        assert_eq!(read(&outside.path().join(name)), "precious", "{name}");
+        let meta = std::fs::symlink_metadata(dir.join(name));
+        assert!(meta.is_ok_and(|m| m.file_type().is_file()), "{name}");
+    }
+}

@@ -593,3 +593,24 @@ fn links_planted_beside_the_state_are_replaced_not_written_through() {
         assert!(meta.is_ok_and(|m| m.file_type().is_file()), "{name}");
     }
 }
+
+/// `force-unlock` reads the lock bounded too: a FIFO or a device in its place is an
+/// unreadable lock (released only with `--force`), not a read that blocks or floods.
+#[test]
+fn force_unlock_reads_a_fifo_or_device_lock_at_once() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    ok(&pimplan(dir, &["apply", "--auto-approve"]));
+    let fifo = Process::new("mkfifo")
+        .arg(dir.join(LOCK))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(fifo);
+    let started = Instant::now();
+    refused(&pimplan(dir, &["force-unlock"]), "cannot be read");
+    ok(&pimplan(dir, &["force-unlock", "--force"]));
+    assert!(!dir.join(LOCK).exists());
+    std::os::unix::fs::symlink("/dev/zero", dir.join(LOCK)).unwrap_or(());
+    refused(&pimplan(dir, &["force-unlock"]), "cannot be read");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

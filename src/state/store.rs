@@ -233,8 +233,11 @@ fn host_name() -> String {
 /// The text of a lock file (a few hundred bytes; bounded, so that a FIFO or device put in its
 /// place neither blocks nor floods).
 fn read_lock_text(path: &Path) -> Option<String> {
-    crate::fs::read_bounded_text(path, 1 << 16).ok()
+    crate::fs::read_bounded_text(path, LOCK_CAP).ok()
 }
+
+/// The largest lock file pimplan reads (see [`read_lock_text`]).
+const LOCK_CAP: u64 = 1 << 16;
 
 fn read_lock(path: &Path) -> Option<LockInfo> {
     read_lock_text(path).and_then(|t| serde_json::from_str(&t).ok())
@@ -500,9 +503,9 @@ pub struct Released {
 pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, StateError> {
     let state = &state_target(state)?;
     let path = lock_path(state);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::fs::read_bounded_text(&path, LOCK_CAP) {
         Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.is_not_found() => return Ok(None),
         Err(_) => None,
     };
     let info: Option<LockInfo> = text.as_deref().and_then(|t| serde_json::from_str(t).ok());
@@ -541,7 +544,7 @@ pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, State
     };
     // The lock may have changed hands while it was checked (its holder finished, another
     // apply took it): only the lock that was checked is removed.
-    if std::fs::read_to_string(&path).ok() != text {
+    if read_lock_text(&path) != text {
         return Err(StateError::Locked(format!(
             "the lock of `{}` changed while it was checked; run `pimplan force-unlock` again",
             state.display()

@@ -7,7 +7,7 @@
 //! anywhere (`/etc/…`, `../../other/…`, `/dev/zero`). It is refused, as an include outside
 //! the folder is: an absolute path, a `..`, or a path that a link leads outside.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::model::Settings;
 
@@ -34,16 +34,8 @@ impl Settings {
 pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, StatePathError> {
     let value = state.unwrap_or(Settings::DEFAULT_STATE);
     let relative = Path::new(value);
-    if value.starts_with('/')
-        || value.starts_with('\\')
-        || relative.is_absolute()
-        || relative.components().any(|c| {
-            matches!(
-                c,
-                Component::ParentDir | Component::Prefix(_) | Component::RootDir
-            )
-        })
-    {
+    // The same test as an include glob's: an absolute path, a drive or a `..`.
+    if crate::source::include::escapes_root(value) {
         return Err(StatePathError::Outside(value.to_owned()));
     }
     if value.ends_with('/') || relative.file_name().is_none() {

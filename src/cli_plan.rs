@@ -467,7 +467,7 @@ fn state_path(args: &Arguments) -> Result<PathBuf, String> {
     }
     early_state_path(&root).ok_or_else(|| {
         format!(
-            "the root file `{}` could not be read; run `pimplan lint`",
+            "the root file `{}` could not be read, or its `state:` names no usable state file; run `pimplan lint`, which says why",
             root.display()
         )
     })

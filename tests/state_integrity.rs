@@ -614,3 +614,25 @@ fn force_unlock_reads_a_fifo_or_device_lock_at_once() {
     refused(&pimplan(dir, &["force-unlock"]), "cannot be read");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// A state path whose links go round in a loop is refused as what it is, not as a path
+/// "outside the workspace folder"; and the commands that read only the root file (`state`,
+/// `force-unlock`) do not say the root file could not be read when it was, only its
+/// `state:` refused.
+#[test]
+fn a_loop_of_links_as_state_is_named_as_a_loop() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    std::os::unix::fs::symlink("b.json", dir.join(STATE)).unwrap_or(());
+    std::os::unix::fs::symlink(STATE, dir.join("b.json")).unwrap_or(());
+    let run = pimplan(dir, &["plan"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("go round in a loop"), "{all}");
+    assert!(!all.contains("outside the workspace"), "{all}");
+    for args in [&["state", "list"][..], &["force-unlock"]] {
+        let run = pimplan(dir, args);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("`state:`"), "{}", run.stderr);
+    }
+}

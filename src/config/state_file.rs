@@ -20,6 +20,19 @@ pub enum StatePathError {
     Outside(String),
     #[error("the state file `{}` leads through a link to `{}`, outside the workspace folder", path.display(), reached.display())]
     Link { path: PathBuf, reached: PathBuf },
+    #[error("the state file `{}` cannot be resolved: its links go round in a loop, or its path goes through something that is not a folder", .0.display())]
+    Unresolved(PathBuf),
+}
+
+impl StatePathError {
+    /// What is wrong, in a few words (the label at `state:`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            StatePathError::NoFile(_) => "names no file",
+            StatePathError::Outside(_) | StatePathError::Link { .. } => "outside the workspace",
+            StatePathError::Unresolved(_) => "cannot be resolved",
+        }
+    }
 }
 
 impl Settings {
@@ -52,12 +65,8 @@ pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, State
     if let Ok(root) = std::fs::canonicalize(base) {
         match resolve(&path, 0) {
             Some(reached) if reached.starts_with(&root) => {}
-            reached => {
-                return Err(StatePathError::Link {
-                    reached: reached.unwrap_or_else(|| path.clone()),
-                    path,
-                });
-            }
+            Some(reached) => return Err(StatePathError::Link { reached, path }),
+            None => return Err(StatePathError::Unresolved(path)),
         }
     }
     Ok(path)

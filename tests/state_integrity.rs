@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Run, edit, state, workspace_with};
+use common::{Run, edit, eligible_workspace as workspace, sleeper, state, stop, this_host};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -23,23 +23,6 @@ fn pimplan(dir: &Path, args: &[&str]) -> Run {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// `n` licensed users eligible for one group.
-fn workspace(n: usize) -> tempfile::TempDir {
-    let mut text = String::from("version: 1\nprincipals:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
-        ));
-    }
-    text.push_str("groups:\n  - name: ops\n    owners: [u0]\nassignments:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
-        ));
-    }
-    workspace_with(&text)
 }
 
 /// Declare one more user and assignment in the workspace of [`workspace`].
@@ -65,13 +48,6 @@ fn refused(run: &Run, message: &str) {
     assert!(run.stderr.contains(message), "{}", run.stderr);
 }
 
-/// The host name pimplan records in its lock (Linux).
-fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// The pid of a process that has ended.
 fn dead_pid() -> u32 {
     let mut child = Process::new("true")
@@ -80,19 +56,6 @@ fn dead_pid() -> u32 {
     let pid = child.id();
     let _ = child.wait();
     pid
-}
-
-fn sleeper() -> Child {
-    Process::new("sleep")
-        .arg("60")
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| unreachable!("{e}"))
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A lock file's content: `pid` on this machine since `since`.

@@ -599,3 +599,22 @@ fn a_loop_of_links_as_state_is_named_as_a_loop() {
         assert!(run.stderr.contains("`state:`"), "{}", run.stderr);
     }
 }
+
+/// `state accept-edit` prints a diff against the backup: a link planted as the backup is not
+/// followed, so the diff never shows a file from outside the workspace (a secret in a CI
+/// log); apply replaces such a link with the real backup.
+#[test]
+fn accept_edit_does_not_show_a_file_a_planted_backup_link_leads_to() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    ok(&pimplan(dir, &["apply", "--auto-approve"]));
+    let outside = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "AZURE_CLIENT_SECRET=hunter2-from-elsewhere\n").unwrap_or(());
+    std::os::unix::fs::symlink(&secret, dir.join("pimplan.state.json.backup")).unwrap_or(());
+    edit(&dir.join(STATE), "\"serial\": 3", "\"serial\": 4");
+    let run = pimplan(dir, &["state", "accept-edit", "--auto-approve"]);
+    ok(&run);
+    assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
+    assert!(run.stdout.contains("link"), "{}", run.stdout);
+}

@@ -467,7 +467,7 @@ fn state_path(args: &Arguments) -> Result<PathBuf, String> {
     }
     early_state_path(&root).ok_or_else(|| {
         format!(
-            "the root file `{}` could not be read; run `pimplan lint`",
+            "the root file `{}` could not be read, or its `state:` names no usable state file; run `pimplan lint`, which says why",
             root.display()
         )
     })
@@ -626,7 +626,17 @@ fn accept_edit(path: &Path, auto_approve: bool, out: &mut dyn Write) -> miette::
     let target = store::state_target(path).unwrap_or_else(|_| path.to_path_buf());
     let backup = store::backup_path(&target);
     let now = loaded.state.to_json_unsealed();
-    let text = match crate::fs::read_bounded_text(&backup, state::MAX_STATE_BYTES) {
+    // The backup is pimplan's own file beside the state (apply replaces a link there): a link
+    // in its place is not followed, so the diff cannot print a file from anywhere else.
+    let linked = std::fs::symlink_metadata(&backup).is_ok_and(|m| m.file_type().is_symlink());
+    let read = if linked {
+        Err(crate::fs::ReadError::Io(std::io::Error::other(
+            "it is a symbolic link, which pimplan does not follow for a backup; the next apply replaces it",
+        )))
+    } else {
+        crate::fs::read_bounded_text(&backup, state::MAX_STATE_BYTES)
+    };
+    let text = match read {
         Ok(before) => {
             let before = state::unsealed(&before);
             let diff = similar::TextDiff::configure()

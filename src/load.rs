@@ -405,7 +405,7 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
             .map_or(Span::new(root, 0, 0), |s| s.span);
         findings.push(
             Finding::new(&pim002_invalid_config::RULE, span, e.to_string())
-                .label("outside the workspace")
+                .label(e.label())
                 .with_help("every apply writes the state, so it must stay below the root file's folder (a change to pimplan.yaml must not make an apply write anywhere else); give a path below it, e.g. the default `pimplan.state.json`"),
         );
     }

@@ -168,6 +168,14 @@ fn endpoints_break_no_rule_before_anything_is_sent() {
         assert!(run.stderr.contains(says), "{url}: {}", run.stderr);
         assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
     }
+    // A password written with `#`, `/` or `?` unencoded makes the URL unreadable (the
+    // parser stops the authority there); the refusal still does not print it.
+    for cut in ['#', '/', '?'] {
+        let url = format!("https://me:hun{cut}ter2@127.0.0.1:{port}/");
+        let run = pimplan(&server, ws.path(), APPLY, &[("AZURE_AUTHORITY_HOST", url)]);
+        refused(&server, &run, "AZURE_AUTHORITY_HOST");
+        assert!(!run.stderr.contains("ter2"), "{}", run.stderr);
+    }
     // GitHub's OIDC request URL, which receives the request token, follows the same rule.
     let mut env = server.actions_env();
     env.push((

@@ -401,3 +401,30 @@ fn a_baseline_that_is_not_a_regular_file_is_refused_at_once() {
         );
     }
 }
+
+/// A link under `**` that cannot be followed (here a chain of 42 links, past the kernel's
+/// 40; for a user other than root, also a link into a folder it may not enter) may lead to
+/// a folder of matching files: it is reported, not skipped as if it were a link to nothing,
+/// whose grants the plan would then remove.
+#[test]
+fn a_link_that_cannot_be_followed_under_double_star_stops_the_plan() {
+    an_unread_file_removes_nothing(
+        |dir| {
+            let kept = dir.join("kept/team");
+            std::fs::create_dir_all(&kept).unwrap_or(());
+            std::fs::rename(dir.join("as/a.yaml"), kept.join("a.yaml"))
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            let links = dir.join("links");
+            std::fs::create_dir(&links).unwrap_or(());
+            let link = std::os::unix::fs::symlink;
+            link("../kept/team", links.join("l41")).unwrap_or(());
+            for i in (0..41).rev() {
+                std::os::unix::fs::symlink(format!("l{}", i + 1), links.join(format!("l{i}")))
+                    .unwrap_or(());
+            }
+            link("../links/l0", dir.join("as/team")).unwrap_or(());
+            assert!(std::fs::metadata(dir.join("as/team")).is_err());
+        },
+        "cannot look at",
+    );
+}

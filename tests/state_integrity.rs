@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Run, edit, state, workspace_with};
+use common::{Run, edit, eligible_workspace as workspace, sleeper, state, stop, this_host};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -23,23 +23,6 @@ fn pimplan(dir: &Path, args: &[&str]) -> Run {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// `n` licensed users eligible for one group.
-fn workspace(n: usize) -> tempfile::TempDir {
-    let mut text = String::from("version: 1\nprincipals:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
-        ));
-    }
-    text.push_str("groups:\n  - name: ops\n    owners: [u0]\nassignments:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
-        ));
-    }
-    workspace_with(&text)
 }
 
 /// Declare one more user and assignment in the workspace of [`workspace`].
@@ -65,13 +48,6 @@ fn refused(run: &Run, message: &str) {
     assert!(run.stderr.contains(message), "{}", run.stderr);
 }
 
-/// The host name pimplan records in its lock (Linux).
-fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// The pid of a process that has ended.
 fn dead_pid() -> u32 {
     let mut child = Process::new("true")
@@ -80,19 +56,6 @@ fn dead_pid() -> u32 {
     let pid = child.id();
     let _ = child.wait();
     pid
-}
-
-fn sleeper() -> Child {
-    Process::new("sleep")
-        .arg("60")
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| unreachable!("{e}"))
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A lock file's content: `pid` on this machine since `since`.
@@ -563,4 +526,95 @@ fn a_device_or_fifo_as_state_is_refused_at_once() {
             );
         }
     }
+}
+
+/// Only the state is written through its link (its path was checked to stay in the
+/// workspace): a link planted where pimplan writes anything else (the state's backup, a
+/// saved plan, a baseline) is replaced, never followed, so a pull request that adds
+/// `pimplan.state.json.backup -> /somewhere` cannot make an apply write outside the folder.
+#[test]
+fn links_planted_beside_the_state_are_replaced_not_written_through() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    ok(&pimplan(dir, &["apply", "--auto-approve"]));
+    let outside = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let names = ["pimplan.state.json.backup", "plan.json", "baseline.json"];
+    for name in names {
+        std::fs::write(outside.path().join(name), "precious").unwrap_or(());
+        std::os::unix::fs::symlink(outside.path().join(name), dir.join(name)).unwrap_or(());
+    }
+    add_user(dir, 1);
+    ok(&pimplan(dir, &["plan", "--out", "plan.json"]));
+    ok(&pimplan(dir, &["apply", "plan.json", "--auto-approve"]));
+    ok(&pimplan(
+        dir,
+        &["lint", "--write-baseline", "baseline.json"],
+    ));
+    for name in names {
+        assert_eq!(read(&outside.path().join(name)), "precious", "{name}");
+        let meta = std::fs::symlink_metadata(dir.join(name));
+        assert!(meta.is_ok_and(|m| m.file_type().is_file()), "{name}");
+    }
+}
+
+/// `force-unlock` reads the lock bounded too: a FIFO or a device in its place is an
+/// unreadable lock (released only with `--force`), not a read that blocks or floods.
+#[test]
+fn force_unlock_reads_a_fifo_or_device_lock_at_once() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    ok(&pimplan(dir, &["apply", "--auto-approve"]));
+    let fifo = Process::new("mkfifo")
+        .arg(dir.join(LOCK))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(fifo);
+    let started = Instant::now();
+    refused(&pimplan(dir, &["force-unlock"]), "cannot be read");
+    ok(&pimplan(dir, &["force-unlock", "--force"]));
+    assert!(!dir.join(LOCK).exists());
+    std::os::unix::fs::symlink("/dev/zero", dir.join(LOCK)).unwrap_or(());
+    refused(&pimplan(dir, &["force-unlock"]), "cannot be read");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// A state path whose links go round in a loop is refused as what it is, not as a path
+/// "outside the workspace folder"; and the commands that read only the root file (`state`,
+/// `force-unlock`) do not say the root file could not be read when it was, only its
+/// `state:` refused.
+#[test]
+fn a_loop_of_links_as_state_is_named_as_a_loop() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    std::os::unix::fs::symlink("b.json", dir.join(STATE)).unwrap_or(());
+    std::os::unix::fs::symlink(STATE, dir.join("b.json")).unwrap_or(());
+    let run = pimplan(dir, &["plan"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("go round in a loop"), "{all}");
+    assert!(!all.contains("outside the workspace"), "{all}");
+    for args in [&["state", "list"][..], &["force-unlock"]] {
+        let run = pimplan(dir, args);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("`state:`"), "{}", run.stderr);
+    }
+}
+
+/// `state accept-edit` prints a diff against the backup: a link planted as the backup is not
+/// followed, so the diff never shows a file from outside the workspace (a secret in a CI
+/// log); apply replaces such a link with the real backup.
+#[test]
+fn accept_edit_does_not_show_a_file_a_planted_backup_link_leads_to() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    ok(&pimplan(dir, &["apply", "--auto-approve"]));
+    let outside = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "AZURE_CLIENT_SECRET=hunter2-from-elsewhere\n").unwrap_or(());
+    std::os::unix::fs::symlink(&secret, dir.join("pimplan.state.json.backup")).unwrap_or(());
+    edit(&dir.join(STATE), "\"serial\": 3", "\"serial\": 4");
+    let run = pimplan(dir, &["state", "accept-edit", "--auto-approve"]);
+    ok(&run);
+    assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
+    assert!(run.stdout.contains("link"), "{}", run.stdout);
 }

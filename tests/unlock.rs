@@ -4,10 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
+use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Run;
+use common::{Run, eligible_workspace as workspace, sleeper, stop, this_host};
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const LOCK: &str = "pimplan.state.json.lock";
@@ -16,50 +16,12 @@ fn pimplan(dir: &Path, args: &[&str]) -> Run {
     common::run(dir, T0, args)
 }
 
-fn workspace(n: usize) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
-    let mut text = String::from("version: 1\nprincipals:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
-        ));
-    }
-    text.push_str("groups:\n  - name: ops\n    owners: [u0]\nassignments:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
-        ));
-    }
-    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
-    tmp
-}
-
-/// The host name pimplan records in its lock (Linux).
-fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn write_lock(dir: &Path, pid: u32, host: &str, since: &str) {
     let lock = serde_json::json!({
         "id": "x", "pid": pid, "host": host, "user": "deploy", "since": since,
         "command": "pimplan apply",
     });
     std::fs::write(dir.join(LOCK), lock.to_string()).unwrap_or(());
-}
-
-fn sleeper() -> Child {
-    Process::new("sleep")
-        .arg("60")
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| unreachable!("{e}"))
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[cfg(target_os = "linux")]

@@ -7,7 +7,7 @@
 //! anywhere (`/etc/…`, `../../other/…`, `/dev/zero`). It is refused, as an include outside
 //! the folder is: an absolute path, a `..`, or a path that a link leads outside.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::model::Settings;
 
@@ -20,6 +20,19 @@ pub enum StatePathError {
     Outside(String),
     #[error("the state file `{}` leads through a link to `{}`, outside the workspace folder", path.display(), reached.display())]
     Link { path: PathBuf, reached: PathBuf },
+    #[error("the state file `{}` cannot be resolved: its links go round in a loop, or its path goes through something that is not a folder", .0.display())]
+    Unresolved(PathBuf),
+}
+
+impl StatePathError {
+    /// What is wrong, in a few words (the label at `state:`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            StatePathError::NoFile(_) => "names no file",
+            StatePathError::Outside(_) | StatePathError::Link { .. } => "outside the workspace",
+            StatePathError::Unresolved(_) => "cannot be resolved",
+        }
+    }
 }
 
 impl Settings {
@@ -34,16 +47,8 @@ impl Settings {
 pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, StatePathError> {
     let value = state.unwrap_or(Settings::DEFAULT_STATE);
     let relative = Path::new(value);
-    if value.starts_with('/')
-        || value.starts_with('\\')
-        || relative.is_absolute()
-        || relative.components().any(|c| {
-            matches!(
-                c,
-                Component::ParentDir | Component::Prefix(_) | Component::RootDir
-            )
-        })
-    {
+    // The same test as an include glob's: an absolute path, a drive or a `..`.
+    if crate::source::include::escapes_root(value) {
         return Err(StatePathError::Outside(value.to_owned()));
     }
     if value.ends_with('/') || relative.file_name().is_none() {
@@ -60,12 +65,8 @@ pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, State
     if let Ok(root) = std::fs::canonicalize(base) {
         match resolve(&path, 0) {
             Some(reached) if reached.starts_with(&root) => {}
-            reached => {
-                return Err(StatePathError::Link {
-                    reached: reached.unwrap_or_else(|| path.clone()),
-                    path,
-                });
-            }
+            Some(reached) => return Err(StatePathError::Link { reached, path }),
+            None => return Err(StatePathError::Unresolved(path)),
         }
     }
     Ok(path)

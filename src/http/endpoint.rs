@@ -66,14 +66,15 @@ pub enum Problem {
     Elsewhere(String),
 }
 
-/// `raw` with anything before an `@` in its authority replaced, so a password in a refused
-/// URL is not printed.
+/// `raw` with anything before its last `@` replaced, so a password in a refused URL is not
+/// printed: not only up to the first `/`, `?` or `#`, since a password written with one of
+/// those unencoded (`me:hun#ter2@host`) ends the authority there for a parser, not for the
+/// eye (a path with an `@` loses more than it needs to, in a message only).
 fn redact(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_owned();
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
+    match rest.rfind('@') {
         Some(at) => format!("{scheme}://[userinfo removed]{}", &rest[at..]),
         None => raw.to_owned(),
     }
@@ -306,6 +307,16 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("userinfo") && !e.contains("hunter2"), "{e}");
+        for raw in [
+            "https://me:hun#ter2@login.example/",
+            "https://me:hun/ter2@x/",
+        ] {
+            let e = Endpoint::base("X", raw)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!e.is_empty() && !e.contains("ter2"), "{e}");
+        }
     }
 
     #[test]

@@ -334,9 +334,16 @@ fn walk(
             let meta = match std::fs::metadata(&path) {
                 Ok(meta) => meta,
                 Err(e) if is_link => {
-                    // A link that cannot be followed: reported where its name is meant.
-                    if step.named || glob.matches_file(&step.next) {
-                        problems.push(if e.kind() == std::io::ErrorKind::NotFound {
+                    // A link that cannot be followed: reported where its name is meant, and,
+                    // unless it leads to nothing, wherever a folder could go on with the glob
+                    // (a chain past the kernel's limit, a folder that may not be entered: it
+                    // may hold files the glob means).
+                    let not_found = e.kind() == std::io::ErrorKind::NotFound;
+                    if step.named
+                        || glob.matches_file(&step.next)
+                        || (!not_found && glob.goes_deeper(&step.next))
+                    {
+                        problems.push(if not_found {
                             Problem::BrokenLink { path }
                         } else {
                             Problem::CannotLook {

@@ -50,10 +50,12 @@ pub fn state_target(path: &Path) -> Result<PathBuf, StateError> {
 
 /// Write `text` to `path` so that a reader sees either the old file or the new one, never a
 /// part: a temporary file in the same folder, flushed to disk, renamed over the target, and
-/// the folder flushed so the rename itself survives a crash. A symbolic link is written
-/// through: its target is replaced, in the target's folder ([`through_links`]).
+/// the folder flushed so the rename itself survives a crash. A symbolic link at `path` is
+/// replaced, not followed: only the state, whose path was checked to stay in the workspace
+/// (`config::state_file`), is written through its link ([`write_through`]); a link planted
+/// where a backup, a saved plan or a baseline goes must not lead the write elsewhere. The
+/// temporary is created new (never opened through a link left under its name).
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let path = &through_links(path)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -63,11 +65,11 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
@@ -82,6 +84,12 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// [`write_atomic`] to the file the state's `path` leads to ([`through_links`]): a linked
+/// state is written through its link, and the link stays.
+fn write_through(path: &Path, text: &str) -> std::io::Result<()> {
+    write_atomic(&through_links(path)?, text)
 }
 
 /// Where the state before an apply is kept.
@@ -116,7 +124,7 @@ pub fn write_state(path: &Path, state: &mut State) -> Result<(), StateError> {
     state.format_version = super::FORMAT_VERSION;
     state.written_by = format!("pimplan {}", env!("CARGO_PKG_VERSION"));
     state.normalise();
-    write_atomic(path, &state.to_json()).map_err(|source| StateError::Write {
+    write_through(path, &state.to_json()).map_err(|source| StateError::Write {
         path: path.to_path_buf(),
         source,
     })
@@ -168,7 +176,7 @@ pub fn write_entries(
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');
     let text = super::seal(text);
-    write_atomic(path, &text).map_err(|source| StateError::Write {
+    write_through(path, &text).map_err(|source| StateError::Write {
         path: path.to_path_buf(),
         source,
     })
@@ -225,8 +233,11 @@ fn host_name() -> String {
 /// The text of a lock file (a few hundred bytes; bounded, so that a FIFO or device put in its
 /// place neither blocks nor floods).
 fn read_lock_text(path: &Path) -> Option<String> {
-    crate::fs::read_bounded_text(path, 1 << 16).ok()
+    crate::fs::read_bounded_text(path, LOCK_CAP).ok()
 }
+
+/// The largest lock file pimplan reads (see [`read_lock_text`]).
+const LOCK_CAP: u64 = 1 << 16;
 
 fn read_lock(path: &Path) -> Option<LockInfo> {
     read_lock_text(path).and_then(|t| serde_json::from_str(&t).ok())
@@ -492,9 +503,9 @@ pub struct Released {
 pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, StateError> {
     let state = &state_target(state)?;
     let path = lock_path(state);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::fs::read_bounded_text(&path, LOCK_CAP) {
         Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.is_not_found() => return Ok(None),
         Err(_) => None,
     };
     let info: Option<LockInfo> = text.as_deref().and_then(|t| serde_json::from_str(t).ok());
@@ -533,7 +544,7 @@ pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, State
     };
     // The lock may have changed hands while it was checked (its holder finished, another
     // apply took it): only the lock that was checked is removed.
-    if std::fs::read_to_string(&path).ok() != text {
+    if read_lock_text(&path) != text {
         return Err(StateError::Locked(format!(
             "the lock of `{}` changed while it was checked; run `pimplan force-unlock` again",
             state.display()

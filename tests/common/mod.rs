@@ -111,3 +111,41 @@ impl Run {
         }
     }
 }
+
+/// A workspace of `n` licensed users, each eligible for the group `ops`.
+pub fn eligible_workspace(n: usize) -> tempfile::TempDir {
+    let mut text = String::from("version: 1\nprincipals:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{ name: u{i}, type: user, licenses: [entra_id_p2] }}\n"
+        ));
+    }
+    text.push_str("groups:\n  - name: ops\n    owners: [u0]\nassignments:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{ group: ops, principal: u{i}, role: member, type: eligible, duration: P90D, justification: rota }}\n"
+        ));
+    }
+    workspace_with(&text)
+}
+
+/// The host name pimplan records in its lock (Linux).
+pub fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// A live process of this machine (`sleep 60`), to hold a lock in a test; see [`stop`].
+pub fn sleeper() -> std::process::Child {
+    std::process::Command::new("sleep")
+        .arg("60")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+pub fn stop(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -303,6 +303,44 @@ pub(crate) fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// Why `what` may not be written to `out`: it would replace the state (or its backup or lock)
+/// at `state`, or one of the workspace's `files`. An output path is the user's to choose, but
+/// never one that loses a grant or a declaration.
+pub(crate) fn refuse_overwrite<'a>(
+    what: &str,
+    out: &Path,
+    state: Option<&Path>,
+    files: impl IntoIterator<Item = &'a Path>,
+) -> Option<String> {
+    let refuse = |whose: String| {
+        Some(format!(
+            "refusing to write {what} to `{}`: that is {whose}; choose another path; nothing was written",
+            out.display()
+        ))
+    };
+    if let Some(state) = state {
+        let kept = [
+            ("the state file", state.to_path_buf()),
+            (
+                "the state's backup",
+                crate::state::store::backup_path(state),
+            ),
+            ("the state's lock", crate::state::store::lock_path(state)),
+        ];
+        for (whose, kept) in kept {
+            if crate::fs::would_replace(out, &kept) {
+                return refuse(format!("{whose} `{}`", kept.display()));
+            }
+        }
+    }
+    for file in files {
+        if crate::fs::would_replace(out, file) {
+            return refuse(format!("the workspace file `{}`", file.display()));
+        }
+    }
+    None
+}
+
 pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())

@@ -459,6 +459,17 @@ pub fn import(
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     with_workspace(args, |now, ws, path| {
+        let root = root(args);
+        if let Some(file) = options.generate_config
+            && let Some(refused) = crate::cli::refuse_overwrite(
+                "the generated YAML",
+                file,
+                Some(&path),
+                [root.as_path()],
+            )
+        {
+            return Ok(fail(refused));
+        }
         import_into(ws, &path, now, options, out)
     })
 }

@@ -112,6 +112,19 @@ pub fn lint(
         .collect();
 
     if let Some(path) = options.write_baseline {
+        let state = run
+            .loaded
+            .workspace
+            .as_ref()
+            .and_then(|ws| ws.settings.state_file(&run.loaded.root_dir).ok());
+        if let Some(refused) = crate::cli::refuse_overwrite(
+            "the baseline",
+            path,
+            state.as_deref(),
+            sources.iter().map(|(_, f)| f.path.as_path()),
+        ) {
+            return Err(miette::miette!("{refused}"));
+        }
         let entries = findings
             .iter()
             .zip(&fingerprints)

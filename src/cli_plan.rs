@@ -84,6 +84,20 @@ pub fn plan(
         Ok(run) => run,
         Err(e) => return Ok(fail(e)),
     };
+    if let Some(path) = out_file
+        && let Some(refused) = crate::cli::refuse_overwrite(
+            "the plan",
+            path,
+            Some(&run.state_path),
+            run.lint
+                .loaded
+                .sources
+                .iter()
+                .map(|(_, f)| f.path.as_path()),
+        )
+    {
+        return Ok(fail(refused));
+    }
     let findings = findings_text(&run, args);
     match format {
         PlanFormat::Human => write_out(out, &findings)?,

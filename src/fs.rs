@@ -93,6 +93,30 @@ pub fn read_bounded_text(path: &Path, cap: u64) -> Result<String, ReadError> {
     })
 }
 
+/// `path` with its folder resolved (links followed, `..` gone), the last name as written: where a
+/// write to `path` lands when it replaces what is there. `None` when the folder does not exist.
+fn placed(path: &Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(name))
+}
+
+/// Whether writing to `out` would replace `kept` (or the file `kept` leads to): the check a
+/// command makes before it writes an output file the user named, so that `--out` cannot be
+/// pointed at the state or a workspace file.
+pub fn would_replace(out: &Path, kept: &Path) -> bool {
+    let Some(out) = placed(out) else {
+        return false;
+    };
+    placed(kept).is_some_and(|k| k == out)
+        || std::fs::canonicalize(kept).is_ok_and(|k| k == out)
+        || std::fs::canonicalize(&out)
+            .is_ok_and(|o| std::fs::canonicalize(kept).is_ok_and(|k| k == o))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +163,23 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(dir.path().join("gone"), &link)?;
         assert!(matches!(read_bounded(&link, 10), Err(e) if e.is_not_found()));
+        Ok(())
+    }
+
+    #[test]
+    fn an_output_path_that_names_a_kept_file_is_caught() -> Result {
+        let dir = tempfile::tempdir()?;
+        let state = dir.path().join("pimplan.state.json");
+        std::fs::write(&state, "{}")?;
+        std::fs::create_dir(dir.path().join("sub"))?;
+        assert!(would_replace(
+            &dir.path().join("sub/../pimplan.state.json"),
+            &state
+        ));
+        std::os::unix::fs::symlink(&state, dir.path().join("link"))?;
+        assert!(would_replace(&state, &dir.path().join("link")));
+        assert!(!would_replace(&dir.path().join("plan.json"), &state));
+        assert!(!would_replace(&dir.path().join("gone/plan.json"), &state));
         Ok(())
     }
 

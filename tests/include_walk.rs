@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Run, json};
+use common::{Run, flat, json};
 
 const T0: &str = "2026-12-01T00:00:00Z";
 /// A day later: removals are then allowed (PIM701 refuses them within five minutes).
@@ -18,42 +18,8 @@ const T1: &str = "2026-12-02T00:00:00Z";
 /// What used to hang is given this long; a healthy run takes well under a second.
 const TIME_BOUND: Duration = Duration::from_secs(30);
 
-/// Run pimplan in `dir` at `now`, killed after [`TIME_BOUND`] (which fails the test), its
-/// address space limited to `memory_kib` when given (a runaway read then dies).
 fn pimplan_bounded(dir: &Path, now: &str, args: &[&str], memory_kib: Option<u64>) -> Run {
-    let bin = assert_cmd::cargo::cargo_bin("pimplan");
-    let mut cmd = assert_cmd::Command::new("sh");
-    let limit = memory_kib.map_or(String::new(), |k| format!("ulimit -v {k}; "));
-    cmd.current_dir(dir)
-        .arg("-c")
-        .arg(format!("{limit}exec \"$0\" \"$@\""))
-        .arg(bin)
-        .args(args)
-        .args(["--now", now, "--color", "never"])
-        .timeout(TIME_BOUND);
-    for k in [
-        "PIMPLAN_NOW",
-        "PIMPLAN_GRAPH_TOKEN",
-        "PIMPLAN_GRAPH_URL",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_FEDERATED_TOKEN_FILE",
-    ] {
-        cmd.env_remove(k);
-    }
-    match cmd.output() {
-        Ok(out) => Run::of(&out),
-        Err(e) => unreachable!("pimplan {args:?} did not finish within {TIME_BOUND:?}: {e}"),
-    }
-}
-
-/// `text` on one line: miette wraps its messages to the terminal's width.
-fn flat(text: &str) -> String {
-    text.split_whitespace()
-        .filter(|w| *w != "│")
-        .collect::<Vec<_>>()
-        .join(" ")
+    common::run_bounded(dir, now, args, TIME_BOUND, memory_kib)
 }
 
 fn pimplan(dir: &Path, now: &str, args: &[&str]) -> Run {

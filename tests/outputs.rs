@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{eligible_workspace, run, state};
+use common::{eligible_workspace, flat, run, state};
 
 const T0: &str = "2026-12-01T00:00:00Z";
 
@@ -65,13 +65,7 @@ fn a_baseline_never_replaces_the_state_or_a_workspace_file() {
     ] {
         let lint = run(dir, T0, &["lint", "--write-baseline", out]);
         assert_ne!(lint.code, 0, "{out}: {}{}", lint.stdout, lint.stderr);
-        // miette wraps the message: read it as one line.
-        let said = lint
-            .stderr
-            .replace('│', " ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let said = flat(&lint.stderr);
         assert!(
             said.contains("refusing to write the baseline") && said.contains(whose),
             "{out}: {}",
@@ -98,7 +92,9 @@ fn generated_config_never_replaces_the_state_or_the_root_file() {
         let import = run(dir, T0, &["import", "--generate-config", out]);
         assert_eq!(import.code, 1, "{out}: {}{}", import.stdout, import.stderr);
         assert!(
-            import.stderr.contains("refusing to write the generated YAML")
+            import
+                .stderr
+                .contains("refusing to write the generated YAML")
                 && import.stderr.contains(whose),
             "{out}: {}",
             import.stderr

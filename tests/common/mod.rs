@@ -69,30 +69,61 @@ pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| unreachable!("not JSON ({e}): {text}"))
 }
 
-/// Run pimplan in `dir` with `--now now`, no colour, and none of the caller's clock,
-/// test-pacing or Microsoft Graph credential variables.
+/// The variables that would point a test's pimplan at a real tenant or change its clock:
+/// every runner removes them.
+pub const HOST_ENV: &[&str] = &[
+    "PIMPLAN_NOW",
+    "PIMPLAN_TEST_STEP_DELAY_MS",
+    "PIMPLAN_GRAPH_TOKEN",
+    "PIMPLAN_GRAPH_URL",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+];
+
+/// Run pimplan (state target, no credentials) in `dir` at `now`.
 pub fn run(dir: &Path, now: &str, args: &[&str]) -> Run {
-    let mut cmd = assert_cmd::Command::cargo_bin("pimplan").unwrap_or_else(|e| unreachable!("{e}"));
+    run_bounded(dir, now, args, std::time::Duration::from_secs(120), None)
+}
+
+/// [`run`], killed after `time` (which fails the test), its address space limited to
+/// `memory_kib` when given (a runaway read then dies instead of filling the machine).
+pub fn run_bounded(
+    dir: &Path,
+    now: &str,
+    args: &[&str],
+    time: std::time::Duration,
+    memory_kib: Option<u64>,
+) -> Run {
+    let bin = assert_cmd::cargo::cargo_bin("pimplan");
+    let mut cmd = assert_cmd::Command::new("sh");
+    let limit = memory_kib.map_or(String::new(), |k| format!("ulimit -v {k}; "));
     cmd.current_dir(dir)
+        .arg("-c")
+        .arg(format!("{limit}exec \"$0\" \"$@\""))
+        .arg(bin)
         .args(args)
         .args(["--now", now, "--color", "never"])
-        .timeout(std::time::Duration::from_secs(120));
-    for k in [
-        "PIMPLAN_NOW",
-        "PIMPLAN_TEST_STEP_DELAY_MS",
-        "PIMPLAN_GRAPH_TOKEN",
-        "PIMPLAN_GRAPH_URL",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_FEDERATED_TOKEN_FILE",
-        "AZURE_AUTHORITY_HOST",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    ] {
+        .timeout(time);
+    for k in HOST_ENV {
         cmd.env_remove(k);
     }
-    Run::of(&cmd.output().unwrap_or_else(|e| unreachable!("{e}")))
+    match cmd.output() {
+        Ok(out) => Run::of(&out),
+        Err(e) => unreachable!("pimplan {args:?} did not finish within {time:?}: {e}"),
+    }
+}
+
+/// `text` on one line: miette wraps its messages to the terminal's width.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What one run of the binary did.

@@ -3,7 +3,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Run, copy_fixture, edit, json, state};
@@ -779,25 +778,7 @@ fn a_stale_lock_names_its_holder_until_force_unlock() {
 }
 
 fn spawn_apply(dir: &Path, delay_ms: u64) -> std::process::Child {
-    let bin = assert_cmd::cargo::cargo_bin("pimplan");
-    Process::new(bin)
-        .current_dir(dir)
-        .env("PIMPLAN_TEST_STEP_DELAY_MS", delay_ms.to_string())
-        .args([
-            "apply",
-            "--auto-approve",
-            "--target",
-            "state",
-            "--now",
-            T0,
-            "--color",
-            "never",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| unreachable!("{e}"))
+    common::spawn_apply(dir, T0, &["--target", "state"], delay_ms)
 }
 
 #[test]

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
+use std::process::{Child, Command as Process};
 use std::time::{Duration, Instant};
 
 use common::{Run, edit, eligible_workspace as workspace, sleeper, state, stop, this_host};
@@ -345,24 +345,7 @@ fn lock_files_of_a_killed_pimplan_are_cleaned_and_a_waiters_are_kept() {
 
 /// An apply, in the background, waiting for the lock up to `timeout`.
 fn spawn_apply(dir: &Path, timeout: &str, delay_ms: u64) -> Child {
-    Process::new(assert_cmd::cargo::cargo_bin("pimplan"))
-        .current_dir(dir)
-        .env("PIMPLAN_TEST_STEP_DELAY_MS", delay_ms.to_string())
-        .args([
-            "apply",
-            "--auto-approve",
-            "--lock-timeout",
-            timeout,
-            "--now",
-            T0,
-            "--color",
-            "never",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| unreachable!("{e}"))
+    common::spawn_apply(dir, T0, &["--lock-timeout", timeout], delay_ms)
 }
 
 /// Wait for `child`, at most `limit`.

@@ -126,6 +126,25 @@ pub fn flat(text: &str) -> String {
         .join(" ")
 }
 
+/// `pimplan apply --auto-approve EXTRA…` in `dir` at `now`, in the background, pausing
+/// `delay_ms` after each change (`PIMPLAN_TEST_STEP_DELAY_MS`), its output piped.
+pub fn spawn_apply(dir: &Path, now: &str, extra: &[&str], delay_ms: u64) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pimplan"));
+    for k in HOST_ENV {
+        cmd.env_remove(k);
+    }
+    cmd.current_dir(dir)
+        .env("PIMPLAN_TEST_STEP_DELAY_MS", delay_ms.to_string())
+        .args(["apply", "--auto-approve"])
+        .args(extra)
+        .args(["--now", now, "--color", "never"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| unreachable!("{e}"))
+}
+
 /// What one run of the binary did.
 pub struct Run {
     pub code: i32,

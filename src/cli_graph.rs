@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::model::{AssignmentType, PrincipalType, Role, Workspace};
 use crate::exit::ExitStatus;
 use crate::graph::bodies::utc;
-use crate::graph::client::{Client, from_env};
+use crate::graph::client::{Client, from_env, timeout_from_env};
 use crate::graph::executor::{GraphExecutor, principal_ids};
 use crate::graph::read::{LiveSchedule, policy_settings, schedules};
 use crate::state::{
@@ -23,7 +23,8 @@ use crate::state::{
 fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
     let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
     let (endpoints, credential) = from_env(tenant).map_err(|e| e.to_string())?;
-    let mut c = Client::new(endpoints, credential);
+    let timeout = timeout_from_env().map_err(|e| e.to_string())?;
+    let mut c = Client::new(endpoints, credential, timeout);
     c.verbose = verbose;
     Ok(c)
 }

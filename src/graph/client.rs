@@ -126,6 +126,25 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// How long one request to Graph or the sign-in endpoint may take, whole: connecting, sending
+/// and reading the answer to its last byte. An answer that trickles past it is no answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The request timeout: `PIMPLAN_GRAPH_TIMEOUT` (whole seconds, 1 to 3600) or
+/// [`DEFAULT_TIMEOUT`].
+pub fn timeout_from_env() -> Result<Duration, GraphError> {
+    let Some(text) = env("PIMPLAN_GRAPH_TIMEOUT") else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(secs) if (1..=3600).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(GraphError::Config(format!(
+            "PIMPLAN_GRAPH_TIMEOUT is `{text}`; write whole seconds from 1 to 3600 (the default is {})",
+            DEFAULT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// Endpoints and credential from the environment; `tenant` comes from `AZURE_TENANT_ID`
 /// or, failing that, the workspace's `tenant.id`.
 pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphError> {
@@ -329,10 +348,11 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(endpoints: Endpoints, credential: Credential) -> Self {
+    /// A client whose every request, whole, takes at most `timeout`.
+    pub fn new(endpoints: Endpoints, credential: Credential, timeout: Duration) -> Self {
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .timeout_connect(Some(Duration::from_secs(15)))
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout.min(Duration::from_secs(15))))
             .http_status_as_error(false)
             .build()
             .new_agent();

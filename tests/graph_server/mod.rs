@@ -38,7 +38,13 @@ pub enum BadRead {
     Malformed,
     /// JSON, but without the `value` list of a collection.
     NoValue,
+    /// The whole answer, one byte every [`TRICKLE_GAP`]: it ends long after any sane timeout
+    /// (a proxy buffering, a congested link).
+    Trickle,
 }
+
+/// The gap between the bytes of a trickling answer.
+pub const TRICKLE_GAP: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -91,6 +97,9 @@ pub struct Inner {
     pub down_after_reset: usize,
     down: usize,
     reset_now: bool,
+    /// Carry out the POST with this number, then let its answer trickle ([`BadRead::Trickle`]).
+    pub trickle_post: Option<usize>,
+    trickle_now: bool,
     /// Carry out the POST with this number, then never answer it (the test kills the
     /// client meanwhile); `hung` turns true once it has been carried out.
     pub hang_post: Option<usize>,
@@ -794,6 +803,9 @@ impl Inner {
                     if self.hang_post == Some(self.posts) {
                         self.hung = true;
                     }
+                    if self.trickle_post == Some(self.posts) {
+                        self.trickle_now = true;
+                    }
                     return answer;
                 }
                 ("GET", "eligibilitySchedules" | "assignmentSchedules", None) => {
@@ -1273,7 +1285,9 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         return;
     }
     let hang = state.hung && !was_hung;
-    let bad = if method == "GET" && status == 200 {
+    let bad = if std::mem::take(&mut state.trickle_now) {
+        Some(BadRead::Trickle)
+    } else if method == "GET" && status == 200 {
         state.bad_reads.pop_front()
     } else {
         None
@@ -1286,6 +1300,21 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
             BadRead::Cut => (text[..text.len() / 2].to_vec(), text.len()),
             BadRead::Malformed => (b"<html>gateway</html>".to_vec(), 20),
             BadRead::NoValue => (b"{\"@odata.context\":\"x\"}".to_vec(), 22),
+            BadRead::Trickle => {
+                let head = format!(
+                    "HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    text.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                for byte in &text {
+                    if stream.write_all(std::slice::from_ref(byte)).is_err() {
+                        return; // the client gave up
+                    }
+                    let _ = stream.flush();
+                    std::thread::sleep(TRICKLE_GAP);
+                }
+                return;
+            }
         };
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"

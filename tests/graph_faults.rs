@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use common::{Run, edit, state, workspace_with};
-use graph_server::{BadRead, Server};
+use common::{Run, edit, state};
+use graph_server::{ALICE, ALICE_LINE, BadRead, Server, two_grants};
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const T1: &str = "2026-12-01T00:10:00Z";
@@ -21,18 +21,9 @@ const APPLY: &[&str] = &[
     "--auto-approve",
     "--allow-mass-removal",
 ];
-const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
-const ALICE_LINE: &str = "  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }\n";
 
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
     Run::of(&server.run(dir, now, TimeDelta::zero(), args, &[]))
-}
-
-/// One group, alice eligible and bob active.
-fn small() -> tempfile::TempDir {
-    workspace_with(&format!(
-        "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: bbbbbbbb-0000-4000-8000-000000000002, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n{ALICE_LINE}  - {{ group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }}\n"
-    ))
 }
 
 fn alice_live(server: &Server) -> bool {
@@ -54,7 +45,7 @@ fn a_removal_read_back_through_an_unreadable_answer_stays_pending() {
         BadRead::NoValue,
     ] {
         let server = Server::start();
-        let ws = small();
+        let ws = two_grants();
         let dir = ws.path();
         let first = pimplan(&server, dir, T0, APPLY);
         assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
@@ -94,7 +85,7 @@ fn drift_through_an_unreadable_answer_is_an_error_not_a_removal() {
         BadRead::NoValue,
     ] {
         let server = Server::start();
-        let ws = small();
+        let ws = two_grants();
         let dir = ws.path();
         let first = pimplan(&server, dir, T0, APPLY);
         assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
@@ -135,7 +126,7 @@ fn pimplan_short(server: &Server, dir: &Path, now: &str, args: &[&str]) -> (Run,
 #[test]
 fn an_answer_that_trickles_past_the_timeout_is_a_timeout_not_a_success() {
     let server = Server::start();
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     // Alice's eligibility (the first schedule request) is made, and its answer trickles.
     server.state().trickle_post = Some(1);
@@ -178,7 +169,7 @@ fn an_answer_that_trickles_past_the_timeout_is_a_timeout_not_a_success() {
 #[test]
 fn drift_through_a_trickling_read_is_an_error() {
     let server = Server::start();
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     let first = pimplan(&server, dir, T0, APPLY);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
@@ -196,7 +187,7 @@ fn drift_through_a_trickling_read_is_an_error() {
 #[test]
 fn a_timeout_that_is_not_whole_seconds_is_refused_before_anything_is_sent() {
     let server = Server::start();
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     for bad in ["0", "1.5", "ten", "3601"] {
         let out = server.run(

@@ -9,8 +9,8 @@ mod common;
 use std::path::Path;
 
 use chrono::TimeDelta;
-use common::{Run, copy_fixture, edit, state, workspace_with};
-use graph_server::Server;
+use common::{Run, copy_fixture, edit, state};
+use graph_server::{ALICE, BOB, BOB_LINE, Server, two_grants};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -25,8 +25,6 @@ const APPLY_REMOVAL: &[&str] = &[
     "--auto-approve",
     "--allow-mass-removal",
 ];
-const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
-const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 
 /// Run pimplan in `dir` against `server`, with the server's clock set to `now`.
 fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
@@ -35,13 +33,6 @@ fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
 
 fn ok(run: &Run) {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-}
-
-/// One group, alice eligible and bob active.
-fn small() -> tempfile::TempDir {
-    workspace_with(&format!(
-        "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: {BOB}, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }}\n  - {{ group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }}\n"
-    ))
 }
 
 /// Declare only bob's assignment from now on.
@@ -122,7 +113,7 @@ fn docs_cased_schedules_are_found_by_import_drift_and_refresh() {
 #[test]
 fn an_unknown_expiration_type_is_an_error_naming_the_schedule() {
     let server = Server::start();
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     ok(&pimplan(&server, dir, T0, APPLY));
     let id = record(dir, ALICE)["schedule_id"]
@@ -163,7 +154,7 @@ fn a_request_answered_failed_or_denied_fails_the_change_and_is_proposed_again() 
     for status in ["Failed", "Denied"] {
         let server = Server::start();
         server.state().request_statuses.push_back(status.to_owned());
-        let ws = small();
+        let ws = two_grants();
         let dir = ws.path();
         let run = pimplan(&server, dir, T0, APPLY);
         assert_eq!(run.code, 1, "{status}: {}{}", run.stdout, run.stderr);
@@ -199,7 +190,7 @@ fn a_request_not_yet_provisioned_is_recorded_as_waiting_and_settled_later() {
         s.request_statuses.push_back("PendingApproval".to_owned());
         s.request_statuses.push_back("Granted".to_owned());
     }
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     ok(&pimplan(&server, dir, T0, APPLY));
     let (a, b) = (record(dir, ALICE), record(dir, BOB));
@@ -275,7 +266,7 @@ fn a_request_denied_while_waiting_is_dropped_and_proposed_again() {
         .state()
         .request_statuses
         .push_back("PendingApproval".to_owned());
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     ok(&pimplan(&server, dir, T0, APPLY));
     let waiting = principal_of_first_post(&server);
@@ -308,7 +299,7 @@ fn removing_a_request_not_yet_provisioned_cancels_it() {
         .state()
         .request_statuses
         .push_back("PendingApproval".to_owned());
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     ok(&pimplan(&server, dir, T0, APPLY));
     // The plan sends alice's eligibility first: hers is the waiting one.
@@ -340,12 +331,12 @@ fn removing_a_request_not_yet_provisioned_cancels_it() {
     assert_eq!(s.schedule_requests[&id]["status"], "Revoked");
 }
 
-/// Apply `small()` at T0, then remove alice's schedule out of band (or not), and apply
+/// Apply `two_grants()` at T0, then remove alice's schedule out of band (or not), and apply
 /// without alice at T1.
 fn remove_alice(missing_as_400: bool, gone: bool) -> (Server, tempfile::TempDir, Run) {
     let server = Server::start();
     server.state().missing_removal_as_400 = missing_as_400;
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     ok(&pimplan(&server, dir, T0, APPLY));
     {
@@ -403,7 +394,7 @@ fn a_request_provisioned_since_is_removed_with_admin_remove() {
         .state()
         .request_statuses
         .push_back("PendingProvisioning".to_owned());
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     ok(&pimplan(&server, dir, T0, APPLY));
     assert_eq!(principal_of_first_post(&server), ALICE);
@@ -433,8 +424,6 @@ fn a_request_provisioned_since_is_removed_with_admin_remove() {
     );
 }
 
-const BOB_LINE: &str = "  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";
-
 /// A request carried out an hour after it was sent: the service counts bob's `P30D` from
 /// then, and the state records the service's times, so drift is clean.
 #[test]
@@ -446,7 +435,7 @@ fn a_request_carried_out_later_records_the_times_the_service_gives_it() {
         s.request_statuses.push_back("Provisioned".to_owned()); // alice
         s.request_statuses.push_back("Granted".to_owned()); // bob
     }
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     ok(&pimplan(&server, dir, T0, APPLY));
     assert_eq!(
@@ -484,7 +473,7 @@ fn a_graph_apply_after_a_waiting_request_still_sends_what_a_state_only_apply_rec
         .state()
         .request_statuses
         .push_back("Granted".to_owned());
-    let ws = small();
+    let ws = two_grants();
     let dir = ws.path();
     edit(&dir.join("pimplan.yaml"), BOB_LINE, "");
     ok(&pimplan(&server, dir, T0, APPLY));

@@ -1332,6 +1332,25 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
     respond(&mut stream, status, &value, &headers);
 }
 
+/// Alice's and Bob's object ids in [`two_grants`].
+pub const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+pub const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+/// Alice's eligibility, a line of [`two_grants`]' `assignments:`.
+pub const ALICE_LINE: &str = "  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }\n";
+/// Bob's active membership, the other line.
+pub const BOB_LINE: &str = "  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";
+
+/// A workspace of one group, `ops` (bob its owner), with alice eligible and bob active, all
+/// with object ids: the smallest workspace a Graph apply sends two requests for.
+pub fn two_grants() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let text = format!(
+        "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: {BOB}, licenses: [entra_id_p2] }}\ngroups:\n  - name: ops\n    id: 99999999-0000-4000-8000-000000000009\n    owners: [bob]\nassignments:\n{ALICE_LINE}{BOB_LINE}"
+    );
+    std::fs::write(tmp.path().join("pimplan.yaml"), text).unwrap_or(());
+    tmp
+}
+
 /// `group/principal/role/type` (and `/end` with `ends`) of every assignment a state file
 /// (as JSON) records, sorted: to compare with [`Server::keys`].
 pub fn state_keys(state: &Value, ends: bool) -> Vec<String> {

@@ -81,3 +81,17 @@ fn misspelt_value_suggests_the_spelling() {
     assert_eq!(code, 1);
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn permanent_for_a_break_glass_account_gives_the_emergency_access_advice() {
+    let (out, code) = lint(&[(
+        "pimplan.yaml",
+        "version: 1\nprincipals:\n  - { name: alice, type: user, licenses: [entra_id_p2] }\n  - { name: breakglass-01, type: user, licenses: [entra_id_p2], emergency_access: true }\ngroups:\n  - name: ops\nassignments:\n  - { group: ops, principal: breakglass-01, role: member, type: active, permanent: true, justification: break glass }\n  - { group: ops, principal: alice, role: member, type: eligible, permanent: true, justification: on-call }\n",
+    )]);
+    assert_eq!(code, 1);
+    // The break-glass account gets Microsoft's emergency-access advice, not "make it time-bound";
+    // alice, an ordinary principal, still gets the expiry advice.
+    assert_eq!(out.matches("Microsoft advises").count(), 1, "{out}");
+    assert_eq!(out.matches("replace `permanent: true`").count(), 1, "{out}");
+    insta::assert_snapshot!(out);
+}

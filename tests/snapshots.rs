@@ -95,3 +95,30 @@ fn permanent_for_a_break_glass_account_gives_the_emergency_access_advice() {
     assert_eq!(out.matches("replace `permanent: true`").count(), 1, "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn exchange_sharepoint_and_teams_administrators_can_each_bypass_pim() {
+    // Each of these roles holds `microsoft.directory/groups.unified/members/update`
+    // (Microsoft Entra built-in roles, permissions reference).
+    for (role, short) in [
+        ("Exchange Administrator", "Exchange"),
+        ("SharePoint Administrator", "SharePoint"),
+        ("Teams Administrator", "Teams"),
+    ] {
+        let (out, code) = lint(&[(
+            "pimplan.yaml",
+            &format!(
+                "version: 1\n{PEOPLE}admins:\n  - {{ principal: alice, role: {role} }}\ngroups:\n  - name: finance-app-owners\n    type: microsoft365\n"
+            ),
+        )]);
+        assert_eq!(code, 0, "{role}: a warning only\n{out}");
+        assert!(out.contains("PIM403(pim-bypass-possible)"), "{role}\n{out}");
+        assert!(out.contains("[pimplan.yaml:8:11]"), "{role}\n{out}");
+        assert!(
+            out.contains(&format!(
+                "{short} administrators can change the members of `finance-app-owners` outside PIM"
+            )),
+            "{role}\n{out}"
+        );
+    }
+}

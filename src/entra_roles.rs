@@ -830,6 +830,11 @@ mod tests {
     }
 
     #[test]
+    /// The lists of Microsoft Learn groups-assign-member-owner ("For role-assignable groups,
+    /// you need to have Global Administrator, Privileged Role Administrator role, or be an
+    /// Owner"; for the others Global Administrator, Directory Writer, Groups Administrator,
+    /// Identity Governance Administrator, User Administrator or an owner), plus Privileged Role
+    /// Administrator for the others as the rule catalog (PIM401) says.
     fn the_managing_roles_are_the_documented_ones() {
         let all: Vec<_> = BUILTIN_ROLES
             .iter()

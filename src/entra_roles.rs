@@ -8,7 +8,9 @@
 //! (MicrosoftDocs/entra-docs `docs/identity/role-based-access-control/permissions-reference.md`,
 //! ms.date 2026-01-20, "All roles" table). Source of the management facts: Microsoft Learn
 //! groups-assign-member-owner, groups-role-settings, groups-discover-groups (who may manage
-//! PIM for Groups), and concept-pim-for-groups (roles that can override PIM).
+//! PIM for Groups), and concept-pim-for-groups (roles that can override PIM); the roles that can
+//! update Microsoft 365 group members (`microsoft.directory/groups.unified/members/update`) are
+//! from each role's permissions table in permissions-reference.md.
 
 /// Which groups a role may manage PIM assignments and settings of, at directory scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +29,9 @@ pub enum Manages {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bypass {
     Nothing,
-    /// Microsoft 365 groups that are not role-assignable (Exchange Administrator).
+    /// Microsoft 365 groups that are not role-assignable: the roles whose permissions include
+    /// `microsoft.directory/groups.unified/members/update` (Exchange Administrator,
+    /// SharePoint Administrator, Teams Administrator; permissions-reference.md).
     NonRoleAssignableM365Groups,
 }
 
@@ -673,7 +677,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "SharePoint Administrator",
         template_id: "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
         manages: Manages::Nothing,
-        bypass: Bypass::Nothing,
+        bypass: Bypass::NonRoleAssignableM365Groups,
     },
     BuiltinRole {
         name: "SharePoint Advanced Management Administrator",
@@ -703,7 +707,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "Teams Administrator",
         template_id: "69091246-20e8-4a56-aa4d-066075b2a7a8",
         manages: Manages::Nothing,
-        bypass: Bypass::Nothing,
+        bypass: Bypass::NonRoleAssignableM365Groups,
     },
     BuiltinRole {
         name: "Teams Communications Administrator",
@@ -826,6 +830,11 @@ mod tests {
     }
 
     #[test]
+    /// The lists of Microsoft Learn groups-assign-member-owner ("For role-assignable groups,
+    /// you need to have Global Administrator, Privileged Role Administrator role, or be an
+    /// Owner"; for the others Global Administrator, Directory Writer, Groups Administrator,
+    /// Identity Governance Administrator, User Administrator or an owner), plus Privileged Role
+    /// Administrator for the others as the rule catalog (PIM401) says.
     fn the_managing_roles_are_the_documented_ones() {
         let all: Vec<_> = BUILTIN_ROLES
             .iter()
@@ -850,9 +859,18 @@ mod tests {
                 "User Administrator"
             ]
         );
+        let bypass: Vec<_> = BUILTIN_ROLES
+            .iter()
+            .filter(|r| r.bypass == Bypass::NonRoleAssignableM365Groups)
+            .map(|r| r.name)
+            .collect();
         assert_eq!(
-            find("Exchange Administrator").map(|r| r.bypass),
-            Some(Bypass::NonRoleAssignableM365Groups)
+            bypass,
+            [
+                "Exchange Administrator",
+                "SharePoint Administrator",
+                "Teams Administrator"
+            ]
         );
     }
 }

@@ -81,3 +81,44 @@ fn misspelt_value_suggests_the_spelling() {
     assert_eq!(code, 1);
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn permanent_for_a_break_glass_account_gives_the_emergency_access_advice() {
+    let (out, code) = lint(&[(
+        "pimplan.yaml",
+        "version: 1\nprincipals:\n  - { name: alice, type: user, licenses: [entra_id_p2] }\n  - { name: breakglass-01, type: user, licenses: [entra_id_p2], emergency_access: true }\ngroups:\n  - name: ops\nassignments:\n  - { group: ops, principal: breakglass-01, role: member, type: active, permanent: true, justification: break glass }\n  - { group: ops, principal: alice, role: member, type: eligible, permanent: true, justification: on-call }\n",
+    )]);
+    assert_eq!(code, 1);
+    // The break-glass account gets Microsoft's emergency-access advice, not "make it time-bound";
+    // alice, an ordinary principal, still gets the expiry advice.
+    assert_eq!(out.matches("Microsoft advises").count(), 1, "{out}");
+    assert_eq!(out.matches("replace `permanent: true`").count(), 1, "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn exchange_sharepoint_and_teams_administrators_can_each_bypass_pim() {
+    // Each of these roles holds `microsoft.directory/groups.unified/members/update`
+    // (Microsoft Entra built-in roles, permissions reference).
+    for (role, short) in [
+        ("Exchange Administrator", "Exchange"),
+        ("SharePoint Administrator", "SharePoint"),
+        ("Teams Administrator", "Teams"),
+    ] {
+        let (out, code) = lint(&[(
+            "pimplan.yaml",
+            &format!(
+                "version: 1\n{PEOPLE}admins:\n  - {{ principal: alice, role: {role} }}\ngroups:\n  - name: finance-app-owners\n    type: microsoft365\n"
+            ),
+        )]);
+        assert_eq!(code, 0, "{role}: a warning only\n{out}");
+        assert!(out.contains("PIM403(pim-bypass-possible)"), "{role}\n{out}");
+        assert!(out.contains("[pimplan.yaml:8:11]"), "{role}\n{out}");
+        assert!(
+            out.contains(&format!(
+                "{short} administrators can change the members of `finance-app-owners` outside PIM"
+            )),
+            "{role}\n{out}"
+        );
+    }
+}

@@ -191,7 +191,7 @@ pub struct RawActivation {
     /// Any of `mfa`, `justification`, `ticket`. Default `[justification]`.
     #[schemars(with = "Option<Vec<ActivationRequirement>>")]
     pub require: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Conditional Access authentication context (`c1` … `c25`); excludes `mfa`.
+    /// Conditional Access authentication context (`c1` … `c99`); excludes `mfa`.
     pub authentication_context: Option<Spanned<String>>,
     /// Approval of activation requests.
     pub approval: Option<RawApproval>,

@@ -23,10 +23,17 @@ through a run; better to learn it from the pull request.",
         fix: "Assign the actor Privileged Role Administrator (for role-assignable groups) or \
 Groups Administrator at directory scope, record it under `admins:`, or add the actor to the \
 group's `owners:`.",
-        source: "Microsoft Learn, groups-assign-member-owner and groups-role-settings: \
-role-assignable groups need at least Privileged Role Administrator or group owner; other \
-groups at least Directory Writer, Groups Administrator, Identity Governance Administrator, \
-User Administrator or owner; these assignments should be directory-scoped.",
+        source: "Microsoft Learn, \"Assign eligibility for a group in Privileged Identity \
+Management\" (groups-assign-member-owner, \
+https://learn.microsoft.com/entra/id-governance/privileged-identity-management/groups-assign-member-owner): \
+for role-assignable groups Global Administrator, Privileged Role Administrator or an owner of \
+the group; for other groups Global Administrator, Directory Writer, Groups Administrator, \
+Identity Governance Administrator, User Administrator or an owner; role assignments scoped at \
+directory level, not administrative unit level. Microsoft Learn, groups-role-settings: the \
+same split for a group's role settings (role-assignable groups at least Privileged Role \
+Administrator). pimplan also counts Privileged Role Administrator for the other groups, as \
+the rule catalog does. The role names are the display names of Microsoft Learn, \"Microsoft \
+Entra built-in roles\" (permissions-reference; `Directory Writers` there).",
     },
     locked: None,
     check: Check::Workspace(check),

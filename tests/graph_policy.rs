@@ -742,3 +742,24 @@ fn a_justification_required_on_eligible_assignment_is_linted_and_enforced() {
     );
     assert_in_sync(&server, dir);
 }
+
+/// The break-glass pattern (issue 12, point 3): a group starts from a template that caps
+/// eligibility at 90 days and overrides it with `allow_permanent: true`. It lints clean; the
+/// eligibility expiration rule is sent as not required, with no `maximumDuration` (the
+/// inherited cap is not used), and what the service then holds plans clean.
+#[test]
+fn a_template_cap_overridden_by_allow_permanent_is_sent_without_a_maximum() {
+    let server = Server::start();
+    let top = "policy_templates:\n  standard:\n    member:\n      eligible_assignment: { max_duration: P90D }\n";
+    let group = "    policy:\n      template: standard\n      member:\n        eligible_assignment: { allow_permanent: true }\n";
+    let ws = workspace(top, group);
+    let dir = ws.path();
+    ok(&pimplan(&server, dir, &["lint"]));
+    ok(&pimplan(&server, dir, APPLY));
+    let sent = patches(&server);
+    assert_eq!(sent.len(), 1, "the member policy only: {sent:?}");
+    let rule = sent_rule(&sent[0], "Expiration_Admin_Eligibility");
+    assert_eq!(rule["isExpirationRequired"], json!(false), "{rule}");
+    assert!(rule.get("maximumDuration").is_none(), "{rule}");
+    assert_in_sync(&server, dir);
+}

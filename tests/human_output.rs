@@ -50,3 +50,34 @@ fn twenty_thousand_findings_render_in_seconds() {
         "{tail}"
     );
 }
+
+/// A finding past column 65,535 (a generated flow map) renders: miette's graphical handler
+/// panicked there ("Formatting argument out of range"). The long line is shown cut around
+/// the value, `…` for what is left out; the header keeps the file's line and column.
+#[test]
+fn a_finding_on_a_very_long_line_is_shown_cut_around_its_value() {
+    let pad = " ".repeat(70_000);
+    let text = format!("version: 1\ngroups:\n  - {{name: ops,{pad}owners: [ghost]}}\n");
+    let ws = workspace_with(&text);
+    let out = run(ws.path(), T0, &["lint"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let column = "  - {name: ops,".len() + 70_000 + "owners: [".len() + 1;
+    let shown = format!(
+        "   ╭─[pimplan.yaml:3:{column}]\n \
+         2 │ groups:\n \
+         3 │ …{}owners: [ghost]}}\n   \
+         ·{}──┬──\n   \
+         ·{}╰── no principal has this name\n   \
+         ╰────\n",
+        " ".repeat(51),
+        " ".repeat(62),
+        " ".repeat(64),
+    );
+    assert!(out.stdout.contains(&shown), "{}", out.stdout);
+    assert!(
+        out.stdout.lines().all(|l| l.chars().count() < 200),
+        "{}",
+        out.stdout
+    );
+}

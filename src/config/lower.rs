@@ -596,6 +596,8 @@ fn lower_group(
     let mut member = RolePolicy::microsoft_default();
     let mut owner = RolePolicy::microsoft_default();
     let mut template = None;
+    // The group's own layers, member then owner.
+    let mut own = [RolePatch::default(), RolePatch::default()];
     if let Some(policy) = &raw.policy {
         template = policy.template.clone();
         if let Some(t) = policy
@@ -607,22 +609,29 @@ fn lower_group(
             t.owner.apply(&mut owner);
         }
         if let Some(m) = &policy.member {
-            lw.role_patch(m).apply(&mut member);
+            own[0] = lw.role_patch(m);
+            own[0].apply(&mut member);
         }
         if let Some(o) = &policy.owner {
-            lw.role_patch(o).apply(&mut owner);
+            own[1] = lw.role_patch(o);
+            own[1].apply(&mut owner);
         }
     }
-    // A cap and a permission to be permanent may come from different layers (template and
-    // group): the cap would be dropped without a word.
-    for p in [
-        &member.eligible,
-        &member.active,
-        &owner.eligible,
-        &owner.active,
+    // A cap the group writes itself, under a permission to be permanent from its template,
+    // would be dropped without a word. The other way round is the break-glass pattern: the
+    // group overrides its template's cap with `allow_permanent: true`, and the inherited
+    // `max_duration` is simply not used (nor sent, nor compared). Both in one block are
+    // reported where that block is read.
+    for (p, patch) in [
+        (&member.eligible, &own[0].eligible),
+        (&member.active, &own[0].active),
+        (&owner.eligible, &own[1].eligible),
+        (&owner.active, &own[1].active),
     ] {
-        if let (true, Some(allow), Some(max)) = (
+        if let (true, None, Some(_), Some(allow), Some(max)) = (
             p.allow_permanent.value,
+            &patch.allow_permanent,
+            &patch.max_duration,
             p.allow_permanent.span,
             p.max_duration.span,
         ) {

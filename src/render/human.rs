@@ -26,7 +26,7 @@ struct Report {
     url: String,
     severity: miette::Severity,
     help: Option<String>,
-    source: Option<NamedSource<Arc<Indexed>>>,
+    source: Option<NamedSource<Shown>>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
@@ -143,14 +143,237 @@ struct SourceCache<'s> {
 }
 
 impl SourceCache<'_> {
-    fn named(&mut self, id: FileId) -> Option<NamedSource<Arc<Indexed>>> {
+    /// The file as one report shows it: whole, or, when a line near its labels is very long,
+    /// those lines cut around the labels (see [`Cut`]).
+    fn shown(&mut self, id: FileId, spans: &[crate::source::Span]) -> Option<(String, Shown)> {
         let file = self.sources.get(id)?;
         let text = self
             .texts
             .entry(id)
             .or_insert_with(|| Arc::new(Indexed::new(file.text.clone())))
             .clone();
-        Some(NamedSource::new(file.display_path(), text).with_language("yaml"))
+        let shown = match Cut::new(&text, spans) {
+            Some(cut) => Shown::Cut(cut),
+            None => Shown::Whole(text),
+        };
+        Some((file.display_path(), shown))
+    }
+}
+
+/// A line longer than this many characters is shown cut around its labels.
+const LONG_LINE: usize = 400;
+/// Characters kept on each side of the labels of a cut line.
+const AROUND: usize = 60;
+/// Characters of a label kept on a cut line, from its start.
+const LABEL_SHOWN: usize = 120;
+/// What stands for the cut part of a line.
+const MARK: &str = "…";
+
+/// What one report shows of a file.
+enum Shown {
+    Whole(Arc<Indexed>),
+    Cut(Cut),
+}
+
+impl Shown {
+    /// Where an offset of the file is in the shown text.
+    fn map(&self, offset: usize) -> usize {
+        match self {
+            Shown::Whole(_) => offset,
+            Shown::Cut(cut) => cut.map(offset),
+        }
+    }
+}
+
+impl SourceCode for Shown {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        match self {
+            Shown::Whole(text) => text.read_span(span, context_lines_before, context_lines_after),
+            Shown::Cut(cut) => cut.read_span(span, context_lines_before, context_lines_after),
+        }
+    }
+}
+
+/// One line of a [`Cut`]: where it starts in the file and in the cut text and, if it is cut,
+/// which part of it is shown.
+struct CutLine {
+    file_start: usize,
+    file_end: usize,
+    text_start: usize,
+    window: Option<Window>,
+}
+
+/// The shown part of a cut line: file bytes `from..to`, at `text_at` in the cut text.
+struct Window {
+    from: usize,
+    to: usize,
+    text_at: usize,
+}
+
+/// The lines around a report's labels, with every line longer than [`LONG_LINE`]
+/// characters cut to the part around its labels, `…` for what is left out. miette pads
+/// label positions with a formatting width, which panics past 65,535 columns; and a
+/// pasted blob is unreadable in full anyway. Line numbers and the `line:column` of the
+/// header stay those of the file.
+struct Cut {
+    full: Arc<Indexed>,
+    text: String,
+    /// The file's line index of the cut text's first line.
+    first: usize,
+    lines: Vec<CutLine>,
+}
+
+impl Cut {
+    /// `None` when no line near the labels is long: the file is shown whole.
+    fn new(full: &Arc<Indexed>, spans: &[crate::source::Span]) -> Option<Cut> {
+        let text = full.text.as_str();
+        let line_of = |o: usize| full.starts.partition_point(|&s| s <= o).saturating_sub(1);
+        let points: Vec<usize> = spans
+            .iter()
+            .flat_map(|s| [s.start as usize, s.end as usize])
+            .map(|o| o.min(text.len()))
+            .collect();
+        let lo = points.iter().map(|&o| line_of(o)).min()?.saturating_sub(2);
+        let hi = points.iter().map(|&o| line_of(o)).max()? + 2;
+        let hi = hi.min(full.starts.len() - 1);
+        let bounds = |line: usize| {
+            let start = full.starts[line];
+            let next = full.starts.get(line + 1).copied().unwrap_or(text.len());
+            let end = start + text[start..next].trim_end_matches(['\r', '\n']).len();
+            (start, end, next)
+        };
+        let long = |line: usize| {
+            let (start, end, _) = bounds(line);
+            end - start > LONG_LINE && text[start..end].chars().count() > LONG_LINE
+        };
+        if !(lo..=hi).any(long) {
+            return None;
+        }
+        let mut cut = Cut {
+            full: Arc::clone(full),
+            text: String::new(),
+            first: lo,
+            lines: Vec::new(),
+        };
+        for line in lo..=hi {
+            let (start, end, next) = bounds(line);
+            let text_start = cut.text.len();
+            let window = if long(line) {
+                let here: Vec<usize> = points
+                    .iter()
+                    .copied()
+                    .filter(|&o| start <= o && o <= end)
+                    .collect();
+                let chars: Vec<usize> = text[start..end]
+                    .char_indices()
+                    .map(|(i, _)| start + i)
+                    .chain([end])
+                    .collect();
+                let col = |o: usize| chars.partition_point(|&c| c < o);
+                let (a, b) = match (here.iter().min(), here.iter().max()) {
+                    (Some(&a), Some(&b)) => {
+                        let a = col(a);
+                        (a, col(b).min(a + LABEL_SHOWN))
+                    }
+                    _ => (0, LABEL_SHOWN),
+                };
+                let last = chars.len() - 1;
+                let from = chars[a.saturating_sub(AROUND)];
+                let to = chars[(b + AROUND).min(last)];
+                if from > start {
+                    cut.text.push_str(MARK);
+                }
+                let text_at = cut.text.len();
+                cut.text.push_str(&text[from..to]);
+                if to < end {
+                    cut.text.push_str(MARK);
+                }
+                cut.text.push_str(&text[end..next]);
+                Some(Window { from, to, text_at })
+            } else {
+                cut.text.push_str(&text[start..next]);
+                None
+            };
+            cut.lines.push(CutLine {
+                file_start: start,
+                file_end: end,
+                text_start,
+                window,
+            });
+        }
+        Some(cut)
+    }
+
+    /// Where a file offset is in the cut text; an offset in a cut-out part is at the edge
+    /// of the shown part.
+    fn map(&self, offset: usize) -> usize {
+        let i = self
+            .lines
+            .partition_point(|l| l.file_start <= offset)
+            .saturating_sub(1);
+        let Some(line) = self.lines.get(i) else {
+            return 0;
+        };
+        let offset = offset.max(line.file_start);
+        match &line.window {
+            None => line.text_start + (offset - line.file_start),
+            Some(w) if offset < w.from => w.text_at,
+            Some(w) if offset <= w.to => w.text_at + (offset - w.from),
+            // Past the shown part: its end, or, if the line is shown to its end, the break.
+            Some(w) if w.to < line.file_end || offset <= line.file_end => {
+                w.text_at + (w.to - w.from)
+            }
+            Some(w) => w.text_at + (w.to - w.from) + (offset - line.file_end),
+        }
+    }
+
+    /// Where an offset of the cut text is in the file.
+    fn unmap(&self, at: usize) -> usize {
+        let i = self
+            .lines
+            .partition_point(|l| l.text_start <= at)
+            .saturating_sub(1);
+        let Some(line) = self.lines.get(i) else {
+            return 0;
+        };
+        match &line.window {
+            None => line.file_start + (at - line.text_start),
+            Some(w) => w.from + at.saturating_sub(w.text_at).min(w.to - w.from),
+        }
+    }
+}
+
+impl SourceCode for Cut {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner =
+            self.text
+                .as_bytes()
+                .read_span(span, context_lines_before, context_lines_after)?;
+        // A column other than 0 is the one of the span's own start (miette reads the header's
+        // `line:column` so): the file's, read at the same place of the file.
+        let column = if inner.column() == 0 {
+            0
+        } else {
+            let at = SourceSpan::new(self.unmap(inner.span().offset()).into(), 0);
+            self.full.read_span(&at, 0, 0)?.column()
+        };
+        Ok(Box::new(MietteSpanContents::new(
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.first,
+            column,
+            inner.line_count() + self.first,
+        )))
     }
 }
 
@@ -162,9 +385,10 @@ fn severity(s: Severity) -> miette::Severity {
     }
 }
 
-fn label(span: crate::source::Span, message: &str, primary: bool) -> LabeledSpan {
+fn label(span: crate::source::Span, message: &str, primary: bool, shown: &Shown) -> LabeledSpan {
     let text = (!message.is_empty()).then(|| message.to_owned());
-    let range = span.start as usize..span.end as usize;
+    let start = shown.map(span.start as usize);
+    let range = start..shown.map(span.end as usize).max(start);
     if primary {
         LabeledSpan::new_primary_with_span(text, range)
     } else {
@@ -172,34 +396,56 @@ fn label(span: crate::source::Span, message: &str, primary: bool) -> LabeledSpan
     }
 }
 
+/// A named source and the labels on it, mapped to what is shown.
+fn shown_with_labels(
+    cache: &mut SourceCache<'_>,
+    file: FileId,
+    labels: &[(crate::source::Span, &str, bool)],
+) -> (Option<NamedSource<Shown>>, Vec<LabeledSpan>) {
+    let spans: Vec<_> = labels.iter().map(|l| l.0).collect();
+    let (named, shown) = match cache.shown(file, &spans) {
+        Some((name, shown)) => (Some(name), shown),
+        None => (None, Shown::Whole(Arc::new(Indexed::new(String::new())))),
+    };
+    let labels = labels
+        .iter()
+        .map(|&(span, message, primary)| label(span, message, primary, &shown))
+        .collect();
+    let source = named.map(|name| NamedSource::new(name, shown).with_language("yaml"));
+    (source, labels)
+}
+
 fn report(finding: &Finding, cache: &mut SourceCache<'_>) -> Report {
     let file = finding.primary.span.file;
-    let mut labels = vec![label(finding.primary.span, &finding.primary.message, true)];
+    let mut here = vec![(finding.primary.span, finding.primary.message.as_str(), true)];
     let mut related = Vec::new();
     for second in &finding.secondary {
         if second.span.file == file {
-            labels.push(label(second.span, &second.message, false));
+            here.push((second.span, second.message.as_str(), false));
         } else {
             // A second place in another file gets a report of its own, with that file.
+            let (source, labels) =
+                shown_with_labels(cache, second.span.file, &[(second.span, "", true)]);
             related.push(Report {
                 message: second.message.clone(),
                 code: "see also".to_owned(),
                 url: String::new(),
                 severity: miette::Severity::Advice,
                 help: None,
-                source: cache.named(second.span.file),
-                labels: vec![label(second.span, "", true)],
+                source,
+                labels,
                 related: Vec::new(),
             });
         }
     }
+    let (source, labels) = shown_with_labels(cache, file, &here);
     Report {
         message: finding.message.clone(),
         code: format!("{}({})", finding.rule.code, finding.rule.name),
         url: docs_pointer(finding.rule.code),
         severity: severity(finding.severity),
         help: Some(finding.help_text().to_owned()),
-        source: cache.named(file),
+        source,
         labels,
         related,
     }
@@ -289,6 +535,36 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A cut line keeps, for every label start on it, the file's line and column (what the
+    /// header shows), with multi-byte text before it, and shows only a window around it.
+    #[test]
+    fn a_cut_line_keeps_the_files_line_and_column() {
+        let long = format!("  k: [{}]", "é, x, ".repeat(200));
+        let text = format!("a: 1\n{long}\nb: 2\n");
+        let full = Arc::new(Indexed::new(text.clone()));
+        let start = text.find("k:").unwrap_or(0);
+        for offset in (start..start + long.len()).filter(|&o| text.is_char_boundary(o)) {
+            let span = crate::source::Span::new(FileId(0), offset, offset + 1);
+            let Some(cut) = Cut::new(&full, &[span]) else {
+                unreachable!("a line of {} characters is cut", long.chars().count());
+            };
+            let at = SourceSpan::new(cut.map(offset).into(), 0);
+            let whole = full.read_span(&SourceSpan::new(offset.into(), 0), 0, 0);
+            let (Ok(ours), Ok(whole)) = (cut.read_span(&at, 0, 0), whole) else {
+                unreachable!("{offset} reads");
+            };
+            assert_eq!(
+                (ours.line(), ours.column()),
+                (whole.line(), whole.column()),
+                "{offset}"
+            );
+            assert!(
+                cut.text.chars().count() < 2 * (AROUND + LABEL_SHOWN) + 20,
+                "{offset}"
+            );
         }
     }
 }

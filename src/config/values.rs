@@ -192,20 +192,35 @@ pub fn format_duration(d: IsoDuration) -> String {
     out
 }
 
-/// A length of time in words for messages: "4 minutes", "3.5 hours", "9.3 days".
+/// A length of time in words for messages, exactly as people write it: "4 minutes 59 seconds",
+/// "30 days 1 minute", "1 hour". Never rounded, so a length just under a limit never reads as
+/// the limit itself; a part of a second is left out ("less than 1 second" if that is all).
 pub fn describe_length(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds();
-    if secs < 3_600 {
-        let minutes = secs as f64 / 60.0;
-        if minutes.fract() == 0.0 {
-            format!("{minutes:.0} minutes")
+    let negative = d < TimeDelta::zero();
+    let secs = d.num_seconds().unsigned_abs();
+    let parts: Vec<String> = [
+        (secs / 86_400, "day"),
+        ((secs % 86_400) / 3_600, "hour"),
+        ((secs % 3_600) / 60, "minute"),
+        (secs % 60, "second"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| format!("{n} {unit}{}", if n == 1 { "" } else { "s" }))
+    .collect();
+    let words = if parts.is_empty() {
+        if d.is_zero() {
+            "0 seconds".to_owned()
         } else {
-            format!("{minutes:.1} minutes")
+            "less than 1 second".to_owned()
         }
-    } else if secs < 2 * 86_400 {
-        format!("{:.1} hours", secs as f64 / 3_600.0)
     } else {
-        format!("{:.1} days", secs as f64 / 86_400.0)
+        parts.join(" ")
+    };
+    if negative {
+        format!("minus {words}")
+    } else {
+        words
     }
 }
 
@@ -360,9 +375,32 @@ mod tests {
     #[test]
     fn lengths_in_words() {
         assert_eq!(describe_length(TimeDelta::minutes(4)), "4 minutes");
-        assert_eq!(describe_length(TimeDelta::seconds(150)), "2.5 minutes");
-        assert_eq!(describe_length(TimeDelta::minutes(210)), "3.5 hours");
-        assert_eq!(describe_length(TimeDelta::hours(224)), "9.3 days");
+        assert_eq!(
+            describe_length(TimeDelta::seconds(150)),
+            "2 minutes 30 seconds"
+        );
+        assert_eq!(
+            describe_length(TimeDelta::seconds(299)),
+            "4 minutes 59 seconds"
+        );
+        assert_eq!(
+            describe_length(TimeDelta::milliseconds(299_900)),
+            "4 minutes 59 seconds"
+        );
+        assert_eq!(
+            describe_length(TimeDelta::minutes(210)),
+            "3 hours 30 minutes"
+        );
+        assert_eq!(describe_length(TimeDelta::hours(224)), "9 days 8 hours");
+        assert_eq!(
+            describe_length(TimeDelta::days(30) + TimeDelta::minutes(1)),
+            "30 days 1 minute"
+        );
+        assert_eq!(describe_length(TimeDelta::hours(1)), "1 hour");
+        assert_eq!(
+            describe_length(TimeDelta::milliseconds(500)),
+            "less than 1 second"
+        );
     }
 
     #[test]

@@ -11,6 +11,12 @@ use super::model::IsoDuration;
 pub enum DurationError {
     #[error("`{text}` is not an ISO 8601 duration")]
     Syntax { text: String },
+    /// A decimal fraction (`PT1.5H`, `P0,5D`): valid ISO 8601, but Graph is sent whole units.
+    #[error("`{text}` has a fraction; {}", fraction_advice(suggestion.as_deref()))]
+    Fraction {
+        text: String,
+        suggestion: Option<String>,
+    },
     #[error("`{text}` uses years or months, which have no fixed length")]
     YearsOrMonths { text: String, days: Option<String> },
     #[error("`{text}` is zero")]
@@ -38,6 +44,11 @@ impl DurationError {
             DurationError::Overflow { .. } => format!(
                 "at most `P{MAX_DURATION_DAYS}D` (100 years); for access without an end, write `permanent: true`"
             ),
+            DurationError::Fraction { suggestion, .. } => match suggestion {
+                Some(s) => format!("write `{s}`: the same length in whole units"),
+                None => "write whole weeks, days, hours, minutes or seconds, e.g. `PT1H30M` for an hour and a half"
+                    .to_owned(),
+            },
             DurationError::Syntax { .. } => {
                 "write weeks, days, hours, minutes or seconds, e.g. `P90D`, `PT8H`, `PT30M`, `P2W`"
                     .to_owned()
@@ -46,8 +57,99 @@ impl DurationError {
     }
 }
 
+fn fraction_advice(suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("pimplan takes no fractions: write `{s}`"),
+        None => "pimplan takes no fractions: write whole units".to_owned(),
+    }
+}
+
+/// Read a duration written with decimal fractions (`PT1.5H`, `P1,5D`, ISO 8601 allows either
+/// mark) and give the same length in whole units, or `None` if it is no such duration. A year
+/// counts as 365 days and a month as 30, as in the years-or-months suggestion; a length that
+/// does not come to whole seconds (`PT0.5S`) has no suggestion.
+fn fraction_suggestion(text: &str) -> Option<String> {
+    let body = text.trim().strip_prefix('P')?;
+    if body.is_empty() || body.ends_with('T') {
+        return None;
+    }
+    let (date, time) = match body.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (body, ""),
+    };
+    // The total in nanoseconds, kept exact in an i128.
+    let mut nanos: i128 = 0;
+    for (units, part) in [("YMWD", date), ("HMS", time)] {
+        let mut number = String::new();
+        let mut last_unit_index = None;
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' || c == ',' {
+                number.push(if c == ',' { '.' } else { c });
+                continue;
+            }
+            let unit_index = units.find(c)?;
+            if number.is_empty() || last_unit_index.is_some_and(|l| l >= unit_index) {
+                return None;
+            }
+            last_unit_index = Some(unit_index);
+            let factor: i128 = match (units, c) {
+                ("YMWD", 'Y') => 365 * 86_400,
+                ("YMWD", 'M') => 30 * 86_400,
+                ("YMWD", 'W') => 7 * 86_400,
+                ("YMWD", 'D') => 86_400,
+                ("HMS", 'H') => 3_600,
+                ("HMS", 'M') => 60,
+                _ => 1,
+            };
+            let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
+            if whole.is_empty() || fraction.contains('.') || fraction.len() > 9 {
+                return None;
+            }
+            let whole: i128 = whole.parse().ok()?;
+            let fraction_nanos: i128 = if fraction.is_empty() {
+                0
+            } else {
+                let digits: i128 = fraction.parse().ok()?;
+                digits * 10i128.pow(9 - fraction.len() as u32)
+            };
+            nanos = nanos.checked_add(
+                whole
+                    .checked_mul(factor)?
+                    .checked_mul(1_000_000_000)?
+                    .checked_add(fraction_nanos.checked_mul(factor)?)?,
+            )?;
+            number.clear();
+        }
+        if !number.is_empty() {
+            return None;
+        }
+    }
+    if nanos % 1_000_000_000 != 0 {
+        return None;
+    }
+    let seconds = i64::try_from(nanos / 1_000_000_000).ok()?;
+    if seconds == 0 || seconds > MAX_DURATION_DAYS * 86_400 {
+        return None;
+    }
+    TimeDelta::try_seconds(seconds).map(|d| format_duration(IsoDuration(d)))
+}
+
 /// Parse `P[nY][nM][nW][nD][T[nH][nM][nS]]`; years and months are refused with the days form.
 pub fn parse_duration(text: &str) -> Result<IsoDuration, DurationError> {
+    if text.contains(['.', ',']) {
+        let is_duration = {
+            let t = text.trim();
+            t.starts_with('P')
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || "PYMWDTHS.,".contains(c))
+        };
+        if is_duration {
+            return Err(DurationError::Fraction {
+                text: text.to_owned(),
+                suggestion: fraction_suggestion(text),
+            });
+        }
+    }
     let syntax = || DurationError::Syntax {
         text: text.to_owned(),
     };
@@ -360,6 +462,40 @@ mod tests {
             );
             assert_eq!(secs(want), Ok(seconds), "{want}");
         }
+    }
+
+    #[test]
+    fn fractions_are_refused_with_the_whole_units() {
+        for (text, want) in [
+            ("PT1.5H", Some("PT1H30M")),
+            ("PT1,5H", Some("PT1H30M")),
+            ("P1.5D", Some("P1DT12H")),
+            ("P0.5W", Some("P3DT12H")),
+            ("PT0.25H", Some("PT15M")),
+            ("P1DT0.5M", Some("P1DT30S")),
+            ("PT0.5S", None),
+            ("PT1.5.5H", None),
+        ] {
+            let err = parse_duration(text).err();
+            assert_eq!(
+                err,
+                Some(DurationError::Fraction {
+                    text: text.to_owned(),
+                    suggestion: want.map(str::to_owned),
+                }),
+                "{text}"
+            );
+        }
+        let message = parse_duration("PT1.5H").err().map(|e| e.to_string());
+        assert_eq!(
+            message.as_deref(),
+            Some("`PT1.5H` has a fraction; pimplan takes no fractions: write `PT1H30M`")
+        );
+        // Not a duration at all: still the syntax error.
+        assert!(matches!(
+            parse_duration("1.5 hours"),
+            Err(DurationError::Syntax { .. })
+        ));
     }
 
     #[test]

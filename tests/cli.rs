@@ -92,6 +92,53 @@ fn a_three_minute_assignment_fails_with_pim201_at_its_line() {
     assert!(human.stdout.contains("PIM201(assignment-too-short)"));
 }
 
+/// PIM509 labels the owners it counted (issue 12, point 4): the standing owners as one label
+/// over the list, and each active owner assignment that adds a principal; the primary label
+/// gives the split.
+#[test]
+fn too_many_owners_labels_the_owners_it_counted() {
+    let run = Pimplan::new(&["lint", "--format", "json"])
+        .in_dir(&manifest().join("fixtures/rules/PIM509/fires"))
+        .run();
+    let doc = json(&run.stdout);
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    let pim509: Vec<_> = findings.iter().filter(|f| f["code"] == "PIM509").collect();
+    assert_eq!(pim509.len(), 2, "{findings:#?}");
+    let labels = |f: &serde_json::Value| {
+        f["labels"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{}: {}",
+                    l["line"],
+                    l["column"],
+                    l["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(labels(pim509[0]), ["8:7: 101 standing owners, counted"]);
+    let platform = labels(pim509[1]);
+    assert_eq!(platform.len(), 42, "{platform:#?}");
+    assert_eq!(platform[0], "23:7: 60 standing owners, counted");
+    assert_eq!(platform[1], "31:35: active owner `u061`, counted");
+    assert_eq!(platform[41], "71:35: active owner `u101`, counted");
+    let human = Pimplan::new(&["lint"])
+        .in_dir(&manifest().join("fixtures/rules/PIM509/fires"))
+        .run();
+    assert!(
+        human
+            .stdout
+            .contains("101 owners counted: 60 standing, 41 by active owner assignments"),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("101 owners counted, all standing"));
+}
+
 #[test]
 fn missing_root_file_is_exit_2() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));

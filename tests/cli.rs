@@ -139,6 +139,61 @@ fn too_many_owners_labels_the_owners_it_counted() {
     assert!(human.stdout.contains("101 owners counted, all standing"));
 }
 
+/// The root file's path prints the way the included files' do (issue 12, point 4): `.`,
+/// `./` and `--config ./pimplan.yaml` give `pimplan.yaml` beside `sub/a.yaml`, not
+/// `./pimplan.yaml`; a folder given with `./` keeps it on every file.
+#[test]
+fn the_root_file_and_included_files_print_alike() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(ws.join("sub")).unwrap_or(());
+    std::fs::write(
+        ws.join("pimplan.yaml"),
+        "version: 1\ninclude:\n  - \"sub/*.yaml\"\ngroups:\n  - name: ops\n    owners: [ghost1]\n",
+    )
+    .unwrap_or(());
+    std::fs::write(
+        ws.join("sub/a.yaml"),
+        "groups:\n  - name: db\n    owners: [ghost2]\n",
+    )
+    .unwrap_or(());
+    let files = |dir: &Path, args: &[&str]| {
+        let mut all = vec!["lint", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = Pimplan::new(&all).in_dir(dir).run();
+        let doc = json(&run.stdout);
+        let human = Pimplan::new(&all[..1].iter().chain(args).copied().collect::<Vec<_>>())
+            .in_dir(dir)
+            .run();
+        let found: Vec<String> = doc["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|f| f["file"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        for f in &found {
+            assert!(
+                human.stdout.contains(&format!("[{f}:")),
+                "{f}: {}",
+                human.stdout
+            );
+        }
+        found
+    };
+    for args in [&[][..], &["."], &["./"], &["--config", "./pimplan.yaml"]] {
+        assert_eq!(files(&ws, args), ["pimplan.yaml", "sub/a.yaml"], "{args:?}");
+    }
+    assert_eq!(
+        files(tmp.path(), &["ws"]),
+        ["ws/pimplan.yaml", "ws/sub/a.yaml"]
+    );
+    assert_eq!(
+        files(tmp.path(), &["./ws"]),
+        ["./ws/pimplan.yaml", "./ws/sub/a.yaml"]
+    );
+}
+
 #[test]
 fn missing_root_file_is_exit_2() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));

@@ -360,7 +360,13 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         .unwrap_or_default();
     let mut sources = Sources::default();
     let mut findings = Vec::new();
-    let first = read_and_parse(FileId(0), root_path.to_path_buf(), true)?;
+    // The root file's path joined as the included files' are (`.` and `./pimplan.yaml` print
+    // `pimplan.yaml`, as `sub/a.yaml` prints without `./`), so every file prints the same way.
+    let shown_root = root_path.file_name().map_or_else(
+        || root_path.to_path_buf(),
+        |name| crate::source::join_display(&root_dir, Path::new(name)),
+    );
+    let first = read_and_parse(FileId(0), shown_root, true)?;
     let root = sources.add(first.file);
     findings.extend(first.findings);
     let Some(root_raw) = first.raw else {

@@ -92,6 +92,108 @@ fn a_three_minute_assignment_fails_with_pim201_at_its_line() {
     assert!(human.stdout.contains("PIM201(assignment-too-short)"));
 }
 
+/// PIM509 labels the owners it counted (issue 12, point 4): the standing owners as one label
+/// over the list, and each active owner assignment that adds a principal; the primary label
+/// gives the split.
+#[test]
+fn too_many_owners_labels_the_owners_it_counted() {
+    let run = Pimplan::new(&["lint", "--format", "json"])
+        .in_dir(&manifest().join("fixtures/rules/PIM509/fires"))
+        .run();
+    let doc = json(&run.stdout);
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    let pim509: Vec<_> = findings.iter().filter(|f| f["code"] == "PIM509").collect();
+    assert_eq!(pim509.len(), 2, "{findings:#?}");
+    let labels = |f: &serde_json::Value| {
+        f["labels"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{}: {}",
+                    l["line"],
+                    l["column"],
+                    l["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(labels(pim509[0]), ["8:7: 101 standing owners, counted"]);
+    let platform = labels(pim509[1]);
+    assert_eq!(platform.len(), 42, "{platform:#?}");
+    assert_eq!(platform[0], "23:7: 60 standing owners, counted");
+    assert_eq!(platform[1], "31:35: active owner `u061`, counted");
+    assert_eq!(platform[41], "71:35: active owner `u101`, counted");
+    let human = Pimplan::new(&["lint"])
+        .in_dir(&manifest().join("fixtures/rules/PIM509/fires"))
+        .run();
+    assert!(
+        human
+            .stdout
+            .contains("101 owners counted: 60 standing, 41 by active owner assignments"),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("101 owners counted, all standing"));
+}
+
+/// The root file's path prints the way the included files' do (issue 12, point 4): `.`,
+/// `./` and `--config ./pimplan.yaml` give `pimplan.yaml` beside `sub/a.yaml`, not
+/// `./pimplan.yaml`; a folder given with `./` keeps it on every file.
+#[test]
+fn the_root_file_and_included_files_print_alike() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(ws.join("sub")).unwrap_or(());
+    std::fs::write(
+        ws.join("pimplan.yaml"),
+        "version: 1\ninclude:\n  - \"sub/*.yaml\"\ngroups:\n  - name: ops\n    owners: [ghost1]\n",
+    )
+    .unwrap_or(());
+    std::fs::write(
+        ws.join("sub/a.yaml"),
+        "groups:\n  - name: db\n    owners: [ghost2]\n",
+    )
+    .unwrap_or(());
+    let files = |dir: &Path, args: &[&str]| {
+        let mut all = vec!["lint", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = Pimplan::new(&all).in_dir(dir).run();
+        let doc = json(&run.stdout);
+        let human = Pimplan::new(&all[..1].iter().chain(args).copied().collect::<Vec<_>>())
+            .in_dir(dir)
+            .run();
+        let found: Vec<String> = doc["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|f| f["file"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        for f in &found {
+            assert!(
+                human.stdout.contains(&format!("[{f}:")),
+                "{f}: {}",
+                human.stdout
+            );
+        }
+        found
+    };
+    for args in [&[][..], &["."], &["./"], &["--config", "./pimplan.yaml"]] {
+        assert_eq!(files(&ws, args), ["pimplan.yaml", "sub/a.yaml"], "{args:?}");
+    }
+    assert_eq!(
+        files(tmp.path(), &["ws"]),
+        ["ws/pimplan.yaml", "ws/sub/a.yaml"]
+    );
+    assert_eq!(
+        files(tmp.path(), &["./ws"]),
+        ["./ws/pimplan.yaml", "./ws/sub/a.yaml"]
+    );
+}
+
 #[test]
 fn missing_root_file_is_exit_2() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));

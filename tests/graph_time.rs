@@ -286,7 +286,7 @@ fn an_applied_duration_ending_soon_is_reported_at_plan_time() {
         plan.stdout.contains("PIM207")
             && plan
                 .stdout
-                .contains("the assignment ends in 10.0 days, at 2026-12-31T00:00:00+00:00"),
+                .contains("the assignment ends in 10 days, at 2026-12-31T00:00:00+00:00"),
         "{}{}",
         plan.stdout,
         plan.stderr

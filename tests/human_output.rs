@@ -81,3 +81,40 @@ fn a_finding_on_a_very_long_line_is_shown_cut_around_its_value() {
         out.stdout
     );
 }
+
+/// The human report's `file:line:column` counts characters, as the JSON output does: a line
+/// with `ü` and `é` before the value gives the same column in both (issue 12, point 4).
+#[test]
+fn human_and_json_columns_agree_after_multi_byte_characters() {
+    let ws = workspace_with(
+        "version: 1\n\
+         groups:\n\
+         \x20 - { name: grüße-für-rené, owners: [ghost] }\n\
+         \x20 - name: db\n\
+         \x20   owners: [ghöst, ghost]\n",
+    );
+    let human = run(ws.path(), T0, &["lint"]);
+    let json = run(ws.path(), T0, &["lint", "--format", "json"]);
+    let parsed = common::json(&json.stdout);
+    let findings = parsed["findings"].as_array().cloned().unwrap_or_default();
+    assert!(findings.len() >= 2, "{}", json.stdout);
+    let mut columns = Vec::new();
+    for f in &findings {
+        let place = format!(
+            "[{}:{}:{}]",
+            f["file"].as_str().unwrap_or_default(),
+            f["line"],
+            f["column"]
+        );
+        assert!(
+            human.stdout.contains(&place),
+            "no `{place}` in\n{}",
+            human.stdout
+        );
+        columns.push((f["line"].as_u64(), f["column"].as_u64()));
+    }
+    // The owner after `grüße-für-rené` is at its character column (byte column 42).
+    assert!(columns.contains(&(Some(3), Some(38))), "{columns:?}");
+    // And after `ghöst, ` on line 5 (byte column 22).
+    assert!(columns.contains(&(Some(5), Some(21))), "{columns:?}");
+}

@@ -11,6 +11,12 @@ use super::model::IsoDuration;
 pub enum DurationError {
     #[error("`{text}` is not an ISO 8601 duration")]
     Syntax { text: String },
+    /// A decimal fraction (`PT1.5H`, `P0,5D`): valid ISO 8601, but Graph is sent whole units.
+    #[error("`{text}` has a fraction; {}", fraction_advice(suggestion.as_deref()))]
+    Fraction {
+        text: String,
+        suggestion: Option<String>,
+    },
     #[error("`{text}` uses years or months, which have no fixed length")]
     YearsOrMonths { text: String, days: Option<String> },
     #[error("`{text}` is zero")]
@@ -38,6 +44,11 @@ impl DurationError {
             DurationError::Overflow { .. } => format!(
                 "at most `P{MAX_DURATION_DAYS}D` (100 years); for access without an end, write `permanent: true`"
             ),
+            DurationError::Fraction { suggestion, .. } => match suggestion {
+                Some(s) => format!("write `{s}`: the same length in whole units"),
+                None => "write whole weeks, days, hours, minutes or seconds, e.g. `PT1H30M` for an hour and a half"
+                    .to_owned(),
+            },
             DurationError::Syntax { .. } => {
                 "write weeks, days, hours, minutes or seconds, e.g. `P90D`, `PT8H`, `PT30M`, `P2W`"
                     .to_owned()
@@ -46,8 +57,99 @@ impl DurationError {
     }
 }
 
+fn fraction_advice(suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("pimplan takes no fractions: write `{s}`"),
+        None => "pimplan takes no fractions: write whole units".to_owned(),
+    }
+}
+
+/// Read a duration written with decimal fractions (`PT1.5H`, `P1,5D`, ISO 8601 allows either
+/// mark) and give the same length in whole units, or `None` if it is no such duration. A year
+/// counts as 365 days and a month as 30, as in the years-or-months suggestion; a length that
+/// does not come to whole seconds (`PT0.5S`) has no suggestion.
+fn fraction_suggestion(text: &str) -> Option<String> {
+    let body = text.trim().strip_prefix('P')?;
+    if body.is_empty() || body.ends_with('T') {
+        return None;
+    }
+    let (date, time) = match body.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (body, ""),
+    };
+    // The total in nanoseconds, kept exact in an i128.
+    let mut nanos: i128 = 0;
+    for (units, part) in [("YMWD", date), ("HMS", time)] {
+        let mut number = String::new();
+        let mut last_unit_index = None;
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' || c == ',' {
+                number.push(if c == ',' { '.' } else { c });
+                continue;
+            }
+            let unit_index = units.find(c)?;
+            if number.is_empty() || last_unit_index.is_some_and(|l| l >= unit_index) {
+                return None;
+            }
+            last_unit_index = Some(unit_index);
+            let factor: i128 = match (units, c) {
+                ("YMWD", 'Y') => 365 * 86_400,
+                ("YMWD", 'M') => 30 * 86_400,
+                ("YMWD", 'W') => 7 * 86_400,
+                ("YMWD", 'D') => 86_400,
+                ("HMS", 'H') => 3_600,
+                ("HMS", 'M') => 60,
+                _ => 1,
+            };
+            let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
+            if whole.is_empty() || fraction.contains('.') || fraction.len() > 9 {
+                return None;
+            }
+            let whole: i128 = whole.parse().ok()?;
+            let fraction_nanos: i128 = if fraction.is_empty() {
+                0
+            } else {
+                let digits: i128 = fraction.parse().ok()?;
+                digits * 10i128.pow(9 - fraction.len() as u32)
+            };
+            nanos = nanos.checked_add(
+                whole
+                    .checked_mul(factor)?
+                    .checked_mul(1_000_000_000)?
+                    .checked_add(fraction_nanos.checked_mul(factor)?)?,
+            )?;
+            number.clear();
+        }
+        if !number.is_empty() {
+            return None;
+        }
+    }
+    if nanos % 1_000_000_000 != 0 {
+        return None;
+    }
+    let seconds = i64::try_from(nanos / 1_000_000_000).ok()?;
+    if seconds == 0 || seconds > MAX_DURATION_DAYS * 86_400 {
+        return None;
+    }
+    TimeDelta::try_seconds(seconds).map(|d| format_duration(IsoDuration(d)))
+}
+
 /// Parse `P[nY][nM][nW][nD][T[nH][nM][nS]]`; years and months are refused with the days form.
 pub fn parse_duration(text: &str) -> Result<IsoDuration, DurationError> {
+    if text.contains(['.', ',']) {
+        let is_duration = {
+            let t = text.trim();
+            t.starts_with('P')
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || "PYMWDTHS.,".contains(c))
+        };
+        if is_duration {
+            return Err(DurationError::Fraction {
+                text: text.to_owned(),
+                suggestion: fraction_suggestion(text),
+            });
+        }
+    }
     let syntax = || DurationError::Syntax {
         text: text.to_owned(),
     };
@@ -192,20 +294,35 @@ pub fn format_duration(d: IsoDuration) -> String {
     out
 }
 
-/// A length of time in words for messages: "4 minutes", "3.5 hours", "9.3 days".
+/// A length of time in words for messages, exactly as people write it: "4 minutes 59 seconds",
+/// "30 days 1 minute", "1 hour". Never rounded, so a length just under a limit never reads as
+/// the limit itself; a part of a second is left out ("less than 1 second" if that is all).
 pub fn describe_length(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds();
-    if secs < 3_600 {
-        let minutes = secs as f64 / 60.0;
-        if minutes.fract() == 0.0 {
-            format!("{minutes:.0} minutes")
+    let negative = d < TimeDelta::zero();
+    let secs = d.num_seconds().unsigned_abs();
+    let parts: Vec<String> = [
+        (secs / 86_400, "day"),
+        ((secs % 86_400) / 3_600, "hour"),
+        ((secs % 3_600) / 60, "minute"),
+        (secs % 60, "second"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| format!("{n} {unit}{}", if n == 1 { "" } else { "s" }))
+    .collect();
+    let words = if parts.is_empty() {
+        if d.is_zero() {
+            "0 seconds".to_owned()
         } else {
-            format!("{minutes:.1} minutes")
+            "less than 1 second".to_owned()
         }
-    } else if secs < 2 * 86_400 {
-        format!("{:.1} hours", secs as f64 / 3_600.0)
     } else {
-        format!("{:.1} days", secs as f64 / 86_400.0)
+        parts.join(" ")
+    };
+    if negative {
+        format!("minus {words}")
+    } else {
+        words
     }
 }
 
@@ -348,6 +465,40 @@ mod tests {
     }
 
     #[test]
+    fn fractions_are_refused_with_the_whole_units() {
+        for (text, want) in [
+            ("PT1.5H", Some("PT1H30M")),
+            ("PT1,5H", Some("PT1H30M")),
+            ("P1.5D", Some("P1DT12H")),
+            ("P0.5W", Some("P3DT12H")),
+            ("PT0.25H", Some("PT15M")),
+            ("P1DT0.5M", Some("P1DT30S")),
+            ("PT0.5S", None),
+            ("PT1.5.5H", None),
+        ] {
+            let err = parse_duration(text).err();
+            assert_eq!(
+                err,
+                Some(DurationError::Fraction {
+                    text: text.to_owned(),
+                    suggestion: want.map(str::to_owned),
+                }),
+                "{text}"
+            );
+        }
+        let message = parse_duration("PT1.5H").err().map(|e| e.to_string());
+        assert_eq!(
+            message.as_deref(),
+            Some("`PT1.5H` has a fraction; pimplan takes no fractions: write `PT1H30M`")
+        );
+        // Not a duration at all: still the syntax error.
+        assert!(matches!(
+            parse_duration("1.5 hours"),
+            Err(DurationError::Syntax { .. })
+        ));
+    }
+
+    #[test]
     fn duration_round_trip() {
         for text in ["P90D", "PT8H", "PT30M", "P1DT2H3M4S"] {
             let d = parse_duration(text).unwrap_or(IsoDuration(TimeDelta::zero()));
@@ -360,9 +511,32 @@ mod tests {
     #[test]
     fn lengths_in_words() {
         assert_eq!(describe_length(TimeDelta::minutes(4)), "4 minutes");
-        assert_eq!(describe_length(TimeDelta::seconds(150)), "2.5 minutes");
-        assert_eq!(describe_length(TimeDelta::minutes(210)), "3.5 hours");
-        assert_eq!(describe_length(TimeDelta::hours(224)), "9.3 days");
+        assert_eq!(
+            describe_length(TimeDelta::seconds(150)),
+            "2 minutes 30 seconds"
+        );
+        assert_eq!(
+            describe_length(TimeDelta::seconds(299)),
+            "4 minutes 59 seconds"
+        );
+        assert_eq!(
+            describe_length(TimeDelta::milliseconds(299_900)),
+            "4 minutes 59 seconds"
+        );
+        assert_eq!(
+            describe_length(TimeDelta::minutes(210)),
+            "3 hours 30 minutes"
+        );
+        assert_eq!(describe_length(TimeDelta::hours(224)), "9 days 8 hours");
+        assert_eq!(
+            describe_length(TimeDelta::days(30) + TimeDelta::minutes(1)),
+            "30 days 1 minute"
+        );
+        assert_eq!(describe_length(TimeDelta::hours(1)), "1 hour");
+        assert_eq!(
+            describe_length(TimeDelta::milliseconds(500)),
+            "less than 1 second"
+        );
     }
 
     #[test]

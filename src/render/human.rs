@@ -126,14 +126,33 @@ impl SourceCode for Indexed {
         let local = SourceSpan::new((span.offset() - base).into(), span.len());
         let inner = rest.read_span(&local, context_lines_before, context_lines_after)?;
         let at = *inner.span();
+        // miette counts the column (read with no context: the `file:line:column` header) in
+        // bytes; it is given here in characters, as the JSON, SARIF and GitHub outputs and
+        // editors count it, so `é` before the value is one column.
+        let column = if context_lines_before == 0 {
+            let from = span.offset().saturating_sub(inner.column());
+            char_count(
+                self.text
+                    .as_bytes()
+                    .get(from..span.offset())
+                    .unwrap_or_default(),
+            )
+        } else {
+            inner.column()
+        };
         Ok(Box::new(MietteSpanContents::new(
             inner.data(),
             SourceSpan::new((at.offset() + base).into(), at.len()),
             inner.line() + first,
-            inner.column(),
+            column,
             inner.line_count() + first,
         )))
     }
+}
+
+/// Characters in UTF-8 bytes: every byte that does not continue a character.
+fn char_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 /// File texts, with their line index, shared by every report that shows them.
@@ -504,7 +523,8 @@ mod tests {
     use super::*;
 
     /// The indexed source gives miette exactly what miette reading the whole text gives, for
-    /// every span of a text with `\n`, `\r\n`, lone `\r`, empty lines and multi-byte text.
+    /// every span of a text with `\n`, `\r\n`, lone `\r`, empty lines and multi-byte text,
+    /// except the header's column (read with no context lines), counted in characters.
     #[test]
     fn the_indexed_source_reads_every_span_as_the_plain_text_does() {
         let text = "a: 1\nbb: 2\r\n\r\nc: é3\rd: 4\n\n  e: [x, y]\nlast";
@@ -522,7 +542,12 @@ mod tests {
                                 assert_eq!(p.data(), o.data(), "{what}");
                                 assert_eq!(p.span(), o.span(), "{what}");
                                 assert_eq!(p.line(), o.line(), "{what}");
-                                assert_eq!(p.column(), o.column(), "{what}");
+                                let column = if before == 0 {
+                                    char_count(&text.as_bytes()[offset - p.column()..offset])
+                                } else {
+                                    p.column()
+                                };
+                                assert_eq!(column, o.column(), "{what}");
                                 assert_eq!(p.line_count(), o.line_count(), "{what}");
                             }
                             (Err(_), Err(_)) => {}

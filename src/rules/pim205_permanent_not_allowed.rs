@@ -75,7 +75,8 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             EMERGENCY_HELP.to_owned()
         } else {
             format!(
-                "replace `permanent: true` with an `end` or a `duration` of at most {}",
+                "replace `permanent: true` with an `end` or a `duration` of at most {} (`{}`)",
+                crate::config::values::describe_length(policy.max_duration.value.0),
                 crate::config::values::format_duration(policy.max_duration.value)
             )
         }));

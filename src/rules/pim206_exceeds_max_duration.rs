@@ -1,6 +1,6 @@
 //! PIM206 exceeds-max-duration.
 use super::{Check, Context, Docs, Rule};
-use crate::config::values::format_duration;
+use crate::config::values::{describe_length, format_duration};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -40,16 +40,15 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let length = end - a.effective_start(cx.now);
         let max = policy.max_duration.value.0;
         if length > max {
-            let days = |d: chrono::TimeDelta| d.num_seconds() as f64 / 86_400.0;
             let mut f = Finding::new(
                 &RULE,
                 span,
                 format!(
-                    "the {} {} assignment lasts {:.1} days, longer than the {} allowed",
+                    "the {} {} assignment lasts {}, longer than the {} allowed",
                     a.kind.value,
                     a.role.value,
-                    days(length),
-                    format_duration(policy.max_duration.value)
+                    describe_length(length),
+                    describe_length(max)
                 ),
             )
             .label("too long");
@@ -58,14 +57,15 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 None => f.with_secondary(
                     group.name.span,
                     format!(
-                        "this group's policy keeps Microsoft's default maximum, {}",
+                        "this group's policy keeps Microsoft's default maximum, {} (`{}`)",
+                        describe_length(max),
                         format_duration(policy.max_duration.value)
                     ),
                 ),
             };
             out.push(f.with_help(format!(
                 "end the assignment within {} of its start",
-                format_duration(policy.max_duration.value)
+                describe_length(max)
             )));
         }
     }

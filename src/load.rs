@@ -339,14 +339,27 @@ fn expand_includes(
             }
         }
         if !any {
-            findings.push(
+            // A path without wildcards names one file: if it is not there, what it held is
+            // not read and a plan would remove it, so that is an error, not a warning.
+            let literal = !pattern.value.contains(['*', '?', '[']);
+            let finding = if literal {
+                Finding::new(
+                    &pim006_include_matched_nothing::RULE,
+                    pattern.span,
+                    format!("include `{}` names no file", pattern.value),
+                )
+                .label("no such file")
+                .with_help("an include without wildcards names one file, which must exist: correct the path (it is relative to the folder of the root file) or remove the entry")
+                .with_severity(crate::finding::Severity::Error)
+            } else {
                 Finding::new(
                     &pim006_include_matched_nothing::RULE,
                     pattern.span,
                     format!("include `{}` matches no file", pattern.value),
                 )
-                .label("matches nothing"),
-            );
+                .label("matches nothing")
+            };
+            findings.push(finding);
         }
     }
     (out, complete)

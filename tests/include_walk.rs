@@ -394,3 +394,42 @@ fn a_link_that_cannot_be_followed_under_double_star_stops_the_plan() {
         "cannot look at",
     );
 }
+
+/// An include without wildcards names one file: missing, it is an error (the plan stops), not
+/// the warning a glob that matches nothing gets (issue 12, point 6).
+#[test]
+fn a_literal_include_that_names_no_file_is_an_error() {
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("pimplan.yaml"),
+        "version: 1\ninclude:\n  - \"teams/ops.yaml\"\n  - \"drafts/*.yaml\"\n",
+    )
+    .unwrap_or(());
+    let run = pimplan(dir.path(), T0, &["lint", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report = json(&run.stdout);
+    let findings: Vec<(String, String, u64)> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or("").to_owned(),
+                f["severity"].as_str().unwrap_or("").to_owned(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            ("PIM006".to_owned(), "error".to_owned(), 3),
+            ("PIM006".to_owned(), "warning".to_owned(), 4),
+        ],
+        "{}",
+        run.stdout
+    );
+    let plan = pimplan(dir.path(), T0, &["plan"]);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("names no file"), "{}", plan.stdout);
+}

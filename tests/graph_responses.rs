@@ -8,9 +8,8 @@ mod common;
 
 use std::path::Path;
 
-use chrono::TimeDelta;
 use common::{Run, copy_fixture, edit, state};
-use graph_server::{ALICE, BOB, BOB_LINE, Server, two_grants};
+use graph_server::{ALICE, BOB, BOB_LINE, Server, pimplan, two_grants};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
@@ -25,11 +24,6 @@ const APPLY_REMOVAL: &[&str] = &[
     "--auto-approve",
     "--allow-mass-removal",
 ];
-
-/// Run pimplan in `dir` against `server`, with the server's clock set to `now`.
-fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
-    Run::of(&server.run(dir, now, TimeDelta::zero(), args, &[]))
-}
 
 fn ok(run: &Run) {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);

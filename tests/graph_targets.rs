@@ -8,20 +8,14 @@ mod common;
 
 use std::path::Path;
 
-use chrono::TimeDelta;
-use common::{Run, edit, state, workspace_with};
-use graph_server::Server;
+use common::{edit, state, workspace_with};
+use graph_server::{Server, pimplan};
 use serde_json::Value;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 const T1: &str = "2026-12-01T00:10:00Z";
 const TENANT: &str = "5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11";
 const NOT_SENT: &str = "# recorded by a state-only apply, not yet sent";
-
-/// Run pimplan in `dir` against `server`, with the server's clock set to `now`.
-fn pimplan(server: &Server, dir: &Path, now: &str, args: &[&str]) -> Run {
-    Run::of(&server.run(dir, now, TimeDelta::zero(), args, &[]))
-}
 
 const ALICE_MEMBER: &str = "  - { group: ops, principal: alice, role: member, type: eligible, end: 2027-03-01T00:00:00Z, justification: on-call }\n";
 const BOB_MEMBER: &str = "  - { group: ops, principal: bob, role: member, type: active, duration: P30D, justification: migration }\n";

@@ -1332,6 +1332,17 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
     respond(&mut stream, status, &value, &headers);
 }
 
+/// Run pimplan in `dir` against `server`, the server's clock at `now`: the runner most
+/// Graph tests need.
+pub fn pimplan(
+    server: &Server,
+    dir: &std::path::Path,
+    now: &str,
+    args: &[&str],
+) -> crate::common::Run {
+    crate::common::Run::of(&server.run(dir, now, chrono::TimeDelta::zero(), args, &[]))
+}
+
 /// Alice's and Bob's object ids in [`two_grants`].
 pub const ALICE: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 pub const BOB: &str = "bbbbbbbb-0000-4000-8000-000000000002";

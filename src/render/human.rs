@@ -328,14 +328,17 @@ impl Cut {
         Some(cut)
     }
 
+    /// The last line for which `starts_before` holds (lines are in order of both their file
+    /// and their cut-text starts), or the first line.
+    fn line_where(&self, starts_before: impl Fn(&CutLine) -> bool) -> Option<&CutLine> {
+        let i = self.lines.partition_point(starts_before).saturating_sub(1);
+        self.lines.get(i)
+    }
+
     /// Where a file offset is in the cut text; an offset in a cut-out part is at the edge
     /// of the shown part.
     fn map(&self, offset: usize) -> usize {
-        let i = self
-            .lines
-            .partition_point(|l| l.file_start <= offset)
-            .saturating_sub(1);
-        let Some(line) = self.lines.get(i) else {
+        let Some(line) = self.line_where(|l| l.file_start <= offset) else {
             return 0;
         };
         let offset = offset.max(line.file_start);
@@ -353,11 +356,7 @@ impl Cut {
 
     /// Where an offset of the cut text is in the file.
     fn unmap(&self, at: usize) -> usize {
-        let i = self
-            .lines
-            .partition_point(|l| l.text_start <= at)
-            .saturating_sub(1);
-        let Some(line) = self.lines.get(i) else {
+        let Some(line) = self.line_where(|l| l.text_start <= at) else {
             return 0;
         };
         match &line.window {

@@ -33,15 +33,23 @@ impl LintRun {
 /// Per-rule severities from `rules:` in the root file, by rule code.
 pub type Overrides = HashMap<&'static str, SeverityLevel>;
 
+/// A rule whose `rules:` entry could not be read counts as `off`: the severity it was
+/// given is unknown, and reporting it at its default could be a false alarm.
 pub fn overrides(loaded: &Loaded) -> Overrides {
     loaded
         .workspace
         .as_ref()
         .map(|ws| {
+            let unread = ws
+                .left_out
+                .rule_settings
+                .iter()
+                .filter_map(|sel| rules::find(sel).map(|r| (r.code, SeverityLevel::Off)));
             ws.settings
                 .rules
                 .iter()
                 .filter_map(|(sel, level)| rules::find(&sel.value).map(|r| (r.code, level.value)))
+                .chain(unread)
                 .collect()
         })
         .unwrap_or_default()
@@ -132,11 +140,15 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
     let overrides = overrides(&loaded);
     let level = |code: &str| overrides.get(code).copied();
     let mut findings = std::mem::take(&mut loaded.findings);
-    // A file that could not be read leaves the workspace incomplete: rules that look across
-    // it would miss what the file says and report what it defines as missing. They run
-    // once every file reads.
-    let complete = loaded.unread.is_empty();
-    if let Some(ws) = loaded.workspace.as_ref().filter(|_| complete) {
+    // The rules run on everything that could be read. What could not (an entry left out
+    // after a structure error, a file with a syntax error) is in the workspace's
+    // `left_out`: the rules do not report what depends on it as missing, and their ignore
+    // comments are not judged (below), since a rule may not have seen what they silence.
+    let complete = loaded
+        .workspace
+        .as_ref()
+        .is_some_and(|ws| ws.left_out.is_empty() && loaded.unread.is_empty());
+    if let Some(ws) = loaded.workspace.as_ref() {
         // Which assignments are applied, for PIM208 and PIM204; a missing or unreadable state
         // means none (plan and apply report a bad state file).
         // Read only when an assignment starts in the past or ends within five minutes: the
@@ -169,9 +181,7 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
         level(rule.code) != Some(SeverityLevel::Off)
             && match rule.check {
                 Check::Loader => true,
-                Check::Workspace(_) | Check::WorkspaceAndPlan(..) => {
-                    complete && loaded.workspace.is_some()
-                }
+                Check::Workspace(_) | Check::WorkspaceAndPlan(..) => complete,
                 Check::Plan(_) => false,
             }
     };

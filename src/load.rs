@@ -11,6 +11,7 @@ use crate::finding::Finding;
 use crate::rules::{
     pim001_yaml_syntax, pim002_invalid_config, pim003_duplicate_key, pim006_include_matched_nothing,
 };
+use crate::source::recover::Skipped;
 use crate::source::yaml::{self, Spanned, YamlError, YamlErrorKind};
 use crate::source::{FileId, SourceFile, Sources, Span, include};
 
@@ -42,9 +43,11 @@ pub struct Loaded {
     /// `None` when the root file itself could not be parsed.
     pub workspace: Option<Workspace>,
     pub findings: Vec<Finding>,
-    /// Files whose content could not be read at all (a syntax error, a duplicate or unknown
-    /// key, a value of the wrong type): the workspace is incomplete without them. The root
-    /// file is here too when a file its includes mean could not be read (or reached).
+    /// Files whose content could not be read, wholly (a syntax error) or in part (an entry
+    /// with a duplicate or unknown key, or a value of the wrong type, left out): the
+    /// workspace is incomplete without them. The root file is here too when a file its
+    /// includes mean could not be read (or reached). What was left out, and what it named,
+    /// is the workspace's `left_out`.
     pub unread: Vec<FileId>,
 }
 
@@ -96,6 +99,8 @@ struct ReadFile {
     file: SourceFile,
     findings: Vec<Finding>,
     raw: Option<RawFile>,
+    /// The parts left out of `raw` after structure errors.
+    skipped: Vec<Skipped>,
 }
 
 /// Read and parse the file that will be `id` in the sources; decoding problems are PIM001,
@@ -146,6 +151,7 @@ fn read_and_parse(id: FileId, path: PathBuf, root: bool) -> Result<ReadFile, Loa
     };
     let file = SourceFile::new(path, text);
     let mut findings = Vec::new();
+    let mut skipped = Vec::new();
     let raw = match &problem {
         Some((offset, message, help)) => {
             findings.push(
@@ -159,26 +165,28 @@ fn read_and_parse(id: FileId, path: PathBuf, root: bool) -> Result<ReadFile, Loa
             );
             None
         }
-        None => match yaml::parse::<RawFile>(id, &file) {
-            Ok(raw) => Some(raw.unwrap_or_default()),
-            Err(e) => {
-                findings.push(yaml_finding(e));
-                None
-            }
-        },
-    };
-    if raw.is_none() {
-        for f in &mut findings {
-            f.help = Some(format!(
-                "{}; until this is fixed, nothing in this file is checked, and no rule looks at the rest of the workspace",
-                f.help_text()
-            ));
+        None => {
+            let read = yaml::parse_all::<RawFile>(id, &file);
+            findings.extend(read.errors.into_iter().map(yaml_finding));
+            skipped = read.skipped;
+            read.value.map(Option::unwrap_or_default)
         }
+    };
+    if raw.is_none()
+        && let Some(last) = findings.last_mut()
+    {
+        // The last error is the one that stopped the reading (a syntax error, or one past
+        // what can be left out): say what that means for the rest of the file.
+        last.help = Some(format!(
+            "{}; until this is fixed, nothing else in this file is checked (the rest of the workspace is, but no name is reported as undefined: this file may define it)",
+            last.help_text()
+        ));
     }
     Ok(ReadFile {
         file,
         findings,
         raw,
+        skipped,
     })
 }
 
@@ -259,7 +267,7 @@ fn expand_includes(
             Finding::new(&pim002_invalid_config::RULE, pattern.span, message)
                 .label(label)
                 .with_help(format!(
-                    "{help}; until then the workspace is incomplete: no rule looks across it and no plan is made"
+                    "{help}; until then the workspace is incomplete: no name is reported as undefined (what cannot be read may define it) and no plan is made"
                 ))
         };
         if include::escapes_root(&pattern.value) {
@@ -401,21 +409,39 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
     let mut parsed = vec![ParsedFile {
         id: root,
         raw: root_raw,
+        skipped: first.skipped,
     }];
     let (paths, complete) = expand_includes(&includes, &root_dir, root_path, &mut findings);
     // Files an include means but that could not be read leave the workspace incomplete
     // like a file that does not parse: the root file, whose include list names them,
     // stands for them.
-    let mut unread = if complete { Vec::new() } else { vec![root] };
+    let mut unread = if complete && parsed[0].skipped.is_empty() {
+        Vec::new()
+    } else {
+        vec![root]
+    };
+    let mut unknown = !complete;
     for read in read_all(1, paths)? {
         let id = sources.add(read.file);
         findings.extend(read.findings);
         match read.raw {
-            Some(raw) => parsed.push(ParsedFile { id, raw }),
-            None => unread.push(id),
+            Some(raw) => {
+                if !read.skipped.is_empty() {
+                    unread.push(id);
+                }
+                parsed.push(ParsedFile {
+                    id,
+                    raw,
+                    skipped: read.skipped,
+                });
+            }
+            None => {
+                unknown = true;
+                unread.push(id);
+            }
         }
     }
-    let workspace = lower(root, parsed, &mut findings);
+    let workspace = lower(root, parsed, unknown, &mut findings);
     if let Err(e) = workspace.settings.state_file(&root_dir) {
         let span = workspace
             .settings

@@ -873,9 +873,10 @@ fn a_baseline_never_hides_a_file_that_cannot_be_read() {
         .in_dir(dir)
         .run();
     assert_eq!(write.code, 0, "{}{}", write.stdout, write.stderr);
-    // The PIM007 about the refused ignore is recorded; the PIM002 is not.
+    // The PIM007 about the refused ignore and the five findings on the entries that did
+    // read are recorded; the PIM002 is not.
     assert!(
-        write.stdout.contains("recorded 1 finding(s)"),
+        write.stdout.contains("recorded 6 finding(s)"),
         "{}",
         write.stdout
     );
@@ -1030,4 +1031,33 @@ fn completions_for_every_shell() {
             "{shell}"
         );
     }
+}
+
+/// Issue 12, point 1: three structure errors in two files and five rule findings in a third
+/// come out of one run of the binary; the plan is still refused, and writes nothing.
+#[test]
+fn every_finding_comes_out_in_one_run_and_the_plan_is_still_refused() {
+    let ws = copy_fixture("fixtures/bad/every-finding-in-one-run");
+    let dir = ws.path();
+    let run = Pimplan::new(&["lint", "--format", "json"])
+        .in_dir(dir)
+        .run();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let mut codes: Vec<String> = json(&run.stdout)["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            "PIM002", "PIM002", "PIM002", "PIM101", "PIM103", "PIM205", "PIM510", "PIM609"
+        ]
+    );
+    let plan = Pimplan::new(&["plan", "--out", "p.json"]).in_dir(dir).run();
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(!dir.join("p.json").exists());
+    assert!(!dir.join("pimplan.state.json").exists());
 }

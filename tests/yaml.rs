@@ -289,7 +289,7 @@ fn every_tag_of_a_file_is_labelled_and_the_file_is_unread() {
     );
     let help = f["help"].as_str().unwrap_or_default();
     assert!(
-        help.contains("2 YAML tags") && help.contains("nothing in this file is checked"),
+        help.contains("2 YAML tags") && help.contains("nothing else in this file is checked"),
         "{help}"
     );
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::model::{
     Admin, AdminScope, AdministrativeUnit, Assignment, AssignmentType, Expiry, Group, GroupPolicy,
-    GroupSource, GroupType, IsoDuration, Membership, NotificationLevel, Notifications,
+    GroupSource, GroupType, IsoDuration, LeftOut, Membership, NotificationLevel, Notifications,
     PolicyTemplate, Principal, PrincipalType, Requirement, Requirements, Role, RolePolicy, Setting,
     Settings, SeverityLevel, Spelling, Target, Ticket, Workspace,
 };
@@ -22,6 +22,7 @@ use super::raw::{
 use super::values::{parse_duration, parse_timestamp};
 use crate::finding::{Finding, did_you_mean, spelling_help};
 use crate::rules::{self, pim002_invalid_config, pim004_bad_duration, pim005_bad_timestamp};
+use crate::source::recover::{Entry, Skipped};
 use crate::source::yaml::Spanned;
 use crate::source::{FileId, Span};
 
@@ -29,6 +30,8 @@ use crate::source::{FileId, Span};
 pub struct ParsedFile {
     pub id: FileId,
     pub raw: RawFile,
+    /// What the YAML layer left out of it after structure errors (already reported).
+    pub skipped: Vec<Skipped>,
 }
 
 struct Lowerer<'f> {
@@ -417,9 +420,16 @@ fn root_only_keys(raw: &RawFile) -> Vec<(&'static str, Span)> {
     keys
 }
 
-fn lower_settings(lw: &mut Lowerer<'_>, root: FileId, raw: &mut RawFile) -> Settings {
+fn lower_settings(
+    lw: &mut Lowerer<'_>,
+    root: FileId,
+    raw: &mut RawFile,
+    left_out: &LeftOut,
+) -> Settings {
     let mut settings = Settings::new(root);
     match &raw.version {
+        // A `version` that could not be read is reported as that, not as missing.
+        None if left_out.settings.contains("version") => {}
         None => lw.invalid(
             Span::new(root, 0, 0),
             "missing required key `version`".to_owned(),
@@ -671,13 +681,21 @@ fn lower_group(
 }
 
 /// Lower every parsed file into one workspace. `files[0]` must be the root file.
-pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) -> Workspace {
+/// Lower every file into one workspace. `unknown` says that a file the workspace means
+/// could not be read at all (so it may define anything).
+pub fn lower(
+    root: FileId,
+    files: Vec<ParsedFile>,
+    unknown: bool,
+    findings: &mut Vec<Finding>,
+) -> Workspace {
     let mut lw = Lowerer { findings };
     let mut files = files;
     let mut settings = Settings::new(root);
+    let mut left_out = left_out(&files, root, unknown);
     for file in &mut files {
         if file.id == root {
-            settings = lower_settings(&mut lw, root, &mut file.raw);
+            settings = lower_settings(&mut lw, root, &mut file.raw, &left_out);
         } else {
             for (key, span) in root_only_keys(&file.raw) {
                 lw.invalid(
@@ -690,6 +708,7 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
     }
     let mut ws = Workspace {
         settings,
+        left_out: LeftOut::default(),
         administrative_units: Vec::new(),
         principals: Vec::new(),
         admins: Vec::new(),
@@ -719,13 +738,23 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
     }
     for file in files {
         let raw = file.raw;
-        for au in raw.administrative_units.unwrap_or_default() {
+        for au in raw
+            .administrative_units
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(Entry::read)
+        {
             ws.administrative_units.push(AdministrativeUnit {
                 name: au.name,
                 id: lw.object_id(au.id),
             });
         }
-        for p in raw.principals.unwrap_or_default() {
+        for p in raw
+            .principals
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(Entry::read)
+        {
             let kind = lw.spelled::<PrincipalType>(&p.kind);
             if let (Some(upn), Some(k)) = (&p.upn, &kind)
                 && k.value != PrincipalType::User
@@ -748,7 +777,12 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
                 emergency_access: p.emergency_access,
             });
         }
-        for a in raw.admins.unwrap_or_default() {
+        for a in raw
+            .admins
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(Entry::read)
+        {
             let scope = a.scope.as_ref().and_then(|s| lw.spelled::<AdminScope>(s));
             let is_au = scope
                 .as_ref()
@@ -782,18 +816,131 @@ pub fn lower(root: FileId, files: Vec<ParsedFile>, findings: &mut Vec<Finding>) 
                 administrative_unit: a.administrative_unit,
             });
         }
-        for g in raw.groups.unwrap_or_default() {
+        for g in raw
+            .groups
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(Entry::read)
+        {
             let group = lower_group(&mut lw, g, &templates);
             ws.groups.push(group);
         }
-        for a in raw.assignments.unwrap_or_default() {
+        for a in raw
+            .assignments
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(Entry::read)
+        {
             if let Some(a) = lower_assignment(&mut lw, a) {
                 ws.assignments.push(a);
             }
         }
     }
     check_approver_kinds(&mut lw, &ws);
+    leave_out_dependents(&mut ws, &mut left_out);
+    ws.left_out = left_out;
     ws
+}
+
+/// What the skipped parts of `files` named.
+fn left_out(files: &[ParsedFile], root: FileId, unknown: bool) -> LeftOut {
+    let mut out = LeftOut {
+        unknown,
+        ..LeftOut::default()
+    };
+    for file in files {
+        for skipped in &file.skipped {
+            let section = skipped.section.as_str();
+            out.entries += skipped.entries.len().max(1);
+            if skipped.whole && file.id == root {
+                out.settings.insert(skipped.section.clone());
+            }
+            if section == "include" && file.id == root {
+                out.unknown = true;
+            }
+            for entry in &skipped.entries {
+                let field =
+                    |key: &str| entry.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                let name = field("name");
+                let key = field("key");
+                match section {
+                    "principals" => out.principals.extend(name),
+                    "groups" => out.groups.extend(name),
+                    "administrative_units" => out.administrative_units.extend(name),
+                    "policy_templates" => out.templates.extend(key),
+                    "rules" => out.rule_settings.extend(key),
+                    "admins" | "assignments" => out.role_holders.extend(field("principal")),
+                    "version" | "tenant" | "state" | "actor" | "target" | "include" | "plan" => {}
+                    // A key the format does not have (a misspelt section): what it names may
+                    // be meant as any of them.
+                    _ => {
+                        for name in name.into_iter().chain(key) {
+                            out.principals.insert(name.clone());
+                            out.groups.insert(name.clone());
+                            out.administrative_units.insert(name.clone());
+                            out.templates.insert(name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Leave out what depends on a left-out entry, so that no rule reports a false alarm on a
+/// half-known picture: a group whose template was left out (its policy is unknown), then an
+/// assignment whose group or principal was, an admin whose principal or administrative
+/// unit was. When a whole file is unknown, a name defined nowhere may be defined there.
+fn leave_out_dependents(ws: &mut Workspace, left_out: &mut LeftOut) {
+    if left_out.is_empty() {
+        return;
+    }
+    let defined =
+        |names: &mut dyn Iterator<Item = &String>| -> HashSet<String> { names.cloned().collect() };
+    let templates = defined(&mut ws.templates.iter().map(|t| &t.name.value));
+    let before = ws.groups.len();
+    let mut gone = Vec::new();
+    ws.groups.retain(|g| {
+        let missing = g.policy.template.as_ref().is_some_and(|t| {
+            !templates.contains(&t.value) && left_out.may_define_template(&t.value)
+        });
+        if missing {
+            gone.push(g.name.value.clone());
+        }
+        !missing
+    });
+    left_out.entries += before - ws.groups.len();
+    left_out.groups.extend(gone);
+    let principals = defined(&mut ws.principals.iter().map(|p| &p.name.value));
+    let groups = defined(&mut ws.groups.iter().map(|g| &g.name.value));
+    let aus = defined(&mut ws.administrative_units.iter().map(|a| &a.name.value));
+    let principal_missing = |n: &str| !principals.contains(n) && left_out.may_define_principal(n);
+    let group_missing = |n: &str| !groups.contains(n) && left_out.may_define_group(n);
+    let mut holders = Vec::new();
+    let before = ws.assignments.len();
+    ws.assignments.retain(|a| {
+        let missing = principal_missing(&a.principal.value) || group_missing(&a.group.value);
+        if missing {
+            holders.push(a.principal.value.clone());
+        }
+        !missing
+    });
+    let mut gone = ws.assignments.len().abs_diff(before);
+    let before = ws.admins.len();
+    ws.admins.retain(|a| {
+        let missing = principal_missing(&a.principal.value)
+            || a.administrative_unit.as_ref().is_some_and(|au| {
+                !aus.contains(&au.value) && left_out.may_define_administrative_unit(&au.value)
+            });
+        if missing {
+            holders.push(a.principal.value.clone());
+        }
+        !missing
+    });
+    gone += before - ws.admins.len();
+    left_out.entries += gone;
+    left_out.role_holders.extend(holders);
 }
 
 /// Approvers are users or groups (config.md; Graph's `singleUser` and `groupMembers`): a

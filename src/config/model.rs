@@ -4,6 +4,8 @@
 //! `Spanned`; values left out take the documented defaults through accessor methods, so a
 //! rule never has to know the defaults.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, FixedOffset, TimeDelta};
 use schemars::JsonSchema;
 
@@ -497,10 +499,63 @@ impl Assignment {
 #[derive(Debug)]
 pub struct Workspace {
     pub settings: Settings,
+    /// What could not be read, and what it named: the rules use it not to report what
+    /// depends on it as missing.
+    pub left_out: LeftOut,
     pub administrative_units: Vec<AdministrativeUnit>,
     pub principals: Vec<Principal>,
     pub admins: Vec<Admin>,
     pub templates: Vec<PolicyTemplate>,
     pub groups: Vec<Group>,
     pub assignments: Vec<Assignment>,
+}
+
+/// What the workspace holds that could not be read: entries left out after a structure
+/// error (PIM002/PIM003), entries that depend on them, and files not read at all.
+#[derive(Debug, Default)]
+pub struct LeftOut {
+    /// A whole file, or the include list, could not be read: it may define anything.
+    pub unknown: bool,
+    pub principals: HashSet<String>,
+    pub groups: HashSet<String>,
+    pub administrative_units: HashSet<String>,
+    pub templates: HashSet<String>,
+    /// Principals of left-out admins and assignments: they may hold roles no rule sees.
+    pub role_holders: HashSet<String>,
+    /// Rules whose `rules:` entry could not be read: the severity they were given is unknown.
+    pub rule_settings: Vec<String>,
+    /// Top-level keys of the root file that were left out (`version`, `tenant`, …).
+    pub settings: HashSet<String>,
+    /// How many entries were left out, those that depend on others included.
+    pub entries: usize,
+}
+
+impl LeftOut {
+    /// Whether nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        !self.unknown && self.entries == 0 && self.settings.is_empty()
+    }
+
+    /// Whether a principal of this name may be defined in what was left out.
+    pub fn may_define_principal(&self, name: &str) -> bool {
+        self.unknown || self.principals.contains(name)
+    }
+
+    pub fn may_define_group(&self, name: &str) -> bool {
+        self.unknown || self.groups.contains(name)
+    }
+
+    pub fn may_define_administrative_unit(&self, name: &str) -> bool {
+        self.unknown || self.administrative_units.contains(name)
+    }
+
+    pub fn may_define_template(&self, name: &str) -> bool {
+        self.unknown || self.templates.contains(name)
+    }
+
+    /// Whether what was left out may give this principal a role (a standing admin role, or
+    /// an assignment to a group that holds one).
+    pub fn may_give_roles_to(&self, name: &str) -> bool {
+        self.unknown || self.role_holders.contains(name) || self.principals.contains(name)
+    }
 }

@@ -15,6 +15,7 @@ use super::model::{
     AdminScope, AssignmentType, GroupSource, GroupType, Membership, NotificationLevel,
     PrincipalType, Role, SeverityLevel, Target,
 };
+use crate::source::recover::Entry;
 use crate::source::yaml::Spanned;
 
 /// A pimplan file: the root `pimplan.yaml` or a file matched by its `include:` globs.
@@ -42,18 +43,18 @@ pub struct RawFile {
     /// Plan settings (root file only).
     pub plan: Option<Spanned<RawPlanSettings>>,
     /// Administrative units that `admins` may be scoped to.
-    pub administrative_units: Option<Vec<RawAdministrativeUnit>>,
+    pub administrative_units: Option<Vec<Entry<RawAdministrativeUnit>>>,
     /// People, groups and service principals referred to anywhere else.
-    pub principals: Option<Vec<RawPrincipal>>,
+    pub principals: Option<Vec<Entry<RawPrincipal>>>,
     /// Standing directory-role holders: facts the rules check, never changed by pimplan.
-    pub admins: Option<Vec<RawAdmin>>,
+    pub admins: Option<Vec<Entry<RawAdmin>>>,
     /// Named PIM policies that groups can start from (`policy: { template: NAME }`).
     #[schemars(with = "Option<BTreeMap<String, RawPolicyTemplate>>")]
     pub policy_templates: Option<KeyedList<RawPolicyTemplate>>,
     /// The PIM-managed groups.
-    pub groups: Option<Vec<RawGroup>>,
+    pub groups: Option<Vec<Entry<RawGroup>>>,
     /// One entry is one PIM schedule: who, on which group, as member or owner, eligible or active, until when.
-    pub assignments: Option<Vec<Spanned<RawAssignment>>>,
+    pub assignments: Option<Vec<Entry<Spanned<RawAssignment>>>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -294,7 +295,7 @@ pub struct RawTicket {
 }
 
 /// A YAML mapping read in file order, each key with its span. (Keys are unique: the YAML
-/// layer refuses a duplicate key.)
+/// layer refuses a duplicate key.) A value left out after a structure error is not here.
 #[derive(Debug, Default)]
 pub struct KeyedList<V>(pub Vec<(Spanned<String>, V)>);
 
@@ -312,7 +313,9 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyedList<V> {
             ) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::new();
                 while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    entries.push((key, map.next_value::<V>()?));
+                    if let Some(value) = map.next_value::<Entry<V>>()?.read() {
+                        entries.push((key, value));
+                    }
                 }
                 Ok(KeyedList(entries))
             }

@@ -15,7 +15,13 @@ missing, `version` is not 1, an assignment does not give exactly one of `end`, `
 `permanent: true`, a YAML tag is written (`!include x`, `!!str 1`: pimplan gives tags no \
 meaning, so none is accepted), a root-file key appears in an included file, an `include:` glob reaches \
 outside the workspace folder, or a service principal is named as an approver (approvers are \
-users or groups; pointed at the approver, with the principal's `type:` labelled).",
+users or groups; pointed at the approver, with the principal's `type:` labelled). Every \
+such error of every file is reported in one run, each key's own: the entry that holds one \
+(a principal, group, admin, assignment, template, `rules:` line, or a top-level key such as \
+`tenant`) is left out, the rest of the file and the workspace are still checked, and what \
+the left-out entry defines is not reported as undefined (PIM101), nor is what depends on it \
+(an assignment to a left-out group). A file with a syntax error, a YAML tag, an alias, or \
+more than 100 such errors is not read past its first one.",
         why: "An unknown key that is silently ignored is a rule that silently does not apply: \
 `approvl: {required: true}` would leave activation without approval. pimplan refuses what it \
 does not understand.",

@@ -13,7 +13,11 @@ pub static RULE: Rule = Rule {
 or the line right below), names an unknown rule, gives no reason, has passed its \
 `until=YYYY-MM-DD` date, or names a finding that cannot be silenced (PIM001–PIM005, which \
 mean part of the workspace was not read, and PIM704). An ignore of a rule that did not run \
-(switched off in `rules:`, or a plan-time rule during `lint`) is not judged.",
+(switched off in `rules:`, or a plan-time rule during `lint`) is not judged, and neither \
+are ignores while part of the workspace could not be read (an entry left out after PIM002 or \
+PIM003, a file with a syntax error): the rule may not have seen what the ignore silences, and \
+deleting it on that advice would drop a reviewed suppression. An ignore without a reason \
+is reported all the same.",
         why: "Suppressions outlive the problems they hid. A stale ignore can silence a new, real \
 finding on the same line later; an ignore without a reason cannot be reviewed; an expired one \
 must come back to a person.",

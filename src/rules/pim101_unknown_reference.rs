@@ -15,7 +15,8 @@ pub static RULE: Rule = Rule {
     docs: Docs {
         what: "A group, principal, approver, owner, actor, administrative unit or policy \
 template name is not defined anywhere in the workspace. The help names the closest defined \
-name.",
+name. A name that an entry which could not be read defines (PIM002, PIM003), or that a file \
+with a syntax error may define, is not reported: that finding says what to fix.",
         why: "A reference to nothing cannot be applied, and a typo in an approver list leaves \
 approval to fewer people than the reviewer believes.",
         example: "principals:\n  - name: alice\n    type: user\nassignments:\n  - group: prod-db-admins\n    principal: alcie          # did you mean `alice`?\n    role: member\n    type: eligible\n    duration: P30D\n",
@@ -55,10 +56,14 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 .with_help(help),
         );
     };
-    let is_principal = |n: &str| cx.index.principals.contains_key(n);
-    let is_group = |n: &str| cx.index.groups.contains_key(n);
-    let is_au = |n: &str| aus.contains(n);
-    let is_template = |n: &str| templates.contains(n);
+    // A name that what could not be read may define is not reported: that entry's own
+    // finding says what to fix.
+    let left_out = &ws.left_out;
+    let is_principal =
+        |n: &str| cx.index.principals.contains_key(n) || left_out.may_define_principal(n);
+    let is_group = |n: &str| cx.index.groups.contains_key(n) || left_out.may_define_group(n);
+    let is_au = |n: &str| aus.contains(n) || left_out.may_define_administrative_unit(n);
+    let is_template = |n: &str| templates.contains(n) || left_out.may_define_template(n);
 
     if let Some(actor) = &ws.settings.actor {
         report(

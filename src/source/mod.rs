@@ -4,6 +4,7 @@
 //! so that a finding can point at it. Nothing past the loader needs to know about the YAML crate.
 
 pub mod include;
+pub mod recover;
 pub mod yaml;
 
 use std::path::PathBuf;

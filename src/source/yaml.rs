@@ -1,4 +1,5 @@
-//! The YAML layer: the only module that names the YAML crate (`serde-saphyr`).
+//! The YAML layer: with [`super::recover`], the only module that names the YAML crate
+//! (`serde-saphyr`).
 //!
 //! It parses one file into a serde type with budgets sized from the file (aliases, depth,
 //! nodes; see [`Limits`]), duplicate keys refused, YAML tags refused (pimplan gives them no
@@ -196,7 +197,30 @@ fn options(bytes: usize, breach: &Rc<RefCell<Option<BudgetBreach>>>) -> Options 
 
 /// Parse one file. `Ok(None)` means the file holds no document (empty, or only comments).
 pub fn parse<T: DeserializeOwned>(id: FileId, file: &SourceFile) -> Result<Option<T>, YamlError> {
-    let text = file.text.as_str();
+    parse_text(id, &file.text, file)
+}
+
+/// Parse one file past its structure errors: every entry that holds one is left out and
+/// its error reported (see [`super::recover`]).
+pub fn parse_all<T: DeserializeOwned>(
+    id: FileId,
+    file: &SourceFile,
+) -> super::recover::Recovered<Option<T>> {
+    super::recover::parse(
+        id,
+        file,
+        |text| parse_text(id, text, file),
+        |text| parse_text::<serde::de::IgnoredAny>(id, text, file).map(|_| ()),
+    )
+}
+
+/// Parse `text`, which is `file`'s text or a copy of it with entries written over (same
+/// length, same lines): errors are placed in `file`.
+fn parse_text<T: DeserializeOwned>(
+    id: FileId,
+    text: &str,
+    file: &SourceFile,
+) -> Result<Option<T>, YamlError> {
     if let Some(error) = find_tags(id, text) {
         return Err(error);
     }
@@ -509,6 +533,12 @@ fn shape_message(message: &str) -> String {
     let m = message.trim_start_matches("invalid type: ");
     if m.starts_with("expected mapping start") {
         return "expected a mapping (`key: value` lines) here".to_owned();
+    }
+    if m.starts_with("expected sequence start") {
+        return "expected a list (`[a, b]`, or `- a` lines) here".to_owned();
+    }
+    if m.starts_with("expected string scalar") {
+        return "expected a single name or text here, not a list or mapping".to_owned();
     }
     m.to_owned()
 }

@@ -11,7 +11,7 @@ use crate::finding::Finding;
 use crate::rules::{
     pim001_yaml_syntax, pim002_invalid_config, pim003_duplicate_key, pim006_include_matched_nothing,
 };
-use crate::source::yaml::{self, Spanned, YamlError, YamlErrorKind};
+use crate::source::yaml::{self, Spanned, SyntaxCause, YamlError, YamlErrorKind};
 use crate::source::{FileId, SourceFile, Sources, Span, include};
 
 /// A file larger than this is refused (PIM001) before it is parsed.
@@ -50,9 +50,10 @@ pub struct Loaded {
 
 fn yaml_finding(e: YamlError) -> Finding {
     match e.kind {
-        YamlErrorKind::Syntax | YamlErrorKind::Limit => {
-            Finding::new(&pim001_yaml_syntax::RULE, e.span, e.message).label("here")
-        }
+        YamlErrorKind::Syntax { cause } => syntax_finding(e.span, e.message, cause),
+        YamlErrorKind::Limit => Finding::new(&pim001_yaml_syntax::RULE, e.span, e.message)
+            .label("here")
+            .with_help("see `pimplan explain PIM001` for pimplan's limits on one file"),
         YamlErrorKind::DuplicateKey { key, first } => {
             Finding::new(&pim003_duplicate_key::RULE, e.span, e.message)
                 .label(format!("`{key}` again"))
@@ -85,9 +86,59 @@ fn yaml_finding(e: YamlError) -> Finding {
             }
             finding
         }
+        YamlErrorKind::ColonInFlowValue { value } => {
+            Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+                .label("read as a `key: value` pair")
+                .with_help(format!("quote the value: write `{}`", yaml::quoted(&value)))
+        }
         YamlErrorKind::Shape => Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
             .label("here")
             .with_help("see `pimplan schema` for the shape of each section"),
+    }
+}
+
+/// PIM001 for a file that is not valid YAML, labelled and helped by what caused it.
+fn syntax_finding(span: Span, message: String, cause: SyntaxCause) -> Finding {
+    let finding = Finding::new(&pim001_yaml_syntax::RULE, span, message);
+    match cause {
+        SyntaxCause::UnclosedBracket {
+            bracket,
+            stopped,
+            at_end,
+        } => {
+            let close = yaml::closer(bracket);
+            let what = if bracket == '{' { "mapping" } else { "list" };
+            let (label, help) = if at_end {
+                (
+                    "the file ends here".to_owned(),
+                    format!("add `{close}` after the last item of the {what}"),
+                )
+            } else {
+                (
+                    format!("expected `{close}` before this"),
+                    format!(
+                        "add `{close}` after the last item of the {what}, before the marked line"
+                    ),
+                )
+            };
+            finding
+                .label(format!("`{bracket}` opened here, never closed"))
+                .with_secondary(stopped, label)
+                .with_help(help)
+        }
+        SyntaxCause::ColonInValue { value } => finding
+            .label("this `:` starts another key")
+            .with_help(format!("quote the value: write `{}`", yaml::quoted(&value))),
+        SyntaxCause::Tab => finding
+            .label("a tab")
+            .with_help("indent with spaces, never tabs"),
+        SyntaxCause::SecondDocument => finding.label("a second document").with_help(
+            "move everything after the `---` into its own file, listed under `include:`",
+        ),
+        SyntaxCause::Utf8 => finding
+            .label("here")
+            .with_help("save the file as UTF-8 text"),
+        SyntaxCause::Other => finding.label("here"),
     }
 }
 

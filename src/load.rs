@@ -91,6 +91,14 @@ fn yaml_finding(e: YamlError) -> Finding {
                 .label("read as a `key: value` pair")
                 .with_help(format!("quote the value: write `{}`", yaml::quoted(&value)))
         }
+        YamlErrorKind::CommaInFlowValue { field, value } => {
+            Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+                .label(format!("`{field}` is read as a key"))
+                .with_help(format!(
+                    "quote the value if the comma belongs to it: write `{}`",
+                    yaml::quoted(&value)
+                ))
+        }
         YamlErrorKind::Shape => Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
             .label("here")
             .with_help("see `pimplan schema` for the shape of each section"),

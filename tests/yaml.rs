@@ -452,6 +452,27 @@ fn a_colon_in_an_unquoted_value_says_quote_the_value() {
 }
 
 #[test]
+fn a_comma_in_an_unquoted_value_in_braces_says_quote_the_value() {
+    let f = the_finding(
+        "assignments:\n  - {group: ops, principal: bob, justification: ticket 42, see wiki}\n",
+    );
+    assert_eq!(places(&f), ["2:60: PIM002"], "{f:#?}");
+    assert_eq!(
+        f["message"],
+        "unknown key `see wiki`: inside `{ }`, a `,` ends a value"
+    );
+    assert!(
+        help(&f).starts_with(
+            "quote the value if the comma belongs to it: write `\"ticket 42, see wiki\"`"
+        ),
+        "{f:#?}"
+    );
+    // A misspelt key after a complete value is no comma problem.
+    let typo = the_finding("principals:\n  - {name: a, tipe: user}\n");
+    assert!(help(&typo).starts_with("did you mean `type`?"), "{typo:#?}");
+}
+
+#[test]
 fn a_colon_or_comma_the_parser_accepts_is_no_finding() {
     let ws = with_file(
         "principals:\n  - {name: alice, type: user, licenses: [entra_id_p2], upn: a:b@contoso.com}\n  - name: bob\n    type: user\n    upn: \"bob: b@contoso.com\"\n    licenses: [entra_id_p2, \"x, y: z\"]\n",

@@ -17,13 +17,14 @@ meaning, so none is accepted), a root-file key appears in an included file, an `
 outside the workspace folder, or a service principal is named as an approver (approvers are \
 users or groups; pointed at the approver, with the principal's `type:` labelled), or a `: ` \
 inside `{ }` or `[ ]` made a `key: value` pair where text belongs (`justification: {see: ticket \
-42}`, `licenses: [x, y: z]`; the help gives the value quoted).",
+42}`, `licenses: [x, y: z]`) or a `,` inside `{ }` cut a value short (`{justification: \
+ticket 42, see wiki}` reads a key `see wiki`); for both the help gives the value quoted.",
         why: "An unknown key that is silently ignored is a rule that silently does not apply: \
 `approvl: {required: true}` would leave activation without approval. pimplan refuses what it \
 does not understand.",
         example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: elegible        # did you mean `eligible`?\n    end: 2027-06-01T08:00:00Z\n",
-        fix: "Use the spelling the help suggests, or remove the key. Quote text that holds `: ` \
-(`justification: \"see: ticket 42\"`). `pimplan schema` prints the \
+        fix: "Use the spelling the help suggests, or remove the key. Quote text that holds `: `, \
+or a comma inside `{ }` (`justification: \"see: ticket 42, wiki\"`). `pimplan schema` prints the \
 JSON Schema of the format; point your editor at it for completion. A role name that is not \
 a Microsoft Entra built-in role (a custom role) is the one PIM002 that may be silenced \
 (`# pimplan: ignore PIM002 custom role`): every other one means part of a file was not read.",

@@ -156,6 +156,10 @@ pub enum YamlErrorKind {
     /// unquoted value inside `{ }` or `[ ]` starts a mapping (`principal: [a: b]`,
     /// `justification: {see: ticket 42}`); `value` is the value as written.
     ColonInFlowValue { value: String },
+    /// An unknown key that is the rest of a value a `,` cut short inside `{ }`
+    /// (`justification: ticket 42, see wiki}` reads a key `see wiki`); `value` is the whole
+    /// value as written, comma included.
+    CommaInFlowValue { field: String, value: String },
 }
 
 /// What made a file invalid YAML.
@@ -439,6 +443,18 @@ fn convert_error(
             (YamlErrorKind::Syntax { cause }, message)
         }
     };
+    if let YamlErrorKind::UnknownField { field, .. } = &kind
+        && let Some(value) = comma_cut(&file.text, span)
+    {
+        return YamlError {
+            message: format!("unknown key `{field}`: inside `{{ }}`, a `,` ends a value"),
+            kind: YamlErrorKind::CommaInFlowValue {
+                field: field.clone(),
+                value,
+            },
+            span,
+        };
+    }
     if kind == YamlErrorKind::Shape
         && message == "expected string scalar"
         && let Some(value) = pair_as_written(&file.text, span.start as usize)
@@ -456,6 +472,28 @@ fn convert_error(
         message,
         span,
     }
+}
+
+/// The whole value, when the key at `span` has no value of its own and follows a `,` that
+/// ends a value inside `{ }` on the same line (`{justification: ticket 42, see wiki}`): then
+/// the comma most likely belongs to the value before it.
+fn comma_cut(text: &str, span: Span) -> Option<String> {
+    let (start, end) = (span.start as usize, span.end as usize);
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
+    let before = text.get(line_start..start)?.trim_end().strip_suffix(',')?;
+    let rest = text.get(end..)?;
+    let line_end = end + rest.find('\n').unwrap_or(rest.len());
+    let after = text.get(end..line_end)?.trim_start();
+    if !(after.starts_with([',', '}']) || after.is_empty()) {
+        return None;
+    }
+    // The value before the comma: after the last `: ` and after any earlier `,` or `{`.
+    let after_key = before.rfind(": ")? + 2;
+    if before[after_key..].contains([',', '{', '[', '}', ']', '"', '\'']) {
+        return None;
+    }
+    let cut = text.get(line_start + after_key..end)?;
+    Some(cut.trim().to_owned())
 }
 
 /// The value written at byte `at`, when it holds a `: ` that made it a mapping: a whole
@@ -1025,5 +1063,25 @@ mod tests {
         let block = run(&text).err().unwrap_or_else(|| unreachable!());
         assert_eq!(block.kind, YamlErrorKind::Limit, "{block:?}");
         assert_eq!(block.message, err.message);
+    }
+
+    #[test]
+    fn a_value_is_quoted_so_that_yaml_reads_it_as_written() {
+        assert_eq!(quoted("b: c"), "\"b: c\"");
+        assert_eq!(quoted("say \"hi\": it's"), "'say \"hi\": it''s'");
+        assert_eq!(quoted("a\\b: c"), "'a\\b: c'");
+    }
+
+    #[test]
+    fn a_bracket_left_open_is_found_behind_the_scanners_lookahead() {
+        // The scanner fails at the `-` of line 3 before it hands out line 2's tokens.
+        let text = "principals:\n  - { name: carol, licenses: [p2]\n  - { name: dave }\n";
+        let at = text.rfind("- {").unwrap_or(0);
+        assert_eq!(scan_to(text, at).open, vec![16]);
+        assert!(resumes_block(text, 16, at));
+        // A later line indented deeper goes on inside the bracket.
+        let deeper = "a:\n  b: [x,\n      y: z\n";
+        let at = deeper.find("y:").unwrap_or(0);
+        assert!(!resumes_block(deeper, deeper.find('[').unwrap_or(0), at));
     }
 }

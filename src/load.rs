@@ -129,10 +129,22 @@ fn syntax_finding(span: Span, message: String, cause: SyntaxCause) -> Finding {
                     ),
                 )
             };
+            let finding = finding.label(format!("`{bracket}` opened here, never closed"));
+            // A file that is only the bracket ends at the bracket: one label says it.
+            if stopped.start == span.start {
+                finding.with_help(help)
+            } else {
+                finding.with_secondary(stopped, label).with_help(help)
+            }
+        }
+        SyntaxCause::MismatchedBracket { bracket, found } => {
+            let close = yaml::closer(bracket);
             finding
-                .label(format!("`{bracket}` opened here, never closed"))
-                .with_secondary(stopped, label)
-                .with_help(help)
+                .label(format!("`{bracket}` opened here"))
+                .with_help(format!(
+                    "close this `{bracket}` with `{close}`, not `{found}`, or open it with `{}`",
+                    if found == '}' { '{' } else { '[' }
+                ))
         }
         SyntaxCause::ColonInValue { value } => finding
             .label("this `:` starts another key")

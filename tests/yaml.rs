@@ -488,6 +488,17 @@ fn a_colon_or_comma_the_parser_accepts_is_no_finding() {
 }
 
 #[test]
+fn a_mismatched_bracket_says_which_closes_it() {
+    let f = the_finding("principals:\n  - {name: a, type: user]\n");
+    assert_eq!(places(&f), ["2:5: PIM001"], "{f:#?}");
+    assert_eq!(f["message"], "this `{` is closed by `]`");
+    assert!(
+        help(&f).starts_with("close this `{` with `}`, not `]`, or open it with `[`"),
+        "{f:#?}"
+    );
+}
+
+#[test]
 fn only_a_tab_gets_the_tab_advice() {
     let tab = the_finding("principals:\n\t- name: a\n");
     assert_eq!(places(&tab), ["2:1: PIM001"], "{tab:#?}");

@@ -16,7 +16,8 @@ an alias expansion that would replay more than 100,000 events). The node and eve
 with the file (one node per byte), so no file is refused for holding many entries. The finding \
 points at the cause where pimplan can tell it, and its help says what to do about that cause: a \
 `{` or `[` that is never closed is reported at the bracket (with the line where the parser gave \
-up, or the end of the file, marked too), not at the later line where the parser stopped; a `: ` \
+up, or the end of the file, marked too), not at the later line where the parser stopped; a `{` \
+closed by `]` (or `[` by `}`) is reported at the opening bracket; a `: ` \
 inside an unquoted value (`justification: see: ticket 42`, `{principal: b: c}`) is reported at \
 that colon, with the value quoted as the fix; only a tab gets the advice about tabs. (A `: ` \
 inside `{ }` or `[ ]` that YAML does accept, as a `key: value` pair where text belongs, is \

@@ -173,6 +173,8 @@ pub enum SyntaxCause {
         stopped: Span,
         at_end: bool,
     },
+    /// A `{` closed by `]` or a `[` by `}`; the error's span is the opening bracket.
+    MismatchedBracket { bracket: char, found: char },
     /// A `: ` inside an unquoted value, which YAML reads as the start of another key; the
     /// error's span is the colon, `value` the value as written (to suggest quoting it).
     ColonInValue { value: String },
@@ -528,6 +530,9 @@ fn pair_as_written(text: &str, at: usize) -> Option<String> {
 fn syntax_cause(file: &SourceFile, span: Span, message: String) -> (SyntaxCause, String, Span) {
     let text = file.text.as_str();
     let at = (span.start as usize).min(text.len());
+    if !text.is_char_boundary(at) {
+        return (SyntaxCause::Other, message, span);
+    }
     // The crate finds an unclosed bracket at the end of the file itself, and points at it.
     if message.starts_with("unclosed bracket") {
         let bracket = text[at..].chars().next().unwrap_or('[');
@@ -539,6 +544,16 @@ fn syntax_cause(file: &SourceFile, span: Span, message: String) -> (SyntaxCause,
             },
             unclosed_message(bracket),
             Span::new(span.file, at, at + bracket.len_utf8()),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("mismatched bracket '") {
+        let mut chars = rest.chars();
+        let bracket = chars.next().unwrap_or('{');
+        let found = chars.find(|c| matches!(c, '}' | ']')).unwrap_or(']');
+        return (
+            SyntaxCause::MismatchedBracket { bracket, found },
+            format!("this `{bracket}` is closed by `{found}`"),
+            span,
         );
     }
     let scan = scan_to(text, at);

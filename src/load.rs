@@ -12,7 +12,7 @@ use crate::rules::{
     pim001_yaml_syntax, pim002_invalid_config, pim003_duplicate_key, pim006_include_matched_nothing,
 };
 use crate::source::recover::Skipped;
-use crate::source::yaml::{self, Spanned, YamlError, YamlErrorKind};
+use crate::source::yaml::{self, Spanned, SyntaxCause, YamlError, YamlErrorKind};
 use crate::source::{FileId, SourceFile, Sources, Span, include};
 
 /// A file larger than this is refused (PIM001) before it is parsed.
@@ -53,9 +53,10 @@ pub struct Loaded {
 
 fn yaml_finding(e: YamlError) -> Finding {
     match e.kind {
-        YamlErrorKind::Syntax | YamlErrorKind::Limit => {
-            Finding::new(&pim001_yaml_syntax::RULE, e.span, e.message).label("here")
-        }
+        YamlErrorKind::Syntax { cause } => syntax_finding(e.span, e.message, cause),
+        YamlErrorKind::Limit => Finding::new(&pim001_yaml_syntax::RULE, e.span, e.message)
+            .label("here")
+            .with_help("see `pimplan explain PIM001` for pimplan's limits on one file"),
         YamlErrorKind::DuplicateKey { key, first } => {
             Finding::new(&pim003_duplicate_key::RULE, e.span, e.message)
                 .label(format!("`{key}` again"))
@@ -88,9 +89,79 @@ fn yaml_finding(e: YamlError) -> Finding {
             }
             finding
         }
+        YamlErrorKind::ColonInFlowValue { value } => {
+            Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+                .label("read as a `key: value` pair")
+                .with_help(format!("quote the value: write `{}`", yaml::quoted(&value)))
+        }
+        YamlErrorKind::CommaInFlowValue { field, value } => {
+            Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
+                .label(format!("`{field}` is read as a key"))
+                .with_help(format!(
+                    "quote the value if the comma belongs to it: write `{}`",
+                    yaml::quoted(&value)
+                ))
+        }
         YamlErrorKind::Shape => Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
             .label("here")
             .with_help("see `pimplan schema` for the shape of each section"),
+    }
+}
+
+/// PIM001 for a file that is not valid YAML, labelled and helped by what caused it.
+fn syntax_finding(span: Span, message: String, cause: SyntaxCause) -> Finding {
+    let finding = Finding::new(&pim001_yaml_syntax::RULE, span, message);
+    match cause {
+        SyntaxCause::UnclosedBracket {
+            bracket,
+            stopped,
+            at_end,
+        } => {
+            let close = yaml::closer(bracket);
+            let what = if bracket == '{' { "mapping" } else { "list" };
+            let (label, help) = if at_end {
+                (
+                    "the file ends here".to_owned(),
+                    format!("add `{close}` after the last item of the {what}"),
+                )
+            } else {
+                (
+                    format!("expected `{close}` before this"),
+                    format!(
+                        "add `{close}` after the last item of the {what}, before the marked line"
+                    ),
+                )
+            };
+            let finding = finding.label(format!("`{bracket}` opened here, never closed"));
+            // A file that is only the bracket ends at the bracket: one label says it.
+            if stopped.start == span.start {
+                finding.with_help(help)
+            } else {
+                finding.with_secondary(stopped, label).with_help(help)
+            }
+        }
+        SyntaxCause::MismatchedBracket { bracket, found } => {
+            let close = yaml::closer(bracket);
+            finding
+                .label(format!("`{bracket}` opened here"))
+                .with_help(format!(
+                    "close this `{bracket}` with `{close}`, not `{found}`, or open it with `{}`",
+                    if found == '}' { '{' } else { '[' }
+                ))
+        }
+        SyntaxCause::ColonInValue { value } => finding
+            .label("this `:` starts another key")
+            .with_help(format!("quote the value: write `{}`", yaml::quoted(&value))),
+        SyntaxCause::Tab => finding
+            .label("a tab")
+            .with_help("indent with spaces, never tabs"),
+        SyntaxCause::SecondDocument => finding.label("a second document").with_help(
+            "move everything after the `---` into its own file, listed under `include:`",
+        ),
+        SyntaxCause::Utf8 => finding
+            .label("here")
+            .with_help("save the file as UTF-8 text"),
+        SyntaxCause::Other => finding.label("here"),
     }
 }
 

@@ -122,3 +122,13 @@ fn exchange_sharepoint_and_teams_administrators_can_each_bypass_pim() {
         );
     }
 }
+
+#[test]
+fn unclosed_bracket_is_shown_at_the_bracket_with_where_the_parser_stopped() {
+    let (out, code) = lint(&[(
+        "pimplan.yaml",
+        "version: 1\nprincipals:\n  - name: erin\n    type: user\n    licenses: [entra_id_p2, entra_id_governance\n  - name: frank\n    type: user\n",
+    )]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}

@@ -310,3 +310,210 @@ fn exclamation_marks_that_are_not_tags_are_fine() {
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 12, point 5: parser errors point at the cause.
+
+/// The one finding of a workspace whose `principals.yaml` holds `text`.
+fn the_finding(text: &str) -> Value {
+    let ws = with_file(text);
+    let run = lint(ws.path());
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let found = findings(&run);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    found[0].clone()
+}
+
+/// `line:column: message` of a finding's primary place and of each secondary label.
+fn places(f: &Value) -> Vec<String> {
+    let mut out = vec![format!(
+        "{}:{}: {}",
+        f["line"],
+        f["column"],
+        f["code"].as_str().unwrap_or_default()
+    )];
+    for l in f["labels"].as_array().cloned().unwrap_or_default() {
+        out.push(format!(
+            "{}:{}: {}",
+            l["line"],
+            l["column"],
+            l["message"].as_str().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn help(f: &Value) -> &str {
+    f["help"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn an_unclosed_list_is_reported_at_its_bracket_with_more_keys_after_it() {
+    let text = "principals:\n  - name: erin\n    type: user\n    licenses: [entra_id_p2, entra_id_governance\n  - name: frank\n    type: user\n";
+    let f = the_finding(text);
+    assert_eq!(
+        places(&f),
+        ["4:15: PIM001", "5:3: expected `]` before this"],
+        "{f:#?}"
+    );
+    assert_eq!(
+        f["message"],
+        "this `[` is never closed: the list it opens has no `]`"
+    );
+    assert!(
+        help(&f).starts_with("add `]` after the last item of the list"),
+        "{f:#?}"
+    );
+    assert!(!help(&f).contains("tab"), "{f:#?}");
+}
+
+#[test]
+fn an_unclosed_list_is_reported_at_its_bracket_at_the_end_of_the_file() {
+    let text = "principals:\n  - name: gina\n    type: user\n    licenses: [entra_id_p2, entra_id_governance\n";
+    let f = the_finding(text);
+    assert_eq!(
+        places(&f),
+        ["4:15: PIM001", "4:47: the file ends here"],
+        "{f:#?}"
+    );
+    assert!(
+        help(&f).starts_with("add `]` after the last item of the list"),
+        "{f:#?}"
+    );
+    assert!(!help(&f).contains("tab"), "{f:#?}");
+}
+
+#[test]
+fn an_unclosed_outer_mapping_is_reported_at_the_outer_brace() {
+    let outer = "groups:\n  - name: db\n    policy: {member: {activation: {max_duration: PT8H}}\n  - name: web\n";
+    let f = the_finding(outer);
+    assert_eq!(
+        places(&f),
+        ["3:13: PIM001", "4:3: expected `}` before this"],
+        "{f:#?}"
+    );
+    let at_end = the_finding(
+        "groups:\n  - name: db\n    policy: {member: {activation: {max_duration: PT8H}}\n",
+    );
+    assert_eq!(
+        places(&at_end),
+        ["3:13: PIM001", "3:55: the file ends here"],
+        "{at_end:#?}"
+    );
+    assert!(
+        help(&at_end).starts_with("add `}` after the last item of the mapping"),
+        "{at_end:#?}"
+    );
+}
+
+#[test]
+fn a_colon_in_an_unquoted_value_says_quote_the_value() {
+    // Rejected by the parser: a `: ` after a key's value, inside `{ }` and in a block.
+    let flow = the_finding(
+        "assignments:\n  - {group: ops, principal: b: c, role: member, type: eligible, duration: P90D, justification: x}\n",
+    );
+    assert_eq!(places(&flow), ["2:30: PIM001"], "{flow:#?}");
+    assert!(
+        help(&flow).starts_with("quote the value: write `\"b: c\"`"),
+        "{flow:#?}"
+    );
+    let block =
+        the_finding("assignments:\n  - group: ops\n    justification: see: ticket 42 # why\n");
+    assert_eq!(places(&block), ["3:23: PIM001"], "{block:#?}");
+    assert!(
+        help(&block).starts_with("quote the value: write `\"see: ticket 42\"`"),
+        "{block:#?}"
+    );
+    // Read as a `key: value` pair where text belongs: the file is valid YAML, so PIM002.
+    for (text, at, quoted) in [
+        (
+            "assignments:\n  - group: ops\n    justification: {see: ticket 42}\n",
+            "3:20: PIM002",
+            "\"{see: ticket 42}\"",
+        ),
+        (
+            "assignments:\n  - {group: ops, principal: [a: b], role: member}\n",
+            "2:29: PIM002",
+            "\"[a: b]\"",
+        ),
+        (
+            "principals:\n  - {name: hana, type: user, licenses: [x, y: z]}\n",
+            "2:44: PIM002",
+            "\"y: z\"",
+        ),
+    ] {
+        let f = the_finding(text);
+        assert_eq!(places(&f), [at], "{f:#?}");
+        assert!(
+            help(&f).starts_with(&format!("quote the value: write `{quoted}`")),
+            "{f:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_comma_in_an_unquoted_value_in_braces_says_quote_the_value() {
+    let f = the_finding(
+        "assignments:\n  - {group: ops, principal: bob, justification: ticket 42, see wiki}\n",
+    );
+    assert_eq!(places(&f), ["2:60: PIM002"], "{f:#?}");
+    assert_eq!(
+        f["message"],
+        "unknown key `see wiki`: inside `{ }`, a `,` ends a value"
+    );
+    assert!(
+        help(&f).starts_with(
+            "quote the value if the comma belongs to it: write `\"ticket 42, see wiki\"`"
+        ),
+        "{f:#?}"
+    );
+    // A misspelt key after a complete value is no comma problem.
+    let typo = the_finding("principals:\n  - {name: a, tipe: user}\n");
+    assert!(help(&typo).starts_with("did you mean `type`?"), "{typo:#?}");
+}
+
+#[test]
+fn a_colon_or_comma_the_parser_accepts_is_no_finding() {
+    let ws = with_file(
+        "principals:\n  - {name: alice, type: user, licenses: [entra_id_p2], upn: a:b@contoso.com}\n  - name: bob\n    type: user\n    upn: \"bob: b@contoso.com\"\n    licenses: [entra_id_p2, \"x, y: z\"]\n",
+    );
+    let run = lint(ws.path());
+    let found = findings(&run);
+    assert!(
+        found
+            .iter()
+            .all(|f| f["code"] != "PIM001" && f["code"] != "PIM002"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_mismatched_bracket_says_which_closes_it() {
+    let f = the_finding("principals:\n  - {name: a, type: user]\n");
+    assert_eq!(places(&f), ["2:5: PIM001"], "{f:#?}");
+    assert_eq!(f["message"], "this `{` is closed by `]`");
+    assert!(
+        help(&f).starts_with("close this `{` with `}`, not `]`, or open it with `[`"),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn only_a_tab_gets_the_tab_advice() {
+    let tab = the_finding("principals:\n\t- name: a\n");
+    assert_eq!(places(&tab), ["2:1: PIM001"], "{tab:#?}");
+    assert!(
+        help(&tab).starts_with("indent with spaces, never tabs"),
+        "{tab:#?}"
+    );
+    for text in [
+        "principals:\n  - name: \"abc\n",
+        "principals:\n  - {name: a, type: user]\n",
+        "principals:\n  - {name: a, type: user}\n---\nx: 1\n",
+        "principals:\n  - name: erin\n    licenses: [entra_id_p2\n  - name: frank\n",
+    ] {
+        let f = the_finding(text);
+        assert_eq!(f["code"], "PIM001", "{f:#?}");
+        assert!(!help(&f).contains("tab"), "{text}: {f:#?}");
+    }
+}

@@ -15,7 +15,10 @@ missing, `version` is not 1, an assignment does not give exactly one of `end`, `
 `permanent: true`, a YAML tag is written (`!include x`, `!!str 1`: pimplan gives tags no \
 meaning, so none is accepted), a root-file key appears in an included file, an `include:` glob reaches \
 outside the workspace folder, or a service principal is named as an approver (approvers are \
-users or groups; pointed at the approver, with the principal's `type:` labelled). Every \
+users or groups; pointed at the approver, with the principal's `type:` labelled), or a `: ` \
+inside `{ }` or `[ ]` made a `key: value` pair where text belongs (`justification: {see: ticket \
+42}`, `licenses: [x, y: z]`) or a `,` inside `{ }` cut a value short (`{justification: \
+ticket 42, see wiki}` reads a key `see wiki`); for both the help gives the value quoted. Every \
 such error of every file is reported in one run, each key's own: the entry that holds one \
 (a principal, group, admin, assignment, template, `rules:` line, or a top-level key such as \
 `tenant`) is left out, the rest of the file and the workspace are still checked, and what \
@@ -26,7 +29,8 @@ more than 100 such errors is not read past its first one.",
 `approvl: {required: true}` would leave activation without approval. pimplan refuses what it \
 does not understand.",
         example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: elegible        # did you mean `eligible`?\n    end: 2027-06-01T08:00:00Z\n",
-        fix: "Use the spelling the help suggests, or remove the key. `pimplan schema` prints the \
+        fix: "Use the spelling the help suggests, or remove the key. Quote text that holds `: `, \
+or a comma inside `{ }` (`justification: \"see: ticket 42, wiki\"`). `pimplan schema` prints the \
 JSON Schema of the format; point your editor at it for completion. A role name that is not \
 a Microsoft Entra built-in role (a custom role) is the one PIM002 that may be silenced \
 (`# pimplan: ignore PIM002 custom role`): every other one means part of a file was not read.",

@@ -322,7 +322,9 @@ fn reparse<T>(
     match std::str::from_utf8(text) {
         Ok(text) => parse(text),
         Err(_) => Err(YamlError {
-            kind: YamlErrorKind::Syntax,
+            kind: YamlErrorKind::Syntax {
+                cause: super::yaml::SyntaxCause::Other,
+            },
             message: String::new(),
             span: Span::default(),
         }),
@@ -351,6 +353,8 @@ fn recoverable(e: &YamlError) -> bool {
             | YamlErrorKind::MissingField { .. }
             | YamlErrorKind::DuplicateKey { .. }
             | YamlErrorKind::Shape
+            | YamlErrorKind::ColonInFlowValue { .. }
+            | YamlErrorKind::CommaInFlowValue { .. }
     )
 }
 
@@ -795,6 +799,6 @@ mod tests {
         assert!(r.value.is_none());
         assert_eq!(messages(&r)[0], "unknown key `typ`");
         assert_eq!(r.errors.len(), 2);
-        assert_eq!(r.errors[1].kind, YamlErrorKind::Syntax);
+        assert!(matches!(r.errors[1].kind, YamlErrorKind::Syntax { .. }));
     }
 }

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::granit_parser::{Event, Parser, Scanner, StrInput, TokenType};
+use serde_saphyr::granit_parser::{ErrorKind, Event, Parser, Scanner, StrInput, TokenType};
 use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
 
 use super::{FileId, SourceFile, Span};
@@ -133,8 +133,9 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
 /// What went wrong reading a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum YamlErrorKind {
-    /// Not valid YAML, or not valid UTF-8.
-    Syntax,
+    /// Not valid YAML, or not valid UTF-8; `cause` says what the parser met, as far as
+    /// pimplan can tell, so that the finding's label and help fit it.
+    Syntax { cause: SyntaxCause },
     /// Valid YAML, but a budget (size, depth, aliases) was exceeded.
     Limit,
     /// The file writes YAML tags (`!include x`, `!!str 1`); the error's span is the first,
@@ -152,6 +153,40 @@ pub enum YamlErrorKind {
     /// Valid YAML of the wrong shape or type (a list where a mapping belongs, a number
     /// where a name belongs, `yes` where a boolean belongs).
     Shape,
+    /// Valid YAML that holds a `key: value` pair where text belongs, because a `: ` in an
+    /// unquoted value inside `{ }` or `[ ]` starts a mapping (`principal: [a: b]`,
+    /// `justification: {see: ticket 42}`); `value` is the value as written.
+    ColonInFlowValue { value: String },
+    /// An unknown key that is the rest of a value a `,` cut short inside `{ }`
+    /// (`justification: ticket 42, see wiki}` reads a key `see wiki`); `value` is the whole
+    /// value as written, comma included.
+    CommaInFlowValue { field: String, value: String },
+}
+
+/// What made a file invalid YAML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyntaxCause {
+    /// A `{` or `[` that is never closed. The error's span is the bracket; `stopped` is
+    /// where the parser gave up: the end of the file when `at_end`, else the line where the
+    /// file goes on as if the bracket had been closed.
+    UnclosedBracket {
+        bracket: char,
+        stopped: Span,
+        at_end: bool,
+    },
+    /// A `{` closed by `]` or a `[` by `}`; the error's span is the opening bracket.
+    MismatchedBracket { bracket: char, found: char },
+    /// A `: ` inside an unquoted value, which YAML reads as the start of another key; the
+    /// error's span is the colon, `value` the value as written (to suggest quoting it).
+    ColonInValue { value: String },
+    /// A tab where YAML allows only spaces (indentation).
+    Tab,
+    /// A second document (`---`) in the file.
+    SecondDocument,
+    /// The file is not UTF-8.
+    Utf8,
+    /// Anything else: the parser's own words say what.
+    Other,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,7 +358,8 @@ fn convert_error(
     while let E::AliasError { error: inner, .. } = error {
         error = inner.without_snippet();
     }
-    if raw.contains("tab") {
+    let tab = raw.contains("tab");
+    if tab {
         span = point_at_tab(file, span);
     }
     // The crate appends " at line L, column C"; we print locations ourselves.
@@ -333,8 +369,15 @@ fn convert_error(
         .to_owned();
     let limits = Limits::for_bytes(file.text.len());
     if let Some(breach) = breach {
+        let kind = if matches!(breach, BudgetBreach::Documents { .. }) {
+            YamlErrorKind::Syntax {
+                cause: SyntaxCause::SecondDocument,
+            }
+        } else {
+            YamlErrorKind::Limit
+        };
         return YamlError {
-            kind: YamlErrorKind::Limit,
+            kind,
             message: breach_message(breach, &limits),
             span,
         };
@@ -380,7 +423,9 @@ fn convert_error(
             ),
         ),
         E::InvalidUtf8Input => (
-            YamlErrorKind::Syntax,
+            YamlErrorKind::Syntax {
+                cause: SyntaxCause::Utf8,
+            },
             "the file is not valid UTF-8".to_owned(),
         ),
         E::Budget { breach, .. } => (YamlErrorKind::Limit, breach_message(breach, &limits)),
@@ -407,15 +452,313 @@ fn convert_error(
         _ if is_limit(&message) => (YamlErrorKind::Limit, limit_message(&message, &limits)),
         // The crate's wording names its own API; say what it means for a workspace file.
         _ if message.contains("multiple YAML documents") => (
-            YamlErrorKind::Syntax,
+            YamlErrorKind::Syntax {
+                cause: SyntaxCause::SecondDocument,
+            },
             "a second YAML document (`---`): a workspace file holds one document; split it into two files".to_owned(),
         ),
-        _ => (YamlErrorKind::Syntax, message),
+        _ if tab => (
+            YamlErrorKind::Syntax {
+                cause: SyntaxCause::Tab,
+            },
+            message,
+        ),
+        _ => {
+            let (cause, message, at) = syntax_cause(file, span, message);
+            span = at;
+            (YamlErrorKind::Syntax { cause }, message)
+        }
     };
+    if let YamlErrorKind::UnknownField { field, .. } = &kind
+        && let Some(value) = comma_cut(&file.text, span)
+    {
+        return YamlError {
+            message: format!("unknown key `{field}`: inside `{{ }}`, a `,` ends a value"),
+            kind: YamlErrorKind::CommaInFlowValue {
+                field: field.clone(),
+                value,
+            },
+            span,
+        };
+    }
+    if kind == YamlErrorKind::Shape
+        && message == "expected a single name or text here, not a list or mapping"
+        && let Some(value) = pair_as_written(&file.text, span.start as usize)
+    {
+        return YamlError {
+            message: format!(
+                "expected text, found `{value}`: inside `{{ }}` or `[ ]`, a `: ` makes a `key: value` pair"
+            ),
+            kind: YamlErrorKind::ColonInFlowValue { value },
+            span,
+        };
+    }
     YamlError {
         kind,
         message,
         span,
+    }
+}
+
+/// The whole value, when the key at `span` has no value of its own and follows a `,` that
+/// ends a value inside `{ }` on the same line (`{justification: ticket 42, see wiki}`): then
+/// the comma most likely belongs to the value before it.
+fn comma_cut(text: &str, span: Span) -> Option<String> {
+    let (start, end) = (span.start as usize, span.end as usize);
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
+    let before = text.get(line_start..start)?.trim_end().strip_suffix(',')?;
+    let rest = text.get(end..)?;
+    let line_end = end + rest.find('\n').unwrap_or(rest.len());
+    let after = text.get(end..line_end)?.trim_start();
+    if !(after.starts_with([',', '}']) || after.is_empty()) {
+        return None;
+    }
+    // The value before the comma: after the last `: ` and after any earlier `,` or `{`.
+    let after_key = before.rfind(": ")? + 2;
+    if before[after_key..].contains([',', '{', '[', '}', ']', '"', '\'']) {
+        return None;
+    }
+    let cut = text.get(line_start + after_key..end)?;
+    Some(cut.trim().to_owned())
+}
+
+/// The value written at byte `at`, when it holds a `: ` that made it a mapping: a whole
+/// `{ }` or `[ ]` on one line with a colon in it, or an unquoted `key: value` item of one.
+fn pair_as_written(text: &str, at: usize) -> Option<String> {
+    let rest = text.get(at..)?;
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let value = match line.chars().next()? {
+        open @ ('{' | '[') => {
+            let mut depth = 0usize;
+            let end = line.char_indices().find_map(|(i, c)| {
+                if c == open {
+                    depth += 1;
+                } else if c == closer(open) {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                None
+            })?;
+            line[..end].to_owned()
+        }
+        _ => value_at(text, at, true),
+    };
+    (value.contains(": ") || value.ends_with(':')).then_some(value)
+}
+
+/// What a syntax error at `span` (the parser's `message`) comes from: an unclosed bracket
+/// before it, a colon inside an unquoted value, or something else. Returns the cause, the
+/// message to print and the place to point at (the bracket, for an unclosed one).
+fn syntax_cause(file: &SourceFile, span: Span, message: String) -> (SyntaxCause, String, Span) {
+    let text = file.text.as_str();
+    let at = (span.start as usize).min(text.len());
+    if !text.is_char_boundary(at) {
+        return (SyntaxCause::Other, message, span);
+    }
+    // The crate finds an unclosed bracket at the end of the file itself, and points at it.
+    if message.starts_with("unclosed bracket") {
+        let bracket = text[at..].chars().next().unwrap_or('[');
+        return (
+            SyntaxCause::UnclosedBracket {
+                bracket,
+                stopped: end_of(span.file, text),
+                at_end: true,
+            },
+            unclosed_message(bracket),
+            Span::new(span.file, at, at + bracket.len_utf8()),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("mismatched bracket '") {
+        let mut chars = rest.chars();
+        let bracket = chars.next().unwrap_or('{');
+        let found = chars.find(|c| matches!(c, '}' | ']')).unwrap_or(']');
+        return (
+            SyntaxCause::MismatchedBracket { bracket, found },
+            format!("this `{bracket}` is closed by `{found}`"),
+            span,
+        );
+    }
+    let scan = scan_to(text, at);
+    if let Some(open) = scan.open.last().copied()
+        && resumes_block(text, open, at)
+    {
+        let bracket = text[open..].chars().next().unwrap_or('[');
+        let at_end = only_comments(&text[at..]);
+        // The line where the file goes on as if the bracket had been closed, from its
+        // first character (the parser stops later on it, at a `:` or a `-`).
+        let stopped = if at_end {
+            end_of(span.file, text)
+        } else {
+            let line = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let first = line + (text[line..at].len() - text[line..at].trim_start().len());
+            Span::new(span.file, first, first)
+        };
+        return (
+            SyntaxCause::UnclosedBracket {
+                bracket,
+                stopped,
+                at_end,
+            },
+            unclosed_message(bracket),
+            Span::new(span.file, open, open + 1),
+        );
+    }
+    let colon = text[at..].starts_with(':')
+        && (message.contains("did not find expected ','")
+            || message.contains("mapping values are not allowed"));
+    if colon {
+        let value = value_at(text, value_start(text, at), !scan.open.is_empty());
+        if !value.is_empty() {
+            return (
+                SyntaxCause::ColonInValue { value },
+                "a `: ` inside an unquoted value: YAML reads it as the start of another key"
+                    .to_owned(),
+                Span::new(span.file, at, at + 1),
+            );
+        }
+    }
+    (SyntaxCause::Other, message, span)
+}
+
+/// Whether `rest` holds nothing but blank lines and comments.
+fn only_comments(rest: &str) -> bool {
+    rest.lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#'))
+}
+
+/// The end of the file: its last character, so that it can be marked (the file's very end
+/// is past every line).
+fn end_of(file: FileId, text: &str) -> Span {
+    let trimmed = text.trim_end();
+    match trimmed.char_indices().last() {
+        Some((i, c)) => Span::new(file, i, i + c.len_utf8()),
+        None => Span::new(file, 0, 0),
+    }
+}
+
+fn unclosed_message(bracket: char) -> String {
+    let what = if bracket == '{' { "mapping" } else { "list" };
+    format!(
+        "this `{bracket}` is never closed: the {what} it opens has no `{}`",
+        closer(bracket)
+    )
+}
+
+/// The bracket that closes `bracket`.
+pub fn closer(bracket: char) -> char {
+    if bracket == '{' { '}' } else { ']' }
+}
+
+/// What the scanner saw before byte `end`: the flow brackets still open (their byte
+/// offsets, outermost first).
+struct Scan {
+    open: Vec<usize>,
+}
+
+///
+/// Only the text before `end` is scanned: the scanner looks ahead (to tell keys from
+/// values), so on the whole file it can fail at `end` before it hands out the tokens
+/// before it.
+fn scan_to(text: &str, end: usize) -> Scan {
+    let mut scan = Scan { open: Vec::new() };
+    let text = text.get(..end).unwrap_or(text);
+    for token in Scanner::new(StrInput::new(text)) {
+        let token = match token {
+            Ok(token) => token,
+            // At the end of the text, a bracket still open: the scanner names it, also
+            // when its lookahead kept back the tokens before.
+            Err(e) => {
+                if let ErrorKind::UnclosedFlowCollection { .. } = e.kind()
+                    && let Some(at) = e.marker().byte_offset()
+                {
+                    scan.open = vec![at];
+                }
+                break;
+            }
+        };
+        let Some(start) = token.span().start.byte_offset() else {
+            continue;
+        };
+        // An implicit mapping (`[a: b]`) has a start and an end of no width: no bracket.
+        let written = text[start..].chars().next();
+        match token.token_type() {
+            TokenType::FlowSequenceStart | TokenType::FlowMappingStart
+                if matches!(written, Some('[' | '{')) =>
+            {
+                scan.open.push(start);
+            }
+            TokenType::FlowSequenceEnd | TokenType::FlowMappingEnd
+                if matches!(written, Some(']' | '}')) =>
+            {
+                scan.open.pop();
+            }
+            _ => {}
+        }
+    }
+    scan
+}
+
+/// Whether the error at byte `at`, met inside the flow collection opened at byte `open`,
+/// is where the block structure goes on: the end of the file, or a later line indented no
+/// deeper than the line of the bracket (a flow collection's lines are indented deeper).
+/// Then the bracket was never closed.
+fn resumes_block(text: &str, open: usize, at: usize) -> bool {
+    if only_comments(&text[at..]) {
+        return true;
+    }
+    let line_start = |i: usize| text[..i].rfind('\n').map_or(0, |n| n + 1);
+    let (open_line, at_line) = (line_start(open), line_start(at));
+    at_line > open_line && indent(&text[at_line..]) <= indent(&text[open_line..])
+}
+
+/// The indentation of a line, counting block list dashes (`- `) as indentation.
+fn indent(line: &str) -> usize {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' => i += 1,
+            b'-' if matches!(bytes.get(i + 1), Some(b' ')) => i += 2,
+            _ => break,
+        }
+    }
+    i
+}
+
+/// Where the value holding the colon at byte `colon` starts: after the `: ` (or `,`, `{`,
+/// `[`) before it on its line.
+fn value_start(text: &str, colon: usize) -> usize {
+    let line_start = text[..colon].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..colon];
+    let after_key = before.rfind(": ").map(|i| i + 2);
+    let after_flow = before.rfind([',', '{', '[']).map(|i| i + 1);
+    line_start + after_key.max(after_flow).unwrap_or(0)
+}
+
+/// The unquoted value that starts at byte `start`, up to the end of the line (a comment
+/// aside) or, inside `{ }` or `[ ]`, up to the next `,`, `}` or `]`.
+fn value_at(text: &str, start: usize, flow: bool) -> String {
+    let rest = &text[start..];
+    let mut end = rest.find('\n').unwrap_or(rest.len());
+    if let Some(i) = rest[..end].find(" #") {
+        end = i;
+    }
+    if flow && let Some(i) = rest[..end].find([',', '}', ']']) {
+        end = i;
+    }
+    rest[..end].trim().to_owned()
+}
+
+/// `value` quoted so YAML reads it as text: in double quotes, or in single quotes when it
+/// holds a `"` or a `\\`.
+pub fn quoted(value: &str) -> String {
+    if value.contains(['"', '\\']) {
+        format!("'{}'", value.replace('\'', "''"))
+    } else {
+        format!("\"{value}\"")
     }
 }
 
@@ -765,5 +1108,25 @@ mod tests {
         let block = run(&text).err().unwrap_or_else(|| unreachable!());
         assert_eq!(block.kind, YamlErrorKind::Limit, "{block:?}");
         assert_eq!(block.message, err.message);
+    }
+
+    #[test]
+    fn a_value_is_quoted_so_that_yaml_reads_it_as_written() {
+        assert_eq!(quoted("b: c"), "\"b: c\"");
+        assert_eq!(quoted("say \"hi\": it's"), "'say \"hi\": it''s'");
+        assert_eq!(quoted("a\\b: c"), "'a\\b: c'");
+    }
+
+    #[test]
+    fn a_bracket_left_open_is_found_behind_the_scanners_lookahead() {
+        // The scanner fails at the `-` of line 3 before it hands out line 2's tokens.
+        let text = "principals:\n  - { name: carol, licenses: [p2]\n  - { name: dave }\n";
+        let at = text.rfind("- {").unwrap_or(0);
+        assert_eq!(scan_to(text, at).open, vec![16]);
+        assert!(resumes_block(text, 16, at));
+        // A later line indented deeper goes on inside the bracket.
+        let deeper = "a:\n  b: [x,\n      y: z\n";
+        let at = deeper.find("y:").unwrap_or(0);
+        assert!(!resumes_block(deeper, deeper.find('[').unwrap_or(0), at));
     }
 }

@@ -97,13 +97,14 @@ fn permanent_for_a_break_glass_account_gives_the_emergency_access_advice() {
 }
 
 #[test]
-fn exchange_sharepoint_and_teams_administrators_can_each_bypass_pim() {
+fn exchange_sharepoint_teams_and_yammer_administrators_can_each_bypass_pim() {
     // Each of these roles holds `microsoft.directory/groups.unified/members/update`
     // (Microsoft Entra built-in roles, permissions reference).
     for (role, short) in [
         ("Exchange Administrator", "Exchange"),
         ("SharePoint Administrator", "SharePoint"),
         ("Teams Administrator", "Teams"),
+        ("Yammer Administrator", "Yammer"),
     ] {
         let (out, code) = lint(&[(
             "pimplan.yaml",

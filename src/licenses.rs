@@ -69,9 +69,45 @@ pub static PRODUCTS: &[Product] = &[
         "EMSPREMIUM_USGOV_GCCHIGH",
     ),
     p2("Enterprise Mobility + Security G5 GCC", "EMSPREMIUM_GOV"),
+    p2("Microsoft 365 A5 for faculty", "M365EDU_A5_FACULTY"),
+    p2("Microsoft 365 A5 for students", "M365EDU_A5_STUDENT"),
+    p2(
+        "Microsoft 365 A5 student use benefits",
+        "M365EDU_A5_STUUSEBNFT",
+    ),
+    p2(
+        "Microsoft 365 A5 without Audio Conferencing for students use benefit",
+        "M365EDU_A5_NOPSTNCONF_STUUSEBNFT",
+    ),
     p2("Microsoft 365 E5", "SPE_E5"),
     p2("Microsoft 365 E5 (no Teams)", "Microsoft_365_E5_(no_Teams)"),
     p2("Microsoft 365 E5 (500 seats min)_HUB", "Microsoft_365_E5"),
+    p2(
+        "Microsoft 365 E5 Developer (without Windows and Audio Conferencing)",
+        "DEVELOPERPACK_E5",
+    ),
+    p2(
+        "Microsoft 365 E5 EEA (no Teams)",
+        "O365_w/o_Teams_Bundle_M5",
+    ),
+    p2(
+        "Microsoft 365 E5 EEA (no Teams) with Calling Minutes",
+        "Microsoft_365_E5_EEA_(no_Teams)_with_Calling_Minutes",
+    ),
+    p2(
+        "Microsoft 365 E5 EEA (no Teams) without Audio Conferencing",
+        "Microsoft_365_E5_EEA_(no_Teams)_without_Audio_Conferencing",
+    ),
+    // Earlier versions of the page named this SKU Microsoft 365 E5 Security.
+    p2("Microsoft Defender Suite", "IDENTITY_THREAT_PROTECTION"),
+    p2(
+        "Microsoft 365 E5 with Calling Minutes",
+        "SPE_E5_CALLINGMINUTES",
+    ),
+    p2(
+        "Microsoft 365 E5 without Audio Conferencing",
+        "SPE_E5_NOPSTNCONF",
+    ),
     p2(
         "Microsoft 365 E5 without Audio Conferencing (500 seats min)_HUB",
         "Microsoft_365_E5_without_Audio_Conferencing",
@@ -150,6 +186,9 @@ mod tests {
             "Microsoft Entra Suite",
             "Microsoft_Entra_ID_Governance",
             "AAD_PREMIUM_P2",
+            "M365EDU_A5_FACULTY",
+            "Microsoft Defender Suite",
+            "SPE_E5_NOPSTNCONF",
         ] {
             assert!(covers_pim(l), "{l}");
         }
@@ -164,6 +203,10 @@ mod tests {
             "SPE_E3",
             "EMS",
             "AAD_PREMIUM",
+            // on the page, without AAD_PREMIUM_P2
+            "INFORMATION_PROTECTION_COMPLIANCE",
+            "IDENTITY_THREAT_PROTECTION_FOR_EMS_E5",
+            "Microsoft 365 E5 Compliance",
             "EMSPREMUIM",
             "entra_id_p3",
             "",

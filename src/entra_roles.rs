@@ -31,7 +31,8 @@ pub enum Bypass {
     Nothing,
     /// Microsoft 365 groups that are not role-assignable: the roles whose permissions include
     /// `microsoft.directory/groups.unified/members/update` (Exchange Administrator,
-    /// SharePoint Administrator, Teams Administrator; permissions-reference.md).
+    /// SharePoint Administrator, Teams Administrator, Yammer Administrator;
+    /// permissions-reference.md).
     NonRoleAssignableM365Groups,
 }
 
@@ -809,7 +810,10 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "Yammer Administrator",
         template_id: "810a2642-a034-447f-a5e8-41beaa378541",
         manages: Manages::Nothing,
-        bypass: Bypass::Nothing,
+        // includes/yammer-administrator.md (ms.date 2026-01-26): "Create, manage, and restore
+        // Microsoft 365 Groups, but not role-assignable groups";
+        // `microsoft.directory/groups.unified/members/update`.
+        bypass: Bypass::NonRoleAssignableM365Groups,
     },
 ];
 
@@ -869,7 +873,8 @@ mod tests {
             [
                 "Exchange Administrator",
                 "SharePoint Administrator",
-                "Teams Administrator"
+                "Teams Administrator",
+                "Yammer Administrator"
             ]
         );
     }

@@ -17,6 +17,7 @@ pub mod fs;
 pub mod graph;
 pub mod http;
 pub mod identity;
+pub mod licenses;
 pub mod lint;
 pub mod load;
 pub mod plan;

@@ -97,13 +97,14 @@ fn permanent_for_a_break_glass_account_gives_the_emergency_access_advice() {
 }
 
 #[test]
-fn exchange_sharepoint_and_teams_administrators_can_each_bypass_pim() {
+fn exchange_sharepoint_teams_and_yammer_administrators_can_each_bypass_pim() {
     // Each of these roles holds `microsoft.directory/groups.unified/members/update`
     // (Microsoft Entra built-in roles, permissions reference).
     for (role, short) in [
         ("Exchange Administrator", "Exchange"),
         ("SharePoint Administrator", "SharePoint"),
         ("Teams Administrator", "Teams"),
+        ("Yammer Administrator", "Yammer"),
     ] {
         let (out, code) = lint(&[(
             "pimplan.yaml",
@@ -131,4 +132,26 @@ fn unclosed_bracket_is_shown_at_the_bracket_with_where_the_parser_stopped() {
     )]);
     assert_eq!(code, 1);
     insta::assert_snapshot!(out);
+}
+
+#[test]
+fn activation_and_expiry_maximums_quote_what_was_written_with_the_length_in_words() {
+    let (out, code) = lint(&[(
+        "pimplan.yaml",
+        &format!(
+            "version: 1\n{PEOPLE}groups:\n  - name: ops\n    policy:\n      member:\n        activation: {{ max_duration: P2W }}\n        eligible_assignment: {{ max_duration: P1DT0H }}\n        active_assignment: {{ max_duration: \"PT480M\" }}\n      owner:\n        activation: {{ max_duration: PT75M }}\nassignments:\n  - {{ group: ops, principal: alice, role: member, type: eligible, duration: P1D, justification: on-call rotation }}\n"
+        ),
+    )]);
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        // PIM605
+        "activation maximum `P2W` (14 days) is over 24 hours",
+        // PIM606
+        "eligible assignment maximum `P1DT0H` (1 day) is not a portal choice",
+        "active assignment maximum `PT480M` (8 hours) is not a portal choice",
+        // PIM611
+        "activation maximum `PT75M` (1 hour 15 minutes) is off the 30-minute grid",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
 }

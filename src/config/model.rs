@@ -202,11 +202,12 @@ impl Principal {
         self.licenses.iter().any(|l| l.value == license)
     }
 
-    /// Licences that cover PIM: Microsoft Entra ID P2 or Microsoft Entra ID Governance.
-    pub const PIM_LICENSES: [&'static str; 2] = ["entra_id_p2", "entra_id_governance"];
-
+    /// Whether a licence covers PIM: Microsoft Entra ID P2 or Microsoft Entra ID Governance,
+    /// by pimplan's keyword or by a product that includes one (see `crate::licenses`).
     pub fn has_pim_license(&self) -> bool {
-        Self::PIM_LICENSES.iter().any(|l| self.has_license(l))
+        self.licenses
+            .iter()
+            .any(|l| crate::licenses::covers_pim(&l.value))
     }
 
     pub fn is(&self, kind: PrincipalType) -> bool {

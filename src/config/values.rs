@@ -297,6 +297,17 @@ pub fn format_duration(d: IsoDuration) -> String {
 /// A length of time in words for messages, exactly as people write it: "4 minutes 59 seconds",
 /// "30 days 1 minute", "1 hour". Never rounded, so a length just under a limit never reads as
 /// the limit itself; a part of a second is left out ("less than 1 second" if that is all).
+/// A duration as a message quotes it: what was written, then its length in words, for
+/// example "`P2W` (14 days)". `written` is the source text of the value (quotes around a
+/// quoted scalar are dropped); without it the normalised form is quoted.
+pub fn quote_duration(written: Option<&str>, d: IsoDuration) -> String {
+    let text = written
+        .map(|w| w.trim().trim_matches(|c| c == '"' || c == '\'').trim())
+        .filter(|w| !w.is_empty())
+        .map_or_else(|| format_duration(d), str::to_owned);
+    format!("`{text}` ({})", describe_length(d.0))
+}
+
 pub fn describe_length(d: chrono::TimeDelta) -> String {
     let negative = d < TimeDelta::zero();
     let secs = d.num_seconds().unsigned_abs();

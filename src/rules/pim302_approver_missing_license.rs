@@ -8,11 +8,13 @@ pub static RULE: Rule = Rule {
     name: "approver-missing-license",
     severity: Severity::Error,
     message: "an approver has no PIM licence",
-    help: "give the approver `licenses: [entra_id_p2]` or `[entra_id_governance]`, or choose a licensed approver",
+    help: "record the approver's licence (`entra_id_p2`, `entra_id_governance`, or a product that includes one, such as `Microsoft 365 E5`), or choose a licensed approver",
     docs: Docs {
         what: "A user listed in an activation policy's `approval.approvers`, where approval is \
-required, has neither `entra_id_p2` nor `entra_id_governance` in `licenses`. (Approver groups are not checked: their \
-members are not declared.)",
+required, has no licence in `licenses` that covers PIM: `entra_id_p2`, `entra_id_governance`, \
+or a product that includes Microsoft Entra ID P2 or ID Governance, by its Microsoft name or SKU \
+part number (as for PIM301). (Approver groups are not checked: their members are not \
+declared.)",
         why: "Microsoft requires a P2 or Governance licence for users who can approve or reject \
 activation requests. An approval flow that depends on unlicensed approvers is out of \
 compliance and may stop working when licences are enforced.",
@@ -20,7 +22,10 @@ compliance and may stop working when licences are enforced.",
         fix: "Record the approver's licence, or pick approvers who hold one.",
         source: "Microsoft Learn, licensing-fundamentals (licensing-pim include): users who \
 can approve or reject activation requests need P2 or Governance; the worked example counts \
-approvers (14 eligible + 3 approvers = 17 licences).",
+approvers (14 eligible + 3 approvers = 17 licences). Microsoft Learn, \"Product names and \
+service plan identifiers for licensing\" \
+(https://learn.microsoft.com/en-us/entra/identity/users/licensing-service-plan-reference): the \
+products that include AAD_PREMIUM_P2 or Entra_Identity_Governance.",
     },
     locked: None,
     check: Check::Workspace(check),
@@ -50,7 +55,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                         .label("approves activations")
                         .with_secondary(
                             p.name.span,
-                            "no `entra_id_p2` or `entra_id_governance` here",
+                            "no licence here includes Entra ID P2 or ID Governance",
                         ),
                     );
                 }

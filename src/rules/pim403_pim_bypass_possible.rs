@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     help: "make the group role-assignable, or remove the role that can bypass PIM",
     docs: Docs {
         what: "Someone can change a group's membership through the Groups API, outside PIM: an \
-Exchange, SharePoint or Teams Administrator exists (an `admins:` entry, or a group granted to someone whose \
+Exchange, SharePoint, Teams or Yammer Administrator exists (an `admins:` entry, or a group granted to someone whose \
 `entra_roles` include it) and the group is a Microsoft 365 group that is not \
 role-assignable; or an admin holds a group-managing role scoped to an administrative unit \
 (reported once per such admin, at its unit, since which groups the unit holds is not \
@@ -20,7 +20,7 @@ declared).",
         why: "Changes made outside PIM are not just-in-time, not approved and not in the files: \
 the state pimplan plans against drifts, and a member added by such an admin has standing \
 access nobody reviewed.",
-        example: "admins:\n  - { principal: erin, role: Teams Administrator }\ngroups:\n  - name: finance-app-owners\n    type: microsoft365          # not role-assignable: Exchange, SharePoint and Teams admins can edit members\n",
+        example: "admins:\n  - { principal: erin, role: Teams Administrator }\ngroups:\n  - name: finance-app-owners\n    type: microsoft365          # not role-assignable: Exchange, SharePoint, Teams and Yammer admins can edit members\n",
         fix: "For sensitive groups use role-assignable groups, which only Privileged Role \
 Administrators, Global Administrators and owners can manage. Otherwise accept the risk \
 explicitly (`# pimplan: ignore PIM403 <why>`) and watch for drift.",
@@ -29,7 +29,10 @@ explicitly (`# pimplan: ignore PIM403 <why>`) and watch for drift.",
 Exchange Administrators for non-role-assignable Microsoft 365 groups, and administrative \
 unit-scoped admins. Microsoft Learn, \"Microsoft Entra built-in roles\" (permissions \
 reference, https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference): \
-Exchange Administrator, SharePoint Administrator and Teams Administrator each hold \
+Exchange Administrator, SharePoint Administrator, Teams Administrator and Yammer Administrator \
+(the Yammer Administrator entry: \"Create, manage, and restore Microsoft 365 Groups, but not \
+role-assignable groups\") each \
+hold \
 `microsoft.directory/groups.unified/members/update`, \"Update members of Microsoft 365 groups, \
 excluding role-assignable groups\".",
     },

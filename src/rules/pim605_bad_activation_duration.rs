@@ -2,7 +2,7 @@
 use chrono::TimeDelta;
 
 use super::{Check, Context, Docs, Rule};
-use crate::config::values::format_duration;
+use crate::config::values::quote_duration;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -44,8 +44,8 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                         &RULE,
                         span,
                         format!(
-                            "activation maximum `{}` is {side}",
-                            format_duration(d.value)
+                            "activation maximum {} is {side}",
+                            quote_duration(cx.sources.text(span), d.value)
                         ),
                     )
                     .label("out of range"),

@@ -1,6 +1,6 @@
 //! PIM606 bad-expiry-choice.
 use super::{Check, Context, Docs, Rule};
-use crate::config::values::format_duration;
+use crate::config::values::quote_duration;
 use crate::finding::{Finding, Severity};
 
 /// The "Expire eligible/active assignments after" choices the portal offers, in days.
@@ -42,8 +42,8 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                         &RULE,
                         span,
                         format!(
-                            "{which} assignment maximum `{}` is not a portal choice",
-                            format_duration(d.value)
+                            "{which} assignment maximum {} is not a portal choice",
+                            quote_duration(cx.sources.text(span), d.value)
                         ),
                     )
                     .label("not P15D, P30D, P90D, P180D or P365D"),

@@ -1,6 +1,6 @@
 //! PIM611 activation-off-grid.
 use super::{Check, Context, Docs, Rule, pim605_bad_activation_duration as range};
-use crate::config::values::format_duration;
+use crate::config::values::quote_duration;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
@@ -37,8 +37,8 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                         &RULE,
                         span,
                         format!(
-                            "activation maximum `{}` is off the 30-minute grid",
-                            format_duration(d.value)
+                            "activation maximum {} is off the 30-minute grid",
+                            quote_duration(cx.sources.text(span), d.value)
                         ),
                     )
                     .label("not a multiple of 30 minutes"),

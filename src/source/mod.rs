@@ -151,6 +151,13 @@ impl Sources {
             .map_or_else(|| "<unknown>".to_owned(), SourceFile::display_path)
     }
 
+    /// The text a span covers, as written (`None` when the span is not in a known file).
+    pub fn text(&self, span: Span) -> Option<&str> {
+        self.get(span.file)?
+            .text
+            .get(span.start as usize..span.end as usize)
+    }
+
     pub fn line_col(&self, span: Span) -> LineCol {
         self.get(span.file)
             .map_or(LineCol { line: 1, column: 1 }, |f| {

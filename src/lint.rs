@@ -186,13 +186,21 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             }
     };
     let text = multi_line_text(&loaded);
+    // An ignore in a file that is not read (PIM008's) silences only PIM008: the rest of
+    // the file is not checked, so an ignore there is not judged.
+    let quiet: Vec<_> = loaded
+        .unread
+        .iter()
+        .chain(&loaded.not_included)
+        .copied()
+        .collect();
     let findings = suppress::apply(
         &loaded.sources,
         now.date_naive(),
         findings,
         &suppress::Pass {
             ran: &ran,
-            unread: &loaded.unread,
+            unread: &quiet,
             report_malformed: true,
             text: &text,
         },

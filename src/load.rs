@@ -9,7 +9,8 @@ use crate::config::model::Workspace;
 use crate::config::raw::RawFile;
 use crate::finding::Finding;
 use crate::rules::{
-    pim001_yaml_syntax, pim002_invalid_config, pim003_duplicate_key, pim006_include_matched_nothing,
+    pim001_yaml_syntax, pim002_invalid_config, pim003_duplicate_key,
+    pim006_include_matched_nothing, pim008_file_not_included,
 };
 use crate::source::recover::Skipped;
 use crate::source::yaml::{self, Spanned, SyntaxCause, YamlError, YamlErrorKind};
@@ -49,6 +50,10 @@ pub struct Loaded {
     /// includes mean could not be read (or reached). What was left out, and what it named,
     /// is the workspace's `left_out`.
     pub unread: Vec<FileId>,
+    /// YAML files in the workspace folder that hold pimplan sections but that no include
+    /// matches (PIM008): in the sources only so that the finding can point into them; they
+    /// are not part of the workspace and nothing else looks at them.
+    pub not_included: Vec<FileId>,
 }
 
 fn yaml_finding(e: YamlError) -> Finding {
@@ -315,15 +320,25 @@ fn read_all(first: u32, paths: Vec<PathBuf>) -> Result<Vec<ReadFile>, LoadError>
     Ok(out)
 }
 
-/// Expand the root file's include globs: sorted, without duplicates or the root itself.
-/// Everything a glob could mean that cannot be read is a finding on its entry; the second
-/// value is false when there is one (the workspace is then incomplete).
+/// The root file's include globs, expanded.
+struct Expanded {
+    /// The files to read: sorted, without duplicates or the root itself.
+    paths: Vec<PathBuf>,
+    /// The real paths of those files.
+    canonical: std::collections::HashSet<PathBuf>,
+    /// False when something a glob could mean cannot be read (the workspace is then
+    /// incomplete).
+    complete: bool,
+}
+
+/// Expand the root file's include globs. Everything a glob could mean that cannot be read is
+/// a finding on its entry.
 fn expand_includes(
     includes: &[Spanned<String>],
     root_dir: &Path,
     root_path: &Path,
     findings: &mut Vec<Finding>,
-) -> (Vec<PathBuf>, bool) {
+) -> Expanded {
     let canonical_root = std::fs::canonicalize(if root_dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -441,7 +456,11 @@ fn expand_includes(
             findings.push(finding);
         }
     }
-    (out, complete)
+    Expanded {
+        paths: out,
+        canonical: seen,
+        complete,
+    }
 }
 
 /// Load the workspace whose root file is `root_path`.
@@ -469,6 +488,7 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
             workspace: None,
             findings,
             unread: vec![root],
+            not_included: Vec::new(),
         });
     };
     // The include list is lowered with the settings; read it from the raw root first.
@@ -482,7 +502,12 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         raw: root_raw,
         skipped: first.skipped,
     }];
-    let (paths, complete) = expand_includes(&includes, &root_dir, root_path, &mut findings);
+    let Expanded {
+        paths,
+        canonical: included,
+        complete,
+    } = expand_includes(&includes, &root_dir, root_path, &mut findings);
+    let matched: std::collections::HashSet<PathBuf> = paths.iter().cloned().collect();
     // Files an include means but that could not be read leave the workspace incomplete
     // like a file that does not parse: the root file, whose include list names them,
     // stands for them.
@@ -525,6 +550,44 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
                 .with_help("every apply writes the state, so it must stay below the root file's folder (a change to pimplan.yaml must not make an apply write anywhere else); give a path below it, e.g. the default `pimplan.state.json`"),
         );
     }
+    // Every other YAML file of the folder that holds a pimplan section: PIM008.
+    let mut known = included;
+    known.extend(std::fs::canonicalize(root_path));
+    if let Ok(state) = workspace.settings.state_file(&root_dir) {
+        known.extend(std::fs::canonicalize(state));
+    }
+    let mut not_included = Vec::new();
+    for (file, sections) in not_included_files(&root_dir, root_path, &matched, &known) {
+        let id = sources.add(file);
+        let Some(file) = sources.get(id) else {
+            continue;
+        };
+        let names: Vec<String> = sections
+            .iter()
+            .map(|(name, _)| format!("`{name}`"))
+            .collect();
+        let first = sections.first().map_or(0..0, |(_, at)| at.clone());
+        let root_name = root_path.file_name().map_or_else(
+            || "the root file".to_owned(),
+            |n| format!("`{}`", n.to_string_lossy()),
+        );
+        findings.push(
+            Finding::new(
+                &pim008_file_not_included::RULE,
+                Span::new(id, first.start, first.end),
+                format!(
+                    "`{}` holds {} but no include matches it, so pimplan does not read it",
+                    file.display_path(),
+                    join_words(&names)
+                ),
+            )
+            .label("not read: no include matches this file")
+            .with_help(format!(
+                "add it to `include:` in {root_name}, or move it out of the workspace folder (or into a hidden folder)"
+            )),
+        );
+        not_included.push(id);
+    }
     Ok(Loaded {
         sources,
         root,
@@ -532,5 +595,138 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         workspace: Some(workspace),
         findings,
         unread,
+        not_included,
     })
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_words(words: &[String]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A pimplan section a file holds: its name and the byte range of its key.
+type Section = (&'static str, std::ops::Range<usize>);
+
+/// The top-level keys that make a YAML file a pimplan file.
+const SECTIONS: [&str; 4] = ["principals", "admins", "groups", "assignments"];
+
+/// The pimplan sections a file's text holds, with the byte range of each key, found without
+/// parsing: a line that starts (at column 0) with one of [`SECTIONS`], bare or quoted,
+/// followed by optional blanks and a `:`.
+fn sections_in(text: &str) -> Vec<Section> {
+    let mut found: Vec<Section> = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let at = start;
+        start += line.len();
+        let (quote, rest) = match line.as_bytes().first() {
+            Some(q @ (b'"' | b'\'')) => (Some(*q as char), &line[1..]),
+            _ => (None, line),
+        };
+        for name in SECTIONS {
+            let Some(after) = rest.strip_prefix(name) else {
+                continue;
+            };
+            let after = match quote {
+                Some(q) => match after.strip_prefix(q) {
+                    Some(after) => after,
+                    None => continue,
+                },
+                None => after,
+            };
+            if after.trim_start_matches([' ', '\t']).starts_with(':')
+                && !found.iter().any(|(n, _)| *n == name)
+            {
+                let len = name.len() + if quote.is_some() { 2 } else { 0 };
+                found.push((name, at..at + len));
+            }
+        }
+    }
+    found
+}
+
+/// The YAML files below `root_dir` that hold a pimplan section but are neither in `matched`
+/// (as the include walk names them) nor, by real path, in `known` (the included files, the
+/// root file and the state file). The walk is the include walk's, of `**/*`: hidden files and
+/// folders are left out, each real folder is walked once, and a folder reached through a link
+/// that leads out of the workspace is not entered; a file whose link leads out is skipped.
+/// What the walk cannot read, and a file that cannot be read or is larger than
+/// [`MAX_FILE_BYTES`], is skipped: it is not part of the workspace, and whether it holds
+/// grants cannot be told. Only files that no include matched are read.
+fn not_included_files(
+    root_dir: &Path,
+    root_path: &Path,
+    matched: &std::collections::HashSet<PathBuf>,
+    known: &std::collections::HashSet<PathBuf>,
+) -> Vec<(SourceFile, Vec<Section>)> {
+    let Ok(canonical_root) = std::fs::canonicalize(if root_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root_dir
+    }) else {
+        return Vec::new();
+    };
+    let include::Expansion::Walked { files, .. } =
+        include::expand(&include::Disk, "**/*", root_dir, &canonical_root)
+    else {
+        return Vec::new();
+    };
+    let root_name = root_path.file_name();
+    let mut out = Vec::new();
+    for path in files {
+        let yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if !yaml || matched.contains(&path) {
+            continue;
+        }
+        // The root file, as the walk names it, without a look at the disk.
+        if path.parent() == Some(root_dir) && path.file_name() == root_name {
+            continue;
+        }
+        let Ok(canonical) = std::fs::canonicalize(&path) else {
+            continue;
+        };
+        if known.contains(&canonical) || !canonical.starts_with(&canonical_root) {
+            continue;
+        }
+        let Ok(bytes) = crate::fs::read_bounded(&path, MAX_FILE_BYTES as u64) else {
+            continue;
+        };
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let sections = sections_in(&text);
+        if !sections.is_empty() {
+            out.push((SourceFile::new(path, text), sections));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sections_in;
+
+    #[test]
+    fn sections_are_top_level_keys_bare_or_quoted() {
+        let text = "# assignments: a comment\nassignments_old: x\n  groups: nested\n\"groups' : mismatched\nstages: [a]\r\n'admins' :\r\n  - x\n\"groups\":\nadmins: again\nprincipals:";
+        let found: Vec<(&str, &str)> = sections_in(text)
+            .into_iter()
+            .map(|(name, at)| (name, &text[at]))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("admins", "'admins'"),
+                ("groups", "\"groups\""),
+                ("principals", "principals")
+            ]
+        );
+        assert!(sections_in("version: 1\nrules: {}\n").is_empty());
+    }
 }

@@ -118,9 +118,12 @@ fn an_unread_file_removes_nothing(hide: impl FnOnce(&Path), why: &str) {
         "no PIM002 saying `{why}`: {}",
         lint.stdout
     );
-    // The walk left the workspace incomplete: no rule looked across it.
+    // The walk left the workspace incomplete: no rule looked across it. (A file moved out of
+    // the include's reach is also a PIM008: no include matches it.)
     assert!(
-        findings.iter().all(|f| f["code"] == "PIM002"),
+        findings
+            .iter()
+            .all(|f| f["code"] == "PIM002" || f["code"] == "PIM008"),
         "{}",
         lint.stdout
     );
@@ -432,4 +435,62 @@ fn a_literal_include_that_names_no_file_is_an_error() {
     let plan = pimplan(dir.path(), T0, &["plan"]);
     assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("names no file"), "{}", plan.stdout);
+}
+
+/// A YAML file with pimplan sections that no include matches is a PIM008 warning at its first
+/// section key; the plan still plans the files that are read. Links out of the workspace, to
+/// an included file and in a loop are not followed into a report (issue 12, point 6).
+#[test]
+fn a_file_no_include_matches_is_a_warning_and_links_are_walked_once() {
+    let (ws, _) = workspace();
+    let dir = ws.path();
+    let outside = tmp();
+    write(&outside.path().join("theirs.yaml"), "assignments: []\n");
+    write(
+        &dir.join("teams/new.yaml"),
+        "# new\n'admins' :\n  - { principal: u0, role: Groups Administrator }\n",
+    );
+    for (link, to) in [
+        ("loop", PathBuf::from(".")),
+        ("teams/up", PathBuf::from("..")),
+        ("out", outside.path().to_path_buf()),
+        ("out.yaml", outside.path().join("theirs.yaml")),
+        ("alias.yaml", PathBuf::from("as/a.yaml")),
+    ] {
+        std::os::unix::fs::symlink(&to, dir.join(link)).unwrap_or_else(|e| unreachable!("{e}"));
+    }
+    let lint = pimplan(dir, T0, &["lint", "--format", "json"]);
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
+    let found: Vec<(String, String, u64, u64)> = json(&lint.stdout)["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or("").to_owned(),
+                f["file"].as_str().unwrap_or("").to_owned(),
+                f["line"].as_u64().unwrap_or(0),
+                f["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [("PIM008".to_owned(), "teams/new.yaml".to_owned(), 2, 1)],
+        "{}",
+        lint.stdout
+    );
+    let plan = pimplan(dir, T0, &["plan", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let changes = json(&plan.stdout)["changes"].as_array().map_or(0, Vec::len);
+    assert_eq!(changes, USERS + 1 + 4, "{}", plan.stdout);
+    // Made an error in `rules:`, it stops the plan like any error.
+    let root = std::fs::read_to_string(dir.join("pimplan.yaml")).unwrap_or_default();
+    write(
+        &dir.join("pimplan.yaml"),
+        &format!("{root}rules: {{ PIM008: error }}\n"),
+    );
+    let plan = pimplan(dir, T0, &["plan"]);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("teams/new.yaml"), "{}", plan.stdout);
 }

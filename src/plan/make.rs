@@ -233,6 +233,13 @@ pub fn make_with(
     // Plan-time findings about assignments still in the files can be silenced in place,
     // like any other; the lint pass left their ignores alone.
     let ran = |r: &rules::Rule| matches!(r.check, rules::Check::Plan(_)) && enabled(r);
+    let quiet: Vec<_> = lint
+        .loaded
+        .unread
+        .iter()
+        .chain(&lint.loaded.not_included)
+        .copied()
+        .collect();
     let plan_findings = crate::lint::apply_overrides(
         crate::suppress::apply(
             &lint.loaded.sources,
@@ -240,7 +247,7 @@ pub fn make_with(
             plan_findings,
             &crate::suppress::Pass {
                 ran: &ran,
-                unread: &lint.loaded.unread,
+                unread: &quiet,
                 report_malformed: false,
                 text: &lint.text,
             },

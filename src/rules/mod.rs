@@ -21,6 +21,7 @@ pub mod pim004_bad_duration;
 pub mod pim005_bad_timestamp;
 pub mod pim006_include_matched_nothing;
 pub mod pim007_unused_ignore;
+pub mod pim008_file_not_included;
 pub mod pim101_unknown_reference;
 pub mod pim102_duplicate_definition;
 pub mod pim103_duplicate_assignment;
@@ -150,6 +151,7 @@ pub static REGISTRY: &[&Rule] = &[
     &pim005_bad_timestamp::RULE,
     &pim006_include_matched_nothing::RULE,
     &pim007_unused_ignore::RULE,
+    &pim008_file_not_included::RULE,
     &pim101_unknown_reference::RULE,
     &pim102_duplicate_definition::RULE,
     &pim103_duplicate_assignment::RULE,

@@ -1,0 +1,35 @@
+//! PIM008 file-not-included: reported by the loader.
+use super::{Check, Docs, Rule};
+use crate::finding::Severity;
+
+pub static RULE: Rule = Rule {
+    code: "PIM008",
+    name: "file-not-included",
+    severity: Severity::Warning,
+    message: "a YAML file in the workspace folder holds pimplan sections, but no include matches it",
+    help: "add it to `include:`, or move it out of the workspace folder (or into a hidden folder)",
+    docs: Docs {
+        what: "A `*.yaml` or `*.yml` file below the root file's folder has a top-level \
+`principals:`, `admins:`, `groups:` or `assignments:` key (at the start of a line, quoted or \
+not), but neither the root file nor any glob of its `include:` list is that file, so pimplan \
+does not read it. The finding points at the file's first such key; the file itself is not \
+checked. Left out of the search: hidden files and everything in hidden folders (a name that \
+starts with `.`), links that lead out of the workspace folder, the state file, files that are \
+not regular files, and files that cannot be read or are larger than 64 MiB. Other folders \
+(`node_modules/`, `target/`) are searched like any other.",
+        why: "A new file of grants that the include list does not match is silently left out: \
+its assignments are never made, and if it holds grants that were applied before (a file moved \
+to a new folder), the next plan removes them. A warning, not an error: a file that is not read \
+never grants anything, and the plan shows every removal; an error would also stop the lint of \
+a workspace that keeps examples or scratch files beside it. Make it an error with \
+`rules: { PIM008: error }` where a forgotten file must block a commit.",
+        example: "# pimplan.yaml\ninclude:\n  - \"assignments/*.yaml\"\n\n# teams/ops.yaml: no include matches it\nassignments:\n  - { group: ops, principal: bob, role: member, type: eligible, duration: P30D }\n",
+        fix: "Add a glob that matches the file to `include:`; or, when the file is not meant \
+to be read (an example, a draft), move it out of the workspace folder or into a hidden folder \
+(`.drafts/`), or silence the finding with `# pimplan: ignore PIM008 why` on the line above \
+the key.",
+        source: "pimplan configuration contract (config.md, Files); issue 12.",
+    },
+    locked: None,
+    check: Check::Loader,
+};

@@ -558,7 +558,7 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
     }
     let mut not_included = Vec::new();
     for (file, sections) in not_included_files(&root_dir, root_path, &matched, &known) {
-        let id = sources.add(file);
+        let id = sources.add_extra(file);
         let Some(file) = sources.get(id) else {
             continue;
         };

@@ -1061,3 +1061,18 @@ fn every_finding_comes_out_in_one_run_and_the_plan_is_still_refused() {
     assert!(!dir.join("p.json").exists());
     assert!(!dir.join("pimplan.state.json").exists());
 }
+
+/// A file no include matches is shown for its PIM008, but it is not a file that was checked:
+/// the summary counts the two files read, not the three strays.
+#[test]
+fn stray_files_are_not_counted_as_checked() {
+    let run = Pimplan::new(&["lint", "fixtures/rules/PIM008/fires", "--format", "json"]).run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(json(&run.stdout)["summary"]["files"], 2, "{}", run.stdout);
+    let human = Pimplan::new(&["lint", "fixtures/rules/PIM008/fires"]).run();
+    assert!(
+        human.stdout.contains("3 warnings, 0 infos in 2 files"),
+        "{}",
+        human.stdout
+    );
+}

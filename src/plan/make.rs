@@ -228,7 +228,7 @@ pub fn make_with(
     {
         lint.loaded
             .sources
-            .add(SourceFile::new(state_path.clone(), state_text.to_owned()));
+            .add_extra(SourceFile::new(state_path.clone(), state_text.to_owned()));
     }
     // Plan-time findings about assignments still in the files can be silenced in place,
     // like any other; the lint pass left their ignores alone.

@@ -502,7 +502,7 @@ pub fn render(
         if findings.is_empty() {
             out.push_str(&format!(
                 "pimplan: no findings in {}\n",
-                plural(sources.len(), "file")
+                plural(sources.checked(), "file")
             ));
         } else {
             out.push_str(&format!(
@@ -510,7 +510,7 @@ pub fn render(
                 plural(errors, "error"),
                 plural(warnings, "warning"),
                 plural(infos, "info"),
-                plural(sources.len(), "file")
+                plural(sources.checked(), "file")
             ));
         }
     }

@@ -60,7 +60,7 @@ pub fn render(findings: &[Finding], sources: &Sources, now: &str) -> String {
         "format_version": FORMAT_VERSION,
         "tool": { "name": "pimplan", "version": env!("CARGO_PKG_VERSION") },
         "now": now,
-        "summary": { "errors": errors, "warnings": warnings, "infos": infos, "files": sources.len() },
+        "summary": { "errors": errors, "warnings": warnings, "infos": infos, "files": sources.checked() },
         "findings": items,
     });
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned());

@@ -119,12 +119,26 @@ impl SourceFile {
 #[derive(Debug, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// Files held only to point a finding at (a file no include matches, the state file at
+    /// plan time): not part of the workspace, and not counted as checked.
+    extra: usize,
 }
 
 impl Sources {
     pub fn add(&mut self, file: SourceFile) -> FileId {
         self.files.push(file);
         FileId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
+    }
+
+    /// Add a file that a finding points into but that is not part of the workspace.
+    pub fn add_extra(&mut self, file: SourceFile) -> FileId {
+        self.extra += 1;
+        self.add(file)
+    }
+
+    /// How many files of the workspace were read (the summary's count).
+    pub fn checked(&self) -> usize {
+        self.files.len() - self.extra.min(self.files.len())
     }
 
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {

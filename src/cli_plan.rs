@@ -446,10 +446,13 @@ pub fn apply(
             )?;
             plan
         }
-        Some(_) => {
-            return Ok(fail(StateError::Stale(
-                "the changes it would make now differ from the saved ones".to_owned(),
-            )));
+        Some(saved) => {
+            let which = crate::plan::changes_differ(&saved.changes, &plan.changes);
+            return Ok(fail(StateError::Stale(if which.is_empty() {
+                "the changes it would make now differ from the saved ones".to_owned()
+            } else {
+                format!("the changes it would make now differ from the saved ones: {which}")
+            })));
         }
         None => plan,
     };

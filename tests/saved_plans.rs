@@ -279,3 +279,20 @@ fn a_stale_plan_names_the_serial_or_the_lineage() {
         stale.stderr
     );
 }
+
+#[test]
+fn a_stale_plan_names_the_changes_that_differ_now() {
+    let ws = applied(EXPIRING);
+    let dir = ws.path();
+    ok(&run(dir, T1, &["plan", "--out", "p.json"]));
+    // The same workspace and state, after mei's end: the plan would no longer create it.
+    let stale = run(dir, "2026-12-12T00:00:00Z", &["apply", "p.json"]);
+    assert_eq!(stale.code, 1, "{}{}", stale.stdout, stale.stderr);
+    assert!(
+        stale.stderr.contains(
+            "the saved plan is stale: the changes it would make now differ from the saved ones: `assignment sre-prod/mei (member, eligible)` (+) is no longer planned; run plan again"
+        ),
+        "{}",
+        stale.stderr
+    );
+}

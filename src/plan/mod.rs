@@ -293,6 +293,43 @@ pub fn read_file(path: &std::path::Path) -> Result<Plan, PlanFileError> {
     serde_json::from_value(value).map_err(|e| not_a_plan(e.to_string()))
 }
 
+/// How the changes a plan would make now (`now`) differ from a saved plan's (`saved`), in
+/// words, naming at most five objects: "`assignment a/b (member, eligible)` is no longer
+/// planned (+), `policy a (member)` is planned differently".
+pub fn changes_differ(saved: &[Change], now: &[Change]) -> String {
+    let mut parts = Vec::new();
+    for change in saved.iter().filter(|c| !now.contains(c)) {
+        let same_object = now
+            .iter()
+            .any(|n| n.address == change.address && !saved.contains(n));
+        parts.push(if same_object {
+            format!("`{}` is planned differently", change.address)
+        } else {
+            format!(
+                "`{}` ({}) is no longer planned",
+                change.address,
+                change.action.symbol()
+            )
+        });
+    }
+    for change in now
+        .iter()
+        .filter(|c| !saved.contains(c) && !saved.iter().any(|s| s.address == c.address))
+    {
+        parts.push(format!(
+            "`{}` ({}) is planned now",
+            change.address,
+            change.action.symbol()
+        ));
+    }
+    let more = parts.len().saturating_sub(5);
+    parts.truncate(5);
+    if more > 0 {
+        parts.push(format!("and {more} more"));
+    }
+    parts.join(", ")
+}
+
 /// What differs between the workspace files a plan was made from (`then`) and the files
 /// now (`now`), in words: "`groups/a.yaml` changed, `b.yaml` added".
 pub fn files_changed(then: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> String {
@@ -654,4 +691,57 @@ pub fn change_span(
         return Some(span);
     }
     change.assignment_before().and_then(|b| state_entry(&b.key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_changed_names_each_changed_added_and_removed_file() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
+                .collect()
+        };
+        let then = map(&[("a.yaml", "1"), ("b.yaml", "2"), ("c.yaml", "3")]);
+        let now = map(&[("a.yaml", "1"), ("b.yaml", "9"), ("d.yaml", "4")]);
+        assert_eq!(
+            files_changed(&then, &now),
+            "`b.yaml` changed, `d.yaml` added, `c.yaml` removed"
+        );
+        assert_eq!(files_changed(&then, &then), "");
+    }
+
+    fn policy(group: &str, action: Action) -> Change {
+        Change {
+            action,
+            reason: None,
+            address: format!("policy {group} (member)"),
+            subject: Subject::Policy {
+                before: None,
+                after: None,
+            },
+        }
+    }
+
+    #[test]
+    fn changes_differ_names_what_is_gone_new_or_different() {
+        let saved = vec![
+            policy("a", Action::Create),
+            policy("b", Action::Create),
+            policy("c", Action::Create),
+        ];
+        let now = vec![
+            policy("a", Action::Create),
+            policy("b", Action::Update),
+            policy("d", Action::Remove),
+        ];
+        assert_eq!(
+            changes_differ(&saved, &now),
+            "`policy b (member)` is planned differently, `policy c (member)` (+) is no longer planned, `policy d (member)` (-) is planned now"
+        );
+        assert_eq!(changes_differ(&saved, &saved), "");
+    }
 }

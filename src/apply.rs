@@ -157,11 +157,7 @@ pub fn carrying(plan: &Plan) -> crate::state::Applying {
 /// Check that a saved plan was made from the workspace as it is now, and from the state as
 /// it is now or as an interrupted apply of this same plan left it ([`Fresh::Continued`]:
 /// the caller must then accept only the plan's own changes, in its order).
-pub fn check_fresh(
-    plan: &Plan,
-    current: &LoadedState,
-    workspace_checksum: &str,
-) -> Result<Fresh, StateError> {
+pub fn check_fresh(plan: &Plan, current: &LoadedState, now: &Plan) -> Result<Fresh, StateError> {
     if plan.format_version != crate::plan::FORMAT_VERSION {
         return Err(StateError::Stale(format!(
             "it has format version {}, this pimplan writes {}",
@@ -169,10 +165,13 @@ pub fn check_fresh(
             crate::plan::FORMAT_VERSION
         )));
     }
-    if plan.workspace_checksum != workspace_checksum {
-        return Err(StateError::Stale(
-            "the workspace files changed since".to_owned(),
-        ));
+    if plan.workspace_checksum != now.workspace_checksum {
+        let which = crate::plan::files_changed(&plan.workspace_files, &now.workspace_files);
+        return Err(StateError::Stale(if which.is_empty() {
+            "the workspace files changed since".to_owned()
+        } else {
+            format!("the workspace files changed since: {which}")
+        }));
     }
     let lineage = current.exists().then(|| current.state.lineage.clone());
     let applying = current.state.applying.as_ref();
@@ -186,9 +185,20 @@ pub fn check_fresh(
         return Ok(Fresh::Continued);
     }
     if plan.state.lineage != lineage {
-        return Err(StateError::Stale(
-            "it was made for another state (lineage differs)".to_owned(),
-        ));
+        return Err(StateError::Stale(match (&plan.state.lineage, &lineage) {
+            (None, Some(now)) => format!(
+                "it was made when there was no state yet, and there is one now (lineage `{now}`, serial {})",
+                current.state.serial
+            ),
+            (Some(then), None) => {
+                format!("it was made for the state of lineage `{then}`, and there is no state now")
+            }
+            (then, now) => format!(
+                "it was made for another state (lineage `{}` then, `{}` now)",
+                then.as_deref().unwrap_or_default(),
+                now.as_deref().unwrap_or_default()
+            ),
+        }));
     }
     if plan.state.serial == current.state.serial && plan.state.checksum == current.checksum() {
         return Ok(Fresh::Same);
@@ -197,10 +207,19 @@ pub fn check_fresh(
         Some(a) if *a != carrying(plan) => ", by an interrupted apply of another saved plan",
         _ => "",
     };
-    Err(StateError::Stale(format!(
-        "the state changed since (serial {} then, {} now{by})",
-        plan.state.serial, current.state.serial
-    )))
+    Err(StateError::Stale(
+        if plan.state.serial == current.state.serial {
+            format!(
+                "the state changed since (serial {} then and now, its content differs{by})",
+                plan.state.serial
+            )
+        } else {
+            format!(
+                "the state changed since (serial {} then, {} now{by})",
+                plan.state.serial, current.state.serial
+            )
+        },
+    ))
 }
 
 /// The record of `spec` applied at `now` with the end `end` (see [`end_of`]): the start and

@@ -122,6 +122,13 @@ pub enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Print a plan saved with `plan --out`: its changes, its findings, what it was made from.
+    Show {
+        /// A plan saved with `plan --out`.
+        plan_file: PathBuf,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+    },
     /// Inspect the state.
     #[command(subcommand)]
     State(StateCommand),
@@ -266,6 +273,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Apply { .. } => "apply",
         Command::Drift { .. } => "drift",
         Command::Import { .. } => "import",
+        Command::Show { .. } => "show",
         Command::State(_) => "state",
         Command::ForceUnlock { .. } => "force-unlock",
         _ => "other",
@@ -428,6 +436,9 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             },
             out,
         ),
+        Command::Show { plan_file, format } => {
+            crate::cli_plan::show(&args, plan_file, *format, out)
+        }
         Command::State(cmd) => crate::cli_plan::state(&args, cmd, out),
         Command::ForceUnlock { force } => crate::cli_plan::force_unlock(&args, *force, out),
         Command::Drift { verbose } => crate::cli_graph::drift(&args, *verbose, out),

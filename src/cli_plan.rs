@@ -143,7 +143,8 @@ pub fn plan(
     };
     write_out(out, &text)?;
     if let Some(path) = out_file {
-        let text = serde_json::to_string_pretty(plan).unwrap_or_default();
+        // The same document as `plan --format json`.
+        let text = render::plan::json(plan);
         if let Err(e) = store::write_atomic(path, &text) {
             return Ok(fail(format!(
                 "cannot write the plan to `{}`: {e}",
@@ -214,11 +215,55 @@ fn pending_note(st: &state::State) -> Option<String> {
     ))
 }
 
-/// The largest saved plan `apply` reads: a plan of 100,000 new assignments is about 70 MB
-/// (about 680 bytes a change, twice that for a change that also carries what the state
-/// recorded), so this fits a tenant of several hundred thousand assignments, and refuses a
-/// file that is not a plan before it fills the memory.
-pub const MAX_PLAN_BYTES: u64 = 1 << 30;
+/// The largest saved plan `apply` and `show` read.
+pub use crate::plan::MAX_PLAN_BYTES;
+
+/// `pimplan show PLANFILE`: a saved plan, as `plan` printed it (human), or the saved
+/// document (json), or a pull-request comment (markdown). Nothing but the file is read.
+pub fn show(
+    args: &Arguments,
+    plan_file: &Path,
+    format: PlanFormat,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let plan = match crate::plan::read_file(plan_file) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(fail(e)),
+    };
+    let text = match format {
+        PlanFormat::Json => render::plan::json(&plan),
+        PlanFormat::Markdown => render::plan::markdown(&plan),
+        PlanFormat::Human => {
+            let state = match &plan.state.lineage {
+                Some(lineage) => format!(
+                    "the state of serial {} (lineage {lineage})",
+                    plan.state.serial
+                ),
+                None => "no state (there was none yet)".to_owned(),
+            };
+            let mut text = format!(
+                "Saved plan `{}`, made at {} from {state}.\n\n",
+                plan_file.display(),
+                plan.created_at.to_rfc3339()
+            );
+            let findings = render::plan::findings_lines(&plan);
+            if !findings.is_empty() {
+                text.push_str(&findings);
+                text.push('\n');
+            }
+            text.push_str(&render::plan::human(&plan, use_color(args.color)));
+            if !plan.is_empty() && !args.quiet {
+                text.push_str(&format!(
+                    "\nApply it with `pimplan apply {}`.\n",
+                    plan_file.display()
+                ));
+            }
+            text
+        }
+    };
+    write_out(out, &text)?;
+    Ok(ExitStatus::Success)
+}
 
 pub struct ApplyOptions {
     pub plan_file: Option<PathBuf>,
@@ -256,26 +301,10 @@ pub fn apply(
     let target = options.target.map(TargetArg::target);
     let saved: Option<Plan> = match &options.plan_file {
         None => None,
-        Some(path) => {
-            let text = match crate::fs::read_bounded_text(path, MAX_PLAN_BYTES) {
-                Ok(t) => t,
-                Err(e) => {
-                    return Ok(fail(format!(
-                        "cannot read the plan `{}`: {e}; give the file `pimplan plan --out` wrote; nothing was applied",
-                        path.display()
-                    )));
-                }
-            };
-            match serde_json::from_str(&text) {
-                Ok(plan) => Some(plan),
-                Err(e) => {
-                    return Ok(fail(format!(
-                        "`{}` is not a pimplan plan: {e}",
-                        path.display()
-                    )));
-                }
-            }
-        }
+        Some(path) => match crate::plan::read_file(path) {
+            Ok(plan) => Some(plan),
+            Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
+        },
     };
     // Lock before planning: nobody may change the state between the plan and its apply. The
     // state's path comes from a first look at the root file, so the workspace is read once.
@@ -334,7 +363,7 @@ pub fn apply(
     // apply of the same plan left it; checked before anything is settled or written.
     let mut fresh = Fresh::Same;
     if let (Some(saved), Some(current), Some(plan)) = (&saved, &run.state, &run.plan) {
-        match check_fresh(saved, current, &plan.workspace_checksum) {
+        match check_fresh(saved, current, plan) {
             Ok(f) => fresh = f,
             Err(e) => return Ok(fail(e)),
         }
@@ -417,10 +446,13 @@ pub fn apply(
             )?;
             plan
         }
-        Some(_) => {
-            return Ok(fail(StateError::Stale(
-                "the changes it would make now differ from the saved ones".to_owned(),
-            )));
+        Some(saved) => {
+            let which = crate::plan::changes_differ(&saved.changes, &plan.changes);
+            return Ok(fail(StateError::Stale(if which.is_empty() {
+                "the changes it would make now differ from the saved ones".to_owned()
+            } else {
+                format!("the changes it would make now differ from the saved ones: {which}")
+            })));
         }
         None => plan,
     };

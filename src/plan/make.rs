@@ -1,5 +1,6 @@
 //! Making a plan: lint, read the state, diff, run the plan-time rules.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
@@ -11,7 +12,7 @@ use crate::rules::{self, PlanContext};
 use crate::source::{FileId, SourceFile, Span};
 use crate::state::{self, LoadedState, StateError};
 
-use super::{Destination, FORMAT_VERSION, Plan, StateRef, desired, diff};
+use super::{Destination, FORMAT_VERSION, Plan, PlanFinding, StateRef, desired, diff};
 use crate::config::model::{Target, Workspace};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,19 @@ impl PlanRun {
 /// that how `-c` was spelled does not matter) and bytes, in load order. (Call it before the
 /// state file joins the sources.)
 pub fn workspace_checksum(lint: &LintRun) -> String {
+    let mut all = String::new();
+    for (path, sum) in file_checksums(lint) {
+        all.push_str(&path);
+        all.push('\0');
+        all.push_str(&sum);
+        all.push('\0');
+    }
+    state::checksum(&all)
+}
+
+/// Every workspace file's path (relative to the root file's folder) and fingerprint, in
+/// load order.
+fn file_checksums(lint: &LintRun) -> Vec<(String, String)> {
     // `./ws/a.yaml` and `ws/a.yaml` are one file.
     let clean = |p: &Path| -> PathBuf {
         p.components()
@@ -68,16 +82,44 @@ pub fn workspace_checksum(lint: &LintRun) -> String {
             .collect()
     };
     let root_dir = clean(&lint.loaded.root_dir);
-    let mut all = String::new();
-    for (_, file) in lint.loaded.sources.iter() {
-        let path = clean(&file.path);
-        let relative = path.strip_prefix(&root_dir).unwrap_or(&path);
-        all.push_str(&relative.to_string_lossy().replace('\\', "/"));
-        all.push('\0');
-        all.push_str(&state::checksum(&file.text));
-        all.push('\0');
-    }
-    state::checksum(&all)
+    lint.loaded
+        .sources
+        .iter()
+        .map(|(_, file)| {
+            let path = clean(&file.path);
+            let relative = path.strip_prefix(&root_dir).unwrap_or(&path);
+            (
+                relative.to_string_lossy().replace('\\', "/"),
+                state::checksum(&file.text),
+            )
+        })
+        .collect()
+}
+
+/// The fingerprint of each workspace file, by path: what a stale plan names as changed.
+pub fn workspace_files(lint: &LintRun) -> BTreeMap<String, String> {
+    file_checksums(lint).into_iter().collect()
+}
+
+/// The findings of a plan run as the plan carries them.
+fn carried_findings(lint: &LintRun) -> Vec<PlanFinding> {
+    let sources = &lint.loaded.sources;
+    lint.findings
+        .iter()
+        .map(|f| {
+            let at = sources.line_col(f.primary.span);
+            PlanFinding {
+                code: f.rule.code.to_owned(),
+                name: f.rule.name.to_owned(),
+                severity: f.severity.as_str().to_owned(),
+                message: f.message.clone(),
+                help: f.help_text().to_owned(),
+                file: sources.path(f.primary.span.file),
+                line: at.line,
+                column: at.column,
+            }
+        })
+        .collect()
 }
 
 /// Where the root file says the state is, if the root file parses (else the lint reports it).
@@ -189,6 +231,7 @@ pub fn make_with(
     };
     let now = clock.now();
     let checksum = workspace_checksum(&lint);
+    let files = workspace_files(&lint);
     let desired = desired(ws);
     let mut changes = diff(&desired, diff_state, now);
     if to_graph {
@@ -268,8 +311,10 @@ pub fn make_with(
             checksum: loaded_state.checksum(),
         },
         workspace_checksum: checksum,
+        workspace_files: files,
         target: Some(destination),
         changes,
+        findings: carried_findings(&lint),
     });
     Ok(PlanRun {
         lint,

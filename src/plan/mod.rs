@@ -16,8 +16,16 @@ use crate::source::Span;
 use crate::state::{AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, State};
 pub use desired::{Desired, desired};
 
-/// Version of the plan file and of `plan --format json`.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the plan file and of `plan --format json` (one document). Version 2 added the
+/// findings, the per-file fingerprints, the summary and the diff of each change; a plan file
+/// of version 1 is refused with "plan again" (a plan file lives for one review).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The largest saved plan pimplan reads: a plan of 100,000 new assignments is about 90 MB
+/// (about 860 bytes a change with its diff, twice that for a change that also carries what
+/// the state recorded), so this fits a tenant of several hundred thousand assignments, and
+/// refuses a file that is not a plan before it fills the memory.
+pub const MAX_PLAN_BYTES: u64 = 1 << 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,6 +211,20 @@ pub struct StateRef {
     pub checksum: String,
 }
 
+/// A finding the lint and the plan-time rules reported when the plan was made (warnings and
+/// infos: an error stops the plan), as the plan carries it to reviewers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFinding {
+    pub code: String,
+    pub name: String,
+    pub severity: String,
+    pub message: String,
+    pub help: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,
@@ -210,10 +232,119 @@ pub struct Plan {
     pub state: StateRef,
     /// Fingerprint of every workspace file (paths and bytes).
     pub workspace_checksum: String,
+    /// The fingerprint of each workspace file, by its path relative to the root file's
+    /// folder: what a stale plan names as changed.
+    #[serde(default)]
+    pub workspace_files: BTreeMap<String, String>,
     /// Where the changes go (absent in plans of older pimplans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Destination>,
     pub changes: Vec<Change>,
+    /// What lint and the plan-time rules reported when the plan was made.
+    #[serde(default)]
+    pub findings: Vec<PlanFinding>,
+}
+
+/// Why a saved plan cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read the plan `{}`: {source}; give the file `pimplan plan --out` wrote", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: crate::fs::ReadError,
+    },
+    #[error("`{}` is not a pimplan plan: {why}", path.display())]
+    NotAPlan {
+        path: std::path::PathBuf,
+        why: String,
+    },
+    #[error("the plan `{}` has format version {found}, and this pimplan reads version {FORMAT_VERSION}; make the plan again with `pimplan plan --out`", path.display())]
+    Version {
+        path: std::path::PathBuf,
+        found: u64,
+    },
+}
+
+/// Read a plan `plan --out` saved (a FIFO, a device or a folder is refused before it is
+/// read, and nothing larger than [`MAX_PLAN_BYTES`] is read).
+pub fn read_file(path: &std::path::Path) -> Result<Plan, PlanFileError> {
+    let text = crate::fs::read_bounded_text(path, MAX_PLAN_BYTES).map_err(|source| {
+        PlanFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    let not_a_plan = |why: String| PlanFileError::NotAPlan {
+        path: path.to_path_buf(),
+        why,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| not_a_plan(e.to_string()))?;
+    match value.get("format_version").map(serde_json::Value::as_u64) {
+        Some(Some(v)) if v == u64::from(FORMAT_VERSION) => {}
+        Some(Some(found)) => {
+            return Err(PlanFileError::Version {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        _ => return Err(not_a_plan("it has no `format_version`".to_owned())),
+    }
+    serde_json::from_value(value).map_err(|e| not_a_plan(e.to_string()))
+}
+
+/// How the changes a plan would make now (`now`) differ from a saved plan's (`saved`), in
+/// words, naming at most five objects: "`assignment a/b (member, eligible)` is no longer
+/// planned (+), `policy a (member)` is planned differently".
+pub fn changes_differ(saved: &[Change], now: &[Change]) -> String {
+    let mut parts = Vec::new();
+    for change in saved.iter().filter(|c| !now.contains(c)) {
+        let same_object = now
+            .iter()
+            .any(|n| n.address == change.address && !saved.contains(n));
+        parts.push(if same_object {
+            format!("`{}` is planned differently", change.address)
+        } else {
+            format!(
+                "`{}` ({}) is no longer planned",
+                change.address,
+                change.action.symbol()
+            )
+        });
+    }
+    for change in now
+        .iter()
+        .filter(|c| !saved.contains(c) && !saved.iter().any(|s| s.address == c.address))
+    {
+        parts.push(format!(
+            "`{}` ({}) is planned now",
+            change.address,
+            change.action.symbol()
+        ));
+    }
+    let more = parts.len().saturating_sub(5);
+    parts.truncate(5);
+    if more > 0 {
+        parts.push(format!("and {more} more"));
+    }
+    parts.join(", ")
+}
+
+/// What differs between the workspace files a plan was made from (`then`) and the files
+/// now (`now`), in words: "`groups/a.yaml` changed, `b.yaml` added".
+pub fn files_changed(then: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> String {
+    let mut parts = Vec::new();
+    for (path, sum) in now {
+        match then.get(path) {
+            Some(old) if old == sum => {}
+            Some(_) => parts.push(format!("`{path}` changed")),
+            None => parts.push(format!("`{path}` added")),
+        }
+    }
+    for path in then.keys().filter(|p| !now.contains_key(*p)) {
+        parts.push(format!("`{path}` removed"));
+    }
+    parts.join(", ")
 }
 
 impl Plan {
@@ -560,4 +691,57 @@ pub fn change_span(
         return Some(span);
     }
     change.assignment_before().and_then(|b| state_entry(&b.key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_changed_names_each_changed_added_and_removed_file() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
+                .collect()
+        };
+        let then = map(&[("a.yaml", "1"), ("b.yaml", "2"), ("c.yaml", "3")]);
+        let now = map(&[("a.yaml", "1"), ("b.yaml", "9"), ("d.yaml", "4")]);
+        assert_eq!(
+            files_changed(&then, &now),
+            "`b.yaml` changed, `d.yaml` added, `c.yaml` removed"
+        );
+        assert_eq!(files_changed(&then, &then), "");
+    }
+
+    fn policy(group: &str, action: Action) -> Change {
+        Change {
+            action,
+            reason: None,
+            address: format!("policy {group} (member)"),
+            subject: Subject::Policy {
+                before: None,
+                after: None,
+            },
+        }
+    }
+
+    #[test]
+    fn changes_differ_names_what_is_gone_new_or_different() {
+        let saved = vec![
+            policy("a", Action::Create),
+            policy("b", Action::Create),
+            policy("c", Action::Create),
+        ];
+        let now = vec![
+            policy("a", Action::Create),
+            policy("b", Action::Update),
+            policy("d", Action::Remove),
+        ];
+        assert_eq!(
+            changes_differ(&saved, &now),
+            "`policy b (member)` is planned differently, `policy c (member)` (+) is no longer planned, `policy d (member)` (-) is planned now"
+        );
+        assert_eq!(changes_differ(&saved, &saved), "");
+    }
 }

@@ -207,7 +207,51 @@ pub fn human(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// `plan --format json`: the plan as saved by `--out`, plus a summary. Format version 1.
+/// The plan's findings, one line each (`file:line:column: severity[CODE]: message`), for
+/// `show` (the plan itself prints them with their source).
+pub fn findings_lines(plan: &Plan) -> String {
+    plan.findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{}: {}[{}]: {}\n  help: {}\n",
+                f.file, f.line, f.column, f.severity, f.code, f.message, f.help
+            )
+        })
+        .collect()
+}
+
+/// The plan's findings as a Markdown section (empty without findings).
+fn findings_markdown(plan: &Plan) -> String {
+    if plan.findings.is_empty() {
+        return String::new();
+    }
+    let count = |s: &str| plan.findings.iter().filter(|f| f.severity == s).count();
+    let mut out = format!(
+        "#### Findings\n\n{}, {}, {}\n\n| severity | code | place | message |\n| --- | --- | --- | --- |\n",
+        crate::render::plural(count("error"), "error"),
+        crate::render::plural(count("warning"), "warning"),
+        crate::render::plural(count("info"), "info"),
+    );
+    for f in &plan.findings {
+        out.push_str(&format!(
+            "| {} | `{}` {} | `{}:{}:{}` | {} (help: {}) |\n",
+            f.severity,
+            f.code,
+            f.name,
+            f.file.replace('|', "\\|"),
+            f.line,
+            f.column,
+            f.message.replace('|', "\\|").replace('\n', " "),
+            f.help.replace('|', "\\|").replace('\n', " "),
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+/// `plan --format json`, and the file `plan --out` saves: the plan with its summary, its
+/// findings and each change's diff. Format version [`crate::plan::FORMAT_VERSION`].
 pub fn json(plan: &Plan) -> String {
     let (add, change, remove) = plan.counts();
     let mut value = serde_json::to_value(plan).unwrap_or_default();
@@ -249,6 +293,10 @@ pub fn markdown(plan: &Plan) -> String {
     }
     if plan.is_empty() {
         out.push_str("No changes. The state matches the workspace.\n");
+        if !plan.findings.is_empty() {
+            out.push('\n');
+            out.push_str(&findings_markdown(plan));
+        }
         return out;
     }
     out.push_str(&format!("**{}**\n\n", summary(plan)));
@@ -285,7 +333,9 @@ pub fn markdown(plan: &Plan) -> String {
             what.join("<br>")
         ));
     }
-    out.push_str("\n<details><summary>Full plan</summary>\n\n```diff\n");
+    out.push('\n');
+    out.push_str(&findings_markdown(plan));
+    out.push_str("<details><summary>Full plan</summary>\n\n```diff\n");
     let full = human(plan, false);
     let full = full.strip_prefix(&target_line(plan)).unwrap_or(&full);
     for line in full.lines() {

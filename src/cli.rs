@@ -122,7 +122,7 @@ pub enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
-    /// Inspect the state.
+    /// Inspect the state, forget entries, or accept a hand edit.
     #[command(subcommand)]
     State(StateCommand),
     /// Release the state lock left by a pimplan that no longer runs.

@@ -317,3 +317,41 @@ fn state_rm_without_a_state_removes_nothing() {
     assert!(!ws.path().join(STATE).exists());
     assert!(!ws.path().join(format!("{STATE}.backup")).exists());
 }
+
+#[test]
+fn state_rm_refuses_an_entry_with_a_change_left_pending() {
+    let ws = applied();
+    let dir = ws.path();
+    let mut st = common::state(dir);
+    let ana = st["assignments"][0].clone();
+    assert_eq!(ana["principal"], "ana", "{st}");
+    st["pending"] = serde_json::json!([{
+        "started_at": T0,
+        "action": "remove",
+        "address": ADDRESSES[0],
+        "object": "assignment",
+        "before": ana,
+    }]);
+    common::write_state(dir, &st);
+    let before = read(&dir.join(STATE));
+    let run = pimplan(dir, &["state", "rm", "sre-prod/ana", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "`assignment sre-prod/ana (member, eligible)` has a change an interrupted apply left pending"
+        ) && run.stderr.contains("nothing was removed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(&dir.join(STATE)), before);
+    // Entries without a pending change are forgotten as usual.
+    let other = pimplan(
+        dir,
+        &["state", "rm", "policy sre-prod (owner)", "--auto-approve"],
+    );
+    assert_eq!(other.code, 0, "{}{}", other.stdout, other.stderr);
+    assert_eq!(
+        common::state(dir)["pending"].as_array().map(Vec::len),
+        Some(1)
+    );
+}

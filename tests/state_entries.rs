@@ -97,7 +97,10 @@ fn state_list_prints_the_plans_addresses_with_their_keys() {
     );
 
     // JSON: the same entries, filtered the same way.
-    let all = json(&pimplan(dir, &["state", "list", "--format", "json"]).stdout);
+    let listed = pimplan(dir, &["state", "list", "--format", "json"]);
+    let all = json(&listed.stdout);
+    let lineage = all["lineage"].as_str().unwrap_or("no lineage");
+    insta::assert_snapshot!("state_list_json", listed.stdout.replace(lineage, "LINEAGE"));
     assert_eq!(all["format_version"], 1);
     assert_eq!(all["exists"], true);
     assert_eq!(all["serial"], 3);
@@ -148,6 +151,10 @@ fn state_show_takes_an_address_a_unique_short_form_or_the_key() {
         );
         assert_eq!(entry["duration"], "P90D");
     }
+    insta::assert_snapshot!(
+        "state_show",
+        pimplan(dir, &["state", "show", "sre-prod/ana"]).stdout
+    );
     let policy = json(&pimplan(dir, &["state", "show", "policy sre-prod (owner)"]).stdout);
     assert_eq!(policy["key"], "policy/name:sre-prod/owner");
     assert!(policy["settings"].is_object(), "{policy}");

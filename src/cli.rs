@@ -129,7 +129,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
         format: PlanFormat,
     },
-    /// Inspect the state.
+    /// Inspect the state, forget entries, or accept a hand edit.
     #[command(subcommand)]
     State(StateCommand),
     /// Release the state lock left by a pimplan that no longer runs.
@@ -186,12 +186,30 @@ pub fn man_page() -> String {
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// One line per recorded assignment and policy.
-    List,
+    /// One line per recorded assignment and policy: its address, as `plan` prints it, and
+    /// its key.
+    List {
+        /// Only the entries whose address contains this text (`sre-prod/`, `policy `).
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value_t = StateFormat::Human)]
+        format: StateFormat,
+    },
     /// Everything recorded for one entry.
     Show {
-        /// The entry's key, as `state list` prints it.
-        key: String,
+        /// The entry's address as `plan` and `state list` print it (`assignment
+        /// sre-prod/mei (member, eligible)`), a short form that names one entry only
+        /// (`sre-prod/mei`, `policy sre-prod`), or its key.
+        address: String,
+    },
+    /// Forget entries: the next plan creates them again. Under the state's lock; the state
+    /// before is kept as the backup.
+    Rm {
+        /// The entries, as `state show` takes them.
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
+        /// Forget them without asking (needed where there is no terminal to ask on).
+        #[arg(long)]
+        auto_approve: bool,
     },
     /// Accept a state file changed by hand: show what changed against its backup, then
     /// record a new checksum (the next serial; the backup is left as it is).
@@ -200,6 +218,12 @@ pub enum StateCommand {
         #[arg(long)]
         auto_approve: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StateFormat {
+    Human,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

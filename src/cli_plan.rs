@@ -1,4 +1,5 @@
-//! The plan, apply, state and force-unlock commands.
+//! The plan, apply, state and force-unlock commands (`state list`, `show` and `rm` in
+//! `cli_state.rs`).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,6 @@ use crate::cli::{Arguments, PlanFormat, StateCommand, TargetArg, use_color, writ
 use crate::clock::Clock;
 use crate::config::model::Target;
 use crate::exit::ExitStatus;
-use crate::finding::did_you_mean;
 use crate::plan::Plan;
 use crate::plan::make::{PlanRun, early_state_path, make};
 use crate::render::human::HumanOptions;
@@ -281,7 +281,7 @@ fn confirm(out: &mut dyn Write) -> miette::Result<bool> {
     )
 }
 
-fn confirm_with(out: &mut dyn Write, question: &str) -> miette::Result<bool> {
+pub(crate) fn confirm_with(out: &mut dyn Write, question: &str) -> miette::Result<bool> {
     write_out(out, question)?;
     let mut answer = String::new();
     std::io::stdin()
@@ -528,99 +528,16 @@ pub fn state(
         Ok(p) => p,
         Err(e) => return Ok(fail(e)),
     };
-    if let StateCommand::AcceptEdit { auto_approve } = cmd {
-        return accept_edit(&path, *auto_approve, out);
-    }
-    let loaded = match state::read(&path) {
-        Ok(s) => s,
-        Err(e) => return Ok(fail(e)),
-    };
-    let st = &loaded.state;
     match cmd {
-        StateCommand::AcceptEdit { .. } => Ok(ExitStatus::Success),
-        StateCommand::List => {
-            let mut text = String::new();
-            if !loaded.exists() {
-                text.push_str(&format!("no state yet at `{}`\n", path.display()));
-            }
-            for a in &st.assignments {
-                let ends = a.ends_at.map_or_else(
-                    || "permanent".to_owned(),
-                    |e| format!("ends {}", e.to_rfc3339()),
-                );
-                text.push_str(&format!(
-                    "{}  applied {}  {ends}\n",
-                    a.key,
-                    a.applied_at.to_rfc3339()
-                ));
-            }
-            for p in &st.policies {
-                text.push_str(&format!(
-                    "{}  applied {}\n",
-                    p.key,
-                    p.applied_at.to_rfc3339()
-                ));
-            }
-            for a in &st.assignments {
-                if let Some(status) = &a.request_status {
-                    text.push_str(&format!(
-                        "waiting: {}  request {} was {status} when last read; not carried out yet\n",
-                        a.key,
-                        a.request_id.as_deref().unwrap_or("(no id)")
-                    ));
-                }
-            }
-            for a in &st.removed {
-                text.push_str(&format!(
-                    "removed: {}  removed by an apply to the state alone, still in Microsoft Graph\n",
-                    a.key
-                ));
-            }
-            for p in &st.pending {
-                text.push_str(&format!(
-                    "pending: {}  sent by an apply at {}, not known whether the service holds it\n",
-                    p.change.address,
-                    p.started_at.to_rfc3339()
-                ));
-            }
-            if let Some(a) = &st.applying {
-                text.push_str(&format!(
-                    "applying: the saved plan {} (made from serial {}) stopped before its end; applying the same plan file again finishes it\n",
-                    a.plan, a.from_serial
-                ));
-            }
-            write_out(out, &text)?;
-            Ok(ExitStatus::Success)
+        StateCommand::AcceptEdit { auto_approve } => accept_edit(&path, *auto_approve, out),
+        StateCommand::List { filter, format } => {
+            crate::cli_state::list(&path, filter.as_deref(), *format, out)
         }
-        StateCommand::Show { key } => {
-            let value = st
-                .assignment(key)
-                .map(serde_json::to_value)
-                .or_else(|| st.policy(key).map(serde_json::to_value))
-                .and_then(Result::ok);
-            match value {
-                Some(v) => {
-                    write_out(
-                        out,
-                        &format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
-                    )?;
-                    Ok(ExitStatus::Success)
-                }
-                None => {
-                    let keys = st
-                        .assignments
-                        .iter()
-                        .map(|a| a.key.as_str())
-                        .chain(st.policies.iter().map(|p| p.key.as_str()));
-                    let hint = did_you_mean(key, keys)
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
-                    Ok(fail(format!(
-                        "no entry `{key}` in the state{hint} (`pimplan state list` shows every key)"
-                    )))
-                }
-            }
-        }
+        StateCommand::Show { address } => crate::cli_state::show(&path, address, out),
+        StateCommand::Rm {
+            addresses,
+            auto_approve,
+        } => crate::cli_state::rm(&path, addresses, *auto_approve, out),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cli_graph;
 pub mod cli_lint;
 pub mod cli_plan;
+pub mod cli_state;
 pub mod clock;
 pub mod config;
 pub mod entra_roles;

@@ -104,7 +104,7 @@ fn a_graph_apply_sends_what_state_only_applies_recorded() {
     assert_eq!(state(dir)["removed"].as_array().map(Vec::len), Some(1));
     let list = pimplan(&server, dir, T1, &["state", "list"]);
     assert!(
-        list.stdout.contains("removed: assignment/id:99999999-0000-4000-8000-000000000009/id:bbbbbbbb-0000-4000-8000-000000000002/member/active  removed by an apply to the state alone, still in Microsoft Graph"),
+        list.stdout.contains("removed: assignment ops/bob (member, active)  assignment/id:99999999-0000-4000-8000-000000000009/id:bbbbbbbb-0000-4000-8000-000000000002/member/active  removed by an apply to the state alone, still in Microsoft Graph"),
         "{}",
         list.stdout
     );

@@ -694,7 +694,7 @@ fn state_list_and_show() {
     let key = "assignment/name:ops/name:u1/member/eligible";
     assert!(
         list.stdout.contains(&format!(
-            "{key}  applied 2026-12-01T00:00:00+00:00  ends 2027-03-01T00:00:00+00:00"
+            "assignment ops/u1 (member, eligible)  {key}  applied 2026-12-01T00:00:00+00:00  ends 2027-03-01T00:00:00+00:00"
         )),
         "{}",
         list.stdout

@@ -130,6 +130,21 @@ pub fn write_state(path: &Path, state: &mut State) -> Result<(), StateError> {
     })
 }
 
+/// Replace `before` (the state at `path` as read, whose lock the caller holds) by `state`:
+/// the next serial is checked first, then `before` is kept as the backup, as every write
+/// that changes what the state records does, then `state` is written, sealed.
+pub fn replace_state(
+    path: &Path,
+    before: &super::LoadedState,
+    state: &mut State,
+) -> Result<(), StateError> {
+    next_serial(path, before.state.serial)?;
+    if let Some(text) = &before.text {
+        write_backup(path, text)?;
+    }
+    write_state(path, state)
+}
+
 /// The state as written, borrowing its entries (already in key order).
 #[derive(Serialize)]
 struct View<'a> {

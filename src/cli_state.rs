@@ -1,0 +1,349 @@
+//! `state list`, `state show` and `state rm`: the state's entries under the addresses the
+//! plan prints. The state is read and written through `crate::state` and its store (lock,
+//! backup, seal), never as a file here.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::{StateFormat, write_out};
+use crate::cli_plan::{confirm_with, fail};
+use crate::exit::ExitStatus;
+use crate::finding::did_you_mean;
+use crate::state::entries::{self, Entry, Object, Unresolved};
+use crate::state::{self, LoadedState, State, store};
+
+/// Version of `state list --format json`.
+const LIST_FORMAT_VERSION: u32 = 1;
+
+fn read(path: &Path) -> Result<LoadedState, ExitStatus> {
+    state::read(path).map_err(fail)
+}
+
+/// `state list [FILTER] [--format human|json]`: each assignment and policy with its address
+/// (as the plan prints it) and key, then what waits for the service. FILTER keeps the
+/// entries whose address contains it.
+pub fn list(
+    path: &Path,
+    filter: Option<&str>,
+    format: StateFormat,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let loaded = match read(path) {
+        Ok(l) => l,
+        Err(status) => return Ok(status),
+    };
+    let st = &loaded.state;
+    let keep = |address: &str| filter.is_none_or(|f| address.contains(f));
+    let all = entries::entries(st);
+    let shown: Vec<&Entry> = all.iter().filter(|e| keep(&e.address)).collect();
+    let removed: Vec<(String, &str)> = st
+        .removed
+        .iter()
+        .map(|r| (crate::plan::assignment_address(&r.spec), r.key.as_str()))
+        .filter(|(address, _)| keep(address))
+        .collect();
+    let pending: Vec<&state::Pending> = st
+        .pending
+        .iter()
+        .filter(|p| keep(&p.change.address))
+        .collect();
+    let text = match format {
+        StateFormat::Json => list_json(path, &loaded, &shown, &removed, &pending),
+        StateFormat::Human => {
+            let mut text = String::new();
+            if !loaded.exists() {
+                text.push_str(&format!("no state yet at `{}`\n", path.display()));
+            }
+            let width = shown.iter().map(|e| e.address.len()).max().unwrap_or(0);
+            let key_width = shown.iter().map(|e| e.key.len()).max().unwrap_or(0);
+            for e in &shown {
+                text.push_str(&format!(
+                    "{:<width$}  {:<key_width$}  {}\n",
+                    e.address,
+                    e.key,
+                    recorded(st, e)
+                ));
+            }
+            for e in &shown {
+                if let Some(a) = st.assignment(&e.key)
+                    && let Some(status) = &a.request_status
+                {
+                    text.push_str(&format!(
+                        "waiting: {}  request {} was {status} when last read; not carried out yet\n",
+                        e.address,
+                        a.request_id.as_deref().unwrap_or("(no id)")
+                    ));
+                }
+            }
+            for (address, key) in &removed {
+                text.push_str(&format!(
+                    "removed: {address}  {key}  removed by an apply to the state alone, still in Microsoft Graph\n"
+                ));
+            }
+            for p in &pending {
+                text.push_str(&format!(
+                    "pending: {}  sent by an apply at {}, not known whether the service holds it\n",
+                    p.change.address,
+                    p.started_at.to_rfc3339()
+                ));
+            }
+            if filter.is_none()
+                && let Some(a) = &st.applying
+            {
+                text.push_str(&format!(
+                    "applying: the saved plan {} (made from serial {}) stopped before its end; applying the same plan file again finishes it\n",
+                    a.plan, a.from_serial
+                ));
+            }
+            if let Some(f) = filter
+                && shown.is_empty()
+                && removed.is_empty()
+                && pending.is_empty()
+                && loaded.exists()
+            {
+                eprintln!(
+                    "note: no entry's address contains `{f}` ({} entries in the state; `pimplan state list` shows them all)",
+                    all.len()
+                );
+            }
+            text
+        }
+    };
+    write_out(out, &text)?;
+    Ok(ExitStatus::Success)
+}
+
+/// When an entry was applied and, for an assignment, when it ends.
+fn recorded(st: &State, entry: &Entry) -> String {
+    match entry.object {
+        Object::Assignment => st.assignment(&entry.key).map_or_else(String::new, |a| {
+            let ends = a.ends_at.map_or_else(
+                || "permanent".to_owned(),
+                |e| format!("ends {}", e.to_rfc3339()),
+            );
+            format!("applied {}  {ends}", a.applied_at.to_rfc3339())
+        }),
+        Object::Policy => st.policy(&entry.key).map_or_else(String::new, |p| {
+            format!("applied {}", p.applied_at.to_rfc3339())
+        }),
+    }
+}
+
+fn list_json(
+    path: &Path,
+    loaded: &LoadedState,
+    shown: &[&Entry],
+    removed: &[(String, &str)],
+    pending: &[&state::Pending],
+) -> String {
+    let st = &loaded.state;
+    let entries: Vec<serde_json::Value> = shown
+        .iter()
+        .map(|e| {
+            let mut v = json!({
+                "address": e.address,
+                "key": e.key,
+                "object": e.object.as_str(),
+            });
+            if let Some(o) = v.as_object_mut() {
+                match e.object {
+                    Object::Assignment => {
+                        if let Some(a) = st.assignment(&e.key) {
+                            o.insert("applied_at".into(), json!(a.applied_at));
+                            o.insert("ends_at".into(), json!(a.ends_at));
+                            if let Some(status) = &a.request_status {
+                                o.insert("request_status".into(), json!(status));
+                            }
+                        }
+                    }
+                    Object::Policy => {
+                        if let Some(p) = st.policy(&e.key) {
+                            o.insert("applied_at".into(), json!(p.applied_at));
+                        }
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    let value = json!({
+        "format_version": LIST_FORMAT_VERSION,
+        "state": path.display().to_string(),
+        "exists": loaded.exists(),
+        "lineage": loaded.exists().then_some(&st.lineage),
+        "serial": st.serial,
+        "entries": entries,
+        "removed": removed
+            .iter()
+            .map(|(address, key)| json!({ "address": address, "key": key }))
+            .collect::<Vec<_>>(),
+        "pending": pending
+            .iter()
+            .map(|p| json!({ "address": p.change.address, "started_at": p.started_at }))
+            .collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Why `query` names no single entry, in words.
+fn unresolved(all: &[Entry], query: &str, why: &Unresolved) -> String {
+    match why {
+        Unresolved::Unknown => {
+            let names = all
+                .iter()
+                .flat_map(|e| [e.address.as_str(), e.key.as_str()]);
+            let hint = did_you_mean(query, names)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            format!(
+                "no entry `{query}` in the state{hint} (`pimplan state list` shows every address and key)"
+            )
+        }
+        Unresolved::Ambiguous(addresses) => format!(
+            "`{query}` names {} entries of the state:\n{}\n  give the whole address (or the key) of the one meant",
+            addresses.len(),
+            addresses
+                .iter()
+                .map(|a| format!("    {a}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+/// `state show ADDRESS`: everything recorded for the entry, as JSON, its address first.
+pub fn show(path: &Path, query: &str, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    let loaded = match read(path) {
+        Ok(l) => l,
+        Err(status) => return Ok(status),
+    };
+    let st = &loaded.state;
+    let all = entries::entries(st);
+    let entry = match entries::resolve(&all, query) {
+        Ok(e) => e,
+        Err(why) => return Ok(fail(unresolved(&all, query, &why))),
+    };
+    let record = match entry.object {
+        Object::Assignment => st.assignment(&entry.key).map(serde_json::to_value),
+        Object::Policy => st.policy(&entry.key).map(serde_json::to_value),
+    }
+    .and_then(Result::ok);
+    let mut value = json!({ "address": entry.address });
+    if let (Some(o), Some(serde_json::Value::Object(fields))) = (value.as_object_mut(), record) {
+        o.extend(fields);
+    }
+    write_out(
+        out,
+        &format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
+    )?;
+    Ok(ExitStatus::Success)
+}
+
+/// `state rm ADDRESS… [--auto-approve]`: forget entries, so that the next plan creates them
+/// again. Under the state's lock (refused at once while another pimplan holds it, like
+/// `state accept-edit`); every address must name one entry, or nothing is written; once
+/// confirmed, the state before is kept as the backup and the next serial is written, sealed.
+pub fn rm(
+    path: &Path,
+    queries: &[String],
+    auto_approve: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let _lock = match store::lock(path, Duration::ZERO, "pimplan state rm") {
+        Ok(lock) => lock,
+        Err(e) => return Ok(fail(format!("{e}; nothing was removed"))),
+    };
+    let loaded = match read(path) {
+        Ok(l) => l,
+        Err(status) => return Ok(status),
+    };
+    if !loaded.exists() {
+        return Ok(fail(format!(
+            "no state at `{}`; nothing to remove",
+            path.display()
+        )));
+    }
+    let st = &loaded.state;
+    let all = entries::entries(st);
+    let mut chosen: Vec<&Entry> = Vec::new();
+    let mut problems = Vec::new();
+    for query in queries {
+        match entries::resolve(&all, query) {
+            Ok(e) if st.pending.iter().any(|p| p.change.address == e.address) => {
+                problems.push(format!(
+                    "`{}` has a change an interrupted apply left pending; run `pimplan apply --target graph`, which checks it against the service first",
+                    e.address
+                ));
+            }
+            Ok(e) => {
+                if !chosen.contains(&e) {
+                    chosen.push(e);
+                }
+            }
+            Err(why) => problems.push(unresolved(&all, query, &why)),
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(fail(format!(
+            "{}\nnothing was removed",
+            problems.join("\n")
+        )));
+    }
+    let lines: String = chosen
+        .iter()
+        .map(|e| format!("  - {}  {}\n", e.address, e.key))
+        .collect();
+    if !auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return Ok(fail(
+                "refusing to remove entries from the state without confirmation: there is no terminal to ask on; pass `--auto-approve`; nothing was removed",
+            ));
+        }
+        write_out(
+            out,
+            &format!(
+                "pimplan will forget these entries of `{}` (the next plan creates them again):\n{lines}",
+                path.display()
+            ),
+        )?;
+        if !confirm_with(
+            out,
+            "\nDo you want to remove them from the state? Only `yes` is accepted: ",
+        )? {
+            write_out(out, "Nothing was removed; the state was not changed.\n")?;
+            return Ok(ExitStatus::Findings);
+        }
+    }
+    let mut changed = st.clone();
+    let keys: Vec<&str> = chosen.iter().map(|e| e.key.as_str()).collect();
+    entries::forget(&mut changed, &keys);
+    // The state no longer descends from a saved plan's state through applies of that plan
+    // alone: an interrupted apply's plan may not continue on it (see `check_fresh`).
+    let dropped = changed.applying.take().is_some();
+    if let Err(e) = store::replace_state(path, &loaded, &mut changed) {
+        return Ok(fail(format!("{e}; nothing was removed")));
+    }
+    let mut text = format!(
+        "Removed {} entr{} from `{}` (now serial {}; the state before is kept in `{}`):\n{lines}The next plan creates {} again.\n",
+        chosen.len(),
+        if chosen.len() == 1 { "y" } else { "ies" },
+        path.display(),
+        changed.serial,
+        store::backup_path(&store::state_target(path).unwrap_or_else(|_| path.to_path_buf()))
+            .display(),
+        if chosen.len() == 1 { "it" } else { "them" },
+    );
+    if dropped {
+        text.push_str("The saved plan an interrupted apply was carrying out no longer applies to this state; make a new plan.\n");
+    }
+    write_out(out, &text)?;
+    Ok(ExitStatus::Success)
+}

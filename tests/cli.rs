@@ -1076,3 +1076,37 @@ fn stray_files_are_not_counted_as_checked() {
         human.stdout
     );
 }
+
+/// A link to a folder of the workspace (here to the workspace folder itself) names a stray
+/// file again under another path: it is one file, reported once (PIM008).
+#[cfg(unix)]
+#[test]
+fn a_stray_reached_through_a_link_is_reported_once() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let ws = tmp.path();
+    std::fs::write(
+        ws.join("pimplan.yaml"),
+        "version: 1\nprincipals:\n  - { name: bob, type: user, licenses: [entra_id_p2] }\n",
+    )
+    .unwrap_or(());
+    std::fs::write(ws.join("extra.yaml"), "groups:\n  - name: ops\n").unwrap_or(());
+    std::os::unix::fs::symlink(".", ws.join("again")).unwrap_or(());
+    let run = Pimplan::new(&["lint", "--format", "json"]).in_dir(ws).run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let found: Vec<String> = json(&run.stdout)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{}: {}",
+                f["file"].as_str().unwrap_or_default(),
+                f["line"],
+                f["column"],
+                f["code"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(found, ["extra.yaml:1:1: PIM008"], "{}", run.stdout);
+}

@@ -867,8 +867,10 @@ fn left_out(files: &[ParsedFile], root: FileId, unknown: bool) -> LeftOut {
                     "principals" => out.principals.extend(name),
                     "groups" => out.groups.extend(name),
                     "administrative_units" => out.administrative_units.extend(name),
-                    "policy_templates" => out.templates.extend(key),
-                    "rules" => out.rule_settings.extend(key),
+                    "policy_templates" => out.templates.extend(key.into_iter().chain(name)),
+                    // `rules: [PIM610]`, `rules: PIM610`: a rule it names has an unknown
+                    // severity all the same.
+                    "rules" => out.rule_settings.extend(key.into_iter().chain(name)),
                     "admins" | "assignments" => out.role_holders.extend(field("principal")),
                     "version" | "tenant" | "state" | "actor" | "target" | "include" | "plan" => {}
                     // A key the format does not have (a misspelt section): what it names may

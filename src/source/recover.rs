@@ -623,17 +623,21 @@ fn content_end(events: &[Ev<'_>]) -> usize {
         .unwrap_or(0)
 }
 
-/// The scalar keys and values at the first level of a mapping node.
+/// The scalar keys and values at the first level of a mapping node. An entry written in
+/// another shape still names what it was meant to define: a bare scalar (`- alice`) and the
+/// one key of a mapping that holds a mapping (`- alice: { type: user }`) are its `name`.
 fn fields(events: &[Ev<'_>]) -> Fields {
     let mut out = Vec::new();
-    let Some(Ev {
-        event: Event::MappingStart(..),
-        ..
-    }) = events.first()
-    else {
-        return out;
-    };
+    match events.first().map(|e| &e.event) {
+        Some(Event::MappingStart(..)) => {}
+        Some(Event::Scalar(value, ..)) if events.len() == 1 => {
+            out.push(("name".to_owned(), value.to_string()));
+            return out;
+        }
+        _ => return out,
+    }
     let mut j = 1;
+    let mut keys = Vec::new();
     while j < events.len() {
         let Event::Scalar(key, ..) = &events[j].event else {
             break;
@@ -644,7 +648,11 @@ fn fields(events: &[Ev<'_>]) -> Fields {
         if let Event::Scalar(value, ..) = &events[j + 1].event {
             out.push((key.to_string(), value.to_string()));
         }
+        keys.push((key.to_string(), end > j + 1));
         j = end + 1;
+    }
+    if let [(key, true)] = keys.as_slice() {
+        out.push(("name".to_owned(), key.clone()));
     }
     out
 }
@@ -679,6 +687,8 @@ fn loose_entries(events: &[Ev<'_>]) -> Vec<Fields> {
                 j = value_end + 1;
             }
         }
+        // A section written as one scalar (`rules: PIM610`).
+        Some(Event::Scalar(..)) if events.len() == 1 => out.push(fields(events)),
         _ => {}
     }
     out

@@ -859,8 +859,14 @@ fn left_out(files: &[ParsedFile], root: FileId, unknown: bool) -> LeftOut {
                 out.unknown = true;
             }
             for entry in &skipped.entries {
-                let field =
-                    |key: &str| entry.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                // Every value of the key: a left-out `name: [a, b]` names both.
+                let field = |key: &str| -> Vec<String> {
+                    entry
+                        .iter()
+                        .filter(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
                 let name = field("name");
                 let key = field("key");
                 match section {

@@ -645,13 +645,27 @@ fn fields(events: &[Ev<'_>]) -> Fields {
         let Some(end) = node_end(events, j + 1) else {
             break;
         };
-        if let Event::Scalar(value, ..) = &events[j + 1].event {
-            out.push((key.to_string(), value.to_string()));
+        match &events[j + 1].event {
+            Event::Scalar(value, ..) => out.push((key.to_string(), value.to_string())),
+            // `name: [alice]`: a list of names where one belongs still names them.
+            Event::SequenceStart(..) => {
+                let items = &events[j + 2..end];
+                if items.iter().all(|e| matches!(e.event, Event::Scalar(..))) {
+                    for item in items {
+                        if let Event::Scalar(value, ..) = &item.event {
+                            out.push((key.to_string(), value.to_string()));
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
         keys.push((key.to_string(), end > j + 1));
         j = end + 1;
     }
-    if let [(key, true)] = keys.as_slice() {
+    if let [(key, true)] = keys.as_slice()
+        && !out.iter().any(|(k, _)| k == "name")
+    {
         out.push(("name".to_owned(), key.clone()));
     }
     out

@@ -557,7 +557,14 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         known.extend(std::fs::canonicalize(state));
     }
     let mut not_included = Vec::new();
-    for (file, sections) in not_included_files(&root_dir, root_path, &matched, &known) {
+    // An `include:` that could not be read (already reported) matches what it matches: no
+    // file can be told to be left out by it.
+    let strays = if workspace.left_out.settings.contains("include") {
+        Vec::new()
+    } else {
+        not_included_files(&root_dir, root_path, &matched, &known)
+    };
+    for (file, sections) in strays {
         let id = sources.add_extra(file);
         let Some(file) = sources.get(id) else {
             continue;

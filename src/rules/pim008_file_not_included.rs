@@ -19,7 +19,8 @@ not regular files, files that cannot be read or are larger than 64 MiB, and the 
 another workspace: a folder below that holds a `pimplan.yaml` this workspace does not include \
 (an environment of its own, `envs/prod/`) is that workspace's root, with everything below it. \
 A file reached again through a link to a folder of the workspace is reported once, by its \
-path without the link. Other folders (`node_modules/`, `target/`) are searched like any other.",
+path without the link. When the root file's `include:` cannot be read (a PIM002), what it \
+matches is unknown and no file is reported. Other folders (`node_modules/`, `target/`) are searched like any other.",
         why: "A new file of grants that the include list does not match is silently left out: \
 its assignments are never made, and if it holds grants that were applied before (a file moved \
 to a new folder), the next plan removes them. A warning, not an error: a file that is not read \

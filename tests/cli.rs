@@ -1110,3 +1110,32 @@ fn a_stray_reached_through_a_link_is_reported_once() {
         .collect();
     assert_eq!(found, ["extra.yaml:1:1: PIM008"], "{}", run.stdout);
 }
+
+/// A `key: value` item of a block list where text belongs is one PIM002 at the item, with
+/// the shape's message: the "inside `{ }` or `[ ]`" and "quote the value" advice is for a
+/// colon inside brackets, and the item written over is no second error ("cannot
+/// deserialize null").
+#[test]
+fn a_pair_in_a_block_list_is_one_error_without_bracket_advice() {
+    let run = Pimplan::new(&["lint", "fixtures/rules/PIM002/fires", "--format", "json"]).run();
+    let doc = json(&run.stdout);
+    let here: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|f| {
+                    f["file"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("pair-in-block-list.yaml"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(here.len(), 1, "{}", run.stdout);
+    let message = here[0]["message"].as_str().unwrap_or_default();
+    let help = here[0]["help"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("inside") && !help.contains("quote"),
+        "{message} / {help}"
+    );
+}

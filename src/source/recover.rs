@@ -252,6 +252,13 @@ pub fn parse<T: DeserializeOwned>(
         }
         let follow_on = pending.contains(&index)
             && (matches!(error.kind, YamlErrorKind::MissingField { .. })
+                // An error in the text written over (`- key: value` whose one pair was
+                // written over reads as an empty item) is caused by that.
+                || blanked_pairs.iter().any(|&b| {
+                    pairs
+                        .get(b)
+                        .is_some_and(|p| p.node.0 <= at && at <= p.node.1)
+                })
                 || errors
                     .iter()
                     .any(|(i, e)| *i == index && e.message == error.message));

@@ -543,7 +543,16 @@ fn pair_as_written(text: &str, at: usize) -> Option<String> {
             })?;
             line[..end].to_owned()
         }
-        _ => value_at(text, at, true),
+        // An item of a `[ ]` or `{ }` only: in a block list (`- key: value`), the colon is
+        // not inside any bracket.
+        _ if text
+            .get(..at)?
+            .trim_end_matches([' ', '\t', '\r', '\n'])
+            .ends_with([',', '[', '{']) =>
+        {
+            value_at(text, at, true)
+        }
+        _ => return None,
     };
     (value.contains(": ") || value.ends_with(':')).then_some(value)
 }

@@ -1139,3 +1139,29 @@ fn a_pair_in_a_block_list_is_one_error_without_bracket_advice() {
         "{message} / {help}"
     );
 }
+
+/// No value where a name belongs (`name: ~`) is said in the workspace's words, not with the
+/// YAML crate's "use Option<String>".
+#[test]
+fn a_null_name_is_said_without_the_parsers_words() {
+    let run = Pimplan::new(&["lint", "fixtures/rules/PIM002/fires", "--format", "json"]).run();
+    let doc = json(&run.stdout);
+    let messages: Vec<String> = doc["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| {
+            f["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("null-name.yaml"))
+        })
+        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        ["expected a name or text here, found no value (`~`, `null` or nothing)"],
+        "{}",
+        run.stdout
+    );
+}

@@ -892,6 +892,10 @@ fn shape_message(message: &str) -> String {
     if m.starts_with("expected string scalar") {
         return "expected a single name or text here, not a list or mapping".to_owned();
     }
+    // The crate's wording names its own API (`use Option<String>`).
+    if m.starts_with("cannot deserialize null into string") {
+        return "expected a name or text here, found no value (`~`, `null` or nothing)".to_owned();
+    }
     m.to_owned()
 }
 

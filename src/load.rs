@@ -557,7 +557,14 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         known.extend(std::fs::canonicalize(state));
     }
     let mut not_included = Vec::new();
-    for (file, sections) in not_included_files(&root_dir, root_path, &matched, &known) {
+    // An `include:` that could not be read (already reported) matches what it matches: no
+    // file can be told to be left out by it.
+    let strays = if workspace.left_out.settings.contains("include") {
+        Vec::new()
+    } else {
+        not_included_files(&root_dir, root_path, &matched, &known)
+    };
+    for (file, sections) in strays {
         let id = sources.add_extra(file);
         let Some(file) = sources.get(id) else {
             continue;
@@ -654,6 +661,9 @@ fn sections_in(text: &str) -> Vec<Section> {
 /// root file and the state file). The walk is the include walk's, of `**/*`: hidden files and
 /// folders are left out, each real folder is walked once, and a folder reached through a link
 /// that leads out of the workspace is not entered; a file whose link leads out is skipped.
+/// A folder below that holds a `pimplan.yaml` this workspace does not include is another
+/// workspace's root and is left out with everything below it; a file reached through a link
+/// to a folder of the workspace is reported once, by its path without the link.
 /// What the walk cannot read, and a file that cannot be read or is larger than
 /// [`MAX_FILE_BYTES`], is skipped: it is not part of the workspace, and whether it holds
 /// grants cannot be told. Only files that no include matched are read.
@@ -677,12 +687,26 @@ fn not_included_files(
     };
     let root_name = root_path.file_name();
     let mut out = Vec::new();
-    for path in files {
-        let yaml = path
-            .extension()
+    // A link to a folder of the workspace (even to the workspace folder itself) names a
+    // file again under another path: each real file is reported once, by the path that
+    // goes through no link when there is one.
+    let is_yaml = |path: &Path| {
+        path.extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-        if !yaml || matched.contains(&path) {
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+    };
+    let direct: std::collections::HashSet<PathBuf> = files
+        .iter()
+        .filter(|path| is_yaml(path) && !matched.contains(*path))
+        .filter_map(|path| {
+            let canonical = std::fs::canonicalize(path).ok()?;
+            let plain = canonical_root.join(path.strip_prefix(root_dir).ok()?);
+            (canonical == plain).then_some(canonical)
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for path in files {
+        if !is_yaml(&path) || matched.contains(&path) {
             continue;
         }
         // The root file, as the walk names it, without a look at the disk.
@@ -693,6 +717,14 @@ fn not_included_files(
             continue;
         };
         if known.contains(&canonical) || !canonical.starts_with(&canonical_root) {
+            continue;
+        }
+        let through_link =
+            canonical_root.join(path.strip_prefix(root_dir).unwrap_or(&path)) != canonical;
+        if another_workspace(&canonical, &canonical_root, known)
+            || (through_link && direct.contains(&canonical))
+            || !seen.insert(canonical)
+        {
             continue;
         }
         let Ok(bytes) = crate::fs::read_bounded(&path, MAX_FILE_BYTES as u64) else {
@@ -706,6 +738,18 @@ fn not_included_files(
         }
     }
     out
+}
+
+/// Whether `file` (a real path below `root`) is in a folder below `root` that holds a
+/// `pimplan.yaml` this workspace does not include: that folder is the root of another
+/// workspace (an environment of its own, `envs/prod/`), and its files are that workspace's,
+/// not strays of this one.
+fn another_workspace(file: &Path, root: &Path, known: &std::collections::HashSet<PathBuf>) -> bool {
+    file.ancestors()
+        .skip(1)
+        .take_while(|dir| *dir != root && dir.starts_with(root))
+        .map(|dir| dir.join("pimplan.yaml"))
+        .any(|other| other.is_file() && !known.contains(&other))
 }
 
 #[cfg(test)]

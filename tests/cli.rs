@@ -1076,3 +1076,92 @@ fn stray_files_are_not_counted_as_checked() {
         human.stdout
     );
 }
+
+/// A link to a folder of the workspace (here to the workspace folder itself) names a stray
+/// file again under another path: it is one file, reported once (PIM008).
+#[cfg(unix)]
+#[test]
+fn a_stray_reached_through_a_link_is_reported_once() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let ws = tmp.path();
+    std::fs::write(
+        ws.join("pimplan.yaml"),
+        "version: 1\nprincipals:\n  - { name: bob, type: user, licenses: [entra_id_p2] }\n",
+    )
+    .unwrap_or(());
+    std::fs::write(ws.join("extra.yaml"), "groups:\n  - name: ops\n").unwrap_or(());
+    std::os::unix::fs::symlink(".", ws.join("again")).unwrap_or(());
+    let run = Pimplan::new(&["lint", "--format", "json"]).in_dir(ws).run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let found: Vec<String> = json(&run.stdout)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{}: {}",
+                f["file"].as_str().unwrap_or_default(),
+                f["line"],
+                f["column"],
+                f["code"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(found, ["extra.yaml:1:1: PIM008"], "{}", run.stdout);
+}
+
+/// A `key: value` item of a block list where text belongs is one PIM002 at the item, with
+/// the shape's message: the "inside `{ }` or `[ ]`" and "quote the value" advice is for a
+/// colon inside brackets, and the item written over is no second error ("cannot
+/// deserialize null").
+#[test]
+fn a_pair_in_a_block_list_is_one_error_without_bracket_advice() {
+    let run = Pimplan::new(&["lint", "fixtures/rules/PIM002/fires", "--format", "json"]).run();
+    let doc = json(&run.stdout);
+    let here: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|f| {
+                    f["file"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("pair-in-block-list.yaml"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(here.len(), 1, "{}", run.stdout);
+    let message = here[0]["message"].as_str().unwrap_or_default();
+    let help = here[0]["help"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("inside") && !help.contains("quote"),
+        "{message} / {help}"
+    );
+}
+
+/// No value where a name belongs (`name: ~`) is said in the workspace's words, not with the
+/// YAML crate's "use Option<String>".
+#[test]
+fn a_null_name_is_said_without_the_parsers_words() {
+    let run = Pimplan::new(&["lint", "fixtures/rules/PIM002/fires", "--format", "json"]).run();
+    let doc = json(&run.stdout);
+    let messages: Vec<String> = doc["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| {
+            f["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("null-name.yaml"))
+        })
+        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        ["expected a name or text here, found no value (`~`, `null` or nothing)"],
+        "{}",
+        run.stdout
+    );
+}

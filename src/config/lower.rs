@@ -859,16 +859,24 @@ fn left_out(files: &[ParsedFile], root: FileId, unknown: bool) -> LeftOut {
                 out.unknown = true;
             }
             for entry in &skipped.entries {
-                let field =
-                    |key: &str| entry.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                // Every value of the key: a left-out `name: [a, b]` names both.
+                let field = |key: &str| -> Vec<String> {
+                    entry
+                        .iter()
+                        .filter(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
                 let name = field("name");
                 let key = field("key");
                 match section {
                     "principals" => out.principals.extend(name),
                     "groups" => out.groups.extend(name),
                     "administrative_units" => out.administrative_units.extend(name),
-                    "policy_templates" => out.templates.extend(key),
-                    "rules" => out.rule_settings.extend(key),
+                    "policy_templates" => out.templates.extend(key.into_iter().chain(name)),
+                    // `rules: [PIM610]`, `rules: PIM610`: a rule it names has an unknown
+                    // severity all the same.
+                    "rules" => out.rule_settings.extend(key.into_iter().chain(name)),
                     "admins" | "assignments" => out.role_holders.extend(field("principal")),
                     "version" | "tenant" | "state" | "actor" | "target" | "include" | "plan" => {}
                     // A key the format does not have (a misspelt section): what it names may

@@ -15,8 +15,12 @@ not), but neither the root file nor any glob of its `include:` list is that file
 does not read it. The finding points at the file's first such key; the file itself is not \
 checked. Left out of the search: hidden files and everything in hidden folders (a name that \
 starts with `.`), links that lead out of the workspace folder, the state file, files that are \
-not regular files, and files that cannot be read or are larger than 64 MiB. Other folders \
-(`node_modules/`, `target/`) are searched like any other.",
+not regular files, files that cannot be read or are larger than 64 MiB, and the files of \
+another workspace: a folder below that holds a `pimplan.yaml` this workspace does not include \
+(an environment of its own, `envs/prod/`) is that workspace's root, with everything below it. \
+A file reached again through a link to a folder of the workspace is reported once, by its \
+path without the link. When the root file's `include:` cannot be read (a PIM002), what it \
+matches is unknown and no file is reported. Other folders (`node_modules/`, `target/`) are searched like any other.",
         why: "A new file of grants that the include list does not match is silently left out: \
 its assignments are never made, and if it holds grants that were applied before (a file moved \
 to a new folder), the next plan removes them. A warning, not an error: a file that is not read \

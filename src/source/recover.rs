@@ -252,6 +252,13 @@ pub fn parse<T: DeserializeOwned>(
         }
         let follow_on = pending.contains(&index)
             && (matches!(error.kind, YamlErrorKind::MissingField { .. })
+                // An error in the text written over (`- key: value` whose one pair was
+                // written over reads as an empty item) is caused by that.
+                || blanked_pairs.iter().any(|&b| {
+                    pairs
+                        .get(b)
+                        .is_some_and(|p| p.node.0 <= at && at <= p.node.1)
+                })
                 || errors
                     .iter()
                     .any(|(i, e)| *i == index && e.message == error.message));
@@ -623,17 +630,21 @@ fn content_end(events: &[Ev<'_>]) -> usize {
         .unwrap_or(0)
 }
 
-/// The scalar keys and values at the first level of a mapping node.
+/// The scalar keys and values at the first level of a mapping node. An entry written in
+/// another shape still names what it was meant to define: a bare scalar (`- alice`) and the
+/// one key of a mapping that holds a mapping (`- alice: { type: user }`) are its `name`.
 fn fields(events: &[Ev<'_>]) -> Fields {
     let mut out = Vec::new();
-    let Some(Ev {
-        event: Event::MappingStart(..),
-        ..
-    }) = events.first()
-    else {
-        return out;
-    };
+    match events.first().map(|e| &e.event) {
+        Some(Event::MappingStart(..)) => {}
+        Some(Event::Scalar(value, ..)) if events.len() == 1 => {
+            out.push(("name".to_owned(), value.to_string()));
+            return out;
+        }
+        _ => return out,
+    }
     let mut j = 1;
+    let mut keys = Vec::new();
     while j < events.len() {
         let Event::Scalar(key, ..) = &events[j].event else {
             break;
@@ -641,10 +652,28 @@ fn fields(events: &[Ev<'_>]) -> Fields {
         let Some(end) = node_end(events, j + 1) else {
             break;
         };
-        if let Event::Scalar(value, ..) = &events[j + 1].event {
-            out.push((key.to_string(), value.to_string()));
+        match &events[j + 1].event {
+            Event::Scalar(value, ..) => out.push((key.to_string(), value.to_string())),
+            // `name: [alice]`: a list of names where one belongs still names them.
+            Event::SequenceStart(..) => {
+                let items = &events[j + 2..end];
+                if items.iter().all(|e| matches!(e.event, Event::Scalar(..))) {
+                    for item in items {
+                        if let Event::Scalar(value, ..) = &item.event {
+                            out.push((key.to_string(), value.to_string()));
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
+        keys.push((key.to_string(), end > j + 1));
         j = end + 1;
+    }
+    if let [(key, true)] = keys.as_slice()
+        && !out.iter().any(|(k, _)| k == "name")
+    {
+        out.push(("name".to_owned(), key.clone()));
     }
     out
 }
@@ -679,6 +708,8 @@ fn loose_entries(events: &[Ev<'_>]) -> Vec<Fields> {
                 j = value_end + 1;
             }
         }
+        // A section written as one scalar (`rules: PIM610`).
+        Some(Event::Scalar(..)) if events.len() == 1 => out.push(fields(events)),
         _ => {}
     }
     out

@@ -543,7 +543,16 @@ fn pair_as_written(text: &str, at: usize) -> Option<String> {
             })?;
             line[..end].to_owned()
         }
-        _ => value_at(text, at, true),
+        // An item of a `[ ]` or `{ }` only: in a block list (`- key: value`), the colon is
+        // not inside any bracket.
+        _ if text
+            .get(..at)?
+            .trim_end_matches([' ', '\t', '\r', '\n'])
+            .ends_with([',', '[', '{']) =>
+        {
+            value_at(text, at, true)
+        }
+        _ => return None,
     };
     (value.contains(": ") || value.ends_with(':')).then_some(value)
 }
@@ -882,6 +891,10 @@ fn shape_message(message: &str) -> String {
     }
     if m.starts_with("expected string scalar") {
         return "expected a single name or text here, not a list or mapping".to_owned();
+    }
+    // The crate's wording names its own API (`use Option<String>`).
+    if m.starts_with("cannot deserialize null into string") {
+        return "expected a name or text here, found no value (`~`, `null` or nothing)".to_owned();
     }
     m.to_owned()
 }

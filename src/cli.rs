@@ -58,7 +58,8 @@ pub enum Command {
         /// Exit 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
-        /// Leave out the findings recorded in this baseline (see `--write-baseline`).
+        /// Leave out the findings recorded in this baseline (see `--write-baseline`)
+        /// [default: `baseline:` in pimplan.yaml].
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
         /// Record every current finding in FILE, to adopt pimplan and fail only on new ones.
@@ -79,6 +80,10 @@ pub enum Command {
         /// Save the plan, for `pimplan apply PLANFILE`.
         #[arg(long, value_name = "PLANFILE")]
         out: Option<PathBuf>,
+        /// Leave out the lint findings recorded in this baseline [default: `baseline:` in
+        /// pimplan.yaml].
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
         format: PlanFormat,
         /// Exit 0 with no changes, 2 with changes, 1 on error.
@@ -108,6 +113,10 @@ pub enum Command {
         /// Apply without asking (needed without a terminal).
         #[arg(long)]
         auto_approve: bool,
+        /// Leave out the lint findings recorded in this baseline [default: `baseline:` in
+        /// pimplan.yaml].
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         /// Allow a plan that removes more than `plan.max_removal_ratio` of the assignments (PIM703).
         #[arg(long)]
         allow_mass_removal: bool,
@@ -392,6 +401,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         }
         Command::Plan {
             out: plan_out,
+            baseline,
             format,
             detailed_exitcode,
             allow_mass_removal,
@@ -401,6 +411,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             &args,
             &crate::cli_plan::PlanOptions {
                 out_file: plan_out.as_deref(),
+                baseline: baseline.as_deref(),
                 format: *format,
                 detailed: *detailed_exitcode,
                 allow_mass_removal: *allow_mass_removal,
@@ -412,6 +423,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         Command::Apply {
             plan_file,
             auto_approve,
+            baseline,
             allow_mass_removal,
             lock_timeout,
             target,
@@ -420,6 +432,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             &args,
             &crate::cli_plan::ApplyOptions {
                 plan_file: plan_file.clone(),
+                baseline: baseline.clone(),
                 auto_approve: *auto_approve,
                 allow_mass_removal: *allow_mass_removal,
                 lock_timeout: *lock_timeout,

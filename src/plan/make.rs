@@ -26,6 +26,8 @@ pub enum PlanError {
     NoState(PathBuf),
     #[error(transparent)]
     StatePath(#[from] crate::config::state_file::StatePathError),
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
 }
 
 /// Reads the live service and returns the state as the service has it, with a line per
@@ -46,6 +48,10 @@ pub struct PlanRun {
     pub plan: Option<Plan>,
     /// Out-of-band changes found by a refresh (`None` without `--refresh`).
     pub drift: Option<Vec<String>>,
+    /// The baseline used (`--baseline`, else the root file's `baseline:`), if any.
+    pub baseline: Option<PathBuf>,
+    /// The lint findings it left out: they do not stop the plan (and are not in `lint`).
+    pub baselined: Vec<crate::finding::Finding>,
 }
 
 impl PlanRun {
@@ -104,8 +110,9 @@ pub fn make(
     clock: &Clock,
     allow_mass_removal: bool,
     target: Option<Target>,
+    baseline: Option<&Path>,
 ) -> Result<PlanRun, PlanError> {
-    make_with(root, clock, allow_mass_removal, target, None)
+    make_with(root, clock, allow_mass_removal, target, baseline, None)
 }
 
 /// Where the changes of a plan for `ws` go: `target` (the command line) or the root file's.
@@ -127,11 +134,17 @@ pub fn destination(ws: &Workspace, target: Option<Target>) -> Destination {
 /// `target:`). A plan for Microsoft Graph is made from what the service is known to hold
 /// ([`state::State::service_view`]), so that it sends what applies to the state alone only
 /// recorded; a plan for the state alone from what the state records.
+///
+/// `baseline` (`--baseline`, else the root file's `baseline:`) leaves out the lint findings it
+/// records, as `lint --baseline` does: they do not stop the plan. Locked findings (what could
+/// not be read) are never left out, nor are the plan's own findings (PIM7xx), which compare
+/// the workspace with the state: a baseline records what `lint` found.
 pub fn make_with(
     root: &Path,
     clock: &Clock,
     allow_mass_removal: bool,
     target: Option<Target>,
+    baseline: Option<&Path>,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
     // The state of a large tenant takes as long to read as a good part of the workspace:
@@ -140,6 +153,11 @@ pub fn make_with(
     let early = early_state_path(root)
         .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
     let mut lint = lint(root, clock)?;
+    let baseline = crate::baseline::chosen(baseline, &lint.loaded);
+    let baselined = match &baseline {
+        Some(path) => crate::baseline::apply_to_run(&mut lint, path)?,
+        None => Vec::new(),
+    };
     let Some(ws) = lint.loaded.workspace.as_ref() else {
         return Ok(PlanRun {
             lint,
@@ -147,6 +165,8 @@ pub fn make_with(
             state: None,
             plan: None,
             drift: None,
+            baseline,
+            baselined,
         });
     };
     let state_path = ws.settings.state_file(&lint.loaded.root_dir);
@@ -157,6 +177,8 @@ pub fn make_with(
             state: None,
             plan: None,
             drift: None,
+            baseline,
+            baselined,
         });
     }
     // (A refused `state:` is an error-level finding above; this is for the record.)
@@ -277,5 +299,7 @@ pub fn make_with(
         state: Some(loaded_state),
         plan,
         drift,
+        baseline,
+        baselined,
     })
 }

@@ -49,6 +49,12 @@ pub enum LintFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a first workspace into DIR: a root file that lints clean and plans, and the
+    /// JSON Schema its first line names for your editor. Never overwrites a file.
+    Init {
+        /// The folder of the new workspace (created if missing) [default: the current folder].
+        dir: Option<PathBuf>,
+    },
     /// Parse the workspace and run every rule.
     Lint {
         /// Report only findings in these files; a directory names the workspace (its pimplan.yaml).
@@ -395,6 +401,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
                 Ok(ExitStatus::Failure)
             }
         },
+        Command::Init { dir } => crate::cli_init::init(&args, dir.as_deref(), out),
         Command::Schema => {
             write_out(out, &crate::schema::schema_json())?;
             Ok(ExitStatus::Success)

@@ -158,12 +158,13 @@ pub fn split(
     split
 }
 
-/// Leaves out of `run.findings` what the baseline at `path` covers, and returns it: what
-/// `plan` and `apply` do with the lint findings before errors stop them.
+/// Leaves out of `run.findings` what the baseline at `path` covers, and returns it, each
+/// finding with the entry it is about (`assignment ops/mei/member/eligible`, `group ops`):
+/// what `plan` and `apply` do with the lint findings before errors stop them.
 pub fn apply_to_run(
     run: &mut crate::lint::LintRun,
     path: &Path,
-) -> Result<Vec<crate::finding::Finding>, BaselineError> {
+) -> Result<Vec<(crate::finding::Finding, String)>, BaselineError> {
     let base = read(path)?;
     if run.findings.is_empty() {
         return Ok(Vec::new());
@@ -176,7 +177,28 @@ pub fn apply_to_run(
         .collect();
     let split = split(&base, findings, fingerprints);
     run.findings = split.kept;
-    Ok(split.baselined)
+    Ok(split
+        .baselined
+        .into_iter()
+        .map(|f| {
+            let subject = identities.subject(&run.loaded.sources, &f);
+            (f, subject)
+        })
+        .collect())
+}
+
+/// The entry a change of the plan makes or alters, as [`apply_to_run`] names what a
+/// finding is about; `None` for a removal (nothing is made from the workspace's entry).
+pub fn changed_subject(change: &crate::plan::Change) -> Option<String> {
+    use crate::plan::Subject;
+    match &change.subject {
+        Subject::Assignment { after: Some(a), .. } => Some(format!(
+            "assignment {}/{}/{}/{}",
+            a.group, a.principal, a.role, a.kind
+        )),
+        Subject::Policy { after: Some(p), .. } => Some(format!("group {}", p.group)),
+        _ => None,
+    }
 }
 
 /// The baselined findings, for a person: one line each, after the findings that count.

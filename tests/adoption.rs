@@ -30,10 +30,16 @@ assignments:
   - { group: ops, principal: u1, role: member, type: active, permanent: true, justification: legacy }
 ";
 
-/// [`ADOPTED`] with its findings recorded in `pimplan.baseline.json`, which the root file
+/// [`ADOPTED`] as it was applied before pimplan checked it (the state holds `u1`'s
+/// assignment), with its findings recorded in `pimplan.baseline.json`, which the root file
 /// names when `in_root_file`.
 fn adopted(in_root_file: bool) -> tempfile::TempDir {
-    let ws = workspace_with(ADOPTED);
+    let ws =
+        workspace_with(&ADOPTED.replace("version: 1\n", "version: 1\nrules: { PIM205: off }\n"));
+    let before = pimplan(ws.path(), &["apply", "--auto-approve"]);
+    assert_eq!(before.code, 0, "{}{}", before.stdout, before.stderr);
+    std::fs::write(ws.path().join("pimplan.yaml"), ADOPTED).unwrap_or(());
+    assert_eq!(state_keys(ws.path()).len(), 2);
     let write = pimplan(
         ws.path(),
         &["lint", "--write-baseline", "pimplan.baseline.json"],
@@ -124,10 +130,13 @@ fn baseline_in_the_root_file_makes_lint_green_and_lists_what_it_left_out() {
     );
 }
 
+const NEW_ELIGIBLE: &str = "  - { group: ops, principal: u2, role: member, type: eligible, duration: P30D, justification: rota }\n";
+
 #[test]
 fn baseline_in_the_root_file_lets_plan_and_apply_go_and_lists_what_it_left_out() {
     let ws = adopted(true);
     let dir = ws.path();
+    append(dir, NEW_ELIGIBLE);
     let plan = pimplan(dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
     assert!(
@@ -139,7 +148,7 @@ fn baseline_in_the_root_file_lets_plan_and_apply_go_and_lists_what_it_left_out()
     );
     assert!(
         plan.stdout
-            .contains("Plan: 4 to add, 0 to change, 0 to remove."),
+            .contains("Plan: 1 to add, 0 to change, 0 to remove."),
         "{}",
         plan.stdout
     );
@@ -153,7 +162,10 @@ fn baseline_in_the_root_file_lets_plan_and_apply_go_and_lists_what_it_left_out()
         md.stderr
     );
 
-    let apply = pimplan(dir, &["apply", "--auto-approve"]);
+    // A saved plan applies the same way.
+    let save = pimplan(dir, &["plan", "--out", "tfplan.json"]);
+    assert_eq!(save.code, 0, "{}{}", save.stdout, save.stderr);
+    let apply = pimplan(dir, &["apply", "tfplan.json"]);
     assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
     assert!(
         apply.stdout.contains("PIM205 (error, baselined)"),
@@ -161,24 +173,86 @@ fn baseline_in_the_root_file_lets_plan_and_apply_go_and_lists_what_it_left_out()
         apply.stdout
     );
     assert!(
-        apply.stdout.contains("Apply complete: 4 change(s)"),
+        apply.stdout.contains("Apply complete: 1 change(s)"),
         "{}",
         apply.stdout
     );
-    assert_eq!(state_keys(dir).len(), 2);
+    assert_eq!(state_keys(dir).len(), 3);
     let again = pimplan(dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
 
-    // A saved plan applies the same way.
-    append(
-        dir,
-        "  - { group: ops, principal: u2, role: member, type: eligible, duration: P30D, justification: rota }\n",
+#[test]
+fn a_baselined_error_lets_no_change_to_its_entry_through() {
+    // The entry it is about is changed: the finding counts again and stops the plan.
+    let ws = adopted(true);
+    let dir = ws.path();
+    common::edit(
+        &dir.join("pimplan.yaml"),
+        "justification: legacy",
+        "justification: legacy access extended",
     );
-    let save = pimplan(dir, &["plan", "--out", "tfplan.json"]);
-    assert_eq!(save.code, 0, "{}{}", save.stdout, save.stderr);
-    let apply = pimplan(dir, &["apply", "tfplan.json"]);
-    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
-    assert_eq!(state_keys(dir).len(), 3);
+    let plan = pimplan(dir, &["plan"]);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr
+            .contains("the plan stopped at 1 error-level finding(s)"),
+        "{}",
+        plan.stderr
+    );
+    let flat = common::flat(&plan.stdout);
+    assert!(
+        flat.contains("the baseline records this finding, but this plan would change `assignment ops/u1 (member, active)`, which it is about"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("PIM205 (error, baselined)"),
+        "{}",
+        plan.stdout
+    );
+    // The warning about it stays baselined: warnings do not stop a plan.
+    assert!(
+        plan.stdout.contains("PIM510 (warning, baselined)"),
+        "{}",
+        plan.stdout
+    );
+    let apply = pimplan(dir, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
+    let recorded = read_state(dir);
+    assert!(
+        recorded.contains("\"justification\": \"legacy\""),
+        "{recorded}"
+    );
+
+    // Never applied: the plan would create it.
+    let ws = workspace_with(ADOPTED);
+    let dir = ws.path();
+    let write = pimplan(dir, &["lint", "--write-baseline", "pimplan.baseline.json"]);
+    assert_eq!(write.code, 0, "{}{}", write.stdout, write.stderr);
+    let plan = pimplan(dir, &["plan", "--baseline", "pimplan.baseline.json"]);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        common::flat(&plan.stdout)
+            .contains("this plan would change `assignment ops/u1 (member, active)`"),
+        "{}",
+        plan.stdout
+    );
+    let apply = pimplan(
+        dir,
+        &[
+            "apply",
+            "--auto-approve",
+            "--baseline",
+            "pimplan.baseline.json",
+        ],
+    );
+    assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
+    assert!(state_keys(dir).is_empty());
+}
+
+fn read_state(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default()
 }
 
 #[test]
@@ -200,10 +274,15 @@ fn the_baseline_flag_works_on_plan_and_apply_and_wins_over_the_root_file() {
         "{ \"format_version\": 1, \"findings\": [] }\n",
     )
     .unwrap_or(());
-    append(dir, "baseline: empty.json\n");
+    common::edit(
+        &dir.join("pimplan.yaml"),
+        "version: 1\n",
+        "version: 1\nbaseline: empty.json\n",
+    );
+    append(dir, NEW_ELIGIBLE);
     assert_eq!(pimplan(dir, &["lint"]).code, 1);
     assert_eq!(pimplan(dir, &["apply", "--auto-approve"]).code, 1);
-    assert!(state_keys(dir).is_empty());
+    assert_eq!(state_keys(dir).len(), 2);
     let lint = pimplan(dir, &["lint", "--baseline", "pimplan.baseline.json"]);
     assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
     let apply = pimplan(
@@ -216,7 +295,7 @@ fn the_baseline_flag_works_on_plan_and_apply_and_wins_over_the_root_file() {
         ],
     );
     assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
-    assert_eq!(state_keys(dir).len(), 2);
+    assert_eq!(state_keys(dir).len(), 3);
 }
 
 #[test]
@@ -245,7 +324,7 @@ fn a_new_finding_still_fails_lint_plan_and_apply() {
     assert!(plan.stdout.contains("PIM205 (error, baselined) `u1`"));
     let apply = pimplan(dir, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
-    assert!(state_keys(dir).is_empty());
+    assert_eq!(state_keys(dir).len(), 2);
 }
 
 #[test]

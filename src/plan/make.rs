@@ -138,7 +138,9 @@ pub fn destination(ws: &Workspace, target: Option<Target>) -> Destination {
 /// `baseline` (`--baseline`, else the root file's `baseline:`) leaves out the lint findings it
 /// records, as `lint --baseline` does: they do not stop the plan. Locked findings (what could
 /// not be read) are never left out, nor are the plan's own findings (PIM7xx), which compare
-/// the workspace with the state: a baseline records what `lint` found.
+/// the workspace with the state: a baseline records what `lint` found. A baselined error
+/// about an assignment or a group's policy that the plan would create or change counts
+/// again and stops the plan: a baseline keeps what was there, it lets no change through.
 pub fn make_with(
     root: &Path,
     clock: &Clock,
@@ -154,9 +156,11 @@ pub fn make_with(
         .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
     let mut lint = lint(root, clock)?;
     let baseline = crate::baseline::chosen(baseline, &lint.loaded);
-    let baselined = match &baseline {
-        Some(path) => crate::baseline::apply_to_run(&mut lint, path)?,
-        None => Vec::new(),
+    let (mut baselined, baselined_subjects): (Vec<_>, Vec<_>) = match &baseline {
+        Some(path) => crate::baseline::apply_to_run(&mut lint, path)?
+            .into_iter()
+            .unzip(),
+        None => (Vec::new(), Vec::new()),
     };
     let Some(ws) = lint.loaded.workspace.as_ref() else {
         return Ok(PlanRun {
@@ -215,6 +219,41 @@ pub fn make_with(
     let mut changes = diff(&desired, diff_state, now);
     if to_graph {
         super::mark_not_sent(&mut changes, &loaded_state.state);
+    }
+    // A baseline keeps what was there when pimplan was adopted; it does not let a change
+    // through: a baselined error about an entry this plan would make or alter counts again,
+    // and stops the plan like any error.
+    let changed: std::collections::HashMap<String, &str> = changes
+        .iter()
+        .filter_map(|c| Some((crate::baseline::changed_subject(c)?, c.address.as_str())))
+        .collect();
+    let mut revived = false;
+    let mut kept = Vec::new();
+    for (finding, subject) in baselined.into_iter().zip(&baselined_subjects) {
+        match changed.get(subject) {
+            Some(address) if finding.severity == Severity::Error => {
+                revived = true;
+                let help = format!(
+                    "the baseline records this finding, but this plan would change `{address}`, which it is about: a baseline keeps what was there when pimplan was adopted and lets no change through; {}",
+                    finding.help_text()
+                );
+                lint.findings.push(finding.with_help(help));
+            }
+            _ => kept.push(finding),
+        }
+    }
+    baselined = kept;
+    if revived {
+        crate::lint::sort(&lint.loaded.sources, &mut lint.findings);
+        return Ok(PlanRun {
+            lint,
+            state_path,
+            state: Some(loaded_state),
+            plan: None,
+            drift,
+            baseline,
+            baselined,
+        });
     }
 
     // Findings about entries no longer in the files point into the state file.

@@ -49,8 +49,11 @@ pub enum LintFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write a first workspace into DIR: a root file that lints clean and plans, and the
-    /// JSON Schema its first line names for your editor. Never overwrites a file.
+    /// Write a first workspace (pimplan.yaml and its JSON Schema) into DIR.
+    ///
+    /// The root file holds one principal, one group with its policy and one assignment; it
+    /// lints clean and plans, and its first line names the schema written beside it, for your
+    /// editor. Never overwrites a file: nothing is written when either file is there.
     Init {
         /// The folder of the new workspace (created if missing) [default: the current folder].
         dir: Option<PathBuf>,

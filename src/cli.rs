@@ -49,6 +49,15 @@ pub enum LintFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a first workspace (pimplan.yaml and its JSON Schema) into DIR.
+    ///
+    /// The root file holds one principal, one group with its policy and one assignment; it
+    /// lints clean and plans, and its first line names the schema written beside it, for your
+    /// editor. Never overwrites a file: nothing is written when either file is there.
+    Init {
+        /// The folder of the new workspace (created if missing) [default: the current folder].
+        dir: Option<PathBuf>,
+    },
     /// Parse the workspace and run every rule.
     Lint {
         /// Report only findings in these files; a directory names the workspace (its pimplan.yaml).
@@ -58,7 +67,8 @@ pub enum Command {
         /// Exit 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
-        /// Leave out the findings recorded in this baseline (see `--write-baseline`).
+        /// Leave out the findings recorded in this baseline (see `--write-baseline`)
+        /// [default: `baseline:` in pimplan.yaml].
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
         /// Record every current finding in FILE, to adopt pimplan and fail only on new ones.
@@ -79,6 +89,10 @@ pub enum Command {
         /// Save the plan, for `pimplan apply PLANFILE`.
         #[arg(long, value_name = "PLANFILE")]
         out: Option<PathBuf>,
+        /// Leave out the lint findings recorded in this baseline [default: `baseline:` in
+        /// pimplan.yaml].
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
         format: PlanFormat,
         /// Exit 0 with no changes, 2 with changes, 1 on error.
@@ -108,6 +122,10 @@ pub enum Command {
         /// Apply without asking (needed without a terminal).
         #[arg(long)]
         auto_approve: bool,
+        /// Leave out the lint findings recorded in this baseline [default: `baseline:` in
+        /// pimplan.yaml].
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         /// Allow a plan that removes more than `plan.max_removal_ratio` of the assignments (PIM703).
         #[arg(long)]
         allow_mass_removal: bool,
@@ -418,12 +436,14 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
                 Ok(ExitStatus::Failure)
             }
         },
+        Command::Init { dir } => crate::cli_init::init(&args, dir.as_deref(), out),
         Command::Schema => {
             write_out(out, &crate::schema::schema_json())?;
             Ok(ExitStatus::Success)
         }
         Command::Plan {
             out: plan_out,
+            baseline,
             format,
             detailed_exitcode,
             allow_mass_removal,
@@ -433,6 +453,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             &args,
             &crate::cli_plan::PlanOptions {
                 out_file: plan_out.as_deref(),
+                baseline: baseline.as_deref(),
                 format: *format,
                 detailed: *detailed_exitcode,
                 allow_mass_removal: *allow_mass_removal,
@@ -444,6 +465,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         Command::Apply {
             plan_file,
             auto_approve,
+            baseline,
             allow_mass_removal,
             lock_timeout,
             target,
@@ -452,6 +474,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             &args,
             &crate::cli_plan::ApplyOptions {
                 plan_file: plan_file.clone(),
+                baseline: baseline.clone(),
                 auto_approve: *auto_approve,
                 allow_mass_removal: *allow_mass_removal,
                 lock_timeout: *lock_timeout,

@@ -147,20 +147,14 @@ pub fn lint(
         return Ok(ExitStatus::Success);
     }
     let mut fingerprints = fingerprints;
-    let mut left_out = 0;
-    if let Some(path) = options.baseline {
+    let mut baselined = Vec::new();
+    let baseline_path = baseline::chosen(options.baseline, &run.loaded);
+    if let Some(path) = &baseline_path {
         let base = baseline::read(path).map_err(|e| miette::miette!("{e}"))?;
-        // A baseline silences like an ignore comment does: never a locked finding.
-        let covered: Vec<bool> = baseline::covered(&base, &fingerprints)
-            .into_iter()
-            .zip(&findings)
-            .map(|(c, f)| c && !f.locked)
-            .collect();
-        left_out = covered.iter().filter(|c| **c).count();
-        let mut keep = covered.iter().map(|c| !c);
-        findings.retain(|_| keep.next().unwrap_or(true));
-        let mut keep = covered.iter().map(|c| !c);
-        fingerprints.retain(|_| keep.next().unwrap_or(true));
+        let split = baseline::split(&base, findings, fingerprints);
+        findings = split.kept;
+        fingerprints = split.fingerprints;
+        baselined = split.baselined;
     }
 
     let mut text = match options.format {
@@ -173,17 +167,23 @@ pub fn lint(
             },
             args.quiet,
         ),
-        LintFormat::Json => render::json::render(&findings, sources, &clock.now().to_rfc3339()),
+        LintFormat::Json => render::json::render_with(
+            &findings,
+            baseline_path.as_ref().map(|_| baselined.as_slice()),
+            sources,
+            &clock.now().to_rfc3339(),
+        ),
         LintFormat::Sarif => render::sarif::render(&findings, sources, &fingerprints),
         LintFormat::Github => {
             write_summary(&findings, &run);
             render::github::render(&findings, sources)
         }
     };
-    if left_out > 0 && options.format == LintFormat::Human && !args.quiet {
-        text.push_str(&format!(
-            "pimplan: {left_out} finding(s) left out by the baseline\n"
-        ));
+    if let Some(path) = &baseline_path
+        && options.format == LintFormat::Human
+        && !args.quiet
+    {
+        text.push_str(&baseline::human_list(&baselined, sources, path));
     }
     write_out(out, &text)?;
     let errors = findings.iter().any(|f| f.severity == Severity::Error);

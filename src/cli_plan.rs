@@ -34,22 +34,36 @@ pub(crate) fn fail(message: impl std::fmt::Display) -> ExitStatus {
 
 /// The findings of a plan run, for a person.
 fn findings_text(run: &PlanRun, args: &Arguments) -> String {
-    if run.lint.findings.is_empty() {
-        return String::new();
+    let mut text = if run.lint.findings.is_empty() {
+        String::new()
+    } else {
+        render::human::render(
+            &run.lint.findings,
+            &run.lint.loaded.sources,
+            HumanOptions {
+                color: use_color(args.color),
+                width: 100,
+            },
+            true,
+        )
+    };
+    // What the baseline left out is listed too, as such: it does not stop the plan.
+    if let Some(path) = &run.baseline
+        && !args.quiet
+    {
+        let list = crate::baseline::human_list(&run.baselined, &run.lint.loaded.sources, path);
+        if !list.is_empty() {
+            text.push_str(&list);
+            text.push('\n');
+        }
     }
-    render::human::render(
-        &run.lint.findings,
-        &run.lint.loaded.sources,
-        HumanOptions {
-            color: use_color(args.color),
-            width: 100,
-        },
-        true,
-    )
+    text
 }
 
 pub struct PlanOptions<'a> {
     pub out_file: Option<&'a Path>,
+    /// `--baseline`: instead of the root file's `baseline:`.
+    pub baseline: Option<&'a Path>,
     pub format: PlanFormat,
     pub detailed: bool,
     pub allow_mass_removal: bool,
@@ -64,6 +78,7 @@ pub fn plan(
 ) -> miette::Result<ExitStatus> {
     let &PlanOptions {
         out_file,
+        baseline,
         format,
         detailed,
         allow_mass_removal,
@@ -79,6 +94,7 @@ pub fn plan(
         &clock,
         allow_mass_removal,
         target.map(TargetArg::target),
+        baseline,
         refresh_hook,
     ) {
         Ok(run) => run,
@@ -267,6 +283,8 @@ pub fn show(
 
 pub struct ApplyOptions {
     pub plan_file: Option<PathBuf>,
+    /// `--baseline`: instead of the root file's `baseline:`.
+    pub baseline: Option<PathBuf>,
     pub auto_approve: bool,
     pub allow_mass_removal: bool,
     pub lock_timeout: Duration,
@@ -310,7 +328,13 @@ pub fn apply(
     // state's path comes from a first look at the root file, so the workspace is read once.
     let Some(state_path) = early_state_path(&root) else {
         // The root file is missing or does not parse: show why.
-        return match make(&root, &clock, options.allow_mass_removal, target) {
+        return match make(
+            &root,
+            &clock,
+            options.allow_mass_removal,
+            target,
+            options.baseline.as_deref(),
+        ) {
             Ok(run) => {
                 write_out(out, &findings_text(&run, args))?;
                 Ok(fail("the workspace could not be read; nothing was applied"))
@@ -326,7 +350,13 @@ pub fn apply(
         Ok(lock) => lock,
         Err(e) => return Ok(fail(e)),
     };
-    let mut run = match make(&root, &clock, options.allow_mass_removal, target) {
+    let mut run = match make(
+        &root,
+        &clock,
+        options.allow_mass_removal,
+        target,
+        options.baseline.as_deref(),
+    ) {
         Ok(run) => run,
         Err(e) => return Ok(fail(e)),
     };
@@ -415,7 +445,13 @@ pub fn apply(
             }
             Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
         }
-        run = match make(&root, &clock, options.allow_mass_removal, target) {
+        run = match make(
+            &root,
+            &clock,
+            options.allow_mass_removal,
+            target,
+            options.baseline.as_deref(),
+        ) {
             Ok(run) => run,
             Err(e) => return Ok(fail(e)),
         };

@@ -550,6 +550,18 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
                 .with_help("every apply writes the state, so it must stay below the root file's folder (a change to pimplan.yaml must not make an apply write anywhere else); give a path below it, e.g. the default `pimplan.state.json`"),
         );
     }
+    if let Some(Err(e)) = workspace.settings.baseline_file(&root_dir) {
+        let span = workspace
+            .settings
+            .baseline
+            .as_ref()
+            .map_or(Span::new(root, 0, 0), |s| s.span);
+        findings.push(
+            Finding::new(&pim002_invalid_config::RULE, span, e.to_string())
+                .label(e.label())
+                .with_help("the baseline decides which findings fail a run, so it is kept with the workspace, as the state is; give a path below the root file's folder, e.g. `pimplan.baseline.json`"),
+        );
+    }
     // Every other YAML file of the folder that holds a pimplan section: PIM008.
     let mut known = included;
     known.extend(std::fs::canonicalize(root_path));

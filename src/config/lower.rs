@@ -412,6 +412,7 @@ fn root_only_keys(raw: &RawFile) -> Vec<(&'static str, Span)> {
     add("version", raw.version.as_ref().map(|v| v.span));
     add("tenant", raw.tenant.as_ref().map(|v| v.span));
     add("state", raw.state.as_ref().map(|v| v.span));
+    add("baseline", raw.baseline.as_ref().map(|v| v.span));
     add("actor", raw.actor.as_ref().map(|v| v.span));
     add("target", raw.target.as_ref().map(|v| v.span));
     add("include", raw.include.as_ref().map(|v| v.span));
@@ -448,6 +449,7 @@ fn lower_settings(
         settings.tenant_domain = tenant.value.domain;
     }
     settings.state = raw.state.take();
+    settings.baseline = raw.baseline.take();
     settings.actor = raw.actor.take();
     settings.target = raw.target.take().and_then(|t| lw.spelled::<Target>(&t));
     settings.include = raw.include.take().map(|i| i.value).unwrap_or_default();
@@ -878,7 +880,8 @@ fn left_out(files: &[ParsedFile], root: FileId, unknown: bool) -> LeftOut {
                     // severity all the same.
                     "rules" => out.rule_settings.extend(key.into_iter().chain(name)),
                     "admins" | "assignments" => out.role_holders.extend(field("principal")),
-                    "version" | "tenant" | "state" | "actor" | "target" | "include" | "plan" => {}
+                    "version" | "tenant" | "state" | "baseline" | "actor" | "target"
+                    | "include" | "plan" => {}
                     // A key the format does not have (a misspelt section): what it names may
                     // be meant as any of them.
                     _ => {

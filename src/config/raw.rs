@@ -29,6 +29,8 @@ pub struct RawFile {
     pub tenant: Option<Spanned<RawTenant>>,
     /// Path of the state file, relative to the root file (root file only). Default `pimplan.state.json`.
     pub state: Option<Spanned<String>>,
+    /// A baseline (`pimplan lint --write-baseline FILE`) whose findings `lint`, `plan` and `apply` leave out, relative to the root file (root file only; `--baseline` overrides it).
+    pub baseline: Option<Spanned<String>>,
     /// Name (from `principals`) of the identity that applies changes (root file only).
     pub actor: Option<Spanned<String>>,
     /// Where `plan` and `apply` send changes: `state` (the state file only, the default) or `graph` (Microsoft Graph, then the state) (root file only).

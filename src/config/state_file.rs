@@ -11,26 +11,55 @@ use std::path::{Path, PathBuf};
 
 use super::model::Settings;
 
-/// Why `state:` cannot name the state file.
+/// Which file of the root file's settings a path names: the state (`state:`) or the
+/// baseline (`baseline:`). Both are kept below the workspace folder by the same test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingsFile {
+    State,
+    Baseline,
+}
+
+impl SettingsFile {
+    /// The root file's key.
+    pub fn key(self) -> &'static str {
+        match self {
+            SettingsFile::State => "state",
+            SettingsFile::Baseline => "baseline",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            SettingsFile::State => "the state file",
+            SettingsFile::Baseline => "the baseline",
+        }
+    }
+}
+
+/// Why `state:` (or `baseline:`) cannot name its file.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StatePathError {
-    #[error("`state: {0}` names no file")]
-    NoFile(String),
-    #[error("`state: {0}` points outside the workspace folder")]
-    Outside(String),
-    #[error("the state file `{}` leads through a link to `{}`, outside the workspace folder", path.display(), reached.display())]
-    Link { path: PathBuf, reached: PathBuf },
-    #[error("the state file `{}` cannot be resolved: its links go round in a loop, or its path goes through something that is not a folder", .0.display())]
-    Unresolved(PathBuf),
+    #[error("`{}: {value}` names no file", .file.key())]
+    NoFile { file: SettingsFile, value: String },
+    #[error("`{}: {value}` points outside the workspace folder", .file.key())]
+    Outside { file: SettingsFile, value: String },
+    #[error("{} `{}` leads through a link to `{}`, outside the workspace folder", .file.what(), path.display(), reached.display())]
+    Link {
+        file: SettingsFile,
+        path: PathBuf,
+        reached: PathBuf,
+    },
+    #[error("{} `{}` cannot be resolved: its links go round in a loop, or its path goes through something that is not a folder", .file.what(), .path.display())]
+    Unresolved { file: SettingsFile, path: PathBuf },
 }
 
 impl StatePathError {
     /// What is wrong, in a few words (the label at `state:`).
     pub fn label(&self) -> &'static str {
         match self {
-            StatePathError::NoFile(_) => "names no file",
-            StatePathError::Outside(_) | StatePathError::Link { .. } => "outside the workspace",
-            StatePathError::Unresolved(_) => "cannot be resolved",
+            StatePathError::NoFile { .. } => "names no file",
+            StatePathError::Outside { .. } | StatePathError::Link { .. } => "outside the workspace",
+            StatePathError::Unresolved { .. } => "cannot be resolved",
         }
     }
 }
@@ -40,19 +69,45 @@ impl Settings {
     pub fn state_file(&self, root_dir: &Path) -> Result<PathBuf, StatePathError> {
         state_file(root_dir, self.state.as_ref().map(|s| s.value.as_str()))
     }
+
+    /// The baseline the root file names (`baseline:`), if it names one: see [`below_root`].
+    pub fn baseline_file(&self, root_dir: &Path) -> Option<Result<PathBuf, StatePathError>> {
+        self.baseline
+            .as_ref()
+            .map(|b| below_root(root_dir, SettingsFile::Baseline, &b.value))
+    }
 }
 
 /// The state file named by `state` (the root file's `state:`, `None` for the default),
 /// relative to the root file's folder `root_dir`, or why it is refused.
 pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, StatePathError> {
-    let value = state.unwrap_or(Settings::DEFAULT_STATE);
+    below_root(
+        root_dir,
+        SettingsFile::State,
+        state.unwrap_or(Settings::DEFAULT_STATE),
+    )
+}
+
+/// The file `value` names for the setting `file`, relative to the root file's folder
+/// `root_dir`, or why it is refused: it must stay below that folder.
+pub fn below_root(
+    root_dir: &Path,
+    file: SettingsFile,
+    value: &str,
+) -> Result<PathBuf, StatePathError> {
     let relative = Path::new(value);
     // The same test as an include glob's: an absolute path, a drive or a `..`.
     if crate::source::include::escapes_root(value) {
-        return Err(StatePathError::Outside(value.to_owned()));
+        return Err(StatePathError::Outside {
+            file,
+            value: value.to_owned(),
+        });
     }
     if value.ends_with('/') || relative.file_name().is_none() {
-        return Err(StatePathError::NoFile(value.to_owned()));
+        return Err(StatePathError::NoFile {
+            file,
+            value: value.to_owned(),
+        });
     }
     let path = root_dir.join(relative);
     let base = if root_dir.as_os_str().is_empty() {
@@ -61,12 +116,18 @@ pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, State
         root_dir
     };
     // The root folder is there (the root file was read from it); if it cannot be resolved,
-    // nothing below it can be either, and reading the state reports why.
+    // nothing below it can be either, and reading the file reports why.
     if let Ok(root) = std::fs::canonicalize(base) {
         match resolve(&path, 0) {
             Some(reached) if reached.starts_with(&root) => {}
-            Some(reached) => return Err(StatePathError::Link { reached, path }),
-            None => return Err(StatePathError::Unresolved(path)),
+            Some(reached) => {
+                return Err(StatePathError::Link {
+                    file,
+                    reached,
+                    path,
+                });
+            }
+            None => return Err(StatePathError::Unresolved { file, path }),
         }
     }
     Ok(path)
@@ -119,14 +180,20 @@ mod tests {
         ] {
             assert_eq!(
                 state_file(root, Some(bad)),
-                Err(StatePathError::Outside(bad.to_owned())),
+                Err(StatePathError::Outside {
+                    file: SettingsFile::State,
+                    value: bad.to_owned()
+                }),
                 "{bad}"
             );
         }
         for bad in ["", ".", "dir/"] {
             assert_eq!(
                 state_file(root, Some(bad)),
-                Err(StatePathError::NoFile(bad.to_owned())),
+                Err(StatePathError::NoFile {
+                    file: SettingsFile::State,
+                    value: bad.to_owned()
+                }),
                 "{bad}"
             );
         }

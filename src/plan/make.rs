@@ -27,6 +27,8 @@ pub enum PlanError {
     NoState(PathBuf),
     #[error(transparent)]
     StatePath(#[from] crate::config::state_file::StatePathError),
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
 }
 
 /// Reads the live service and returns the state as the service has it, with a line per
@@ -47,6 +49,10 @@ pub struct PlanRun {
     pub plan: Option<Plan>,
     /// Out-of-band changes found by a refresh (`None` without `--refresh`).
     pub drift: Option<Vec<String>>,
+    /// The baseline used (`--baseline`, else the root file's `baseline:`), if any.
+    pub baseline: Option<PathBuf>,
+    /// The lint findings it left out: they do not stop the plan (and are not in `lint`).
+    pub baselined: Vec<crate::finding::Finding>,
 }
 
 impl PlanRun {
@@ -146,8 +152,9 @@ pub fn make(
     clock: &Clock,
     allow_mass_removal: bool,
     target: Option<Target>,
+    baseline: Option<&Path>,
 ) -> Result<PlanRun, PlanError> {
-    make_with(root, clock, allow_mass_removal, target, None)
+    make_with(root, clock, allow_mass_removal, target, baseline, None)
 }
 
 /// Where the changes of a plan for `ws` go: `target` (the command line) or the root file's.
@@ -169,11 +176,19 @@ pub fn destination(ws: &Workspace, target: Option<Target>) -> Destination {
 /// `target:`). A plan for Microsoft Graph is made from what the service is known to hold
 /// ([`state::State::service_view`]), so that it sends what applies to the state alone only
 /// recorded; a plan for the state alone from what the state records.
+///
+/// `baseline` (`--baseline`, else the root file's `baseline:`) leaves out the lint findings it
+/// records, as `lint --baseline` does: they do not stop the plan. Locked findings (what could
+/// not be read) are never left out, nor are the plan's own findings (PIM7xx), which compare
+/// the workspace with the state: a baseline records what `lint` found. A baselined error
+/// about an assignment or a group's policy that the plan would create or change counts
+/// again and stops the plan: a baseline keeps what was there, it lets no change through.
 pub fn make_with(
     root: &Path,
     clock: &Clock,
     allow_mass_removal: bool,
     target: Option<Target>,
+    baseline: Option<&Path>,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
     // The state of a large tenant takes as long to read as a good part of the workspace:
@@ -182,6 +197,13 @@ pub fn make_with(
     let early = early_state_path(root)
         .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
     let mut lint = lint(root, clock)?;
+    let baseline = crate::baseline::chosen(baseline, &lint.loaded);
+    let (mut baselined, baselined_subjects): (Vec<_>, Vec<_>) = match &baseline {
+        Some(path) => crate::baseline::apply_to_run(&mut lint, path)?
+            .into_iter()
+            .unzip(),
+        None => (Vec::new(), Vec::new()),
+    };
     let Some(ws) = lint.loaded.workspace.as_ref() else {
         return Ok(PlanRun {
             lint,
@@ -189,6 +211,8 @@ pub fn make_with(
             state: None,
             plan: None,
             drift: None,
+            baseline,
+            baselined,
         });
     };
     let state_path = ws.settings.state_file(&lint.loaded.root_dir);
@@ -199,6 +223,8 @@ pub fn make_with(
             state: None,
             plan: None,
             drift: None,
+            baseline,
+            baselined,
         });
     }
     // (A refused `state:` is an error-level finding above; this is for the record.)
@@ -236,6 +262,41 @@ pub fn make_with(
     let mut changes = diff(&desired, diff_state, now);
     if to_graph {
         super::mark_not_sent(&mut changes, &loaded_state.state);
+    }
+    // A baseline keeps what was there when pimplan was adopted; it does not let a change
+    // through: a baselined error about an entry this plan would make or alter counts again,
+    // and stops the plan like any error.
+    let changed: std::collections::HashMap<String, &str> = changes
+        .iter()
+        .filter_map(|c| Some((crate::baseline::changed_subject(c)?, c.address.as_str())))
+        .collect();
+    let mut revived = false;
+    let mut kept = Vec::new();
+    for (finding, subject) in baselined.into_iter().zip(&baselined_subjects) {
+        match changed.get(subject) {
+            Some(address) if finding.severity == Severity::Error => {
+                revived = true;
+                let help = format!(
+                    "the baseline records this finding, but this plan would change `{address}`, which it is about: a baseline keeps what was there when pimplan was adopted and lets no change through; {}",
+                    finding.help_text()
+                );
+                lint.findings.push(finding.with_help(help));
+            }
+            _ => kept.push(finding),
+        }
+    }
+    baselined = kept;
+    if revived {
+        crate::lint::sort(&lint.loaded.sources, &mut lint.findings);
+        return Ok(PlanRun {
+            lint,
+            state_path,
+            state: Some(loaded_state),
+            plan: None,
+            drift,
+            baseline,
+            baselined,
+        });
     }
 
     // Findings about entries no longer in the files point into the state file.
@@ -322,5 +383,7 @@ pub fn make_with(
         state: Some(loaded_state),
         plan,
         drift,
+        baseline,
+        baselined,
     })
 }

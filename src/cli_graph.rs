@@ -643,10 +643,10 @@ fn import_into(
         if !new_principals.is_empty() {
             yaml.push_str("principals:\n");
             for (name, id) in &new_principals {
-                // Schedules do not say what kind of object a principal is, nor its licences;
+                // Schedules do not say what kind of object a principal is, nor its licenses;
                 // that it holds PIM schedules says the tenant has them.
                 yaml.push_str(&format!(
-                    "  - {{ name: {}, type: {}, id: {}, licenses: [entra_id_p2] }}   # check the type and licences\n",
+                    "  - {{ name: {}, type: {}, id: {}, licenses: [entra_id_p2] }}   # check the type and licenses\n",
                     yaml_str(name),
                     PrincipalType::User,
                     yaml_str(id)

@@ -21,6 +21,19 @@ pub const LINE_EVERY: Duration = Duration::from_secs(10);
 /// From how many changes a run also prints a line at each tenth, in [`Mode::Lines`].
 pub const TENTHS_FROM: usize = 50;
 
+/// The bar on the terminal while one is shown, so that [`say`] prints above it.
+static BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Print a line on stderr, above the progress bar when one is shown (a line printed past
+/// the bar would be drawn over).
+pub fn say(line: &str) {
+    let bar = BAR.lock().ok().and_then(|b| b.clone());
+    match bar {
+        Some(bar) => bar.println(line),
+        None => eprintln!("{line}"),
+    }
+}
+
 enum Show {
     Bar(indicatif::ProgressBar),
     Lines { last: Instant, tenths_done: usize },
@@ -53,6 +66,9 @@ impl Progress {
                     },
                 );
                 bar.set_style(style);
+                if let Ok(mut shown) = BAR.lock() {
+                    *shown = Some(bar.clone());
+                }
                 Show::Bar(bar)
             }
             Mode::Lines => Show::Lines {
@@ -93,6 +109,9 @@ impl Progress {
     pub fn finish(&mut self) {
         if let Show::Bar(bar) = &self.show {
             bar.finish_and_clear();
+            if let Ok(mut shown) = BAR.lock() {
+                *shown = None;
+            }
         }
     }
 }

@@ -140,10 +140,10 @@ fn waiting<T>(after: Duration, host: &str, doing: &str, request: impl FnOnce() -
                 } else {
                     format!(" ({doing})")
                 };
-                eprintln!(
+                crate::progress::say(&format!(
                     "pimplan: still waiting for {host}{what}, {} s so far",
                     started.elapsed().as_secs()
-                );
+                ));
             }
         });
         let answer = request();
@@ -501,16 +501,20 @@ impl Client {
             self.log(&format!(
                 "GET {shown}?… (GitHub Actions OIDC token request, Authorization: Bearer [redacted])"
             ));
-            let result = self
-                .agent
-                .get(&full)
-                .header("Authorization", &format!("Bearer {request_token}"))
-                .call();
+            let host = url.host();
+            let doing = "asking for a sign-in assertion";
+            let result = waiting(self.notice_after, &host, doing, || {
+                self.agent
+                    .get(&full)
+                    .header("Authorization", &format!("Bearer {request_token}"))
+                    .call()
+                    .map(|mut resp| {
+                        let status = resp.status().as_u16();
+                        (status, resp.body_mut().read_to_string().unwrap_or_default())
+                    })
+            });
             let (status, text) = match result {
-                Ok(mut resp) => (
-                    resp.status().as_u16(),
-                    resp.body_mut().read_to_string().unwrap_or_default(),
-                ),
+                Ok(answer) => answer,
                 Err(e) if attempt < 2 => {
                     self.log(&redact(format!("the OIDC provider did not answer: {e}")));
                     attempt += 1;
@@ -519,7 +523,7 @@ impl Client {
                 }
                 Err(e) => {
                     return Err(GraphError::Auth(redact(format!(
-                        "GitHub Actions' OIDC provider (ACTIONS_ID_TOKEN_REQUEST_URL) did not answer: {e}"
+                        "GitHub Actions' OIDC provider {host} (ACTIONS_ID_TOKEN_REQUEST_URL) did not answer while {doing}: {e}"
                     ))));
                 }
             };

@@ -511,8 +511,9 @@ fn locate_root(args: &Arguments) -> Result<Option<PathBuf>, String> {
         }
         (None, _) => None,
     };
+    // Whatever exists is the loader's to read or refuse (a folder, a FIFO, a device).
     if let Some(root) = given {
-        return if root.is_file() {
+        return if root.exists() {
             Ok(Some(root))
         } else {
             Err(format!(
@@ -524,7 +525,7 @@ fn locate_root(args: &Arguments) -> Result<Option<PathBuf>, String> {
     let here =
         std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
     for (up, dir) in here.ancestors().enumerate() {
-        if dir.join("pimplan.yaml").is_file() {
+        if dir.join("pimplan.yaml").exists() {
             // Relative to the current folder, as the user would type it.
             let mut root = PathBuf::new();
             for _ in 0..up {

@@ -512,6 +512,7 @@ impl Pacer {
 ///
 /// `saved`: what the state records while the apply runs of the saved plan it carries out
 /// ([`carrying`]), `None` without a plan file; cleared when the apply gets to its end.
+/// `progress` hears how many changes are made after each one.
 pub fn apply(
     plan: &Plan,
     saved: Option<crate::state::Applying>,
@@ -519,6 +520,7 @@ pub fn apply(
     current: LoadedState,
     executor: &mut dyn Executor,
     now: DateTime<FixedOffset>,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<usize, ApplyError> {
     let changes = &plan.changes;
     if changes.is_empty() {
@@ -620,6 +622,7 @@ pub fn apply(
         }
         pacer.changes = pacer.changes.saturating_add(1);
         pacer.change_time += started.elapsed();
+        progress(done + 1);
     }
     ledger.header.pending.clear();
     ledger.header.applying = None;

@@ -16,16 +16,19 @@ use crate::rules::{self, REGISTRY};
     about = "Microsoft Entra PIM for Groups as code: lint, plan, apply"
 )]
 pub struct Arguments {
-    /// The workspace root file.
+    /// The workspace root file, for the commands that read a workspace [default: the nearest
+    /// `pimplan.yaml` in this folder or a folder above it].
     #[arg(short = 'c', long = "config", global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// The time every rule and plan uses as "now" (RFC 3339 with offset).
+    /// The time rules, plans and applies use as "now" (RFC 3339 with offset); the commands
+    /// that read no clock ignore it.
     #[arg(long, global = true, env = "PIMPLAN_NOW", value_name = "RFC3339")]
     pub now: Option<String>,
-    /// When to use colour (`NO_COLOR` is honoured with `auto`).
+    /// When to color the human output of lint, plan and apply (`NO_COLOR` is honoured with
+    /// `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Print findings only, no summary.
+    /// Less output: lint and plan print no summary line, apply prints no progress.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
@@ -118,6 +121,7 @@ pub enum Command {
     /// before anything is planned.
     Apply {
         /// A plan saved with `plan --out`; refused if the state or the workspace changed since.
+        #[arg(value_name = "PLANFILE")]
         plan_file: Option<PathBuf>,
         /// Apply without asking (needed without a terminal).
         #[arg(long)]
@@ -181,7 +185,7 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions {
-        #[arg(value_enum)]
+        #[arg(value_enum, value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff).
@@ -406,20 +410,20 @@ pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
 
 /// Run one parsed command, writing its output to `out`. Errors that stop the command are
 /// returned as miette reports (exit status 2).
-pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+pub fn run(mut args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    if let Some(name) = workspace_command(&args.command) {
+        match locate_root(&args) {
+            Ok(Some(root)) => args.config = Some(root),
+            Ok(None) => {}
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Ok(crate::exit::for_error(Some(name)));
+            }
+        }
+    }
     match &args.command {
         Command::Rules => {
-            let mut text = String::new();
-            for rule in REGISTRY {
-                text.push_str(&format!(
-                    "{}  {:<26} {:<8} {}\n",
-                    rule.code,
-                    rule.name,
-                    rule.severity.as_str(),
-                    rule.message
-                ));
-            }
-            write_out(out, &text)?;
+            write_out(out, &rules_table())?;
             Ok(ExitStatus::Success)
         }
         Command::Explain { code } => match rules::find(code) {
@@ -533,6 +537,65 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
     }
 }
 
+/// The name of a command that reads a workspace, or `None`.
+fn workspace_command(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Lint { .. }
+        | Command::Plan { .. }
+        | Command::Apply { .. }
+        | Command::Drift { .. }
+        | Command::Import { .. }
+        | Command::State(_)
+        | Command::ForceUnlock { .. } => Some(command_name(command)),
+        _ => None,
+    }
+}
+
+/// The root file every workspace command reads, found the same way for all of them: `-c`
+/// wins; `lint DIR` names `DIR/pimplan.yaml`; otherwise the nearest `pimplan.yaml` in the
+/// current folder or a folder above it, as git and cargo find theirs. `Ok(None)` leaves the
+/// choice to the command (`lint` given several folders says why it refuses them). The error
+/// reads the same for every command.
+fn locate_root(args: &Arguments) -> Result<Option<PathBuf>, String> {
+    let given = match (&args.config, &args.command) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Command::Lint { files, .. }) => {
+            let dirs: Vec<&PathBuf> = files.iter().filter(|p| p.is_dir()).collect();
+            match dirs.as_slice() {
+                [] => None,
+                [dir] => Some(dir.join("pimplan.yaml")),
+                _ => return Ok(None),
+            }
+        }
+        (None, _) => None,
+    };
+    // Whatever exists is the loader's to read or refuse (a folder, a FIFO, a device).
+    if let Some(root) = given {
+        return if root.exists() {
+            Ok(Some(root))
+        } else {
+            Err(format!(
+                "no workspace root file at `{}`; give the root file with `-c PATH`",
+                root.display()
+            ))
+        };
+    }
+    let here =
+        std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+    for (up, dir) in here.ancestors().enumerate() {
+        if dir.join("pimplan.yaml").exists() {
+            // Relative to the current folder, as the user would type it.
+            let mut root = PathBuf::new();
+            for _ in 0..up {
+                root.push("..");
+            }
+            root.push("pimplan.yaml");
+            return Ok(Some(root));
+        }
+    }
+    Err("no workspace root file at `pimplan.yaml` in this folder or any folder above it; give the root file with `-c PATH`".to_owned())
+}
+
 /// The workspace root file and, when files are named, the files to report on.
 ///
 /// `-c` wins; otherwise a directory argument names the workspace (`DIR/pimplan.yaml`);
@@ -563,6 +626,27 @@ pub(crate) fn workspace_and_files(
         only.push(canonical);
     }
     Ok((root, Some(only)))
+}
+
+/// `pimplan rules`: one line per rule, each column as wide as its widest cell.
+pub fn rules_table() -> String {
+    let name_width = REGISTRY.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let severity_width = REGISTRY
+        .iter()
+        .map(|r| r.severity.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for rule in REGISTRY {
+        text.push_str(&format!(
+            "{}  {:<name_width$}  {:<severity_width$}  {}\n",
+            rule.code,
+            rule.name,
+            rule.severity.as_str(),
+            rule.message
+        ));
+    }
+    text
 }
 
 /// `pimplan explain`: what, why, example, fix, source.

@@ -98,6 +98,8 @@ pub fn refresh(
     };
     let mut live: HashMap<(String, String, Role, AssignmentType), LiveSchedule> = HashMap::new();
     for g in &groups {
+        let group = names.groups.get(g).map_or(g.as_str(), String::as_str);
+        client.doing = format!("reading the schedules of group {group}");
         for s in schedules(client, g).map_err(|e| e.to_string())? {
             live.insert(s.key(), s);
         }
@@ -167,6 +169,10 @@ pub fn refresh(
         let Some(g) = p.spec.group_id.clone() else {
             continue;
         };
+        client.doing = format!(
+            "reading the {} policy of group {}",
+            p.spec.role, p.spec.group
+        );
         let live = policy_settings(client, &g, p.spec.role, &names.principals)
             .map_err(|e| e.to_string())?;
         for (key, value) in &live {
@@ -194,6 +200,7 @@ pub fn refresh(
         if out.policy(&spec.key()).is_some() {
             continue;
         }
+        client.doing = format!("reading the {} policy of group {}", spec.role, spec.group);
         let live =
             policy_settings(client, g, spec.role, &names.principals).map_err(|e| e.to_string())?;
         if live.is_empty() {
@@ -526,12 +533,14 @@ fn import_into(
     let mut yaml_assignments = String::new();
     for g in &group_ids {
         let group = group_names.name(g, "group");
+        c.doing = format!("reading the schedules of group {group}");
         let live = match schedules(&mut c, g) {
             Ok(l) => l,
             Err(e) => return Ok(fail(e)),
         };
         let mut role_settings: [BTreeMap<String, String>; 2] = [BTreeMap::new(), BTreeMap::new()];
         for (i, role) in [Role::Member, Role::Owner].into_iter().enumerate() {
+            c.doing = format!("reading the {role} policy of group {group}");
             let mut settings = match policy_settings(&mut c, g, role, &names.principals) {
                 Ok(s) => s,
                 Err(e) => return Ok(fail(e)),
@@ -643,10 +652,10 @@ fn import_into(
         if !new_principals.is_empty() {
             yaml.push_str("principals:\n");
             for (name, id) in &new_principals {
-                // Schedules do not say what kind of object a principal is, nor its licences;
+                // Schedules do not say what kind of object a principal is, nor its licenses;
                 // that it holds PIM schedules says the tenant has them.
                 yaml.push_str(&format!(
-                    "  - {{ name: {}, type: {}, id: {}, licenses: [entra_id_p2] }}   # check the type and licences\n",
+                    "  - {{ name: {}, type: {}, id: {}, licenses: [entra_id_p2] }}   # check the type and licenses\n",
                     yaml_str(name),
                     PrincipalType::User,
                     yaml_str(id)

@@ -522,7 +522,25 @@ pub fn apply(
         None => &mut state_executor,
     };
     let carrying = saved.as_ref().map(crate::apply::carrying);
-    match apply_plan(plan, carrying, &state_path, current, executor, clock.now()) {
+    let mode = if args.quiet {
+        crate::progress::Mode::Off
+    } else if std::io::stderr().is_terminal() && !options.verbose {
+        crate::progress::Mode::Bar
+    } else {
+        crate::progress::Mode::Lines
+    };
+    let mut progress = crate::progress::Progress::new(plan.changes.len(), mode);
+    let applied = apply_plan(
+        plan,
+        carrying,
+        &state_path,
+        current,
+        executor,
+        clock.now(),
+        &mut |done| progress.step(done),
+    );
+    progress.finish();
+    match applied {
         Ok(n) => {
             let serial = state::read(&state_path)
                 .map(|s| s.state.serial)

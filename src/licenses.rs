@@ -1,4 +1,4 @@
-//! Licences that cover PIM for Groups: the products that include Microsoft Entra ID P2 or
+//! Licenses that cover PIM for Groups: the products that include Microsoft Entra ID P2 or
 //! Microsoft Entra ID Governance, as Microsoft sells them.
 //!
 //! Source of the product facts: Microsoft Learn, "Product names and service plan identifiers

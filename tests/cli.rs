@@ -683,6 +683,97 @@ fn readme_lists_every_rule_and_the_two_commands() {
     );
 }
 
+/// The words of a usage line: flags, value names and command names, without brackets,
+/// `|`, `...` or punctuation.
+fn usage_words(line: &str) -> Vec<&str> {
+    line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether the README usage `segment` shows `arg`: a flag by its long or short form, a
+/// positional by its value name.
+fn usage_shows(words: &[&str], arg: &clap::Arg) -> bool {
+    if arg.is_positional() {
+        let names: Vec<String> = arg.get_value_names().map_or_else(
+            || vec![arg.get_id().as_str().to_uppercase()],
+            |v| v.iter().map(|n| n.as_str().to_owned()).collect(),
+        );
+        return names.iter().all(|n| words.contains(&n.as_str()));
+    }
+    let long = arg.get_long().map(|l| format!("--{l}"));
+    let short = arg.get_short().map(|s| format!("-{s}"));
+    [long, short]
+        .iter()
+        .flatten()
+        .any(|f| words.contains(&f.as_str()))
+}
+
+/// The README's usage block (the first `text` block under `## Usage`) lists every command
+/// and every flag of the binary: the global flags on its first line, each command's own
+/// on the command's line (`state list | state show KEY` are segments of one line).
+#[test]
+fn readme_usage_lists_every_command_and_flag() {
+    use clap::CommandFactory;
+    let readme = std::fs::read_to_string(manifest().join("README.md")).unwrap_or_default();
+    let block: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| *l != "## Usage")
+        .skip_while(|l| *l != "```text")
+        .skip(1)
+        .take_while(|l| *l != "```")
+        .collect();
+    assert!(!block.is_empty(), "README lacks the usage block");
+    let segments: Vec<&str> = block[1..].iter().flat_map(|l| l.split(" | ")).collect();
+    let mut missing = Vec::new();
+    let root = pimplan::cli::Arguments::command();
+    let first = usage_words(block[0]);
+    for arg in root.get_arguments() {
+        let id = arg.get_id().as_str();
+        if !arg.is_hide_set() && !matches!(id, "help" | "version") && !usage_shows(&first, arg) {
+            missing.push(format!("global {id}"));
+        }
+    }
+    let mut commands: Vec<(Vec<String>, &clap::Command)> = Vec::new();
+    for sub in root.get_subcommands().filter(|c| !c.is_hide_set()) {
+        if sub.has_subcommands() {
+            for inner in sub.get_subcommands().filter(|c| !c.is_hide_set()) {
+                let path = vec![sub.get_name().to_owned(), inner.get_name().to_owned()];
+                commands.push((path, inner));
+            }
+        } else {
+            commands.push((vec![sub.get_name().to_owned()], sub));
+        }
+    }
+    for (path, cmd) in commands {
+        if path.last().is_some_and(|n| n == "help") {
+            continue;
+        }
+        let shown: Vec<Vec<&str>> = segments
+            .iter()
+            .map(|s| usage_words(s))
+            .filter(|w| w.len() >= path.len() && w.iter().zip(&path).all(|(a, b)| a == b))
+            .collect();
+        if shown.is_empty() {
+            missing.push(format!("command `{}`", path.join(" ")));
+            continue;
+        }
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || arg.is_global_set() || matches!(id, "help" | "version") {
+                continue;
+            }
+            if !shown.iter().any(|w| usage_shows(w, arg)) {
+                missing.push(format!("`{}` flag {id}", path.join(" ")));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README's usage block lacks: {missing:#?}"
+    );
+}
+
 /// `(code, name, severity)` of the README's "Rules beyond the catalog" table: rules the
 /// catalog lacks, or whose severity an issue changed.
 fn rules_beyond_the_catalog() -> Vec<(String, String, String)> {

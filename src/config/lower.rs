@@ -954,7 +954,7 @@ fn leave_out_dependents(ws: &mut Workspace, left_out: &mut LeftOut) {
     left_out.role_holders.extend(holders);
 }
 
-/// Approvers are users or groups (config.md; Graph's `singleUser` and `groupMembers`): a
+/// Approvers are users or groups (README, Configuration; Graph's `singleUser` and `groupMembers`): a
 /// service principal named as approver is an invalid value. Checked once every file is read,
 /// since a principal may be defined in any file. A template's approver is reported where it
 /// is written; the copies in the groups that use it are the same place and are dropped as

@@ -204,7 +204,7 @@ impl Principal {
         self.licenses.iter().any(|l| l.value == license)
     }
 
-    /// Whether a licence covers PIM: Microsoft Entra ID P2 or Microsoft Entra ID Governance,
+    /// Whether a license covers PIM: Microsoft Entra ID P2 or Microsoft Entra ID Governance,
     /// by pimplan's keyword or by a product that includes one (see `crate::licenses`).
     pub fn has_pim_license(&self) -> bool {
         self.licenses
@@ -348,7 +348,7 @@ impl RolePolicy {
         }
     }
 
-    /// The values Microsoft gives a newly onboarded group (see `config.md`).
+    /// The values Microsoft gives a newly onboarded group (see the README, Configuration).
     pub fn microsoft_default() -> Self {
         let hours = |h| Setting::default_value(IsoDuration(TimeDelta::hours(h)));
         let days = |d| Setting::default_value(IsoDuration(TimeDelta::days(d)));

@@ -101,7 +101,7 @@ pub struct RawPrincipal {
     pub upn: Option<Spanned<String>>,
     /// Object id; optional until apply.
     pub id: Option<Spanned<String>>,
-    /// Licences the user holds. PIM needs Microsoft Entra ID P2 or ID Governance: write `entra_id_p2`, `entra_id_governance`, or a product that includes one by its Microsoft name or SKU part number (`Microsoft 365 E5`, `SPE_E5`, `EMSPREMIUM`, `Microsoft Entra Suite`; Microsoft's "Product names and service plan identifiers for licensing"). Other strings are kept and ignored.
+    /// Licenses the user holds. PIM needs Microsoft Entra ID P2 or ID Governance: write `entra_id_p2`, `entra_id_governance`, or a product that includes one by its Microsoft name or SKU part number (`Microsoft 365 E5`, `SPE_E5`, `EMSPREMIUM`, `Microsoft Entra Suite`; Microsoft's "Product names and service plan identifiers for licensing"). Other strings are kept and ignored.
     pub licenses: Option<Vec<Spanned<String>>>,
     /// True for break-glass accounts: exempt from PIM510, never removed by a plan (PIM704).
     pub emergency_access: Option<Spanned<bool>>,

@@ -82,10 +82,14 @@ pub enum GraphError {
     Config(String),
     #[error("signing in failed: {0}")]
     Auth(String),
-    #[error("{method} {path}: {detail}")]
+    /// A request without a usable answer: `host` is where it went (empty when not known),
+    /// `doing` what pimplan was doing (`creating assignment ops/alice (member, eligible)`).
+    #[error("{method} {path}{}: {detail}", context(.host, .doing))]
     Transport {
         method: String,
         path: String,
+        host: String,
+        doing: String,
         detail: String,
     },
     #[error("Microsoft Graph answered {status} {code}: {message}")]
@@ -98,6 +102,54 @@ pub enum GraphError {
     /// guessed from it.
     #[error("Microsoft Graph answered something pimplan cannot read: {0}")]
     Unreadable(String),
+}
+
+/// ` to HOST while DOING`, either part left out when not known.
+fn context(host: &str, doing: &str) -> String {
+    let mut text = String::new();
+    if !host.is_empty() {
+        text.push_str(" to ");
+        text.push_str(host);
+    }
+    if !doing.is_empty() {
+        text.push_str(" while ");
+        text.push_str(doing);
+    }
+    text
+}
+
+/// How long a request may take before pimplan says it is still waiting, and again after
+/// each such stretch: 10 s (`PIMPLAN_TEST_WAIT_NOTICE_MS` in the tests).
+fn notice_after() -> Duration {
+    std::env::var("PIMPLAN_TEST_WAIT_NOTICE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_millis)
+}
+
+/// Run `request`; while it takes longer than `after`, say so on stderr every `after`:
+/// `still waiting for graph.microsoft.com (creating assignment …), 10 s so far`.
+fn waiting<T>(after: Duration, host: &str, doing: &str, request: impl FnOnce() -> T) -> T {
+    std::thread::scope(|scope| {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        scope.spawn(move || {
+            let started = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(after) {
+                let what = if doing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({doing})")
+                };
+                crate::progress::say(&format!(
+                    "pimplan: still waiting for {host}{what}, {} s so far",
+                    started.elapsed().as_secs()
+                ));
+            }
+        });
+        let answer = request();
+        drop(done);
+        answer
+    })
 }
 
 impl GraphError {
@@ -326,6 +378,8 @@ pub fn values<'a>(page: &'a Value, path: &str) -> Result<&'a [Value], GraphError
         .ok_or_else(|| GraphError::Transport {
             method: "GET".to_owned(),
             path: path.to_owned(),
+            host: String::new(),
+            doing: String::new(),
             detail: "the answer has no `value` list; what the service holds is not known"
                 .to_owned(),
         })
@@ -340,6 +394,11 @@ pub struct Client {
     token: Option<(String, Option<Instant>)>,
     /// Print each request (method, path, status) to stderr, with the token redacted.
     pub verbose: bool,
+    /// What the requests are for, named in errors and in the notice of a slow answer
+    /// (`creating assignment ops/alice (member, eligible)`); set by the caller.
+    pub doing: String,
+    /// When to say that a request is still waiting for its answer.
+    pub notice_after: Duration,
     /// Retries of a throttled (429) or unavailable (503) request.
     pub max_retries: u32,
     /// The longest `Retry-After` waited for; a longer one fails the request with the
@@ -362,6 +421,8 @@ impl Client {
             credential,
             token: None,
             verbose: false,
+            doing: String::new(),
+            notice_after: notice_after(),
             max_retries: 8,
             max_wait: Duration::from_secs(600),
         }
@@ -440,16 +501,20 @@ impl Client {
             self.log(&format!(
                 "GET {shown}?… (GitHub Actions OIDC token request, Authorization: Bearer [redacted])"
             ));
-            let result = self
-                .agent
-                .get(&full)
-                .header("Authorization", &format!("Bearer {request_token}"))
-                .call();
+            let host = url.host();
+            let doing = "asking for a sign-in assertion";
+            let result = waiting(self.notice_after, &host, doing, || {
+                self.agent
+                    .get(&full)
+                    .header("Authorization", &format!("Bearer {request_token}"))
+                    .call()
+                    .map(|mut resp| {
+                        let status = resp.status().as_u16();
+                        (status, resp.body_mut().read_to_string().unwrap_or_default())
+                    })
+            });
             let (status, text) = match result {
-                Ok(mut resp) => (
-                    resp.status().as_u16(),
-                    resp.body_mut().read_to_string().unwrap_or_default(),
-                ),
+                Ok(answer) => answer,
                 Err(e) if attempt < 2 => {
                     self.log(&redact(format!("the OIDC provider did not answer: {e}")));
                     attempt += 1;
@@ -458,7 +523,7 @@ impl Client {
                 }
                 Err(e) => {
                     return Err(GraphError::Auth(redact(format!(
-                        "GitHub Actions' OIDC provider (ACTIONS_ID_TOKEN_REQUEST_URL) did not answer: {e}"
+                        "GitHub Actions' OIDC provider {host} (ACTIONS_ID_TOKEN_REQUEST_URL) did not answer while {doing}: {e}"
                     ))));
                 }
             };
@@ -500,12 +565,19 @@ impl Client {
             .authority
             .join(&format!("/{tenant}/oauth2/v2.0/token"))?;
         self.log(&format!("POST {url} (client credentials, [redacted])"));
-        let mut resp = self
-            .agent
-            .post(&url)
-            .content_type("application/x-www-form-urlencoded")
-            .send(form)
-            .map_err(|e| GraphError::Auth(format!("the token endpoint did not answer: {e}")))?;
+        let host = self.endpoints.authority.host();
+        let doing = format!("signing in to tenant {tenant}");
+        let mut resp = waiting(self.notice_after, &host, &doing, || {
+            self.agent
+                .post(&url)
+                .content_type("application/x-www-form-urlencoded")
+                .send(form)
+        })
+        .map_err(|e| {
+            GraphError::Auth(format!(
+                "the token endpoint {host} did not answer while {doing}: {e}"
+            ))
+        })?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -547,12 +619,21 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(u16, Value), GraphError> {
         let url = self.endpoints.graph.join(path)?;
+        let host = self.endpoints.graph.host();
+        let doing = self.doing.clone();
         let mut token = self.token()?;
         let mut attempt = 0;
         let mut signed_in_again = false;
+        let transport = |detail: String| GraphError::Transport {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            host: host.clone(),
+            doing: doing.clone(),
+            detail,
+        };
         loop {
             let auth = format!("Bearer {token}");
-            let builder = match method {
+            let builder = waiting(self.notice_after, &host, &self.doing, || match method {
                 "GET" => self.agent.get(&url).header("Authorization", &auth).call(),
                 "POST" | "PATCH" => {
                     let text = body.map(Value::to_string).unwrap_or_default();
@@ -570,12 +651,9 @@ impl Client {
                     .delete(&url)
                     .header("Authorization", &auth)
                     .call(),
-            };
-            let mut resp = builder.map_err(|e| GraphError::Transport {
-                method: method.to_owned(),
-                path: path.to_owned(),
-                detail: e.to_string().replace(&token, "[redacted]"),
-            })?;
+            });
+            let mut resp =
+                builder.map_err(|e| transport(e.to_string().replace(&token, "[redacted]")))?;
             let status = resp.status().as_u16();
             let header = |name: &str| {
                 resp.headers()
@@ -599,18 +677,17 @@ impl Client {
             .collect();
             // An answer cut off, or trickling past the timeout, is no answer: what the
             // service did is not known (an error answer keeps its status).
-            let text = match resp.body_mut().read_to_string() {
+            let read = waiting(self.notice_after, &host, &self.doing, || {
+                resp.body_mut().read_to_string()
+            });
+            let text = match read {
                 Ok(text) => text,
                 Err(_) if status >= 400 => String::new(),
                 Err(e) => {
-                    return Err(GraphError::Transport {
-                        method: method.to_owned(),
-                        path: path.to_owned(),
-                        detail: format!(
-                            "the answer ({status}) could not be read whole ({}); what the service did is not known",
-                            e.to_string().replace(&token, "[redacted]")
-                        ),
-                    });
+                    return Err(transport(format!(
+                        "the answer ({status}) could not be read whole ({}); what the service did is not known",
+                        e.to_string().replace(&token, "[redacted]")
+                    )));
                 }
             };
             self.log(&format!(
@@ -650,19 +727,15 @@ impl Client {
                 // Only "No Content" and error answers may come without a JSON body.
                 Err(_) if status == 204 || status >= 400 => Value::Null,
                 Err(e) => {
-                    return Err(GraphError::Transport {
-                        method: method.to_owned(),
-                        path: path.to_owned(),
-                        detail: if text.trim().is_empty() {
-                            format!(
-                                "the answer ({status}) has an empty body; what the service did is not known"
-                            )
-                        } else {
-                            format!(
-                                "the answer ({status}) is not JSON ({e}); what the service did is not known"
-                            )
-                        },
-                    });
+                    return Err(transport(if text.trim().is_empty() {
+                        format!(
+                            "the answer ({status}) has an empty body; what the service did is not known"
+                        )
+                    } else {
+                        format!(
+                            "the answer ({status}) is not JSON ({e}); what the service did is not known"
+                        )
+                    }));
                 }
             };
             if status >= 400 {

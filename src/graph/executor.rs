@@ -581,6 +581,13 @@ impl Executor for GraphExecutor {
     }
 
     fn execute(&mut self, change: &Change) -> Result<Applied, ExecError> {
+        let verb = match change.action {
+            crate::plan::Action::Create => "creating",
+            crate::plan::Action::Update => "updating",
+            crate::plan::Action::Remove => "removing",
+            crate::plan::Action::Replace => "replacing",
+        };
+        self.client.doing = format!("{verb} {}", change.address);
         match step(change) {
             Step::Assign(a) => self.assign(a, "adminAssign", change_end(change, self.now)),
             Step::Update(a) => self.assign(a, "adminUpdate", change_end(change, self.now)),
@@ -610,6 +617,7 @@ impl Executor for GraphExecutor {
         change: &Change,
         started_at: DateTime<FixedOffset>,
     ) -> Result<Observed, ExecError> {
+        self.client.doing = format!("reading back {}", change.address);
         let observed = match step(change) {
             Step::Assign(a) => self.find_schedule(a).map(|s| {
                 s.as_ref()

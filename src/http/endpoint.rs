@@ -194,6 +194,15 @@ impl Endpoint {
         &self.text
     }
 
+    /// `host[:port]` (the port only when not the scheme's own), to name in messages.
+    pub fn host(&self) -> String {
+        let host = self.url.host_str().unwrap_or_default();
+        match self.url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    }
+
     /// `scheme://host[:port]` (the port only when not the scheme's own).
     pub fn origin(&self) -> String {
         self.url.origin().ascii_serialization()

@@ -1,6 +1,6 @@
 //! `--format github`: GitHub Actions workflow commands, one per finding, within GitHub's
 //! annotation limits (10 errors, 10 warnings and 10 notices a step; 50 a job), in the
-//! findings' order (file, line, column, as the CLI contract asks). The title is the rule
+//! findings' order (file, line, column, as the README documents). The title is the rule
 //! code alone (`title=PIM201`); the message starts with the code and the rule's name. The
 //! first 10 of each severity are shown; what does not fit is counted in one notice, printed
 //! last, and the whole list goes to the job summary (`$GITHUB_STEP_SUMMARY`) as Markdown.

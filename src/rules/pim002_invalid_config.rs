@@ -34,7 +34,7 @@ or a comma inside `{ }` (`justification: \"see: ticket 42, wiki\"`). `pimplan sc
 JSON Schema of the format; point your editor at it for completion. A role name that is not \
 a Microsoft Entra built-in role (a custom role) is the one PIM002 that may be silenced \
 (`# pimplan: ignore PIM002 custom role`): every other one means part of a file was not read.",
-        source: "pimplan configuration contract (config.md).",
+        source: "pimplan's configuration format (README, Configuration).",
     },
     locked: Some(super::UNREADABLE),
     check: Check::Loader,

@@ -32,7 +32,7 @@ a workspace that keeps examples or scratch files beside it. Make it an error wit
 to be read (an example, a draft), move it out of the workspace folder or into a hidden folder \
 (`.drafts/`), or silence the finding with `# pimplan: ignore PIM008 why` on the line above \
 the key.",
-        source: "pimplan configuration contract (config.md, Files); issue 12.",
+        source: "pimplan's configuration format (README, Configuration: Includes).",
     },
     locked: None,
     check: Check::Loader,

@@ -22,7 +22,7 @@ approval to fewer people than the reviewer believes.",
         example: "principals:\n  - name: alice\n    type: user\nassignments:\n  - group: prod-db-admins\n    principal: alcie          # did you mean `alice`?\n    role: member\n    type: eligible\n    duration: P30D\n",
         fix: "Correct the spelling, or add the missing entry to `principals`, `groups`, \
 `administrative_units` or `policy_templates`.",
-        source: "pimplan configuration contract (config.md): names are local handles defined once.",
+        source: "pimplan's configuration format (README, Configuration): names are local handles defined once.",
     },
     locked: None,
     check: Check::Workspace(check),

@@ -19,7 +19,7 @@ assignment or approver list means depends on file order, and a reviewer reading 
 cannot see the other.",
         example: "# principals/people.yaml\nprincipals:\n  - name: alice\n    type: user\n# principals/contractors.yaml\nprincipals:\n  - name: alice            # defined again\n    type: user\n",
         fix: "Give each entry its own name, or delete the copy.",
-        source: "pimplan configuration contract (config.md): \"A name defined twice (in one \
+        source: "pimplan's configuration format (README, Configuration): \"A name defined twice (in one \
 file or two) is an error that points at both places.\"",
     },
     locked: None,

@@ -31,8 +31,8 @@ the group; for other groups Global Administrator, Directory Writer, Groups Admin
 Identity Governance Administrator, User Administrator or an owner; role assignments scoped at \
 directory level, not administrative unit level. Microsoft Learn, groups-role-settings: the \
 same split for a group's role settings (role-assignable groups at least Privileged Role \
-Administrator). pimplan also counts Privileged Role Administrator for the other groups, as \
-the rule catalog does. The role names are the display names of Microsoft Learn, \"Microsoft \
+Administrator). pimplan also counts Privileged Role Administrator for the other groups. \
+The role names are the display names of Microsoft Learn, \"Microsoft \
 Entra built-in roles\" (permissions-reference; `Directory Writers` there).",
     },
     locked: None,

@@ -18,7 +18,7 @@ requires neither `mfa` nor an `authentication_context`. The policy checked is th
 applies: Microsoft's defaults (justification only), overlaid by the group's template, overlaid \
 by the group's own keys. It is reported whether or not anyone is eligible for the role yet: a \
 group's policy is always applied, and the first eligible assignment added later would activate \
-without MFA (unlike PIM601, whose catalog entry asks for eligible members). The finding points \
+without MFA (unlike PIM601, which asks for eligible members). The finding points \
 at the `activation.require` value when one is written (once at a template, naming the first \
 group that uses it), else at the group's name.",
         why: "Activating membership of a role-assignable group grants Entra roles. Without MFA \

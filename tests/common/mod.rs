@@ -74,6 +74,7 @@ pub fn json(text: &str) -> serde_json::Value {
 pub const HOST_ENV: &[&str] = &[
     "PIMPLAN_NOW",
     "PIMPLAN_TEST_STEP_DELAY_MS",
+    "PIMPLAN_TEST_WAIT_NOTICE_MS",
     "PIMPLAN_GRAPH_TOKEN",
     "PIMPLAN_GRAPH_URL",
     "AZURE_TENANT_ID",

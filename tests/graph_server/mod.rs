@@ -104,6 +104,10 @@ pub struct Inner {
     /// client meanwhile); `hung` turns true once it has been carried out.
     pub hang_post: Option<usize>,
     pub hung: bool,
+    /// Carry out the POST with this number, then answer it only after this long (a slow
+    /// service).
+    pub slow_post: Option<(usize, Duration)>,
+    slow_now: Option<Duration>,
     posts: usize,
     /// Answer this many of the next schedule requests with 404 SubjectNotFound (a principal
     /// PIM does not know yet).
@@ -806,6 +810,11 @@ impl Inner {
                     if self.trickle_post == Some(self.posts) {
                         self.trickle_now = true;
                     }
+                    if let Some((n, wait)) = self.slow_post
+                        && n == self.posts
+                    {
+                        self.slow_now = Some(wait);
+                    }
                     return answer;
                 }
                 ("GET", "eligibilitySchedules" | "assignmentSchedules", None) => {
@@ -1285,6 +1294,7 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         return;
     }
     let hang = state.hung && !was_hung;
+    let slow = state.slow_now.take();
     let bad = if std::mem::take(&mut state.trickle_now) {
         Some(BadRead::Trickle)
     } else if method == "GET" && status == 200 {
@@ -1328,6 +1338,9 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         // Done, but never answered: the client is killed while it waits.
         std::thread::sleep(Duration::from_secs(30));
         return;
+    }
+    if let Some(wait) = slow {
+        std::thread::sleep(wait);
     }
     respond(&mut stream, status, &value, &headers);
 }

@@ -147,6 +147,7 @@ pub enum Command {
     /// Print a plan saved with `plan --out`: its changes, its findings, what it was made from.
     Show {
         /// A plan saved with `plan --out`.
+        #[arg(value_name = "PLANFILE")]
         plan_file: PathBuf,
         #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
         format: PlanFormat,

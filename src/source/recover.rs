@@ -78,20 +78,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entry<T> {
     }
 }
 
-impl<T: schemars::JsonSchema> schemars::JsonSchema for Entry<T> {
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        T::schema_name()
-    }
-    fn schema_id() -> std::borrow::Cow<'static, str> {
-        T::schema_id()
-    }
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        T::json_schema(generator)
-    }
-}
+super::yaml::schema_of_inner!(Entry);
 
 /// The scalar keys an entry writes at its first level, with their values.
 pub type Fields = Vec<(String, String)>;

@@ -572,7 +572,21 @@ pub fn apply(
 fn state_path(args: &Arguments) -> Result<PathBuf, String> {
     let root = root(args);
     if !root.is_file() {
-        return Err(format!("no workspace root file at `{}`", root.display()));
+        // What `lint` and `plan` say of it: a folder, a FIFO or a device is not a root file.
+        let kind = std::fs::metadata(&root)
+            .ok()
+            .and_then(|m| crate::fs::kind_of(m.file_type()));
+        return Err(match kind {
+            Some(kind) => crate::load::LoadError::Read {
+                path: root.clone(),
+                source: crate::fs::ReadError::NotAFile(kind),
+            }
+            .to_string(),
+            None => format!(
+                "no workspace root file at `{}`; give the root file with `-c PATH`",
+                root.display()
+            ),
+        });
     }
     early_state_path(&root).ok_or_else(|| {
         format!(

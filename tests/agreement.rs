@@ -182,6 +182,7 @@ const WORKSPACE_COMMANDS: &[&[&str]] = &[
     &["import"],
     &["state", "list"],
     &["state", "show", "x"],
+    &["state", "rm", "x", "--auto-approve"],
     &["state", "accept-edit", "--auto-approve"],
     &["force-unlock"],
 ];
@@ -208,5 +209,23 @@ fn the_missing_root_error_reads_the_same_for_every_command() {
             let code = if command[0] == "lint" { 2 } else { 1 };
             assert_eq!(run.code, code, "pimplan {args:?}");
         }
+    }
+}
+
+#[test]
+fn a_root_file_that_is_a_folder_is_refused_in_the_same_words_by_every_command() {
+    let ws = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    std::fs::create_dir(ws.path().join("teams")).unwrap_or(());
+    for command in WORKSPACE_COMMANDS {
+        let args: Vec<&str> = command.iter().chain(&["-c", "teams"]).copied().collect();
+        let run = pimplan(ws.path(), &args);
+        assert_eq!(
+            run.stderr,
+            "error: cannot read the root file `teams`: it is a folder, not a regular file\n",
+            "pimplan {args:?}"
+        );
+        assert_eq!(run.stdout, "", "pimplan {args:?}");
+        let code = if command[0] == "lint" { 2 } else { 1 };
+        assert_eq!(run.code, code, "pimplan {args:?}");
     }
 }

@@ -24,11 +24,12 @@ pub struct Arguments {
     /// that read no clock ignore it.
     #[arg(long, global = true, env = "PIMPLAN_NOW", value_name = "RFC3339")]
     pub now: Option<String>,
-    /// When to color the human output of lint, plan and apply (`NO_COLOR` is honoured with
-    /// `auto`).
+    /// When to color the human output of lint, plan, apply and show (`NO_COLOR` is honoured
+    /// with `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Less output: lint and plan print no summary line, apply prints no progress.
+    /// Less output: lint and plan print no summary line and no list of baselined findings,
+    /// apply no progress, init no next steps, show no hint to apply.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     #[command(subcommand)]

@@ -13,6 +13,31 @@ fn is_here(dir: &Path) -> bool {
 
 use crate::init::in_dir;
 
+/// `path` (absolute) as the user would type it from the current folder: `../pimplan.yaml`.
+fn relative_to_here(path: &Path) -> String {
+    let Some(here) = std::env::current_dir()
+        .ok()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+    else {
+        return path.display().to_string();
+    };
+    if let Ok(below) = path.strip_prefix(&here) {
+        return below.display().to_string();
+    }
+    let folder = path.parent().unwrap_or(path);
+    for (up, dir) in here.ancestors().enumerate() {
+        if dir == folder {
+            let mut shown = PathBuf::new();
+            for _ in 0..up {
+                shown.push("..");
+            }
+            shown.push(path.file_name().unwrap_or_default());
+            return shown.display().to_string();
+        }
+    }
+    path.display().to_string()
+}
+
 /// What to run next, with `dir` spelled as the user gave it (nothing for the current folder).
 pub fn next_steps(dir: &Path) -> String {
     let here = is_here(dir);
@@ -63,7 +88,34 @@ pub fn init(
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     let dir = dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let enclosing = init::enclosing_root(&dir);
+    let dir_was_there = dir.exists();
     let written = init::write(&dir).map_err(|e| miette::miette!("{e}"))?;
+    // Inside another workspace: its `include:` must not read the new root file as one of
+    // its own files (a second `version:` and `state:` would fail its lint).
+    let mut note = String::new();
+    if let Some(enclosing) = &enclosing {
+        let root = in_dir(&dir, init::ROOT_FILE);
+        let shown = relative_to_here(enclosing);
+        if init::reads(enclosing, &root) {
+            for path in &written {
+                let _ = std::fs::remove_file(path);
+            }
+            if !dir_was_there {
+                // Only when empty: nothing but what this run wrote was in it.
+                let _ = std::fs::remove_dir(&dir);
+            }
+            miette::bail!(
+                "refusing to initialise a workspace in `{}`: it is inside the workspace of `{shown}`, whose `include:` would read `{}` as one of its own files (and fail its lint: `version` and `state` belong to its root file alone); give a folder outside it or one its `include:` does not match, or add the principals, groups and assignments to that workspace; nothing was written",
+                dir.display(),
+                root.display()
+            );
+        }
+        note = format!(
+            "\nNote: `{}` is inside the workspace of `{shown}`, which leaves it out (its `include:` does not match it): they are separate workspaces, each with its own state.\n",
+            dir.display()
+        );
+    }
     let mut text = format!("Created a pimplan workspace in `{}`:\n", dir.display());
     let shown: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     let width = shown.iter().map(String::len).max().unwrap_or(0);
@@ -75,6 +127,7 @@ pub fn init(
         };
         text.push_str(&format!("  {shown:<width$}  {what}\n"));
     }
+    text.push_str(&note);
     if !args.quiet {
         text.push('\n');
         text.push_str(&next_steps(&dir));

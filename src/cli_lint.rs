@@ -94,7 +94,14 @@ pub fn lint(
 ) -> miette::Result<ExitStatus> {
     let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
     let (root, only) = workspace_and_files(args.config.as_deref(), options.files)?;
-    let run = lint_workspace(&root, &clock).map_err(|e| miette::miette!("{e}"))?;
+    let run = match lint_workspace(&root, &clock) {
+        Ok(run) => run,
+        Err(e) => {
+            // The root file cannot be read: said as every other command says it.
+            eprintln!("error: {e}");
+            return Ok(crate::exit::for_error(Some("lint")));
+        }
+    };
     let mut findings = match &only {
         None => run.findings.clone(),
         Some(only) => in_files(&run, only, options.files, &root, args.quiet),

@@ -324,6 +324,15 @@ pub fn apply(
             Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
         },
     };
+    // A saved plan is applied with the baseline it was made with, unless `--baseline` names
+    // another: what the reviewer saw listed as baselined stays so.
+    let baseline: Option<PathBuf> = options.baseline.clone().or_else(|| {
+        let recorded = saved.as_ref()?.baseline.as_deref()?;
+        let root_dir = root.parent().unwrap_or_else(|| Path::new(""));
+        Some(crate::plan::make::recorded_baseline_path(
+            recorded, root_dir,
+        ))
+    });
     // Lock before planning: nobody may change the state between the plan and its apply. The
     // state's path comes from a first look at the root file, so the workspace is read once.
     let Some(state_path) = early_state_path(&root) else {
@@ -333,7 +342,7 @@ pub fn apply(
             &clock,
             options.allow_mass_removal,
             target,
-            options.baseline.as_deref(),
+            baseline.as_deref(),
         ) {
             Ok(run) => {
                 write_out(out, &findings_text(&run, args))?;
@@ -355,7 +364,7 @@ pub fn apply(
         &clock,
         options.allow_mass_removal,
         target,
-        options.baseline.as_deref(),
+        baseline.as_deref(),
     ) {
         Ok(run) => run,
         Err(e) => return Ok(fail(e)),
@@ -450,7 +459,7 @@ pub fn apply(
             &clock,
             options.allow_mass_removal,
             target,
-            options.baseline.as_deref(),
+            baseline.as_deref(),
         ) {
             Ok(run) => run,
             Err(e) => return Ok(fail(e)),
@@ -563,7 +572,21 @@ pub fn apply(
 fn state_path(args: &Arguments) -> Result<PathBuf, String> {
     let root = root(args);
     if !root.is_file() {
-        return Err(format!("no workspace root file at `{}`", root.display()));
+        // What `lint` and `plan` say of it: a folder, a FIFO or a device is not a root file.
+        let kind = std::fs::metadata(&root)
+            .ok()
+            .and_then(|m| crate::fs::kind_of(m.file_type()));
+        return Err(match kind {
+            Some(kind) => crate::load::LoadError::Read {
+                path: root.clone(),
+                source: crate::fs::ReadError::NotAFile(kind),
+            }
+            .to_string(),
+            None => format!(
+                "no workspace root file at `{}`; give the root file with `-c PATH`",
+                root.display()
+            ),
+        });
     }
     early_state_path(&root).ok_or_else(|| {
         format!(

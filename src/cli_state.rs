@@ -204,15 +204,30 @@ fn unresolved(all: &[Entry], query: &str, why: &Unresolved) -> String {
                 "no entry `{query}` in the state{hint} (`pimplan state list` shows every address and key)"
             )
         }
-        Unresolved::Ambiguous(addresses) => format!(
-            "`{query}` names {} entries of the state:\n{}\n  give the whole address (or the key) of the one meant",
-            addresses.len(),
-            addresses
+        Unresolved::Ambiguous(named) => {
+            // Entries whose addresses are alike are told apart by their keys.
+            let alike = |address: &str| named.iter().filter(|(a, _)| a == address).count() > 1;
+            let lines: Vec<String> = named
                 .iter()
-                .map(|a| format!("    {a}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
+                .map(|(address, key)| {
+                    if alike(address) {
+                        format!("    {address}  {key}")
+                    } else {
+                        format!("    {address}")
+                    }
+                })
+                .collect();
+            let give = if named.iter().any(|(a, _)| alike(a)) {
+                "give the key of the one meant (their addresses are alike)"
+            } else {
+                "give the whole address (or the key) of the one meant"
+            };
+            format!(
+                "`{query}` names {} entries of the state:\n{}\n  {give}",
+                named.len(),
+                lines.join("\n")
+            )
+        }
     }
 }
 

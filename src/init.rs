@@ -99,6 +99,41 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, String)> {
     ]
 }
 
+/// The root file of the workspace `dir` would be inside: the nearest `pimplan.yaml` in a
+/// folder above `dir` (not in `dir` itself), found as `lint` finds its root file.
+pub fn enclosing_root(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    // `dir` may not exist yet: look from the nearest folder that does.
+    let mut from = absolute.as_path();
+    while !from.is_dir() {
+        from = from.parent()?;
+    }
+    let from = std::fs::canonicalize(from).ok()?;
+    let start = if from == std::fs::canonicalize(&absolute).unwrap_or_default() {
+        from.parent()?
+    } else {
+        from.as_path()
+    };
+    start
+        .ancestors()
+        .map(|d| d.join(ROOT_FILE))
+        .find(|root| root.exists())
+}
+
+/// Whether the workspace of `enclosing` reads `file` as one of its own (its `include:`
+/// matches it).
+pub fn reads(enclosing: &Path, file: &Path) -> bool {
+    let Ok(file) = std::fs::canonicalize(file) else {
+        return false;
+    };
+    crate::load::load(enclosing).is_ok_and(|loaded| {
+        loaded
+            .sources
+            .iter()
+            .any(|(_, f)| std::fs::canonicalize(&f.path).is_ok_and(|p| p == file))
+    })
+}
+
 /// Whether something (a file, a folder, a link, even one to nothing) has the name `path`.
 fn taken(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()

@@ -152,10 +152,10 @@ fn baseline_in_the_root_file_lets_plan_and_apply_go_and_lists_what_it_left_out()
         "{}",
         plan.stdout
     );
-    // Another format keeps stdout for the document: the list goes to stderr.
+    // Another format keeps stdout for the document (which lists them too, see
+    // `the_plan_document_and_show_list_what_the_baseline_left_out`): the lines go to stderr.
     let md = pimplan(dir, &["plan", "--format", "markdown"]);
     assert_eq!(md.code, 0, "{}{}", md.stdout, md.stderr);
-    assert!(!md.stdout.contains("baselined"), "{}", md.stdout);
     assert!(
         md.stderr.contains("PIM205 (error, baselined)"),
         "{}",
@@ -403,4 +403,88 @@ fn a_baseline_the_root_file_names_must_be_there_and_inside_the_workspace() {
         "{}",
         plan.stdout
     );
+}
+
+#[test]
+fn the_plan_document_and_show_list_what_the_baseline_left_out() {
+    let ws = adopted(true);
+    let dir = ws.path();
+    append(dir, NEW_ELIGIBLE);
+    // The JSON document: `baseline` and `baselined`, in the shape of `findings`.
+    let plan = pimplan(dir, &["plan", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let doc = json(&plan.stdout);
+    assert!(codes(&doc["findings"]).is_empty(), "{}", plan.stdout);
+    assert_eq!(doc["baseline"], "pimplan.baseline.json", "{}", plan.stdout);
+    assert_eq!(codes(&doc["baselined"]), ["PIM205", "PIM510"]);
+    assert_eq!(doc["baselined"][0]["severity"], "error");
+    assert_eq!(doc["baselined"][0]["file"], "pimplan.yaml");
+    assert_eq!(doc["baselined"][0]["line"], 12);
+    assert_eq!(doc["baselined"][0]["column"], 73);
+    // The pull-request comment.
+    let md = pimplan(dir, &["plan", "--format", "markdown"]);
+    assert_eq!(md.code, 0, "{}{}", md.stdout, md.stderr);
+    assert!(
+        md.stdout.contains("#### Baselined findings\n\n2 findings left out by the baseline `pimplan.baseline.json` (recorded when pimplan was adopted; they do not fail the plan)\n\n| severity | code | place | message |\n| --- | --- | --- | --- |\n| error | `PIM205` permanent-not-allowed | `pimplan.yaml:12:73` | `u1` may not have a permanent active member assignment on `ops`"),
+        "{}",
+        md.stdout
+    );
+    // The saved plan is that document; `show` lists them in each format.
+    let save = pimplan(dir, &["plan", "--out", "tfplan.json"]);
+    assert_eq!(save.code, 0, "{}{}", save.stdout, save.stderr);
+    let saved = json(&std::fs::read_to_string(dir.join("tfplan.json")).unwrap_or_default());
+    assert_eq!(codes(&saved["baselined"]), ["PIM205", "PIM510"]);
+    let show = pimplan(dir, &["show", "tfplan.json"]);
+    assert_eq!(show.code, 0, "{}{}", show.stdout, show.stderr);
+    assert!(
+        show.stdout.contains("2 findings left out by the baseline `pimplan.baseline.json` (recorded when pimplan was adopted; they did not fail the plan):\n  pimplan.yaml:12:73: PIM205 (error, baselined) `u1` may not have a permanent active member assignment on `ops`\n  pimplan.yaml:12:73: PIM510 (warning, baselined) `u1` holds permanent active member of `ops`\n"),
+        "{}",
+        show.stdout
+    );
+    let show_md = pimplan(dir, &["show", "tfplan.json", "--format", "markdown"]);
+    assert_eq!(show_md.stdout, md.stdout);
+
+    // Without a baseline, the plan document has neither, as before.
+    let plain = workspace_with("version: 1\n");
+    let run = pimplan(plain.path(), &["plan", "--format", "json"]);
+    let doc = json(&run.stdout);
+    assert!(
+        doc.get("baselined").is_none() && doc.get("baseline").is_none(),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_plan_made_with_the_baseline_flag_is_applied_with_it_from_any_folder() {
+    let ws = adopted(false);
+    let dir = ws.path();
+    append(dir, NEW_ELIGIBLE);
+    let save = pimplan(
+        dir,
+        &[
+            "plan",
+            "--baseline",
+            "pimplan.baseline.json",
+            "--out",
+            "tfplan.json",
+        ],
+    );
+    assert_eq!(save.code, 0, "{}{}", save.stdout, save.stderr);
+    // `apply PLANFILE` without `--baseline`, from a subfolder (the root file found above):
+    // the plan's baseline is used again, as the reviewer saw it.
+    std::fs::create_dir(dir.join("sub")).unwrap_or(());
+    let apply = common::run(&dir.join("sub"), NOW, &["apply", "../tfplan.json"]);
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    assert!(
+        apply.stdout.contains("PIM205 (error, baselined)"),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        apply.stdout.contains("Apply complete: 1 change(s)"),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(state_keys(dir).len(), 3);
 }

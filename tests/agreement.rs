@@ -182,6 +182,7 @@ const WORKSPACE_COMMANDS: &[&[&str]] = &[
     &["import"],
     &["state", "list"],
     &["state", "show", "x"],
+    &["state", "rm", "x", "--auto-approve"],
     &["state", "accept-edit", "--auto-approve"],
     &["force-unlock"],
 ];
@@ -209,4 +210,41 @@ fn the_missing_root_error_reads_the_same_for_every_command() {
             assert_eq!(run.code, code, "pimplan {args:?}");
         }
     }
+}
+
+#[test]
+fn a_root_file_that_is_a_folder_is_refused_in_the_same_words_by_every_command() {
+    let ws = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    std::fs::create_dir(ws.path().join("teams")).unwrap_or(());
+    for command in WORKSPACE_COMMANDS {
+        let args: Vec<&str> = command.iter().chain(&["-c", "teams"]).copied().collect();
+        let run = pimplan(ws.path(), &args);
+        assert_eq!(
+            run.stderr,
+            "error: cannot read the root file `teams`: it is a folder, not a regular file\n",
+            "pimplan {args:?}"
+        );
+        assert_eq!(run.stdout, "", "pimplan {args:?}");
+        let code = if command[0] == "lint" { 2 } else { 1 };
+        assert_eq!(run.code, code, "pimplan {args:?}");
+    }
+}
+
+#[test]
+fn the_help_of_the_global_flags_names_every_command_that_reads_them() {
+    let empty = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let help = common::flat(&pimplan(empty.path(), &["--help"]).stdout);
+    // `init -q` leaves out the next steps, `show -q` the hint to apply: said in the help.
+    let init = pimplan(empty.path(), &["init", "-q"]);
+    assert_eq!(init.code, 0, "{}{}", init.stdout, init.stderr);
+    assert!(!init.stdout.contains("Next steps"), "{}", init.stdout);
+    assert!(
+        help.contains("Less output: lint and plan print no summary line and no list of baselined findings, apply no progress, init no next steps, show no hint to apply"),
+        "{help}"
+    );
+    // `show` colors its human output as plan does.
+    assert!(
+        help.contains("When to color the human output of lint, plan, apply and show"),
+        "{help}"
+    );
 }

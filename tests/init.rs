@@ -133,3 +133,43 @@ fn init_never_overwrites_a_file_and_writes_nothing_when_one_is_there() {
     assert!(!dir.join("elsewhere.json").exists());
     assert_eq!(read(&dir.join("pimplan.yaml")), "mine\n");
 }
+
+#[test]
+fn init_inside_a_workspace_whose_include_would_read_it_is_refused() {
+    let ws = common::workspace_with(
+        "version: 1\ninclude: [\"teams/**/*.yaml\"]\nprincipals:\n  - { name: u0, type: user, licenses: [entra_id_p2] }\n",
+    );
+    let teams = ws.path().join("teams");
+    std::fs::create_dir(&teams).unwrap_or(());
+    let init = pimplan(&teams, &["init", "new"]);
+    assert_eq!(init.code, 2, "{}{}", init.stdout, init.stderr);
+    assert!(
+        common::flat(&init.stderr).contains(
+            "refusing to initialise a workspace in `new`: it is inside the workspace of `../pimplan.yaml`, whose `include:` would read `new/pimplan.yaml` as one of its own files"
+        ),
+        "{}",
+        init.stderr
+    );
+    assert!(
+        common::flat(&init.stderr).contains("nothing was written"),
+        "{}",
+        init.stderr
+    );
+    // Nothing is left behind, not even the folder, and the enclosing workspace still lints.
+    assert!(!teams.join("new").exists());
+    let lint = pimplan(ws.path(), &["lint"]);
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
+
+    // A folder its include does not match is a separate workspace: written, and said so.
+    let init = pimplan(ws.path(), &["init", "other"]);
+    assert_eq!(init.code, 0, "{}{}", init.stdout, init.stderr);
+    assert!(
+        init.stdout.contains("Note: `other` is inside the workspace of `pimplan.yaml`, which leaves it out (its `include:` does not match it): they are separate workspaces, each with its own state."),
+        "{}",
+        init.stdout
+    );
+    let lint = pimplan(ws.path(), &["lint"]);
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
+    let lint = pimplan(&ws.path().join("other"), &["lint"]);
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
+}

@@ -233,3 +233,35 @@ fn a_sign_in_that_finds_no_one_names_the_host() {
         "{flat}"
     );
 }
+
+#[test]
+fn an_apply_that_fails_halfway_prints_its_progress_then_the_error() {
+    let server = Server::start();
+    let ws = graph_workspace(50);
+    server.state().fail_post = Some(30);
+    let run = graph_server::pimplan(
+        &server,
+        ws.path(),
+        T0,
+        &["apply", "--target", "graph", "--auto-approve"],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // The lines so far, then the error, which counts what the state records; no progress
+    // line after it, and none counting more than was done.
+    let lines = progress_lines(&run.stderr);
+    assert_eq!(lines.len(), 5, "{}", run.stderr);
+    assert!(
+        lines[4].starts_with("pimplan: applied 26 of 52 changes (50%)"),
+        "{}",
+        run.stderr
+    );
+    let error = run.stderr.find("error: applying assignment").unwrap_or(0);
+    let last = run.stderr.rfind("pimplan: applied").unwrap_or(usize::MAX);
+    assert!(last < error, "{}", run.stderr);
+    assert!(
+        common::flat(&run.stderr[error..])
+            .contains("the state records that and the 31 change(s) before it"),
+        "{}",
+        run.stderr
+    );
+}

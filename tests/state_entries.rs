@@ -362,3 +362,69 @@ fn state_rm_refuses_an_entry_with_a_change_left_pending() {
         Some(1)
     );
 }
+
+#[test]
+fn an_address_two_entries_share_is_ambiguous_and_never_the_first_one_found() {
+    // Group `a/b` with `c`, and group `a` with `b/c`: both are `assignment a/b/c (member,
+    // eligible)`.
+    let ws = workspace_with(
+        "version: 1
+principals:
+  - { name: c, type: user, licenses: [entra_id_p2] }
+  - { name: b/c, type: user, licenses: [entra_id_p2] }
+groups:
+  - { name: a/b, owners: [c] }
+  - { name: a, owners: [c] }
+assignments:
+  - { group: a/b, principal: c, role: member, type: eligible, duration: P90D, justification: x }
+  - { group: a, principal: b/c, role: member, type: eligible, duration: P90D, justification: x }
+",
+    );
+    let dir = ws.path();
+    let apply = pimplan(dir, &["apply", "--auto-approve", "-q"]);
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let before = read(&dir.join(STATE));
+    let expected = "`assignment a/b/c (member, eligible)` names 2 entries of the state:
+    assignment a/b/c (member, eligible)  assignment/name:a/b/name:c/member/eligible
+    assignment a/b/c (member, eligible)  assignment/name:a/name:b/c/member/eligible
+  give the key of the one meant (their addresses are alike)";
+    let show = pimplan(
+        dir,
+        &["state", "show", "assignment a/b/c (member, eligible)"],
+    );
+    assert_eq!(show.code, 1, "{}{}", show.stdout, show.stderr);
+    assert_eq!(show.stdout, "");
+    assert!(show.stderr.contains(expected), "{}", show.stderr);
+    let rm = pimplan(
+        dir,
+        &[
+            "state",
+            "rm",
+            "--auto-approve",
+            "assignment a/b/c (member, eligible)",
+        ],
+    );
+    assert_eq!(rm.code, 1, "{}{}", rm.stdout, rm.stderr);
+    assert!(rm.stderr.contains(expected), "{}", rm.stderr);
+    assert_eq!(read(&dir.join(STATE)), before, "nothing was removed");
+    // The key names one.
+    let rm = pimplan(
+        dir,
+        &[
+            "state",
+            "rm",
+            "--auto-approve",
+            "assignment/name:a/name:b/c/member/eligible",
+        ],
+    );
+    assert_eq!(rm.code, 0, "{}{}", rm.stdout, rm.stderr);
+    let list = pimplan(dir, &["state", "list", "--format", "json"]);
+    let keys: Vec<String> = json(&list.stdout)["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["key"].as_str().map(str::to_owned))
+        .filter(|k| k.starts_with("assignment/"))
+        .collect();
+    assert_eq!(keys, ["assignment/name:a/b/name:c/member/eligible"]);
+}

@@ -107,10 +107,33 @@ pub fn workspace_files(lint: &LintRun) -> BTreeMap<String, String> {
     file_checksums(lint).into_iter().collect()
 }
 
+/// How a plan names its baseline: relative to the root file's folder when inside it (as
+/// `baseline:` is written), else its full path, so that `apply PLANFILE` finds it from any
+/// folder.
+fn recorded_baseline(path: &Path, root_dir: &Path) -> String {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let root_dir = if root_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root_dir
+    };
+    let root = std::fs::canonicalize(root_dir).unwrap_or_else(|_| root_dir.to_path_buf());
+    full.strip_prefix(&root)
+        .unwrap_or(&full)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Where `apply PLANFILE` finds the baseline `recorded` in the plan, for the root file in
+/// `root_dir`.
+pub fn recorded_baseline_path(recorded: &str, root_dir: &Path) -> PathBuf {
+    root_dir.join(recorded)
+}
+
 /// The findings of a plan run as the plan carries them.
-fn carried_findings(lint: &LintRun) -> Vec<PlanFinding> {
+fn carried_findings(lint: &LintRun, findings: &[crate::finding::Finding]) -> Vec<PlanFinding> {
     let sources = &lint.loaded.sources;
-    lint.findings
+    findings
         .iter()
         .map(|f| {
             let at = sources.line_col(f.primary.span);
@@ -375,7 +398,11 @@ pub fn make_with(
         workspace_files: files,
         target: Some(destination),
         changes,
-        findings: carried_findings(&lint),
+        findings: carried_findings(&lint, &lint.findings),
+        baseline: baseline
+            .as_deref()
+            .map(|p| recorded_baseline(p, &lint.loaded.root_dir)),
+        baselined: carried_findings(&lint, &baselined),
     });
     Ok(PlanRun {
         lint,

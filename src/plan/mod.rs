@@ -243,6 +243,13 @@ pub struct Plan {
     /// What lint and the plan-time rules reported when the plan was made.
     #[serde(default)]
     pub findings: Vec<PlanFinding>,
+    /// The baseline the plan was made with (`--baseline`, else the root file's `baseline:`),
+    /// as it was named: `apply PLANFILE` uses it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// The lint findings that baseline left out: listed to reviewers as baselined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baselined: Vec<PlanFinding>,
 }
 
 /// Why a saved plan cannot be read.

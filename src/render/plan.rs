@@ -8,7 +8,7 @@ use serde_json::json;
 use chrono::{DateTime, FixedOffset};
 
 use crate::plan::end::{change_end, describe_recorded};
-use crate::plan::{Action, Change, Plan, Reason};
+use crate::plan::{Action, Change, Plan, PlanFinding, Reason};
 
 const NONE: &str = "(none)";
 
@@ -208,9 +208,11 @@ pub fn human(plan: &Plan, color: bool) -> String {
 }
 
 /// The plan's findings, one line each (`file:line:column: severity[CODE]: message`), for
-/// `show` (the plan itself prints them with their source).
+/// `show` (the plan itself prints them with their source), then the findings its baseline
+/// left out, as such.
 pub fn findings_lines(plan: &Plan) -> String {
-    plan.findings
+    let mut out: String = plan
+        .findings
         .iter()
         .map(|f| {
             format!(
@@ -218,22 +220,31 @@ pub fn findings_lines(plan: &Plan) -> String {
                 f.file, f.line, f.column, f.severity, f.code, f.message, f.help
             )
         })
-        .collect()
+        .collect();
+    if !plan.baselined.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "{} left out by the baseline `{}` (recorded when pimplan was adopted; they did not fail the plan):\n",
+            crate::render::plural(plan.baselined.len(), "finding"),
+            plan.baseline.as_deref().unwrap_or_default()
+        ));
+        for f in &plan.baselined {
+            out.push_str(&format!(
+                "  {}:{}:{}: {} ({}, baselined) {}\n",
+                f.file, f.line, f.column, f.code, f.severity, f.message
+            ));
+        }
+    }
+    out
 }
 
-/// The plan's findings as a Markdown section (empty without findings).
-fn findings_markdown(plan: &Plan) -> String {
-    if plan.findings.is_empty() {
-        return String::new();
-    }
-    let count = |s: &str| plan.findings.iter().filter(|f| f.severity == s).count();
-    let mut out = format!(
-        "#### Findings\n\n{}, {}, {}\n\n| severity | code | place | message |\n| --- | --- | --- | --- |\n",
-        crate::render::plural(count("error"), "error"),
-        crate::render::plural(count("warning"), "warning"),
-        crate::render::plural(count("info"), "info"),
-    );
-    for f in &plan.findings {
+/// One table of findings, Markdown.
+fn findings_table(findings: &[PlanFinding]) -> String {
+    let mut out =
+        String::from("| severity | code | place | message |\n| --- | --- | --- | --- |\n");
+    for f in findings {
         out.push_str(&format!(
             "| {} | `{}` {} | `{}:{}:{}` | {} (help: {}) |\n",
             f.severity,
@@ -246,7 +257,33 @@ fn findings_markdown(plan: &Plan) -> String {
             f.help.replace('|', "\\|").replace('\n', " "),
         ));
     }
-    out.push('\n');
+    out
+}
+
+/// The plan's findings as a Markdown section, then those its baseline left out (empty
+/// without either).
+fn findings_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.findings.is_empty() {
+        let count = |s: &str| plan.findings.iter().filter(|f| f.severity == s).count();
+        out.push_str(&format!(
+            "#### Findings\n\n{}, {}, {}\n\n",
+            crate::render::plural(count("error"), "error"),
+            crate::render::plural(count("warning"), "warning"),
+            crate::render::plural(count("info"), "info"),
+        ));
+        out.push_str(&findings_table(&plan.findings));
+        out.push('\n');
+    }
+    if !plan.baselined.is_empty() {
+        out.push_str(&format!(
+            "#### Baselined findings\n\n{} left out by the baseline `{}` (recorded when pimplan was adopted; they do not fail the plan)\n\n",
+            crate::render::plural(plan.baselined.len(), "finding"),
+            plan.baseline.as_deref().unwrap_or_default().replace('`', "'")
+        ));
+        out.push_str(&findings_table(&plan.baselined));
+        out.push('\n');
+    }
     out
 }
 
@@ -293,7 +330,7 @@ pub fn markdown(plan: &Plan) -> String {
     }
     if plan.is_empty() {
         out.push_str("No changes. The state matches the workspace.\n");
-        if !plan.findings.is_empty() {
+        if !plan.findings.is_empty() || !plan.baselined.is_empty() {
             out.push('\n');
             out.push_str(&findings_markdown(plan));
         }

@@ -87,23 +87,30 @@ pub fn entries(state: &State) -> Vec<Entry> {
 pub enum Unresolved {
     /// Nothing is named so.
     Unknown,
-    /// More than one entry is: their addresses.
-    Ambiguous(Vec<String>),
+    /// More than one entry is: their addresses and keys.
+    Ambiguous(Vec<(String, String)>),
 }
 
 /// The one entry `query` names: the entry whose address or key it is, else the one entry
 /// one of whose short forms it is.
 pub fn resolve<'a>(all: &'a [Entry], query: &str) -> Result<&'a Entry, Unresolved> {
     let query = query.trim();
-    if let Some(exact) = all.iter().find(|e| e.address == query || e.key == query) {
+    // A key names one entry. An address may name two (group `a/b` with `c`, group `a` with
+    // `b/c`): then it is as ambiguous as a short form, never the first one found.
+    if let Some(exact) = all.iter().find(|e| e.key == query) {
         return Ok(exact);
     }
-    let named: Vec<&Entry> = all.iter().filter(|e| e.named_by(query)).collect();
+    let mut named: Vec<&Entry> = all.iter().filter(|e| e.address == query).collect();
+    if named.is_empty() {
+        named = all.iter().filter(|e| e.named_by(query)).collect();
+    }
     match named.as_slice() {
         [] => Err(Unresolved::Unknown),
         [one] => Ok(one),
         many => Err(Unresolved::Ambiguous(
-            many.iter().map(|e| e.address.clone()).collect(),
+            many.iter()
+                .map(|e| (e.address.clone(), e.key.clone()))
+                .collect(),
         )),
     }
 }
@@ -166,8 +173,14 @@ mod tests {
         assert_eq!(
             key("sre-prod/mei"),
             Err(Unresolved::Ambiguous(vec![
-                "assignment sre-prod/mei (member, eligible)".to_owned(),
-                "assignment sre-prod/mei (owner, active)".to_owned(),
+                (
+                    "assignment sre-prod/mei (member, eligible)".to_owned(),
+                    "assignment/name:sre-prod/name:mei/member/eligible".to_owned()
+                ),
+                (
+                    "assignment sre-prod/mei (owner, active)".to_owned(),
+                    "assignment/name:sre-prod/name:mei/owner/active".to_owned()
+                ),
             ]))
         );
         assert_eq!(key("sre-prod/mai"), Err(Unresolved::Unknown));

@@ -87,7 +87,7 @@ pub fn list(
                 text.push_str(&format!(
                     "pending: {}  sent by an apply at {}, not known whether the service holds it\n",
                     p.change.address,
-                    p.started_at.to_rfc3339()
+                    when(&p.started_at)
                 ));
             }
             if filter.is_none()
@@ -120,15 +120,14 @@ pub fn list(
 fn recorded(st: &State, entry: &Entry) -> String {
     match entry.object {
         Object::Assignment => st.assignment(&entry.key).map_or_else(String::new, |a| {
-            let ends = a.ends_at.map_or_else(
-                || "permanent".to_owned(),
-                |e| format!("ends {}", e.to_rfc3339()),
-            );
-            format!("applied {}  {ends}", a.applied_at.to_rfc3339())
+            let ends = a
+                .ends_at
+                .map_or_else(|| "permanent".to_owned(), |e| format!("ends {}", when(&e)));
+            format!("applied {}  {ends}", when(&a.applied_at))
         }),
-        Object::Policy => st.policy(&entry.key).map_or_else(String::new, |p| {
-            format!("applied {}", p.applied_at.to_rfc3339())
-        }),
+        Object::Policy => st
+            .policy(&entry.key)
+            .map_or_else(String::new, |p| format!("applied {}", when(&p.applied_at))),
     }
 }
 
@@ -237,6 +236,12 @@ pub fn show(path: &Path, query: &str, out: &mut dyn Write) -> miette::Result<Exi
         Ok(l) => l,
         Err(status) => return Ok(status),
     };
+    if !loaded.exists() {
+        return Ok(fail(format!(
+            "no state at `{}`; nothing to show (`pimplan apply` or `pimplan import` makes one)",
+            path.display()
+        )));
+    }
     let st = &loaded.state;
     let all = entries::entries(st);
     let entry = match entries::resolve(&all, query) {
@@ -361,4 +366,9 @@ pub fn rm(
     }
     write_out(out, &text)?;
     Ok(ExitStatus::Success)
+}
+
+/// A time as the list prints it: to the second, with its offset, as the plan prints times.
+fn when(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }

@@ -138,6 +138,15 @@ pub static PRODUCTS: &[Product] = &[
     governance("Microsoft Entra Suite", None),
 ];
 
+/// Names products had before Azure AD became Microsoft Entra ID, still written in older
+/// license inventories: Microsoft Learn, "New name for Azure Active Directory"
+/// (https://learn.microsoft.com/en-us/entra/fundamentals/new-name) lists "Azure Active
+/// Directory Premium P2" as now "Microsoft Entra ID P2".
+pub const FORMER_NAMES: [(&str, Plan); 2] = [
+    ("Azure Active Directory Premium P2", Plan::EntraIdP2),
+    ("Azure AD Premium P2", Plan::EntraIdP2),
+];
+
 /// A name with case and runs of white space folded, for comparing product names.
 fn fold(s: &str) -> String {
     s.split_whitespace()
@@ -157,6 +166,9 @@ pub fn plan_of(license: &str) -> Option<Plan> {
         return Some(*plan);
     }
     let folded = fold(trimmed);
+    if let Some((_, plan)) = FORMER_NAMES.iter().find(|(n, _)| fold(n) == folded) {
+        return Some(*plan);
+    }
     PRODUCTS
         .iter()
         .find(|p| p.sku.is_some_and(|s| s.eq_ignore_ascii_case(trimmed)) || fold(p.name) == folded)
@@ -194,6 +206,16 @@ mod tests {
         }
         assert_eq!(plan_of("Microsoft Entra Suite"), Some(Plan::IdGovernance));
         assert_eq!(plan_of("SPE_E5"), Some(Plan::EntraIdP2));
+    }
+
+    #[test]
+    fn the_former_azure_ad_name_of_p2_still_counts() {
+        assert_eq!(
+            plan_of("Azure Active Directory Premium P2"),
+            Some(Plan::EntraIdP2)
+        );
+        assert_eq!(plan_of("azure ad  premium p2"), Some(Plan::EntraIdP2));
+        assert_eq!(plan_of("Azure Active Directory Premium P1"), None);
     }
 
     #[test]

@@ -326,6 +326,16 @@ fn state_rm_without_a_state_removes_nothing() {
 }
 
 #[test]
+fn state_show_without_a_state_says_there_is_none() {
+    let ws = workspace_with("version: 1\n");
+    let run = pimplan(ws.path(), &["state", "show", "sre-prod/mei"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("no state at"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to show"), "{}", run.stderr);
+    assert!(!ws.path().join(STATE).exists());
+}
+
+#[test]
 fn state_rm_refuses_an_entry_with_a_change_left_pending() {
     let ws = applied();
     let dir = ws.path();
@@ -427,4 +437,27 @@ assignments:
         .filter(|k| k.starts_with("assignment/"))
         .collect();
     assert_eq!(keys, ["assignment/name:a/b/name:c/member/eligible"]);
+}
+
+/// An apply at a time with a fraction of a second (the system clock's) is listed to the
+/// second, as the plan prints times, not with nine digits of nanoseconds.
+#[test]
+fn state_list_prints_times_to_the_second() {
+    let ws = workspace_with(&read(&applied().path().join("pimplan.yaml")));
+    let dir = ws.path();
+    let run = common::run(
+        dir,
+        "2026-12-01T09:30:15.657997755Z",
+        &["apply", "--auto-approve"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let list = pimplan(dir, &["state", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(
+        list.stdout
+            .contains("applied 2026-12-01T09:30:15+00:00  ends "),
+        "{}",
+        list.stdout
+    );
+    assert!(!list.stdout.contains(".657"), "{}", list.stdout);
 }

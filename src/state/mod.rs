@@ -5,6 +5,7 @@
 //! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error;
 //! writing (in `store.rs`) is atomic, keeps a backup and is locked.
 
+pub mod change;
 pub mod entries;
 pub mod store;
 
@@ -387,7 +388,7 @@ pub struct Pending {
     /// The `--now` of the apply that sent it (durations are counted from it).
     pub started_at: DateTime<FixedOffset>,
     #[serde(flatten)]
-    pub change: crate::plan::Change,
+    pub change: change::Change,
 }
 
 impl State {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-use super::{AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec};
+use super::record::{AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,31 +1,8 @@
 //! A finding: what a rule says about one place. Data only; renderers turn it into text.
 
-use crate::rules::Rule;
+use crate::rule_meta::RuleMeta;
+pub use crate::rule_meta::Severity;
 use crate::source::Span;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A place in a file, with what to say about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +13,7 @@ pub struct Label {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub rule: &'static Rule,
+    pub rule: &'static RuleMeta,
     pub severity: Severity,
     pub message: String,
     /// The value at fault.
@@ -46,12 +23,12 @@ pub struct Finding {
     /// How to fix this occurrence; the rule's generic help when `None`.
     pub help: Option<String>,
     /// Neither an ignore comment nor `rules:` can silence it or change its severity (see
-    /// [`Rule::locked`](crate::rules::Rule::locked)).
+    /// [`RuleMeta::locked`](crate::rule_meta::RuleMeta::locked)).
     pub locked: bool,
 }
 
 impl Finding {
-    pub fn new(rule: &'static Rule, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(rule: &'static RuleMeta, span: Span, message: impl Into<String>) -> Self {
         Finding {
             rule,
             severity: rule.severity,

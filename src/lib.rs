@@ -26,6 +26,7 @@ pub mod load;
 pub mod plan;
 pub mod progress;
 pub mod render;
+pub mod rule_meta;
 pub mod rules;
 pub mod schema;
 pub mod source;

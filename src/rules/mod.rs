@@ -10,7 +10,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::model::{Admin, Assignment, AssignmentPolicy, Group, Principal, Workspace};
-use crate::finding::{Finding, Severity};
+use crate::finding::Finding;
+pub use crate::rule_meta::{Docs, RuleMeta};
 use crate::source::Sources;
 use crate::source::yaml::Spanned;
 
@@ -69,21 +70,6 @@ pub mod pim702_last_owner_removed;
 pub mod pim703_mass_removal;
 pub mod pim704_protected_principal_removed;
 
-/// Documentation of a rule, shown by `pimplan explain`.
-#[derive(Debug)]
-pub struct Docs {
-    /// What the rule checks.
-    pub what: &'static str,
-    /// Why it matters.
-    pub why: &'static str,
-    /// A YAML example that triggers it.
-    pub example: &'static str,
-    /// How to fix it.
-    pub fix: &'static str,
-    /// The Microsoft page or observed behaviour that makes it true.
-    pub source: &'static str,
-}
-
 /// Where a rule's findings come from.
 #[derive(Clone, Copy)]
 pub enum Check {
@@ -112,26 +98,23 @@ impl std::fmt::Debug for Check {
     }
 }
 
-/// One rule: everything about it in one declaration.
+/// One rule: everything about it in one declaration, its metadata and its check.
 #[derive(Debug)]
 pub struct Rule {
-    pub code: &'static str,
-    pub name: &'static str,
-    pub severity: Severity,
-    /// One line: what is wrong when it fires.
-    pub message: &'static str,
-    /// One line: how to fix it in general (a finding may say more).
-    pub help: &'static str,
-    pub docs: Docs,
-    /// Why a finding of this rule can be neither silenced in place nor switched off or
-    /// downgraded in `rules:`; `None` when it can be.
-    pub locked: Option<&'static str>,
+    pub meta: RuleMeta,
     pub check: Check,
+}
+
+impl std::ops::Deref for Rule {
+    type Target = RuleMeta;
+    fn deref(&self) -> &RuleMeta {
+        &self.meta
+    }
 }
 
 impl PartialEq for Rule {
     fn eq(&self, other: &Self) -> bool {
-        self.code == other.code
+        self.meta == other.meta
     }
 }
 

@@ -1,30 +1,32 @@
 //! PIM101 unknown-reference.
 use std::collections::HashSet;
 
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::Workspace;
 use crate::finding::{Finding, Severity, did_you_mean};
 use crate::source::yaml::Spanned;
 
 pub static RULE: Rule = Rule {
-    code: "PIM101",
-    name: "unknown-reference",
-    severity: Severity::Error,
-    message: "a name refers to nothing defined in the workspace",
-    help: "define the name, or use one that is defined",
-    docs: Docs {
-        what: "A group, principal, approver, owner, actor, administrative unit or policy \
+    meta: RuleMeta {
+        code: "PIM101",
+        name: "unknown-reference",
+        severity: Severity::Error,
+        message: "a name refers to nothing defined in the workspace",
+        help: "define the name, or use one that is defined",
+        docs: Docs {
+            what: "A group, principal, approver, owner, actor, administrative unit or policy \
 template name is not defined anywhere in the workspace. The help names the closest defined \
 name. A name that an entry which could not be read defines (PIM002, PIM003), or that a file \
 with a syntax error may define, is not reported: that finding says what to fix.",
-        why: "A reference to nothing cannot be applied, and a typo in an approver list leaves \
+            why: "A reference to nothing cannot be applied, and a typo in an approver list leaves \
 approval to fewer people than the reviewer believes.",
-        example: "principals:\n  - name: alice\n    type: user\nassignments:\n  - group: prod-db-admins\n    principal: alcie          # did you mean `alice`?\n    role: member\n    type: eligible\n    duration: P30D\n",
-        fix: "Correct the spelling, or add the missing entry to `principals`, `groups`, \
+            example: "principals:\n  - name: alice\n    type: user\nassignments:\n  - group: prod-db-admins\n    principal: alcie          # did you mean `alice`?\n    role: member\n    type: eligible\n    duration: P30D\n",
+            fix: "Correct the spelling, or add the missing entry to `principals`, `groups`, \
 `administrative_units` or `policy_templates`.",
-        source: "pimplan's configuration format (README, Configuration): names are local handles defined once.",
+            source: "pimplan's configuration format (README, Configuration): names are local handles defined once.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,28 +1,30 @@
 //! PIM103 duplicate-assignment.
 use std::collections::HashMap;
 
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::Assignment;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM103",
-    name: "duplicate-assignment",
-    severity: Severity::Error,
-    message: "two assignments share group, principal, role and type",
-    help: "merge the two entries into one",
-    docs: Docs {
-        what: "Two assignments have the same (group, principal, role, type): the identity of a \
+    meta: RuleMeta {
+        code: "PIM103",
+        name: "duplicate-assignment",
+        severity: Severity::Error,
+        message: "two assignments share group, principal, role and type",
+        help: "merge the two entries into one",
+        docs: Docs {
+            what: "Two assignments have the same (group, principal, role, type): the identity of a \
 PIM schedule.",
-        why: "The service holds one schedule per principal, group and role of each type; a \
+            why: "The service holds one schedule per principal, group and role of each type; a \
 second create fails with `RoleAssignmentExists`. Two entries with different ends also leave \
 the reader unsure which end is real.",
-        example: "assignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P30D }\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P90D }\n",
-        fix: "Keep one entry with the end you mean.",
-        source: "Azure REST privileged-role common errors (`RoleAssignmentExists`: \"The Role \
+            example: "assignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P30D }\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P90D }\n",
+            fix: "Keep one entry with the end you mean.",
+            source: "Azure REST privileged-role common errors (`RoleAssignmentExists`: \"The Role \
 assignment already exists.\"); co-native-ab/pimctl#51 for groups.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,29 +1,31 @@
 //! PIM104 duplicate-object-id.
 use std::collections::HashMap;
 
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::PrincipalType;
 use crate::finding::{Finding, Severity};
 use crate::source::yaml::Spanned;
 
 pub static RULE: Rule = Rule {
-    code: "PIM104",
-    name: "duplicate-object-id",
-    severity: Severity::Error,
-    message: "two entries share an object id or UPN",
-    help: "each object id and UPN belongs to one entry; remove the copy or correct the id",
-    docs: Docs {
-        what: "Two principals, or two groups, share an object id; or two users share a UPN \
+    meta: RuleMeta {
+        code: "PIM104",
+        name: "duplicate-object-id",
+        severity: Severity::Error,
+        message: "two entries share an object id or UPN",
+        help: "each object id and UPN belongs to one entry; remove the copy or correct the id",
+        docs: Docs {
+            what: "Two principals, or two groups, share an object id; or two users share a UPN \
 (compared without case, as Entra does).",
-        why: "Two names for one object split its assignments across two entries: a reviewer \
+            why: "Two names for one object split its assignments across two entries: a reviewer \
 sees half of what someone holds, and removing one name leaves the access in place through \
 the other. A copied id with a wrong name grants access to the wrong person.",
-        example: "principals:\n  - { name: alice, type: user, upn: alice@contoso.com }\n  - { name: alice-admin, type: user, upn: Alice@contoso.com }\n",
-        fix: "Keep one entry per object and refer to it by one name.",
-        source: "Microsoft Entra object model: object ids and userPrincipalName are unique in a \
+            example: "principals:\n  - { name: alice, type: user, upn: alice@contoso.com }\n  - { name: alice-admin, type: user, upn: Alice@contoso.com }\n",
+            fix: "Keep one entry per object and refer to it by one name.",
+            source: "Microsoft Entra object model: object ids and userPrincipalName are unique in a \
 tenant (Graph `user` and `group` resources).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

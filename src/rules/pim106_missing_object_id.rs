@@ -1,37 +1,39 @@
 //! PIM106 missing-object-id.
 use std::collections::{HashMap, HashSet};
 
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{Role, Target};
 use crate::finding::{Finding, Severity};
 use crate::source::Span;
 
 pub static RULE: Rule = Rule {
-    code: "PIM106",
-    name: "missing-object-id",
-    severity: Severity::Error,
-    message: "an object an apply to Microsoft Graph needs has no object id",
-    help: "add `id:` with the object's id in Entra",
-    docs: Docs {
-        what: "A group, or a principal that is assigned or approves activations, has no `id:`. \
+    meta: RuleMeta {
+        code: "PIM106",
+        name: "missing-object-id",
+        severity: Severity::Error,
+        message: "an object an apply to Microsoft Graph needs has no object id",
+        help: "add `id:` with the object's id in Entra",
+        docs: Docs {
+            what: "A group, or a principal that is assigned or approves activations, has no `id:`. \
 Every declared group needs one (its policies are managed), as does every principal of an \
 assignment and every approver of a policy that requires approval. An error when the root \
 file sets `target: graph`; information otherwise, once the workspace gives any object id (a \
 state-only workspace works without ids, but cannot be applied to Microsoft Graph; one that \
 gives none is not told of every object). Reported at the definition, where the `id:` goes, \
 with the first place that uses it.",
-        why: "Microsoft Graph addresses groups and principals only by object id \
+            why: "Microsoft Graph addresses groups and principals only by object id \
 (`groupId`, `principalId`, approvers' `userId`/`groupId`): an apply to Graph without them \
 sends nothing and fails. Found in the pull request, it is fixed before the merge instead of \
 failing the apply job after it.",
-        example: "target: graph\nprincipals:\n  - { name: alice, type: user, licenses: [entra_id_p2] }   # no id\ngroups:\n  - { name: ops, id: 0b5c1f5e-3c1a-4a70-9d8e-6f1e2a3b4c5d }\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, duration: P30D, justification: rota }\n",
-        fix: "Add `id:` with the object id from Entra (the portal's Overview page, or \
+            example: "target: graph\nprincipals:\n  - { name: alice, type: user, licenses: [entra_id_p2] }   # no id\ngroups:\n  - { name: ops, id: 0b5c1f5e-3c1a-4a70-9d8e-6f1e2a3b4c5d }\nassignments:\n  - { group: ops, principal: alice, role: member, type: eligible, duration: P30D, justification: rota }\n",
+            fix: "Add `id:` with the object id from Entra (the portal's Overview page, or \
 `az ad user show --id <upn> --query id`, `az ad group show --group <name> --query id`).",
-        source: "Microsoft Graph, privilegedaccessgroup-post-eligibilityschedulerequests and \
+            source: "Microsoft Graph, privilegedaccessgroup-post-eligibilityschedulerequests and \
 -assignmentschedulerequests (`groupId`, `principalId` are object ids); \
 unifiedrolemanagementpolicyrule-update (approvers are `singleUser`/`groupMembers` by id).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

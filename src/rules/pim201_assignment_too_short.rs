@@ -1,26 +1,28 @@
 //! PIM201 assignment-too-short.
-use super::{Check, Context, Docs, FIVE_MINUTES, Rule};
+use super::{Check, Context, Docs, FIVE_MINUTES, Rule, RuleMeta};
 use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM201",
-    name: "assignment-too-short",
-    severity: Severity::Error,
-    message: "the assignment lasts less than 5 minutes",
-    help: "make the assignment last at least 5 minutes",
-    docs: Docs {
-        what: "An assignment's end is less than 5 minutes after its start (`end` − `start`, or \
+    meta: RuleMeta {
+        code: "PIM201",
+        name: "assignment-too-short",
+        severity: Severity::Error,
+        message: "the assignment lasts less than 5 minutes",
+        help: "make the assignment last at least 5 minutes",
+        docs: Docs {
+            what: "An assignment's end is less than 5 minutes after its start (`end` − `start`, or \
 a `duration` under `PT5M`).",
-        why: "PIM for Groups does not create an assignment shorter than 5 minutes; the request \
+            why: "PIM for Groups does not create an assignment shorter than 5 minutes; the request \
 fails at apply time, half way through a run.",
-        example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: eligible\n    start: 2026-12-01T08:00:00Z\n    end: 2026-12-01T08:03:00Z      # 3 minutes\n",
-        fix: "Move `end` (or lengthen `duration`) to at least 5 minutes after `start`.",
-        source: "Microsoft Learn, groups-assign-member-owner: \"an assignment can't be made for \
+            example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: eligible\n    start: 2026-12-01T08:00:00Z\n    end: 2026-12-01T08:03:00Z      # 3 minutes\n",
+            fix: "Move `end` (or lengthen `duration`) to at least 5 minutes after `start`.",
+            source: "Microsoft Learn, groups-assign-member-owner: \"an assignment can't be made for \
 less than 5 minutes\"; terraform-provider-azuread refuses an expiration under 5 minutes after \
 the start.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,24 +1,26 @@
 //! PIM202 ends-before-start.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM202",
-    name: "ends-before-start",
-    severity: Severity::Error,
-    message: "the assignment ends at or before its start",
-    help: "put `end` after `start`",
-    docs: Docs {
-        what: "An assignment's `end` is at or before its `start`.",
-        why: "Such a schedule cannot exist; usually two dates were swapped or a year was \
+    meta: RuleMeta {
+        code: "PIM202",
+        name: "ends-before-start",
+        severity: Severity::Error,
+        message: "the assignment ends at or before its start",
+        help: "put `end` after `start`",
+        docs: Docs {
+            what: "An assignment's `end` is at or before its `start`.",
+            why: "Such a schedule cannot exist; usually two dates were swapped or a year was \
 mistyped, and the grant meant to last months would be refused at apply time.",
-        example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: eligible\n    start: 2027-01-01T00:00:00Z\n    end: 2026-01-01T00:00:00Z      # a year before the start\n",
-        fix: "Correct the dates so that `end` follows `start`.",
-        source: "Microsoft Graph `requestSchedule` / `expirationPattern`: the end of a schedule \
+            example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: eligible\n    start: 2027-01-01T00:00:00Z\n    end: 2026-01-01T00:00:00Z      # a year before the start\n",
+            fix: "Correct the dates so that `end` follows `start`.",
+            source: "Microsoft Graph `requestSchedule` / `expirationPattern`: the end of a schedule \
 follows its start.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

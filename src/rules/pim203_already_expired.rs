@@ -1,32 +1,34 @@
 //! PIM203 already-expired.
 use std::collections::{HashMap, HashSet};
 
-use super::{Check, Context, Docs, PlanContext, Rule};
+use super::{Check, Context, Docs, PlanContext, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM203",
-    name: "already-expired",
-    severity: Severity::Warning,
-    message: "the assignment has already ended",
-    help: "remove the expired assignment, or give it a new end",
-    docs: Docs {
-        what: "An assignment's end is at or before now (the clock of the run, `--now` or the \
+    meta: RuleMeta {
+        code: "PIM203",
+        name: "already-expired",
+        severity: Severity::Warning,
+        message: "the assignment has already ended",
+        help: "remove the expired assignment, or give it a new end",
+        docs: Docs {
+            what: "An assignment's end is at or before now (the clock of the run, `--now` or the \
 system clock). At plan time also: a `duration` without `start` whose schedule the state \
 records as ended.",
-        why: "An entry that stays in the files after its end misleads every reader about who \
+            why: "An entry that stays in the files after its end misleads every reader about who \
 has access. Expired assignments are gone in the service (visible for up to 30 days as \
 expired). A warning, not an error: time passing must not turn an unrelated pull request red, \
 and nothing is sent for it. The plan reports the entry as ended, drops it from the state \
 (remembering it under `ended`) and never creates it again while its `start`, `end` and \
 `duration` stay as they are; changing one of them grants it again.",
-        example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: eligible\n    end: 2025-06-01T00:00:00Z      # in the past\n",
-        fix: "Delete the entry, or grant it again with a new `end` in the future (or a new \
+            example: "assignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: eligible\n    end: 2025-06-01T00:00:00Z      # in the past\n",
+            fix: "Delete the entry, or grant it again with a new `end` in the future (or a new \
 `start` or `duration`).",
-        source: "Microsoft Learn, groups-renew-extend: expired assignments must be renewed; \
+            source: "Microsoft Learn, groups-renew-extend: expired assignments must be renewed; \
 Graph refuses an expiration in the past.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

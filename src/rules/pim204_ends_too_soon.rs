@@ -1,28 +1,30 @@
 //! PIM204 ends-too-soon.
-use super::{Check, Context, Docs, FIVE_MINUTES, PlanContext, Rule};
+use super::{Check, Context, Docs, FIVE_MINUTES, PlanContext, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::plan::Action;
 
 pub static RULE: Rule = Rule {
-    code: "PIM204",
-    name: "ends-too-soon",
-    severity: Severity::Error,
-    message: "the assignment ends less than 5 minutes from now",
-    help: "set an end at least 5 minutes in the future",
-    docs: Docs {
-        what: "An assignment that would be sent to the service ends in the future but less \
+    meta: RuleMeta {
+        code: "PIM204",
+        name: "ends-too-soon",
+        severity: Severity::Error,
+        message: "the assignment ends less than 5 minutes from now",
+        help: "set an end at least 5 minutes in the future",
+        docs: Docs {
+            what: "An assignment that would be sent to the service ends in the future but less \
 than 5 minutes after now: one not applied yet (not in the state file), or, at plan time, an \
 applied one the plan creates again, updates or replaces. An applied assignment that does not \
 change is not sent, so the clock approaching its end is no finding.",
-        why: "The service refuses a schedule that would last less than 5 minutes from the \
+            why: "The service refuses a schedule that would last less than 5 minutes from the \
 moment it is created, so the apply would fail; and an assignment about to end should not be \
 created at all.",
-        example: "# with --now 2026-12-01T08:00:00Z\nassignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: active\n    end: 2026-12-01T08:02:00Z\n",
-        fix: "Move `end` later, or remove the entry.",
-        source: "Microsoft Learn, groups-assign-member-owner (5-minute minimum); \
+            example: "# with --now 2026-12-01T08:00:00Z\nassignments:\n  - group: prod-db-admins\n    principal: alice\n    role: member\n    type: active\n    end: 2026-12-01T08:02:00Z\n",
+            fix: "Move `end` later, or remove the entry.",
+            source: "Microsoft Learn, groups-assign-member-owner (5-minute minimum); \
 terraform-provider-azuread refuses an expiration less than 5 minutes in the future.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

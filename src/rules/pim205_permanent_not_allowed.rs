@@ -1,35 +1,37 @@
 //! PIM205 permanent-not-allowed.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM205",
-    name: "permanent-not-allowed",
-    severity: Severity::Error,
-    message: "a permanent assignment where the group's policy requires an end",
-    help: "give the assignment an `end` or `duration`, or allow permanent assignments in the policy",
-    docs: Docs {
-        what: "An assignment is `permanent: true`, but the group's policy for that role and \
+    meta: RuleMeta {
+        code: "PIM205",
+        name: "permanent-not-allowed",
+        severity: Severity::Error,
+        message: "a permanent assignment where the group's policy requires an end",
+        help: "give the assignment an `end` or `duration`, or allow permanent assignments in the policy",
+        docs: Docs {
+            what: "An assignment is `permanent: true`, but the group's policy for that role and \
 type sets `allow_permanent: false` (the default for a newly onboarded group). The policy line \
 is labelled when the workspace sets it.",
-        why: "The service refuses the request (`RoleAssignmentRequestPolicyValidationFailed`, \
+            why: "The service refuses the request (`RoleAssignmentRequestPolicyValidationFailed`, \
 ExpirationRule). Permanent access is what PIM exists to avoid.",
-        example: "groups:\n  - name: prod-db-admins\n    policy:\n      member:\n        eligible_assignment: { allow_permanent: false }\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, permanent: true }\n",
-        fix: "Replace `permanent: true` with an `end` or a `duration` within the policy's \
+            example: "groups:\n  - name: prod-db-admins\n    policy:\n      member:\n        eligible_assignment: { allow_permanent: false }\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, permanent: true }\n",
+            fix: "Replace `permanent: true` with an `end` or a `duration` within the policy's \
 `max_duration`; or, if permanent access is really intended, set `allow_permanent: true` in \
 the policy and have that change reviewed. For a principal marked `emergency_access: true` \
 (a break-glass account) the help gives Microsoft's emergency-access advice instead: keep the \
 account out of PIM-managed groups and give it a direct, permanent, active Global Administrator \
 assignment, so that no expiry, activation or group change can lock it out.",
-        source: "Microsoft Learn, groups-role-settings (\"Allow permanent eligible/active \
+            source: "Microsoft Learn, groups-role-settings (\"Allow permanent eligible/active \
 assignment\"); Graph `Expiration_Admin_Eligibility` / `Expiration_Admin_Assignment` \
 `isExpirationRequired`; terraform-provider-azuread#1450; for break-glass accounts, Microsoft \
 Learn, \"Manage emergency access accounts in Microsoft Entra ID\" (make the Global \
 Administrator role assignment active permanent rather than eligible), \
 https://learn.microsoft.com/entra/identity/role-based-access-control/security-emergency-access.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,28 +1,30 @@
 //! PIM206 exceeds-max-duration.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::values::{describe_length, format_duration};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM206",
-    name: "exceeds-max-duration",
-    severity: Severity::Error,
-    message: "the assignment is longer than the policy's maximum duration",
-    help: "shorten the assignment to the policy's `max_duration`, or raise the maximum in the policy",
-    docs: Docs {
-        what: "A time-bound assignment lasts longer (`end` − `start`) than the group's policy \
+    meta: RuleMeta {
+        code: "PIM206",
+        name: "exceeds-max-duration",
+        severity: Severity::Error,
+        message: "the assignment is longer than the policy's maximum duration",
+        help: "shorten the assignment to the policy's `max_duration`, or raise the maximum in the policy",
+        docs: Docs {
+            what: "A time-bound assignment lasts longer (`end` − `start`) than the group's policy \
 allows for that role and type: `eligible_assignment.max_duration` (default `P365D`) or \
 `active_assignment.max_duration` (default `P180D`). The policy line is labelled when the \
 workspace sets it.",
-        why: "The service refuses the request (`RoleAssignmentRequestPolicyValidationFailed`, \
+            why: "The service refuses the request (`RoleAssignmentRequestPolicyValidationFailed`, \
 ExpirationRule), so the apply would stop half way.",
-        example: "groups:\n  - name: prod-db-admins\n    policy:\n      member:\n        eligible_assignment: { max_duration: P90D }\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P180D }\n",
-        fix: "End the assignment within the maximum (and renew it later), or raise \
+            example: "groups:\n  - name: prod-db-admins\n    policy:\n      member:\n        eligible_assignment: { max_duration: P90D }\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P180D }\n",
+            fix: "End the assignment within the maximum (and renew it later), or raise \
 `max_duration` in the policy.",
-        source: "Microsoft Learn, groups-role-settings (\"Expire eligible/active assignments \
+            source: "Microsoft Learn, groups-role-settings (\"Expire eligible/active assignments \
 after\"); Graph overview for PIM for Groups (\"violation of the expiration rule\", 400).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -3,30 +3,32 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
-use super::{Check, Context, Docs, FIVE_MINUTES, PlanContext, Rule};
+use super::{Check, Context, Docs, FIVE_MINUTES, PlanContext, Rule, RuleMeta};
 use crate::config::model::Expiry;
 use crate::finding::{Finding, Severity};
 use crate::plan::end::end_of;
 use crate::state::AssignmentRecord;
 
 pub static RULE: Rule = Rule {
-    code: "PIM207",
-    name: "expiring-soon",
-    severity: Severity::Warning,
-    message: "the assignment ends within 14 days",
-    help: "renew or extend the assignment if the access is still needed, or remove it",
-    docs: Docs {
-        what: "An assignment ends within 14 days of now. A `duration` counts from the first \
+    meta: RuleMeta {
+        code: "PIM207",
+        name: "expiring-soon",
+        severity: Severity::Warning,
+        message: "the assignment ends within 14 days",
+        help: "renew or extend the assignment if the access is still needed, or remove it",
+        docs: Docs {
+            what: "An assignment ends within 14 days of now. A `duration` counts from the first \
 apply: once applied, its end is the one the state records, and `pimplan plan` checks that end.",
-        why: "PIM starts sending expiry notices 14 days before the end. Deciding in the files, \
+            why: "PIM starts sending expiry notices 14 days before the end. Deciding in the files, \
 under review, whether to extend beats an outage or an ad-hoc extension in the portal.",
-        example: "# with --now 2026-12-01T00:00:00Z\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, end: 2026-12-10T00:00:00Z }\n",
-        fix: "Move `end` later if the access is still needed; delete the entry if it is not. \
+            example: "# with --now 2026-12-01T00:00:00Z\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, end: 2026-12-10T00:00:00Z }\n",
+            fix: "Move `end` later if the access is still needed; delete the entry if it is not. \
 To accept the end as it is, silence it in place: `# pimplan: ignore PIM207 leaves the team`.",
-        source: "Microsoft Learn, groups-renew-extend and pim-email-notifications: notices \
+            source: "Microsoft Learn, groups-renew-extend and pim-email-notifications: notices \
 within 14 days before expiry, 1 day before, and at expiry.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::WorkspaceAndPlan(check, check_recorded),
 };
 

@@ -1,29 +1,30 @@
 //! PIM401 actor-cannot-manage.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AdminScope, AssignmentType, Role};
 use crate::entra_roles;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM401",
-    name: "actor-cannot-manage",
-    severity: Severity::Error,
-    message: "the actor holds no role that may manage this group",
-    help: "give the actor a role that may manage the group (at directory scope), or make it a standing owner",
-    docs: Docs {
-        what: "The `actor` (the identity that applies changes) may not manage PIM for this \
+    meta: RuleMeta {
+        code: "PIM401",
+        name: "actor-cannot-manage",
+        severity: Severity::Error,
+        message: "the actor holds no role that may manage this group",
+        help: "give the actor a role that may manage the group (at directory scope), or make it a standing owner",
+        docs: Docs {
+            what: "The `actor` (the identity that applies changes) may not manage PIM for this \
 group. A role-assignable group needs Privileged Role Administrator or Global Administrator at \
 directory scope (an `admins:` entry, or an active membership of a group whose \
 `entra_roles` include it), or standing ownership of the group (`owners:`). Any other group also accepts \
 Directory Writers, Groups Administrator, Identity Governance Administrator or User \
 Administrator. Roles scoped to an administrative unit do not count (PIM402).",
-        why: "Every request of the apply would fail with an authorisation error, half way \
+            why: "Every request of the apply would fail with an authorisation error, half way \
 through a run; better to learn it from the pull request.",
-        example: "actor: svc-pim-pipeline\nadmins:\n  - { principal: svc-pim-pipeline, role: Groups Administrator }\ngroups:\n  - name: prod-db-admins\n    role_assignable: true          # needs Privileged Role Administrator\n",
-        fix: "Assign the actor Privileged Role Administrator (for role-assignable groups) or \
+            example: "actor: svc-pim-pipeline\nadmins:\n  - { principal: svc-pim-pipeline, role: Groups Administrator }\ngroups:\n  - name: prod-db-admins\n    role_assignable: true          # needs Privileged Role Administrator\n",
+            fix: "Assign the actor Privileged Role Administrator (for role-assignable groups) or \
 Groups Administrator at directory scope, record it under `admins:`, or add the actor to the \
 group's `owners:`.",
-        source: "Microsoft Learn, \"Assign eligibility for a group in Privileged Identity \
+            source: "Microsoft Learn, \"Assign eligibility for a group in Privileged Identity \
 Management\" (groups-assign-member-owner, \
 https://learn.microsoft.com/entra/id-governance/privileged-identity-management/groups-assign-member-owner): \
 for role-assignable groups Global Administrator, Privileged Role Administrator or an owner of \
@@ -34,8 +35,9 @@ same split for a group's role settings (role-assignable groups at least Privileg
 Administrator). pimplan also counts Privileged Role Administrator for the other groups. \
 The role names are the display names of Microsoft Learn, \"Microsoft \
 Entra built-in roles\" (permissions-reference; `Directory Writers` there).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,30 +1,31 @@
 //! PIM403 pim-bypass-possible.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AdminScope, GroupType};
 use crate::entra_roles::{self, Bypass};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM403",
-    name: "pim-bypass-possible",
-    severity: Severity::Warning,
-    message: "someone can change the group's membership outside PIM",
-    help: "make the group role-assignable, or remove the role that can bypass PIM",
-    docs: Docs {
-        what: "Someone can change a group's membership through the Groups API, outside PIM: an \
+    meta: RuleMeta {
+        code: "PIM403",
+        name: "pim-bypass-possible",
+        severity: Severity::Warning,
+        message: "someone can change the group's membership outside PIM",
+        help: "make the group role-assignable, or remove the role that can bypass PIM",
+        docs: Docs {
+            what: "Someone can change a group's membership through the Groups API, outside PIM: an \
 Exchange, SharePoint, Teams or Yammer Administrator exists (an `admins:` entry, or a group granted to someone whose \
 `entra_roles` include it) and the group is a Microsoft 365 group that is not \
 role-assignable; or an admin holds a group-managing role scoped to an administrative unit \
 (reported once per such admin, at its unit, since which groups the unit holds is not \
 declared).",
-        why: "Changes made outside PIM are not just-in-time, not approved and not in the files: \
+            why: "Changes made outside PIM are not just-in-time, not approved and not in the files: \
 the state pimplan plans against drifts, and a member added by such an admin has standing \
 access nobody reviewed.",
-        example: "admins:\n  - { principal: erin, role: Teams Administrator }\ngroups:\n  - name: finance-app-owners\n    type: microsoft365          # not role-assignable: Exchange, SharePoint, Teams and Yammer admins can edit members\n",
-        fix: "For sensitive groups use role-assignable groups, which only Privileged Role \
+            example: "admins:\n  - { principal: erin, role: Teams Administrator }\ngroups:\n  - name: finance-app-owners\n    type: microsoft365          # not role-assignable: Exchange, SharePoint, Teams and Yammer admins can edit members\n",
+            fix: "For sensitive groups use role-assignable groups, which only Privileged Role \
 Administrators, Global Administrators and owners can manage. Otherwise accept the risk \
 explicitly (`# pimplan: ignore PIM403 <why>`) and watch for drift.",
-        source: "Microsoft Learn, concept-pim-for-groups and groups-assign-member-owner: \
+            source: "Microsoft Learn, concept-pim-for-groups and groups-assign-member-owner: \
 \"other roles can manage groups through the Groups API and so override PIM changes\", e.g. \
 Exchange Administrators for non-role-assignable Microsoft 365 groups, and administrative \
 unit-scoped admins. Microsoft Learn, \"Microsoft Entra built-in roles\" (permissions \
@@ -35,8 +36,9 @@ role-assignable groups\") each \
 hold \
 `microsoft.directory/groups.unified/members/update`, \"Update members of Microsoft 365 groups, \
 excluding role-assignable groups\".",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

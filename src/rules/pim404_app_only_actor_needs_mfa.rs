@@ -1,32 +1,34 @@
 //! PIM404 app-only-actor-needs-mfa.
 use std::collections::HashSet;
 
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{PrincipalType, Requirement};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM404",
-    name: "app-only-actor-needs-mfa",
-    severity: Severity::Error,
-    message: "the policy requires MFA on assignment, which an app-only actor cannot satisfy",
-    help: "drop `mfa` from `active_assignment.require` (or `eligible_assignment.require`), or apply with an interactive user",
-    docs: Docs {
-        what: "The `actor` is a service principal, and a group's policy requires MFA when an \
+    meta: RuleMeta {
+        code: "PIM404",
+        name: "app-only-actor-needs-mfa",
+        severity: Severity::Error,
+        message: "the policy requires MFA on assignment, which an app-only actor cannot satisfy",
+        help: "drop `mfa` from `active_assignment.require` (or `eligible_assignment.require`), or apply with an interactive user",
+        docs: Docs {
+            what: "The `actor` is a service principal, and a group's policy requires MFA when an \
 admin creates an assignment (`active_assignment.require: [mfa]`, or \
 `eligible_assignment.require: [mfa]`, the `Enablement_Admin_Eligibility` rule) for a role \
 that has assignments of that type in the workspace.",
-        why: "An application signs in without a person, so it can never complete MFA: every \
+            why: "An application signs in without a person, so it can never complete MFA: every \
 assignment request of that type for that group and role fails with `MfaRule`, in the middle of an \
 apply.",
-        example: "actor: svc-pim-pipeline              # a service_principal\ngroups:\n  - name: prod-db-admins\n    policy:\n      member:\n        active_assignment: { require: [mfa, justification] }\n",
-        fix: "Remove `mfa` from `active_assignment.require` for groups managed by the \
+            example: "actor: svc-pim-pipeline              # a service_principal\ngroups:\n  - name: prod-db-admins\n    policy:\n      member:\n        active_assignment: { require: [mfa, justification] }\n",
+            fix: "Remove `mfa` from `active_assignment.require` for groups managed by the \
 pipeline (protect activation with MFA instead), or apply those changes as an interactive user.",
-        source: "Microsoft Learn, groups-role-settings (\"Require Azure MFA on active \
+            source: "Microsoft Learn, groups-role-settings (\"Require Azure MFA on active \
 assignment\": the admin must pass MFA); Azure REST common errors (`MfaRule`); EasyPIM#113 \
 (app-only creation blocked by MFA in the policy).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,28 +1,30 @@
 //! PIM501 group-not-pim-capable.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{GroupSource, Membership};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM501",
-    name: "group-not-pim-capable",
-    severity: Severity::Error,
-    message: "the group cannot be managed by PIM for Groups",
-    help: "use a cloud group with assigned membership",
-    docs: Docs {
-        what: "A group has dynamic membership (`membership: dynamic`) or is synced from \
+    meta: RuleMeta {
+        code: "PIM501",
+        name: "group-not-pim-capable",
+        severity: Severity::Error,
+        message: "the group cannot be managed by PIM for Groups",
+        help: "use a cloud group with assigned membership",
+        docs: Docs {
+            what: "A group has dynamic membership (`membership: dynamic`) or is synced from \
 on-premises (`source: on_premises`).",
-        why: "PIM for Groups cannot onboard dynamic-membership groups or groups synced from \
+            why: "PIM for Groups cannot onboard dynamic-membership groups or groups synced from \
 on-premises Active Directory: every assignment to such a group would fail, and membership of \
 a synced group is mastered on-premises anyway.",
-        example: "groups:\n  - name: all-engineers\n    membership: dynamic\n",
-        fix: "Create a cloud-only group with assigned membership for PIM, and nest or assign \
+            example: "groups:\n  - name: all-engineers\n    membership: dynamic\n",
+            fix: "Create a cloud-only group with assigned membership for PIM, and nest or assign \
 into it as needed.",
-        source: "Microsoft Learn, concept-pim-for-groups and groups-discover-groups: any \
+            source: "Microsoft Learn, concept-pim-for-groups and groups-discover-groups: any \
 security or Microsoft 365 group can be enabled for PIM except dynamic-membership groups and \
 groups synchronized from on-premises.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,24 +1,26 @@
 //! PIM502 service-principal-eligible.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AssignmentType, PrincipalType};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM502",
-    name: "service-principal-eligible",
-    severity: Severity::Error,
-    message: "a service principal has an eligible assignment",
-    help: "give the service principal a time-bound active assignment instead",
-    docs: Docs {
-        what: "A service principal is given an eligible assignment.",
-        why: "Service principals cannot be made eligible for PIM for Groups (an application \
+    meta: RuleMeta {
+        code: "PIM502",
+        name: "service-principal-eligible",
+        severity: Severity::Error,
+        message: "a service principal has an eligible assignment",
+        help: "give the service principal a time-bound active assignment instead",
+        docs: Docs {
+            what: "A service principal is given an eligible assignment.",
+            why: "Service principals cannot be made eligible for PIM for Groups (an application \
 cannot activate); the request fails. Only time-bound active assignments are possible.",
-        example: "principals:\n  - { name: svc-deploy, type: service_principal }\nassignments:\n  - { group: ops, principal: svc-deploy, role: member, type: eligible, duration: P30D, justification: releases }\n",
-        fix: "Use `type: active` with an `end` or `duration`.",
-        source: "Microsoft Learn, pim-deployment-plan: service principals can't be made \
+            example: "principals:\n  - { name: svc-deploy, type: service_principal }\nassignments:\n  - { group: ops, principal: svc-deploy, role: member, type: eligible, duration: P30D, justification: releases }\n",
+            fix: "Use `type: active` with an `end` or `duration`.",
+            source: "Microsoft Learn, pim-deployment-plan: service principals can't be made \
 eligible for PIM for Groups; they can only get a time-limited active assignment.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,25 +1,27 @@
 //! PIM503 service-principal-permanent.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AssignmentType, Expiry, PrincipalType};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM503",
-    name: "service-principal-permanent",
-    severity: Severity::Error,
-    message: "a service principal has a permanent active assignment",
-    help: "give the service principal an `end` or `duration`",
-    docs: Docs {
-        what: "A service principal has an active assignment with `permanent: true`.",
-        why: "PIM for Groups gives service principals only time-limited active assignments. A \
+    meta: RuleMeta {
+        code: "PIM503",
+        name: "service-principal-permanent",
+        severity: Severity::Error,
+        message: "a service principal has a permanent active assignment",
+        help: "give the service principal an `end` or `duration`",
+        docs: Docs {
+            what: "A service principal has an active assignment with `permanent: true`.",
+            why: "PIM for Groups gives service principals only time-limited active assignments. A \
 workload credential with standing group membership is the access an attacker wants most.",
-        example: "assignments:\n  - { group: ops, principal: svc-deploy, role: member, type: active, permanent: true, justification: releases }\n",
-        fix: "Replace `permanent: true` with an `end` or a `duration`, and renew it on a \
+            example: "assignments:\n  - { group: ops, principal: svc-deploy, role: member, type: active, permanent: true, justification: releases }\n",
+            fix: "Replace `permanent: true` with an `end` or a `duration`, and renew it on a \
 schedule.",
-        source: "Microsoft Learn, pim-deployment-plan: service principals can only get a \
+            source: "Microsoft Learn, pim-deployment-plan: service principals can only get a \
 time-limited active assignment in PIM for Groups.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

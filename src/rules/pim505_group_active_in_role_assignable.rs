@@ -1,26 +1,28 @@
 //! PIM505 group-active-in-role-assignable.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AssignmentType, PrincipalType, Role};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM505",
-    name: "group-active-in-role-assignable",
-    severity: Severity::Error,
-    message: "a group is an active member of a role-assignable group",
-    help: "make the group an eligible member instead, or assign its members directly",
-    docs: Docs {
-        what: "A principal of `type: group` has an active member assignment on a \
+    meta: RuleMeta {
+        code: "PIM505",
+        name: "group-active-in-role-assignable",
+        severity: Severity::Error,
+        message: "a group is an active member of a role-assignable group",
+        help: "make the group an eligible member instead, or assign its members directly",
+        docs: Docs {
+            what: "A principal of `type: group` has an active member assignment on a \
 role-assignable group.",
-        why: "Role-assignable groups cannot have groups as (active) members: nesting would \
+            why: "Role-assignable groups cannot have groups as (active) members: nesting would \
 hand an Entra role to everyone in the nested group without control. A group can only be an \
 eligible member.",
-        example: "groups:\n  - { name: prod-db-admins, role_assignable: true }\nassignments:\n  - { group: prod-db-admins, principal: oncall-sre, role: member, type: active, duration: P30D, justification: x }\n",
-        fix: "Use `type: eligible` for the group, or assign the people directly.",
-        source: "Microsoft Learn, concept-pim-for-groups and groups-concept: a group can't be \
+            example: "groups:\n  - { name: prod-db-admins, role_assignable: true }\nassignments:\n  - { group: prod-db-admins, principal: oncall-sre, role: member, type: active, duration: P30D, justification: x }\n",
+            fix: "Use `type: eligible` for the group, or assign the people directly.",
+            source: "Microsoft Learn, concept-pim-for-groups and groups-concept: a group can't be \
 an active member of a role-assignable group; it can be an eligible member.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

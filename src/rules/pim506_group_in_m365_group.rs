@@ -1,25 +1,27 @@
 //! PIM506 group-in-m365-group.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{GroupType, PrincipalType, Role};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM506",
-    name: "group-in-m365-group",
-    severity: Severity::Error,
-    message: "a group is a member of a Microsoft 365 group",
-    help: "assign the group's members directly",
-    docs: Docs {
-        what: "A principal of `type: group` is assigned membership (eligible or active) of a \
+    meta: RuleMeta {
+        code: "PIM506",
+        name: "group-in-m365-group",
+        severity: Severity::Error,
+        message: "a group is a member of a Microsoft 365 group",
+        help: "assign the group's members directly",
+        docs: Docs {
+            what: "A principal of `type: group` is assigned membership (eligible or active) of a \
 Microsoft 365 group.",
-        why: "Microsoft 365 groups do not support nested groups: the request fails, or the \
+            why: "Microsoft 365 groups do not support nested groups: the request fails, or the \
 nested members never get the access.",
-        example: "groups:\n  - { name: finance-app-owners, type: microsoft365 }\nassignments:\n  - { group: finance-app-owners, principal: oncall-sre, role: member, type: eligible, duration: P90D, justification: x }\n",
-        fix: "Assign the people directly, or use a security group if nesting is needed.",
-        source: "Microsoft Learn, Entra service limits (nested groups): nesting is not \
+            example: "groups:\n  - { name: finance-app-owners, type: microsoft365 }\nassignments:\n  - { group: finance-app-owners, principal: oncall-sre, role: member, type: eligible, duration: P90D, justification: x }\n",
+            fix: "Assign the people directly, or use a security group if nesting is needed.",
+            source: "Microsoft Learn, Entra service limits (nested groups): nesting is not \
 supported in Microsoft 365 groups.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,27 +1,29 @@
 //! PIM508 too-many-role-assignable-groups.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 
 /// Role-assignable groups a tenant may have.
 pub const LIMIT: usize = 500;
 
 pub static RULE: Rule = Rule {
-    code: "PIM508",
-    name: "too-many-role-assignable-groups",
-    severity: Severity::Error,
-    message: "more than 500 role-assignable groups are declared",
-    help: "make groups that hold no Entra role non-role-assignable",
-    docs: Docs {
-        what: "The workspace declares more than 500 groups with `role_assignable: true`. The \
+    meta: RuleMeta {
+        code: "PIM508",
+        name: "too-many-role-assignable-groups",
+        severity: Severity::Error,
+        message: "more than 500 role-assignable groups are declared",
+        help: "make groups that hold no Entra role non-role-assignable",
+        docs: Docs {
+            what: "The workspace declares more than 500 groups with `role_assignable: true`. The \
 finding points at the 501st.",
-        why: "A tenant can have at most 500 role-assignable groups; creating more fails. (The \
+            why: "A tenant can have at most 500 role-assignable groups; creating more fails. (The \
 number of PIM-enabled groups is not limited this way.)",
-        example: "groups:\n  - { name: g1, role_assignable: true }\n  # … 500 more role-assignable groups\n",
-        fix: "Only groups that hold Entra roles (`entra_roles:`) need to be role-assignable.",
-        source: "Microsoft Learn, concept-pim-for-groups and the Entra service limits include: \
+            example: "groups:\n  - { name: g1, role_assignable: true }\n  # … 500 more role-assignable groups\n",
+            fix: "Only groups that hold Entra roles (`entra_roles:`) need to be role-assignable.",
+            source: "Microsoft Learn, concept-pim-for-groups and the Entra service limits include: \
 at most 500 role-assignable groups per tenant.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,7 +1,7 @@
 //! PIM509 too-many-owners.
 use std::collections::HashSet;
 
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AssignmentType, Role};
 use crate::finding::{Finding, Severity};
 use crate::source::Span;
@@ -10,22 +10,24 @@ use crate::source::Span;
 pub const LIMIT: usize = 100;
 
 pub static RULE: Rule = Rule {
-    code: "PIM509",
-    name: "too-many-owners",
-    severity: Severity::Error,
-    message: "a group would have more than 100 owners",
-    help: "reduce the standing owners and active owner assignments to 100 or fewer",
-    docs: Docs {
-        what: "A group's standing `owners:` plus its active owner assignments name more than 100 \
+    meta: RuleMeta {
+        code: "PIM509",
+        name: "too-many-owners",
+        severity: Severity::Error,
+        message: "a group would have more than 100 owners",
+        help: "reduce the standing owners and active owner assignments to 100 or fewer",
+        docs: Docs {
+            what: "A group's standing `owners:` plus its active owner assignments name more than 100 \
 distinct principals. The finding labels the owners it counted: the standing owners, and each \
 active owner assignment that adds a principal; eligible owner assignments are not counted.",
-        why: "A group can have at most 100 owners; assignments past the limit fail at apply \
+            why: "A group can have at most 100 owners; assignments past the limit fail at apply \
 time. That many owners also means nobody really owns the group.",
-        example: "groups:\n  - name: all-hands\n    owners: [u1, u2, …, u101]\n",
-        fix: "Make most of them eligible owners (activated when needed) or members.",
-        source: "Microsoft Learn, Entra service limits include: at most 100 owners per group.",
+            example: "groups:\n  - name: all-hands\n    owners: [u1, u2, …, u101]\n",
+            fix: "Make most of them eligible owners (activated when needed) or members.",
+            source: "Microsoft Learn, Entra service limits include: at most 100 owners per group.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,26 +1,28 @@
 //! PIM510 permanent-active.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AssignmentType, Expiry};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM510",
-    name: "permanent-active",
-    severity: Severity::Warning,
-    message: "a permanent active assignment",
-    help: "make it eligible, or give it an end; only break-glass accounts should hold standing access",
-    docs: Docs {
-        what: "An active assignment is `permanent: true` for a principal that is not marked \
+    meta: RuleMeta {
+        code: "PIM510",
+        name: "permanent-active",
+        severity: Severity::Warning,
+        message: "a permanent active assignment",
+        help: "make it eligible, or give it an end; only break-glass accounts should hold standing access",
+        docs: Docs {
+            what: "An active assignment is `permanent: true` for a principal that is not marked \
 `emergency_access: true`.",
-        why: "Microsoft recommends zero permanent active assignments except emergency-access \
+            why: "Microsoft recommends zero permanent active assignments except emergency-access \
 (break-glass) accounts: standing access is what PIM exists to remove.",
-        example: "assignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: active, permanent: true, justification: x }\n",
-        fix: "Make the assignment eligible (activated when needed) or time-bound. For a \
+            example: "assignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: active, permanent: true, justification: x }\n",
+            fix: "Make the assignment eligible (activated when needed) or time-bound. For a \
 break-glass account, mark the principal `emergency_access: true`.",
-        source: "Microsoft Learn, pim-deployment-plan: no permanent active assignments except \
+            source: "Microsoft Learn, pim-deployment-plan: no permanent active assignments except \
 emergency-access accounts.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

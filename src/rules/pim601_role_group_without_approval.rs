@@ -1,28 +1,30 @@
 //! PIM601 role-group-without-approval.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{AssignmentType, Role};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM601",
-    name: "role-group-without-approval",
-    severity: Severity::Warning,
-    message: "a role-assignable group's eligible members can activate without approval",
-    help: "set `activation.approval: { required: true, approvers: [...] }` on the member policy",
-    docs: Docs {
-        what: "A role-assignable group has eligible member assignments, and its member \
+    meta: RuleMeta {
+        code: "PIM601",
+        name: "role-group-without-approval",
+        severity: Severity::Warning,
+        message: "a role-assignable group's eligible members can activate without approval",
+        help: "set `activation.approval: { required: true, approvers: [...] }` on the member policy",
+        docs: Docs {
+            what: "A role-assignable group has eligible member assignments, and its member \
 activation does not require approval.",
-        why: "Whoever can take over an eligible member's account can activate the group's \
+            why: "Whoever can take over an eligible member's account can activate the group's \
 Entra roles on their own. Microsoft's example: a Helpdesk Administrator who may reset an \
 eligible user's password could elevate themselves to a privileged role. Requiring approval \
 closes that path.",
-        example: "groups:\n  - name: prod-db-admins\n    role_assignable: true\n    entra_roles: [Exchange Administrator]\n    # member activation keeps the default: no approval\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P90D, justification: x }\n",
-        fix: "Require approval for member activation, with two or more approvers who are not \
+            example: "groups:\n  - name: prod-db-admins\n    role_assignable: true\n    entra_roles: [Exchange Administrator]\n    # member activation keeps the default: no approval\nassignments:\n  - { group: prod-db-admins, principal: alice, role: member, type: eligible, duration: P90D, justification: x }\n",
+            fix: "Require approval for member activation, with two or more approvers who are not \
 themselves eligible.",
-        source: "Microsoft Learn, PIM for Groups include (pim-for-groups-include): for groups \
+            source: "Microsoft Learn, PIM for Groups include (pim-for-groups-include): for groups \
 used to elevate into Entra roles, require approval for eligible member activation.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,24 +1,26 @@
 //! PIM603 single-approver.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM603",
-    name: "single-approver",
-    severity: Severity::Info,
-    message: "approval has exactly one approver",
-    help: "add a second approver",
-    docs: Docs {
-        what: "An activation policy that requires approval lists exactly one approver (a name \
+    meta: RuleMeta {
+        code: "PIM603",
+        name: "single-approver",
+        severity: Severity::Info,
+        message: "approval has exactly one approver",
+        help: "add a second approver",
+        docs: Docs {
+            what: "An activation policy that requires approval lists exactly one approver (a name \
 listed twice counts once).",
-        why: "A request expires after 24 hours without a decision. With one approver, a \
+            why: "A request expires after 24 hours without a decision. With one approver, a \
 holiday or a sick day blocks every activation; Microsoft recommends two or more.",
-        example: "activation: { approval: { required: true, approvers: [dave] } }\n",
-        fix: "Add a second approver, or an approver group.",
-        source: "Microsoft Learn, groups-role-settings and groups-approval-workflow: at least \
+            example: "activation: { approval: { required: true, approvers: [dave] } }\n",
+            fix: "Add a second approver, or an approver group.",
+            source: "Microsoft Learn, groups-role-settings and groups-approval-workflow: at least \
 one approver, two or more recommended; approvers have 24 hours to act.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,5 +1,5 @@
 //! PIM606 bad-expiry-choice.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::values::quote_duration;
 use crate::finding::{Finding, Severity};
 
@@ -7,23 +7,25 @@ use crate::finding::{Finding, Severity};
 pub const PORTAL_DAYS: [i64; 5] = [15, 30, 90, 180, 365];
 
 pub static RULE: Rule = Rule {
-    code: "PIM606",
-    name: "bad-expiry-choice",
-    severity: Severity::Warning,
-    message: "an assignment `max_duration` is not one the portal offers",
-    help: "use P15D, P30D, P90D, P180D or P365D",
-    docs: Docs {
-        what: "A policy's `eligible_assignment.max_duration` or `active_assignment.max_duration` \
+    meta: RuleMeta {
+        code: "PIM606",
+        name: "bad-expiry-choice",
+        severity: Severity::Warning,
+        message: "an assignment `max_duration` is not one the portal offers",
+        help: "use P15D, P30D, P90D, P180D or P365D",
+        docs: Docs {
+            what: "A policy's `eligible_assignment.max_duration` or `active_assignment.max_duration` \
 is not one of P15D, P30D, P90D, P180D, P365D.",
-        why: "The portal offers only these five values, and the Terraform provider accepts only \
+            why: "The portal offers only these five values, and the Terraform provider accepts only \
 them; other values are not confirmed to be accepted by the service, so the apply may fail or \
 the setting may be shown wrongly in the portal.",
-        example: "eligible_assignment: { max_duration: P60D }\n",
-        fix: "Round to a value the portal offers (P60D → P90D or P30D).",
-        source: "terraform-provider-azuread group_role_management_policy validation (the \
+            example: "eligible_assignment: { max_duration: P60D }\n",
+            fix: "Round to a value the portal offers (P60D → P90D or P30D).",
+            source: "terraform-provider-azuread group_role_management_policy validation (the \
 portal's dropdown values); not listed in Microsoft's documentation (UNVERIFIED by Microsoft).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

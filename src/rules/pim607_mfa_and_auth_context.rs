@@ -1,27 +1,29 @@
 //! PIM607 mfa-and-auth-context.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::Requirement;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM607",
-    name: "mfa-and-auth-context",
-    severity: Severity::Error,
-    message: "activation requires both `mfa` and an authentication context",
-    help: "keep one: the authentication context (stronger, can force a fresh sign-in) or `mfa`",
-    docs: Docs {
-        what: "An activation policy lists `mfa` in `require` and sets an \
+    meta: RuleMeta {
+        code: "PIM607",
+        name: "mfa-and-auth-context",
+        severity: Severity::Error,
+        message: "activation requires both `mfa` and an authentication context",
+        help: "keep one: the authentication context (stronger, can force a fresh sign-in) or `mfa`",
+        docs: Docs {
+            what: "An activation policy lists `mfa` in `require` and sets an \
 `authentication_context`.",
-        why: "The portal offers them as alternatives and the service treats them as mutually \
+            why: "The portal offers them as alternatives and the service treats them as mutually \
 exclusive; the policy update is refused or one setting silently wins.",
-        example: "activation: { require: [mfa, justification], authentication_context: c1 }\n",
-        fix: "Drop `mfa` and keep the authentication context (its Conditional Access policy can \
+            example: "activation: { require: [mfa, justification], authentication_context: c1 }\n",
+            fix: "Drop `mfa` and keep the authentication context (its Conditional Access policy can \
 require MFA or a stronger authentication strength), or drop the context.",
-        source: "Microsoft Learn, groups-role-settings (On activation, require: None / Azure \
+            source: "Microsoft Learn, groups-role-settings (On activation, require: None / Azure \
 MFA / Conditional Access authentication context); terraform-provider-azuread marks them as \
 conflicting; EasyPIM: mutually exclusive.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

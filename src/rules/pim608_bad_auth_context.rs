@@ -1,28 +1,30 @@
 //! PIM608 bad-auth-context.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM608",
-    name: "bad-auth-context",
-    severity: Severity::Error,
-    message: "`authentication_context` is not of the form `c1` … `c99`",
-    help: "write the context's id, `c1` to `c99`, as Conditional Access shows it",
-    docs: Docs {
-        what: "An activation `authentication_context` is not one of `c1` … `c99`.",
-        why: "Conditional Access authentication contexts are identified by `c1` to `c99`; any \
+    meta: RuleMeta {
+        code: "PIM608",
+        name: "bad-auth-context",
+        severity: Severity::Error,
+        message: "`authentication_context` is not of the form `c1` … `c99`",
+        help: "write the context's id, `c1` to `c99`, as Conditional Access shows it",
+        docs: Docs {
+            what: "An activation `authentication_context` is not one of `c1` … `c99`.",
+            why: "Conditional Access authentication contexts are identified by `c1` to `c99`; any \
 other claim value matches no context, so the setting is refused or never triggers.",
-        example: "activation: { authentication_context: high-assurance }\n",
-        fix: "Use the id of the authentication context (Entra admin center > Conditional \
+            example: "activation: { authentication_context: high-assurance }\n",
+            fix: "Use the id of the authentication context (Entra admin center > Conditional \
 Access > Authentication contexts), and create and enable its Conditional Access policy first.",
-        source: "Microsoft Graph, authContext resource type: `authenticationContextValue` \
+            source: "Microsoft Graph, authContext resource type: `authenticationContextValue` \
 \"Supported values are c1 through c99\" \
 (https://learn.microsoft.com/graph/api/resources/authcontext); Microsoft Learn, Developer \
 guide to Conditional Access authentication context \
 (https://learn.microsoft.com/entra/identity-platform/developer-guide-conditional-access-authentication-context); \
 Microsoft Learn, groups-role-settings.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

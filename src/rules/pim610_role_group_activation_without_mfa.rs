@@ -1,19 +1,20 @@
 //! PIM610 role-group-activation-without-mfa.
 use std::collections::HashMap;
 
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::config::model::{Requirement, Role, requires};
 use crate::finding::{Finding, Severity};
 use crate::source::Span;
 
 pub static RULE: Rule = Rule {
-    code: "PIM610",
-    name: "role-group-activation-without-mfa",
-    severity: Severity::Warning,
-    message: "a role-assignable group's activation requires neither MFA nor an authentication context",
-    help: "add `mfa` to `activation.require`, or set an `authentication_context`",
-    docs: Docs {
-        what: "The activation policy of a role-assignable group, for members or for owners, \
+    meta: RuleMeta {
+        code: "PIM610",
+        name: "role-group-activation-without-mfa",
+        severity: Severity::Warning,
+        message: "a role-assignable group's activation requires neither MFA nor an authentication context",
+        help: "add `mfa` to `activation.require`, or set an `authentication_context`",
+        docs: Docs {
+            what: "The activation policy of a role-assignable group, for members or for owners, \
 requires neither `mfa` nor an `authentication_context`. The policy checked is the one pimplan \
 applies: Microsoft's defaults (justification only), overlaid by the group's template, overlaid \
 by the group's own keys. It is reported whether or not anyone is eligible for the role yet: a \
@@ -21,17 +22,18 @@ group's policy is always applied, and the first eligible assignment added later 
 without MFA (unlike PIM601, which asks for eligible members). The finding points \
 at the `activation.require` value when one is written (once at a template, naming the first \
 group that uses it), else at the group's name.",
-        why: "Activating membership of a role-assignable group grants Entra roles. Without MFA \
+            why: "Activating membership of a role-assignable group grants Entra roles. Without MFA \
 at activation, a stolen password is enough to elevate.",
-        example: "groups:\n  - name: prod-db-admins\n    role_assignable: true\n    policy:\n      member:\n        activation: { require: [justification] }   # reported here\n      # owner activation keeps Microsoft's default: reported at the group's name\n",
-        fix: "Require `mfa` for member and owner activation (a template is the easy way), or \
+            example: "groups:\n  - name: prod-db-admins\n    role_assignable: true\n    policy:\n      member:\n        activation: { require: [justification] }   # reported here\n      # owner activation keeps Microsoft's default: reported at the group's name\n",
+            fix: "Require `mfa` for member and owner activation (a template is the easy way), or \
 better an authentication context whose Conditional Access policy demands a \
 phishing-resistant authentication strength.",
-        source: "Microsoft Learn, groups-role-settings (On activation, require Azure MFA or a \
+            source: "Microsoft Learn, groups-role-settings (On activation, require Azure MFA or a \
 Conditional Access authentication context) and pim-deployment-plan (recommended settings: \
 MFA on activation).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,25 +1,27 @@
 //! PIM611 activation-off-grid.
-use super::{Check, Context, Docs, Rule, pim605_bad_activation_duration as range};
+use super::{Check, Context, Docs, Rule, RuleMeta, pim605_bad_activation_duration as range};
 use crate::config::values::quote_duration;
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM611",
-    name: "activation-off-grid",
-    severity: Severity::Warning,
-    message: "activation `max_duration` is not a whole number of 30-minute steps",
-    help: "round the activation maximum to a multiple of 30 minutes",
-    docs: Docs {
-        what: "An activation `max_duration` within 30 minutes to 24 hours is not a multiple of \
+    meta: RuleMeta {
+        code: "PIM611",
+        name: "activation-off-grid",
+        severity: Severity::Warning,
+        message: "activation `max_duration` is not a whole number of 30-minute steps",
+        help: "round the activation maximum to a multiple of 30 minutes",
+        docs: Docs {
+            what: "An activation `max_duration` within 30 minutes to 24 hours is not a multiple of \
 30 minutes (`PT45M`, `PT1H10M`). Values out of range are PIM605's.",
-        why: "The portal and known clients offer only 30-minute steps; other values are not \
+            why: "The portal and known clients offer only 30-minute steps; other values are not \
 confirmed to be accepted, and a later edit in the portal would silently round them.",
-        example: "activation: { max_duration: PT45M }\n",
-        fix: "Use `PT30M`, `PT1H`, `PT1H30M`, … `PT24H`.",
-        source: "terraform-provider-azuread (PT30M … PT23H30M in 30-minute steps, or P1D); \
+            example: "activation: { max_duration: PT45M }\n",
+            fix: "Use `PT30M`, `PT1H`, `PT1H30M`, … `PT24H`.",
+            source: "terraform-provider-azuread (PT30M … PT23H30M in 30-minute steps, or P1D); \
 domain notes §17.1: lint to the 30-minute grid.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

@@ -1,26 +1,28 @@
 //! PIM612 roles-need-role-assignable.
-use super::{Check, Context, Docs, Rule};
+use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "PIM612",
-    name: "roles-need-role-assignable",
-    severity: Severity::Error,
-    message: "a group holds Entra roles but is not role-assignable",
-    help: "set `role_assignable: true` (only possible when the group is created)",
-    docs: Docs {
-        what: "A group lists `entra_roles` (directory roles it holds) but is not \
+    meta: RuleMeta {
+        code: "PIM612",
+        name: "roles-need-role-assignable",
+        severity: Severity::Error,
+        message: "a group holds Entra roles but is not role-assignable",
+        help: "set `role_assignable: true` (only possible when the group is created)",
+        docs: Docs {
+            what: "A group lists `entra_roles` (directory roles it holds) but is not \
 `role_assignable: true`.",
-        why: "Only role-assignable groups can be assigned Entra roles. The flag is set when a \
+            why: "Only role-assignable groups can be assigned Entra roles. The flag is set when a \
 group is created and cannot be changed, so the declaration describes a group that cannot \
 exist.",
-        example: "groups:\n  - name: sec-ops-responders\n    entra_roles: [Security Administrator]\n",
-        fix: "Declare the group `role_assignable: true` (a new group, created by a Privileged \
+            example: "groups:\n  - name: sec-ops-responders\n    entra_roles: [Security Administrator]\n",
+            fix: "Declare the group `role_assignable: true` (a new group, created by a Privileged \
 Role Administrator), or remove `entra_roles`.",
-        source: "Microsoft Learn, groups-concept (role-assignable groups): a group must be \
+            source: "Microsoft Learn, groups-concept (role-assignable groups): a group must be \
 created with isAssignableToRole to be assigned a role; the property cannot be changed later.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Workspace(check),
 };
 

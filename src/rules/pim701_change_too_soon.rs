@@ -1,28 +1,30 @@
 //! PIM701 change-too-soon.
-use super::{Check, Docs, FIVE_MINUTES, PlanContext, Rule};
+use super::{Check, Docs, FIVE_MINUTES, PlanContext, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::plan::{Action, Reason};
 
 pub static RULE: Rule = Rule {
-    code: "PIM701",
-    name: "change-too-soon",
-    severity: Severity::Error,
-    message: "the plan would remove or change an assignment less than 5 minutes after it was applied",
-    help: "plan again after the time the finding names",
-    docs: Docs {
-        what: "The plan removes, updates or replaces an assignment that was applied less than 5 \
+    meta: RuleMeta {
+        code: "PIM701",
+        name: "change-too-soon",
+        severity: Severity::Error,
+        message: "the plan would remove or change an assignment less than 5 minutes after it was applied",
+        help: "plan again after the time the finding names",
+        docs: Docs {
+            what: "The plan removes, updates or replaces an assignment that was applied less than 5 \
 minutes ago (its `applied_at` in the state). The help names the earliest time the change may \
 be made.",
-        why: "PIM for Groups does not remove or change a schedule within 5 minutes of creating \
+            why: "PIM for Groups does not remove or change a schedule within 5 minutes of creating \
 it; the request would fail half way through an apply. Reporting it at plan time keeps the run \
 all-or-nothing.",
-        example: "# applied at 08:00, removed from the files, planned at 08:03\n",
-        fix: "Wait until the time given and plan again.",
-        source: "Microsoft Learn, groups-assign-member-owner (an assignment can't be removed \
+            example: "# applied at 08:00, removed from the files, planned at 08:03\n",
+            fix: "Wait until the time given and plan again.",
+            source: "Microsoft Learn, groups-assign-member-owner (an assignment can't be removed \
 within 5 minutes of being made); terraform-provider-azuread acceptance tests wait 5 min 15 s \
 before destroy or update.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Plan(check),
 };
 

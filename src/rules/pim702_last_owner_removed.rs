@@ -1,29 +1,31 @@
 //! PIM702 last-owner-removed.
 use std::collections::HashSet;
 
-use super::{Check, Docs, PlanContext, Rule};
+use super::{Check, Docs, PlanContext, Rule, RuleMeta};
 use crate::config::model::{AssignmentType, Role};
 use crate::finding::{Finding, Severity};
 use crate::plan::{Action, Reason};
 
 pub static RULE: Rule = Rule {
-    code: "PIM702",
-    name: "last-owner-removed",
-    severity: Severity::Warning,
-    message: "the plan removes the last owner of a group",
-    help: "keep a standing owner (`owners:`) or another active owner assignment",
-    docs: Docs {
-        what: "The plan removes an active owner assignment, and afterwards the group has no \
+    meta: RuleMeta {
+        code: "PIM702",
+        name: "last-owner-removed",
+        severity: Severity::Warning,
+        message: "the plan removes the last owner of a group",
+        help: "keep a standing owner (`owners:`) or another active owner assignment",
+        docs: Docs {
+            what: "The plan removes an active owner assignment, and afterwards the group has no \
 standing owner (`owners:`) and no other active owner assignment.",
-        why: "Microsoft Entra ID will not remove a group's last active owner: the removal fails, \
+            why: "Microsoft Entra ID will not remove a group's last active owner: the removal fails, \
 or PIM retries it for 30 days and the user stays an owner. A group without owners also has \
 nobody to receive PIM's notifications.",
-        example: "# the only owner of ops is alice's active owner assignment; the plan removes it\n",
-        fix: "Add a standing owner to the group, or keep an active owner assignment.",
-        source: "Microsoft Learn, groups deactivation include: Entra ID won't remove the last \
+            example: "# the only owner of ops is alice's active owner assignment; the plan removes it\n",
+            fix: "Add a standing owner to the group, or keep an active owner assignment.",
+            source: "Microsoft Learn, groups deactivation include: Entra ID won't remove the last \
 active owner of a group; PIM retries for 30 days.",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Plan(check),
 };
 

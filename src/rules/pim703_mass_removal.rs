@@ -1,28 +1,30 @@
 //! PIM703 mass-removal.
-use super::{Check, Docs, PlanContext, Rule};
+use super::{Check, Docs, PlanContext, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
 use crate::plan::{Action, Reason};
 
 pub static RULE: Rule = Rule {
-    code: "PIM703",
-    name: "mass-removal",
-    severity: Severity::Error,
-    message: "the plan removes more than the allowed share of the assignments in the state",
-    help: "check that no file or include glob went missing; pass `--allow-mass-removal` if the removal is intended",
-    docs: Docs {
-        what: "The plan removes more than `plan.max_removal_ratio` (default 0.25) of the \
+    meta: RuleMeta {
+        code: "PIM703",
+        name: "mass-removal",
+        severity: Severity::Error,
+        message: "the plan removes more than the allowed share of the assignments in the state",
+        help: "check that no file or include glob went missing; pass `--allow-mass-removal` if the removal is intended",
+        docs: Docs {
+            what: "The plan removes more than `plan.max_removal_ratio` (default 0.25) of the \
 assignments recorded in the state; a replace (a change of role or type, or of an object id) \
 removes the old grant and counts too. `--allow-mass-removal` lets it through.",
-        why: "A deleted file, a renamed folder that an `include:` no longer matches, or a bad \
+            why: "A deleted file, a renamed folder that an `include:` no longer matches, or a bad \
 merge makes a plan remove access wholesale, in the middle of an incident perhaps. Like \
 peribolos and octoDNS, pimplan refuses such a plan unless told it is intended.",
-        example: "# the state holds 40 assignments; a moved folder makes the plan remove 12 (30%)\n",
-        fix: "Find out why so much is removed. If it is intended, run plan and apply with \
+            example: "# the state holds 40 assignments; a moved folder makes the plan remove 12 (30%)\n",
+            fix: "Find out why so much is removed. If it is intended, run plan and apply with \
 `--allow-mass-removal`, or raise `plan.max_removal_ratio`.",
-        source: "pimplan safety guard, after peribolos (`--min-admins`, `--maximum-removal-delta`) \
+            source: "pimplan safety guard, after peribolos (`--min-admins`, `--maximum-removal-delta`) \
 and octoDNS (`--force` over the update and delete thresholds).",
+        },
+        locked: None,
     },
-    locked: None,
     check: Check::Plan(check),
 };
 

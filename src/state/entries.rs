@@ -4,7 +4,7 @@
 //! short form of it, or the key.
 
 use super::State;
-use crate::plan::{assignment_address, policy_address};
+use super::change::{assignment_address, policy_address};
 
 /// What an entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

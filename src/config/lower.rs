@@ -907,50 +907,57 @@ fn leave_out_dependents(ws: &mut Workspace, left_out: &mut LeftOut) {
     if left_out.is_empty() {
         return;
     }
-    let defined =
-        |names: &mut dyn Iterator<Item = &String>| -> HashSet<String> { names.cloned().collect() };
-    let templates = defined(&mut ws.templates.iter().map(|t| &t.name.value));
-    let before = ws.groups.len();
-    let mut gone = Vec::new();
+    let templates: HashSet<String> = ws.templates.iter().map(|t| t.name.value.clone()).collect();
+    let mut groups_gone = Vec::new();
     ws.groups.retain(|g| {
         let missing = g.policy.template.as_ref().is_some_and(|t| {
             !templates.contains(&t.value) && left_out.may_define_template(&t.value)
         });
         if missing {
-            gone.push(g.name.value.clone());
+            groups_gone.push(g.name.value.clone());
         }
         !missing
     });
-    left_out.entries += before - ws.groups.len();
-    left_out.groups.extend(gone);
-    let principals = defined(&mut ws.principals.iter().map(|p| &p.name.value));
-    let groups = defined(&mut ws.groups.iter().map(|g| &g.name.value));
-    let aus = defined(&mut ws.administrative_units.iter().map(|a| &a.name.value));
+    left_out.entries += groups_gone.len();
+    left_out.groups.extend(groups_gone);
+    let principals: HashSet<&str> = ws
+        .principals
+        .iter()
+        .map(|p| p.name.value.as_str())
+        .collect();
+    let groups: HashSet<&str> = ws.groups.iter().map(|g| g.name.value.as_str()).collect();
+    let aus: HashSet<&str> = ws
+        .administrative_units
+        .iter()
+        .map(|a| a.name.value.as_str())
+        .collect();
     let principal_missing = |n: &str| !principals.contains(n) && left_out.may_define_principal(n);
     let group_missing = |n: &str| !groups.contains(n) && left_out.may_define_group(n);
+    // The principal of each assignment and admin left out here, one per entry.
     let mut holders = Vec::new();
-    let before = ws.assignments.len();
-    ws.assignments.retain(|a| {
+    let mut assignments = std::mem::take(&mut ws.assignments);
+    assignments.retain(|a| {
         let missing = principal_missing(&a.principal.value) || group_missing(&a.group.value);
         if missing {
             holders.push(a.principal.value.clone());
         }
         !missing
     });
-    let mut gone = ws.assignments.len().abs_diff(before);
-    let before = ws.admins.len();
-    ws.admins.retain(|a| {
+    let mut admins = std::mem::take(&mut ws.admins);
+    admins.retain(|a| {
         let missing = principal_missing(&a.principal.value)
             || a.administrative_unit.as_ref().is_some_and(|au| {
-                !aus.contains(&au.value) && left_out.may_define_administrative_unit(&au.value)
+                !aus.contains(au.value.as_str())
+                    && left_out.may_define_administrative_unit(&au.value)
             });
         if missing {
             holders.push(a.principal.value.clone());
         }
         !missing
     });
-    gone += before - ws.admins.len();
-    left_out.entries += gone;
+    ws.assignments = assignments;
+    ws.admins = admins;
+    left_out.entries += holders.len();
     left_out.role_holders.extend(holders);
 }
 

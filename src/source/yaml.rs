@@ -491,7 +491,7 @@ fn convert_error(
         };
     }
     if kind == YamlErrorKind::Shape
-        && message == "expected a single name or text here, not a list or mapping"
+        && message == TEXT_EXPECTED
         && let Some(value) = pair_as_written(&file.text, span.start as usize)
     {
         return YamlError {
@@ -889,6 +889,10 @@ fn is_limit(message: &str) -> bool {
     m.contains("limit exceeded") || m.contains("budget")
 }
 
+/// The shape error of a list or mapping where text belongs; [`convert_error`] looks for it
+/// to tell a `key: value` pair inside brackets apart.
+const TEXT_EXPECTED: &str = "expected a single name or text here, not a list or mapping";
+
 /// serde's wording ("invalid type: sequence, expected a string") made a little plainer.
 fn shape_message(message: &str) -> String {
     let m = message.trim_start_matches("invalid type: ");
@@ -899,7 +903,7 @@ fn shape_message(message: &str) -> String {
         return "expected a list (`[a, b]`, or `- a` lines) here".to_owned();
     }
     if m.starts_with("expected string scalar") {
-        return "expected a single name or text here, not a list or mapping".to_owned();
+        return TEXT_EXPECTED.to_owned();
     }
     // The crate's wording names its own API (`use Option<String>`).
     if m.starts_with("cannot deserialize null into string") {

@@ -1,12 +1,11 @@
 //! The lint run: load, check every rule, apply severities and suppressions, sort.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::clock::Clock;
-use crate::config::model::SeverityLevel;
 use crate::finding::{Finding, Severity};
 use crate::load::{LoadError, Loaded, load};
+use crate::rules::selection::Selection;
 use crate::rules::{self, Check, Context, Index, Rule};
 use crate::source::Sources;
 use crate::suppress;
@@ -19,6 +18,8 @@ pub struct LintRun {
     /// String values that run over several lines (see [`multi_line_text`]), kept for the
     /// plan's own pass over ignore comments.
     pub text: Vec<crate::source::Span>,
+    /// The root file's `rules:`, resolved: which rules run, at what severity.
+    pub selection: Selection,
 }
 
 impl LintRun {
@@ -28,51 +29,6 @@ impl LintRun {
             .filter(|f| f.severity == severity)
             .count()
     }
-}
-
-/// Per-rule severities from `rules:` in the root file, by rule code.
-pub type Overrides = HashMap<&'static str, SeverityLevel>;
-
-/// A rule whose `rules:` entry could not be read counts as `off`: the severity it was
-/// given is unknown, and reporting it at its default could be a false alarm.
-pub fn overrides(loaded: &Loaded) -> Overrides {
-    loaded
-        .workspace
-        .as_ref()
-        .map(|ws| {
-            let unread = ws
-                .left_out
-                .rule_settings
-                .iter()
-                .filter_map(|sel| rules::find(sel).map(|r| (r.code, SeverityLevel::Off)));
-            ws.settings
-                .rules
-                .iter()
-                .filter_map(|(sel, level)| rules::find(&sel.value).map(|r| (r.code, level.value)))
-                .chain(unread)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Give each finding the severity `rules:` sets for its rule; drop those switched off.
-pub fn apply_overrides(findings: Vec<Finding>, overrides: &Overrides) -> Vec<Finding> {
-    findings
-        .into_iter()
-        .filter_map(|mut f| {
-            if f.locked {
-                return Some(f);
-            }
-            match overrides.get(f.rule.code) {
-                Some(SeverityLevel::Off) => return None,
-                Some(SeverityLevel::Error) => f.severity = Severity::Error,
-                Some(SeverityLevel::Warning) => f.severity = Severity::Warning,
-                Some(SeverityLevel::Info) => f.severity = Severity::Info,
-                None => {}
-            }
-            Some(f)
-        })
-        .collect()
 }
 
 /// Sort findings by file, line, column and code, and drop exact repeats (a template's value
@@ -137,9 +93,8 @@ fn multi_line_text(loaded: &Loaded) -> Vec<crate::source::Span> {
 pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
     let mut loaded = load(root)?;
     let now = clock.now();
-    let overrides = overrides(&loaded);
-    let level = |code: &str| overrides.get(code).copied();
     let mut findings = std::mem::take(&mut loaded.findings);
+    let selection = Selection::resolve(loaded.workspace.as_ref(), &mut findings);
     // The rules run on everything that could be read. What could not (an entry left out
     // after a structure error, a file with a syntax error) is in the workspace's
     // `left_out`: the rules do not report what depends on it as missing, and their ignore
@@ -173,12 +128,10 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             now,
             applied,
         };
-        findings.extend(rules::check_all(&cx, |rule| {
-            level(rule.code) != Some(SeverityLevel::Off)
-        }));
+        findings.extend(rules::check_all(&cx, |rule| selection.enabled(rule)));
     }
     let ran = |rule: &Rule| {
-        level(rule.code) != Some(SeverityLevel::Off)
+        selection.enabled(rule)
             && match rule.check {
                 Check::Loader => true,
                 Check::Workspace(_) | Check::WorkspaceAndPlan(..) => complete,
@@ -205,11 +158,12 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             text: &text,
         },
     );
-    let mut findings = apply_overrides(findings, &overrides);
+    let mut findings = selection.apply(findings);
     sort(&loaded.sources, &mut findings);
     Ok(LintRun {
         loaded,
         findings,
         text,
+        selection,
     })
 }

@@ -46,8 +46,6 @@ const LAYERS: &[&[&str]] = &[
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     // A test in source/recover.rs parses with config::raw.
     ("source", "config"),
-    // config/lower.rs validates `rules:` against the registry (rules/selection.rs, move 3).
-    ("config", "rules"),
     // plan/make.rs is the plan driver inside the plan stage (src/plan_run.rs, move 3).
     ("plan", "baseline"),
     ("plan", "lint"),

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
-use crate::config::model::SeverityLevel;
 use crate::finding::Severity;
 use crate::lint::{LintRun, lint};
 use crate::load::LoadError;
@@ -334,7 +333,6 @@ pub fn make_with(
         .state
         .as_ref()
         .map_or(Span::new(lint.loaded.root, 0, 0), |s| s.span);
-    let overrides = crate::lint::overrides(&lint.loaded);
     let cx = PlanContext {
         changes: &changes,
         desired: &desired,
@@ -345,7 +343,7 @@ pub fn make_with(
         state_entry: &entry,
         plan_span,
     };
-    let enabled = |r: &rules::Rule| overrides.get(r.code) != Some(&SeverityLevel::Off);
+    let enabled = |r: &rules::Rule| lint.selection.enabled(r);
     let plan_findings = rules::check_plan(&cx, enabled);
     // The state file joins the sources only when a finding points into it.
     if let Some(id) = state_file
@@ -367,20 +365,17 @@ pub fn make_with(
         .chain(&lint.loaded.not_included)
         .copied()
         .collect();
-    let plan_findings = crate::lint::apply_overrides(
-        crate::suppress::apply(
-            &lint.loaded.sources,
-            now.date_naive(),
-            plan_findings,
-            &crate::suppress::Pass {
-                ran: &ran,
-                unread: &quiet,
-                report_malformed: false,
-                text: &lint.text,
-            },
-        ),
-        &overrides,
-    );
+    let plan_findings = lint.selection.apply(crate::suppress::apply(
+        &lint.loaded.sources,
+        now.date_naive(),
+        plan_findings,
+        &crate::suppress::Pass {
+            ran: &ran,
+            unread: &quiet,
+            report_malformed: false,
+            text: &lint.text,
+        },
+    ));
     let stopped = plan_findings.iter().any(|f| f.severity == Severity::Error);
     lint.findings.extend(plan_findings);
     crate::lint::sort(&lint.loaded.sources, &mut lint.findings);

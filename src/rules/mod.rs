@@ -69,6 +69,7 @@ pub mod pim701_change_too_soon;
 pub mod pim702_last_owner_removed;
 pub mod pim703_mass_removal;
 pub mod pim704_protected_principal_removed;
+pub mod selection;
 
 /// Where a rule's findings come from.
 #[derive(Clone, Copy)]

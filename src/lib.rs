@@ -24,6 +24,7 @@ pub mod licenses;
 pub mod lint;
 pub mod load;
 pub mod plan;
+pub mod plan_run;
 pub mod progress;
 pub mod render;
 pub mod rule_meta;

@@ -46,11 +46,6 @@ const LAYERS: &[&[&str]] = &[
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     // A test in source/recover.rs parses with config::raw.
     ("source", "config"),
-    // plan/make.rs is the plan driver inside the plan stage (src/plan_run.rs, move 3).
-    ("plan", "baseline"),
-    ("plan", "lint"),
-    ("plan", "rules"),
-    ("plan", "suppress"),
 ];
 
 /// The named exception: `config` and `load` may name the loader rules (`rules::pim00N_*`),

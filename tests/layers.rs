@@ -43,10 +43,7 @@ const LAYERS: &[&[&str]] = &[
 
 /// Upward edges still in the code, each to be removed by a later move (issue 13, point 7).
 /// `finding → rules` and `state → plan` were removed and must not come back.
-const KNOWN_UPWARD: &[(&str, &str)] = &[
-    // A test in source/recover.rs parses with config::raw.
-    ("source", "config"),
-];
+const KNOWN_UPWARD: &[(&str, &str)] = &[];
 
 /// The named exception: `config` and `load` may name the loader rules (`rules::pim00N_*`),
 /// which are declarations only.

@@ -1,5 +1,7 @@
-//! The lint run: load, check every rule, apply severities and suppressions, sort.
+//! The lint run: load, check every rule, apply severities and suppressions, sort. What the
+//! state records (for the rules that ask) comes from the caller.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::clock::Clock;
@@ -90,7 +92,19 @@ fn multi_line_text(loaded: &Loaded) -> Vec<crate::source::Span> {
         .collect()
 }
 
+/// The state's applied assignment keys, given the state file's path (for PIM208 and
+/// PIM204); [`crate::state::applied_keys`] reads them from the file.
+pub type Applied<'a> = &'a dyn Fn(&Path) -> HashSet<String>;
+
+/// Lint the workspace of `root`, the applied assignments read from the state file.
 pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
+    lint_with(root, clock, &crate::state::applied_keys)
+}
+
+/// Lint the workspace of `root`. `applied` answers which assignments the state records as
+/// applied; it is asked only when a rule needs it (a caller that reads the state anyway
+/// answers from its read).
+pub fn lint_with(root: &Path, clock: &Clock, applied: Applied<'_>) -> Result<LintRun, LoadError> {
     let mut loaded = load(root)?;
     let now = clock.now();
     let mut findings = std::mem::take(&mut loaded.findings);
@@ -104,10 +118,9 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
         .as_ref()
         .is_some_and(|ws| ws.left_out.is_empty() && loaded.unread.is_empty());
     if let Some(ws) = loaded.workspace.as_ref() {
-        // Which assignments are applied, for PIM208 and PIM204; a missing or unreadable state
-        // means none (plan and apply report a bad state file).
-        // Read only when an assignment starts in the past or ends within five minutes: the
-        // state of a large tenant is large, and nothing else in lint needs it.
+        // Which assignments are applied, for PIM208 and PIM204, asked of the caller only
+        // when an assignment starts in the past or ends within five minutes: the state of a
+        // large tenant is large, and nothing else in lint needs it.
         let state_path = ws.settings.state_file(&loaded.root_dir);
         let needed = ws.assignments.iter().any(|a| {
             a.start.as_ref().is_some_and(|s| s.value < now)
@@ -115,9 +128,7 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
                     .is_some_and(|end| end > now && end < now + rules::FIVE_MINUTES)
         });
         let applied = if needed && let Ok(state_path) = state_path {
-            crate::state::read(&state_path)
-                .map(|s| s.state.assignments.into_iter().map(|a| a.key).collect())
-                .unwrap_or_default()
+            applied(&state_path)
         } else {
             Default::default()
         };

@@ -2,7 +2,8 @@
 //! their suppression pass. It drives the stages below it (`lint`, `plan`, `rules`,
 //! `suppress`, `state`); the plan itself is data (`plan`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -11,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::clock::Clock;
 use crate::config::model::{Target, Workspace};
 use crate::finding::{Finding, Severity};
-use crate::lint::{LintRun, lint};
+use crate::lint::{LintRun, lint_with};
 use crate::load::LoadError;
 use crate::plan::{
     Change, Destination, FORMAT_VERSION, Plan, PlanFinding, StateRef, desired, diff, mark_not_sent,
@@ -240,8 +241,8 @@ pub fn make_with(
     baseline: Option<&Path>,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
-    let early = read_state_early(root);
-    let mut lint = lint(root, clock)?;
+    let early = EarlyRead::start(root);
+    let mut lint = lint_with(root, clock, &|path| early.applied_keys(path))?;
     let baseline = crate::baseline::chosen(baseline, &lint.loaded);
     let (baselined, subjects) = leave_out_baselined(&mut lint, baseline.as_deref())?;
     let Some(ws) = lint.loaded.workspace.as_ref() else {
@@ -263,7 +264,7 @@ pub fn make_with(
     }
     // (A refused `state:` is an error-level finding above; this is for the record.)
     let state_path = state_path?;
-    let loaded_state = join_state_read(early, &state_path)?;
+    let loaded_state = early.state(&state_path)?;
     let destination = destination(ws, target);
     let to_graph = matches!(destination, Destination::Graph { .. });
     let (refreshed, drift) = state_to_compare(ws, &loaded_state, &state_path, to_graph, refresh)?;
@@ -336,22 +337,53 @@ pub fn make_with(
     })
 }
 
-/// The state read started before the lint, with the path it reads.
-type EarlyRead = Option<JoinHandle<(PathBuf, Result<LoadedState, StateError>)>>;
-
-/// The state of a large tenant takes as long to read as a good part of the workspace: read
-/// it while the workspace is linted. Its path comes from a first look at the root file (the
-/// lint reads it again, properly).
-fn read_state_early(root: &Path) -> EarlyRead {
-    early_state_path(root)
-        .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))))
+/// The state read started before the lint, on a thread of its own: the state of a large
+/// tenant takes as long to read as a good part of the workspace. Its path comes from a first
+/// look at the root file (the lint reads it again, properly). Joined by the first that needs
+/// it: the lint's question for the applied assignments, or the plan.
+struct EarlyRead {
+    thread: RefCell<Option<JoinHandle<StateRead>>>,
+    read: OnceCell<Option<StateRead>>,
 }
 
-/// The state at `path`: the early read's when it read that file, else read now.
-fn join_state_read(early: EarlyRead, path: &Path) -> Result<LoadedState, StateError> {
-    match early.and_then(|h| h.join().ok()) {
-        Some((read_path, read)) if read_path.as_path() == path => read,
-        _ => state::read(path),
+/// A state file's path and what reading it gave.
+type StateRead = (PathBuf, Result<LoadedState, StateError>);
+
+impl EarlyRead {
+    fn start(root: &Path) -> Self {
+        let thread = early_state_path(root)
+            .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
+        EarlyRead {
+            thread: RefCell::new(thread),
+            read: OnceCell::new(),
+        }
+    }
+
+    fn joined(&self) -> Option<&StateRead> {
+        self.read
+            .get_or_init(|| self.thread.take().and_then(|h| h.join().ok()))
+            .as_ref()
+    }
+
+    /// The applied assignments of the state at `path`, for the lint: from this read when it
+    /// read that file, else read now; none when it cannot be read.
+    fn applied_keys(&self, path: &Path) -> HashSet<String> {
+        match self.joined() {
+            Some((read_path, read)) if read_path.as_path() == path => read
+                .as_ref()
+                .map(|s| s.state.assignment_keys())
+                .unwrap_or_default(),
+            _ => state::applied_keys(path),
+        }
+    }
+
+    /// The state at `path`: this read's when it read that file, else read now.
+    fn state(self, path: &Path) -> Result<LoadedState, StateError> {
+        self.joined();
+        match self.read.into_inner().flatten() {
+            Some((read_path, read)) if read_path.as_path() == path => read,
+            _ => state::read(path),
+        }
     }
 }
 

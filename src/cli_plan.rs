@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::model::Target;
 use crate::exit::ExitStatus;
 use crate::plan::Plan;
-use crate::plan::make::{PlanRun, early_state_path, make};
+use crate::plan_run::{PlanRun, early_state_path, make};
 use crate::render::human::HumanOptions;
 use crate::render::{self};
 use crate::state::{self, StateError, store};
@@ -87,9 +87,9 @@ pub fn plan(
     } = options;
     let clock = clock(args)?;
     let mut refresher = crate::cli_graph::refresher(false, clock.now());
-    let refresh_hook: Option<crate::plan::make::Refresh<'_>> =
+    let refresh_hook: Option<crate::plan_run::Refresh<'_>> =
         if refresh { Some(&mut refresher) } else { None };
-    let run = match crate::plan::make::make_with(
+    let run = match crate::plan_run::make_with(
         &root(args),
         &clock,
         allow_mass_removal,
@@ -329,9 +329,7 @@ pub fn apply(
     let baseline: Option<PathBuf> = options.baseline.clone().or_else(|| {
         let recorded = saved.as_ref()?.baseline.as_deref()?;
         let root_dir = root.parent().unwrap_or_else(|| Path::new(""));
-        Some(crate::plan::make::recorded_baseline_path(
-            recorded, root_dir,
-        ))
+        Some(crate::plan_run::recorded_baseline_path(recorded, root_dir))
     });
     // Lock before planning: nobody may change the state between the plan and its apply. The
     // state's path comes from a first look at the root file, so the workspace is read once.

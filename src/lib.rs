@@ -1,7 +1,9 @@
 //! pimplan: Microsoft Entra PIM for Groups as code.
 //!
 //! The pipeline runs one way: `source` (files, spans, YAML) → `config` (raw serde shape,
-//! lowering, typed model) → `rules` (findings) → `suppress` → `render`. `cli` drives it.
+//! lowering, typed model) → `rules` (findings; `rules::selection` resolves `rules:`) →
+//! `suppress` → `render`. `lint` and `plan_run` drive the stages, `cli` drives them. The
+//! modules form layers, and none imports a layer above it (the order is in `tests/layers.rs`).
 pub mod apply;
 pub mod baseline;
 pub mod cli;
@@ -24,6 +26,7 @@ pub mod licenses;
 pub mod lint;
 pub mod load;
 pub mod plan;
+pub mod plan_run;
 pub mod progress;
 pub mod render;
 pub mod rule_meta;

@@ -1,12 +1,13 @@
-//! The lint run: load, check every rule, apply severities and suppressions, sort.
+//! The lint run: load, check every rule, apply severities and suppressions, sort. What the
+//! state records (for the rules that ask) comes from the caller.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::clock::Clock;
-use crate::config::model::SeverityLevel;
 use crate::finding::{Finding, Severity};
 use crate::load::{LoadError, Loaded, load};
+use crate::rules::selection::Selection;
 use crate::rules::{self, Check, Context, Index, Rule};
 use crate::source::Sources;
 use crate::suppress;
@@ -19,6 +20,8 @@ pub struct LintRun {
     /// String values that run over several lines (see [`multi_line_text`]), kept for the
     /// plan's own pass over ignore comments.
     pub text: Vec<crate::source::Span>,
+    /// The root file's `rules:`, resolved: which rules run, at what severity.
+    pub selection: Selection,
 }
 
 impl LintRun {
@@ -28,51 +31,6 @@ impl LintRun {
             .filter(|f| f.severity == severity)
             .count()
     }
-}
-
-/// Per-rule severities from `rules:` in the root file, by rule code.
-pub type Overrides = HashMap<&'static str, SeverityLevel>;
-
-/// A rule whose `rules:` entry could not be read counts as `off`: the severity it was
-/// given is unknown, and reporting it at its default could be a false alarm.
-pub fn overrides(loaded: &Loaded) -> Overrides {
-    loaded
-        .workspace
-        .as_ref()
-        .map(|ws| {
-            let unread = ws
-                .left_out
-                .rule_settings
-                .iter()
-                .filter_map(|sel| rules::find(sel).map(|r| (r.code, SeverityLevel::Off)));
-            ws.settings
-                .rules
-                .iter()
-                .filter_map(|(sel, level)| rules::find(&sel.value).map(|r| (r.code, level.value)))
-                .chain(unread)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Give each finding the severity `rules:` sets for its rule; drop those switched off.
-pub fn apply_overrides(findings: Vec<Finding>, overrides: &Overrides) -> Vec<Finding> {
-    findings
-        .into_iter()
-        .filter_map(|mut f| {
-            if f.locked {
-                return Some(f);
-            }
-            match overrides.get(f.rule.code) {
-                Some(SeverityLevel::Off) => return None,
-                Some(SeverityLevel::Error) => f.severity = Severity::Error,
-                Some(SeverityLevel::Warning) => f.severity = Severity::Warning,
-                Some(SeverityLevel::Info) => f.severity = Severity::Info,
-                None => {}
-            }
-            Some(f)
-        })
-        .collect()
 }
 
 /// Sort findings by file, line, column and code, and drop exact repeats (a template's value
@@ -134,12 +92,23 @@ fn multi_line_text(loaded: &Loaded) -> Vec<crate::source::Span> {
         .collect()
 }
 
+/// The state's applied assignment keys, given the state file's path (for PIM208 and
+/// PIM204); [`crate::state::applied_keys`] reads them from the file.
+pub type Applied<'a> = &'a dyn Fn(&Path) -> HashSet<String>;
+
+/// Lint the workspace of `root`, the applied assignments read from the state file.
 pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
+    lint_with(root, clock, &crate::state::applied_keys)
+}
+
+/// Lint the workspace of `root`. `applied` answers which assignments the state records as
+/// applied; it is asked only when a rule needs it (a caller that reads the state anyway
+/// answers from its read).
+pub fn lint_with(root: &Path, clock: &Clock, applied: Applied<'_>) -> Result<LintRun, LoadError> {
     let mut loaded = load(root)?;
     let now = clock.now();
-    let overrides = overrides(&loaded);
-    let level = |code: &str| overrides.get(code).copied();
     let mut findings = std::mem::take(&mut loaded.findings);
+    let selection = Selection::resolve(loaded.workspace.as_ref(), &mut findings);
     // The rules run on everything that could be read. What could not (an entry left out
     // after a structure error, a file with a syntax error) is in the workspace's
     // `left_out`: the rules do not report what depends on it as missing, and their ignore
@@ -149,10 +118,9 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
         .as_ref()
         .is_some_and(|ws| ws.left_out.is_empty() && loaded.unread.is_empty());
     if let Some(ws) = loaded.workspace.as_ref() {
-        // Which assignments are applied, for PIM208 and PIM204; a missing or unreadable state
-        // means none (plan and apply report a bad state file).
-        // Read only when an assignment starts in the past or ends within five minutes: the
-        // state of a large tenant is large, and nothing else in lint needs it.
+        // Which assignments are applied, for PIM208 and PIM204, asked of the caller only
+        // when an assignment starts in the past or ends within five minutes: the state of a
+        // large tenant is large, and nothing else in lint needs it.
         let state_path = ws.settings.state_file(&loaded.root_dir);
         let needed = ws.assignments.iter().any(|a| {
             a.start.as_ref().is_some_and(|s| s.value < now)
@@ -160,9 +128,7 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
                     .is_some_and(|end| end > now && end < now + rules::FIVE_MINUTES)
         });
         let applied = if needed && let Ok(state_path) = state_path {
-            crate::state::read(&state_path)
-                .map(|s| s.state.assignments.into_iter().map(|a| a.key).collect())
-                .unwrap_or_default()
+            applied(&state_path)
         } else {
             Default::default()
         };
@@ -173,12 +139,10 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             now,
             applied,
         };
-        findings.extend(rules::check_all(&cx, |rule| {
-            level(rule.code) != Some(SeverityLevel::Off)
-        }));
+        findings.extend(rules::check_all(&cx, |rule| selection.enabled(rule)));
     }
     let ran = |rule: &Rule| {
-        level(rule.code) != Some(SeverityLevel::Off)
+        selection.enabled(rule)
             && match rule.check {
                 Check::Loader => true,
                 Check::Workspace(_) | Check::WorkspaceAndPlan(..) => complete,
@@ -205,11 +169,12 @@ pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
             text: &text,
         },
     );
-    let mut findings = apply_overrides(findings, &overrides);
+    let mut findings = selection.apply(findings);
     sort(&loaded.sources, &mut findings);
     Ok(LintRun {
         loaded,
         findings,
         text,
+        selection,
     })
 }

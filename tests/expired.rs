@@ -251,3 +251,27 @@ fn an_approaching_end_is_no_error_until_a_change_would_send_it() {
         "nothing may be recorded"
     );
 }
+
+/// A start that has passed is PIM208 only while the assignment is not applied: the plan asks
+/// the state it reads anyway, as lint reads it, and the two agree.
+#[test]
+fn a_passed_start_is_pim208_in_lint_and_plan_only_until_applied() {
+    let timing = "start: 2026-12-01T01:00:00Z, duration: P7D";
+    let later = "2026-12-02T00:00:00Z";
+    let applied = workspace(timing);
+    let dir = applied.path();
+    let first = pimplan(dir, T0, &["apply", "--auto-approve"]);
+    assert_eq!(first.code, 0, "{}", all(&first));
+    let not_applied = workspace(timing);
+    for (ws, fires) in [(&applied, false), (&not_applied, true)] {
+        for command in ["lint", "plan"] {
+            let run = pimplan(ws.path(), later, &[command]);
+            assert_eq!(
+                run.stdout.contains("PIM208"),
+                fires,
+                "{command}: {}",
+                all(&run)
+            );
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! The modules of `src/` form layers: a module names (`crate::x`, in `use` lines or in paths)
-//! only modules of its own layer or of the layers below. The layer order is written once,
-//! here (it follows `design/layout.md`); a module not in it, an upward edge not in
-//! [`KNOWN_UPWARD`], or an entry of [`KNOWN_UPWARD`] that is gone fails the test, so the
-//! circles that were broken cannot come back and the list of those left only shrinks.
+//! only modules of its own layer or of the layers below. No module imports a layer above it.
+//! The layer order is written once, here (it follows `design/layout.md`); a module not in it,
+//! or a name of a module of a higher layer, fails the test, so the circles that were broken
+//! cannot come back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -39,20 +39,6 @@ const LAYERS: &[&[&str]] = &[
         "cli_plan",
         "cli_state",
     ],
-];
-
-/// Upward edges still in the code, each to be removed by a later move (issue 13, point 7).
-/// `finding → rules` and `state → plan` were removed and must not come back.
-const KNOWN_UPWARD: &[(&str, &str)] = &[
-    // A test in source/recover.rs parses with config::raw.
-    ("source", "config"),
-    // config/lower.rs validates `rules:` against the registry (rules/selection.rs, move 3).
-    ("config", "rules"),
-    // plan/make.rs is the plan driver inside the plan stage (src/plan_run.rs, move 3).
-    ("plan", "baseline"),
-    ("plan", "lint"),
-    ("plan", "rules"),
-    ("plan", "suppress"),
 ];
 
 /// The named exception: `config` and `load` may name the loader rules (`rules::pim00N_*`),
@@ -168,10 +154,9 @@ fn edges() -> Result<BTreeMap<(String, String), BTreeSet<String>>, String> {
 }
 
 #[test]
-fn modules_import_only_their_layer_and_below() -> Result<(), String> {
+fn no_module_imports_a_layer_above_it() -> Result<(), String> {
     let edges = edges()?;
     let mut problems = Vec::new();
-    let mut upward = BTreeSet::new();
     for ((from, to), files) in &edges {
         let (Some(low), Some(high)) = (layer_of(to), layer_of(from)) else {
             for m in [from, to] {
@@ -184,23 +169,12 @@ fn modules_import_only_their_layer_and_below() -> Result<(), String> {
             continue;
         };
         if low > high {
-            upward.insert((from.as_str(), to.as_str()));
-            if !KNOWN_UPWARD.contains(&(from.as_str(), to.as_str())) {
-                let files: Vec<&str> = files.iter().map(String::as_str).collect();
-                problems.push(format!(
-                    "`{from}` (layer {}) imports `{to}` (layer {}), a layer above it, in {}",
-                    high + 1,
-                    low + 1,
-                    files.join(", ")
-                ));
-            }
-        }
-    }
-    for known in KNOWN_UPWARD {
-        if !upward.contains(known) {
+            let files: Vec<&str> = files.iter().map(String::as_str).collect();
             problems.push(format!(
-                "`{}` no longer imports `{}`: remove it from KNOWN_UPWARD",
-                known.0, known.1
+                "`{from}` (layer {}) imports `{to}` (layer {}), a layer above it, in {}",
+                high + 1,
+                low + 1,
+                files.join(", ")
             ));
         }
     }

@@ -21,7 +21,7 @@ use super::raw::{
 };
 use super::values::{parse_duration, parse_timestamp};
 use crate::finding::{Finding, did_you_mean, spelling_help};
-use crate::rules::{self, pim002_invalid_config, pim004_bad_duration, pim005_bad_timestamp};
+use crate::rules::{pim002_invalid_config, pim004_bad_duration, pim005_bad_timestamp};
 use crate::source::recover::{Entry, Skipped};
 use crate::source::yaml::Spanned;
 use crate::source::{FileId, Span};
@@ -454,58 +454,11 @@ fn lower_settings(
     settings.target = raw.target.take().and_then(|t| lw.spelled::<Target>(&t));
     settings.include = raw.include.take().map(|i| i.value).unwrap_or_default();
     if let Some(rules) = raw.rules.take() {
+        // The selectors are checked against the registry later (`rules::selection`): the
+        // configuration does not know the rules.
         for (selector, severity) in rules.value.0 {
             let level = lw.spelled::<SeverityLevel>(&severity);
-            if let Some(rule) = rules::find(&selector.value)
-                && let Some(why) = rule.locked
-            {
-                lw.invalid(
-                    selector.span,
-                    format!(
-                        "{} cannot be switched off or given another severity",
-                        rule.code
-                    ),
-                    Some(format!("remove `{}` from `rules:`: {why}", selector.value)),
-                );
-                continue;
-            }
-            if rules::find(&selector.value).is_none() {
-                let help = did_you_mean(&selector.value, rules::selectors()).map_or_else(
-                    || "`pimplan rules` lists every rule".to_owned(),
-                    |c| format!("did you mean `{c}`?"),
-                );
-                lw.invalid(
-                    selector.span,
-                    format!("unknown rule `{}`", selector.value),
-                    Some(help),
-                );
-                continue;
-            }
-            // By code and by name, a rule is set once: which would win is not obvious.
-            let code = rules::find(&selector.value).map(|r| r.code);
-            if let Some((first, _)) = settings
-                .rules
-                .iter()
-                .find(|(s, _)| rules::find(&s.value).map(|r| r.code) == code)
-            {
-                lw.findings.push(
-                    Finding::new(
-                        &pim002_invalid_config::RULE,
-                        selector.span,
-                        format!(
-                            "{} is already set in `rules:`",
-                            code.unwrap_or(selector.value.as_str())
-                        ),
-                    )
-                    .label("set again")
-                    .with_secondary(first.span, "first set here")
-                    .with_help("keep one of the two entries"),
-                );
-                continue;
-            }
-            if let Some(level) = level {
-                settings.rules.push((selector, level));
-            }
+            settings.rules.push((selector, level));
         }
     }
     if let Some(plan) = raw.plan.take()

@@ -129,8 +129,10 @@ pub struct Settings {
     pub actor: Option<Spanned<String>>,
     pub target: Option<Spanned<Target>>,
     pub include: Vec<Spanned<String>>,
-    /// `rules:` entries: rule code or name, and the severity it is set to.
-    pub rules: Vec<(Spanned<String>, Spanned<SeverityLevel>)>,
+    /// `rules:` entries as written: rule code or name (not checked against the rules yet:
+    /// `rules::selection` does), and the severity it is set to (`None` when that is not a
+    /// severity; lowering reports it).
+    pub rules: Vec<(Spanned<String>, Option<Spanned<SeverityLevel>>)>,
     pub max_removal_ratio: Option<Spanned<f64>>,
 }
 

@@ -345,3 +345,125 @@ enum AssignmentRequirement {
     Mfa,
     Justification,
 }
+
+/// The recovery of `source::recover` (every error of an entry, the entry left out, the
+/// names it defines kept), on the real root file shape.
+#[cfg(test)]
+mod recover_tests {
+    use super::RawFile;
+    use crate::source::recover::{Entry, MAX_ERRORS_PER_FILE, Recovered};
+    use crate::source::yaml::YamlErrorKind;
+    use crate::source::{FileId, SourceFile};
+
+    fn read(text: &str) -> Recovered<Option<RawFile>> {
+        let file = SourceFile::new("t.yaml".into(), text.to_owned());
+        crate::source::yaml::parse_all::<RawFile>(FileId(0), &file)
+    }
+
+    fn messages(r: &Recovered<Option<RawFile>>) -> Vec<String> {
+        r.errors.iter().map(|e| e.message.clone()).collect()
+    }
+
+    fn names(r: &Recovered<Option<RawFile>>) -> Vec<String> {
+        r.value
+            .as_ref()
+            .and_then(|v| v.as_ref())
+            .and_then(|raw| raw.principals.as_ref())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|e| match e {
+                        Entry::Read(p) => Some(p.name.value.clone()),
+                        Entry::LeftOut => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_error_of_an_entry_is_reported_and_the_entry_left_out() {
+        let r = read(
+            "principals:\n  - name: a\n    typ: user\n    upn: [x]\n  - name: b\n    type: user\n",
+        );
+        assert_eq!(
+            messages(&r),
+            [
+                "unknown key `typ`",
+                "expected a single name or text here, not a list or mapping"
+            ]
+        );
+        assert_eq!(names(&r), ["b"]);
+        assert_eq!(r.skipped.len(), 1);
+        assert_eq!(r.skipped[0].section, "principals");
+        assert!(r.skipped[0].entries[0].contains(&("name".to_owned(), "a".to_owned())));
+    }
+
+    #[test]
+    fn keys_in_flow_mappings_are_written_over_with_their_comma() {
+        let r =
+            read("principals:\n  - {typ: user, name: a, upn: [x]}\n  - {name: b, type: user}\n");
+        assert_eq!(messages(&r).len(), 2, "{:?}", messages(&r));
+        assert_eq!(names(&r), ["b"]);
+    }
+
+    #[test]
+    fn an_empty_entry_written_by_hand_is_an_error() {
+        let r = read("principals:\n  - ~\n  - name: b\n    type: user\n");
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].kind, YamlErrorKind::Shape);
+        assert_eq!(names(&r), ["b"]);
+    }
+
+    #[test]
+    fn a_misspelt_section_keeps_the_names_it_defines() {
+        let r = read(
+            "principls:\n  - name: a\n    type: user\nprincipals:\n  - name: b\n    type: user\n",
+        );
+        assert_eq!(messages(&r), ["unknown key `principls`"]);
+        assert_eq!(names(&r), ["b"]);
+        assert!(r.skipped[0].whole);
+        assert_eq!(
+            r.skipped[0].entries,
+            [[
+                ("name".to_owned(), "a".to_owned()),
+                ("type".to_owned(), "user".to_owned())
+            ]]
+        );
+    }
+
+    #[test]
+    fn a_file_with_aliases_is_not_read_past_its_first_error() {
+        let r = read("principals:\n  - &x {name: a, typ: user}\n  - *x\n");
+        assert!(r.value.is_none());
+        assert_eq!(messages(&r), ["unknown key `typ`"]);
+    }
+
+    #[test]
+    fn past_the_limit_the_file_is_not_read() {
+        let mut text = "principals:\n".to_owned();
+        for i in 0..MAX_ERRORS_PER_FILE + 5 {
+            text.push_str(&format!("  - {{name: p{i}, typ: user}}\n"));
+        }
+        let r = read(&text);
+        assert!(r.value.is_none());
+        assert_eq!(r.errors.len(), MAX_ERRORS_PER_FILE);
+    }
+
+    #[test]
+    fn duplicate_keys_are_left_out_like_other_errors() {
+        let r = read(
+            "principals:\n  - name: a\n    type: user\n    type: group\n  - name: b\n    type: user\n",
+        );
+        assert_eq!(messages(&r), ["duplicate key `type`"]);
+        assert_eq!(names(&r), ["b"]);
+    }
+
+    #[test]
+    fn a_syntax_error_is_not_read_past() {
+        let r = read("principals:\n  - name: a\n    typ: user\n  - name: [b\n");
+        assert!(r.value.is_none());
+        assert_eq!(messages(&r)[0], "unknown key `typ`");
+        assert_eq!(r.errors.len(), 2);
+        assert!(matches!(r.errors[1].kind, YamlErrorKind::Syntax { .. }));
+    }
+}

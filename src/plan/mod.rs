@@ -5,7 +5,6 @@
 
 pub mod desired;
 pub mod end;
-pub mod make;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

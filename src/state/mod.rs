@@ -87,6 +87,11 @@ pub struct Pending {
 }
 
 impl State {
+    /// The keys of the assignments it records.
+    pub fn assignment_keys(&self) -> std::collections::HashSet<String> {
+        self.assignments.iter().map(|a| a.key.clone()).collect()
+    }
+
     pub fn new() -> Self {
         State {
             format_version: FORMAT_VERSION,
@@ -376,6 +381,15 @@ pub fn dangling_link(path: &Path) -> Option<(PathBuf, PathBuf)> {
 /// empty state with a fresh lineage, a broken link an error.
 pub fn read(path: &Path) -> Result<LoadedState, StateError> {
     read_with(path, true)
+}
+
+/// The keys of the assignments the state at `path` records as applied (what lint asks for
+/// PIM208 and PIM204); none when it is missing or cannot be read: plan and apply report a
+/// bad state file.
+pub fn applied_keys(path: &Path) -> std::collections::HashSet<String> {
+    read(path)
+        .map(|s| s.state.assignment_keys())
+        .unwrap_or_default()
 }
 
 /// [`read`], checking the checksum only if `verify` (`state accept-edit` reads an edited

@@ -1,19 +1,25 @@
-//! Making a plan: lint, read the state, diff, run the plan-time rules.
+//! The plan run: lint alongside the state read, refresh, diff, the plan-time rules and
+//! their suppression pass. It drives the stages below it (`lint`, `plan`, `rules`,
+//! `suppress`, `state`); the plan itself is data (`plan`).
 
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, FixedOffset};
 
 use crate::clock::Clock;
-use crate::config::model::SeverityLevel;
-use crate::finding::Severity;
-use crate::lint::{LintRun, lint};
+use crate::config::model::{Target, Workspace};
+use crate::finding::{Finding, Severity};
+use crate::lint::{LintRun, lint_with};
 use crate::load::LoadError;
+use crate::plan::{
+    Change, Destination, FORMAT_VERSION, Plan, PlanFinding, StateRef, desired, diff, mark_not_sent,
+};
 use crate::rules::{self, PlanContext};
 use crate::source::{FileId, SourceFile, Span};
-use crate::state::{self, LoadedState, StateError};
-
-use super::{Destination, FORMAT_VERSION, Plan, PlanFinding, StateRef, desired, diff};
-use crate::config::model::{Target, Workspace};
+use crate::state::{self, LoadedState, State, StateError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -56,6 +62,27 @@ pub struct PlanRun {
 }
 
 impl PlanRun {
+    /// A run stopped before the plan: by lint errors (before the state is read), or by a
+    /// baselined error about what the plan would change.
+    fn without_plan(
+        lint: LintRun,
+        state_path: PathBuf,
+        state: Option<LoadedState>,
+        drift: Option<Vec<String>>,
+        baseline: Option<PathBuf>,
+        baselined: Vec<Finding>,
+    ) -> Self {
+        PlanRun {
+            lint,
+            state_path,
+            state,
+            plan: None,
+            drift,
+            baseline,
+            baselined,
+        }
+    }
+
     pub fn has_errors(&self) -> bool {
         self.lint
             .findings
@@ -214,127 +241,55 @@ pub fn make_with(
     baseline: Option<&Path>,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
-    // The state of a large tenant takes as long to read as a good part of the workspace:
-    // read it while the workspace is linted. Its path comes from a first look at the root
-    // file (the lint reads it again, properly).
-    let early = early_state_path(root)
-        .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
-    let mut lint = lint(root, clock)?;
+    let early = EarlyRead::start(root);
+    let mut lint = lint_with(root, clock, &|path| early.applied_keys(path))?;
     let baseline = crate::baseline::chosen(baseline, &lint.loaded);
-    let (mut baselined, baselined_subjects): (Vec<_>, Vec<_>) = match &baseline {
-        Some(path) => crate::baseline::apply_to_run(&mut lint, path)?
-            .into_iter()
-            .unzip(),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (baselined, subjects) = leave_out_baselined(&mut lint, baseline.as_deref())?;
     let Some(ws) = lint.loaded.workspace.as_ref() else {
-        return Ok(PlanRun {
+        return Ok(PlanRun::without_plan(
             lint,
-            state_path: PathBuf::new(),
-            state: None,
-            plan: None,
-            drift: None,
+            PathBuf::new(),
+            None,
+            None,
             baseline,
             baselined,
-        });
+        ));
     };
     let state_path = ws.settings.state_file(&lint.loaded.root_dir);
     if lint.findings.iter().any(|f| f.severity == Severity::Error) {
-        return Ok(PlanRun {
-            lint,
-            state_path: state_path.unwrap_or_default(),
-            state: None,
-            plan: None,
-            drift: None,
-            baseline,
-            baselined,
-        });
+        let state_path = state_path.unwrap_or_default();
+        return Ok(PlanRun::without_plan(
+            lint, state_path, None, None, baseline, baselined,
+        ));
     }
     // (A refused `state:` is an error-level finding above; this is for the record.)
     let state_path = state_path?;
-    let loaded_state = match early.and_then(|h| h.join().ok()) {
-        Some((path, read)) if path == state_path => read?,
-        _ => state::read(&state_path)?,
-    };
+    let loaded_state = early.state(&state_path)?;
     let destination = destination(ws, target);
     let to_graph = matches!(destination, Destination::Graph { .. });
-    let mut drift = None;
-    let refreshed;
-    let diff_state = match refresh {
-        Some(_) if !loaded_state.exists() => {
-            return Err(PlanError::NoState(state_path));
-        }
-        Some(refresh) => {
-            // The service is compared with what it is known to hold.
-            let (live, lines) =
-                refresh(ws, &loaded_state.state.service_view()).map_err(PlanError::Refresh)?;
-            drift = Some(lines);
-            refreshed = live;
-            &refreshed
-        }
-        None if to_graph && loaded_state.state.has_unsent() => {
-            refreshed = loaded_state.state.service_view();
-            &refreshed
-        }
-        None => &loaded_state.state,
-    };
+    let (refreshed, drift) = state_to_compare(ws, &loaded_state, &state_path, to_graph, refresh)?;
+    let diff_state = refreshed.as_ref().unwrap_or(&loaded_state.state);
     let now = clock.now();
     let checksum = workspace_checksum(&lint);
     let files = workspace_files(&lint);
     let desired = desired(ws);
     let mut changes = diff(&desired, diff_state, now);
     if to_graph {
-        super::mark_not_sent(&mut changes, &loaded_state.state);
+        mark_not_sent(&mut changes, &loaded_state.state);
     }
-    // A baseline keeps what was there when pimplan was adopted; it does not let a change
-    // through: a baselined error about an entry this plan would make or alter counts again,
-    // and stops the plan like any error.
-    let changed: std::collections::HashMap<String, &str> = changes
-        .iter()
-        .filter_map(|c| Some((crate::baseline::changed_subject(c)?, c.address.as_str())))
-        .collect();
-    let mut revived = false;
-    let mut kept = Vec::new();
-    for (finding, subject) in baselined.into_iter().zip(&baselined_subjects) {
-        match changed.get(subject) {
-            Some(address) if finding.severity == Severity::Error => {
-                revived = true;
-                let help = format!(
-                    "the baseline records this finding, but this plan would change `{address}`, which it is about: a baseline keeps what was there when pimplan was adopted and lets no change through; {}",
-                    finding.help_text()
-                );
-                lint.findings.push(finding.with_help(help));
-            }
-            _ => kept.push(finding),
-        }
-    }
-    baselined = kept;
-    if revived {
+    let (revived, baselined) = revive_baselined(&changes, baselined, &subjects);
+    if !revived.is_empty() {
+        lint.findings.extend(revived);
         crate::lint::sort(&lint.loaded.sources, &mut lint.findings);
-        return Ok(PlanRun {
-            lint,
-            state_path,
-            state: Some(loaded_state),
-            plan: None,
-            drift,
-            baseline,
-            baselined,
-        });
+        let state = Some(loaded_state);
+        return Ok(PlanRun::without_plan(
+            lint, state_path, state, drift, baseline, baselined,
+        ));
     }
 
     // Findings about entries no longer in the files point into the state file.
-    let state_file = loaded_state
-        .text
-        .as_ref()
-        .map(|_| FileId(u32::try_from(lint.loaded.sources.len()).unwrap_or(u32::MAX)));
-    let state_text = loaded_state.text.as_deref().unwrap_or_default();
-    let entry = |key: &str| state_file.and_then(|id| state_entry_span(id, state_text, key));
-    let plan_span = ws
-        .settings
-        .state
-        .as_ref()
-        .map_or(Span::new(lint.loaded.root, 0, 0), |s| s.span);
-    let overrides = crate::lint::overrides(&lint.loaded);
+    let state_file = StateFile::of(&loaded_state, lint.loaded.sources.len());
+    let entry = |key: &str| state_file.entry_span(key);
     let cx = PlanContext {
         changes: &changes,
         desired: &desired,
@@ -343,57 +298,24 @@ pub fn make_with(
         now,
         allow_mass_removal,
         state_entry: &entry,
-        plan_span,
+        plan_span: plan_span(ws, lint.loaded.root),
     };
-    let enabled = |r: &rules::Rule| overrides.get(r.code) != Some(&SeverityLevel::Off);
-    let plan_findings = rules::check_plan(&cx, enabled);
+    let plan_findings = rules::check_plan(&cx, |r| lint.selection.enabled(r));
     // The state file joins the sources only when a finding points into it.
-    if let Some(id) = state_file
-        && plan_findings
-            .iter()
-            .any(|f| f.primary.span.file == id || f.secondary.iter().any(|l| l.span.file == id))
-    {
-        lint.loaded
-            .sources
-            .add_extra(SourceFile::new(state_path.clone(), state_text.to_owned()));
+    if state_file.pointed_at(&plan_findings) {
+        lint.loaded.sources.add_extra(SourceFile::new(
+            state_path.clone(),
+            state_file.text.to_owned(),
+        ));
     }
-    // Plan-time findings about assignments still in the files can be silenced in place,
-    // like any other; the lint pass left their ignores alone.
-    let ran = |r: &rules::Rule| matches!(r.check, rules::Check::Plan(_)) && enabled(r);
-    let quiet: Vec<_> = lint
-        .loaded
-        .unread
-        .iter()
-        .chain(&lint.loaded.not_included)
-        .copied()
-        .collect();
-    let plan_findings = crate::lint::apply_overrides(
-        crate::suppress::apply(
-            &lint.loaded.sources,
-            now.date_naive(),
-            plan_findings,
-            &crate::suppress::Pass {
-                ran: &ran,
-                unread: &quiet,
-                report_malformed: false,
-                text: &lint.text,
-            },
-        ),
-        &overrides,
-    );
+    let plan_findings = suppress_plan_findings(&lint, now, plan_findings);
     let stopped = plan_findings.iter().any(|f| f.severity == Severity::Error);
     lint.findings.extend(plan_findings);
     crate::lint::sort(&lint.loaded.sources, &mut lint.findings);
     let plan = (!stopped).then(|| Plan {
         format_version: FORMAT_VERSION,
         created_at: now,
-        state: StateRef {
-            lineage: loaded_state
-                .exists()
-                .then(|| loaded_state.state.lineage.clone()),
-            serial: loaded_state.state.serial,
-            checksum: loaded_state.checksum(),
-        },
+        state: state_ref(&loaded_state),
         workspace_checksum: checksum,
         workspace_files: files,
         target: Some(destination),
@@ -413,4 +335,201 @@ pub fn make_with(
         baseline,
         baselined,
     })
+}
+
+/// The state read started before the lint, on a thread of its own: the state of a large
+/// tenant takes as long to read as a good part of the workspace. Its path comes from a first
+/// look at the root file (the lint reads it again, properly). Joined by the first that needs
+/// it: the lint's question for the applied assignments, or the plan.
+struct EarlyRead {
+    thread: RefCell<Option<JoinHandle<StateRead>>>,
+    read: OnceCell<Option<StateRead>>,
+}
+
+/// A state file's path and what reading it gave.
+type StateRead = (PathBuf, Result<LoadedState, StateError>);
+
+impl EarlyRead {
+    fn start(root: &Path) -> Self {
+        let thread = early_state_path(root)
+            .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
+        EarlyRead {
+            thread: RefCell::new(thread),
+            read: OnceCell::new(),
+        }
+    }
+
+    fn joined(&self) -> Option<&StateRead> {
+        self.read
+            .get_or_init(|| self.thread.take().and_then(|h| h.join().ok()))
+            .as_ref()
+    }
+
+    /// The applied assignments of the state at `path`, for the lint: from this read when it
+    /// read that file, else read now; none when it cannot be read.
+    fn applied_keys(&self, path: &Path) -> HashSet<String> {
+        match self.joined() {
+            Some((read_path, read)) if read_path.as_path() == path => read
+                .as_ref()
+                .map(|s| s.state.assignment_keys())
+                .unwrap_or_default(),
+            _ => state::applied_keys(path),
+        }
+    }
+
+    /// The state at `path`: this read's when it read that file, else read now.
+    fn state(self, path: &Path) -> Result<LoadedState, StateError> {
+        self.joined();
+        match self.read.into_inner().flatten() {
+            Some((read_path, read)) if read_path.as_path() == path => read,
+            _ => state::read(path),
+        }
+    }
+}
+
+/// Leave out of `lint` the findings the baseline at `path` records; they come back with
+/// the subject each is about.
+fn leave_out_baselined(
+    lint: &mut LintRun,
+    path: Option<&Path>,
+) -> Result<(Vec<Finding>, Vec<String>), PlanError> {
+    Ok(match path {
+        Some(path) => crate::baseline::apply_to_run(lint, path)?
+            .into_iter()
+            .unzip(),
+        None => (Vec::new(), Vec::new()),
+    })
+}
+
+/// The state the plan compares the workspace with, when it is not the state as recorded:
+/// the service's (`--refresh`, with the drift found), or what the service is known to hold
+/// (a plan for Microsoft Graph while the state records changes not sent).
+fn state_to_compare(
+    ws: &Workspace,
+    loaded: &LoadedState,
+    path: &Path,
+    to_graph: bool,
+    refresh: Option<Refresh<'_>>,
+) -> Result<(Option<State>, Option<Vec<String>>), PlanError> {
+    match refresh {
+        Some(_) if !loaded.exists() => Err(PlanError::NoState(path.to_path_buf())),
+        Some(refresh) => {
+            // The service is compared with what it is known to hold.
+            let (live, lines) =
+                refresh(ws, &loaded.state.service_view()).map_err(PlanError::Refresh)?;
+            Ok((Some(live), Some(lines)))
+        }
+        None if to_graph && loaded.state.has_unsent() => {
+            Ok((Some(loaded.state.service_view()), None))
+        }
+        None => Ok((None, None)),
+    }
+}
+
+/// A baseline keeps what was there when pimplan was adopted; it does not let a change
+/// through: a baselined error about an entry this plan would make or alter counts again,
+/// and stops the plan like any error. Returns those (with a help that says so) and the
+/// findings that stay baselined.
+fn revive_baselined(
+    changes: &[Change],
+    baselined: Vec<Finding>,
+    subjects: &[String],
+) -> (Vec<Finding>, Vec<Finding>) {
+    let changed: HashMap<String, &str> = changes
+        .iter()
+        .filter_map(|c| Some((crate::baseline::changed_subject(c)?, c.address.as_str())))
+        .collect();
+    let mut revived = Vec::new();
+    let mut kept = Vec::new();
+    for (finding, subject) in baselined.into_iter().zip(subjects) {
+        match changed.get(subject) {
+            Some(address) if finding.severity == Severity::Error => {
+                let help = format!(
+                    "the baseline records this finding, but this plan would change `{address}`, which it is about: a baseline keeps what was there when pimplan was adopted and lets no change through; {}",
+                    finding.help_text()
+                );
+                revived.push(finding.with_help(help));
+            }
+            _ => kept.push(finding),
+        }
+    }
+    (revived, kept)
+}
+
+/// The state file as plan findings point into it: the id it gets if it joins the sources
+/// (after the `files` workspace files), and its text.
+struct StateFile<'a> {
+    id: Option<FileId>,
+    text: &'a str,
+}
+
+impl<'a> StateFile<'a> {
+    fn of(loaded: &'a LoadedState, files: usize) -> Self {
+        StateFile {
+            id: loaded
+                .text
+                .as_ref()
+                .map(|_| FileId(u32::try_from(files).unwrap_or(u32::MAX))),
+            text: loaded.text.as_deref().unwrap_or_default(),
+        }
+    }
+
+    fn entry_span(&self, key: &str) -> Option<Span> {
+        self.id.and_then(|id| state_entry_span(id, self.text, key))
+    }
+
+    /// Whether a finding points into the state file.
+    fn pointed_at(&self, findings: &[Finding]) -> bool {
+        self.id.is_some_and(|id| {
+            findings
+                .iter()
+                .any(|f| f.primary.span.file == id || f.secondary.iter().any(|l| l.span.file == id))
+        })
+    }
+}
+
+/// Where a finding about the plan as a whole points: the root file's `state:`, else its top.
+fn plan_span(ws: &Workspace, root: FileId) -> Span {
+    ws.settings
+        .state
+        .as_ref()
+        .map_or(Span::new(root, 0, 0), |s| s.span)
+}
+
+/// Plan-time findings about assignments still in the files can be silenced in place, like
+/// any other; the lint pass left their ignores alone. Then `rules:` sets their severities.
+fn suppress_plan_findings(
+    lint: &LintRun,
+    now: DateTime<FixedOffset>,
+    findings: Vec<Finding>,
+) -> Vec<Finding> {
+    let ran =
+        |r: &rules::Rule| matches!(r.check, rules::Check::Plan(_)) && lint.selection.enabled(r);
+    let quiet: Vec<_> = lint
+        .loaded
+        .unread
+        .iter()
+        .chain(&lint.loaded.not_included)
+        .copied()
+        .collect();
+    lint.selection.apply(crate::suppress::apply(
+        &lint.loaded.sources,
+        now.date_naive(),
+        findings,
+        &crate::suppress::Pass {
+            ran: &ran,
+            unread: &quiet,
+            report_malformed: false,
+            text: &lint.text,
+        },
+    ))
+}
+
+/// The state a plan was made against, for `apply` to check it is still the one.
+fn state_ref(loaded: &LoadedState) -> StateRef {
+    StateRef {
+        lineage: loaded.exists().then(|| loaded.state.lineage.clone()),
+        serial: loaded.state.serial,
+        checksum: loaded.checksum(),
+    }
 }

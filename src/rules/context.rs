@@ -1,0 +1,137 @@
+//! What a rule's check reads: the workspace with its indexes ([`Context`]), and at plan time
+//! the changes and the state ([`PlanContext`]).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::model::{Admin, Assignment, AssignmentPolicy, Group, Principal, Workspace};
+use crate::source::Sources;
+use crate::source::yaml::Spanned;
+
+/// Lookups built once per run, so that no rule scans all entries per entry.
+pub struct Index<'w> {
+    pub principals: HashMap<&'w str, &'w Principal>,
+    pub groups: HashMap<&'w str, &'w Group>,
+    /// Assignments per group name, in file order.
+    pub assignments_by_group: HashMap<&'w str, Vec<&'w Assignment>>,
+    /// Standing role holders per principal name.
+    pub admins_by_principal: HashMap<&'w str, Vec<&'w Admin>>,
+}
+
+impl<'w> Index<'w> {
+    pub fn new(ws: &'w Workspace) -> Self {
+        // First definition wins; PIM102 reports the others.
+        let mut principals = HashMap::with_capacity(ws.principals.len());
+        for p in &ws.principals {
+            principals.entry(p.name.value.as_str()).or_insert(p);
+        }
+        let mut groups = HashMap::with_capacity(ws.groups.len());
+        for g in &ws.groups {
+            groups.entry(g.name.value.as_str()).or_insert(g);
+        }
+        let mut assignments_by_group: HashMap<&str, Vec<&Assignment>> = HashMap::new();
+        for a in &ws.assignments {
+            assignments_by_group
+                .entry(a.group.value.as_str())
+                .or_default()
+                .push(a);
+        }
+        let mut admins_by_principal: HashMap<&str, Vec<&Admin>> = HashMap::new();
+        for a in &ws.admins {
+            admins_by_principal
+                .entry(a.principal.value.as_str())
+                .or_default()
+                .push(a);
+        }
+        Index {
+            principals,
+            groups,
+            assignments_by_group,
+            admins_by_principal,
+        }
+    }
+}
+
+/// What a rule's check reads: the workspace, its indexes, the files and the one clock.
+pub struct Context<'w> {
+    pub workspace: &'w Workspace,
+    pub index: Index<'w>,
+    pub sources: &'w Sources,
+    pub now: DateTime<FixedOffset>,
+    /// State keys of the assignments already applied (empty without a state file).
+    pub applied: HashSet<String>,
+}
+
+impl<'w> Context<'w> {
+    /// The group an assignment names, and the group's policy for the assignment's role and
+    /// type (defaults applied); `None` when the group is not defined (PIM101 reports it).
+    pub fn principal(&self, name: &str) -> Option<&'w Principal> {
+        self.index.principals.get(name).copied()
+    }
+
+    pub fn group(&self, name: &str) -> Option<&'w Group> {
+        self.index.groups.get(name).copied()
+    }
+
+    /// The assignments of one group (empty when it has none).
+    pub fn assignments_of(&self, group: &str) -> &[&'w Assignment] {
+        self.index
+            .assignments_by_group
+            .get(group)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the state records this assignment as applied.
+    pub fn is_applied(&self, a: &Assignment) -> bool {
+        if self.applied.is_empty() {
+            return false;
+        }
+        fn id(o: Option<&Spanned<String>>) -> Option<&str> {
+            o.map(|i| i.value.as_str())
+        }
+        let group_id = self.group(&a.group.value).and_then(|g| id(g.id.as_ref()));
+        let principal_id = self
+            .principal(&a.principal.value)
+            .and_then(|p| id(p.id.as_ref()));
+        let key = crate::state::assignment_key(
+            &a.group.value,
+            group_id,
+            &a.principal.value,
+            principal_id,
+            a.role.value,
+            a.kind.value,
+        );
+        self.applied.contains(&key)
+    }
+
+    pub fn assignment_policy(&self, a: &Assignment) -> Option<(&'w Group, &'w AssignmentPolicy)> {
+        let group = *self.index.groups.get(a.group.value.as_str())?;
+        Some((
+            group,
+            group.policy.role(a.role.value).assignment(a.kind.value),
+        ))
+    }
+}
+
+/// What a plan-time rule reads: the changes, where they are written, the state, the clock.
+pub struct PlanContext<'a> {
+    pub changes: &'a [crate::plan::Change],
+    pub desired: &'a crate::plan::Desired<'a>,
+    pub workspace: &'a Workspace,
+    pub state: &'a crate::state::State,
+    pub now: DateTime<FixedOffset>,
+    pub allow_mass_removal: bool,
+    /// The span of a state entry (its key in the state file), for changes that are not in
+    /// the workspace any more.
+    pub state_entry: &'a dyn Fn(&str) -> Option<crate::source::Span>,
+    /// Where a finding about the plan as a whole points (the root file's `state:` or top).
+    pub plan_span: crate::source::Span,
+}
+
+impl PlanContext<'_> {
+    /// Where a finding about one change points.
+    pub fn span_of(&self, change: &crate::plan::Change) -> crate::source::Span {
+        crate::plan::change_span(change, self.desired, self.state_entry).unwrap_or(self.plan_span)
+    }
+}

@@ -23,6 +23,7 @@ pub mod init;
 pub mod licenses;
 pub mod lint;
 pub mod load;
+pub mod paths;
 pub mod plan;
 pub mod progress;
 pub mod render;

@@ -1,7 +1,7 @@
 //! Privilege paths: who can become what, from the declared facts and grants
 //! (privilege-paths §A.2–A.8).
 //!
-//! The graph is built once per run (`build`) from the lowered workspace (the facts: groups,
+//! The graph is built once per run ([`build`]) from the lowered workspace (the facts: groups,
 //! principals, admins) and a set of [`Grants`] (assignment and policy specs, the
 //! `state::record` types): the files' grants for the "after" side of a plan, the state's for
 //! the "before" side, so `plan` compares the two without a circle. It is stored in CSR form
@@ -10,6 +10,8 @@
 //! and [`PrivilegeGraph::reach_from`] are breadth-first traversals per class: linear, no path
 //! enumeration.
 
+pub mod build;
+pub mod capabilities;
 pub mod edge;
 pub mod gate;
 pub mod node;
@@ -17,6 +19,7 @@ pub mod query;
 
 use std::collections::HashMap;
 
+pub use build::{BuildOptions, Grant, Grants, ResetProtection, build, build_with};
 pub use edge::{Edge, EdgeId, EdgeKind, Flags};
 pub use gate::{Approval, Gates, PathClass};
 pub use node::{Node, NodeId, NodeKind};

@@ -5,9 +5,10 @@
 use std::error::Error;
 
 use chrono::{DateTime, FixedOffset};
+use pimplan::paths::capabilities::Capability;
 use pimplan::paths::{
     BuildOptions, EdgeKind, Grant, Grants, NodeId, PathClass, PrivilegeGraph, Reach,
-    ResetProtection, build_with,
+    ResetProtection, Target, build_with,
 };
 
 type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
@@ -238,7 +239,9 @@ assignments:
     ))?;
     let g = &b.graph;
     assert_eq!(g.principal("oncall"), g.group_member("oncall-grp"));
-    assert_ne!(g.principal("contractors"), None);
+    let contractors = g.principal("contractors").ok_or("contractors")?;
+    assert!(g.node(contractors).is_open_set());
+    assert!(!g.node(g.principal("alice").ok_or("alice")?).is_open_set());
     let target = role(g, "Global Administrator")?;
     assert_eq!(
         who(g, target),
@@ -661,5 +664,59 @@ fn the_state_side_builds_from_records_without_spans() -> Result {
     );
     let reach = g.reach(role(&g, "Global Administrator")?, PathClass::Standing);
     assert_eq!(g.edge(find(&g, &reach, "alice")?.path[0]).source, None);
+    Ok(())
+}
+
+/// privilege-paths §A.8: a capability adds one edge per holding role and one fan-out shared
+/// by every holder, not one edge per (admin × group).
+#[test]
+fn hub_fan_out_is_shared_by_all_holders() -> Result {
+    let (admins, groups) = (50, 40);
+    let mut yaml = String::from("principals:\n");
+    for i in 0..admins {
+        yaml.push_str(&format!("  - {{ name: a{i}, type: user }}\n"));
+    }
+    yaml.push_str("admins:\n");
+    for i in 0..admins {
+        yaml.push_str(&format!(
+            "  - {{ principal: a{i}, role: Groups Administrator }}\n"
+        ));
+    }
+    yaml.push_str("groups:\n");
+    for i in 0..groups {
+        yaml.push_str(&format!("  - {{ name: g{i} }}\n"));
+    }
+    let b = graph(&yaml)?;
+    let g = &b.graph;
+    let count = |kind| g.edges().iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count(EdgeKind::HoldsRole), admins);
+    assert_eq!(
+        count(EdgeKind::AddMembersNonRoleAssignable),
+        Capability::AddMembersNonRoleAssignable.roles().len() + groups
+    );
+    assert_eq!(who(g, member(g, "g7")?).len(), admins);
+    Ok(())
+}
+
+#[test]
+fn targets_resolve_by_kind_and_by_bare_name() -> Result {
+    let b = graph(&format!(
+        "principals:\n  - {{ name: alice, type: user }}\ngroups:{GA_GROUP}"
+    ))?;
+    let g = &b.graph;
+    let ga = role(g, "Global Administrator")?;
+    assert_eq!(g.resolve("Global Administrator"), Some(ga));
+    assert_eq!(
+        g.target(Target::EntraRole("Global Administrator")),
+        Some(ga)
+    );
+    assert_eq!(g.resolve("tier0"), g.group_member("tier0"));
+    assert_eq!(
+        g.target(Target::GroupOwner("tier0")),
+        g.group_owner("tier0")
+    );
+    assert_eq!(g.resolve("alice"), g.principal("alice"));
+    assert_eq!(g.target(Target::Principal("alice")), g.principal("alice"));
+    assert_eq!(g.resolve("nobody"), None);
     Ok(())
 }

@@ -122,11 +122,52 @@ impl PrivilegeGraph {
         ))
     }
 
+    /// The node of a target.
+    pub fn target(&self, target: Target<'_>) -> Option<NodeId> {
+        match target {
+            Target::EntraRole(r) => self.entra_role(r),
+            Target::EntraRoleAt {
+                role,
+                administrative_unit,
+            } => self.entra_role_at(role, administrative_unit),
+            Target::GroupMember(g) => self.group_member(g),
+            Target::GroupOwner(g) => self.group_owner(g),
+            Target::Principal(p) => self.principal(p),
+        }
+    }
+
+    /// What a bare name on the command line means (`pimplan paths NAME`): a directory role,
+    /// else a group's membership, else a principal. Names are unique across groups and
+    /// principals (PIM102).
+    pub fn resolve(&self, name: &str) -> Option<NodeId> {
+        self.entra_role(name)
+            .or_else(|| self.group_member(name))
+            .or_else(|| self.principal(name))
+    }
+
     /// What the build could not model from the facts it had (for example AU-scoped admins
     /// while administrative units declare no members), one sentence each.
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
+}
+
+/// What a query asks about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A directory role at directory scope.
+    EntraRole(&'a str),
+    /// A directory role scoped to an administrative unit.
+    EntraRoleAt {
+        role: &'a str,
+        administrative_unit: &'a str,
+    },
+    /// Membership of a group.
+    GroupMember(&'a str),
+    /// Ownership of a group.
+    GroupOwner(&'a str),
+    /// A principal (taking over a user or a service principal).
+    Principal(&'a str),
 }
 
 /// Collects nodes and edges, then lays them out in CSR form. [`build`] uses it; tests and

@@ -74,6 +74,12 @@ impl Node {
         key(self.kind, &self.name, self.scope.as_deref())
     }
 
+    /// A group principal no declared group has the id of: its members are not declared, so
+    /// it stands for all of them ("members of `oncall-sre` (not declared)").
+    pub fn is_open_set(&self) -> bool {
+        self.kind == NodeKind::Principal && self.principal_type == Some(PrincipalType::Group)
+    }
+
     pub fn is_hub(&self) -> bool {
         self.kind == NodeKind::Hub
     }

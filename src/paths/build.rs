@@ -163,6 +163,8 @@ struct Builder<'w> {
     group_index: HashMap<String, usize>,
     principals: HashMap<&'w str, &'w Principal>,
     protection: HashMap<NodeId, Protection>,
+    /// The node of each principal name seen (no key to format on every assignment).
+    known: HashMap<String, NodeId>,
 }
 
 impl<'w> Builder<'w> {
@@ -189,17 +191,21 @@ impl<'w> Builder<'w> {
 
     /// The node a principal name stands for, added (without a type, unless declared) if new.
     fn principal(&mut self, name: &str, id: Option<&str>) -> NodeId {
-        if let Some(n) = self.g.alias_of(name) {
-            return n;
+        if let Some(n) = self.known.get(name) {
+            return *n;
         }
-        let declared = self.principals.get(name).copied();
-        self.g.node(
-            Node::principal(name, declared.and_then(Principal::kind)).with_id(
-                declared
-                    .and_then(|p| p.id.as_ref().map(|i| i.value.clone()))
-                    .or_else(|| id.map(str::to_owned)),
-            ),
-        )
+        let n = self.g.alias_of(name).unwrap_or_else(|| {
+            let declared = self.principals.get(name).copied();
+            self.g.node(
+                Node::principal(name, declared.and_then(Principal::kind)).with_id(
+                    declared
+                        .and_then(|p| p.id.as_ref().map(|i| i.value.clone()))
+                        .or_else(|| id.map(str::to_owned)),
+                ),
+            )
+        });
+        self.known.insert(name.to_owned(), n);
+        n
     }
 
     fn is_group_principal(&self, node: NodeId) -> bool {
@@ -240,6 +246,7 @@ pub fn build_with(
         group_index: HashMap::new(),
         principals,
         protection: HashMap::new(),
+        known: HashMap::new(),
     };
     // Every built-in role has a node, so "who can reach R" has an answer for each.
     for r in BUILTIN_ROLES {
@@ -347,21 +354,32 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
         }
     }
     let mut refused = 0usize;
+    let mut gate_cache: HashMap<(usize, Role), Gates> = HashMap::new();
     for grant in grants.assignments.iter().filter(|g| g.in_effect(at)) {
         let s = grant.spec;
         let i = b.group(&s.group, None);
         let (member, owner, facts) = (b.groups[i].member, b.groups[i].owner, b.groups[i].facts);
         let tail = b.principal(&s.principal, s.principal_id.as_deref());
-        let settings = policies
-            .get(&(s.group.as_str(), s.role))
-            .copied()
-            .or_else(|| {
-                s.group_id.as_ref().and_then(|id| {
-                    policies_by_id
-                        .get(&(id.to_ascii_lowercase(), s.role))
-                        .copied()
+        // The policy's gates, read once per group and role.
+        let eligible_gates = |cache: &mut HashMap<(usize, Role), Gates>| {
+            cache
+                .entry((i, s.role))
+                .or_insert_with(|| {
+                    gates_of(
+                        policies
+                            .get(&(s.group.as_str(), s.role))
+                            .copied()
+                            .or_else(|| {
+                                s.group_id.as_ref().and_then(|id| {
+                                    policies_by_id
+                                        .get(&(id.to_ascii_lowercase(), s.role))
+                                        .copied()
+                                })
+                            }),
+                    )
                 })
-            });
+                .clone()
+        };
         let nested = b.is_group_principal(tail);
         let (kind, head, gates) = match (s.role, s.kind) {
             (Role::Member, AssignmentType::Eligible) => (
@@ -371,7 +389,7 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
                     EdgeKind::EligibleMember
                 },
                 member,
-                gates_of(settings),
+                eligible_gates(&mut gate_cache),
             ),
             (Role::Member, AssignmentType::Active) if nested => {
                 // "A group can't be a member of a role-assignable group", nor of a Microsoft
@@ -387,9 +405,11 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
             (Role::Member, AssignmentType::Active) => {
                 (EdgeKind::ActiveMember, member, Gates::none())
             }
-            (Role::Owner, AssignmentType::Eligible) => {
-                (EdgeKind::EligibleOwner, owner, gates_of(settings))
-            }
+            (Role::Owner, AssignmentType::Eligible) => (
+                EdgeKind::EligibleOwner,
+                owner,
+                eligible_gates(&mut gate_cache),
+            ),
             (Role::Owner, AssignmentType::Active) => (EdgeKind::Owner, owner, Gates::none()),
         };
         let source = (grants.span_of)(&s.key());

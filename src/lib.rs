@@ -25,6 +25,7 @@ pub mod init;
 pub mod licenses;
 pub mod lint;
 pub mod load;
+pub mod paths;
 pub mod plan;
 pub mod plan_run;
 pub mod progress;

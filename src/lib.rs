@@ -5,11 +5,6 @@
 pub mod apply;
 pub mod baseline;
 pub mod cli;
-pub mod cli_graph;
-pub mod cli_init;
-pub mod cli_lint;
-pub mod cli_plan;
-pub mod cli_state;
 pub mod clock;
 pub mod config;
 pub mod entra_roles;

@@ -3,3 +3,4 @@ pub mod bodies;
 pub mod client;
 pub mod executor;
 pub mod read;
+pub mod refresh;

@@ -1,4 +1,5 @@
 //! Renderers: findings in, text out. One file per format; nothing here decides anything.
+pub mod drift;
 pub mod github;
 pub mod human;
 pub mod json;

@@ -1,327 +1,23 @@
-//! Commands that read Microsoft Graph: `drift`, `plan --refresh` and `import`.
+//! `pimplan import`: the groups' schedules and policies, read from Microsoft Graph into a
+//! new state (and, if asked, the YAML that declares them).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, TimeDelta};
+use chrono::{DateTime, FixedOffset};
 
-use crate::apply::{REQUEST, settle};
-use crate::cli::{Arguments, write_out};
-use crate::cli_plan::{fail, root};
-use crate::clock::Clock;
-use crate::config::model::{AssignmentType, PrincipalType, Role, Workspace};
+use super::RunContext;
+use super::output::{fail, refuse_overwrite, write_out};
+use super::workspace::with_workspace;
+use crate::config::model::{PrincipalType, Role, Workspace};
 use crate::exit::ExitStatus;
 use crate::graph::bodies::utc;
-use crate::graph::client::{Client, from_env, timeout_from_env};
-use crate::graph::executor::{GraphExecutor, principal_ids};
-use crate::graph::read::{LiveSchedule, policy_settings, schedules};
+use crate::graph::read::{policy_settings, schedules};
+use crate::graph::refresh::{client, names};
 use crate::state::{
-    self, AssignmentRecord, AssignmentSpec, Held, PolicyRecord, PolicySpec, State, store,
+    AssignmentRecord, AssignmentSpec, Held, PolicyRecord, PolicySpec, State, store,
 };
-
-fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
-    let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
-    let (endpoints, credential) = from_env(tenant).map_err(|e| e.to_string())?;
-    let timeout = timeout_from_env().map_err(|e| e.to_string())?;
-    let mut c = Client::new(endpoints, credential, timeout);
-    c.verbose = verbose;
-    Ok(c)
-}
-
-/// Object id -> name, for the principals and the groups the workspace declares (apart: a
-/// group may be declared both as a group and, under another name, as a principal).
-struct Names {
-    principals: HashMap<String, String>,
-    groups: HashMap<String, String>,
-}
-
-fn names(ws: &Workspace) -> Names {
-    Names {
-        principals: ws
-            .principals
-            .iter()
-            .filter_map(|p| Some((p.id.as_ref()?.value.clone(), p.name.value.clone())))
-            .collect(),
-        groups: ws
-            .groups
-            .iter()
-            .filter_map(|g| Some((g.id.as_ref()?.value.clone(), g.name.value.clone())))
-            .collect(),
-    }
-}
-
-const SLACK: TimeDelta = TimeDelta::minutes(5);
-
-/// The Graph executor for `ws`: sign-in from the environment, approvers' ids from the files.
-pub(crate) fn executor(
-    ws: &Workspace,
-    verbose: bool,
-    now: DateTime<FixedOffset>,
-) -> Result<GraphExecutor, String> {
-    Ok(GraphExecutor::new(
-        client(ws, verbose)?,
-        now,
-        principal_ids(ws),
-    ))
-}
-
-/// Compare the state with the service: the state as the service has it, and a line per
-/// difference. Entries without object ids cannot be looked up and are left as they are.
-/// Changes left pending by an interrupted apply are first checked against the service
-/// (a line each, starting `  ?`), so that they do not show as drift.
-pub fn refresh(
-    executor: &mut GraphExecutor,
-    ws: &Workspace,
-    st: &State,
-    now: DateTime<FixedOffset>,
-) -> Result<(State, Vec<String>), String> {
-    let names = names(ws);
-    let (mut out, mut lines) = if !st.unsettled() {
-        (st.clone(), Vec::new())
-    } else {
-        settle(st, executor).map_err(|e| {
-            format!("cannot check the changes left pending by an interrupted apply: {e}")
-        })?
-    };
-    let client = &mut executor.client;
-    let groups: Vec<String> = {
-        let mut g: Vec<String> = out
-            .assignments
-            .iter()
-            .filter_map(|a| a.spec.group_id.clone())
-            .chain(out.policies.iter().filter_map(|p| p.spec.group_id.clone()))
-            .collect();
-        g.sort();
-        g.dedup();
-        g
-    };
-    let mut live: HashMap<(String, String, Role, AssignmentType), LiveSchedule> = HashMap::new();
-    for g in &groups {
-        let group = names.groups.get(g).map_or(g.as_str(), String::as_str);
-        client.doing = format!("reading the schedules of group {group}");
-        for s in schedules(client, g).map_err(|e| e.to_string())? {
-            live.insert(s.key(), s);
-        }
-    }
-    let mut seen = HashSet::new();
-    out.assignments.retain_mut(|a| {
-        let (Some(g), Some(p)) = (a.spec.group_id.clone(), a.spec.principal_id.clone()) else {
-            return true;
-        };
-        if a.ends_at.is_some_and(|e| e <= now) {
-            return true; // expired: the plan handles it
-        }
-        let key = (g, p, a.spec.role, a.spec.kind);
-        seen.insert(key.clone());
-        if a.request_status.is_some() {
-            return true; // a request not carried out yet: its line is settle's
-        }
-        let what = format!(
-            "assignment {}/{} ({}, {})",
-            a.spec.group, a.spec.principal, a.spec.role, a.spec.kind
-        );
-        match live.get(&key) {
-            None => {
-                lines.push(format!("  - {what}: removed in the service"));
-                false
-            }
-            Some(s) => {
-                let differs = match (s.end, a.ends_at) {
-                    (Some(x), Some(y)) => (x - y).abs() > SLACK,
-                    (None, None) => false,
-                    _ => true,
-                };
-                if differs {
-                    let show = |t: Option<DateTime<FixedOffset>>| {
-                        t.map_or_else(|| "never".to_owned(), utc)
-                    };
-                    lines.push(format!(
-                        "  ~ {what}: ends {} in the service, {} recorded",
-                        show(s.end),
-                        show(a.ends_at)
-                    ));
-                    a.ends_at = s.end;
-                    a.spec.end = s.end.map(utc);
-                    a.spec.duration = None;
-                    a.spec.permanent = s.end.is_none();
-                }
-                true
-            }
-        }
-    });
-    let mut extra: Vec<&LiveSchedule> =
-        live.values().filter(|s| !seen.contains(&s.key())).collect();
-    extra.sort_by_key(|s| s.key());
-    for s in extra {
-        let name = |map: &HashMap<String, String>, id: &str| {
-            map.get(id).cloned().unwrap_or_else(|| id.to_owned())
-        };
-        lines.push(format!(
-            "  + assignment {}/{} ({}, {}): in the service, not in the state (made outside pimplan)",
-            name(&names.groups, &s.group_id),
-            name(&names.principals, &s.principal_id),
-            s.role,
-            s.kind
-        ));
-    }
-    for p in &mut out.policies {
-        let Some(g) = p.spec.group_id.clone() else {
-            continue;
-        };
-        client.doing = format!(
-            "reading the {} policy of group {}",
-            p.spec.role, p.spec.group
-        );
-        let live = policy_settings(client, &g, p.spec.role, &names.principals)
-            .map_err(|e| e.to_string())?;
-        for (key, value) in &live {
-            if p.spec.settings.get(key) != Some(value) {
-                lines.push(format!(
-                    "  ~ policy {} ({}): {key} is {value} in the service, {} recorded",
-                    p.spec.group,
-                    p.spec.role,
-                    p.spec.settings.get(key).map_or("nothing", String::as_str)
-                ));
-            }
-        }
-        if !live.is_empty() {
-            p.spec.settings = live;
-        }
-    }
-    // The policies the workspace declares for groups with ids that the state does not
-    // record yet: the service holds them too, and the plan shows its change against them
-    // (not against Microsoft's defaults).
-    let desired = crate::plan::desired(ws);
-    for (spec, _) in &desired.policies {
-        let Some(g) = spec.group_id.as_deref() else {
-            continue;
-        };
-        if out.policy(&spec.key()).is_some() {
-            continue;
-        }
-        client.doing = format!("reading the {} policy of group {}", spec.role, spec.group);
-        let live =
-            policy_settings(client, g, spec.role, &names.principals).map_err(|e| e.to_string())?;
-        if live.is_empty() {
-            continue;
-        }
-        let spec = PolicySpec {
-            settings: live,
-            ..spec.clone()
-        };
-        out.policies.push(PolicyRecord {
-            key: spec.key(),
-            spec,
-            applied_at: now,
-            service: Some(Held::Same),
-        });
-    }
-    out.normalise();
-    Ok((out, lines))
-}
-
-/// Whether a refresh line is a difference (not a pending change checked, nor a request
-/// still waiting).
-pub fn is_drift(line: &str) -> bool {
-    !line.starts_with(PENDING) && !line.starts_with(REQUEST)
-}
-
-const PENDING: &str = "  ?";
-
-/// The drift section of a plan or of `pimplan drift`.
-pub fn drift_text(lines: &[String]) -> String {
-    let (drift, checked): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| is_drift(l));
-    let (requests, pending): (Vec<&String>, Vec<&String>) =
-        checked.into_iter().partition(|l| l.starts_with(REQUEST));
-    let mut text = String::new();
-    if !requests.is_empty() {
-        text.push_str(&format!(
-            "Requests the service had not carried out when they were applied, read again:\n\n{}\n\n",
-            requests.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n")
-        ));
-    }
-    if !pending.is_empty() {
-        text.push_str(&format!(
-            "Interrupted apply: {} change(s) it left pending, checked against the service (the next `pimplan apply --target graph` records this in the state):\n\n{}\n\n",
-            pending.len(),
-            pending.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n")
-        ));
-    }
-    if drift.is_empty() {
-        text.push_str("No drift: the service matches the state.\n");
-    } else {
-        text.push_str(&format!(
-            "Drift: changes made outside pimplan since the last apply:\n\n{}\n\nDrift: {} difference(s).\n",
-            drift.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n"),
-            drift.len()
-        ));
-    }
-    text
-}
-
-/// Run `f` on the workspace of `-c` (default `./pimplan.yaml`) with the run's "now" and the
-/// state file's path; a workspace that does not read fails the command.
-fn with_workspace(
-    args: &Arguments,
-    f: impl FnOnce(DateTime<FixedOffset>, &Workspace, PathBuf) -> miette::Result<ExitStatus>,
-) -> miette::Result<ExitStatus> {
-    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
-    let loaded = match crate::load::load(&root(args)) {
-        Ok(l) => l,
-        Err(e) => return Ok(fail(e)),
-    };
-    let Some(ws) = loaded.workspace.as_ref() else {
-        return Ok(fail("the workspace could not be read; run `pimplan lint`"));
-    };
-    match ws.settings.state_file(&loaded.root_dir) {
-        Ok(path) => f(clock.now(), ws, path),
-        Err(e) => Ok(fail(format!("{e}; run `pimplan lint`"))),
-    }
-}
-
-pub fn drift(args: &Arguments, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
-    with_workspace(args, |now, ws, path| {
-        let st = match state::read(&path) {
-            Ok(s) if !s.exists() => {
-                return Ok(fail(format!(
-                    "no state at {}; run `pimplan import`",
-                    path.display()
-                )));
-            }
-            Ok(s) => s,
-            Err(e) => return Ok(fail(e)),
-        };
-        let mut c = match executor(ws, verbose, now) {
-            Ok(c) => c,
-            Err(e) => return Ok(fail(e)),
-        };
-        // The service is compared with what it is known to hold: what an apply to the
-        // state alone recorded is not drift.
-        match refresh(&mut c, ws, &st.state.service_view(), now) {
-            Ok((_, lines)) => {
-                write_out(out, &drift_text(&lines))?;
-                Ok(if lines.iter().any(|l| is_drift(l)) {
-                    ExitStatus::Changes
-                } else {
-                    ExitStatus::Success
-                })
-            }
-            Err(e) => Ok(fail(e)),
-        }
-    })
-}
-
-/// A client for `plan --refresh`, from the workspace of the plan.
-pub fn refresher(
-    verbose: bool,
-    now: DateTime<FixedOffset>,
-) -> impl FnMut(&Workspace, &State) -> Result<(State, Vec<String>), String> {
-    move |ws, st| {
-        let mut c = executor(ws, verbose, now)?;
-        refresh(&mut c, ws, st, now)
-    }
-}
 
 fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
@@ -453,28 +149,26 @@ fn policy_yaml(settings: &BTreeMap<String, String>, indent: &str) -> String {
     out
 }
 
-pub struct ImportOptions<'a> {
-    pub groups: &'a [String],
-    pub generate_config: Option<&'a Path>,
+/// What `pimplan import` was asked.
+pub struct ImportRequest {
+    pub groups: Vec<String>,
+    pub generate_config: Option<PathBuf>,
     pub verbose: bool,
 }
 
 pub const IMPORTED: &str = "imported from Microsoft Graph";
 
-pub fn import(
-    args: &Arguments,
-    options: &ImportOptions<'_>,
+pub fn run(
+    cx: &RunContext,
+    options: &ImportRequest,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    with_workspace(args, |now, ws, path| {
-        let root = root(args);
-        if let Some(file) = options.generate_config
-            && let Some(refused) = crate::cli::refuse_overwrite(
-                "the generated YAML",
-                file,
-                Some(&path),
-                [root.as_path()],
-            )
+    let root = cx.root();
+    let now = cx.now();
+    with_workspace(&root, |ws, path| {
+        if let Some(file) = options.generate_config.as_deref()
+            && let Some(refused) =
+                refuse_overwrite("the generated YAML", file, Some(&path), [root.as_path()])
         {
             return Ok(fail(refused));
         }
@@ -486,7 +180,7 @@ fn import_into(
     ws: &Workspace,
     path: &Path,
     now: DateTime<FixedOffset>,
-    options: &ImportOptions<'_>,
+    options: &ImportRequest,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     if path.exists() {
@@ -644,7 +338,7 @@ fn import_into(
         group_ids.len(),
         path.display()
     );
-    if let Some(file) = options.generate_config {
+    if let Some(file) = options.generate_config.as_deref() {
         let mut yaml = format!(
             "# Generated by `pimplan import` at {}: what Microsoft Graph holds.\n",
             utc(now)

@@ -1,0 +1,227 @@
+//! The state against the service: `drift` and `plan --refresh` read the live schedules and
+//! policies of the groups the state records, and the state as the service has it comes back
+//! with a line per difference.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, FixedOffset, TimeDelta};
+
+use super::bodies::utc;
+use super::client::{Client, from_env, timeout_from_env};
+use super::executor::{GraphExecutor, principal_ids};
+use super::read::{LiveSchedule, policy_settings, schedules};
+use crate::apply::settle;
+use crate::config::model::{AssignmentType, Role, Workspace};
+use crate::state::{Held, PolicyRecord, PolicySpec, State};
+
+pub fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
+    let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
+    let (endpoints, credential) = from_env(tenant).map_err(|e| e.to_string())?;
+    let timeout = timeout_from_env().map_err(|e| e.to_string())?;
+    let mut c = Client::new(endpoints, credential, timeout);
+    c.verbose = verbose;
+    Ok(c)
+}
+
+/// Object id -> name, for the principals and the groups the workspace declares (apart: a
+/// group may be declared both as a group and, under another name, as a principal).
+pub struct Names {
+    pub principals: HashMap<String, String>,
+    pub groups: HashMap<String, String>,
+}
+
+pub fn names(ws: &Workspace) -> Names {
+    Names {
+        principals: ws
+            .principals
+            .iter()
+            .filter_map(|p| Some((p.id.as_ref()?.value.clone(), p.name.value.clone())))
+            .collect(),
+        groups: ws
+            .groups
+            .iter()
+            .filter_map(|g| Some((g.id.as_ref()?.value.clone(), g.name.value.clone())))
+            .collect(),
+    }
+}
+
+const SLACK: TimeDelta = TimeDelta::minutes(5);
+
+/// The Graph executor for `ws`: sign-in from the environment, approvers' ids from the files.
+pub fn executor(
+    ws: &Workspace,
+    verbose: bool,
+    now: DateTime<FixedOffset>,
+) -> Result<GraphExecutor, String> {
+    Ok(GraphExecutor::new(
+        client(ws, verbose)?,
+        now,
+        principal_ids(ws),
+    ))
+}
+
+/// Compare the state with the service: the state as the service has it, and a line per
+/// difference. Entries without object ids cannot be looked up and are left as they are.
+/// Changes left pending by an interrupted apply are first checked against the service
+/// (a line each, starting `  ?`), so that they do not show as drift.
+pub fn refresh(
+    executor: &mut GraphExecutor,
+    ws: &Workspace,
+    st: &State,
+    now: DateTime<FixedOffset>,
+) -> Result<(State, Vec<String>), String> {
+    let names = names(ws);
+    let (mut out, mut lines) = if !st.unsettled() {
+        (st.clone(), Vec::new())
+    } else {
+        settle(st, executor).map_err(|e| {
+            format!("cannot check the changes left pending by an interrupted apply: {e}")
+        })?
+    };
+    let client = &mut executor.client;
+    let groups: Vec<String> = {
+        let mut g: Vec<String> = out
+            .assignments
+            .iter()
+            .filter_map(|a| a.spec.group_id.clone())
+            .chain(out.policies.iter().filter_map(|p| p.spec.group_id.clone()))
+            .collect();
+        g.sort();
+        g.dedup();
+        g
+    };
+    let mut live: HashMap<(String, String, Role, AssignmentType), LiveSchedule> = HashMap::new();
+    for g in &groups {
+        let group = names.groups.get(g).map_or(g.as_str(), String::as_str);
+        client.doing = format!("reading the schedules of group {group}");
+        for s in schedules(client, g).map_err(|e| e.to_string())? {
+            live.insert(s.key(), s);
+        }
+    }
+    let mut seen = HashSet::new();
+    out.assignments.retain_mut(|a| {
+        let (Some(g), Some(p)) = (a.spec.group_id.clone(), a.spec.principal_id.clone()) else {
+            return true;
+        };
+        if a.ends_at.is_some_and(|e| e <= now) {
+            return true; // expired: the plan handles it
+        }
+        let key = (g, p, a.spec.role, a.spec.kind);
+        seen.insert(key.clone());
+        if a.request_status.is_some() {
+            return true; // a request not carried out yet: its line is settle's
+        }
+        let what = format!(
+            "assignment {}/{} ({}, {})",
+            a.spec.group, a.spec.principal, a.spec.role, a.spec.kind
+        );
+        match live.get(&key) {
+            None => {
+                lines.push(format!("  - {what}: removed in the service"));
+                false
+            }
+            Some(s) => {
+                let differs = match (s.end, a.ends_at) {
+                    (Some(x), Some(y)) => (x - y).abs() > SLACK,
+                    (None, None) => false,
+                    _ => true,
+                };
+                if differs {
+                    let show = |t: Option<DateTime<FixedOffset>>| {
+                        t.map_or_else(|| "never".to_owned(), utc)
+                    };
+                    lines.push(format!(
+                        "  ~ {what}: ends {} in the service, {} recorded",
+                        show(s.end),
+                        show(a.ends_at)
+                    ));
+                    a.ends_at = s.end;
+                    a.spec.end = s.end.map(utc);
+                    a.spec.duration = None;
+                    a.spec.permanent = s.end.is_none();
+                }
+                true
+            }
+        }
+    });
+    let mut extra: Vec<&LiveSchedule> =
+        live.values().filter(|s| !seen.contains(&s.key())).collect();
+    extra.sort_by_key(|s| s.key());
+    for s in extra {
+        let name = |map: &HashMap<String, String>, id: &str| {
+            map.get(id).cloned().unwrap_or_else(|| id.to_owned())
+        };
+        lines.push(format!(
+            "  + assignment {}/{} ({}, {}): in the service, not in the state (made outside pimplan)",
+            name(&names.groups, &s.group_id),
+            name(&names.principals, &s.principal_id),
+            s.role,
+            s.kind
+        ));
+    }
+    for p in &mut out.policies {
+        let Some(g) = p.spec.group_id.clone() else {
+            continue;
+        };
+        client.doing = format!(
+            "reading the {} policy of group {}",
+            p.spec.role, p.spec.group
+        );
+        let live = policy_settings(client, &g, p.spec.role, &names.principals)
+            .map_err(|e| e.to_string())?;
+        for (key, value) in &live {
+            if p.spec.settings.get(key) != Some(value) {
+                lines.push(format!(
+                    "  ~ policy {} ({}): {key} is {value} in the service, {} recorded",
+                    p.spec.group,
+                    p.spec.role,
+                    p.spec.settings.get(key).map_or("nothing", String::as_str)
+                ));
+            }
+        }
+        if !live.is_empty() {
+            p.spec.settings = live;
+        }
+    }
+    // The policies the workspace declares for groups with ids that the state does not
+    // record yet: the service holds them too, and the plan shows its change against them
+    // (not against Microsoft's defaults).
+    let desired = crate::plan::desired(ws);
+    for (spec, _) in &desired.policies {
+        let Some(g) = spec.group_id.as_deref() else {
+            continue;
+        };
+        if out.policy(&spec.key()).is_some() {
+            continue;
+        }
+        client.doing = format!("reading the {} policy of group {}", spec.role, spec.group);
+        let live =
+            policy_settings(client, g, spec.role, &names.principals).map_err(|e| e.to_string())?;
+        if live.is_empty() {
+            continue;
+        }
+        let spec = PolicySpec {
+            settings: live,
+            ..spec.clone()
+        };
+        out.policies.push(PolicyRecord {
+            key: spec.key(),
+            spec,
+            applied_at: now,
+            service: Some(Held::Same),
+        });
+    }
+    out.normalise();
+    Ok((out, lines))
+}
+
+/// A client for `plan --refresh`, from the workspace of the plan.
+pub fn refresher(
+    verbose: bool,
+    now: DateTime<FixedOffset>,
+) -> impl FnMut(&Workspace, &State) -> Result<(State, Vec<String>), String> {
+    move |ws, st| {
+        let mut c = executor(ws, verbose, now)?;
+        refresh(&mut c, ws, st, now)
+    }
+}

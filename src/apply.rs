@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::drift::{DriftItem, PendingOutcome, RequestOutcome};
 use crate::plan::end::{End, change_end, end_of};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
 use crate::state::store::{next_serial, write_backup, write_entries, write_state};
@@ -419,24 +420,24 @@ impl Ledger {
         }
     }
 
-    /// Make the state show what the target holds of `change`; a few words on what that was.
+    /// Make the state show what the target holds of `change`; what that was.
     fn observed(
         &mut self,
         change: &Change,
         observed: Observed,
         now: DateTime<FixedOffset>,
-    ) -> &'static str {
+    ) -> PendingOutcome {
         match observed {
             Observed::Done(applied) => {
                 self.record(change, applied, now);
-                "done (the service holds it)"
+                PendingOutcome::Done
             }
-            Observed::NotDone => "not done (the service does not hold it)",
+            Observed::NotDone => PendingOutcome::NotDone,
             Observed::OnlyRemoved => {
                 if let Some(b) = change.assignment_before() {
                     self.assignments.remove(&b.key);
                 }
-                "half done (the old assignment is removed in the service, the new one is not made)"
+                PendingOutcome::OnlyRemoved
             }
             Observed::Policy(settings) => {
                 if let Subject::Policy {
@@ -461,7 +462,7 @@ impl Ledger {
                         },
                     );
                 }
-                "partly done (the service holds some of its rules)"
+                PendingOutcome::PartlyDone
             }
         }
     }
@@ -630,19 +631,15 @@ pub fn apply(
     Ok(changes.len())
 }
 
-/// How [`settle`] begins its line on a request the service had not carried out yet.
-pub const REQUEST: &str = "  *";
-
 /// Check every pending change of `state` (see [`State::pending`]) against the target, and
 /// read again every request the service had not carried out yet
 /// (`AssignmentRecord::request_status`): the state as the target has it, with no pending
-/// entries, and a line per change on what was found (a request's line starts with
-/// [`REQUEST`], or `  -` when it ended without granting). Nothing is written; a failed read
-/// leaves the caller's state as it was.
+/// entries, and what was found of each ([`DriftItem::Pending`], [`DriftItem::Request`]).
+/// Nothing is written; a failed read leaves the caller's state as it was.
 pub fn settle(
     state: &State,
     executor: &mut dyn Executor,
-) -> Result<(State, Vec<String>), ExecError> {
+) -> Result<(State, Vec<DriftItem>), ExecError> {
     // Read against what the service is known to hold: what a state-only apply recorded but
     // never sent is not taken as held (the next plan for Graph sends it).
     let mut ledger = Ledger::new(state.service_view());
@@ -650,8 +647,11 @@ pub fn settle(
     let mut lines = Vec::new();
     for p in &pending {
         let observed = executor.observe(&p.change, p.started_at)?;
-        let what = ledger.observed(&p.change, observed, p.started_at);
-        lines.push(format!("  ? {}: {what}", p.change.address));
+        let outcome = ledger.observed(&p.change, observed, p.started_at);
+        lines.push(DriftItem::Pending {
+            address: p.change.address.clone(),
+            outcome,
+        });
     }
     // Requests the service had taken but not carried out: read each again.
     let waiting: Vec<String> = ledger
@@ -665,12 +665,17 @@ pub fn settle(
             continue;
         };
         let address = crate::plan::assignment_address(&record.spec);
-        let id = record.request_id.clone().unwrap_or_default();
+        let request_id = record.request_id.clone().unwrap_or_default();
+        let mut found = |outcome| {
+            lines.push(DriftItem::Request {
+                address: address.clone(),
+                request_id: request_id.clone(),
+                outcome,
+            });
+        };
         match executor.check_request(&record)? {
             RequestCheck::Done(applied) => {
-                lines.push(format!(
-                    "{REQUEST} {address}: request {id} is provisioned now; recorded as done"
-                ));
+                found(RequestOutcome::Provisioned);
                 record.request_status = None;
                 record.request_id = applied.request_id.or(record.request_id);
                 record.schedule_id = applied.schedule_id.or(record.schedule_id);
@@ -685,27 +690,23 @@ pub fn settle(
                 ledger.assignments.insert(key, record);
             }
             RequestCheck::Waiting(status) => {
-                lines.push(format!(
-                    "{REQUEST} {address}: request {id} is still {status} in the service; not granted yet"
-                ));
+                found(RequestOutcome::Waiting(status.clone()));
                 record.request_status = Some(status);
                 ledger.assignments.insert(key, record);
             }
-            RequestCheck::Ended(status) => lines.push(format!(
-                "  - {address}: request {id} ended {status} in the service without granting it; dropped from the state, so the plan proposes it again"
-            )),
+            RequestCheck::Ended(status) => found(RequestOutcome::Ended(status)),
         }
     }
     Ok((ledger.into_state(), lines))
 }
 
 /// [`settle`] the state at `path` (whose lock the caller holds) and write the result, keeping
-/// the state before as the backup. A line per pending change on what was found.
+/// the state before as the backup. What was found of each pending change and request.
 pub fn settle_pending(
     path: &Path,
     current: &LoadedState,
     executor: &mut dyn Executor,
-) -> Result<Vec<String>, ApplyError> {
+) -> Result<Vec<DriftItem>, ApplyError> {
     next_serial(path, current.state.serial)?;
     let (mut state, lines) = settle(&current.state, executor).map_err(ApplyError::Pending)?;
     if let Some(text) = &current.text {

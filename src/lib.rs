@@ -7,6 +7,7 @@ pub mod baseline;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod drift;
 pub mod entra_roles;
 pub mod exit;
 pub mod finding;

@@ -160,30 +160,7 @@ pub fn run(
             return Ok(fail("the state could not be read; nothing was applied"));
         };
         match settle_pending(&state_path, current, executor) {
-            Ok(lines) => {
-                let (interrupted, requests): (Vec<String>, Vec<String>) =
-                    lines.into_iter().partition(|l| l.starts_with("  ?"));
-                if !interrupted.is_empty() {
-                    write_out(
-                        out,
-                        &format!(
-                            "Checked {} change(s) left pending by an interrupted apply against the service, and recorded what it holds:\n{}\n\n",
-                            interrupted.len(),
-                            interrupted.join("\n")
-                        ),
-                    )?;
-                }
-                if !requests.is_empty() {
-                    write_out(
-                        out,
-                        &format!(
-                            "Read again {} request(s) the service had not carried out, and recorded what it holds:\n{}\n\n",
-                            requests.len(),
-                            requests.join("\n")
-                        ),
-                    )?;
-                }
-            }
+            Ok(items) => write_out(out, &render::drift::settled_text(&items))?,
             Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
         }
         run = match make(

@@ -5,9 +5,10 @@ use std::io::Write;
 use super::RunContext;
 use super::output::{fail, write_out};
 use super::workspace::with_workspace;
+use crate::drift::DriftItem;
 use crate::exit::ExitStatus;
 use crate::graph::refresh::{executor, refresh};
-use crate::render::drift::{drift_text, is_drift};
+use crate::render::drift::drift_text;
 use crate::state;
 
 pub fn run(cx: &RunContext, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
@@ -30,9 +31,9 @@ pub fn run(cx: &RunContext, verbose: bool, out: &mut dyn Write) -> miette::Resul
         // The service is compared with what it is known to hold: what an apply to the
         // state alone recorded is not drift.
         match refresh(&mut c, ws, &st.state.service_view(), now) {
-            Ok((_, lines)) => {
-                write_out(out, &drift_text(&lines))?;
-                Ok(if lines.iter().any(|l| is_drift(l)) {
+            Ok((_, items)) => {
+                write_out(out, &drift_text(&items))?;
+                Ok(if items.iter().any(DriftItem::is_drift) {
                     ExitStatus::Changes
                 } else {
                     ExitStatus::Success

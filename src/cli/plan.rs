@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use super::RunContext;
 use super::output::{PlanFormat, fail, plan_findings, refuse_overwrite, write_out};
 use crate::config::model::Target;
+use crate::config::model::Workspace;
+use crate::drift::DriftItem;
 use crate::exit::ExitStatus;
 use crate::graph::refresh::refresher;
-use crate::render::drift::{drift_text, is_drift};
+use crate::render::drift::{drift_text, pending_note};
 use crate::render::{self};
-use crate::state::{self, store};
+use crate::state::{State, store};
 
 /// What `pimplan plan` was asked.
 pub struct PlanRequest {
@@ -39,7 +41,16 @@ pub fn run(
     } = *options;
     let out_file = options.out_file.as_deref();
     let baseline = options.baseline.as_deref();
-    let mut refresher = refresher(false, cx.now());
+    // The plan driver's refresh hook takes lines of text: what the refresh found is kept
+    // here as data, and the driver gets it in words.
+    let mut refresh_service = refresher(false, cx.now());
+    let mut found: Option<Vec<DriftItem>> = None;
+    let mut refresher = |ws: &Workspace, st: &State| {
+        let (live, items) = refresh_service(ws, st)?;
+        let lines = items.iter().map(render::drift::line).collect();
+        found = Some(items);
+        Ok((live, lines))
+    };
     let refresh_hook: Option<crate::plan::make::Refresh<'_>> =
         if refresh { Some(&mut refresher) } else { None };
     let run = match crate::plan::make::make_with(
@@ -83,8 +94,9 @@ pub fn run(
             "the plan stopped at {errors} error-level finding(s); nothing was planned"
         )));
     };
-    if let Some(lines) = &run.drift {
-        let text = drift_text(lines);
+    let drift = run.drift.as_ref().and(found.as_deref());
+    if let Some(items) = drift {
+        let text = drift_text(items);
         match format {
             PlanFormat::Human => write_out(out, &format!("{text}\n"))?,
             _ => eprint!("{text}"),
@@ -97,7 +109,7 @@ pub fn run(
             _ => eprint!("{note}"),
         }
     }
-    if run.drift.is_none()
+    if drift.is_none()
         && let Some(note) = run.state.as_ref().and_then(|s| pending_note(&s.state))
     {
         match format {
@@ -132,48 +144,10 @@ pub fn run(
         }
     }
     // `--refresh` exits 2 when the service drifted from the state, as `drift` does.
-    let drifted = run
-        .drift
-        .as_ref()
-        .is_some_and(|lines| lines.iter().any(|l| is_drift(l)));
+    let drifted = drift.is_some_and(|items| items.iter().any(DriftItem::is_drift));
     Ok(if drifted || (detailed && !plan.is_empty()) {
         ExitStatus::Changes
     } else {
         ExitStatus::Success
     })
-}
-
-/// What a plan says of changes an interrupted apply left pending, and of requests the
-/// service had not carried out when they were applied.
-fn pending_note(st: &state::State) -> Option<String> {
-    let waiting: Vec<String> = st
-        .assignments
-        .iter()
-        .filter_map(|a| {
-            Some(format!(
-                "{} ({})",
-                crate::plan::assignment_address(&a.spec),
-                a.request_status.as_deref()?
-            ))
-        })
-        .collect();
-    let waiting_note = (!waiting.is_empty()).then(|| format!(
-        "Note: {} request(s) were taken by the service but not carried out yet when applied ({}): this plan counts them as made. `pimplan apply --target graph`, `plan --refresh` and `drift` read them again.\n\n",
-        waiting.len(),
-        waiting.join(", ")
-    ));
-    if st.pending.is_empty() {
-        return waiting_note;
-    }
-    let addresses: Vec<&str> = st
-        .pending
-        .iter()
-        .map(|p| p.change.address.as_str())
-        .collect();
-    Some(format!(
-        "Note: an interrupted apply left {} change(s) pending ({}): whether the service holds them is not known yet, so this plan counts them as not made. `pimplan apply --target graph` checks them against the service before it applies anything; `pimplan plan --refresh` shows what it finds.\n\n{}",
-        addresses.len(),
-        addresses.join(", "),
-        waiting_note.unwrap_or_default()
-    ))
 }

@@ -1,6 +1,6 @@
 //! The state against the service: `drift` and `plan --refresh` read the live schedules and
 //! policies of the groups the state records, and the state as the service has it comes back
-//! with a line per difference.
+//! with each difference ([`DriftItem`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,6 +12,7 @@ use super::executor::{GraphExecutor, principal_ids};
 use super::read::{LiveSchedule, policy_settings, schedules};
 use crate::apply::settle;
 use crate::config::model::{AssignmentType, Role, Workspace};
+use crate::drift::{AssignmentRef, DriftItem};
 use crate::state::{Held, PolicyRecord, PolicySpec, State};
 
 pub fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
@@ -60,16 +61,16 @@ pub fn executor(
     ))
 }
 
-/// Compare the state with the service: the state as the service has it, and a line per
-/// difference. Entries without object ids cannot be looked up and are left as they are.
-/// Changes left pending by an interrupted apply are first checked against the service
-/// (a line each, starting `  ?`), so that they do not show as drift.
+/// Compare the state with the service: the state as the service has it, and each difference.
+/// Entries without object ids cannot be looked up and are left as they are. Changes left
+/// pending by an interrupted apply, and requests the service had not carried out, are first
+/// checked against the service (see [`settle`]), so that they do not show as drift.
 pub fn refresh(
     executor: &mut GraphExecutor,
     ws: &Workspace,
     st: &State,
     now: DateTime<FixedOffset>,
-) -> Result<(State, Vec<String>), String> {
+) -> Result<(State, Vec<DriftItem>), String> {
     let names = names(ws);
     let (mut out, mut lines) = if !st.unsettled() {
         (st.clone(), Vec::new())
@@ -111,13 +112,15 @@ pub fn refresh(
         if a.request_status.is_some() {
             return true; // a request not carried out yet: its line is settle's
         }
-        let what = format!(
-            "assignment {}/{} ({}, {})",
-            a.spec.group, a.spec.principal, a.spec.role, a.spec.kind
-        );
+        let assignment = AssignmentRef {
+            group: a.spec.group.clone(),
+            principal: a.spec.principal.clone(),
+            role: a.spec.role,
+            kind: a.spec.kind,
+        };
         match live.get(&key) {
             None => {
-                lines.push(format!("  - {what}: removed in the service"));
+                lines.push(DriftItem::RemovedInService { assignment });
                 false
             }
             Some(s) => {
@@ -127,14 +130,11 @@ pub fn refresh(
                     _ => true,
                 };
                 if differs {
-                    let show = |t: Option<DateTime<FixedOffset>>| {
-                        t.map_or_else(|| "never".to_owned(), utc)
-                    };
-                    lines.push(format!(
-                        "  ~ {what}: ends {} in the service, {} recorded",
-                        show(s.end),
-                        show(a.ends_at)
-                    ));
+                    lines.push(DriftItem::EndDiffers {
+                        assignment,
+                        service: s.end,
+                        recorded: a.ends_at,
+                    });
                     a.ends_at = s.end;
                     a.spec.end = s.end.map(utc);
                     a.spec.duration = None;
@@ -151,13 +151,14 @@ pub fn refresh(
         let name = |map: &HashMap<String, String>, id: &str| {
             map.get(id).cloned().unwrap_or_else(|| id.to_owned())
         };
-        lines.push(format!(
-            "  + assignment {}/{} ({}, {}): in the service, not in the state (made outside pimplan)",
-            name(&names.groups, &s.group_id),
-            name(&names.principals, &s.principal_id),
-            s.role,
-            s.kind
-        ));
+        lines.push(DriftItem::MadeOutside {
+            assignment: AssignmentRef {
+                group: name(&names.groups, &s.group_id),
+                principal: name(&names.principals, &s.principal_id),
+                role: s.role,
+                kind: s.kind,
+            },
+        });
     }
     for p in &mut out.policies {
         let Some(g) = p.spec.group_id.clone() else {
@@ -171,12 +172,13 @@ pub fn refresh(
             .map_err(|e| e.to_string())?;
         for (key, value) in &live {
             if p.spec.settings.get(key) != Some(value) {
-                lines.push(format!(
-                    "  ~ policy {} ({}): {key} is {value} in the service, {} recorded",
-                    p.spec.group,
-                    p.spec.role,
-                    p.spec.settings.get(key).map_or("nothing", String::as_str)
-                ));
+                lines.push(DriftItem::PolicyDiffers {
+                    group: p.spec.group.clone(),
+                    role: p.spec.role,
+                    setting: key.clone(),
+                    service: value.clone(),
+                    recorded: p.spec.settings.get(key).cloned(),
+                });
             }
         }
         if !live.is_empty() {
@@ -215,11 +217,11 @@ pub fn refresh(
     Ok((out, lines))
 }
 
-/// A client for `plan --refresh`, from the workspace of the plan.
+/// A refresh for `plan --refresh`, with a client from the workspace of the plan.
 pub fn refresher(
     verbose: bool,
     now: DateTime<FixedOffset>,
-) -> impl FnMut(&Workspace, &State) -> Result<(State, Vec<String>), String> {
+) -> impl FnMut(&Workspace, &State) -> Result<(State, Vec<DriftItem>), String> {
     move |ws, st| {
         let mut c = executor(ws, verbose, now)?;
         refresh(&mut c, ws, st, now)

@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use super::RunContext;
 use super::output::{confirm_with, fail, plan_findings, write_out};
-use crate::apply::{Fresh, StateExecutor, apply as apply_plan, check_fresh, settle_pending};
+use crate::apply::{
+    Fresh, Reconciled, StateExecutor, apply as apply_plan, check_fresh, check_target,
+    needs_settling, reconcile, settle_pending,
+};
 use crate::config::model::Target;
 use crate::exit::ExitStatus;
 use crate::graph::refresh::executor;
 use crate::plan::Plan;
 use crate::plan::make::{early_state_path, make};
 use crate::render;
-use crate::state::{self, StateError, store};
+use crate::state::store;
 
 /// What `pimplan apply` was asked.
 pub struct ApplyRequest {
@@ -26,12 +29,6 @@ pub struct ApplyRequest {
     pub lock_timeout: Duration,
     pub target: Option<Target>,
     pub verbose: bool,
-}
-
-/// Whether every change of `part` is in `whole`, in the same order.
-fn is_part_of(part: &[crate::plan::Change], whole: &[crate::plan::Change]) -> bool {
-    let mut rest = whole.iter();
-    part.iter().all(|c| rest.any(|w| w == c))
 }
 
 fn confirm(out: &mut dyn Write) -> miette::Result<bool> {
@@ -117,18 +114,10 @@ pub fn run(
         }
     }
     // A saved plan must have been made for where this apply sends.
-    if let (Some(saved_target), Some(plan)) = (
-        saved.as_ref().and_then(|s| s.target.as_ref()),
-        run.plan.as_ref(),
-    ) && plan.target.as_ref() != Some(saved_target)
+    if let (Some(saved), Some(plan)) = (&saved, &run.plan)
+        && let Err(e) = check_target(saved, plan)
     {
-        return Ok(fail(StateError::Stale(format!(
-            "it was made for {}, and this apply goes to {}",
-            saved_target.describe(),
-            plan.target
-                .as_ref()
-                .map_or_else(String::new, crate::plan::Destination::describe)
-        ))));
+        return Ok(fail(e));
     }
     // A saved plan must have been made from the state as it is now, or as an interrupted
     // apply of the same plan left it; checked before anything is settled or written.
@@ -142,38 +131,33 @@ pub fn run(
     let mut settled = false;
     // Changes an interrupted apply left pending, and requests the service had not carried
     // out, are checked against the service and the state records what it holds, before
-    // anything is planned from it (a state-only apply leaves waiting requests as they are).
-    if let Some(st) = run.state.as_ref().map(|s| &s.state)
-        && st.unsettled()
-        && (graph_executor.is_some() || !st.pending.is_empty())
-    {
-        let pending = &st.pending;
-        let addresses: Vec<&str> = pending.iter().map(|p| p.change.address.as_str()).collect();
-        let Some(executor) = graph_executor.as_mut() else {
-            return Ok(fail(format!(
-                "the state has {} change(s) left pending by an interrupted apply to Microsoft Graph ({}); run `pimplan apply --target graph`, which checks them against the service first; nothing was applied",
-                pending.len(),
-                addresses.join(", ")
-            )));
-        };
-        let Some(current) = run.state.as_ref() else {
-            return Ok(fail("the state could not be read; nothing was applied"));
-        };
-        match settle_pending(&state_path, current, executor) {
-            Ok(items) => write_out(out, &render::drift::settled_text(&items))?,
-            Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
-        }
-        run = match make(
-            &root,
-            clock,
-            options.allow_mass_removal,
-            target,
-            baseline.as_deref(),
-        ) {
-            Ok(run) => run,
+    // anything is planned from it.
+    if let Some(current) = run.state.as_ref() {
+        match needs_settling(&current.state, graph_executor.is_some()) {
+            Ok(false) => {}
             Err(e) => return Ok(fail(e)),
-        };
-        settled = true;
+            Ok(true) => {
+                // Settling needs the service: `needs_settling` said so only with one.
+                let Some(executor) = graph_executor.as_mut() else {
+                    return Ok(fail("the state could not be settled; nothing was applied"));
+                };
+                match settle_pending(&state_path, current, executor) {
+                    Ok(items) => write_out(out, &render::drift::settled_text(&items))?,
+                    Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
+                }
+                run = match make(
+                    &root,
+                    clock,
+                    options.allow_mass_removal,
+                    target,
+                    baseline.as_deref(),
+                ) {
+                    Ok(run) => run,
+                    Err(e) => return Ok(fail(e)),
+                };
+                settled = true;
+            }
+        }
     }
     let current = run.state.take();
     let (Some(plan), Some(current)) = (run.plan.as_ref(), current) else {
@@ -182,33 +166,21 @@ pub fn run(
         ));
     };
     let plan = match &saved {
-        Some(saved) if saved.changes == plan.changes => saved,
-        // The interrupted apply had made some of the saved plan's changes: the rest, all of
-        // them approved with the saved plan, are still to do. (The interrupted apply was of
-        // this plan, or the plan was made while its changes were pending.)
-        Some(saved)
-            if (settled || fresh == Fresh::Continued)
-                && is_part_of(&plan.changes, &saved.changes) =>
-        {
-            write_out(
-                out,
-                &format!(
-                    "{} change(s) of the saved plan were made by the interrupted apply; the other {} are applied.\n\n",
-                    saved.changes.len() - plan.changes.len(),
-                    plan.changes.len()
-                ),
-            )?;
-            plan
-        }
-        Some(saved) => {
-            let which = crate::plan::changes_differ(&saved.changes, &plan.changes);
-            return Ok(fail(StateError::Stale(if which.is_empty() {
-                "the changes it would make now differ from the saved ones".to_owned()
-            } else {
-                format!("the changes it would make now differ from the saved ones: {which}")
-            })));
-        }
         None => plan,
+        Some(saved) => match reconcile(saved, plan, settled || fresh == Fresh::Continued) {
+            Ok(Reconciled::Saved(saved)) => saved,
+            Ok(Reconciled::Rest { plan, made }) => {
+                write_out(
+                    out,
+                    &format!(
+                        "{made} change(s) of the saved plan were made by the interrupted apply; the other {} are applied.\n\n",
+                        plan.changes.len()
+                    ),
+                )?;
+                plan
+            }
+            Err(e) => return Ok(fail(e)),
+        },
     };
     write_out(out, &render::plan::human(plan, cx.color))?;
     if plan.is_empty() {
@@ -259,15 +231,14 @@ pub fn run(
     );
     progress.finish();
     match applied {
-        Ok(n) => {
-            let serial = state::read(&state_path)
-                .map(|s| s.state.serial)
-                .unwrap_or_default();
+        Ok(done) => {
             write_out(
                 out,
                 &format!(
-                    "\nApply complete: {n} change(s) recorded in `{}` (serial {serial}).\n",
-                    state_path.display()
+                    "\nApply complete: {} change(s) recorded in `{}` (serial {}).\n",
+                    done.changes,
+                    state_path.display(),
+                    done.serial
                 ),
             )?;
             Ok(ExitStatus::Success)

@@ -2,5 +2,6 @@
 pub mod bodies;
 pub mod client;
 pub mod executor;
+pub mod import;
 pub mod read;
 pub mod refresh;

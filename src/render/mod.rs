@@ -2,6 +2,7 @@
 pub mod drift;
 pub mod github;
 pub mod human;
+pub mod import_yaml;
 pub mod json;
 pub mod plan;
 pub mod rule_docs;

@@ -13,7 +13,7 @@ use crate::apply::{
 };
 use crate::config::model::Target;
 use crate::exit::ExitStatus;
-use crate::graph::refresh::executor;
+use crate::graph::session::executor;
 use crate::plan::Plan;
 use crate::plan::make::{early_state_path, make};
 use crate::render;

@@ -7,7 +7,8 @@ use super::output::{fail, write_out};
 use super::workspace::with_workspace;
 use crate::drift::DriftItem;
 use crate::exit::ExitStatus;
-use crate::graph::refresh::{executor, refresh};
+use crate::graph::refresh::refresh;
+use crate::graph::session::executor;
 use crate::render::drift::drift_text;
 use crate::state;
 

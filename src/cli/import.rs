@@ -13,7 +13,7 @@ use super::workspace::with_workspace;
 use crate::config::model::Workspace;
 use crate::exit::ExitStatus;
 use crate::graph::import::{group_ids, import};
-use crate::graph::refresh::client;
+use crate::graph::session::client;
 use crate::render;
 use crate::state::store;
 

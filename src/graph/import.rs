@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset};
 use super::bodies::utc;
 use super::client::{Client, GraphError};
 use super::read::{policy_settings, schedules};
-use super::refresh::names;
+use super::session::names;
 use crate::config::model::{Role, Workspace};
 use crate::state::{AssignmentRecord, AssignmentSpec, Held, PolicyRecord, PolicySpec, State};
 

@@ -7,59 +7,15 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
 use super::bodies::utc;
-use super::client::{Client, from_env, timeout_from_env};
-use super::executor::{GraphExecutor, principal_ids};
+use super::executor::GraphExecutor;
 use super::read::{LiveSchedule, policy_settings, schedules};
+use super::session::{executor, names};
 use crate::apply::settle;
 use crate::config::model::{AssignmentType, Role, Workspace};
 use crate::drift::{AssignmentRef, DriftItem};
 use crate::state::{Held, PolicyRecord, PolicySpec, State};
 
-pub fn client(ws: &Workspace, verbose: bool) -> Result<Client, String> {
-    let tenant = ws.settings.tenant_id.as_ref().map(|t| t.value.as_str());
-    let (endpoints, credential) = from_env(tenant).map_err(|e| e.to_string())?;
-    let timeout = timeout_from_env().map_err(|e| e.to_string())?;
-    let mut c = Client::new(endpoints, credential, timeout);
-    c.verbose = verbose;
-    Ok(c)
-}
-
-/// Object id -> name, for the principals and the groups the workspace declares (apart: a
-/// group may be declared both as a group and, under another name, as a principal).
-pub struct Names {
-    pub principals: HashMap<String, String>,
-    pub groups: HashMap<String, String>,
-}
-
-pub fn names(ws: &Workspace) -> Names {
-    Names {
-        principals: ws
-            .principals
-            .iter()
-            .filter_map(|p| Some((p.id.as_ref()?.value.clone(), p.name.value.clone())))
-            .collect(),
-        groups: ws
-            .groups
-            .iter()
-            .filter_map(|g| Some((g.id.as_ref()?.value.clone(), g.name.value.clone())))
-            .collect(),
-    }
-}
-
 const SLACK: TimeDelta = TimeDelta::minutes(5);
-
-/// The Graph executor for `ws`: sign-in from the environment, approvers' ids from the files.
-pub fn executor(
-    ws: &Workspace,
-    verbose: bool,
-    now: DateTime<FixedOffset>,
-) -> Result<GraphExecutor, String> {
-    Ok(GraphExecutor::new(
-        client(ws, verbose)?,
-        now,
-        principal_ids(ws),
-    ))
-}
 
 /// Compare the state with the service: the state as the service has it, and each difference.
 /// Entries without object ids cannot be looked up and are left as they are. Changes left

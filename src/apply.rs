@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::drift::{DriftItem, PendingOutcome, RequestOutcome};
 use crate::plan::end::{End, change_end, end_of};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
 use crate::state::store::{next_serial, write_backup, write_entries, write_state};
@@ -127,6 +128,104 @@ pub enum ApplyError {
     },
     #[error("cannot check the changes left pending by an interrupted apply: {0}")]
     Pending(ExecError),
+    /// Changes left pending by an apply to Microsoft Graph, met by an apply that does not
+    /// go there: only the service can say whether they were made.
+    #[error(
+        "the state has {} change(s) left pending by an interrupted apply to Microsoft Graph ({}); run `pimplan apply --target graph`, which checks them against the service first; nothing was applied",
+        .0.len(),
+        .0.join(", ")
+    )]
+    PendingElsewhere(Vec<String>),
+}
+
+/// What an apply did: how many changes it recorded, and the serial of the state it wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub changes: usize,
+    pub serial: u64,
+}
+
+/// A saved plan must have been made for where this apply sends (`fresh` is the plan made
+/// now, for this apply's destination).
+pub fn check_target(saved: &Plan, fresh: &Plan) -> Result<(), StateError> {
+    match &saved.target {
+        Some(then) if fresh.target.as_ref() != Some(then) => Err(StateError::Stale(format!(
+            "it was made for {}, and this apply goes to {}",
+            then.describe(),
+            fresh
+                .target
+                .as_ref()
+                .map_or_else(String::new, crate::plan::Destination::describe)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the state must be settled ([`settle_pending`]) before anything is planned from
+/// it: changes an interrupted apply left pending always, requests the service had not
+/// carried out only for an apply to Microsoft Graph (a state-only apply leaves them as they
+/// are). Pending changes met by an apply that does not go to the service are an error.
+pub fn needs_settling(st: &State, to_graph: bool) -> Result<bool, ApplyError> {
+    if !st.unsettled() {
+        return Ok(false);
+    }
+    if to_graph {
+        return Ok(true);
+    }
+    if st.pending.is_empty() {
+        // Only requests still waiting: a state-only apply leaves them as they are.
+        return Ok(false);
+    }
+    Err(ApplyError::PendingElsewhere(
+        st.pending
+            .iter()
+            .map(|p| p.change.address.clone())
+            .collect(),
+    ))
+}
+
+/// How a saved plan meets the plan made now from the state as it is (see [`reconcile`]).
+#[derive(Debug, PartialEq)]
+pub enum Reconciled<'a> {
+    /// The same changes: the saved plan is applied, as it was approved.
+    Saved(&'a Plan),
+    /// An interrupted apply had made `made` of the saved plan's changes: the rest, the plan
+    /// made now, all of them approved with the saved plan, are still to do.
+    Rest { plan: &'a Plan, made: usize },
+}
+
+/// The plan an apply of the saved plan `saved` carries out, given the plan made now.
+/// `continued`: the state was settled before planning, or descends from the saved plan's
+/// state through an interrupted apply of it ([`Fresh::Continued`]); only then may the plan
+/// made now be a part of the saved one. Any other difference makes the saved plan stale.
+pub fn reconcile<'a>(
+    saved: &'a Plan,
+    fresh: &'a Plan,
+    continued: bool,
+) -> Result<Reconciled<'a>, StateError> {
+    if saved.changes == fresh.changes {
+        return Ok(Reconciled::Saved(saved));
+    }
+    // (The interrupted apply was of this plan, or the plan was made while its changes were
+    // pending.)
+    if continued && is_part_of(&fresh.changes, &saved.changes) {
+        return Ok(Reconciled::Rest {
+            plan: fresh,
+            made: saved.changes.len() - fresh.changes.len(),
+        });
+    }
+    let which = crate::plan::changes_differ(&saved.changes, &fresh.changes);
+    Err(StateError::Stale(if which.is_empty() {
+        "the changes it would make now differ from the saved ones".to_owned()
+    } else {
+        format!("the changes it would make now differ from the saved ones: {which}")
+    }))
+}
+
+/// Whether every change of `part` is in `whole`, in the same order.
+fn is_part_of(part: &[Change], whole: &[Change]) -> bool {
+    let mut rest = whole.iter();
+    part.iter().all(|c| rest.any(|w| w == c))
 }
 
 /// How a saved plan stands to the state it meets (see [`check_fresh`]).
@@ -419,24 +518,24 @@ impl Ledger {
         }
     }
 
-    /// Make the state show what the target holds of `change`; a few words on what that was.
+    /// Make the state show what the target holds of `change`; what that was.
     fn observed(
         &mut self,
         change: &Change,
         observed: Observed,
         now: DateTime<FixedOffset>,
-    ) -> &'static str {
+    ) -> PendingOutcome {
         match observed {
             Observed::Done(applied) => {
                 self.record(change, applied, now);
-                "done (the service holds it)"
+                PendingOutcome::Done
             }
-            Observed::NotDone => "not done (the service does not hold it)",
+            Observed::NotDone => PendingOutcome::NotDone,
             Observed::OnlyRemoved => {
                 if let Some(b) = change.assignment_before() {
                     self.assignments.remove(&b.key);
                 }
-                "half done (the old assignment is removed in the service, the new one is not made)"
+                PendingOutcome::OnlyRemoved
             }
             Observed::Policy(settings) => {
                 if let Subject::Policy {
@@ -461,7 +560,7 @@ impl Ledger {
                         },
                     );
                 }
-                "partly done (the service holds some of its rules)"
+                PendingOutcome::PartlyDone
             }
         }
     }
@@ -500,7 +599,7 @@ impl Pacer {
 }
 
 /// Apply `plan` to the state at `path` (whose lock the caller holds), one change at a time.
-/// Returns how many changes were applied. With no changes, nothing is written.
+/// Returns how many changes were applied and the serial written. With no changes, nothing is written.
 ///
 /// What is on disk is always the truth, or says where it is not known: the changes done so
 /// far are recorded, and, for a remote target, the changes about to be sent are marked
@@ -521,10 +620,13 @@ pub fn apply(
     executor: &mut dyn Executor,
     now: DateTime<FixedOffset>,
     progress: &mut dyn FnMut(usize),
-) -> Result<usize, ApplyError> {
+) -> Result<ApplyOutcome, ApplyError> {
     let changes = &plan.changes;
     if changes.is_empty() {
-        return Ok(0);
+        return Ok(ApplyOutcome {
+            changes: 0,
+            serial: current.state.serial,
+        });
     }
     // A serial that cannot grow is refused before anything, the backup too, is written.
     next_serial(path, current.state.serial)?;
@@ -627,22 +729,21 @@ pub fn apply(
     ledger.header.pending.clear();
     ledger.header.applying = None;
     ledger.write(path)?;
-    Ok(changes.len())
+    Ok(ApplyOutcome {
+        changes: changes.len(),
+        serial: ledger.header.serial,
+    })
 }
-
-/// How [`settle`] begins its line on a request the service had not carried out yet.
-pub const REQUEST: &str = "  *";
 
 /// Check every pending change of `state` (see [`State::pending`]) against the target, and
 /// read again every request the service had not carried out yet
 /// (`AssignmentRecord::request_status`): the state as the target has it, with no pending
-/// entries, and a line per change on what was found (a request's line starts with
-/// [`REQUEST`], or `  -` when it ended without granting). Nothing is written; a failed read
-/// leaves the caller's state as it was.
+/// entries, and what was found of each ([`DriftItem::Pending`], [`DriftItem::Request`]).
+/// Nothing is written; a failed read leaves the caller's state as it was.
 pub fn settle(
     state: &State,
     executor: &mut dyn Executor,
-) -> Result<(State, Vec<String>), ExecError> {
+) -> Result<(State, Vec<DriftItem>), ExecError> {
     // Read against what the service is known to hold: what a state-only apply recorded but
     // never sent is not taken as held (the next plan for Graph sends it).
     let mut ledger = Ledger::new(state.service_view());
@@ -650,8 +751,11 @@ pub fn settle(
     let mut lines = Vec::new();
     for p in &pending {
         let observed = executor.observe(&p.change, p.started_at)?;
-        let what = ledger.observed(&p.change, observed, p.started_at);
-        lines.push(format!("  ? {}: {what}", p.change.address));
+        let outcome = ledger.observed(&p.change, observed, p.started_at);
+        lines.push(DriftItem::Pending {
+            address: p.change.address.clone(),
+            outcome,
+        });
     }
     // Requests the service had taken but not carried out: read each again.
     let waiting: Vec<String> = ledger
@@ -665,12 +769,17 @@ pub fn settle(
             continue;
         };
         let address = crate::plan::assignment_address(&record.spec);
-        let id = record.request_id.clone().unwrap_or_default();
+        let request_id = record.request_id.clone().unwrap_or_default();
+        let mut found = |outcome| {
+            lines.push(DriftItem::Request {
+                address: address.clone(),
+                request_id: request_id.clone(),
+                outcome,
+            });
+        };
         match executor.check_request(&record)? {
             RequestCheck::Done(applied) => {
-                lines.push(format!(
-                    "{REQUEST} {address}: request {id} is provisioned now; recorded as done"
-                ));
+                found(RequestOutcome::Provisioned);
                 record.request_status = None;
                 record.request_id = applied.request_id.or(record.request_id);
                 record.schedule_id = applied.schedule_id.or(record.schedule_id);
@@ -685,27 +794,23 @@ pub fn settle(
                 ledger.assignments.insert(key, record);
             }
             RequestCheck::Waiting(status) => {
-                lines.push(format!(
-                    "{REQUEST} {address}: request {id} is still {status} in the service; not granted yet"
-                ));
+                found(RequestOutcome::Waiting(status.clone()));
                 record.request_status = Some(status);
                 ledger.assignments.insert(key, record);
             }
-            RequestCheck::Ended(status) => lines.push(format!(
-                "  - {address}: request {id} ended {status} in the service without granting it; dropped from the state, so the plan proposes it again"
-            )),
+            RequestCheck::Ended(status) => found(RequestOutcome::Ended(status)),
         }
     }
     Ok((ledger.into_state(), lines))
 }
 
 /// [`settle`] the state at `path` (whose lock the caller holds) and write the result, keeping
-/// the state before as the backup. A line per pending change on what was found.
+/// the state before as the backup. What was found of each pending change and request.
 pub fn settle_pending(
     path: &Path,
     current: &LoadedState,
     executor: &mut dyn Executor,
-) -> Result<Vec<String>, ApplyError> {
+) -> Result<Vec<DriftItem>, ApplyError> {
     next_serial(path, current.state.serial)?;
     let (mut state, lines) = settle(&current.state, executor).map_err(ApplyError::Pending)?;
     if let Some(text) = &current.text {
@@ -713,4 +818,89 @@ pub fn settle_pending(
     }
     write_state(path, &mut state)?;
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(group: &str) -> Change {
+        Change {
+            action: Action::Create,
+            reason: None,
+            address: format!("policy {group} (member)"),
+            subject: Subject::Policy {
+                before: None,
+                after: None,
+            },
+        }
+    }
+
+    fn plan(groups: &[&str]) -> Plan {
+        Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            created_at: DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+                .unwrap_or_else(|e| unreachable!("{e}")),
+            state: crate::plan::StateRef {
+                lineage: None,
+                serial: 0,
+                checksum: String::new(),
+            },
+            workspace_checksum: String::new(),
+            workspace_files: BTreeMap::new(),
+            target: None,
+            changes: groups.iter().map(|g| policy(g)).collect(),
+            findings: Vec::new(),
+            baseline: None,
+            baselined: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reconcile_takes_the_saved_plan_its_rest_or_calls_it_stale() {
+        let saved = plan(&["a", "b", "c"]);
+        let same = plan(&["a", "b", "c"]);
+        let rest = plan(&["b", "c"]);
+        let other = plan(&["b", "d"]);
+        assert_eq!(
+            reconcile(&saved, &same, false).ok(),
+            Some(Reconciled::Saved(&saved))
+        );
+        assert_eq!(
+            reconcile(&saved, &rest, true).ok(),
+            Some(Reconciled::Rest {
+                plan: &rest,
+                made: 1
+            })
+        );
+        // The rest of a plan is taken only after an interrupted apply of it.
+        assert!(matches!(
+            reconcile(&saved, &rest, false),
+            Err(StateError::Stale(_))
+        ));
+        let stale = reconcile(&saved, &other, true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(stale.contains("differ from the saved ones: "), "{stale}");
+    }
+
+    #[test]
+    fn settling_needs_the_service_for_pending_changes_only() {
+        let mut st = State::new();
+        assert!(matches!(needs_settling(&st, true), Ok(false)));
+        st.pending.push(crate::state::Pending {
+            change: policy("a"),
+            started_at: DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+                .unwrap_or_else(|e| unreachable!("{e}")),
+        });
+        assert!(matches!(needs_settling(&st, true), Ok(true)));
+        let elsewhere = needs_settling(&st, false).err().map(|e| e.to_string());
+        assert_eq!(
+            elsewhere.as_deref(),
+            Some(
+                "the state has 1 change(s) left pending by an interrupted apply to Microsoft Graph (policy a (member)); run `pimplan apply --target graph`, which checks them against the service first; nothing was applied"
+            )
+        );
+    }
 }

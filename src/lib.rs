@@ -7,13 +7,9 @@
 pub mod apply;
 pub mod baseline;
 pub mod cli;
-pub mod cli_graph;
-pub mod cli_init;
-pub mod cli_lint;
-pub mod cli_plan;
-pub mod cli_state;
 pub mod clock;
 pub mod config;
+pub mod drift;
 pub mod entra_roles;
 pub mod exit;
 pub mod finding;

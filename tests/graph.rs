@@ -1151,3 +1151,54 @@ fn import_adopts_a_tenant_in_one_step() {
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 }
+
+/// `import` makes the state under its lock, as `apply` writes it: while another pimplan
+/// holds the lock it fails at once with the lock error and writes nothing; once the lock is
+/// gone the same import makes the state, and leaves no lock behind.
+#[test]
+fn import_takes_the_state_lock() {
+    let server = Server::start();
+    let source = example();
+    assert_eq!(pimplan(&server, source.path(), T0, APPLY, &[]).code, 0);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("pimplan.yaml"),
+        "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\ninclude: [imported.yaml]\n",
+    )
+    .unwrap_or(());
+    let lock = dir.join("pimplan.state.json.lock");
+    let holder = json!({
+        "id": "x", "pid": 4242, "host": "build-agent-7", "user": "deploy",
+        "since": "2026-12-01T00:00:00Z", "command": "pimplan apply",
+    });
+    std::fs::write(&lock, holder.to_string()).unwrap_or(());
+    let args = [
+        "import",
+        "--group",
+        "3d2e4f5a-6b7c-4d8e-9fa0-b1c2d3e4f5a6",
+        "--generate-config",
+        "imported.yaml",
+    ];
+    let locked = pimplan(&server, dir, T0, &args, &[]);
+    assert_eq!(locked.code, 1, "{}{}", locked.stdout, locked.stderr);
+    assert!(
+        locked
+            .stderr
+            .contains("error: the state `pimplan.state.json` is locked by")
+            && locked.stderr.contains("build-agent-7")
+            && locked.stderr.contains("run `pimplan force-unlock`"),
+        "{}",
+        locked.stderr
+    );
+    assert!(!dir.join("pimplan.state.json").exists());
+    assert!(!dir.join("imported.yaml").exists());
+    assert!(lock.exists(), "the other pimplan's lock was removed");
+
+    std::fs::remove_file(&lock).unwrap_or(());
+    let run = pimplan(&server, dir, T0, &args, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(dir.join("pimplan.state.json").is_file());
+    assert!(dir.join("imported.yaml").is_file());
+    assert!(!lock.exists(), "import left its lock behind");
+}

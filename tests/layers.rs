@@ -31,14 +31,7 @@ const LAYERS: &[&[&str]] = &[
     &["lint", "plan_run", "apply", "baseline", "init"],
     &["graph"],
     &["render"],
-    &[
-        "cli",
-        "cli_graph",
-        "cli_init",
-        "cli_lint",
-        "cli_plan",
-        "cli_state",
-    ],
+    &["cli"],
 ];
 
 /// The named exception: `config` and `load` may name the loader rules (`rules::pim00N_*`),
@@ -220,4 +213,161 @@ fn references_reads_use_lines_groups_and_paths() {
             ("plan", ""),
         ]
     );
+}
+
+/// The files of `src/cli/` that are no command: the clap definitions, the dispatch, and what
+/// the commands share.
+const CLI_SHARED: &[&str] = &["mod", "arguments", "output", "workspace"];
+
+/// Code lines of `text` (comment lines left out), string literals blanked, so that a word in
+/// a message or a doc comment is not taken for a name.
+fn code_only(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in line.chars() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    in_string = false;
+                }
+                out.push(' ');
+            } else {
+                if c == '"' {
+                    in_string = true;
+                }
+                out.push(c);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether `word` occurs in `code` as a whole identifier.
+fn names_word(code: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// The modules `code` names under `prefix` (`super::`, `cli::` as in `crate::cli::`), each item of a
+/// `{a, b::c}` group too.
+fn modules_under(code: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (at, _) in code.match_indices(prefix) {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &code[at + prefix.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inner = &group[..group.find('}').unwrap_or(group.len())];
+            out.extend(
+                inner
+                    .split(',')
+                    .map(|i| ident_at(i.trim()).to_owned())
+                    .filter(|i| !i.is_empty()),
+            );
+        } else {
+            out.push(ident_at(rest).to_owned());
+        }
+    }
+    out
+}
+
+/// What is wrong with the command-layer file `name` (`src/cli/NAME.rs`) of text `text`:
+/// naming clap or the argument types, or another command file.
+fn cli_file_problems(name: &str, text: &str, commands: &[String]) -> Vec<String> {
+    if matches!(name, "mod" | "arguments") {
+        return Vec::new();
+    }
+    let code = code_only(text);
+    let mut problems = Vec::new();
+    for word in [
+        "clap",
+        "clap_complete",
+        "clap_mangen",
+        "arguments",
+        "Arguments",
+    ] {
+        if names_word(&code, word) {
+            problems.push(format!(
+                "src/cli/{name}.rs names `{word}`: only cli/mod.rs and cli/arguments.rs see the clap types; take a plain request instead"
+            ));
+        }
+    }
+    for prefix in ["super::", "cli::"] {
+        for module in modules_under(&code, prefix) {
+            if module != name && commands.contains(&module) {
+                problems.push(format!(
+                    "src/cli/{name}.rs names the command file `{module}` ({prefix}{module}): command files never import each other; move what they share to cli/output.rs, cli/workspace.rs or below cli"
+                ));
+            }
+        }
+    }
+    problems.dedup();
+    problems
+}
+
+#[test]
+fn cli_command_files_see_no_clap_and_not_each_other() -> Result<(), String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files).map_err(|e| format!("cannot list src/cli/: {e}"))?;
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|f| Some(f.file_stem()?.to_string_lossy().into_owned()))
+        .collect();
+    let commands: Vec<String> = names
+        .iter()
+        .filter(|n| !CLI_SHARED.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    if commands.len() < 5 {
+        return Err(format!("src/cli/ holds only {names:?}"));
+    }
+    let mut problems = Vec::new();
+    for (file, name) in files.iter().zip(&names) {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{name}: {e}"))?;
+        problems.extend(cli_file_problems(name, &text, &commands));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+#[test]
+fn cli_file_problems_finds_clap_arguments_and_other_commands() {
+    let commands: Vec<String> = ["plan", "apply", "state"].map(str::to_owned).to_vec();
+    let clean = "use super::RunContext;\nuse super::output::{fail, write_out};\n\
+                 // the clap arguments, super::plan\n\
+                 let m = \"a clap of arguments from super::plan\";\n";
+    assert!(cli_file_problems("apply", clean, &commands).is_empty());
+    for bad in [
+        "use clap::Args;\n",
+        "fn f(a: &super::arguments::PlanArgs) {}\n",
+        "fn f(a: &crate::cli::Arguments) {}\n",
+        "use super::plan::findings;\n",
+        "use super::{output, state::list};\n",
+        "let x = crate::cli::plan::run;\n",
+    ] {
+        assert_eq!(
+            cli_file_problems("apply", bad, &commands).len(),
+            1,
+            "not caught: {bad}"
+        );
+    }
+    // A file names itself, and mod.rs and arguments.rs may name clap.
+    assert!(cli_file_problems("apply", "use super::apply::x;\n", &commands).is_empty());
+    assert!(cli_file_problems("arguments", "use clap::Parser;\n", &commands).is_empty());
 }

@@ -972,3 +972,38 @@ fn multi_line_values_are_diffed_line_by_line() {
         run.stdout
     );
 }
+
+/// The serial an apply reports is the one it wrote, on the first apply and on the next.
+#[test]
+fn apply_reports_the_serial_it_wrote() {
+    let ws = small(2, "", "");
+    let dir = ws.path();
+    let first = pimplan(dir, T0, &["apply", "--auto-approve"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let serial = state(dir)["serial"].as_u64().unwrap_or_default();
+    assert!(serial > 0, "{}", first.stdout);
+    assert!(
+        first.stdout.contains(&format!(
+            "change(s) recorded in `pimplan.state.json` (serial {serial})."
+        )),
+        "{}",
+        first.stdout
+    );
+    edit(
+        &dir.join("pimplan.yaml"),
+        "principal: u1, role: member, type: eligible, duration: P90D",
+        "principal: u1, role: member, type: eligible, duration: P30D",
+    );
+    let second = pimplan(dir, "2026-12-01T00:10:00Z", &["apply", "--auto-approve"]);
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    // An apply may write the state more than once on its way: the last serial counts.
+    let next = state(dir)["serial"].as_u64().unwrap_or_default();
+    assert!(next > serial, "{}", second.stdout);
+    assert!(
+        second.stdout.contains(&format!(
+            "change(s) recorded in `pimplan.state.json` (serial {next})."
+        )),
+        "{}",
+        second.stdout
+    );
+}

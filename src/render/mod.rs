@@ -1,6 +1,8 @@
 //! Renderers: findings in, text out. One file per format; nothing here decides anything.
+pub mod drift;
 pub mod github;
 pub mod human;
+pub mod import_yaml;
 pub mod json;
 pub mod plan;
 pub mod rule_docs;

@@ -1,6 +1,6 @@
-//! `state list`, `state show` and `state rm`: the state's entries under the addresses the
-//! plan prints. The state is read and written through `crate::state` and its store (lock,
-//! backup, seal), never as a file here.
+//! The state commands: `state list`, `state show` and `state rm` (the state's entries under
+//! the addresses the plan prints), `state accept-edit`, and `force-unlock`. The state is read
+//! and written through `crate::state` and its store (lock, backup, seal), never as a file here.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -8,12 +8,244 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::{StateFormat, write_out};
-use crate::cli_plan::{confirm_with, fail};
+use super::RunContext;
+use super::output::{confirm_with, fail, write_out};
+use super::workspace::state_path;
 use crate::exit::ExitStatus;
 use crate::finding::did_you_mean;
 use crate::state::entries::{self, Entry, Object, Unresolved};
-use crate::state::{self, LoadedState, State, store};
+use crate::state::{self, LoadedState, State, StateError, store};
+
+/// What `pimplan state …` was asked.
+pub enum StateRequest {
+    List {
+        filter: Option<String>,
+        format: StateFormat,
+    },
+    Show {
+        address: String,
+    },
+    Rm {
+        addresses: Vec<String>,
+        auto_approve: bool,
+    },
+    AcceptEdit {
+        auto_approve: bool,
+    },
+}
+
+/// How `state list` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateFormat {
+    Human,
+    Json,
+}
+
+pub fn run(
+    cx: &RunContext,
+    request: &StateRequest,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let path = match state_path(&cx.root()) {
+        Ok(p) => p,
+        Err(e) => return Ok(fail(e)),
+    };
+    match request {
+        StateRequest::AcceptEdit { auto_approve } => accept_edit(&path, *auto_approve, out),
+        StateRequest::List { filter, format } => list(&path, filter.as_deref(), *format, out),
+        StateRequest::Show { address } => show(&path, address, out),
+        StateRequest::Rm {
+            addresses,
+            auto_approve,
+        } => rm(&path, addresses, *auto_approve, out),
+    }
+}
+
+/// The most lines of difference `state accept-edit` shows.
+const MAX_DIFF_LINES: usize = 400;
+
+/// `state accept-edit`: a state changed by hand is checked like any other (only its checksum
+/// is not), what changed against the backup is shown, and, once confirmed, it is written
+/// again under the lock with the next serial and a new checksum. The backup stays the state
+/// before the last apply, so that the edit can still be undone from it.
+fn accept_edit(path: &Path, auto_approve: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    let _lock = match store::lock(path, Duration::ZERO, "pimplan state accept-edit") {
+        Ok(lock) => lock,
+        Err(e) => return Ok(fail(e)),
+    };
+    match state::read(path) {
+        Ok(loaded) if !loaded.exists() => {
+            return Ok(fail(format!(
+                "no state at `{}`; nothing to accept",
+                path.display()
+            )));
+        }
+        Ok(loaded) => {
+            let why = match loaded.text.as_deref().map(state::check_seal) {
+                Some(state::Seal::Absent) => {
+                    "it was written by an older pimplan, before states carried a checksum; it gets one on its next write"
+                }
+                _ => "its content matches its checksum",
+            };
+            write_out(
+                out,
+                &format!(
+                    "The state `{}` has not been changed by hand: {why}. Nothing to accept.
+",
+                    path.display()
+                ),
+            )?;
+            return Ok(ExitStatus::Success);
+        }
+        Err(StateError::Edited { .. }) => {}
+        Err(e) => return Ok(fail(e)),
+    }
+    let mut loaded = match state::read_with(path, false) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(format!("{e}; nothing was accepted"))),
+    };
+    // What would be written, against the backup, both without their checksums (and the
+    // serial as it is now): what the edit and the applies since the backup changed.
+    let target = store::state_target(path).unwrap_or_else(|_| path.to_path_buf());
+    let backup = store::backup_path(&target);
+    let now = loaded.state.to_json_unsealed();
+    // The backup is pimplan's own file beside the state (apply replaces a link there): a link
+    // in its place is not followed, so the diff cannot print a file from anywhere else.
+    let linked = std::fs::symlink_metadata(&backup).is_ok_and(|m| m.file_type().is_symlink());
+    let read = if linked {
+        Err(crate::fs::ReadError::Io(std::io::Error::other(
+            "it is a symbolic link, which pimplan does not follow for a backup; the next apply replaces it",
+        )))
+    } else {
+        crate::fs::read_bounded_text(&backup, state::MAX_STATE_BYTES)
+    };
+    let text = match read {
+        Ok(before) => {
+            let before = state::unsealed(&before);
+            let diff = similar::TextDiff::configure()
+                .timeout(Duration::from_secs(5))
+                .diff_lines(&before, &now);
+            let mut lines: Vec<String> = diff
+                .unified_diff()
+                .context_radius(2)
+                .header(&backup.display().to_string(), &path.display().to_string())
+                .to_string()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if lines.is_empty() {
+                "It reads the same as its backup.
+"
+                .to_owned()
+            } else {
+                let more = lines.len().saturating_sub(MAX_DIFF_LINES);
+                lines.truncate(MAX_DIFF_LINES);
+                if more > 0 {
+                    lines.push(format!("… and {more} more line(s)"));
+                }
+                format!(
+                    "What changed against `{}` (the state before the last apply, so the changes of that apply show too):
+
+{}
+",
+                    backup.display(),
+                    lines.join("\n")
+                )
+            }
+        }
+        Err(e) if e.is_not_found() => format!(
+            "There is no backup (`{}`) to compare it with.
+",
+            backup.display()
+        ),
+        Err(e) => format!(
+            "The backup `{}` cannot be read ({e}).
+",
+            backup.display()
+        ),
+    };
+    write_out(
+        out,
+        &format!(
+            "The state `{}` was changed by something other than pimplan.
+{text}",
+            path.display()
+        ),
+    )?;
+    if !auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return Ok(fail(
+                "refusing to accept the edit without confirmation: there is no terminal to ask on; pass `--auto-approve`",
+            ));
+        }
+        if !confirm_with(
+            out,
+            "\nDo you want pimplan to use the state as it is now? Only `yes` is accepted: ",
+        )? {
+            write_out(
+                out,
+                "Nothing was accepted; the state was not changed.
+",
+            )?;
+            return Ok(ExitStatus::Findings);
+        }
+    }
+    // An accepted edit starts a state no saved plan was made from: an interrupted apply's
+    // plan may not continue on it (see `check_fresh`), so its marker goes.
+    let dropped = loaded.state.applying.take().is_some();
+    if let Err(e) = store::write_state(path, &mut loaded.state) {
+        return Ok(fail(e));
+    }
+    if dropped {
+        write_out(
+            out,
+            "The saved plan an interrupted apply was carrying out no longer applies to this state; make a new plan.\n",
+        )?;
+    }
+    write_out(
+        out,
+        &format!(
+            "Accepted: `{}` is serial {} now, with a new checksum.
+",
+            path.display(),
+            loaded.state.serial
+        ),
+    )?;
+    Ok(ExitStatus::Success)
+}
+
+/// `pimplan force-unlock`.
+pub fn force_unlock(
+    cx: &RunContext,
+    force: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let path = match state_path(&cx.root()) {
+        Ok(p) => p,
+        Err(e) => return Ok(fail(e)),
+    };
+    match store::force_unlock(&path, force) {
+        Ok(Some(released)) => {
+            let holder = released.holder.map_or_else(
+                || "an unknown holder (unreadable lock file)".to_owned(),
+                |h| h.to_string(),
+            );
+            write_out(
+                out,
+                &format!("Released the lock held by {holder} ({}).\n", released.why),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Ok(None) => {
+            write_out(
+                out,
+                &format!("The state `{}` is not locked.\n", path.display()),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Ok(fail(e)),
+    }
+}
 
 /// Version of `state list --format json`.
 const LIST_FORMAT_VERSION: u32 = 1;
@@ -25,7 +257,7 @@ fn read(path: &Path) -> Result<LoadedState, ExitStatus> {
 /// `state list [FILTER] [--format human|json]`: each assignment and policy with its address
 /// (as the plan prints it) and key, then what waits for the service. FILTER keeps the
 /// entries whose address contains it.
-pub fn list(
+fn list(
     path: &Path,
     filter: Option<&str>,
     format: StateFormat,
@@ -231,7 +463,7 @@ fn unresolved(all: &[Entry], query: &str, why: &Unresolved) -> String {
 }
 
 /// `state show ADDRESS`: everything recorded for the entry, as JSON, its address first.
-pub fn show(path: &Path, query: &str, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+fn show(path: &Path, query: &str, out: &mut dyn Write) -> miette::Result<ExitStatus> {
     let loaded = match read(path) {
         Ok(l) => l,
         Err(status) => return Ok(status),
@@ -271,7 +503,7 @@ pub fn show(path: &Path, query: &str, out: &mut dyn Write) -> miette::Result<Exi
 /// again. Under the state's lock (refused at once while another pimplan holds it, like
 /// `state accept-edit`); every address must name one entry, or nothing is written; once
 /// confirmed, the state before is kept as the backup and the next serial is written, sealed.
-pub fn rm(
+fn rm(
     path: &Path,
     queries: &[String],
     auto_approve: bool,

@@ -3,21 +3,32 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::RunContext;
+use super::output::{refuse_overwrite, write_out};
+use super::workspace::workspace_and_files;
 use crate::baseline;
-use crate::cli::{Arguments, LintFormat, use_color, workspace_and_files, write_out};
-use crate::clock::Clock;
 use crate::exit::ExitStatus;
 use crate::finding::{Finding, Severity};
 use crate::identity::{Identities, relative_path};
 use crate::lint::{LintRun, lint as lint_workspace};
 use crate::render::{self, human::HumanOptions};
 
-pub struct LintOptions<'a> {
-    pub files: &'a [PathBuf],
+/// How `lint` prints its findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// What `pimplan lint` was asked.
+pub struct LintRequest {
+    pub files: Vec<PathBuf>,
     pub format: LintFormat,
     pub deny_warnings: bool,
-    pub baseline: Option<&'a Path>,
-    pub write_baseline: Option<&'a Path>,
+    pub baseline: Option<PathBuf>,
+    pub write_baseline: Option<PathBuf>,
 }
 
 /// Keep the findings located in `only` (canonical paths), and those of files that could not
@@ -87,14 +98,13 @@ fn write_summary(findings: &[Finding], run: &LintRun) {
     }
 }
 
-pub fn lint(
-    args: &Arguments,
-    options: &LintOptions<'_>,
+pub fn run(
+    cx: &RunContext,
+    options: &LintRequest,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    let clock = Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?;
-    let (root, only) = workspace_and_files(args.config.as_deref(), options.files)?;
-    let run = match lint_workspace(&root, &clock) {
+    let (root, only) = workspace_and_files(cx.config.as_deref(), &options.files)?;
+    let run = match lint_workspace(&root, &cx.clock) {
         Ok(run) => run,
         Err(e) => {
             // The root file cannot be read: said as every other command says it.
@@ -104,7 +114,7 @@ pub fn lint(
     };
     let mut findings = match &only {
         None => run.findings.clone(),
-        Some(only) => in_files(&run, only, options.files, &root, args.quiet),
+        Some(only) => in_files(&run, only, &options.files, &root, cx.quiet),
     };
     let sources = &run.loaded.sources;
     // Identities cost a pass over the workspace: only when a finding needs one.
@@ -118,13 +128,13 @@ pub fn lint(
         .map(|f| identities.fingerprint(sources, &run.loaded.root_dir, f))
         .collect();
 
-    if let Some(path) = options.write_baseline {
+    if let Some(path) = options.write_baseline.as_deref() {
         let state = run
             .loaded
             .workspace
             .as_ref()
             .and_then(|ws| ws.settings.state_file(&run.loaded.root_dir).ok());
-        if let Some(refused) = crate::cli::refuse_overwrite(
+        if let Some(refused) = refuse_overwrite(
             "the baseline",
             path,
             state.as_deref(),
@@ -155,7 +165,7 @@ pub fn lint(
     }
     let mut fingerprints = fingerprints;
     let mut baselined = Vec::new();
-    let baseline_path = baseline::chosen(options.baseline, &run.loaded);
+    let baseline_path = baseline::chosen(options.baseline.as_deref(), &run.loaded);
     if let Some(path) = &baseline_path {
         let base = baseline::read(path).map_err(|e| miette::miette!("{e}"))?;
         let split = baseline::split(&base, findings, fingerprints);
@@ -169,16 +179,16 @@ pub fn lint(
             &findings,
             sources,
             HumanOptions {
-                color: use_color(args.color),
+                color: cx.color,
                 width: 100,
             },
-            args.quiet,
+            cx.quiet,
         ),
         LintFormat::Json => render::json::render_with(
             &findings,
             baseline_path.as_ref().map(|_| baselined.as_slice()),
             sources,
-            &clock.now().to_rfc3339(),
+            &cx.now().to_rfc3339(),
         ),
         LintFormat::Sarif => render::sarif::render(&findings, sources, &fingerprints),
         LintFormat::Github => {
@@ -188,7 +198,7 @@ pub fn lint(
     };
     if let Some(path) = &baseline_path
         && options.format == LintFormat::Human
-        && !args.quiet
+        && !cx.quiet
     {
         text.push_str(&baseline::human_list(&baselined, sources, path));
     }

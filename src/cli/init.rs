@@ -3,15 +3,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Arguments, write_out};
+use super::RunContext;
+use super::output::write_out;
 use crate::exit::ExitStatus;
 use crate::init;
+use crate::init::in_dir;
 
 fn is_here(dir: &Path) -> bool {
     dir.as_os_str().is_empty() || dir == Path::new(".")
 }
-
-use crate::init::in_dir;
 
 /// `path` (absolute) as the user would type it from the current folder: `../pimplan.yaml`.
 fn relative_to_here(path: &Path) -> String {
@@ -82,11 +82,7 @@ pub fn next_steps(dir: &Path) -> String {
     )
 }
 
-pub fn init(
-    args: &Arguments,
-    dir: Option<&Path>,
-    out: &mut dyn Write,
-) -> miette::Result<ExitStatus> {
+pub fn run(cx: &RunContext, dir: Option<&Path>, out: &mut dyn Write) -> miette::Result<ExitStatus> {
     let dir = dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let enclosing = init::enclosing_root(&dir);
     let dir_was_there = dir.exists();
@@ -128,7 +124,7 @@ pub fn init(
         text.push_str(&format!("  {shown:<width$}  {what}\n"));
     }
     text.push_str(&note);
-    if !args.quiet {
+    if !cx.quiet {
         text.push('\n');
         text.push_str(&next_steps(&dir));
     }

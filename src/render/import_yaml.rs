@@ -1,0 +1,167 @@
+//! The YAML that declares what `pimplan import` read: the principals and groups the
+//! workspace does not declare, and every assignment, as the workspace would write them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::model::PrincipalType;
+use crate::graph::bodies::utc;
+use crate::graph::import::{IMPORTED, Imported};
+use crate::state::AssignmentSpec;
+
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// Policy settings as a YAML `policy:` role block.
+fn policy_yaml(settings: &BTreeMap<String, String>, indent: &str) -> String {
+    let get = |k: &str| settings.get(k).cloned().unwrap_or_default();
+    let list = |k: &str| {
+        let v = get(k);
+        if v == "none" || v.is_empty() {
+            "[]".to_owned()
+        } else {
+            let items: Vec<String> = v.split(", ").map(yaml_str).collect();
+            format!("[{}]", items.join(", "))
+        }
+    };
+    // A duration the service does not hold is left to the default.
+    let duration = |k: &str, key: &str| match get(k).as_str() {
+        "none" | "" => String::new(),
+        d => format!("{key}{d}"),
+    };
+    let mut out = format!("{indent}activation:\n");
+    let max = duration("activation.max_duration", "max_duration: ");
+    if !max.is_empty() {
+        out.push_str(&format!("{indent}  {max}\n"));
+    }
+    out.push_str(&format!(
+        "{indent}  require: {}\n",
+        list("activation.require")
+    ));
+    let context = get("activation.authentication_context");
+    if context != "none" && !context.is_empty() {
+        out.push_str(&format!("{indent}  authentication_context: {context}\n"));
+    }
+    out.push_str(&format!(
+        "{indent}  approval: {{ required: {}, approvers: {} }}\n",
+        get("activation.approval.required"),
+        list("activation.approval.approvers")
+    ));
+    // Notifications that differ from Microsoft's default (a key left out means the default).
+    let notifications = |section: &str, indent: &str| {
+        let mut lines = String::new();
+        for recipient in ["admin", "assignee", "approver"] {
+            let key = |field: &str| format!("{section}.notifications.{recipient}.{field}");
+            let default_recipients = get(&key("default_recipients"));
+            let level = get(&key("level"));
+            let extra = list(&key("additional_recipients"));
+            let mut fields = Vec::new();
+            if default_recipients == "false" {
+                fields.push("default_recipients: false".to_owned());
+            }
+            if !level.is_empty() && level != "all" {
+                fields.push(format!("level: {level}"));
+            }
+            if extra != "[]" {
+                fields.push(format!("additional_recipients: {extra}"));
+            }
+            if !fields.is_empty() {
+                lines.push_str(&format!(
+                    "{indent}  {recipient}: {{ {} }}\n",
+                    fields.join(", ")
+                ));
+            }
+        }
+        if lines.is_empty() {
+            lines
+        } else {
+            format!("{indent}notifications:\n{lines}")
+        }
+    };
+    out.push_str(&notifications("activation", &format!("{indent}  ")));
+    for prefix in ["eligible_assignment", "active_assignment"] {
+        let permanent = get(&format!("{prefix}.allow_permanent")) == "true";
+        let mut fields = vec![format!("allow_permanent: {permanent}")];
+        if !permanent {
+            let max = duration(&format!("{prefix}.max_duration"), "max_duration: ");
+            if !max.is_empty() {
+                fields.push(max);
+            }
+        }
+        fields.push(format!("require: {}", list(&format!("{prefix}.require"))));
+        let notify = notifications(prefix, &format!("{indent}  "));
+        if notify.is_empty() {
+            out.push_str(&format!("{indent}{prefix}: {{ {} }}\n", fields.join(", ")));
+        } else {
+            out.push_str(&format!("{indent}{prefix}:\n"));
+            for f in fields {
+                out.push_str(&format!("{indent}  {f}\n"));
+            }
+            out.push_str(&notify);
+        }
+    }
+    out
+}
+
+/// One assignment as a YAML flow mapping of the `assignments:` list.
+fn assignment_yaml(spec: &AssignmentSpec) -> String {
+    let mut expiry = match &spec.end {
+        Some(e) => format!("end: {e}"),
+        None => "permanent: true".to_owned(),
+    };
+    if let Some(start) = &spec.start {
+        expiry = format!("start: {start}, {expiry}");
+    }
+    format!(
+        "  - {{ group: {}, principal: {}, role: {}, type: {}, {expiry}, justification: {} }}\n",
+        yaml_str(&spec.group),
+        yaml_str(&spec.principal),
+        spec.role,
+        spec.kind,
+        yaml_str(IMPORTED)
+    )
+}
+
+/// The generated file of `import --generate-config`, made at `now`; the assignments in the
+/// order they were read.
+pub fn render(imported: &Imported, now: DateTime<FixedOffset>) -> String {
+    let mut yaml = format!(
+        "# Generated by `pimplan import` at {}: what Microsoft Graph holds.\n",
+        utc(now)
+    );
+    if !imported.principals.is_empty() {
+        yaml.push_str("principals:\n");
+        for (name, id) in &imported.principals {
+            // Schedules do not say what kind of object a principal is, nor its licenses;
+            // that it holds PIM schedules says the tenant has them.
+            yaml.push_str(&format!(
+                "  - {{ name: {}, type: {}, id: {}, licenses: [entra_id_p2] }}   # check the type and licenses\n",
+                yaml_str(name),
+                PrincipalType::User,
+                yaml_str(id)
+            ));
+        }
+    }
+    if !imported.groups.is_empty() {
+        yaml.push_str("groups:\n");
+        for (name, group) in &imported.groups {
+            yaml.push_str(&format!(
+                "  - name: {}\n    id: {}\n    policy:\n",
+                yaml_str(name),
+                yaml_str(&group.id)
+            ));
+            for (role, s) in [("member", &group.member), ("owner", &group.owner)] {
+                if !s.is_empty() {
+                    yaml.push_str(&format!("      {role}:\n{}", policy_yaml(s, "        ")));
+                }
+            }
+        }
+    }
+    yaml.push_str("assignments:\n");
+    for a in &imported.state.assignments {
+        yaml.push_str(&assignment_yaml(&a.spec));
+    }
+    yaml
+}

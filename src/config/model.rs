@@ -757,3 +757,86 @@ impl LeftOut {
         self.unknown || self.role_holders.contains(name) || self.principals.contains(name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Option<Spanned<Vec<Spanned<String>>>> {
+        let items = list
+            .iter()
+            .map(|n| Spanned::new((*n).to_owned(), Span::default()))
+            .collect();
+        Some(Spanned::new(items, Span::default()))
+    }
+
+    #[test]
+    fn tier0_defaults_and_the_core_roles() {
+        let default = PathsSettings::default();
+        assert!(default.tier0("Global Administrator"));
+        assert!(default.tier0("Intune Administrator"));
+        assert!(!default.tier0("Exchange Administrator"));
+        assert_eq!(default.tier("Intune Administrator"), 0);
+        assert_eq!(default.tier("Helpdesk Administrator"), 1);
+        assert_eq!(default.tier("Exchange Administrator"), 2);
+        assert_eq!(default.tier0_roles().len(), 8);
+        assert_eq!(
+            default.eligible_reset_protection(),
+            ResetProtection::Unprotected
+        );
+
+        // A written list replaces the default, and the core roles stay tier 0 all the same.
+        let written = PathsSettings {
+            tier0: names(&["Exchange Administrator"]),
+            ..PathsSettings::default()
+        };
+        assert!(written.tier0("Exchange Administrator"));
+        assert!(written.tier0("Partner Tier2 Support"));
+        assert!(!written.tier0("Intune Administrator"));
+        assert_eq!(written.tier("Intune Administrator"), 1);
+        assert_eq!(
+            written.tier0_roles(),
+            [
+                "Global Administrator",
+                "Privileged Role Administrator",
+                "Privileged Authentication Administrator",
+                "Partner Tier2 Support",
+                "Exchange Administrator"
+            ]
+        );
+    }
+
+    #[test]
+    fn azure_scopes_count_at_or_above() {
+        let sub = "/subscriptions/0000";
+        assert!(scope_at_or_above("/", sub));
+        assert!(scope_at_or_above(sub, sub));
+        assert!(scope_at_or_above("/SUBSCRIPTIONS/0000/", sub));
+        assert!(!scope_at_or_above(
+            "/subscriptions/0000/resourceGroups/rg",
+            sub
+        ));
+        assert!(!scope_at_or_above("/subscriptions/1111", sub));
+
+        let default = PathsSettings::default();
+        assert!(default.is_tier0_azure("Owner", "/"));
+        assert!(default.is_tier0_azure("owner", "/"));
+        assert!(!default.is_tier0_azure("Owner", sub));
+        assert!(!default.is_tier0_azure("Reader", "/"));
+        let written = PathsSettings {
+            tier0_azure: Some(Spanned::new(
+                vec![AzureRole {
+                    role: Spanned::new("Owner".to_owned(), Span::default()),
+                    scope: Spanned::new(sub.to_owned(), Span::default()),
+                    span: Span::default(),
+                }],
+                Span::default(),
+            )),
+            ..PathsSettings::default()
+        };
+        assert!(written.is_tier0_azure("Owner", sub));
+        assert!(written.is_tier0_azure("Owner", "/"));
+        assert!(!written.is_tier0_azure("Owner", "/subscriptions/0000/resourceGroups/rg"));
+        assert!(!written.is_tier0_azure("User Access Administrator", "/"));
+    }
+}

@@ -11,6 +11,14 @@
 //! `groups/<group>.yaml` per group holding its definition and its assignments. The output
 //! is deterministic for a seed and lints clean at `--now 2026-12-01T00:00:00Z`.
 //!
+//! The facts the privilege paths rest on come at the scale of privilege-paths.md §A.8 (at
+//! 100,000 assignments: 20,000 principals, 10,000 groups, 500 admins, 2,000 service principal
+//! owners): standing members on a fifth of the PIM groups that are not role-assignable, groups
+//! with standing members only (`groups/standing-*.yaml`, 8 % of N), owners on every service
+//! principal, admins at directory and administrative-unit scope, and administrative units
+//! (`principals/units.yaml`, every tenth one restricted management) with users and groups as
+//! members.
+//!
 //! `pimplan.state.json` records every policy and about 90 % of the assignments as applied
 //! on 2026-11-25, so `pimplan plan` at that `--now` shows only creates (the other ~10 %).
 
@@ -218,8 +226,10 @@ const ENTRA_ROLES: &[&str] = &[
     "Security Reader",
     "Global Reader",
     "Helpdesk Administrator",
-    "SharePoint Administrator",
-    "Teams Administrator",
+    // Not SharePoint or Teams Administrator: they can change the members of the generated
+    // Microsoft 365 groups outside PIM (PIM403), and the workspace lints clean.
+    "Intune Administrator",
+    "Compliance Administrator",
     "License Administrator",
     "Application Administrator",
     "Cloud Application Administrator",
@@ -477,7 +487,13 @@ struct Group {
     role_assignable: bool,
     m365: bool,
     owners: Vec<usize>,
+    /// Standing (non-PIM) members: `members:`.
+    members: Vec<usize>,
     entra_role: Option<&'static str>,
+    /// The group is only eligible for its Entra role (the long form of `entra_roles`).
+    entra_role_eligible: bool,
+    /// An Azure role at a subscription (`azure_roles`).
+    azure_role: Option<(&'static str, String)>,
     template: Option<usize>,
     member: RolePol,
     owner: RolePol,
@@ -748,13 +764,24 @@ fn generate(args: &Args) -> std::io::Result<String> {
                 owners.push(u);
             }
         }
+        let entra_role = role_assignable.then(|| *rng.pick(ENTRA_ROLES));
+        let entra_role_eligible = role_assignable && rng.chance(0.3);
+        let azure_role = (!role_assignable && !m365 && rng.chance(0.1)).then(|| {
+            (
+                *rng.pick(&["Contributor", "Reader", "Owner"]),
+                format!("/subscriptions/{}", rng.uuid()),
+            )
+        });
         groups.push(Group {
             name,
             id: rng.uuid(),
             role_assignable,
             m365,
             owners,
-            entra_role: role_assignable.then(|| *rng.pick(ENTRA_ROLES)),
+            members: Vec::new(),
+            entra_role,
+            entra_role_eligible,
+            azure_role,
             template,
             member,
             owner,
@@ -862,6 +889,143 @@ fn generate(args: &Args) -> std::io::Result<String> {
         per_group.push(list);
     }
 
+    // --- the facts of privilege paths (§A.8 scale) --------------------------------------
+    // Standing members: a fifth of the plain security groups, never anyone with an assignment
+    // or ownership there; a break-glass account in the first role-assignable group.
+    for (g, list) in groups.iter_mut().zip(&per_group) {
+        if g.role_assignable || g.m365 || !rng.chance(0.2) {
+            continue;
+        }
+        let busy: HashSet<usize> = list
+            .iter()
+            .map(|a| a.principal)
+            .chain(g.owners.iter().copied())
+            .collect();
+        let want = 1 + rng.below(3);
+        while g.members.len() < want {
+            let u = users[rng.below(users.len())];
+            if !busy.contains(&u) && !g.members.contains(&u) {
+                g.members.push(u);
+            }
+        }
+    }
+    // breakglass-01 comes right after the users and the approvers.
+    if let Some(g) = groups.iter_mut().find(|g| g.role_assignable) {
+        g.members.push(user_count + approver_count);
+    }
+    // Groups with standing members only: no assignments, no policy of their own.
+    let standing_count = ((n as f64) * 0.08).round() as usize;
+    let mut standing: Vec<Group> = Vec::with_capacity(standing_count);
+    for i in 0..standing_count {
+        let owners = vec![users[rng.below(users.len())]];
+        let want = 2 + rng.below(7);
+        let mut members = Vec::with_capacity(want);
+        while members.len() < want {
+            let u = users[rng.below(users.len())];
+            if !members.contains(&u) && !owners.contains(&u) {
+                members.push(u);
+            }
+        }
+        standing.push(Group {
+            name: format!(
+                "std-{}-{}-{:05}",
+                rng.pick(DEPTS),
+                rng.pick(&["readers", "users", "staff", "project"]),
+                i + 1
+            ),
+            id: rng.uuid(),
+            role_assignable: false,
+            m365: false,
+            owners,
+            members,
+            entra_role: None,
+            entra_role_eligible: false,
+            azure_role: None,
+            template: None,
+            member: RolePol::microsoft_default(),
+            owner: RolePol::microsoft_default(),
+        });
+    }
+    // Owners of every service principal (the actor's included): two or three people each.
+    let mut sp_owners: std::collections::HashMap<usize, Vec<usize>> =
+        std::collections::HashMap::new();
+    for &sp in std::iter::once(&actor).chain(&sps) {
+        let want = 2 + rng.below(2);
+        let list = sp_owners.entry(sp).or_default();
+        while list.len() < want {
+            let u = users[rng.below(users.len())];
+            if !list.contains(&u) {
+                list.push(u);
+            }
+        }
+    }
+    // Administrative units: about 100 users and a few standing-only groups each; every tenth
+    // is restricted management (users and security groups PIM does not manage only), the
+    // others also hold plain PIM groups.
+    let au_count = (n / 2000).max(2);
+    let mut units: Vec<(String, String, bool, Vec<String>)> = Vec::with_capacity(au_count);
+    let plain_pim: Vec<usize> = (0..groups.len())
+        .filter(|&i| !groups[i].role_assignable && !groups[i].m365)
+        .collect();
+    for i in 0..au_count {
+        let restricted = i % 10 == 0;
+        let mut members: Vec<String> = Vec::new();
+        let start = (i * 100) % users.len().max(1);
+        for k in 0..100.min(users.len()) {
+            members.push(principals[users[(start + k) % users.len()]].name.clone());
+        }
+        for k in 0..5.min(standing.len()) {
+            members.push(standing[(i * 5 + k) % standing.len()].name.clone());
+        }
+        if !restricted && !plain_pim.is_empty() {
+            for k in 0..2 {
+                members.push(
+                    groups[plain_pim[(i * 2 + k) % plain_pim.len()]]
+                        .name
+                        .clone(),
+                );
+            }
+        }
+        members.sort();
+        members.dedup();
+        let name = format!("au-{}-{:03}", rng.pick(DEPTS), i + 1);
+        units.push((name, rng.uuid(), restricted, members));
+    }
+    // Admins: 0.5 % of N in all (500 at 100,000), the four of the root file included. Roles that
+    // neither manage PIM groups nor change Microsoft 365 group members (PIM402, PIM403), a
+    // fifth of them scoped to an administrative unit (password and authentication roles).
+    let admin_count = (n / 200).max(4) - 4;
+    let directory_roles = [
+        "Security Administrator",
+        "Security Reader",
+        "Global Reader",
+        "Application Administrator",
+        "Cloud Application Administrator",
+        "Intune Administrator",
+        "Conditional Access Administrator",
+        "Authentication Administrator",
+        "Helpdesk Administrator",
+        "Reports Reader",
+    ];
+    let unit_roles = [
+        "Helpdesk Administrator",
+        "Password Administrator",
+        "Authentication Administrator",
+    ];
+    let mut admins: Vec<(usize, &str, Option<usize>)> = Vec::with_capacity(admin_count);
+    let mut admin_keys: HashSet<(usize, &str, Option<usize>)> = HashSet::new();
+    while admins.len() < admin_count {
+        let u = users[rng.below(users.len())];
+        let entry = if rng.chance(0.2) {
+            (u, *rng.pick(&unit_roles), Some(rng.below(units.len())))
+        } else {
+            (u, *rng.pick(&directory_roles), None)
+        };
+        if admin_keys.insert(entry) {
+            admins.push(entry);
+        }
+    }
+
     // --- write the files ----------------------------------------------------------------
     let out = &args.out;
     std::fs::create_dir_all(out.join("principals"))?;
@@ -903,7 +1067,11 @@ fn generate(args: &Args) -> std::io::Result<String> {
         root,
         "rules:\n  PIM507: off            # on-call teams are nested on purpose"
     );
-    let _ = writeln!(root, "plan:\n  max_removal_ratio: 0.25\n");
+    let _ = writeln!(root, "plan:\n  max_removal_ratio: 0.25");
+    let _ = writeln!(
+        root,
+        "paths:\n  eligible_reset_protection: unprotected   # Microsoft's note (the default)\n"
+    );
     let _ = writeln!(root, "admins:");
     let _ = writeln!(
         root,
@@ -923,6 +1091,24 @@ fn generate(args: &Args) -> std::io::Result<String> {
         "  - principal: {}\n    role: Groups Administrator",
         principals[approvers[0]].name
     );
+    for (u, role, unit) in &admins {
+        match unit {
+            Some(au) => {
+                let _ = writeln!(
+                    root,
+                    "  - {{ principal: {}, role: {role}, scope: administrative_unit, administrative_unit: {} }}",
+                    principals[*u].name, units[*au].0
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    root,
+                    "  - {{ principal: {}, role: {role} }}",
+                    principals[*u].name
+                );
+            }
+        }
+    }
     let _ = writeln!(root, "\npolicy_templates:");
     for t in &templates {
         root.push_str(&template_yaml(t));
@@ -930,7 +1116,16 @@ fn generate(args: &Args) -> std::io::Result<String> {
     write(&out.join("pimplan.yaml"), &root)?;
 
     // Principals: people 1,000 to a file, then approvers and break-glass, then workloads.
-    let principal_yaml = |p: &Principal| -> String {
+    let owners_of = |i: usize| -> String {
+        let names: Vec<&str> = sp_owners
+            .get(&i)
+            .into_iter()
+            .flatten()
+            .map(|&o| principals[o].name.as_str())
+            .collect();
+        names.join(", ")
+    };
+    let principal_yaml = |i: usize, p: &Principal| -> String {
         match p.kind {
             Kind::User if p.emergency => format!(
                 "  - name: {}\n    type: user\n    upn: {}@contoso.onmicrosoft.com\n    id: {}\n    licenses: [entra_id_p2]\n    emergency_access: true\n",
@@ -941,8 +1136,10 @@ fn generate(args: &Args) -> std::io::Result<String> {
                 p.name, p.name, p.id
             ),
             Kind::ServicePrincipal => format!(
-                "  - {{ name: {}, type: service_principal, id: {} }}\n",
-                p.name, p.id
+                "  - {{ name: {}, type: service_principal, id: {}, owners: [{}] }}\n",
+                p.name,
+                p.id,
+                owners_of(i)
             ),
             Kind::Group => format!("  - {{ name: {}, type: group, id: {} }}\n", p.name, p.id),
         }
@@ -950,7 +1147,7 @@ fn generate(args: &Args) -> std::io::Result<String> {
     for (chunk_no, chunk) in users.chunks(1000).enumerate() {
         let mut text = String::from("principals:\n");
         for &u in chunk {
-            text.push_str(&principal_yaml(&principals[u]));
+            text.push_str(&principal_yaml(u, &principals[u]));
         }
         write(
             &out.join(format!("principals/people-{:03}.yaml", chunk_no + 1)),
@@ -960,18 +1157,58 @@ fn generate(args: &Args) -> std::io::Result<String> {
     let mut text = String::from(
         "# Approvers of privileged activations, and break-glass accounts.\nprincipals:\n",
     );
-    for p in principals
+    for (i, p) in principals
         .iter()
-        .filter(|p| p.kind == Kind::User && (p.emergency || p.name.starts_with("approver-")))
+        .enumerate()
+        .filter(|(_, p)| p.kind == Kind::User && (p.emergency || p.name.starts_with("approver-")))
     {
-        text.push_str(&principal_yaml(p));
+        text.push_str(&principal_yaml(i, p));
     }
     write(&out.join("principals/approvers.yaml"), &text)?;
     let mut text = String::from("# Workload identities and on-call teams.\nprincipals:\n");
-    for p in principals.iter().filter(|p| p.kind != Kind::User) {
-        text.push_str(&principal_yaml(p));
+    for (i, p) in principals
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.kind != Kind::User)
+    {
+        text.push_str(&principal_yaml(i, p));
     }
     write(&out.join("principals/workloads.yaml"), &text)?;
+    let mut text = String::from(
+        "# Administrative units and who is in them (facts, for privilege paths).\nadministrative_units:\n",
+    );
+    for (name, id, restricted, members) in &units {
+        let _ = writeln!(text, "  - name: {name}\n    id: {id}");
+        if *restricted {
+            let _ = writeln!(text, "    restricted_management: true");
+        }
+        let _ = writeln!(text, "    members: [{}]", members.join(", "));
+    }
+    write(&out.join("principals/units.yaml"), &text)?;
+    // Groups with standing members only, 500 to a file.
+    let name_list = |list: &[usize]| -> String {
+        let names: Vec<&str> = list.iter().map(|&i| principals[i].name.as_str()).collect();
+        names.join(", ")
+    };
+    for (chunk_no, chunk) in standing.chunks(500).enumerate() {
+        let mut text = String::from(
+            "# Groups PIM does not manage: standing owners and members only.\ngroups:\n",
+        );
+        for g in chunk {
+            let _ = writeln!(
+                text,
+                "  - name: {}\n    id: {}\n    owners: [{}]\n    members: [{}]",
+                g.name,
+                g.id,
+                name_list(&g.owners),
+                name_list(&g.members)
+            );
+        }
+        write(
+            &out.join(format!("groups/standing-{:03}.yaml", chunk_no + 1)),
+            &text,
+        )?;
+    }
 
     // One file per group: its definition and its assignments.
     let fmt_end =
@@ -993,8 +1230,26 @@ fn generate(args: &Args) -> std::io::Result<String> {
             .map(|&o| principals[o].name.as_str())
             .collect();
         let _ = writeln!(text, "    owners: [{}]", owners.join(", "));
-        if let Some(role) = g.entra_role {
-            let _ = writeln!(text, "    entra_roles: [{role}]");
+        if !g.members.is_empty() {
+            let _ = writeln!(text, "    members: [{}]", name_list(&g.members));
+        }
+        match g.entra_role {
+            Some(role) if g.entra_role_eligible => {
+                let _ = writeln!(
+                    text,
+                    "    entra_roles:\n      - {{ role: {role}, type: eligible, approval: true, mfa: true }}"
+                );
+            }
+            Some(role) => {
+                let _ = writeln!(text, "    entra_roles: [{role}]");
+            }
+            None => {}
+        }
+        if let Some((role, scope)) = &g.azure_role {
+            let _ = writeln!(
+                text,
+                "    azure_roles:\n      - {{ role: {role}, scope: {scope} }}"
+            );
         }
         let base = match g.template {
             Some(t) => (templates[t].member.clone(), templates[t].owner.clone()),
@@ -1063,7 +1318,12 @@ fn generate(args: &Args) -> std::io::Result<String> {
     state.serial = 42;
     state.written_by = "pimplan 0.1.0".to_owned();
     let mut recorded = 0usize;
-    for (g, list) in groups.iter().zip(&per_group) {
+    let no_assignments: Vec<Assignment> = Vec::new();
+    let every_group = groups
+        .iter()
+        .zip(&per_group)
+        .chain(standing.iter().zip(std::iter::repeat(&no_assignments)));
+    for (g, list) in every_group {
         for role in [Role::Member, Role::Owner] {
             let spec = PolicySpec {
                 group: g.name.clone(),
@@ -1126,12 +1386,16 @@ fn generate(args: &Args) -> std::io::Result<String> {
     let state_text = state.to_json();
     std::fs::write(out.join("pimplan.state.json"), &state_text)?;
 
-    let files = 1 + users.len().div_ceil(1000) + 2 + groups.len();
+    let files = 1 + users.len().div_ceil(1000) + 3 + groups.len() + standing.len().div_ceil(500);
+    let owner_entries: usize = sp_owners.values().map(Vec::len).sum();
     Ok(format!(
-        "wrote {}: {n} assignments in {} groups ({role_assignable_count} role-assignable), {} principals, {files} YAML files, {:.1} MiB of YAML; state: {recorded} assignments ({:.1} %), {} policies, {:.1} MiB",
+        "wrote {}: {n} assignments in {} groups ({role_assignable_count} role-assignable), {} more groups with standing members only, {} principals, {} admins, {} administrative units, {owner_entries} service principal owners, {files} YAML files, {:.1} MiB of YAML; state: {recorded} assignments ({:.1} %), {} policies, {:.1} MiB",
         out.display(),
         groups.len(),
+        standing.len(),
         principals.len(),
+        admins.len() + 4,
+        units.len(),
         yaml_bytes as f64 / 1048576.0,
         100.0 * recorded as f64 / n as f64,
         state.policies.len(),

@@ -70,7 +70,9 @@ impl Identities {
                 g.membership.as_ref().map(|s| s.span),
                 g.source.as_ref().map(|s| s.span),
             ])
-            .chain(g.owners.iter().chain(&g.entra_roles).map(|s| Some(s.span)))
+            .chain(g.owners.iter().chain(&g.members).map(|s| Some(s.span)))
+            .chain(g.entra_roles.iter().map(|r| Some(r.span)))
+            .chain(g.azure_roles.iter().map(|r| Some(r.span)))
             .flatten();
             add(extent(spans), format!("group {}", g.name.value));
         }
@@ -84,6 +86,7 @@ impl Identities {
             .into_iter()
             .chain(p.licenses.iter().map(|l| Some(l.span)))
             .chain([p.emergency_access.as_ref().map(|s| s.span)])
+            .chain(p.owners.iter().map(|o| Some(o.span)))
             .flatten();
             add(extent(spans), format!("principal {}", p.name.value));
         }

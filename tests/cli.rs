@@ -612,6 +612,63 @@ fn example_and_passing_fixtures_validate_against_the_schema() {
     }
 }
 
+/// A1 (privilege-paths.md): the facts the privilege graph rests on. The workspace that uses
+/// every new key (fixtures/rules/PIM511/passes) lints clean and validates against the schema,
+/// and `pimplan schema` describes each key.
+#[test]
+fn the_privilege_path_facts_are_in_the_schema() {
+    let dir = manifest().join("fixtures/rules/PIM511/passes");
+    let lint = Pimplan::new(&["lint"]).in_dir(&dir).run();
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
+    assert!(lint.stdout.contains("no findings"), "{}", lint.stdout);
+
+    let run = Pimplan::new(&["schema"]).run();
+    assert_eq!(run.code, 0);
+    let schema = json(&run.stdout);
+    let defs = &schema["$defs"];
+    let props = |def: &str| defs[def]["properties"].clone();
+    for (where_, key) in [
+        ("File", "paths"),
+        ("PathsSettings", "tier0"),
+        ("PathsSettings", "tier0_azure"),
+        ("PathsSettings", "eligible_reset_protection"),
+        ("AdministrativeUnit", "restricted_management"),
+        ("AdministrativeUnit", "members"),
+        ("Principal", "owners"),
+        ("Group", "members"),
+        ("Group", "azure_roles"),
+        ("EntraRoleGrant", "type"),
+        ("EntraRoleGrant", "approval"),
+        ("EntraRoleGrant", "mfa"),
+        ("AzureRole", "scope"),
+    ] {
+        let found = if where_ == "File" {
+            schema["properties"][key].is_object()
+        } else {
+            props(where_)[key].is_object()
+        };
+        assert!(found, "the schema has no `{key}` in {where_}");
+    }
+    // Long and short form of `entra_roles`, mixed.
+    let forms = defs["EntraRole"]["anyOf"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(forms.len(), 2, "{}", defs["EntraRole"]);
+
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| unreachable!("{e}"));
+    let text = std::fs::read_to_string(dir.join("pimplan.yaml")).unwrap_or_default();
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    let value: serde_json::Value =
+        serde_saphyr::from_str_with_options(&text, options).unwrap_or_else(|e| unreachable!("{e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 /// Hostile inputs: each is refused with a finding at a place, quickly, without a panic.
 #[test]
 fn alias_bomb_and_deep_nesting_are_refused_quickly() {

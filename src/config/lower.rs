@@ -10,14 +10,15 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, FixedOffset};
 
 use super::model::{
-    Admin, AdminScope, AdministrativeUnit, Assignment, AssignmentType, Expiry, Group, GroupPolicy,
-    GroupSource, GroupType, IsoDuration, LeftOut, Membership, NotificationLevel, Notifications,
-    PolicyTemplate, Principal, PrincipalType, Requirement, Requirements, Role, RolePolicy, Setting,
-    Settings, SeverityLevel, Spelling, Target, Ticket, Workspace,
+    Admin, AdminScope, AdministrativeUnit, Assignment, AssignmentType, AzureRole, EntraRoleGrant,
+    Expiry, Group, GroupPolicy, GroupSource, GroupType, IsoDuration, LeftOut, Membership,
+    NotificationLevel, Notifications, PathsSettings, PolicyTemplate, Principal, PrincipalType,
+    Requirement, Requirements, ResetProtection, Role, RolePolicy, Setting, Settings, SeverityLevel,
+    Spelling, Target, Ticket, Workspace,
 };
 use super::raw::{
-    RawActivation, RawAssignment, RawAssignmentPolicy, RawFile, RawGroup, RawNotifications,
-    RawPolicyTemplate, RawRolePolicy,
+    RawActivation, RawAssignment, RawAssignmentPolicy, RawAzureRole, RawEntraRole, RawFile,
+    RawGroup, RawNotifications, RawPathsSettings, RawPolicyTemplate, RawRolePolicy,
 };
 use super::values::{parse_duration, parse_timestamp};
 use crate::finding::{Finding, did_you_mean, spelling_help};
@@ -418,6 +419,7 @@ fn root_only_keys(raw: &RawFile) -> Vec<(&'static str, Span)> {
     add("include", raw.include.as_ref().map(|v| v.span));
     add("rules", raw.rules.as_ref().map(|v| v.span));
     add("plan", raw.plan.as_ref().map(|v| v.span));
+    add("paths", raw.paths.as_ref().map(|v| v.span));
     keys
 }
 
@@ -474,7 +476,153 @@ fn lower_settings(
                 );
         }
     }
+    settings.paths = lower_paths(lw, raw.paths.take());
     settings
+}
+
+/// `paths:`: tier-0 role names checked against the built-in table (an unknown name stays, as
+/// a custom role may be meant once its PIM002 is ignored), the core tier-0 roles required.
+fn lower_paths(lw: &mut Lowerer<'_>, raw: Option<Spanned<RawPathsSettings>>) -> PathsSettings {
+    let Some(raw) = raw else {
+        return PathsSettings::default();
+    };
+    let mut paths = PathsSettings {
+        span: Some(raw.span),
+        ..PathsSettings::default()
+    };
+    let raw = raw.value;
+    if let Some(list) = raw.tier0 {
+        for role in &list.value {
+            lw.entra_role(role);
+        }
+        let missing: Vec<&str> = PathsSettings::CORE_TIER0
+            .into_iter()
+            .filter(|core| !list.value.iter().any(|r| r.value == *core))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+            lw.findings.push(
+                Finding::new(
+                    &pim002_invalid_config::RULE,
+                    list.span,
+                    "Global Administrator, Privileged Role Administrator, Privileged Authentication Administrator and Partner Tier2 Support are always tier 0".to_owned(),
+                )
+                .label("leaves out a role that is always tier 0")
+                .with_help(format!(
+                    "add {} to `tier0`; pimplan counts them as tier 0 either way",
+                    names.join(", ")
+                )),
+            );
+        }
+        paths.tier0 = Some(list);
+    }
+    if let Some(list) = raw.tier0_azure {
+        let roles = list
+            .value
+            .into_iter()
+            .filter_map(|r| lw.azure_role(r))
+            .collect();
+        paths.tier0_azure = Some(Spanned::new(roles, list.span));
+    }
+    paths.eligible_reset_protection = raw
+        .eligible_reset_protection
+        .as_ref()
+        .and_then(|p| lw.spelled::<ResetProtection>(p));
+    paths
+}
+
+impl Lowerer<'_> {
+    /// An Azure role entry: the scope must be an Azure scope path (`/`, `/subscriptions/…`).
+    fn azure_role(&mut self, raw: Spanned<RawAzureRole>) -> Option<AzureRole> {
+        let span = raw.span;
+        let RawAzureRole { role, scope } = raw.value;
+        if !scope.value.starts_with('/') {
+            self.invalid(
+                scope.span,
+                format!("`{}` is not an Azure scope", scope.value),
+                Some("write the scope as Azure shows it, starting with `/`: `/`, `/subscriptions/ID`, `/subscriptions/ID/resourceGroups/NAME`".to_owned()),
+            );
+            return None;
+        }
+        Some(AzureRole { role, scope, span })
+    }
+
+    /// A `groups[].entra_roles` entry in either form. One with an invalid `type` is left out
+    /// (reported); `approval`/`mfa` on an active role are reported and dropped: they describe
+    /// activating an eligible role.
+    fn entra_role_grant(&mut self, raw: Spanned<RawEntraRole>) -> Option<EntraRoleGrant> {
+        let span = raw.span;
+        let grant = match raw.value {
+            RawEntraRole::Name(name) => EntraRoleGrant {
+                role: Spanned::new(name, span),
+                kind: None,
+                approval: None,
+                mfa: None,
+                span,
+            },
+            RawEntraRole::Grant(g) => {
+                let kind = match &g.kind {
+                    Some(k) => Some(self.spelled::<AssignmentType>(k)?),
+                    None => None,
+                };
+                let mut grant = EntraRoleGrant {
+                    role: g.role,
+                    kind,
+                    approval: g.approval,
+                    mfa: g.mfa,
+                    span,
+                };
+                if grant.is_active() {
+                    for (key, fact) in [
+                        ("approval", grant.approval.take()),
+                        ("mfa", grant.mfa.take()),
+                    ] {
+                        if let Some(fact) = fact {
+                            self.invalid(
+                                fact.span,
+                                format!("`{key}` describes activating an eligible role, and `{}` is active", grant.role.value),
+                                Some(format!("remove `{key}`, or set `type: eligible`")),
+                            );
+                        }
+                    }
+                }
+                grant
+            }
+        };
+        self.entra_role(&grant.role);
+        Some(grant)
+    }
+
+    /// `principals[].owners`: service principals only (owners of the SP or of its app).
+    fn principal_owners(
+        &mut self,
+        name: &Spanned<String>,
+        kind: Option<&Spanned<PrincipalType>>,
+        owners: Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Vec<Spanned<String>> {
+        let Some(owners) = owners else {
+            return Vec::new();
+        };
+        match kind {
+            Some(k) if k.value != PrincipalType::ServicePrincipal => {
+                self.findings.push(
+                    Finding::new(
+                        &pim002_invalid_config::RULE,
+                        owners.span,
+                        format!(
+                            "`owners` is only for service principals, and `{}` is a {}",
+                            name.value, k.value
+                        ),
+                    )
+                    .label("owners of a service principal or its app")
+                    .with_secondary(k.span, "not a service principal")
+                    .with_help("remove `owners`, or set `type: service_principal`; a group's standing owners go in `groups[].owners`"),
+                );
+                Vec::new()
+            }
+            _ => owners.value,
+        }
+    }
 }
 
 fn lower_assignment(lw: &mut Lowerer<'_>, entry: Spanned<RawAssignment>) -> Option<Assignment> {
@@ -552,12 +700,23 @@ fn lower_assignment(lw: &mut Lowerer<'_>, entry: Spanned<RawAssignment>) -> Opti
 
 fn lower_group(
     lw: &mut Lowerer<'_>,
-    raw: RawGroup,
+    mut raw: RawGroup,
     templates: &HashMap<String, PolicyPatch>,
 ) -> Group {
-    for role in raw.entra_roles.iter().flatten() {
-        lw.entra_role(role);
-    }
+    let entra_roles = raw
+        .entra_roles
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| lw.entra_role_grant(r))
+        .collect();
+    let azure_roles = raw
+        .azure_roles
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| lw.azure_role(r))
+        .collect();
     let mut member = RolePolicy::microsoft_default();
     let mut owner = RolePolicy::microsoft_default();
     let mut template = None;
@@ -626,7 +785,10 @@ fn lower_group(
         id: lw.object_id(raw.id),
         role_assignable: raw.role_assignable,
         owners: raw.owners.unwrap_or_default(),
-        entra_roles: raw.entra_roles.unwrap_or_default(),
+        members: raw.members.unwrap_or_default(),
+        entra_roles,
+        azure_roles,
+        has_policy: raw.policy.is_some(),
         policy: GroupPolicy {
             template,
             member,
@@ -702,6 +864,8 @@ pub fn lower(
             ws.administrative_units.push(AdministrativeUnit {
                 name: au.name,
                 id: lw.object_id(au.id),
+                restricted_management: au.restricted_management,
+                members: au.members.unwrap_or_default(),
             });
         }
         for p in raw
@@ -723,6 +887,7 @@ pub fn lower(
                     Some("remove `upn`, or set `type: user`".to_owned()),
                 );
             }
+            let owners = lw.principal_owners(&p.name, kind.as_ref(), p.owners);
             ws.principals.push(Principal {
                 name: p.name,
                 kind,
@@ -730,6 +895,7 @@ pub fn lower(
                 id: lw.object_id(p.id),
                 licenses: p.licenses.unwrap_or_default(),
                 emergency_access: p.emergency_access,
+                owners,
             });
         }
         for a in raw
@@ -792,6 +958,7 @@ pub fn lower(
         }
     }
     check_approver_kinds(&mut lw, &ws);
+    check_restricted_au_members(&mut lw, &ws);
     leave_out_dependents(&mut ws, &mut left_out);
     ws.left_out = left_out;
     ws
@@ -834,7 +1001,7 @@ fn left_out(files: &[ParsedFile], root: FileId, unknown: bool) -> LeftOut {
                     "rules" => out.rule_settings.extend(key.into_iter().chain(name)),
                     "admins" | "assignments" => out.role_holders.extend(field("principal")),
                     "version" | "tenant" | "state" | "baseline" | "actor" | "target"
-                    | "include" | "plan" => {}
+                    | "include" | "plan" | "paths" => {}
                     // A key the format does not have (a misspelt section): what it names may
                     // be meant as any of them.
                     _ => {
@@ -957,5 +1124,44 @@ fn check_approver_kinds(lw: &mut Lowerer<'_>, ws: &Workspace) {
                 "name a user or a group (`type: group` lets its members approve) as approver",
             ),
         );
+    }
+}
+
+/// Microsoft 365 groups cannot be members of a restricted management administrative unit
+/// (Microsoft Learn admin-units-restricted-management.md, "What objects can be members?":
+/// "Groups (Microsoft 365)", restricted management "No"). Checked once every file is read, since a group may be defined in any
+/// file. Unknown names are PIM101's; a PIM-managed security group there is PIM511's.
+fn check_restricted_au_members(lw: &mut Lowerer<'_>, ws: &Workspace) {
+    let mut kinds: HashMap<&str, &Group> = HashMap::new();
+    for g in &ws.groups {
+        kinds.entry(g.name.value.as_str()).or_insert(g);
+    }
+    for au in ws
+        .administrative_units
+        .iter()
+        .filter(|a| a.is_restricted_management())
+    {
+        for member in &au.members {
+            let Some(group) = kinds.get(member.value.as_str()) else {
+                continue;
+            };
+            if group.kind() != GroupType::Microsoft365 {
+                continue;
+            }
+            let mut f = Finding::new(
+                &pim002_invalid_config::RULE,
+                member.span,
+                format!(
+                    "`{}` is a Microsoft 365 group, and `{}` is a restricted management administrative unit",
+                    member.value, au.name.value
+                ),
+            )
+            .label("Microsoft 365 groups cannot be added here")
+            .with_help("remove the group from `members`, or the unit's `restricted_management: true`; Microsoft 365 groups cannot be members of a restricted management administrative unit");
+            if let Some(k) = &group.kind {
+                f = f.with_secondary(k.span, "a Microsoft 365 group");
+            }
+            lw.findings.push(f);
+        }
     }
 }

@@ -93,6 +93,11 @@ spelled_enum!(
     Target, "target", { State = "state", Graph = "graph" }
 );
 spelled_enum!(
+    /// Whether an eligible member of a role-assignable group counts as protected from
+    /// password reset by lesser admins (`paths.eligible_reset_protection`).
+    ResetProtection, "reset protection", { Unprotected = "unprotected", Protected = "protected" }
+);
+spelled_enum!(
     /// What a policy can require of an activation or an assignment.
     Requirement, "requirement", { Mfa = "mfa", Justification = "justification", Ticket = "ticket" }
 );
@@ -134,6 +139,8 @@ pub struct Settings {
     /// severity; lowering reports it).
     pub rules: Vec<(Spanned<String>, Option<Spanned<SeverityLevel>>)>,
     pub max_removal_ratio: Option<Spanned<f64>>,
+    /// `paths:`, defaults applied through its accessors.
+    pub paths: PathsSettings,
 }
 
 impl Settings {
@@ -153,6 +160,7 @@ impl Settings {
             include: Vec::new(),
             rules: Vec::new(),
             max_removal_ratio: None,
+            paths: PathsSettings::default(),
         }
     }
 
@@ -176,10 +184,144 @@ impl Settings {
     }
 }
 
+/// An Azure role at a scope (`groups[].azure_roles`, `paths.tier0_azure`).
+#[derive(Clone, Debug)]
+pub struct AzureRole {
+    pub role: Spanned<String>,
+    /// Starts with `/` (checked); `/` is the root.
+    pub scope: Spanned<String>,
+    /// The whole entry.
+    pub span: Span,
+}
+
+impl AzureRole {
+    /// Whether a role assignment at `scope` is at this entry's scope or above it.
+    pub fn covered_by_scope(&self, scope: &str) -> bool {
+        scope_at_or_above(scope, &self.scope.value)
+    }
+}
+
+/// Whether Azure scope `outer` is `inner` or one of its parents (the root `/` is above
+/// everything): scopes nest by path segment and compare without regard to case.
+pub fn scope_at_or_above(outer: &str, inner: &str) -> bool {
+    let mut inner = inner.split('/').filter(|p| !p.is_empty());
+    outer
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .all(|o| inner.next().is_some_and(|i| i.eq_ignore_ascii_case(o)))
+}
+
+/// `paths:` (root file only): which roles count as tier 0, and how the contested
+/// password-reset case is read. Lowering has checked the names; the accessors apply the
+/// defaults.
+#[derive(Debug, Default)]
+pub struct PathsSettings {
+    /// The section, when written.
+    pub span: Option<Span>,
+    /// `tier0:` as written (the core roles are added by [`Self::tier0`] whether written or not).
+    pub tier0: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `tier0_azure:` as written.
+    pub tier0_azure: Option<Spanned<Vec<AzureRole>>>,
+    pub eligible_reset_protection: Option<Spanned<ResetProtection>>,
+}
+
+impl PathsSettings {
+    /// Always tier 0: BloodHound's Tier Zero rules that cannot be disabled
+    /// (SpecterOps/bloodhound-docs `privilege-zones/default-rules.mdx`).
+    pub const CORE_TIER0: [&'static str; 4] = [
+        "Global Administrator",
+        "Privileged Role Administrator",
+        "Privileged Authentication Administrator",
+        "Partner Tier2 Support",
+    ];
+    /// The default `tier0`: the core roles and BloodHound's other default Tier Zero roles.
+    pub const DEFAULT_TIER0: [&'static str; 8] = [
+        "Global Administrator",
+        "Privileged Role Administrator",
+        "Privileged Authentication Administrator",
+        "Partner Tier2 Support",
+        "Application Administrator",
+        "Intune Administrator",
+        "Knowledge Administrator",
+        "Security Administrator",
+    ];
+    /// The default `tier0_azure` (role, scope): EntraOps's `AzureHighPrivilegedRoles`.
+    pub const DEFAULT_TIER0_AZURE: [(&'static str, &'static str); 3] = [
+        ("Owner", "/"),
+        ("User Access Administrator", "/"),
+        ("Role Based Access Control Administrator", "/"),
+    ];
+
+    /// Whether an Entra role (display name) is tier 0.
+    pub fn tier0(&self, role: &str) -> bool {
+        Self::CORE_TIER0.contains(&role)
+            || match &self.tier0 {
+                Some(list) => list.value.iter().any(|r| r.value == role),
+                None => Self::DEFAULT_TIER0.contains(&role),
+            }
+    }
+
+    /// Every tier-0 Entra role: the core ones first, then the others in written (or default) order.
+    pub fn tier0_roles(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Self::CORE_TIER0.to_vec();
+        let rest: Vec<&str> = match &self.tier0 {
+            Some(list) => list.value.iter().map(|r| r.value.as_str()).collect(),
+            None => Self::DEFAULT_TIER0.to_vec(),
+        };
+        for r in rest {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// The tier of an Entra role: 0 if [`Self::tier0`], 1 if Microsoft labels it PRIVILEGED,
+    /// else 2.
+    pub fn tier(&self, role: &str) -> u8 {
+        crate::entra_roles::tier(role, |r| self.tier0(r))
+    }
+
+    /// The tier-0 Azure roles as (role, scope), written or default.
+    pub fn tier0_azure(&self) -> Vec<(&str, &str)> {
+        match &self.tier0_azure {
+            Some(list) => list
+                .value
+                .iter()
+                .map(|a| (a.role.value.as_str(), a.scope.value.as_str()))
+                .collect(),
+            None => Self::DEFAULT_TIER0_AZURE.to_vec(),
+        }
+    }
+
+    /// Whether an Azure role held at `scope` is tier 0: a `tier0_azure` entry of that role
+    /// (case-insensitive) whose scope is `scope` or below it.
+    pub fn is_tier0_azure(&self, role: &str, scope: &str) -> bool {
+        self.tier0_azure()
+            .into_iter()
+            .any(|(r, s)| r.eq_ignore_ascii_case(role) && scope_at_or_above(scope, s))
+    }
+
+    pub fn eligible_reset_protection(&self) -> ResetProtection {
+        self.eligible_reset_protection
+            .as_ref()
+            .map_or(ResetProtection::Unprotected, |p| p.value)
+    }
+}
+
 #[derive(Debug)]
 pub struct AdministrativeUnit {
     pub name: Spanned<String>,
     pub id: Option<Spanned<String>>,
+    pub restricted_management: Option<Spanned<bool>>,
+    /// Principals and groups in the unit (names, as written).
+    pub members: Vec<Spanned<String>>,
+}
+
+impl AdministrativeUnit {
+    pub fn is_restricted_management(&self) -> bool {
+        self.restricted_management.as_ref().is_some_and(|r| r.value)
+    }
 }
 
 #[derive(Debug)]
@@ -191,6 +333,9 @@ pub struct Principal {
     pub id: Option<Spanned<String>>,
     pub licenses: Vec<Spanned<String>>,
     pub emergency_access: Option<Spanned<bool>>,
+    /// Owners of a service principal or its app (principal names); empty for other types
+    /// (lowering reports `owners` on them).
+    pub owners: Vec<Spanned<String>>,
 }
 
 impl Principal {
@@ -410,8 +555,53 @@ pub struct Group {
     pub membership: Option<Spanned<Membership>>,
     pub source: Option<Spanned<GroupSource>>,
     pub owners: Vec<Spanned<String>>,
-    pub entra_roles: Vec<Spanned<String>>,
+    /// Standing (non-PIM) members: principal names.
+    pub members: Vec<Spanned<String>>,
+    /// Entra roles the group holds or is eligible for; entries with an invalid `type` are left
+    /// out (already reported).
+    pub entra_roles: Vec<EntraRoleGrant>,
+    pub azure_roles: Vec<AzureRole>,
+    /// Whether the group entry writes a `policy:` block (PIM511's "PIM-managed").
+    pub has_policy: bool,
     pub policy: GroupPolicy,
+}
+
+/// One `groups[].entra_roles` entry. The short form (a display name) is `kind: None`: active,
+/// directory scope.
+#[derive(Clone, Debug)]
+pub struct EntraRoleGrant {
+    /// The role display name (the whole string in the short form).
+    pub role: Spanned<String>,
+    pub kind: Option<Spanned<AssignmentType>>,
+    /// Facts about the role's own PIM policy, meaningful for `eligible` (lowering rejects them
+    /// on `active`).
+    pub approval: Option<Spanned<bool>>,
+    pub mfa: Option<Spanned<bool>>,
+    /// The whole entry.
+    pub span: Span,
+}
+
+impl EntraRoleGrant {
+    pub fn kind(&self) -> AssignmentType {
+        self.kind
+            .as_ref()
+            .map_or(AssignmentType::Active, |k| k.value)
+    }
+
+    /// Whether the group's members hold the role without activating it.
+    pub fn is_active(&self) -> bool {
+        self.kind() == AssignmentType::Active
+    }
+
+    /// Whether activating the (eligible) role needs approval (default false).
+    pub fn approval(&self) -> bool {
+        self.approval.as_ref().is_some_and(|a| a.value)
+    }
+
+    /// Whether activating the (eligible) role needs MFA (default false).
+    pub fn mfa(&self) -> bool {
+        self.mfa.as_ref().is_some_and(|m| m.value)
+    }
 }
 
 impl Group {
@@ -431,6 +621,11 @@ impl Group {
 
     pub fn source(&self) -> GroupSource {
         self.source.as_ref().map_or(GroupSource::Cloud, |s| s.value)
+    }
+
+    /// The Entra roles the group's members hold without activation.
+    pub fn active_entra_roles(&self) -> impl Iterator<Item = &EntraRoleGrant> {
+        self.entra_roles.iter().filter(|r| r.is_active())
     }
 }
 
@@ -562,5 +757,88 @@ impl LeftOut {
     /// an assignment to a group that holds one).
     pub fn may_give_roles_to(&self, name: &str) -> bool {
         self.unknown || self.role_holders.contains(name) || self.principals.contains(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Option<Spanned<Vec<Spanned<String>>>> {
+        let items = list
+            .iter()
+            .map(|n| Spanned::new((*n).to_owned(), Span::default()))
+            .collect();
+        Some(Spanned::new(items, Span::default()))
+    }
+
+    #[test]
+    fn tier0_defaults_and_the_core_roles() {
+        let default = PathsSettings::default();
+        assert!(default.tier0("Global Administrator"));
+        assert!(default.tier0("Intune Administrator"));
+        assert!(!default.tier0("Exchange Administrator"));
+        assert_eq!(default.tier("Intune Administrator"), 0);
+        assert_eq!(default.tier("Helpdesk Administrator"), 1);
+        assert_eq!(default.tier("Exchange Administrator"), 2);
+        assert_eq!(default.tier0_roles().len(), 8);
+        assert_eq!(
+            default.eligible_reset_protection(),
+            ResetProtection::Unprotected
+        );
+
+        // A written list replaces the default, and the core roles stay tier 0 all the same.
+        let written = PathsSettings {
+            tier0: names(&["Exchange Administrator"]),
+            ..PathsSettings::default()
+        };
+        assert!(written.tier0("Exchange Administrator"));
+        assert!(written.tier0("Partner Tier2 Support"));
+        assert!(!written.tier0("Intune Administrator"));
+        assert_eq!(written.tier("Intune Administrator"), 1);
+        assert_eq!(
+            written.tier0_roles(),
+            [
+                "Global Administrator",
+                "Privileged Role Administrator",
+                "Privileged Authentication Administrator",
+                "Partner Tier2 Support",
+                "Exchange Administrator"
+            ]
+        );
+    }
+
+    #[test]
+    fn azure_scopes_count_at_or_above() {
+        let sub = "/subscriptions/0000";
+        assert!(scope_at_or_above("/", sub));
+        assert!(scope_at_or_above(sub, sub));
+        assert!(scope_at_or_above("/SUBSCRIPTIONS/0000/", sub));
+        assert!(!scope_at_or_above(
+            "/subscriptions/0000/resourceGroups/rg",
+            sub
+        ));
+        assert!(!scope_at_or_above("/subscriptions/1111", sub));
+
+        let default = PathsSettings::default();
+        assert!(default.is_tier0_azure("Owner", "/"));
+        assert!(default.is_tier0_azure("owner", "/"));
+        assert!(!default.is_tier0_azure("Owner", sub));
+        assert!(!default.is_tier0_azure("Reader", "/"));
+        let written = PathsSettings {
+            tier0_azure: Some(Spanned::new(
+                vec![AzureRole {
+                    role: Spanned::new("Owner".to_owned(), Span::default()),
+                    scope: Spanned::new(sub.to_owned(), Span::default()),
+                    span: Span::default(),
+                }],
+                Span::default(),
+            )),
+            ..PathsSettings::default()
+        };
+        assert!(written.is_tier0_azure("Owner", sub));
+        assert!(written.is_tier0_azure("Owner", "/"));
+        assert!(!written.is_tier0_azure("Owner", "/subscriptions/0000/resourceGroups/rg"));
+        assert!(!written.is_tier0_azure("User Access Administrator", "/"));
     }
 }

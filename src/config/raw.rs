@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::model::{
     AdminScope, AssignmentType, GroupSource, GroupType, Membership, NotificationLevel,
-    PrincipalType, Role, SeverityLevel, Target,
+    PrincipalType, ResetProtection, Role, SeverityLevel, Target,
 };
 use crate::source::recover::Entry;
 use crate::source::yaml::Spanned;
@@ -44,7 +44,9 @@ pub struct RawFile {
     pub rules: Option<Spanned<KeyedList<Spanned<String>>>>,
     /// Plan settings (root file only).
     pub plan: Option<Spanned<RawPlanSettings>>,
-    /// Administrative units that `admins` may be scoped to.
+    /// Privilege-path settings (root file only): which roles count as tier 0, and how the one contested password-reset case is read. Facts pimplan checks, never applies.
+    pub paths: Option<Spanned<RawPathsSettings>>,
+    /// Administrative units that `admins` may be scoped to, with the members declared in them.
     pub administrative_units: Option<Vec<Entry<RawAdministrativeUnit>>>,
     /// People, groups and service principals referred to anywhere else.
     pub principals: Option<Vec<Entry<RawPrincipal>>>,
@@ -79,12 +81,39 @@ pub struct RawPlanSettings {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PathsSettings")]
+pub struct RawPathsSettings {
+    /// Entra role display names that are tier 0. Default: Global Administrator, Privileged Role Administrator, Privileged Authentication Administrator, Partner Tier2 Support, Application Administrator, Intune Administrator, Knowledge Administrator, Security Administrator (BloodHound's Tier Zero rules). The first four are always tier 0, written or not.
+    pub tier0: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Azure roles that are tier 0 at the scope given or above. Default: Owner, User Access Administrator and Role Based Access Control Administrator at `/`.
+    pub tier0_azure: Option<Spanned<Vec<Spanned<RawAzureRole>>>>,
+    /// Whether an eligible member of a role-assignable group is protected from password reset by lesser admins: `unprotected` (default, as Microsoft's PIM for Groups note says) or `protected`.
+    #[schemars(with = "Option<ResetProtection>")]
+    pub eligible_reset_protection: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AzureRole")]
+pub struct RawAzureRole {
+    /// Azure role name, e.g. `Owner`.
+    pub role: Spanned<String>,
+    /// Azure scope, e.g. `/subscriptions/00000000-0000-0000-0000-000000000000` (`/` for the root).
+    pub scope: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[schemars(rename = "AdministrativeUnit")]
 pub struct RawAdministrativeUnit {
     /// Local handle used by `admins[].administrative_unit`.
     pub name: Spanned<String>,
     /// Object id of the administrative unit.
     pub id: Option<Spanned<String>>,
+    /// Whether it is a restricted management administrative unit (default false). Groups in one cannot be managed with PIM (PIM511).
+    pub restricted_management: Option<Spanned<bool>>,
+    /// Principals and groups in the unit (names): a fact pimplan checks, never applies.
+    pub members: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -105,6 +134,8 @@ pub struct RawPrincipal {
     pub licenses: Option<Vec<Spanned<String>>>,
     /// True for break-glass accounts: exempt from PIM510, never removed by a plan (PIM704).
     pub emergency_access: Option<Spanned<bool>>,
+    /// Owners of the service principal or of its app registration (principal names; service principals only): a fact pimplan checks, never applies.
+    pub owners: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -144,10 +175,66 @@ pub struct RawGroup {
     pub source: Option<Spanned<String>>,
     /// Standing (non-PIM) owners: principal names.
     pub owners: Option<Vec<Spanned<String>>>,
-    /// Directory roles the group holds (needs `role_assignable: true`).
-    pub entra_roles: Option<Vec<Spanned<String>>>,
+    /// Standing (non-PIM) members: principal names. A fact pimplan checks, never applies.
+    pub members: Option<Vec<Spanned<String>>>,
+    /// Directory roles the group holds or is eligible for (needs `role_assignable: true`): a role display name (active, directory scope), or `{ role, type, approval, mfa }`.
+    pub entra_roles: Option<Vec<Spanned<RawEntraRole>>>,
+    /// Azure roles the group holds (`{ role, scope }`); allowed on groups that are not role-assignable.
+    pub azure_roles: Option<Vec<Spanned<RawAzureRole>>>,
     /// PIM settings per role. A key left out takes the value Microsoft gives a newly onboarded group.
     pub policy: Option<RawGroupPolicy>,
+}
+
+/// One `groups[].entra_roles` entry: the short form (a display name) or the long form.
+#[derive(Debug, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "EntraRole")]
+pub enum RawEntraRole {
+    /// A role display name: the group holds the role, active, at directory scope.
+    Name(String),
+    /// A role with its assignment type and facts about the role's own PIM policy.
+    Grant(RawEntraRoleGrant),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EntraRoleGrant")]
+pub struct RawEntraRoleGrant {
+    /// Entra built-in role display name, e.g. `Exchange Administrator`.
+    pub role: Spanned<String>,
+    /// `active` (default: the group holds the role) or `eligible` (the group's members can activate it, PIM for roles).
+    #[serde(rename = "type")]
+    #[schemars(with = "Option<AssignmentType>")]
+    pub kind: Option<Spanned<String>>,
+    /// Whether activating the role needs approval (a fact about that role's PIM policy; eligible only; default false).
+    pub approval: Option<Spanned<bool>>,
+    /// Whether activating the role needs MFA (a fact about that role's PIM policy; eligible only; default false).
+    pub mfa: Option<Spanned<bool>>,
+}
+
+/// A string or a mapping, read by hand: serde's untagged enums buffer the value, and the
+/// buffered copy has lost the spans the long form's keys need.
+impl<'de> Deserialize<'de> for RawEntraRole {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawEntraRole;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a role display name, or a mapping with `role`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawEntraRole::Name(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                RawEntraRoleGrant::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawEntraRole::Grant)
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -50,6 +50,7 @@ pub mod pim507_nested_group;
 pub mod pim508_too_many_role_assignable_groups;
 pub mod pim509_too_many_owners;
 pub mod pim510_permanent_active;
+pub mod pim511_group_in_restricted_au;
 pub mod pim601_role_group_without_approval;
 pub mod pim602_approval_without_approvers;
 pub mod pim603_single_approver;
@@ -163,6 +164,7 @@ pub static REGISTRY: &[&Rule] = &[
     &pim508_too_many_role_assignable_groups::RULE,
     &pim509_too_many_owners::RULE,
     &pim510_permanent_active::RULE,
+    &pim511_group_in_restricted_au::RULE,
     &pim601_role_group_without_approval::RULE,
     &pim602_approval_without_approvers::RULE,
     &pim603_single_approver::RULE,

@@ -14,8 +14,9 @@ pub static RULE: Rule = Rule {
         message: "a name refers to nothing defined in the workspace",
         help: "define the name, or use one that is defined",
         docs: Docs {
-            what: "A group, principal, approver, owner, actor, administrative unit or policy \
-template name is not defined anywhere in the workspace. The help names the closest defined \
+            what: "A group, principal, approver, owner, standing member, actor, administrative unit or policy \
+template name is not defined anywhere in the workspace (a service principal's `owners` and an \
+administrative unit's `members` included). The help names the closest defined \
 name. A name that an entry which could not be read defines (PIM002, PIM003), or that a file \
 with a syntax error may define, is not reported: that finding says what to fix.",
             why: "A reference to nothing cannot be applied, and a typo in an approver list leaves \
@@ -86,8 +87,30 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             report(au, "administrative unit", &is_au, &mut aus.iter().copied());
         }
     }
+    for p in &ws.principals {
+        for owner in &p.owners {
+            report(
+                owner,
+                "principal",
+                &is_principal,
+                &mut principals.iter().copied(),
+            );
+        }
+    }
+    // An administrative unit holds principals and groups.
+    let is_member = |n: &str| is_principal(n) || is_group(n);
+    for au in &ws.administrative_units {
+        for member in &au.members {
+            report(
+                member,
+                "principal or group",
+                &is_member,
+                &mut principals.iter().chain(groups.iter()).copied(),
+            );
+        }
+    }
     for group in &ws.groups {
-        for owner in &group.owners {
+        for owner in group.owners.iter().chain(&group.members) {
             report(
                 owner,
                 "principal",

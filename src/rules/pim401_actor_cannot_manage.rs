@@ -14,10 +14,12 @@ pub static RULE: Rule = Rule {
         docs: Docs {
             what: "The `actor` (the identity that applies changes) may not manage PIM for this \
 group. A role-assignable group needs Privileged Role Administrator or Global Administrator at \
-directory scope (an `admins:` entry, or an active membership of a group whose \
-`entra_roles` include it), or standing ownership of the group (`owners:`). Any other group also accepts \
+directory scope (an `admins:` entry, or an active or standing membership (`members:`) of a group whose \
+`entra_roles` include it as an active role), or standing ownership of the group (`owners:`). Any other group also accepts \
 Directory Writers, Groups Administrator, Identity Governance Administrator or User \
-Administrator. Roles scoped to an administrative unit do not count (PIM402).",
+Administrator. Roles scoped to an administrative unit do not count (PIM402), and neither does a \
+role the group is only eligible for (`type: eligible`): it is not held until activated, and an \
+apply does not activate roles.",
             why: "Every request of the apply would fail with an authorisation error, half way \
 through a run; better to learn it from the pull request.",
             example: "actor: svc-pim-pipeline\nadmins:\n  - { principal: svc-pim-pipeline, role: Groups Administrator }\ngroups:\n  - name: prod-db-admins\n    role_assignable: true          # needs Privileged Role Administrator\n",
@@ -51,7 +53,14 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let roles = cx.index.admins_by_principal.get(actor.value.as_str());
-    // Roles the actor holds as an active member of a group they are given to (`entra_roles`).
+    // Roles the actor holds as an active or standing member of a group they are given to
+    // (`entra_roles`). An eligible role is not held until activated, and an apply activates
+    // nothing: it does not count.
+    let standing = cx
+        .workspace
+        .groups
+        .iter()
+        .filter(|g| g.members.iter().any(|m| m.value == actor.value));
     let group_roles: Vec<&str> = cx
         .workspace
         .assignments
@@ -62,7 +71,8 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 && a.kind.value == AssignmentType::Active
         })
         .filter_map(|a| cx.group(&a.group.value))
-        .flat_map(|g| g.entra_roles.iter().map(|r| r.value.as_str()))
+        .chain(standing)
+        .flat_map(|g| g.active_entra_roles().map(|r| r.role.value.as_str()))
         .collect();
     for group in &cx.workspace.groups {
         let role_assignable = group.is_role_assignable();

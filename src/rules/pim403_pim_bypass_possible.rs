@@ -13,8 +13,9 @@ pub static RULE: Rule = Rule {
         help: "make the group role-assignable, or remove the role that can bypass PIM",
         docs: Docs {
             what: "Someone can change a group's membership through the Groups API, outside PIM: an \
-Exchange, SharePoint, Teams or Yammer Administrator exists (an `admins:` entry, or a group granted to someone whose \
-`entra_roles` include it) and the group is a Microsoft 365 group that is not \
+Exchange, SharePoint, Teams or Yammer Administrator exists (an `admins:` entry, or a group granted to someone, \
+by an assignment or as a standing member, whose `entra_roles` include it, active or eligible: an eligible role \
+is a step away) and the group is a Microsoft 365 group that is not \
 role-assignable; or an admin holds a group-managing role scoped to an administrative unit \
 (reported once per such admin, at its unit, since which groups the unit holds is not \
 declared).",
@@ -48,7 +49,8 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         entra_roles::find(role).is_some_and(|r| r.bypass == Bypass::NonRoleAssignableM365Groups)
     };
     // Who holds such a role: an admin entry, or the members of a group the role is given to
-    // (`entra_roles`) when the files grant that group to anyone.
+    // (`entra_roles`, active or eligible: activating it is up to the member) when the files
+    // grant that group to anyone (an assignment or a standing member).
     let exchange = ws
         .admins
         .iter()
@@ -62,17 +64,21 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         })
         .or_else(|| {
             ws.groups.iter().find_map(|g| {
-                let role = g.entra_roles.iter().find(|r| bypasses(&r.value))?;
-                ws.assignments
-                    .iter()
-                    .any(|a| a.group.value == g.name.value)
-                    .then(|| {
-                        (
-                            role.value.as_str(),
-                            role.span,
-                            format!("the members of `{}` hold this role", g.name.value),
-                        )
-                    })
+                let role = g.entra_roles.iter().find(|r| bypasses(&r.role.value))?;
+                let verb = if role.is_active() {
+                    "hold"
+                } else {
+                    "are eligible for"
+                };
+                (!g.members.is_empty()
+                    || ws.assignments.iter().any(|a| a.group.value == g.name.value))
+                .then(|| {
+                    (
+                        role.role.value.as_str(),
+                        role.role.span,
+                        format!("the members of `{}` {verb} this role", g.name.value),
+                    )
+                })
             })
         });
     if let Some((role, role_span, holder)) = exchange {

@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
         help: "make the group an eligible member instead, or assign its members directly",
         docs: Docs {
             what: "A principal of `type: group` has an active member assignment on a \
-role-assignable group.",
+role-assignable group, or is one of its standing members (`members:`).",
             why: "Role-assignable groups cannot have groups as (active) members: nesting would \
 hand an Entra role to everyone in the nested group without control. A group can only be an \
 eligible member.",
@@ -58,5 +58,36 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 "role-assignable",
             ),
         );
+    }
+    // A standing member is as active as an active assignment.
+    for group in cx
+        .workspace
+        .groups
+        .iter()
+        .filter(|g| g.is_role_assignable())
+    {
+        for member in &group.members {
+            if !cx
+                .principal(&member.value)
+                .is_some_and(|p| p.is(PrincipalType::Group))
+            {
+                continue;
+            }
+            out.push(
+                Finding::new(
+                    &RULE,
+                    member.span,
+                    format!(
+                        "group `{}` cannot be a standing member of role-assignable `{}`",
+                        member.value, group.name.value
+                    ),
+                )
+                .label("a group")
+                .with_secondary_opt(
+                    group.role_assignable.as_ref().map(|r| r.span),
+                    "role-assignable",
+                ),
+            );
+        }
     }
 }

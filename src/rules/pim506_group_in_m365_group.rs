@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
         help: "assign the group's members directly",
         docs: Docs {
             what: "A principal of `type: group` is assigned membership (eligible or active) of a \
-Microsoft 365 group.",
+Microsoft 365 group, or is one of its standing members (`members:`).",
             why: "Microsoft 365 groups do not support nested groups: the request fails, or the \
 nested members never get the access.",
             example: "groups:\n  - { name: finance-app-owners, type: microsoft365 }\nassignments:\n  - { group: finance-app-owners, principal: oncall-sre, role: member, type: eligible, duration: P90D, justification: x }\n",
@@ -54,5 +54,32 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             .label("a group")
             .with_secondary_opt(group.kind.as_ref().map(|k| k.span), "a Microsoft 365 group"),
         );
+    }
+    for group in cx
+        .workspace
+        .groups
+        .iter()
+        .filter(|g| g.kind() == GroupType::Microsoft365)
+    {
+        for member in &group.members {
+            if !cx
+                .principal(&member.value)
+                .is_some_and(|p| p.is(PrincipalType::Group))
+            {
+                continue;
+            }
+            out.push(
+                Finding::new(
+                    &RULE,
+                    member.span,
+                    format!(
+                        "group `{}` cannot be a member of the Microsoft 365 group `{}`",
+                        member.value, group.name.value
+                    ),
+                )
+                .label("a group")
+                .with_secondary_opt(group.kind.as_ref().map(|k| k.span), "a Microsoft 365 group"),
+            );
+        }
     }
 }

@@ -10,8 +10,9 @@ pub static RULE: Rule = Rule {
         message: "a group holds Entra roles but is not role-assignable",
         help: "set `role_assignable: true` (only possible when the group is created)",
         docs: Docs {
-            what: "A group lists `entra_roles` (directory roles it holds) but is not \
-`role_assignable: true`.",
+            what: "A group lists `entra_roles` (directory roles it holds or is eligible for) but is not \
+`role_assignable: true`. An eligible role needs a role-assignable group as much as an active one; \
+`azure_roles` do not.",
             why: "Only role-assignable groups can be assigned Entra roles. The flag is set when a \
 group is created and cannot be changed, so the declaration describes a group that cannot \
 exist.",
@@ -37,10 +38,16 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(
                 &RULE,
-                first.span,
+                first.role.span,
                 format!(
-                    "`{}` holds {} but is not role-assignable",
-                    group.name.value, first.value
+                    "`{}` {} {} but is not role-assignable",
+                    group.name.value,
+                    if first.is_active() {
+                        "holds"
+                    } else {
+                        "is eligible for"
+                    },
+                    first.role.value
                 ),
             )
             .label("an Entra role")

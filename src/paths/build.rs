@@ -299,9 +299,10 @@ pub fn build_with(
                 b.protection.entry(p).or_default().role_assignable_active = true;
             }
         }
-        for r in &g.entra_roles {
-            let role = b.role(&r.value, None);
-            b.g.edge(Edge::new(EdgeKind::HoldsRole, member, role).with_source(Some(r.span)));
+        // Eligible group roles (E9) are wired with the other new facts.
+        for r in g.active_entra_roles() {
+            let role = b.role(&r.role.value, None);
+            b.g.edge(Edge::new(EdgeKind::HoldsRole, member, role).with_source(Some(r.role.span)));
         }
     }
     for a in &workspace.admins {

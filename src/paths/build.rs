@@ -77,7 +77,18 @@ impl<'a> Grant<'a> {
 pub struct Grants<'a> {
     pub assignments: Vec<Grant<'a>>,
     pub policies: Vec<&'a PolicySpec>,
-    pub span_of: &'a dyn Fn(&str) -> Option<Span>,
+    pub span_of: &'a dyn SpanOf,
+}
+
+/// Where the assignment with a state key is declared in the files.
+pub trait SpanOf {
+    fn span_of(&self, key: &str) -> Option<Span>;
+}
+
+impl<F: Fn(&str) -> Option<Span>> SpanOf for F {
+    fn span_of(&self, key: &str) -> Option<Span> {
+        self(key)
+    }
 }
 
 fn no_span(_: &str) -> Option<Span> {
@@ -413,7 +424,7 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
             ),
             (Role::Owner, AssignmentType::Active) => (EdgeKind::Owner, owner, Gates::none()),
         };
-        let source = (grants.span_of)(&s.key());
+        let source = grants.span_of.span_of(&s.key());
         b.g.edge(
             Edge::new(kind, tail, head)
                 .with_gates(gates)

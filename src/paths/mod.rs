@@ -19,7 +19,7 @@ pub mod query;
 
 use std::collections::HashMap;
 
-pub use build::{BuildOptions, Grant, Grants, ResetProtection, build, build_with};
+pub use build::{BuildOptions, Grant, Grants, ResetProtection, SpanOf, build, build_with};
 pub use edge::{Edge, EdgeId, EdgeKind, Flags};
 pub use gate::{Approval, Gates, PathClass};
 pub use node::{Node, NodeId, NodeKind};

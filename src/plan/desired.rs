@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, FixedOffset, SecondsFormat};
 
 use crate::config::model::{Assignment, Expiry, Group, Notifications, Role, RolePolicy, Workspace};
 use crate::config::values::{format_duration, format_minutes};
+use crate::paths::{Grant, Grants, SpanOf};
 use crate::source::Span;
 use crate::state::{AssignmentSpec, PolicySpec};
 
@@ -20,6 +21,26 @@ impl Desired<'_> {
     /// Where the assignment with this state key is declared (its `principal:` value).
     pub fn span_of(&self, key: &str) -> Option<Span> {
         self.spans.get(key).copied()
+    }
+
+    /// The files' side of the privilege graph: the desired assignments (in effect as
+    /// `Grant::declared` counts them from `now`), the policies, and where each is declared.
+    pub fn grants(&self, now: DateTime<FixedOffset>) -> Grants<'_> {
+        Grants {
+            assignments: self
+                .assignments
+                .iter()
+                .map(|(spec, _)| Grant::declared(spec, now))
+                .collect(),
+            policies: self.policies.iter().map(|(p, _)| p).collect(),
+            span_of: self,
+        }
+    }
+}
+
+impl SpanOf for Desired<'_> {
+    fn span_of(&self, key: &str) -> Option<Span> {
+        Desired::span_of(self, key)
     }
 }
 

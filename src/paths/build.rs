@@ -1,8 +1,10 @@
 //! Facts (the lowered workspace) + grants (assignment and policy specs) + a moment → the
 //! privilege graph (privilege-paths §A.3, §A.5, §A.8).
 //!
-//! The facts are the groups (role-assignable or not, their kind, `owners:`, `entra_roles`),
-//! the principals and the admins. The grants are `state::record` specs: the files' (from
+//! The facts are the groups (role-assignable or not, their kind, `owners:`, standing
+//! `members:`, `entra_roles` active and eligible, `azure_roles`), the principals (a service
+//! principal's `owners:`), the admins and the administrative units (their declared `members`,
+//! `restricted_management`). The grants are `state::record` specs: the files' (from
 //! `plan::desired`) or the state's, so the "before" and "after" sides of a plan are built the
 //! same way. Only the grants in effect at `at` count.
 
@@ -11,7 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::model::{
-    AdminScope, AssignmentType, Group, GroupType, Principal, PrincipalType, Role, Workspace,
+    self, AdminScope, AdministrativeUnit, AssignmentType, Group, GroupType, Principal,
+    PrincipalType, Role, Settings, Workspace,
 };
 use crate::config::values::parse_duration;
 use crate::entra_roles::BUILTIN_ROLES;
@@ -118,10 +121,23 @@ pub enum ResetProtection {
     Protected,
 }
 
-/// Settings of the build that the workspace will declare under `paths:`.
+/// Settings of the build, as the workspace declares them under `paths:`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BuildOptions {
     pub eligible_reset_protection: ResetProtection,
+}
+
+impl BuildOptions {
+    /// The options the workspace's `paths:` section declares (the one place they are read;
+    /// [`build`] uses it).
+    pub fn from_settings(settings: &Settings) -> Self {
+        BuildOptions {
+            eligible_reset_protection: match settings.paths.eligible_reset_protection() {
+                model::ResetProtection::Unprotected => ResetProtection::Unprotected,
+                model::ResetProtection::Protected => ResetProtection::Protected,
+            },
+        }
+    }
 }
 
 /// The gates a group policy's activation puts on an eligible membership or ownership.
@@ -159,6 +175,9 @@ struct Protection {
     role_assignable_active: bool,
     /// Eligible member or owner of a role-assignable group.
     role_assignable_eligible: bool,
+    /// In a restricted management administrative unit: only that unit's own scoped admins
+    /// reset the password (privilege-paths §A.3, "Restricted management AUs").
+    restricted_au: bool,
 }
 
 /// A group node pair and the group's facts, if the workspace declares it.
@@ -231,13 +250,19 @@ impl<'w> Builder<'w> {
     }
 }
 
-/// The graph of `workspace`'s facts and `grants` in effect at `at`, with default options.
+/// The graph of `workspace`'s facts and `grants` in effect at `at`, with the options of the
+/// workspace's `paths:` section ([`BuildOptions::from_settings`]).
 pub fn build(
     workspace: &Workspace,
     grants: &Grants<'_>,
     at: DateTime<FixedOffset>,
 ) -> PrivilegeGraph {
-    build_with(workspace, grants, at, BuildOptions::default())
+    build_with(
+        workspace,
+        grants,
+        at,
+        BuildOptions::from_settings(&workspace.settings),
+    )
 }
 
 /// [`build`] with explicit options.
@@ -298,8 +323,9 @@ pub fn build_with(
             }
         }
     }
-    let mut au_scoped = 0usize;
-    // Facts: standing owners (E3), the roles a group holds (E8), the admins' roles (E8).
+    // Facts: standing owners (E3) and members (E1, E7), the roles a group holds (E8) or is
+    // eligible for (E9), its Azure roles (E10).
+    let mut refused = 0usize;
     for i in 0..b.groups.len() {
         let (owner, member) = (b.groups[i].owner, b.groups[i].member);
         let Some(g) = b.groups[i].facts else { continue };
@@ -310,26 +336,78 @@ pub fn build_with(
                 b.protection.entry(p).or_default().role_assignable_active = true;
             }
         }
-        // Eligible group roles (E9) are wired with the other new facts.
-        for r in g.active_entra_roles() {
+        for m in &g.members {
+            let p = b.principal(&m.value, None);
+            let kind = if b.is_group_principal(p) {
+                // As an active assignment of a group: the service nests groups only in
+                // non-role-assignable security groups (PIM505, PIM506).
+                if g.is_role_assignable() || g.kind() == GroupType::Microsoft365 {
+                    refused += 1;
+                    continue;
+                }
+                EdgeKind::NestedActive
+            } else {
+                EdgeKind::ActiveMember
+            };
+            b.g.edge(Edge::new(kind, p, member).with_source(Some(m.span)));
+            if g.is_role_assignable() {
+                b.protection.entry(p).or_default().role_assignable_active = true;
+            }
+        }
+        for r in &g.entra_roles {
             let role = b.role(&r.role.value, None);
-            b.g.edge(Edge::new(EdgeKind::HoldsRole, member, role).with_source(Some(r.role.span)));
+            let edge = match r.kind() {
+                AssignmentType::Active => Edge::new(EdgeKind::HoldsRole, member, role),
+                // The group is eligible for the role (PIM for roles): its members activate
+                // it past the role policy's gates, declared as facts.
+                AssignmentType::Eligible => Edge::new(EdgeKind::EligibleForRole, member, role)
+                    .with_gates(Gates {
+                        approval: r.approval().then(Approval::default),
+                        mfa: r.mfa(),
+                        ..Gates::none()
+                    }),
+            };
+            b.g.edge(edge.with_source(Some(r.role.span)));
+        }
+        for r in &g.azure_roles {
+            let role = b.g.node(
+                Node::new(NodeKind::AzureRole, r.role.value.as_str())
+                    .with_scope(Some(r.scope.value.clone())),
+            );
+            b.g.edge(Edge::new(EdgeKind::AzureRole, member, role).with_source(Some(r.role.span)));
         }
     }
+    // A service principal's owners (of it or of its application) add secrets to it (E16).
+    for p in &workspace.principals {
+        if !p.is(PrincipalType::ServicePrincipal) || p.owners.is_empty() {
+            continue;
+        }
+        let sp = b.principal(&p.name.value, None);
+        for o in &p.owners {
+            let owner = b.principal(&o.value, None);
+            b.g.edge(
+                Edge::new(EdgeKind::OwnsServicePrincipal, owner, sp).with_source(Some(o.span)),
+            );
+        }
+    }
+    // The admins' roles (E8); AU-scoped ones reach their unit's declared members (E19).
+    let mut au_admins: Vec<(NodeId, &str)> = Vec::new();
     for a in &workspace.admins {
         let p = b.principal(&a.principal.value, None);
         let au = match a.scope() {
             AdminScope::Directory => None,
-            AdminScope::AdministrativeUnit => {
-                au_scoped += 1;
-                Some(
-                    a.administrative_unit
-                        .as_ref()
-                        .map_or("", |u| u.value.as_str()),
-                )
-            }
+            AdminScope::AdministrativeUnit => Some(
+                a.administrative_unit
+                    .as_ref()
+                    .map_or("", |u| u.value.as_str()),
+            ),
         };
         let role = b.role(&a.role.value, au);
+        if let Some(au) = au
+            && !au_admins.iter().any(|(r, _)| *r == role)
+        {
+            au_admins.push((role, au));
+        }
         b.g.edge(Edge::new(EdgeKind::HoldsRole, p, role).with_source(Some(a.role.span)));
         b.protection
             .entry(p)
@@ -337,18 +415,165 @@ pub fn build_with(
             .roles
             .push(a.role.value.clone());
     }
-    if au_scoped > 0 {
+    if refused > 0 {
         b.g.note(format!(
-            "E19: {au_scoped} admin role(s) scoped to an administrative unit reach no one: administrative units declare no members yet"
+            "E7: {refused} standing member(s) of a role-assignable or Microsoft 365 group that are groups grant nothing: the service does not nest groups there"
         ));
     }
     grant_edges(&mut b, grants, at);
+    let units = administrative_units(&mut b, &workspace.administrative_units);
     // Every group: an owner adds members, herself included, outside the member policy (E5).
     for gn in &b.groups {
         b.g.edge(Edge::new(EdgeKind::OwnerAddsMembers, gn.owner, gn.member));
     }
     capability_edges(&mut b, options);
+    au_scoped_edges(&mut b, &units, &au_admins, &workspace.admins, options);
     b.g.finish()
+}
+
+/// One administrative unit's declared members, as nodes.
+struct Unit {
+    restricted: bool,
+    /// User principals in the unit, with the span of their `members` entry.
+    users: Vec<(NodeId, Span)>,
+    /// The declared groups in the unit (by index), with the span of their entry.
+    groups: Vec<(usize, Span)>,
+}
+
+/// The units by name, their members resolved (a group name to its group, any other name to
+/// its principal); users of a restricted management unit marked as such.
+fn administrative_units<'w>(
+    b: &mut Builder<'w>,
+    units: &'w [AdministrativeUnit],
+) -> HashMap<&'w str, Unit> {
+    let mut out: HashMap<&str, Unit> = HashMap::new();
+    for au in units {
+        let name = au.name.value.as_str();
+        if out.contains_key(name) {
+            continue;
+        }
+        let mut unit = Unit {
+            restricted: au.is_restricted_management(),
+            users: Vec::new(),
+            groups: Vec::new(),
+        };
+        for m in &au.members {
+            if let Some(i) = b.group_index.get(m.value.as_str()) {
+                unit.groups.push((*i, m.span));
+                continue;
+            }
+            let p = b.principal(&m.value, None);
+            let node = b.g.get(p);
+            if node.kind == NodeKind::GroupMember {
+                if let Some(i) = b.group_index.get(node.name.as_str()) {
+                    unit.groups.push((*i, m.span));
+                }
+            } else if node.principal_type == Some(PrincipalType::User) {
+                unit.users.push((p, m.span));
+                if unit.restricted {
+                    b.protection.entry(p).or_default().restricted_au = true;
+                }
+            }
+        }
+        out.insert(name, unit);
+    }
+    out
+}
+
+/// E19: each AU-scoped admin role reaches only its unit's declared members, as its
+/// directory-scoped capabilities would (E12: non-role-assignable groups; E15: users without
+/// administrator roles, the reset table's protections applying); a user of a restricted
+/// management unit only from that unit's own admins.
+fn au_scoped_edges(
+    b: &mut Builder<'_>,
+    units: &HashMap<&str, Unit>,
+    au_admins: &[(NodeId, &str)],
+    admins: &[model::Admin],
+    options: BuildOptions,
+) {
+    let mut unreached = 0usize;
+    for (role_node, au) in au_admins {
+        let role = b.g.get(*role_node).name.clone();
+        let Some(unit) = units
+            .get(au)
+            .filter(|u| !u.users.is_empty() || !u.groups.is_empty())
+        else {
+            unreached += admins
+                .iter()
+                .filter(|a| {
+                    a.scope() == AdminScope::AdministrativeUnit
+                        && a.role.value == role
+                        && a.administrative_unit
+                            .as_ref()
+                            .map_or("", |u| u.value.as_str())
+                            == *au
+                })
+                .count();
+            continue;
+        };
+        if Capability::AddMembersNonRoleAssignable
+            .roles()
+            .contains(&role.as_str())
+        {
+            for (i, span) in &unit.groups {
+                let g = &b.groups[*i];
+                if g.facts.is_some_and(|f| !f.is_role_assignable()) {
+                    let head = g.member;
+                    b.g.edge(
+                        Edge::new(EdgeKind::AdministrativeUnitScoped, *role_node, head)
+                            .with_source(Some(*span))
+                            .with_flags(Flags {
+                                bypasses_pim: true,
+                                ..Flags::default()
+                            }),
+                    );
+                }
+            }
+        }
+        let Some(row) = RESET_TABLE
+            .iter()
+            .find(|r| r.roles.contains(&role.as_str()))
+        else {
+            continue;
+        };
+        let none = Protection::default();
+        let mut targets = Vec::new();
+        for (u, span) in &unit.users {
+            let p = b.protection.get(u).unwrap_or(&none);
+            // "only if those users don't have administrator roles" (admin-units-assign-roles).
+            if !p.roles.is_empty() || (p.restricted_au && !unit.restricted) {
+                continue;
+            }
+            let mut flags = Flags {
+                target_mfa: row.password_only,
+                ..Flags::default()
+            };
+            if !row.resets_role_assignable_members {
+                if p.role_assignable_active {
+                    continue;
+                }
+                if p.role_assignable_eligible {
+                    if options.eligible_reset_protection == ResetProtection::Protected {
+                        continue;
+                    }
+                    flags.documented_risk = true;
+                }
+            }
+            targets.push((*u, *span, flags));
+        }
+        for (u, span, flags) in targets {
+            b.g.edge(
+                Edge::new(EdgeKind::AdministrativeUnitScoped, *role_node, u)
+                    .with_source(Some(span))
+                    .with_flags(flags),
+            );
+        }
+    }
+    if unreached > 0 {
+        b.g.note(format!(
+            "E19: {unreached} admin role(s) scoped to an administrative unit reach no one: their administrative unit declares no members"
+        ));
+    }
 }
 
 /// E1–E4, E6, E7 from the grants in effect at `at`.
@@ -496,7 +721,7 @@ fn capability_edges(b: &mut Builder<'_>, options: BuildOptions) {
         }
         for u in &users {
             let p = b.protection.get(u).unwrap_or(&none);
-            if !p.roles.iter().all(|r| row.resettable.allows(r)) {
+            if p.restricted_au || !p.roles.iter().all(|r| row.resettable.allows(r)) {
                 continue;
             }
             let mut flags = Flags {

@@ -16,6 +16,7 @@ pub mod edge;
 pub mod gate;
 pub mod node;
 pub mod query;
+pub mod tier;
 
 use std::collections::HashMap;
 
@@ -24,6 +25,7 @@ pub use edge::{Edge, EdgeId, EdgeKind, Flags};
 pub use gate::{Approval, Gates, PathClass};
 pub use node::{Node, NodeId, NodeKind};
 pub use query::Reach;
+pub use tier::{tier, tier0_targets};
 
 /// The privilege graph: nodes, edges, and both adjacencies in CSR form.
 #[derive(Debug, Default)]
@@ -122,6 +124,29 @@ impl PrivilegeGraph {
         ))
     }
 
+    /// An Azure role a group holds at exactly this scope (`azure_role:R@scope`).
+    pub fn azure_role(&self, role: &str, scope: &str) -> Option<NodeId> {
+        self.find(&node::key(NodeKind::AzureRole, role, Some(scope)))
+    }
+
+    /// The Azure role nodes of this role (case-insensitive) held at `scope` or above it:
+    /// who holds one of them holds the role at `scope`.
+    pub fn azure_roles_covering(&self, role: &str, scope: &str) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                n.kind == NodeKind::AzureRole
+                    && n.name.eq_ignore_ascii_case(role)
+                    && crate::config::model::scope_at_or_above(
+                        n.scope.as_deref().unwrap_or("/"),
+                        scope,
+                    )
+            })
+            .map(|(i, _)| id_of(i))
+            .collect()
+    }
+
     /// The node of a target.
     pub fn target(&self, target: Target<'_>) -> Option<NodeId> {
         match target {
@@ -137,16 +162,21 @@ impl PrivilegeGraph {
     }
 
     /// What a bare name on the command line means (`pimplan paths NAME`): a directory role,
-    /// else a group's membership, else a principal. Names are unique across groups and
-    /// principals (PIM102).
+    /// else a group's membership, else a principal, else an Azure role written `ROLE@SCOPE`
+    /// (`Owner@/subscriptions/…`, as its key). Names are unique across groups and principals
+    /// (PIM102).
     pub fn resolve(&self, name: &str) -> Option<NodeId> {
         self.entra_role(name)
             .or_else(|| self.group_member(name))
             .or_else(|| self.principal(name))
+            .or_else(|| {
+                let (role, scope) = name.split_once('@')?;
+                self.azure_role(role, scope)
+            })
     }
 
     /// What the build could not model from the facts it had (for example AU-scoped admins
-    /// while administrative units declare no members), one sentence each.
+    /// whose administrative unit declares no members), one sentence each.
     pub fn notes(&self) -> &[String] {
         &self.notes
     }

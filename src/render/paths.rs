@@ -136,7 +136,7 @@ pub fn edge_label(graph: &PrivilegeGraph, step: &Step) -> &'static str {
     match step.kind {
         EdgeKind::ActiveMember => "active member",
         EdgeKind::EligibleMember => "eligible member",
-        EdgeKind::Owner => "owner",
+        EdgeKind::Owner => "owner (standing)",
         EdgeKind::EligibleOwner => "eligible owner",
         EdgeKind::OwnerAddsMembers => "adds member",
         EdgeKind::NestedEligible => "eligible nested member",

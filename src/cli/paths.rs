@@ -63,6 +63,30 @@ pub fn run(
     request: &PathsRequest,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
+    // A workspace that does not load fails as `plan` fails (exit 1); a target or a time
+    // that cannot be read is a usage error (exit 2).
+    match traced(cx, request) {
+        Ok(Traced::Done(status)) => Ok(status),
+        Ok(Traced::Written(text)) => {
+            write_out(out, &text)?;
+            Ok(ExitStatus::Success)
+        }
+        Err(usage) => {
+            eprintln!("{usage:?}");
+            Ok(ExitStatus::Failure)
+        }
+    }
+}
+
+/// What a run came to when it did not stop at a usage error.
+enum Traced {
+    /// It stopped (and said why) with this status.
+    Done(ExitStatus),
+    /// The output.
+    Written(String),
+}
+
+fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
     let Some(target) = &request.target else {
         miette::bail!(
             "name what to trace: `pimplan paths NAME`, or --role, --group, --principal or --tier0"
@@ -76,7 +100,7 @@ pub fn run(
     };
     let lint = match crate::lint::lint(&cx.root(), &cx.clock) {
         Ok(lint) => lint,
-        Err(e) => return Ok(fail(e)),
+        Err(e) => return Ok(Traced::Done(fail(e))),
     };
     let errors = lint.count(Severity::Error);
     let Some(ws) = lint.loaded.workspace.as_ref() else {
@@ -92,9 +116,9 @@ pub fn run(
                 true,
             )
         );
-        return Ok(fail(format!(
+        return Ok(Traced::Done(fail(format!(
             "the workspace stopped at {errors} error-level finding(s); no paths were computed"
-        )));
+        ))));
     };
     if errors > 0 && !cx.quiet {
         eprintln!(
@@ -112,11 +136,11 @@ pub fn run(
         PathsFrom::State => {
             let path = match ws.settings.state_file(&lint.loaded.root_dir) {
                 Ok(p) => p,
-                Err(e) => return Ok(fail(format!("{e}; run `pimplan lint`"))),
+                Err(e) => return Ok(Traced::Done(fail(format!("{e}; run `pimplan lint`")))),
             };
             loaded_state = match crate::state::read(&path) {
                 Ok(s) => s,
-                Err(e) => return Ok(fail(e)),
+                Err(e) => return Ok(Traced::Done(fail(e))),
             };
             Grants::from_state(&loaded_state.state)
         }
@@ -154,8 +178,7 @@ pub fn run(
         PathsFormat::Dot => render::paths_diagram::dot(&report),
         PathsFormat::Mermaid => render::paths_diagram::mermaid(&report),
     };
-    write_out(out, &text)?;
-    Ok(ExitStatus::Success)
+    Ok(Traced::Written(text))
 }
 
 /// A resolved target: its nodes (one, or every tier-0 role), which way to traverse, and how

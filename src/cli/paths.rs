@@ -11,7 +11,9 @@ use super::output::{fail, write_out};
 use crate::config::model::Workspace;
 use crate::exit::ExitStatus;
 use crate::finding::{Severity, did_you_mean};
-use crate::paths::{Grant, Grants, NodeId, PathClass, PrivilegeGraph};
+use crate::paths::{
+    BuildOptions, Grant, Grants, NodeId, PathClass, PrivilegeGraph, ResetProtection,
+};
 use crate::render::paths::{Direction, NotYet, PathsReport, TargetView};
 use crate::render::{self, human::HumanOptions};
 
@@ -145,7 +147,7 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
             Grants::from_state(&loaded_state.state)
         }
     };
-    let graph = crate::paths::build(ws, &grants, at);
+    let graph = crate::paths::build_with(ws, &grants, at, options(ws));
     let query = resolve(ws, &graph, target)?;
     let reaches = match query.direction {
         Direction::To => graph.reach_any(&query.nodes, request.class),
@@ -179,6 +181,17 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
         PathsFormat::Mermaid => render::paths_diagram::mermaid(&report),
     };
     Ok(Traced::Written(text))
+}
+
+/// The build's options as the root file's `paths:` sets them.
+fn options(ws: &Workspace) -> BuildOptions {
+    use crate::config::model::ResetProtection as Written;
+    BuildOptions {
+        eligible_reset_protection: match ws.settings.paths.eligible_reset_protection() {
+            Written::Unprotected => ResetProtection::Unprotected,
+            Written::Protected => ResetProtection::Protected,
+        },
+    }
 }
 
 /// A resolved target: its nodes (one, or every tier-0 role), which way to traverse, and how
@@ -357,7 +370,7 @@ fn not_yet(
         policies: grants.policies.clone(),
         span_of: grants.span_of,
     };
-    let then = crate::paths::build(ws, &later, at);
+    let then = crate::paths::build_with(ws, &later, at, options(ws));
     let nodes = |g: &PrivilegeGraph| -> Vec<NodeId> {
         match target.kind {
             "tier0" => target

@@ -27,9 +27,9 @@ impl ExitStatus {
 /// a plan, drift — an error must not read as that, so those commands fail with 1.
 pub fn for_error(command: Option<&str>) -> ExitStatus {
     match command {
-        Some("plan" | "apply" | "show" | "drift" | "import" | "state" | "force-unlock") => {
-            ExitStatus::Findings
-        }
+        Some(
+            "plan" | "apply" | "show" | "drift" | "import" | "state" | "force-unlock" | "paths",
+        ) => ExitStatus::Findings,
         _ => ExitStatus::Failure,
     }
 }

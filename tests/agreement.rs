@@ -185,6 +185,7 @@ const WORKSPACE_COMMANDS: &[&[&str]] = &[
     &["state", "rm", "x", "--auto-approve"],
     &["state", "accept-edit", "--auto-approve"],
     &["force-unlock"],
+    &["paths", "--tier0"],
 ];
 
 #[test]

@@ -9,6 +9,7 @@ use super::apply::ApplyRequest;
 use super::import::ImportRequest;
 use super::lint::{LintFormat as Lint, LintRequest};
 use super::output::{Color, PlanFormat as Plan};
+use super::paths::{PathsFormat as Paths, PathsFrom, PathsRequest, PathsTarget};
 use super::plan::PlanRequest;
 use super::state::{StateFormat as List, StateRequest};
 use crate::config::model::Target;
@@ -91,6 +92,14 @@ pub enum Command {
     /// refused while it runs, even with `--force`. A holder on another machine, or an
     /// unreadable lock file, needs `--force`.
     ForceUnlock(ForceUnlockArgs),
+    /// Who can reach a role or a group's membership, or what a principal can reach.
+    ///
+    /// Each principal is listed once, in the best (most dangerous) class of any of its
+    /// paths (standing, no-approval-no-mfa, no-approval, approval), with the shortest path of
+    /// that class, the gates on each edge and where each edge is declared. Assignments count
+    /// while in effect at `--now`, or at `--at`. Computes even when lint reports errors that
+    /// do not stop the workspace from loading, and exits 0 when it did.
+    Paths(PathsArgs),
     /// Compare the state with Microsoft Graph and show changes made outside pimplan.
     Drift(DriftArgs),
     /// Read the groups' schedules and policies from Microsoft Graph into a new state.
@@ -186,6 +195,96 @@ pub struct ApplyArgs {
     /// Log every Graph request (method, path, status; the token is redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").args(["target", "role", "group", "principal", "tier0"])))]
+pub struct PathsArgs {
+    /// A directory role's display name, else a group name, else a principal name.
+    #[arg(value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Who can reach this directory role.
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
+    /// Who can reach this group's membership.
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+    /// What this principal can reach.
+    #[arg(long, value_name = "NAME")]
+    pub principal: Option<String>,
+    /// Who can reach any tier-0 role (`paths.tier0`), each with the role it reaches best.
+    #[arg(long)]
+    pub tier0: bool,
+    /// List only paths of this class or a more dangerous one.
+    #[arg(long, value_enum, default_value_t = ClassArg::Any)]
+    pub class: ClassArg,
+    /// Build the graph from the workspace's files, or from the assignments and policies the
+    /// state records.
+    #[arg(long, value_enum, default_value_t = FromArg::Files)]
+    pub from: FromArg,
+    /// Count the assignments in effect at this time instead of `--now` (RFC 3339 with offset).
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    #[arg(long, value_enum, default_value_t = PathsFormat::Human)]
+    pub format: PathsFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClassArg {
+    Any,
+    NoApproval,
+    NoApprovalNoMfa,
+    Standing,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FromArg {
+    Files,
+    State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PathsFormat {
+    Human,
+    Json,
+    Markdown,
+    Dot,
+    Mermaid,
+}
+
+impl From<PathsArgs> for PathsRequest {
+    fn from(a: PathsArgs) -> Self {
+        let target = if a.tier0 {
+            Some(PathsTarget::Tier0)
+        } else {
+            a.role
+                .map(PathsTarget::Role)
+                .or(a.group.map(PathsTarget::Group))
+                .or(a.principal.map(PathsTarget::Principal))
+                .or(a.target.map(PathsTarget::Name))
+        };
+        PathsRequest {
+            target,
+            class: match a.class {
+                ClassArg::Any => crate::paths::PathClass::Approval,
+                ClassArg::NoApproval => crate::paths::PathClass::NoApproval,
+                ClassArg::NoApprovalNoMfa => crate::paths::PathClass::NoApprovalNoMfa,
+                ClassArg::Standing => crate::paths::PathClass::Standing,
+            },
+            from: match a.from {
+                FromArg::Files => PathsFrom::Files,
+                FromArg::State => PathsFrom::State,
+            },
+            at: a.at,
+            format: match a.format {
+                PathsFormat::Human => Paths::Human,
+                PathsFormat::Json => Paths::Json,
+                PathsFormat::Markdown => Paths::Markdown,
+                PathsFormat::Dot => Paths::Dot,
+                PathsFormat::Mermaid => Paths::Mermaid,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Args)]

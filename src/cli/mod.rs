@@ -18,6 +18,7 @@ pub mod import;
 pub mod init;
 pub mod lint;
 pub mod output;
+pub mod paths;
 pub mod plan;
 pub mod show;
 pub mod state;
@@ -81,6 +82,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Drift(_) => "drift",
         Command::Import(_) => "import",
         Command::Show(_) => "show",
+        Command::Paths(_) => "paths",
         Command::State(_) => "state",
         Command::ForceUnlock(_) => "force-unlock",
         _ => "other",
@@ -143,6 +145,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         Command::Show(a) => show::run(&cx, &a.plan_file, a.format.into(), out),
         Command::State(c) => state::run(&cx, &c.into(), out),
         Command::ForceUnlock(a) => state::force_unlock(&cx, a.force, out),
+        Command::Paths(a) => paths::run(&cx, &a.into(), out),
         Command::Drift(a) => drift::run(&cx, a.verbose, out),
         Command::Import(a) => import::run(&cx, &a.into(), out),
         Command::Completions(a) => output::print(out, &arguments::completions(a.shell)),
@@ -159,6 +162,7 @@ fn reads_clock(command: &Command) -> bool {
             | Command::Apply(_)
             | Command::Drift(_)
             | Command::Import(_)
+            | Command::Paths(_)
     )
 }
 
@@ -170,6 +174,7 @@ fn workspace_command(command: &Command) -> Option<&'static str> {
         | Command::Apply(_)
         | Command::Drift(_)
         | Command::Import(_)
+        | Command::Paths(_)
         | Command::State(_)
         | Command::ForceUnlock(_) => Some(command_name(command)),
         _ => None,

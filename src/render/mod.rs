@@ -4,6 +4,8 @@ pub mod github;
 pub mod human;
 pub mod import_yaml;
 pub mod json;
+pub mod paths;
+pub mod paths_diagram;
 pub mod plan;
 pub mod rule_docs;
 pub mod sarif;

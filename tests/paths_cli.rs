@@ -1,0 +1,340 @@
+//! `pimplan paths` through the binary on `fixtures/paths/example/` (privilege-paths §A.9,
+//! §A.14 A4–A7, A16, A17): every output format snapshotted, the JSON validated against
+//! `schemas/paths.schema.json`, the DOT parsed by pydot (`tests/tools/check_dot.py`), name
+//! resolution, `--class`, `--at` and `--from state`.
+//!
+//! The fixture, computed by hand (Security Administrator is held by `sec-ops`):
+//! - svc-pipeline: Privileged Role Administrator grants any role → `no-approval-no-mfa`, 2 hops;
+//! - owen: a standing owner (`owners:`) adds himself → `no-approval-no-mfa`, 3 hops;
+//! - judy: eligible owner, owner activation needs MFA only → `no-approval`, 3 hops;
+//! - frank, gina: eligible members, member activation needs dave|erin → `approval`, 2 hops;
+//! - grace: eligible member from 2026-12-05 → "not yet in effect" at 2026-12-01;
+//! - tomas: Helpdesk Administrator @ emea-au, which declares no members → a note.
+
+mod common;
+
+use std::error::Error;
+use std::path::Path;
+
+use common::{Run, copy_fixture, json, manifest, run, workspace_with};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+
+const NOW: &str = "2026-12-01T00:00:00Z";
+const FIXTURE: &str = "fixtures/paths/example";
+const ROLE: &str = "Security Administrator";
+
+fn paths(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["paths"];
+    all.extend_from_slice(args);
+    run(dir, NOW, &all)
+}
+
+/// `paths ARGS` on a fresh copy of the fixture; it must exit 0.
+fn on_fixture(args: &[&str]) -> Result<String> {
+    let dir = copy_fixture(FIXTURE);
+    let out = paths(dir.path(), args);
+    if out.code != 0 {
+        return Err(format!("paths {args:?} exited {}: {}", out.code, out.stderr).into());
+    }
+    Ok(out.stdout)
+}
+
+/// `name class` per listed principal (or reached node) of a JSON document.
+fn classes(doc: &serde_json::Value) -> Vec<String> {
+    let list = doc
+        .get("principals")
+        .or_else(|| doc.get("reached"))
+        .and_then(|l| l.as_array())
+        .cloned()
+        .unwrap_or_default();
+    list.iter()
+        .map(|e| {
+            let who = e.get("principal").or_else(|| e.get("node"));
+            format!(
+                "{} {}",
+                who.and_then(|w| w["name"].as_str()).unwrap_or("?"),
+                e["class"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// The JSON with the tool's version left out, for a snapshot that survives a release.
+fn without_version(text: &str) -> String {
+    text.replace(
+        &format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION")),
+        "\"version\": \"[version]\"",
+    )
+}
+
+#[test]
+fn human_table_lists_each_principal_with_its_best_class_and_path() -> Result {
+    let out = on_fixture(&[ROLE])?;
+    insta::assert_snapshot!("human", out);
+    // The headline counts what the table lists (A4).
+    assert!(out.starts_with(
+        "Security Administrator (tier 0) — 5 principals can reach it: 3 without approval (2 of them without MFA), 0 standing"
+    ));
+    assert!(out.contains("not yet in effect: grace"));
+    Ok(())
+}
+
+#[test]
+fn markdown_dot_and_mermaid_snapshots() -> Result {
+    insta::assert_snapshot!("markdown", on_fixture(&[ROLE, "--format", "markdown"])?);
+    insta::assert_snapshot!("dot", on_fixture(&[ROLE, "--format", "dot"])?);
+    insta::assert_snapshot!("mermaid", on_fixture(&[ROLE, "--format", "mermaid"])?);
+    insta::assert_snapshot!("tier0", on_fixture(&["--tier0"])?);
+    insta::assert_snapshot!("principal", on_fixture(&["--principal", "judy"])?);
+    Ok(())
+}
+
+#[test]
+fn json_snapshot_and_its_summary_is_cumulative() -> Result {
+    let text = on_fixture(&[ROLE, "--format", "json"])?;
+    insta::assert_snapshot!("json", without_version(&text));
+    let doc = json(&text);
+    assert_eq!(
+        classes(&doc),
+        [
+            "svc-pipeline no-approval-no-mfa",
+            "owen no-approval-no-mfa",
+            "judy no-approval",
+            "frank approval",
+            "gina approval"
+        ]
+    );
+    // A5: `no_approval` counts the entries of class no-approval or better.
+    assert_eq!(doc["summary"]["no_approval"], 3);
+    assert_eq!(doc["summary"]["no_approval_no_mfa"], 2);
+    assert_eq!(doc["summary"]["approval"], 2);
+    assert_eq!(doc["target"]["tier"], 0);
+    Ok(())
+}
+
+fn schema() -> Result<jsonschema::Validator> {
+    let text = std::fs::read_to_string(manifest().join("schemas/paths.schema.json"))?;
+    Ok(jsonschema::validator_for(&json(&text)).map_err(|e| e.to_string())?)
+}
+
+#[test]
+fn every_query_validates_against_the_checked_in_schema() -> Result {
+    let validator = schema()?;
+    let queries: [&[&str]; 5] = [
+        &[ROLE],
+        &["--group", "sec-ops"],
+        &["--principal", "owen"],
+        &["--tier0"],
+        &[ROLE, "--class", "standing"],
+    ];
+    for q in queries {
+        let mut args = q.to_vec();
+        args.extend(["--format", "json"]);
+        let doc = json(&on_fixture(&args)?);
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "paths {q:?}: {errors:?}");
+    }
+    // The schema is not vacuous: a document without its summary, or with an unknown
+    // class, is refused.
+    let mut doc = json(&on_fixture(&[ROLE, "--format", "json"])?);
+    if let Some(obj) = doc.as_object_mut() {
+        obj.remove("summary");
+    }
+    assert!(!validator.is_valid(&doc));
+    let mut doc = json(&on_fixture(&[ROLE, "--format", "json"])?);
+    doc["principals"][0]["class"] = "dangerous".into();
+    assert!(!validator.is_valid(&doc));
+    Ok(())
+}
+
+/// Runs `tests/tools/check_dot.py` (pydot) on `files`.
+fn check_dot(files: &[&Path]) -> Result<std::process::Output> {
+    Ok(std::process::Command::new("python3")
+        .arg(manifest().join("tests/tools/check_dot.py"))
+        .args(files)
+        .output()?)
+}
+
+#[test]
+fn dot_parses_with_pydot_for_every_query() -> Result {
+    let tmp = tempfile::tempdir()?;
+    let queries: [&[&str]; 4] = [
+        &[ROLE],
+        &["--group", "sec-ops"],
+        &["--principal", "judy"],
+        &["--tier0"],
+    ];
+    let mut files = Vec::new();
+    for (i, q) in queries.iter().enumerate() {
+        let mut args = q.to_vec();
+        args.extend(["--format", "dot"]);
+        let file = tmp.path().join(format!("{i}.dot"));
+        std::fs::write(&file, on_fixture(&args)?)?;
+        files.push(file);
+    }
+    let refs: Vec<&Path> = files.iter().map(|f| f.as_path()).collect();
+    let out = check_dot(&refs)?;
+    assert!(
+        out.status.success(),
+        "pydot refused the DOT (pip install -r tests/tools/requirements.txt):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And the checker refuses what is not a pimplan_paths digraph.
+    let bad = tmp.path().join("bad.dot");
+    std::fs::write(&bad, "digraph other { a -> b; }\n")?;
+    assert!(!check_dot(&[bad.as_path()])?.status.success());
+    Ok(())
+}
+
+#[test]
+fn class_filter_keeps_only_that_class_or_worse_for_the_defender() -> Result {
+    let doc = json(&on_fixture(&[
+        ROLE,
+        "--class",
+        "no-approval",
+        "--format",
+        "json",
+    ])?);
+    assert_eq!(
+        classes(&doc),
+        [
+            "svc-pipeline no-approval-no-mfa",
+            "owen no-approval-no-mfa",
+            "judy no-approval"
+        ]
+    );
+    assert_eq!(doc["query"]["class"], "no-approval");
+    let doc = json(&on_fixture(&[
+        ROLE, "--class", "standing", "--format", "json",
+    ])?);
+    assert_eq!(classes(&doc), Vec::<String>::new());
+    Ok(())
+}
+
+#[test]
+fn at_counts_an_assignment_that_starts_later() -> Result {
+    // A17: grace is absent now, and listed (not "not yet") an hour after her start.
+    let now = json(&on_fixture(&[ROLE, "--format", "json"])?);
+    assert!(!classes(&now).contains(&"grace approval".to_owned()));
+    assert_eq!(now["not_yet_in_effect"][0]["principal"], "grace");
+    let later = json(&on_fixture(&[
+        ROLE,
+        "--at",
+        "2026-12-05T01:00:00Z",
+        "--format",
+        "json",
+    ])?);
+    assert!(classes(&later).contains(&"grace approval".to_owned()));
+    assert_eq!(later["not_yet_in_effect"], serde_json::json!([]));
+    // `--now` stays the run's clock in the output.
+    assert_eq!(later["now"], "2026-12-01T00:00:00+00:00");
+    Ok(())
+}
+
+#[test]
+fn bad_at_is_a_usage_error() {
+    let dir = copy_fixture(FIXTURE);
+    let out = paths(dir.path(), &[ROLE, "--at", "tomorrow"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--at `tomorrow`"), "{}", out.stderr);
+}
+
+#[test]
+fn from_state_after_an_apply_equals_from_files() -> Result {
+    let dir = copy_fixture(FIXTURE);
+    let files = json(&paths(dir.path(), &["--tier0", "--format", "json"]).stdout);
+    // Before any apply the state holds no assignment: only the facts' paths remain.
+    let before = paths(
+        dir.path(),
+        &["--tier0", "--from", "state", "--format", "json"],
+    );
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert_eq!(
+        classes(&json(&before.stdout)),
+        ["svc-pipeline standing", "owen no-approval-no-mfa"]
+    );
+    let applied = run(dir.path(), NOW, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let state = json(
+        &paths(
+            dir.path(),
+            &["--tier0", "--from", "state", "--format", "json"],
+        )
+        .stdout,
+    );
+    assert_eq!(classes(&state), classes(&files));
+    assert_eq!(state["summary"], files["summary"]);
+    Ok(())
+}
+
+const AMBIGUOUS: &str = "version: 1\nprincipals:\n  - { name: alice, type: user, licenses: [entra_id_p2] }\ngroups:\n  - name: Security Administrator\n    role_assignable: true\n    entra_roles: [Global Administrator]\nassignments:\n  - group: Security Administrator\n    principal: alice\n    role: member\n    type: eligible\n    duration: P30D\n    justification: on call\n";
+
+#[test]
+fn a_name_that_is_a_role_and_a_group_needs_a_flag() {
+    let dir = workspace_with(AMBIGUOUS);
+    let out = paths(dir.path(), &[ROLE]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        common::flat(&out.stderr).contains("use --role/--group/--principal"),
+        "{}",
+        out.stderr
+    );
+    // With a flag each reading answers.
+    let group = paths(dir.path(), &["--group", ROLE, "--format", "json"]);
+    assert_eq!(group.code, 0, "{}", group.stderr);
+    assert_eq!(classes(&json(&group.stdout)), ["alice no-approval-no-mfa"]);
+    let role = paths(dir.path(), &["--role", ROLE, "--format", "json"]);
+    assert_eq!(role.code, 0, "{}", role.stderr);
+    assert_eq!(json(&role.stdout)["target"]["kind"], "entra_role");
+}
+
+#[test]
+fn an_unknown_name_is_a_usage_error_with_a_suggestion() {
+    let dir = copy_fixture(FIXTURE);
+    let out = paths(dir.path(), &["Security Adminstrator"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        common::flat(&out.stderr).contains("did you mean `Security Administrator`?"),
+        "{}",
+        out.stderr
+    );
+    let out = paths(dir.path(), &["--group", "sec-opz"]);
+    assert_eq!(out.code, 2);
+    assert!(common::flat(&out.stderr).contains("did you mean `sec-ops`?"));
+    // No target at all.
+    assert_eq!(paths(dir.path(), &[]).code, 2);
+}
+
+#[test]
+fn lint_errors_that_do_not_stop_loading_still_compute() -> Result {
+    // An assignment of an undeclared principal is an error; the rest loads.
+    let dir = copy_fixture(FIXTURE);
+    let text = std::fs::read_to_string(dir.path().join("assignments.yaml"))?;
+    std::fs::write(
+        dir.path().join("assignments.yaml"),
+        format!(
+            "{text}\n  - group: sec-ops\n    principal: nobody\n    role: member\n    type: eligible\n    duration: P30D\n    justification: x\n"
+        ),
+    )?;
+    assert_eq!(run(dir.path(), NOW, &["lint"]).code, 1);
+    let out = paths(dir.path(), &[ROLE, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("lint reports"), "{}", out.stderr);
+    assert!(classes(&json(&out.stdout)).contains(&"frank approval".to_owned()));
+    // Clean, it says nothing on stderr.
+    let clean = copy_fixture(FIXTURE);
+    assert_eq!(paths(clean.path(), &[ROLE]).stderr, "");
+    Ok(())
+}
+
+#[test]
+fn a_workspace_that_cannot_load_fails_as_plan_does() {
+    let dir = workspace_with("version: 1\ngroups: [\n");
+    let plan = run(dir.path(), NOW, &["plan"]);
+    let out = paths(dir.path(), &[ROLE]);
+    assert_eq!(out.code, plan.code, "{}", out.stderr);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+}

@@ -301,3 +301,54 @@ fn facts_the_app_may_not_read_are_not_checked_and_not_drift() {
     // One refused request of each kind, no more.
     assert_eq!(directory_reads(&server).len(), 3);
 }
+
+#[test]
+fn import_writes_the_facts_and_they_lint_clean_and_show_no_drift() -> Result<(), Box<dyn Error>> {
+    let (server, _source) = applied(Some(matching()));
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("pimplan.yaml"),
+        "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\ninclude: [imported.yaml]\n",
+    )?;
+    let run = pimplan(
+        &server,
+        dir,
+        T0,
+        &[
+            "import",
+            "--group",
+            GROUP,
+            "--generate-config",
+            "imported.yaml",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let yaml = std::fs::read_to_string(dir.join("imported.yaml"))?;
+    for line in [
+        "    role_assignable: true\n",
+        "    type: security\n",
+        "    owners: [\"principal-dddddddd\"]\n",
+        "    members: [\"principal-cccccccc\"]\n",
+        "  - { principal: \"principal-cccccccc\", role: \"Privileged Role Administrator\" }\n",
+        "  - { principal: \"principal-dddddddd\", role: \"Helpdesk Administrator\", scope: administrative_unit, administrative_unit: \"unit-5d107bba\" }\n",
+        "  - { name: \"unit-5d107bba\", id: \"5d107bba-d8e2-4e13-b6ae-884be90e5d1a\" }\n",
+    ] {
+        assert!(yaml.contains(line), "{line}\n{yaml}");
+    }
+    // Bob's active PIM membership is not written as a standing member.
+    assert!(!yaml.contains("members: [\"principal-bbbbbbbb"), "{yaml}");
+    let lint = pimplan(&server, dir, T0, &["lint"]);
+    assert_eq!(lint.code, 0, "{}{}\n{yaml}", lint.stdout, lint.stderr);
+    // What import wrote is what drift compares: no drift.
+    let drift = pimplan(&server, dir, T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}\n{yaml}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+    let reads = directory_reads(&server);
+    assert!(
+        reads.iter().any(|r| r.contains("/owners")) && !drift.stdout.contains("not checked"),
+        "{reads:#?}\n{}",
+        drift.stdout
+    );
+    Ok(())
+}

@@ -24,7 +24,7 @@ const DRIFTED: i32 = 2;
 
 fn workspace() -> tempfile::TempDir {
     common::workspace_with(&format!(
-        "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nadministrative_units:\n  - {{ name: emea, id: {UNIT} }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: {BOB}, licenses: [SPE_E5] }}\n  - {{ name: carol, type: user, id: {CAROL} }}\n  - {{ name: dave, type: user, id: {DAVE} }}\nadmins:\n  - {{ principal: carol, role: Privileged Role Administrator }}\n  - {{ principal: dave, role: Helpdesk Administrator, scope: administrative_unit, administrative_unit: emea }}\ngroups:\n  - name: ops\n    id: {GROUP}\n    role_assignable: true\n    type: security\n    owners: [dave]\n    members: [carol]\nassignments:\n{ALICE_LINE}{BOB_LINE}"
+        "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nadministrative_units:\n  - {{ name: emea, id: {UNIT} }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: {BOB}, licenses: [SPE_E5] }}\n  - {{ name: carol, type: user, id: {CAROL} }}\n  - {{ name: dave, type: user, id: {DAVE} }}\nadmins:\n  - {{ principal: carol, role: Privileged Role Administrator }}\n  - {{ principal: dave, role: Helpdesk Administrator, scope: administrative_unit, administrative_unit: emea }}\ngroups:\n  - name: ops\n    id: {GROUP}\n    role_assignable: true\n    type: security\n    owners: [dave]\n    members: [carol]\n    entra_roles: [Helpdesk Administrator]\nassignments:\n{ALICE_LINE}{BOB_LINE}"
     ))
 }
 
@@ -54,6 +54,11 @@ fn matching() -> Directory {
                 principal_id: DAVE.into(),
                 role_definition_id: HELPDESK_ADMIN.into(),
                 directory_scope_id: format!("/administrativeUnits/{UNIT}"),
+            },
+            DirRole {
+                principal_id: GROUP.to_uppercase(),
+                role_definition_id: HELPDESK_ADMIN.into(),
+                directory_scope_id: "/".into(),
             },
         ],
         users: [
@@ -113,9 +118,9 @@ fn facts_as_declared_are_no_drift_with_one_request_each() -> Result<(), Box<dyn 
     assert!(!drift.stdout.contains("not checked"), "{}", drift.stdout);
     // Bob's active PIM membership shows in the group's members, and is PIM's, not a
     // standing member. One request per group read, per owners and members, per admin and
-    // per licensed user with PIM assignments.
+    // per licensed user with PIM assignments, and one for the group's own roles.
     let reads = directory_reads(&server);
-    assert_eq!(reads.len(), 7, "{reads:#?}");
+    assert_eq!(reads.len(), 8, "{reads:#?}");
     for path in [
         format!("/v1.0/groups/{GROUP}"),
         format!("/v1.0/groups/{GROUP}/owners"),
@@ -173,6 +178,10 @@ fn each_fact_that_differs_is_drift_named_on_its_own() {
         (
             |d| d.roles[0].role_definition_id = "62e90394-69f5-4237-9190-012177145e10".into(),
             "~ principal carol: directory roles are Global Administrator (directory) in the service, Privileged Role Administrator (directory) in the files",
+        ),
+        (
+            |d| d.roles.truncate(2),
+            "~ group ops: directory roles are none in the service, Helpdesk Administrator (directory) in the files",
         ),
         (
             |d| {

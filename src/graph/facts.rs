@@ -2,12 +2,14 @@
 //! principals the files declare, a group's role-assignability, kind and membership type
 //! (`GET /groups/{id}`), its owners and standing members (`/groups/{id}/owners`,
 //! `/groups/{id}/members`), the admins' directory role assignments and their scopes
-//! (`/roleManagement/directory/roleAssignments?$filter=principalId eq '…'`), and the licences
+//! (`/roleManagement/directory/roleAssignments?$filter=principalId eq '…'`) and a group's own
+//! active `entra_roles` (the same, for the group's id), and the licences
 //! of users with PIM assignments (`/users/{id}/licenseDetails`). Only what the files declare
 //! is compared; each difference is a [`DriftItem::FactDiffers`].
 //!
 //! Requests: one per group that declares `role_assignable`, `type` or `membership`, one per
-//! group for `owners:` and one for `members:` where declared, one per admin principal, one per
+//! group for `owners:` and one for `members:` where declared, one per admin principal and per
+//! group with `entra_roles`, one per
 //! user with PIM assignments and `licenses:` (plus one per further page of 100 results). An
 //! answer 403 (the app lacks the permission) leaves that kind of fact unchecked
 //! ([`DriftItem::FactUnchecked`], not drift) and sends no more requests of that kind.
@@ -114,6 +116,8 @@ struct Checker<'a> {
     /// principal name -> lowercased object id.
     principal_ids: HashMap<&'a str, String>,
     denied: HashSet<Kind>,
+    /// Groups found gone: nothing more is read of them.
+    gone: HashSet<String>,
     items: Vec<DriftItem>,
 }
 
@@ -277,6 +281,7 @@ pub fn check(client: &mut Client, ws: &Workspace, st: &State) -> Result<Vec<Drif
             .collect(),
         principal_ids,
         denied: HashSet::new(),
+        gone: HashSet::new(),
         items: Vec::new(),
     };
     groups(client, &mut c).map_err(|e| e.to_string())?;
@@ -302,6 +307,7 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
                 continue;
             };
             let Found::Yes((_, group)) = read else {
+                c.gone.insert(name.clone());
                 c.items.push(DriftItem::GroupGone { group: name });
                 continue;
             };
@@ -367,6 +373,7 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
                 continue;
             };
             let Found::Yes(service) = read else {
+                c.gone.insert(name.clone());
                 c.items.push(DriftItem::GroupGone {
                     group: name.clone(),
                 });
@@ -418,34 +425,90 @@ fn admins(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             continue;
         };
         client.doing = format!("reading the directory roles of {p}");
-        let path = format!(
-            "/roleManagement/directory/roleAssignments?$filter=principalId eq '{id}'&$select=id,principalId,roleDefinitionId,directoryScopeId"
-        );
-        let Some(list) = c.read(Kind::Roles, || all(client, &path))? else {
+        let Some(list) = c.read(Kind::Roles, || roles_of(client, &id, &units))? else {
             continue;
         };
         let service: BTreeSet<String> = list
-            .iter()
-            .map(|r| {
-                let def = r["roleDefinitionId"].as_str().unwrap_or_default();
-                let role = crate::entra_roles::BUILTIN_ROLES
-                    .iter()
-                    .find(|b| b.template_id.eq_ignore_ascii_case(def))
-                    .map_or(def, |b| b.name);
-                let scope = scope_words(r["directoryScopeId"].as_str().unwrap_or("/"), &units);
-                format!("{role} ({scope})")
-            })
+            .into_iter()
+            .map(|(role, scope)| format!("{role} ({scope})"))
             .collect();
         let files = declared.remove(p).unwrap_or_default();
-        let list = |s: &BTreeSet<String>| shown(&s.iter().cloned().collect::<Vec<_>>());
         c.differs(
             format!("principal {p}"),
             "directory roles",
-            list(&service),
-            list(&files),
+            set(&service),
+            set(&files),
+        );
+    }
+    // A group's active `entra_roles` are role assignments of the group (its members hold
+    // them); an eligible one shows here only while activated, so it is left out.
+    for g in &ws.groups {
+        let Some(id) = g.id.as_ref().map(|i| i.value.clone()) else {
+            continue;
+        };
+        if g.entra_roles.is_empty() || c.gone.contains(&g.name.value) {
+            continue;
+        }
+        let name = g.name.value.as_str();
+        let files: BTreeSet<String> = g
+            .entra_roles
+            .iter()
+            .filter(|r| r.is_active())
+            .map(|r| format!("{} (directory)", r.role.value))
+            .collect();
+        let eligible: HashSet<&str> = g
+            .entra_roles
+            .iter()
+            .filter(|r| !r.is_active())
+            .map(|r| r.role.value.as_str())
+            .collect();
+        client.doing = format!("reading the directory roles of group {name}");
+        let Some(list) = c.read(Kind::Roles, || roles_of(client, &id, &units))? else {
+            continue;
+        };
+        let service: BTreeSet<String> = list
+            .into_iter()
+            .filter(|(role, _)| !eligible.contains(role.as_str()))
+            .map(|(role, scope)| format!("{role} ({scope})"))
+            .collect();
+        c.differs(
+            format!("group {name}"),
+            "directory roles",
+            set(&service),
+            set(&files),
         );
     }
     Ok(())
+}
+
+fn set(s: &BTreeSet<String>) -> String {
+    shown(&s.iter().cloned().collect::<Vec<_>>())
+}
+
+/// A principal's role assignments: (built-in role name, or the role definition id; scope in
+/// words).
+fn roles_of(
+    client: &mut Client,
+    principal_id: &str,
+    units: &HashMap<String, String>,
+) -> Result<Vec<(String, String)>, GraphError> {
+    let path = format!(
+        "/roleManagement/directory/roleAssignments?$filter=principalId eq '{principal_id}'&$select=id,principalId,roleDefinitionId,directoryScopeId"
+    );
+    Ok(all(client, &path)?
+        .iter()
+        .map(|r| {
+            let def = r["roleDefinitionId"].as_str().unwrap_or_default();
+            let role = crate::entra_roles::BUILTIN_ROLES
+                .iter()
+                .find(|b| b.template_id.eq_ignore_ascii_case(def))
+                .map_or(def, |b| b.name);
+            (
+                role.to_owned(),
+                scope_words(r["directoryScopeId"].as_str().unwrap_or("/"), units),
+            )
+        })
+        .collect())
 }
 
 fn licences(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {

@@ -87,6 +87,20 @@ pub enum DriftItem {
         service: String,
         recorded: Option<String>,
     },
+    /// A fact the privilege graph rests on (a group's role-assignability, kind, owners or
+    /// members; an admin's directory roles; a user's licences) that the directory holds
+    /// otherwise than the files declare: `subject` (`group ops`, `principal alice`), the
+    /// `fact` (`owners`), and each side in words.
+    FactDiffers {
+        subject: String,
+        fact: String,
+        service: String,
+        files: String,
+    },
+    /// A group the files declare (with its id) that the directory does not have (404).
+    GroupGone { group: String },
+    /// Facts not checked: the app may not read them (403); the permission they need.
+    FactUnchecked { facts: String, permission: String },
 }
 
 impl DriftItem {
@@ -95,7 +109,7 @@ impl DriftItem {
     /// granting is (what the state recorded is gone).
     pub fn is_drift(&self) -> bool {
         match self {
-            DriftItem::Pending { .. } => false,
+            DriftItem::Pending { .. } | DriftItem::FactUnchecked { .. } => false,
             DriftItem::Request { outcome, .. } => match outcome {
                 RequestOutcome::Provisioned | RequestOutcome::Waiting(_) => false,
                 RequestOutcome::Ended(_) => true,
@@ -103,7 +117,9 @@ impl DriftItem {
             DriftItem::RemovedInService { .. }
             | DriftItem::EndDiffers { .. }
             | DriftItem::MadeOutside { .. }
-            | DriftItem::PolicyDiffers { .. } => true,
+            | DriftItem::PolicyDiffers { .. }
+            | DriftItem::FactDiffers { .. }
+            | DriftItem::GroupGone { .. } => true,
         }
     }
 }

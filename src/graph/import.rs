@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::bodies::utc;
 use super::client::{Client, GraphError};
+use super::facts::{LiveGroup, live_group, live_ids, live_roles};
 use super::read::{policy_settings, schedules};
 use super::session::names;
 use crate::config::model::{Role, Workspace};
@@ -28,6 +29,29 @@ pub struct Imported {
     pub groups: BTreeMap<String, NewGroup>,
     /// How many groups were read.
     pub groups_read: usize,
+    /// The directory roles of the principals the workspace does not declare, as read.
+    pub admins: Vec<ImportedAdmin>,
+    /// The administrative units those roles are scoped to: name -> object id.
+    pub units: BTreeMap<String, String>,
+}
+
+/// A directory role assignment of an imported principal (a built-in role, at directory or
+/// administrative-unit scope: the ones the files can declare).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ImportedAdmin {
+    pub principal: String,
+    pub role: String,
+    /// The administrative unit's name, for a unit-scoped assignment.
+    pub unit: Option<String>,
+}
+
+/// A group's facts as the directory holds them (`None` where the app may not read them).
+#[derive(Debug, Default)]
+pub struct GroupFacts {
+    pub group: Option<LiveGroup>,
+    /// Standing owners and members (names): those without a PIM schedule of that role.
+    pub owners: Option<Vec<String>>,
+    pub members: Option<Vec<String>>,
 }
 
 /// A group the workspace does not declare: its object id, and its member and owner policy
@@ -37,6 +61,7 @@ pub struct NewGroup {
     pub id: String,
     pub member: BTreeMap<String, String>,
     pub owner: BTreeMap<String, String>,
+    pub facts: GroupFacts,
 }
 
 /// The groups to import: the ones given, or every group of the workspace with an `id`.
@@ -158,12 +183,52 @@ pub fn import(
         }
         if !declared_groups.contains(group.as_str()) {
             let [member, owner] = role_settings;
+            c.doing = format!("reading group {group}");
+            let mut facts = GroupFacts {
+                group: live_group(c, g)?,
+                ..GroupFacts::default()
+            };
+            for role in [Role::Owner, Role::Member] {
+                c.doing = format!("reading the {role}s of group {group}");
+                let Some(ids) = live_ids(c, g, &format!("{role}s"))? else {
+                    continue;
+                };
+                // Principals with a PIM schedule of the role show here while it is active
+                // (or activated): they are PIM's, not standing.
+                let pim: HashSet<String> = live
+                    .iter()
+                    .filter(|s| s.role == role)
+                    .map(|s| s.principal_id.to_ascii_lowercase())
+                    .collect();
+                let mut names: Vec<String> = ids
+                    .iter()
+                    .filter(|i| !pim.contains(*i))
+                    .map(|i| {
+                        let known = names
+                            .principals
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(i))
+                            .map(|(_, n)| n.clone());
+                        known.unwrap_or_else(|| {
+                            let name = principal_names.name(i, "principal");
+                            new_principals.insert(name.clone(), i.clone());
+                            name
+                        })
+                    })
+                    .collect();
+                names.sort();
+                match role {
+                    Role::Owner => facts.owners = Some(names),
+                    Role::Member => facts.members = Some(names),
+                }
+            }
             new_groups.insert(
                 group.clone(),
                 NewGroup {
                     id: g.clone(),
                     member,
                     owner,
+                    facts,
                 },
             );
         }
@@ -202,10 +267,44 @@ pub fn import(
             });
         }
     }
+    // The directory roles of the principals the workspace does not declare: one request
+    // each (none more once the app is refused).
+    let mut admins = Vec::new();
+    let mut units = BTreeMap::new();
+    for (name, id) in &new_principals {
+        c.doing = format!("reading the directory roles of {name}");
+        let Some(roles) = live_roles(c, id)? else {
+            break;
+        };
+        for (role, scope) in roles {
+            if crate::entra_roles::find(&role).is_none() {
+                continue; // a custom role: the files declare built-in roles only
+            }
+            let unit = if scope == "/" {
+                None
+            } else if let Some(unit_id) = scope
+                .strip_prefix("/administrativeUnits/")
+                .or_else(|| scope.strip_prefix("/administrativeunits/"))
+            {
+                let unit = format!("unit-{}", short(unit_id));
+                units.insert(unit.clone(), unit_id.to_owned());
+                Some(unit)
+            } else {
+                continue; // another scope (an application): not one the files declare
+            };
+            admins.push(ImportedAdmin {
+                principal: name.clone(),
+                role,
+                unit,
+            });
+        }
+    }
     Ok(Imported {
         state: st,
         principals: new_principals,
         groups: new_groups,
         groups_read: group_ids.len(),
+        admins,
+        units,
     })
 }

@@ -3,6 +3,7 @@
 pub mod bodies;
 pub mod client;
 pub mod executor;
+pub mod facts;
 pub mod import;
 pub mod read;
 pub mod refresh;

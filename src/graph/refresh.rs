@@ -1,6 +1,7 @@
 //! The state against the service: `drift` and `plan --refresh` read the live schedules and
 //! policies of the groups the state records, and the state as the service has it comes back
-//! with each difference ([`DriftItem`]).
+//! with each difference ([`DriftItem`]); and the facts the files declare (groups, owners,
+//! members, admins' roles, licences) checked against the directory (`super::facts`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -169,6 +170,8 @@ pub fn refresh(
             service: Some(Held::Same),
         });
     }
+    // The facts the privilege graph rests on, as the directory holds them.
+    lines.extend(super::facts::check(client, ws, &out)?);
     out.normalise();
     Ok((out, lines))
 }

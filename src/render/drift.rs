@@ -63,6 +63,21 @@ pub fn line(item: &DriftItem) -> String {
             "  ~ policy {group} ({role}): {setting} is {service} in the service, {} recorded",
             recorded.as_deref().unwrap_or("nothing")
         ),
+        DriftItem::FactDiffers {
+            subject,
+            fact,
+            service,
+            files,
+        } => {
+            let verb = if fact.ends_with('s') { "are" } else { "is" };
+            format!("  ~ {subject}: {fact} {verb} {service} in the service, {files} in the files")
+        }
+        DriftItem::GroupGone { group } => {
+            format!("  - group {group}: not in the directory (deleted, or a wrong id)")
+        }
+        DriftItem::FactUnchecked { facts, permission } => {
+            format!("  ? {facts}: not checked (the app may not read them; they need {permission})")
+        }
     }
 }
 
@@ -74,6 +89,9 @@ fn lines<'a>(items: impl IntoIterator<Item = &'a DriftItem>) -> String {
 pub fn drift_text(items: &[DriftItem]) -> String {
     let (drift, checked): (Vec<&DriftItem>, Vec<&DriftItem>) =
         items.iter().partition(|i| i.is_drift());
+    let (unchecked, checked): (Vec<&DriftItem>, Vec<&DriftItem>) = checked
+        .into_iter()
+        .partition(|i| matches!(i, DriftItem::FactUnchecked { .. }));
     let (pending, requests): (Vec<&DriftItem>, Vec<&DriftItem>) = checked
         .into_iter()
         .partition(|i| matches!(i, DriftItem::Pending { .. }));
@@ -98,6 +116,12 @@ pub fn drift_text(items: &[DriftItem]) -> String {
             "Drift: changes made outside pimplan since the last apply:\n\n{}\n\nDrift: {} difference(s).\n",
             lines(drift.iter().copied()),
             drift.len()
+        ));
+    }
+    if !unchecked.is_empty() {
+        text.push_str(&format!(
+            "\nFacts not compared with the directory:\n{}\n",
+            lines(unchecked)
         ));
     }
     text

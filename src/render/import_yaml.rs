@@ -144,14 +144,58 @@ pub fn render(imported: &Imported, now: DateTime<FixedOffset>) -> String {
             ));
         }
     }
+    if !imported.units.is_empty() {
+        yaml.push_str("administrative_units:\n");
+        for (name, id) in &imported.units {
+            yaml.push_str(&format!(
+                "  - {{ name: {}, id: {} }}\n",
+                yaml_str(name),
+                yaml_str(id)
+            ));
+        }
+    }
+    if !imported.admins.is_empty() {
+        yaml.push_str("admins:\n");
+        for a in &imported.admins {
+            let scope = a.unit.as_ref().map_or_else(String::new, |u| {
+                format!(
+                    ", scope: administrative_unit, administrative_unit: {}",
+                    yaml_str(u)
+                )
+            });
+            yaml.push_str(&format!(
+                "  - {{ principal: {}, role: {}{scope} }}\n",
+                yaml_str(&a.principal),
+                yaml_str(&a.role)
+            ));
+        }
+    }
     if !imported.groups.is_empty() {
         yaml.push_str("groups:\n");
         for (name, group) in &imported.groups {
             yaml.push_str(&format!(
-                "  - name: {}\n    id: {}\n    policy:\n",
+                "  - name: {}\n    id: {}\n",
                 yaml_str(name),
                 yaml_str(&group.id)
             ));
+            let facts = &group.facts;
+            if let Some(g) = &facts.group {
+                yaml.push_str(&format!("    role_assignable: {}\n", g.role_assignable));
+                // A distribution group is no PIM group: its kind is left to be checked.
+                if g.kind != "distribution" {
+                    yaml.push_str(&format!("    type: {}\n", g.kind));
+                }
+                if g.dynamic {
+                    yaml.push_str("    membership: dynamic\n");
+                }
+            }
+            let names = |n: &[String]| n.iter().map(|x| yaml_str(x)).collect::<Vec<_>>().join(", ");
+            for (key, list) in [("owners", &facts.owners), ("members", &facts.members)] {
+                if let Some(list) = list.as_ref().filter(|l| !l.is_empty()) {
+                    yaml.push_str(&format!("    {key}: [{}]\n", names(list)));
+                }
+            }
+            yaml.push_str("    policy:\n");
             for (role, s) in [("member", &group.member), ("owner", &group.owner)] {
                 if !s.is_empty() {
                     yaml.push_str(&format!("      {role}:\n{}", policy_yaml(s, "        ")));

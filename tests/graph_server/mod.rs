@@ -156,6 +156,250 @@ pub struct Inner {
     /// The `@odata.nextLink` every first page of a schedule list carries instead of its own
     /// (e.g. a link to another origin, which must not be followed).
     pub foreign_next_link: Option<String>,
+    /// The directory the fact checks read (groups, their owners and members, role
+    /// assignments, users' licences). `None`: the app was granted only the PIM permissions,
+    /// and every directory read is refused with 403 `Authorization_RequestDenied`, as Graph
+    /// refuses a read the token has no permission for.
+    pub directory: Option<Directory>,
+}
+
+/// A group of the directory, as `GET /groups/{id}` shows it.
+#[derive(Clone, Debug, Default)]
+pub struct DirGroup {
+    /// Kept as given: Graph compares ids without regard to case.
+    pub id: String,
+    pub display_name: String,
+    pub is_assignable_to_role: bool,
+    /// `["Unified"]` for a Microsoft 365 group, `[]` for a security group, with
+    /// `"DynamicMembership"` for a dynamic one.
+    pub group_types: Vec<String>,
+    pub security_enabled: bool,
+    pub mail_enabled: bool,
+    /// Object ids (users).
+    pub owners: Vec<String>,
+    pub members: Vec<String>,
+}
+
+impl DirGroup {
+    /// A cloud security group, as Microsoft's create-group example makes one.
+    pub fn security(id: &str, name: &str) -> Self {
+        DirGroup {
+            id: id.to_owned(),
+            display_name: name.to_owned(),
+            security_enabled: true,
+            ..DirGroup::default()
+        }
+    }
+}
+
+/// A directory role assignment (`unifiedRoleAssignment`).
+#[derive(Clone, Debug)]
+pub struct DirRole {
+    pub principal_id: String,
+    /// The role's template id for a built-in role.
+    pub role_definition_id: String,
+    /// `/` or `/administrativeUnits/{id}`.
+    pub directory_scope_id: String,
+}
+
+/// One `licenseDetails` of a user: its SKU part number and service plans (name, status).
+#[derive(Clone, Debug)]
+pub struct DirLicense {
+    pub sku_part_number: String,
+    pub service_plans: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    pub groups: Vec<DirGroup>,
+    pub roles: Vec<DirRole>,
+    /// User object id -> licences. A user not listed does not exist (404).
+    pub users: BTreeMap<String, Vec<DirLicense>>,
+    /// Items per page of a directory collection (Graph's default is 100).
+    pub page_size: Option<usize>,
+}
+
+fn not_found(id: &str) -> Answer {
+    error(
+        404,
+        "Request_ResourceNotFound",
+        &format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        ),
+    )
+}
+
+/// Only the properties `$select` asks for (Graph returns those, and `id`).
+fn select(v: Value, query: &str) -> Value {
+    let Some(fields) = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("$select="))
+        .map(decode)
+    else {
+        return v;
+    };
+    let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
+    match v {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter(|(k, _)| k == "id" || k.starts_with('@') || wanted.contains(&k.as_str()))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+impl Directory {
+    fn group(&self, id: &str) -> Option<&DirGroup> {
+        self.groups.iter().find(|g| g.id.eq_ignore_ascii_case(id))
+    }
+
+    /// One page of `list`, with an absolute `@odata.nextLink` (the query asked, and an
+    /// opaque `$skiptoken`) when more follow.
+    fn page(&self, origin: &str, path: &str, query: &str, list: Vec<Value>) -> Value {
+        let skip: usize = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("$skiptoken="))
+            .map(decode)
+            .and_then(|v| v.strip_prefix("X'").map(str::to_owned))
+            .and_then(|v| v.trim_end_matches('\'').parse().ok())
+            .unwrap_or(0);
+        let size = self.page_size.unwrap_or(100);
+        let page: Vec<Value> = list.iter().skip(skip).take(size).cloned().collect();
+        let mut answer = json!({ "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": page });
+        if skip.saturating_add(size) < list.len() {
+            let asked: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.is_empty() && !kv.starts_with("$skiptoken="))
+                .collect();
+            let sep = if asked.is_empty() { "" } else { "&" };
+            answer["@odata.nextLink"] = json!(format!(
+                "{origin}{path}?{}{sep}$skiptoken=X'{}'",
+                asked.join("&"),
+                skip + size
+            ));
+        }
+        answer
+    }
+
+    /// `pim`: (group id, principal id, access id) of the active PIM schedules, which Graph
+    /// shows in the group's `members` and `owners` too (as it does activations).
+    fn route(
+        &self,
+        origin: &str,
+        path: &str,
+        query: &str,
+        pim: &[(String, String, String)],
+    ) -> Option<Answer> {
+        let user = |id: &String| json!({ "@odata.type": "#microsoft.graph.user", "id": id });
+        let with_pim = |g: &DirGroup, standing: &[String], access: &str| {
+            let mut ids: Vec<String> = standing.to_vec();
+            for (group, principal, a) in pim {
+                if group.eq_ignore_ascii_case(&g.id)
+                    && a == access
+                    && !ids.iter().any(|i| i.eq_ignore_ascii_case(principal))
+                {
+                    ids.push(principal.clone());
+                }
+            }
+            ids
+        };
+        if let Some(rest) = path.strip_prefix("/v1.0/groups/") {
+            let (id, nav) = rest
+                .split_once('/')
+                .map_or((rest, None), |(i, n)| (i, Some(n)));
+            let Some(g) = self.group(id) else {
+                return Some(not_found(id));
+            };
+            return Some(match nav {
+                None => (
+                    200,
+                    select(
+                        json!({ "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups/$entity",
+                                "id": g.id, "displayName": g.display_name, "groupTypes": g.group_types,
+                                "isAssignableToRole": g.is_assignable_to_role, "securityEnabled": g.security_enabled,
+                                "mailEnabled": g.mail_enabled, "membershipRule": null }),
+                        query,
+                    ),
+                    Vec::new(),
+                ),
+                Some("owners") => (
+                    200,
+                    self.page(
+                        origin,
+                        path,
+                        query,
+                        with_pim(g, &g.owners, "owner").iter().map(user).collect(),
+                    ),
+                    Vec::new(),
+                ),
+                Some("members") => (
+                    200,
+                    self.page(
+                        origin,
+                        path,
+                        query,
+                        with_pim(g, &g.members, "member").iter().map(user).collect(),
+                    ),
+                    Vec::new(),
+                ),
+                Some(_) => error(400, "BadRequest", "unsupported navigation"),
+            });
+        }
+        if path == "/v1.0/roleManagement/directory/roleAssignments" {
+            let terms = filter_terms(query);
+            let list: Vec<Value> = self
+                .roles
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| terms.get("principalId").is_none_or(|p| p.eq_ignore_ascii_case(&r.principal_id)))
+                .map(|(i, r)| {
+                    select(
+                        json!({ "id": format!("lAPpYvVpN0KRkAEhdxReE{i:04}"), "principalId": r.principal_id,
+                                "roleDefinitionId": r.role_definition_id, "directoryScopeId": r.directory_scope_id }),
+                        query,
+                    )
+                })
+                .collect();
+            return Some((200, self.page(origin, path, query, list), Vec::new()));
+        }
+        if let Some(rest) = path.strip_prefix("/v1.0/users/")
+            && let Some(id) = rest.strip_suffix("/licenseDetails")
+        {
+            let Some(licenses) = self
+                .users
+                .iter()
+                .find(|(u, _)| u.eq_ignore_ascii_case(id))
+                .map(|(_, l)| l)
+            else {
+                return Some(not_found(id));
+            };
+            let list: Vec<Value> = licenses
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let plans: Vec<Value> = l
+                        .service_plans
+                        .iter()
+                        .map(|(n, st)| json!({ "servicePlanId": format!("0000000{i}-plan"), "servicePlanName": n, "provisioningStatus": st, "appliesTo": "User" }))
+                        .collect();
+                    select(
+                        json!({ "id": format!("lic-{i}"), "skuId": format!("sku-{i}"), "skuPartNumber": l.sku_part_number, "servicePlans": plans }),
+                        query,
+                    )
+                })
+                .collect();
+            return Some((200, self.page(origin, path, query, list), Vec::new()));
+        }
+        None
+    }
+}
+
+/// Whether `path` is one of the directory routes the fact checks read.
+fn is_directory(path: &str) -> bool {
+    path.starts_with("/v1.0/groups/")
+        || path == "/v1.0/roleManagement/directory/roleAssignments"
+        || (path.starts_with("/v1.0/users/") && path.ends_with("/licenseDetails"))
 }
 
 impl Inner {
@@ -1001,6 +1245,30 @@ impl Inner {
                     json!({ "id": fresh, "scopeId": key.0, "scopeType": "Group", "rules": list }),
                     Vec::new(),
                 ),
+            };
+        }
+        if method == "GET" && is_directory(path) {
+            let pim: Vec<(String, String, String)> = self
+                .live()
+                .into_iter()
+                .filter(|s| !s.eligible)
+                .map(|s| {
+                    (
+                        s.group_id.clone(),
+                        s.principal_id.clone(),
+                        s.access_id.clone(),
+                    )
+                })
+                .collect();
+            return match &self.directory {
+                None => error(
+                    403,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                ),
+                Some(d) => d
+                    .route(&self.origin, path, query, &pim)
+                    .unwrap_or_else(|| error(404, "NotFound", "no route")),
             };
         }
         error(404, "NotFound", &format!("no route for {method} {path}"))

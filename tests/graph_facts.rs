@@ -1,0 +1,363 @@
+//! `drift` compares the facts the privilege graph rests on (a group's role-assignability and
+//! kind, its owners and standing members, the admins' directory roles and scopes, the licences
+//! of users with PIM assignments) with the directory, against the loopback stand-in.
+
+mod graph_server;
+
+mod common;
+
+use std::error::Error;
+
+use graph_server::{
+    ALICE, ALICE_LINE, BOB, BOB_LINE, DirGroup, DirLicense, DirRole, Directory, Server, pimplan,
+};
+
+const T0: &str = "2026-12-01T00:00:00Z";
+const GROUP: &str = "99999999-0000-4000-8000-000000000009";
+const CAROL: &str = "cccccccc-0000-4000-8000-000000000003";
+const DAVE: &str = "dddddddd-0000-4000-8000-000000000004";
+const UNIT: &str = "5d107bba-d8e2-4e13-b6ae-884be90e5d1a";
+const PRIVILEGED_ROLE_ADMIN: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+const HELPDESK_ADMIN: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+/// The exit status of `drift` when it finds drift.
+const DRIFTED: i32 = 2;
+
+fn workspace() -> tempfile::TempDir {
+    common::workspace_with(&format!(
+        "version: 1\ntenant: {{ id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }}\nadministrative_units:\n  - {{ name: emea, id: {UNIT} }}\nprincipals:\n  - {{ name: alice, type: user, id: {ALICE}, licenses: [entra_id_p2] }}\n  - {{ name: bob, type: user, id: {BOB}, licenses: [SPE_E5] }}\n  - {{ name: carol, type: user, id: {CAROL} }}\n  - {{ name: dave, type: user, id: {DAVE} }}\nadmins:\n  - {{ principal: carol, role: Privileged Role Administrator }}\n  - {{ principal: dave, role: Helpdesk Administrator, scope: administrative_unit, administrative_unit: emea }}\ngroups:\n  - name: ops\n    id: {GROUP}\n    role_assignable: true\n    type: security\n    owners: [dave]\n    members: [carol]\n    entra_roles: [Helpdesk Administrator]\nassignments:\n{ALICE_LINE}{BOB_LINE}"
+    ))
+}
+
+fn p2() -> DirLicense {
+    DirLicense {
+        sku_part_number: "AAD_PREMIUM_P2".into(),
+        service_plans: vec![("AAD_PREMIUM_P2".into(), "Success".into())],
+    }
+}
+
+/// The directory as the files declare it. Ids are written as Microsoft's examples print
+/// them, some in upper case: Graph compares them without regard to case.
+fn matching() -> Directory {
+    let mut ops = DirGroup::security(&GROUP.to_uppercase(), "ops");
+    ops.is_assignable_to_role = true;
+    ops.owners = vec![DAVE.to_uppercase()];
+    ops.members = vec![CAROL.into()];
+    Directory {
+        groups: vec![ops],
+        roles: vec![
+            DirRole {
+                principal_id: CAROL.into(),
+                role_definition_id: PRIVILEGED_ROLE_ADMIN.into(),
+                directory_scope_id: "/".into(),
+            },
+            DirRole {
+                principal_id: DAVE.into(),
+                role_definition_id: HELPDESK_ADMIN.into(),
+                directory_scope_id: format!("/administrativeUnits/{UNIT}"),
+            },
+            DirRole {
+                principal_id: GROUP.to_uppercase(),
+                role_definition_id: HELPDESK_ADMIN.into(),
+                directory_scope_id: "/".into(),
+            },
+        ],
+        users: [
+            (ALICE.to_owned(), vec![p2()]),
+            (
+                BOB.to_owned(),
+                vec![DirLicense {
+                    sku_part_number: "SPE_E5".into(),
+                    service_plans: vec![("AAD_PREMIUM_P2".into(), "Success".into())],
+                }],
+            ),
+            (CAROL.to_owned(), Vec::new()),
+            (DAVE.to_owned(), Vec::new()),
+        ]
+        .into_iter()
+        .collect(),
+        page_size: None,
+    }
+}
+
+/// The workspace applied to the stand-in, with `directory` as its directory.
+fn applied(directory: Option<Directory>) -> (Server, tempfile::TempDir) {
+    let server = Server::start();
+    let ws = workspace();
+    let run = pimplan(
+        &server,
+        ws.path(),
+        T0,
+        &["apply", "--target", "graph", "--auto-approve"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    server.state().directory = directory;
+    (server, ws)
+}
+
+fn directory_reads(server: &Server) -> Vec<String> {
+    server
+        .state()
+        .requests
+        .iter()
+        .filter(|r| {
+            r.path.starts_with("/v1.0/groups")
+                || r.path.starts_with("/v1.0/roleManagement")
+                || r.path.starts_with("/v1.0/users")
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn facts_as_declared_are_no_drift_with_one_request_each() -> Result<(), Box<dyn Error>> {
+    let (server, ws) = applied(Some(matching()));
+    server.state().requests.clear();
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+    assert!(!drift.stdout.contains("not checked"), "{}", drift.stdout);
+    // Bob's active PIM membership shows in the group's members, and is PIM's, not a
+    // standing member. One request per group read, per owners and members, per admin and
+    // per licensed user with PIM assignments, and one for the group's own roles.
+    let reads = directory_reads(&server);
+    assert_eq!(reads.len(), 8, "{reads:#?}");
+    for path in [
+        format!("/v1.0/groups/{GROUP}"),
+        format!("/v1.0/groups/{GROUP}/owners"),
+        format!("/v1.0/groups/{GROUP}/members"),
+        "/v1.0/roleManagement/directory/roleAssignments".to_owned(),
+        format!("/v1.0/users/{ALICE}/licenseDetails"),
+        format!("/v1.0/users/{BOB}/licenseDetails"),
+    ] {
+        assert!(
+            reads
+                .iter()
+                .any(|r| r.split('?').next() == Some(format!("GET {path}").as_str())),
+            "{path}: {reads:#?}"
+        );
+    }
+    // Each read asks for only what it compares.
+    assert!(reads.iter().all(|r| r.contains("$select=")), "{reads:#?}");
+    assert!(
+        reads
+            .iter()
+            .any(|r| r.contains(&format!("$filter=principalId eq '{CAROL}'"))),
+        "{reads:#?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn each_fact_that_differs_is_drift_named_on_its_own() {
+    let (server, ws) = applied(Some(matching()));
+    type Change = fn(&mut Directory);
+    let cases: Vec<(Change, &str)> = vec![
+        (
+            |d| d.groups[0].is_assignable_to_role = false,
+            "~ group ops: role_assignable is false in the service, true in the files",
+        ),
+        (
+            |d| {
+                d.groups[0].group_types = vec!["Unified".into()];
+                d.groups[0].mail_enabled = true;
+            },
+            "~ group ops: type is microsoft365 in the service, security in the files",
+        ),
+        (
+            |d| d.groups[0].owners.push(ALICE.to_uppercase()),
+            "~ group ops: owners are alice, dave in the service, dave in the files",
+        ),
+        (
+            |d| d.groups[0].members.clear(),
+            "~ group ops: members are none in the service, carol in the files",
+        ),
+        (
+            |d| d.roles[1].directory_scope_id = "/".into(),
+            "~ principal dave: directory roles are Helpdesk Administrator (directory) in the service, Helpdesk Administrator (administrative unit emea) in the files",
+        ),
+        (
+            |d| d.roles[0].role_definition_id = "62e90394-69f5-4237-9190-012177145e10".into(),
+            "~ principal carol: directory roles are Global Administrator (directory) in the service, Privileged Role Administrator (directory) in the files",
+        ),
+        (
+            |d| d.roles.truncate(2),
+            "~ group ops: directory roles are none in the service, Helpdesk Administrator (directory) in the files",
+        ),
+        (
+            |d| {
+                if let Some(l) = d.users.get_mut(ALICE) {
+                    l[0].service_plans[0].1 = "Disabled".into();
+                }
+            },
+            "~ principal alice: licenses are AAD_PREMIUM_P2 in the service, entra_id_p2 (not held: entra_id_p2) in the files",
+        ),
+    ];
+    for (change, line) in cases {
+        let mut d = matching();
+        change(&mut d);
+        server.state().directory = Some(d);
+        let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+        assert_eq!(
+            drift.code, DRIFTED,
+            "{line}\n{}{}",
+            drift.stdout, drift.stderr
+        );
+        assert!(drift.stdout.contains(line), "{line}\n{}", drift.stdout);
+        assert!(
+            drift.stdout.contains("Drift: 1 difference(s)."),
+            "{line}\n{}",
+            drift.stdout
+        );
+    }
+    // `plan --refresh` reports the same drift.
+    let mut d = matching();
+    d.groups[0].is_assignable_to_role = false;
+    server.state().directory = Some(d);
+    let plan = pimplan(
+        &server,
+        ws.path(),
+        T0,
+        &["plan", "--refresh", "--detailed-exitcode"],
+    );
+    assert!(
+        plan.stdout
+            .contains("~ group ops: role_assignable is false in the service"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+}
+
+#[test]
+fn owners_members_and_roles_are_read_across_pages() {
+    let mut d = matching();
+    d.page_size = Some(1);
+    d.groups[0].owners = vec![DAVE.into(), BOB.into()];
+    d.groups[0].members = vec![CAROL.into(), DAVE.into()];
+    d.roles.push(DirRole {
+        principal_id: CAROL.into(),
+        role_definition_id: HELPDESK_ADMIN.into(),
+        directory_scope_id: "/".into(),
+    });
+    let (server, ws) = applied(Some(d));
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, DRIFTED, "{}{}", drift.stdout, drift.stderr);
+    // The second page of each list was read: bob and dave (second items) are found.
+    for line in [
+        "~ group ops: owners are bob, dave in the service, dave in the files",
+        "~ group ops: members are carol, dave in the service, carol in the files",
+        "~ principal carol: directory roles are Helpdesk Administrator (directory), Privileged Role Administrator (directory) in the service, Privileged Role Administrator (directory) in the files",
+    ] {
+        assert!(drift.stdout.contains(line), "{line}\n{}", drift.stdout);
+    }
+    assert!(
+        directory_reads(&server)
+            .iter()
+            .any(|r| r.contains("/owners")),
+        "owners read"
+    );
+    let paged = server
+        .state()
+        .requests
+        .iter()
+        .filter(|r| r.path.contains("/members") || r.path.contains("/owners"))
+        .count();
+    assert!(paged >= 4, "{paged} owner/member requests");
+}
+
+#[test]
+fn a_group_deleted_in_the_service_is_drift() {
+    let mut d = matching();
+    d.groups.clear();
+    let (server, ws) = applied(Some(d));
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, DRIFTED, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift
+            .stdout
+            .contains("- group ops: not in the directory (deleted, or a wrong id)"),
+        "{}",
+        drift.stdout
+    );
+    // Named once, and its owners and members are not read.
+    assert_eq!(
+        drift.stdout.matches("group ops:").count(),
+        1,
+        "{}",
+        drift.stdout
+    );
+    assert!(
+        !directory_reads(&server)
+            .iter()
+            .any(|r| r.contains("/owners") || r.contains("/members"))
+    );
+}
+
+#[test]
+fn facts_the_app_may_not_read_are_not_checked_and_not_drift() {
+    let (server, ws) = applied(None);
+    server.state().requests.clear();
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+    for needs in [
+        "they need GroupMember.Read.All",
+        "they need RoleManagement.Read.Directory",
+        "they need User.Read.All",
+    ] {
+        assert!(drift.stdout.contains(needs), "{needs}\n{}", drift.stdout);
+    }
+    // One refused request of each kind, no more.
+    assert_eq!(directory_reads(&server).len(), 3);
+}
+
+#[test]
+fn import_writes_the_facts_and_they_lint_clean_and_show_no_drift() -> Result<(), Box<dyn Error>> {
+    let (server, _source) = applied(Some(matching()));
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("pimplan.yaml"),
+        "version: 1\ntenant: { id: 5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11 }\ninclude: [imported.yaml]\n",
+    )?;
+    let run = pimplan(
+        &server,
+        dir,
+        T0,
+        &[
+            "import",
+            "--group",
+            GROUP,
+            "--generate-config",
+            "imported.yaml",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let yaml = std::fs::read_to_string(dir.join("imported.yaml"))?;
+    for line in [
+        "    role_assignable: true\n",
+        "    type: security\n",
+        "    owners: [\"principal-dddddddd\"]\n",
+        "    members: [\"principal-cccccccc\"]\n",
+        "  - { principal: \"principal-cccccccc\", role: \"Privileged Role Administrator\" }\n",
+        "  - { principal: \"principal-dddddddd\", role: \"Helpdesk Administrator\", scope: administrative_unit, administrative_unit: \"unit-5d107bba\" }\n",
+        "  - { name: \"unit-5d107bba\", id: \"5d107bba-d8e2-4e13-b6ae-884be90e5d1a\" }\n",
+    ] {
+        assert!(yaml.contains(line), "{line}\n{yaml}");
+    }
+    // Bob's active PIM membership is not written as a standing member.
+    assert!(!yaml.contains("members: [\"principal-bbbbbbbb"), "{yaml}");
+    let lint = pimplan(&server, dir, T0, &["lint"]);
+    assert_eq!(lint.code, 0, "{}{}\n{yaml}", lint.stdout, lint.stderr);
+    // What import wrote is what drift compares: no drift.
+    let drift = pimplan(&server, dir, T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}\n{yaml}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+    let reads = directory_reads(&server);
+    assert!(
+        reads.iter().any(|r| r.contains("/owners")) && !drift.stdout.contains("not checked"),
+        "{reads:#?}\n{}",
+        drift.stdout
+    );
+    Ok(())
+}

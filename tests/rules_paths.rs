@@ -44,6 +44,30 @@ fn the_graph_is_built_only_when_a_graph_rule_runs() -> Result<(), Box<dyn Error>
 }
 
 #[test]
+fn without_any_role_the_graph_is_not_built() -> Result<(), Box<dyn Error>> {
+    let dir = common::workspace_with(
+        "version: 1\nprincipals:\n  - { name: u1, type: user, licenses: [entra_id_p2] }\n",
+    );
+    let loaded = pimplan::load::load(&dir.path().join("pimplan.yaml"))?;
+    let ws = loaded.workspace.as_ref().ok_or("no workspace")?;
+    let cx = Context {
+        workspace: ws,
+        index: Index::new(ws),
+        sources: &loaded.sources,
+        now: DateTime::parse_from_rfc3339(NOW)?,
+        applied: Default::default(),
+        graph: std::cell::OnceCell::new(),
+    };
+    assert!(!cx.roles_declared());
+    check_all(&cx, |_| true);
+    assert!(
+        cx.graph.get().is_none(),
+        "built for a workspace without roles"
+    );
+    Ok(())
+}
+
+#[test]
 fn an_ignore_at_the_opening_edge_silences_pim801() {
     let dir = copy_fixture("fixtures/rules/PIM801/fires");
     let before = run(dir.path(), NOW, &["lint", "--format", "json"]);

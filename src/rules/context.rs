@@ -93,6 +93,19 @@ impl<'w> Context<'w> {
         })
     }
 
+    /// Whether anyone can hold a directory role at all: an `admins:` entry, or a group's
+    /// `entra_roles`. Every path to a role starts with one (E8, E9; granting a role, E14,
+    /// needs a role), so without any the PIM8xx rules have nothing to find and do not build
+    /// the graph (a 100,000-principal directory export lints as fast as before).
+    pub fn roles_declared(&self) -> bool {
+        !self.workspace.admins.is_empty()
+            || self
+                .workspace
+                .groups
+                .iter()
+                .any(|g| !g.entra_roles.is_empty())
+    }
+
     /// The graph's nodes of the tier-0 directory roles (`paths.tier0`, the core roles always
     /// in it), at directory scope. A private stand-in until the graph offers
     /// `tier0_targets` (wire14).

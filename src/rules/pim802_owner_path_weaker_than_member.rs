@@ -35,6 +35,9 @@ EntraOps ownership rule; privilege-paths design §A.3 E5, §A.11.",
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    if !cx.roles_declared() {
+        return;
+    }
     let graph = cx.privilege_graph();
     let settings = &cx.workspace.settings.paths;
     let privileged: Vec<_> = graph

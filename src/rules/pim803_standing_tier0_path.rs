@@ -32,6 +32,9 @@ Microsoft Learn, PIM for Groups (concept-pim-for-groups); privilege-paths design
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    if !cx.roles_declared() {
+        return;
+    }
     let targets = cx.tier0_targets();
     let graph = cx.privilege_graph();
     for r in graph.reach_any(&targets, PathClass::Standing) {

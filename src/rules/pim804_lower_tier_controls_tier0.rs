@@ -37,6 +37,9 @@ privilege-paths design §A.3, §A.11.",
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    if !cx.roles_declared() {
+        return;
+    }
     let targets = cx.tier0_targets();
     let graph = cx.privilege_graph();
     let holds = Toward::new(graph, &targets, PathClass::Standing);

@@ -34,6 +34,9 @@ pimplan PIM604; privilege-paths design §A.3 (approvers), §A.11.",
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    if !cx.roles_declared() {
+        return;
+    }
     let targets = cx.tier0_targets();
     let graph = cx.privilege_graph();
     let holds = Toward::new(graph, &targets, PathClass::Standing);

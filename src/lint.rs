@@ -138,6 +138,7 @@ pub fn lint_with(root: &Path, clock: &Clock, applied: Applied<'_>) -> Result<Lin
             sources: &loaded.sources,
             now,
             applied,
+            graph: std::cell::OnceCell::new(),
         };
         findings.extend(rules::check_all(&cx, |rule| selection.enabled(rule)));
     }

@@ -1,11 +1,15 @@
 //! What a rule's check reads: the workspace with its indexes ([`Context`]), and at plan time
 //! the changes and the state ([`PlanContext`]).
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::config::model::{Admin, Assignment, AssignmentPolicy, Group, Principal, Workspace};
+use crate::config::model::{
+    Admin, Assignment, AssignmentPolicy, Group, Principal, ResetProtection, Workspace,
+};
+use crate::paths::{BuildOptions, NodeId, PrivilegeGraph};
 use crate::source::Sources;
 use crate::source::yaml::Spanned;
 
@@ -61,9 +65,61 @@ pub struct Context<'w> {
     pub now: DateTime<FixedOffset>,
     /// State keys of the assignments already applied (empty without a state file).
     pub applied: HashSet<String>,
+    /// The privilege graph of the files at `now`, built by the first
+    /// [`Context::privilege_graph`] call (a PIM8xx rule that runs) and shared by the others;
+    /// a run without such a rule never builds it. Start it empty (`OnceCell::new()`).
+    pub graph: OnceCell<PrivilegeGraph>,
 }
 
 impl<'w> Context<'w> {
+    /// The privilege graph of the files' facts and grants in effect at the run's clock
+    /// (privilege-paths §A.8: built once per run, on first use).
+    pub fn privilege_graph(&self) -> &PrivilegeGraph {
+        self.graph.get_or_init(|| {
+            let desired = crate::plan::desired(self.workspace);
+            let grants = desired.grants(self.now);
+            let options = BuildOptions {
+                eligible_reset_protection: match self
+                    .workspace
+                    .settings
+                    .paths
+                    .eligible_reset_protection()
+                {
+                    ResetProtection::Unprotected => crate::paths::ResetProtection::Unprotected,
+                    ResetProtection::Protected => crate::paths::ResetProtection::Protected,
+                },
+            };
+            crate::paths::build_with(self.workspace, &grants, self.now, options)
+        })
+    }
+
+    /// Whether anyone can hold a directory role at all: an `admins:` entry, or a group's
+    /// `entra_roles`. Every path to a role starts with one (E8, E9; granting a role, E14,
+    /// needs a role), so without any the PIM8xx rules have nothing to find and do not build
+    /// the graph (a 100,000-principal directory export lints as fast as before).
+    pub fn roles_declared(&self) -> bool {
+        !self.workspace.admins.is_empty()
+            || self
+                .workspace
+                .groups
+                .iter()
+                .any(|g| !g.entra_roles.is_empty())
+    }
+
+    /// The graph's nodes of the tier-0 directory roles (`paths.tier0`, the core roles always
+    /// in it), at directory scope. A private stand-in until the graph offers
+    /// `tier0_targets` (wire14).
+    pub fn tier0_targets(&self) -> Vec<NodeId> {
+        let graph = self.privilege_graph();
+        self.workspace
+            .settings
+            .paths
+            .tier0_roles()
+            .into_iter()
+            .filter_map(|r| graph.entra_role(r))
+            .collect()
+    }
+
     /// The group an assignment names, and the group's policy for the assignment's role and
     /// type (defaults applied); `None` when the group is not defined (PIM101 reports it).
     pub fn principal(&self, name: &str) -> Option<&'w Principal> {

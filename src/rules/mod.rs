@@ -67,6 +67,12 @@ pub mod pim701_change_too_soon;
 pub mod pim702_last_owner_removed;
 pub mod pim703_mass_removal;
 pub mod pim704_protected_principal_removed;
+pub mod pim801_tier0_path_without_approval;
+pub mod pim802_owner_path_weaker_than_member;
+pub mod pim803_standing_tier0_path;
+pub mod pim804_lower_tier_controls_tier0;
+pub mod pim807_approver_not_independent;
+pub mod reach;
 pub mod selection;
 
 /// Where a rule's findings come from.
@@ -181,6 +187,11 @@ pub static REGISTRY: &[&Rule] = &[
     &pim702_last_owner_removed::RULE,
     &pim703_mass_removal::RULE,
     &pim704_protected_principal_removed::RULE,
+    &pim801_tier0_path_without_approval::RULE,
+    &pim802_owner_path_weaker_than_member::RULE,
+    &pim803_standing_tier0_path::RULE,
+    &pim804_lower_tier_controls_tier0::RULE,
+    &pim807_approver_not_independent::RULE,
 ];
 
 /// A rule by code (`PIM201`, any case) or name (`assignment-too-short`).

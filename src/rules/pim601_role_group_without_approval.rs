@@ -12,7 +12,11 @@ pub static RULE: Rule = Rule {
         help: "set `activation.approval: { required: true, approvers: [...] }` on the member policy",
         docs: Docs {
             what: "A role-assignable group has eligible member assignments, and its member \
-activation does not require approval.",
+activation does not require approval. It looks at the group alone, whatever roles it holds; \
+the transitive case (a path to a tier-0 role through nested groups, owners adding members or \
+directory roles, none of it approved) is PIM801's, which reads the privilege graph and points \
+at the assignment that opens the path, so an eligible member of a tier-0 group without \
+approval is reported by both.",
             why: "Whoever can take over an eligible member's account can activate the group's \
 Entra roles on their own. Microsoft's example: a Helpdesk Administrator who may reset an \
 eligible user's password could elevate themselves to a privileged role. Requiring approval \

@@ -67,6 +67,7 @@ pub mod pim701_change_too_soon;
 pub mod pim702_last_owner_removed;
 pub mod pim703_mass_removal;
 pub mod pim704_protected_principal_removed;
+pub mod pim705_privilege_increase;
 pub mod selection;
 
 /// Where a rule's findings come from.
@@ -181,6 +182,7 @@ pub static REGISTRY: &[&Rule] = &[
     &pim702_last_owner_removed::RULE,
     &pim703_mass_removal::RULE,
     &pim704_protected_principal_removed::RULE,
+    &pim705_privilege_increase::RULE,
 ];
 
 /// A rule by code (`PIM201`, any case) or name (`assignment-too-short`).

@@ -27,9 +27,11 @@ use super::{EdgeId, PrivilegeGraph};
 /// The changed principals per role whose causes are computed.
 pub const MAX_CAUSES_PER_TARGET: usize = 20;
 
-/// The reverted graphs built for one plan at most: a plan of thousands of changes (a first
-/// import) names no causes beyond them rather than rebuilding the graph thousands of times.
-pub const MAX_REVERTS: usize = 200;
+/// The reverted graphs built for one plan at most (each is a build of the whole graph): a
+/// plan of thousands of changes (a first import) names causes for the candidates of the
+/// first changed principals only (tier 0 first) rather than rebuilding the graph thousands of
+/// times; the others have an empty `caused_by`.
+pub const MAX_REVERTS: usize = 32;
 
 /// What a plan does to who can reach the privileged roles.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,17 +403,25 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
 /// Fill in `caused_by`: one reverted graph per candidate change, one reach per role that
 /// needs it.
 fn causes(input: &DeltaInput<'_>, roles: &mut [(&str, u8, Vec<Pending>)]) {
-    // change → the roles whose first changed principals name it as a candidate.
-    let mut needs: std::collections::BTreeMap<usize, BTreeSet<usize>> =
-        std::collections::BTreeMap::new();
+    // change → the roles whose first changed principals name it as a candidate, in the
+    // order first named (tier 0 first).
+    let mut order: Vec<usize> = Vec::new();
+    let mut needs: HashMap<usize, BTreeSet<usize>> = HashMap::new();
     for (ri, (_, _, pending)) in roles.iter().enumerate() {
         for p in pending.iter().take(MAX_CAUSES_PER_TARGET) {
             for c in &p.candidates {
-                needs.entry(*c).or_default().insert(ri);
+                let entry = needs.entry(*c).or_insert_with(|| {
+                    order.push(*c);
+                    BTreeSet::new()
+                });
+                entry.insert(ri);
             }
         }
     }
-    for (ci, role_ids) in needs.into_iter().take(MAX_REVERTS) {
+    for ci in order.into_iter().take(MAX_REVERTS) {
+        let Some(role_ids) = needs.remove(&ci) else {
+            continue;
+        };
         let Some(change) = input.changes.get(ci) else {
             continue;
         };

@@ -124,6 +124,15 @@ fn an_eligible_owner_without_owner_approval_gains_global_administrator()
     let ga = target(delta, "Global Administrator").ok_or("no Global Administrator target")?;
     assert_eq!(ga["target"]["kind"], "entra_role");
     assert_eq!(ga["target"]["tier"], 0);
+    // Before: alice (standing), dave (standing owner who adds herself), frank (approval).
+    assert_eq!(
+        ga["before"],
+        serde_json::json!({"any": 3, "no_approval": 2, "no_approval_no_mfa": 2, "standing": 1})
+    );
+    assert_eq!(
+        ga["after"],
+        serde_json::json!({"any": 4, "no_approval": 3, "no_approval_no_mfa": 2, "standing": 1})
+    );
     assert_eq!(ga["gained"][0]["principal"], "judy");
     assert_eq!(ga["gained"][0]["class"], "no-approval");
     assert_eq!(ga["gained"][0]["hops"], 3);

@@ -50,9 +50,35 @@ pub struct DeltaTarget {
     pub tier: u8,
 }
 
+/// How many principals reach a role, cumulative by class (privilege-paths §A.7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReachCounts {
+    pub any: usize,
+    pub no_approval: usize,
+    pub no_approval_no_mfa: usize,
+    pub standing: usize,
+}
+
+impl ReachCounts {
+    fn of<'r>(reach: impl Iterator<Item = &'r Reach>) -> Self {
+        let mut c = ReachCounts::default();
+        for r in reach {
+            c.any += 1;
+            c.no_approval += usize::from(r.class <= PathClass::NoApproval);
+            c.no_approval_no_mfa += usize::from(r.class <= PathClass::NoApprovalNoMfa);
+            c.standing += usize::from(r.class == PathClass::Standing);
+        }
+        c
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetDelta {
     pub target: DeltaTarget,
+    /// Who reaches the role before the plan, and after it (every principal, also those
+    /// listed under another role).
+    pub before: ReachCounts,
+    pub after: ReachCounts,
     /// Principals that reach the role after the plan and not before.
     pub gained: Vec<DeltaEntry>,
     /// Principals that reached it before and not after.
@@ -284,6 +310,15 @@ fn rank(class: Option<PathClass>) -> usize {
     class.map_or(PathClass::ALL.len(), |c| c as usize)
 }
 
+/// One role with changed principals while the delta is computed.
+struct Role<'r> {
+    name: &'r str,
+    tier: u8,
+    before: ReachCounts,
+    after: ReachCounts,
+    pending: Vec<Pending>,
+}
+
 /// One changed principal of one role while the delta is computed.
 struct Pending {
     principal: String,
@@ -338,7 +373,7 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
                 && names.contains(node.name.as_str())
         })
     };
-    let mut roles: Vec<(&str, u8, Vec<Pending>)> = Vec::new();
+    let mut roles: Vec<Role<'_>> = Vec::new();
     for (role, tier) in privileged.iter().copied() {
         let before = reach_by_name(&before_graph, role);
         let after = reach_by_name(&after_graph, role);
@@ -390,7 +425,13 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
         if !pending.is_empty() {
             // Gains first, then losses, then class changes; by name within each.
             pending.sort_by_key(|p| (p.before.is_some(), p.after.is_none()));
-            roles.push((role, tier, pending));
+            roles.push(Role {
+                name: role,
+                tier,
+                before: ReachCounts::of(before.values()),
+                after: ReachCounts::of(after.values()),
+                pending,
+            });
         }
     }
     if roles.is_empty() {
@@ -402,13 +443,13 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
 
 /// Fill in `caused_by`: one reverted graph per candidate change, one reach per role that
 /// needs it.
-fn causes(input: &DeltaInput<'_>, roles: &mut [(&str, u8, Vec<Pending>)]) {
+fn causes(input: &DeltaInput<'_>, roles: &mut [Role<'_>]) {
     // change → the roles whose first changed principals name it as a candidate, in the
     // order first named (tier 0 first).
     let mut order: Vec<usize> = Vec::new();
     let mut needs: HashMap<usize, BTreeSet<usize>> = HashMap::new();
-    for (ri, (_, _, pending)) in roles.iter().enumerate() {
-        for p in pending.iter().take(MAX_CAUSES_PER_TARGET) {
+    for (ri, role) in roles.iter().enumerate() {
+        for p in role.pending.iter().take(MAX_CAUSES_PER_TARGET) {
             for c in &p.candidates {
                 let entry = needs.entry(*c).or_insert_with(|| {
                     order.push(*c);
@@ -429,9 +470,9 @@ fn causes(input: &DeltaInput<'_>, roles: &mut [(&str, u8, Vec<Pending>)]) {
         let graph = build_with(input.workspace, &grants, input.at, input.options);
         let key = change_key(change);
         for ri in role_ids {
-            let (role, _, pending) = &mut roles[ri];
-            let reach = reach_by_name(&graph, role);
-            for p in pending.iter_mut().take(MAX_CAUSES_PER_TARGET) {
+            let role = &mut roles[ri];
+            let reach = reach_by_name(&graph, role.name);
+            for p in role.pending.iter_mut().take(MAX_CAUSES_PER_TARGET) {
                 if p.candidates.contains(&ci)
                     && p.undone_by(reach.get(p.principal.as_str()).map(|r| r.class))
                 {
@@ -442,24 +483,27 @@ fn causes(input: &DeltaInput<'_>, roles: &mut [(&str, u8, Vec<Pending>)]) {
     }
 }
 
-fn assemble(roles: Vec<(&str, u8, Vec<Pending>)>) -> PrivilegeDelta {
+fn assemble(roles: Vec<Role<'_>>) -> PrivilegeDelta {
     let mut gained = BTreeSet::new();
     let mut lost = BTreeSet::new();
     let mut tier0_gained = BTreeSet::new();
     let mut tier0_without = BTreeSet::new();
     let mut targets = Vec::new();
-    for (role, tier, pending) in roles {
+    for role in roles {
+        let tier = role.tier;
         let mut t = TargetDelta {
             target: DeltaTarget {
                 kind: "entra_role".to_owned(),
-                name: role.to_owned(),
+                name: role.name.to_owned(),
                 tier,
             },
+            before: role.before,
+            after: role.after,
             gained: Vec::new(),
             lost: Vec::new(),
             class_changed: Vec::new(),
         };
-        for p in pending {
+        for p in role.pending {
             match (p.before, p.after) {
                 (None, Some(a)) => {
                     gained.insert(p.principal.clone());

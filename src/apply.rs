@@ -853,6 +853,7 @@ mod tests {
             findings: Vec::new(),
             baseline: None,
             baselined: Vec::new(),
+            privilege_delta: None,
         }
     }
 

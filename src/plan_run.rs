@@ -290,6 +290,7 @@ pub fn make_with(
     // Findings about entries no longer in the files point into the state file.
     let state_file = StateFile::of(&loaded_state, lint.loaded.sources.len());
     let entry = |key: &str| state_file.entry_span(key);
+    let privilege_delta = privilege_delta(ws, &desired, diff_state, &changes, now);
     let cx = PlanContext {
         changes: &changes,
         desired: &desired,
@@ -299,6 +300,7 @@ pub fn make_with(
         allow_mass_removal,
         state_entry: &entry,
         plan_span: plan_span(ws, lint.loaded.root),
+        privilege_delta: privilege_delta.as_ref(),
     };
     let plan_findings = rules::check_plan(&cx, |r| lint.selection.enabled(r));
     // The state file joins the sources only when a finding points into it.
@@ -325,6 +327,7 @@ pub fn make_with(
             .as_deref()
             .map(|p| recorded_baseline(p, &lint.loaded.root_dir)),
         baselined: carried_findings(&lint, &baselined),
+        privilege_delta,
     });
     Ok(PlanRun {
         lint,
@@ -334,6 +337,40 @@ pub fn make_with(
         drift,
         baseline,
         baselined,
+    })
+}
+
+/// The plan's privilege delta: the reach of the privileged roles with the state's grants
+/// (`state`, the one the plan compares with) against the files', the facts from the files on
+/// both sides (privilege-paths §A.10). `None` for a plan without changes.
+fn privilege_delta(
+    ws: &Workspace,
+    desired: &crate::plan::Desired<'_>,
+    state: &State,
+    changes: &[Change],
+    now: DateTime<FixedOffset>,
+) -> Option<crate::paths::PrivilegeDelta> {
+    if changes.is_empty() {
+        return None;
+    }
+    let before = crate::paths::Grants::from_state(state);
+    let after = desired.grants(now);
+    crate::paths::privilege_delta(&crate::paths::delta::DeltaInput {
+        workspace: ws,
+        before: &before,
+        after: &after,
+        changes,
+        at: now,
+        options: crate::paths::BuildOptions {
+            eligible_reset_protection: match ws.settings.paths.eligible_reset_protection() {
+                crate::config::model::ResetProtection::Unprotected => {
+                    crate::paths::ResetProtection::Unprotected
+                }
+                crate::config::model::ResetProtection::Protected => {
+                    crate::paths::ResetProtection::Protected
+                }
+            },
+        },
     })
 }
 

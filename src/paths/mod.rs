@@ -12,6 +12,7 @@
 
 pub mod build;
 pub mod capabilities;
+pub mod delta;
 pub mod edge;
 pub mod gate;
 pub mod node;
@@ -21,6 +22,7 @@ pub mod tier;
 use std::collections::HashMap;
 
 pub use build::{BuildOptions, Grant, Grants, ResetProtection, SpanOf, build, build_with};
+pub use delta::{PrivilegeDelta, privilege_delta};
 pub use edge::{Edge, EdgeId, EdgeKind, Flags};
 pub use gate::{Approval, Gates, PathClass};
 pub use node::{Node, NodeId, NodeKind};

@@ -106,6 +106,10 @@ pub struct Plan {
     /// The lint findings that baseline left out: listed to reviewers as baselined.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baselined: Vec<PlanFinding>,
+    /// What the plan does to who can reach the privileged roles (privilege-paths §A.10):
+    /// `None` for a plan without changes, or when no privileged role's reach changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privilege_delta: Option<crate::paths::PrivilegeDelta>,
 }
 
 /// Why a saved plan cannot be read.

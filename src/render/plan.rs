@@ -7,6 +7,8 @@ use serde_json::json;
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::paths::PathClass;
+use crate::paths::delta::{DeltaStep, PrivilegeDelta, change_key};
 use crate::plan::end::{change_end, describe_recorded};
 use crate::plan::{Action, Change, Plan, PlanFinding, Reason};
 
@@ -202,8 +204,249 @@ pub fn human(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    if let Some(delta) = &plan.privilege_delta {
+        out.push_str(&delta_human(delta, &plan.changes));
+    }
     out.push_str(&paint.bold(&summary(plan)));
     out.push('\n');
+    out
+}
+
+/// A node key as a reader names it: `judy`, `tenant-admins`, `tenant-admins#owner`,
+/// `Global Administrator`, `hub:add-members:all`.
+fn node_name(key: &str) -> &str {
+    key.strip_prefix("principal:")
+        .or_else(|| key.strip_prefix("entra_role:"))
+        .or_else(|| {
+            key.strip_prefix("group:")
+                .map(|g| g.strip_suffix("#member").unwrap_or(g))
+        })
+        .unwrap_or(key)
+}
+
+/// A witness path in one line: `judy ─eligible-owner [mfa]→ tenant-admins#owner ─…→ …`.
+fn path_line(steps: &[DeltaStep]) -> String {
+    let mut out = steps
+        .first()
+        .map(|s| node_name(&s.from).to_owned())
+        .unwrap_or_default();
+    for s in steps {
+        let gates = if s.gates.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", s.gates.join(" · "))
+        };
+        out.push_str(&format!(" ─{}{gates}→ {}", s.edge, node_name(&s.to)));
+    }
+    out
+}
+
+/// The changes `keys` name, by their addresses (a key no change has, as it is).
+fn cause_names(keys: &[String], changes: &[Change]) -> Vec<String> {
+    keys.iter()
+        .map(|k| {
+            changes
+                .iter()
+                .find(|c| change_key(c) == *k)
+                .map_or_else(|| k.clone(), |c| c.address.clone())
+        })
+        .collect()
+}
+
+fn without_approval(class: &str) -> bool {
+    PathClass::parse(class).is_some_and(|c| c <= PathClass::NoApproval)
+}
+
+/// The headline of each tier-0 role that principals gain: (gained, of them without
+/// approval, role).
+fn headlines(delta: &PrivilegeDelta) -> Vec<(usize, usize, &str)> {
+    delta
+        .targets
+        .iter()
+        .filter(|t| t.target.tier == 0 && !t.gained.is_empty())
+        .map(|t| {
+            let without = t
+                .gained
+                .iter()
+                .filter(|e| without_approval(&e.class))
+                .count();
+            (t.gained.len(), without, t.target.name.as_str())
+        })
+        .collect()
+}
+
+fn headline(gained: usize, without: usize, role: &str, bold: impl Fn(String) -> String) -> String {
+    format!(
+        "this change lets {} more {} reach {}, {} of them without approval",
+        bold(gained.to_string()),
+        if gained == 1 {
+            "principal"
+        } else {
+            "principals"
+        },
+        bold(role.to_owned()),
+        bold(without.to_string()),
+    )
+}
+
+/// The "Privilege delta" block of a human plan (privilege-paths §A.10), before the summary
+/// line.
+fn delta_human(delta: &PrivilegeDelta, changes: &[Change]) -> String {
+    if delta.is_empty() {
+        return String::new();
+    }
+    let mut out =
+        String::from("Privilege delta (who can reach privileged roles after this plan):\n");
+    let width = delta
+        .targets
+        .iter()
+        .map(|t| t.target.name.len())
+        .max()
+        .unwrap_or(0);
+    for t in &delta.targets {
+        let without = t
+            .gained
+            .iter()
+            .filter(|e| without_approval(&e.class))
+            .count();
+        let mut counts = Vec::new();
+        if !t.gained.is_empty() {
+            counts.push(format!(
+                "+{} ({without} without approval)",
+                crate::render::plural(t.gained.len(), "principal")
+            ));
+        }
+        if !t.lost.is_empty() {
+            counts.push(format!(
+                "-{}",
+                crate::render::plural(t.lost.len(), "principal")
+            ));
+        }
+        if !t.class_changed.is_empty() {
+            counts.push(format!("{} changed class", t.class_changed.len()));
+        }
+        out.push_str(&format!(
+            "  {:width$}  tier {}   {}\n",
+            t.target.name,
+            t.target.tier,
+            counts.join("   ")
+        ));
+        let names = t
+            .gained
+            .iter()
+            .chain(&t.lost)
+            .map(|e| e.principal.len())
+            .chain(t.class_changed.iter().map(|e| e.principal.len()))
+            .max()
+            .unwrap_or(0);
+        let entry = |out: &mut String,
+                     sign: &str,
+                     who: &str,
+                     class: &str,
+                     path: &[DeltaStep],
+                     causes: &[String]| {
+            out.push_str(&format!(
+                "    {sign} {who:names$}  {class}   {}\n",
+                path_line(path)
+            ));
+            if !causes.is_empty() {
+                out.push_str(&format!(
+                    "      {:names$}  because: {}\n",
+                    "",
+                    cause_names(causes, changes).join(", ")
+                ));
+            }
+        };
+        for e in &t.gained {
+            entry(&mut out, "+", &e.principal, &e.class, &e.path, &e.caused_by);
+        }
+        for e in &t.lost {
+            entry(&mut out, "-", &e.principal, &e.class, &e.path, &e.caused_by);
+        }
+        for e in &t.class_changed {
+            let class = format!("{} -> {}", e.class_before, e.class_after);
+            entry(&mut out, "~", &e.principal, &class, &e.path, &e.caused_by);
+        }
+    }
+    let lines = headlines(delta);
+    for (gained, without, role) in &lines {
+        out.push_str(&format!(
+            "Privilege delta: {}.\n",
+            headline(*gained, *without, role, |s| s)
+        ));
+    }
+    if lines.is_empty() {
+        out.push_str("Privilege delta: no principal gains a path to a tier-0 role");
+        if delta.summary.principals_lost > 0 {
+            out.push_str(&format!(
+                "; {} a path to a privileged role",
+                if delta.summary.principals_lost == 1 {
+                    "1 principal loses".to_owned()
+                } else {
+                    format!("{} principals lose", delta.summary.principals_lost)
+                }
+            ));
+        }
+        out.push_str(".\n");
+    }
+    out.push('\n');
+    out
+}
+
+/// The privilege delta of a Markdown plan: the headlines, then a `<details>` table per role.
+fn delta_markdown(delta: &PrivilegeDelta, changes: &[Change]) -> String {
+    if delta.is_empty() {
+        return String::new();
+    }
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from("#### Privilege delta\n\n");
+    let lines = headlines(delta);
+    for (gained, without, role) in &lines {
+        out.push_str(&format!(
+            "⚠ {}\n\n",
+            headline(*gained, *without, role, |s| format!("**{s}**"))
+        ));
+    }
+    if lines.is_empty() {
+        out.push_str("No principal gains a path to a tier-0 role.\n\n");
+    }
+    for t in &delta.targets {
+        out.push_str(&format!(
+            "<details><summary>{} (tier {}): +{} −{} ~{}</summary>\n\n",
+            cell(&t.target.name),
+            t.target.tier,
+            t.gained.len(),
+            t.lost.len(),
+            t.class_changed.len()
+        ));
+        out.push_str(
+            "| | principal | class | path | caused by |\n| --- | --- | --- | --- | --- |\n",
+        );
+        let row = |out: &mut String,
+                   sign: &str,
+                   who: &str,
+                   class: &str,
+                   path: &[DeltaStep],
+                   causes: &[String]| {
+            out.push_str(&format!(
+                "| `{sign}` | {} | `{class}` | {} | {} |\n",
+                cell(who),
+                cell(&path_line(path)),
+                cell(&cause_names(causes, changes).join(", "))
+            ));
+        };
+        for e in &t.gained {
+            row(&mut out, "+", &e.principal, &e.class, &e.path, &e.caused_by);
+        }
+        for e in &t.lost {
+            row(&mut out, "-", &e.principal, &e.class, &e.path, &e.caused_by);
+        }
+        for e in &t.class_changed {
+            let class = format!("{} → {}", e.class_before, e.class_after);
+            row(&mut out, "~", &e.principal, &class, &e.path, &e.caused_by);
+        }
+        out.push_str("\n</details>\n\n");
+    }
     out
 }
 
@@ -371,6 +614,9 @@ pub fn markdown(plan: &Plan) -> String {
         ));
     }
     out.push('\n');
+    if let Some(delta) = &plan.privilege_delta {
+        out.push_str(&delta_markdown(delta, &plan.changes));
+    }
     out.push_str(&findings_markdown(plan));
     out.push_str("<details><summary>Full plan</summary>\n\n```diff\n");
     let full = human(plan, false);

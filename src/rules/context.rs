@@ -183,6 +183,9 @@ pub struct PlanContext<'a> {
     pub state_entry: &'a dyn Fn(&str) -> Option<crate::source::Span>,
     /// Where a finding about the plan as a whole points (the root file's `state:` or top).
     pub plan_span: crate::source::Span,
+    /// What the plan does to who can reach the privileged roles (`None` without changes,
+    /// or when no privileged role's reach changes).
+    pub privilege_delta: Option<&'a crate::paths::PrivilegeDelta>,
 }
 
 impl PlanContext<'_> {

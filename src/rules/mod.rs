@@ -67,6 +67,7 @@ pub mod pim701_change_too_soon;
 pub mod pim702_last_owner_removed;
 pub mod pim703_mass_removal;
 pub mod pim704_protected_principal_removed;
+pub mod pim705_privilege_increase;
 pub mod pim801_tier0_path_without_approval;
 pub mod pim802_owner_path_weaker_than_member;
 pub mod pim803_standing_tier0_path;
@@ -187,6 +188,7 @@ pub static REGISTRY: &[&Rule] = &[
     &pim702_last_owner_removed::RULE,
     &pim703_mass_removal::RULE,
     &pim704_protected_principal_removed::RULE,
+    &pim705_privilege_increase::RULE,
     &pim801_tier0_path_without_approval::RULE,
     &pim802_owner_path_weaker_than_member::RULE,
     &pim803_standing_tier0_path::RULE,

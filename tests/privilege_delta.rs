@@ -1,0 +1,310 @@
+//! The privilege delta of `plan` (issue 14 point 4, privilege-paths §A.10, A12–A15) and the
+//! plan-time rule PIM705, through the binary: a base workspace applied to the state, then
+//! one edit, then `plan`.
+
+mod common;
+
+use std::error::Error;
+use std::path::Path;
+
+use common::{Run, edit, flat, json, run, workspace_with};
+
+const T0: &str = "2026-12-01T00:00:00Z";
+/// Past PIM701's five minutes after the apply.
+const T1: &str = "2026-12-01T01:00:00Z";
+
+/// tenant-admins holds Global Administrator: member activation needs approval, owner
+/// activation MFA only. frank is an eligible member, alice an active (standing) member.
+const BASE: &str = "version: 1
+principals:
+  - { name: dave, type: user, licenses: [entra_id_p2] }
+  - { name: erin, type: user, licenses: [entra_id_p2] }
+  - { name: judy, type: user, licenses: [entra_id_p2] }
+  - { name: frank, type: user, licenses: [entra_id_p2] }
+  - { name: alice, type: user, licenses: [entra_id_p2] }
+groups:
+  - name: tenant-admins
+    role_assignable: true
+    type: security
+    owners: [dave]
+    entra_roles: [Global Administrator]
+    policy:
+      member:
+        activation:
+          max_duration: PT2H
+          require: [mfa, justification]
+          approval: { required: true, approvers: [dave, erin] }
+      owner:
+        activation:
+          max_duration: PT1H
+          require: [mfa, justification]
+assignments:
+  - { group: tenant-admins, principal: frank, role: member, type: eligible, duration: P30D, justification: rota }
+  - { group: tenant-admins, principal: alice, role: member, type: active, duration: P60D, justification: migration }
+";
+
+const JUDY: &str = "  - { group: tenant-admins, principal: judy, role: owner, type: eligible, duration: P30D, justification: rota }\n";
+
+/// The base workspace, applied to the state at T0.
+fn applied() -> Result<tempfile::TempDir, Box<dyn Error>> {
+    let ws = workspace_with(BASE);
+    let out = run(ws.path(), T0, &["apply", "--auto-approve"]);
+    if out.code != 0 {
+        return Err(format!("apply failed: {}{}", out.stdout, out.stderr).into());
+    }
+    Ok(ws)
+}
+
+fn append(dir: &Path, text: &str) -> Result<(), Box<dyn Error>> {
+    let path = dir.join("pimplan.yaml");
+    let mut all = std::fs::read_to_string(&path)?;
+    all.push_str(text);
+    std::fs::write(path, all)?;
+    Ok(())
+}
+
+fn plan(dir: &Path, format: &str) -> Run {
+    // One removal of the two assignments is more than PIM703 allows by default.
+    run(
+        dir,
+        T1,
+        &["plan", "--allow-mass-removal", "--format", format],
+    )
+}
+
+/// The target of this name in the JSON delta.
+fn target<'a>(delta: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    delta["targets"]
+        .as_array()?
+        .iter()
+        .find(|t| t["target"]["name"] == name)
+}
+
+#[test]
+fn an_eligible_owner_without_owner_approval_gains_global_administrator()
+-> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    append(ws.path(), JUDY)?;
+
+    let human = plan(ws.path(), "human");
+    assert_eq!(human.code, 0, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human
+            .stdout
+            .contains("Privilege delta (who can reach privileged roles after this plan):"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("Global Administrator  tier 0   +1 principal (1 without approval)"),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains(
+        "Privilege delta: this change lets 1 more principal reach Global Administrator, 1 of them without approval.\n\nPlan: 1 to add, 0 to change, 0 to remove."
+    ), "{}", human.stdout);
+    // PIM705, at judy's assignment.
+    let all = flat(&format!("{}{}", human.stdout, human.stderr));
+    assert!(all.contains("PIM705"), "{all}");
+    assert!(
+        all.contains("the plan lets 1 more principal reach `Global Administrator` without approval (0 → 1 in class no-approval or better), caused by `assignment tenant-admins/judy (owner, eligible)`"),
+        "{all}"
+    );
+    assert!(all.contains("pimplan.yaml:27:40"), "{all}");
+
+    let out = plan(ws.path(), "json");
+    let doc = json(&out.stdout);
+    let delta = &doc["privilege_delta"];
+    assert_eq!(delta["summary"]["tier0_gained_without_approval"], 1);
+    assert_eq!(delta["summary"]["tier0_gained"], 1);
+    assert_eq!(delta["summary"]["principals_gained"], 1);
+    assert_eq!(delta["summary"]["principals_lost"], 0);
+    let ga = target(delta, "Global Administrator").ok_or("no Global Administrator target")?;
+    assert_eq!(ga["target"]["kind"], "entra_role");
+    assert_eq!(ga["target"]["tier"], 0);
+    // Before: alice (standing), dave (standing owner who adds herself), frank (approval).
+    assert_eq!(
+        ga["before"],
+        serde_json::json!({"any": 3, "no_approval": 2, "no_approval_no_mfa": 2, "standing": 1})
+    );
+    assert_eq!(
+        ga["after"],
+        serde_json::json!({"any": 4, "no_approval": 3, "no_approval_no_mfa": 2, "standing": 1})
+    );
+    assert_eq!(ga["gained"][0]["principal"], "judy");
+    assert_eq!(ga["gained"][0]["class"], "no-approval");
+    assert_eq!(ga["gained"][0]["hops"], 3);
+    assert_eq!(
+        ga["gained"][0]["caused_by"],
+        serde_json::json!(["assignment/name:tenant-admins/name:judy/owner/eligible"])
+    );
+    assert_eq!(ga["lost"], serde_json::json!([]));
+    // Held through Global Administrator, the other roles are not listed again.
+    assert_eq!(delta["targets"].as_array().map(Vec::len), Some(1));
+    let findings = doc["findings"].as_array().ok_or("no findings")?;
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "PIM705" && f["line"] == 27)
+    );
+
+    // The saved plan carries it, and `show` renders it.
+    let saved = run(ws.path(), T1, &["plan", "--out", "p.json"]);
+    assert_eq!(saved.code, 0, "{}{}", saved.stdout, saved.stderr);
+    let file = json(&std::fs::read_to_string(ws.path().join("p.json"))?);
+    assert_eq!(file["privilege_delta"], doc["privilege_delta"]);
+    let shown = run(ws.path(), T1, &["show", "p.json"]);
+    assert!(
+        shown.stdout.contains("+1 principal (1 without approval)"),
+        "{}",
+        shown.stdout
+    );
+    Ok(())
+}
+
+#[test]
+fn owner_approval_keeps_the_gain_out_of_pim705() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    // Approval on the owner activation too: judy gains, but only through an approval.
+    edit(
+        &ws.path().join("pimplan.yaml"),
+        "          max_duration: PT1H\n          require: [mfa, justification]\n",
+        "          max_duration: PT1H\n          require: [mfa, justification]\n          approval: { required: true, approvers: [dave, erin] }\n",
+    );
+    append(ws.path(), JUDY)?;
+    let out = plan(ws.path(), "json");
+    let doc = json(&out.stdout);
+    let ga = target(&doc["privilege_delta"], "Global Administrator").ok_or("no target")?;
+    assert_eq!(ga["gained"][0]["class"], "approval");
+    assert_eq!(
+        doc["privilege_delta"]["summary"]["tier0_gained_without_approval"],
+        0
+    );
+    let findings = doc["findings"].as_array().ok_or("no findings")?;
+    assert!(
+        !findings.iter().any(|f| f["code"] == "PIM705"),
+        "{findings:?}"
+    );
+    let human = plan(ws.path(), "human");
+    assert!(
+        human.stdout.contains("+1 principal (0 without approval)"),
+        "{}",
+        human.stdout
+    );
+    assert!(!flat(&human.stderr).contains("PIM705"), "{}", human.stderr);
+    Ok(())
+}
+
+#[test]
+fn removing_a_standing_member_is_lost() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    edit(
+        &ws.path().join("pimplan.yaml"),
+        "  - { group: tenant-admins, principal: alice, role: member, type: active, duration: P60D, justification: migration }\n",
+        "",
+    );
+    let out = plan(ws.path(), "json");
+    let doc = json(&out.stdout);
+    let delta = &doc["privilege_delta"];
+    let ga = target(delta, "Global Administrator").ok_or("no target")?;
+    assert_eq!(ga["gained"], serde_json::json!([]));
+    assert_eq!(ga["lost"][0]["principal"], "alice");
+    assert_eq!(ga["lost"][0]["class"], "standing");
+    assert_eq!(
+        ga["lost"][0]["caused_by"],
+        serde_json::json!(["assignment/name:tenant-admins/name:alice/member/active"])
+    );
+    assert_eq!(delta["summary"]["principals_lost"], 1);
+    assert_eq!(delta["summary"]["tier0_gained"], 0);
+    let findings = doc["findings"].as_array().ok_or("no findings")?;
+    assert!(!findings.iter().any(|f| f["code"] == "PIM705"));
+    let human = plan(ws.path(), "human");
+    assert!(human.stdout.contains("-1 principal"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("    - alice  standing"),
+        "{}",
+        human.stdout
+    );
+    Ok(())
+}
+
+#[test]
+fn dropping_member_approval_changes_the_class_and_fires_pim705() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    edit(
+        &ws.path().join("pimplan.yaml"),
+        "          approval: { required: true, approvers: [dave, erin] }\n",
+        "          approval: { required: false }\n",
+    );
+    let out = plan(ws.path(), "json");
+    let doc = json(&out.stdout);
+    let ga = target(&doc["privilege_delta"], "Global Administrator").ok_or("no target")?;
+    let changed = &ga["class_changed"][0];
+    assert_eq!(changed["principal"], "frank");
+    assert_eq!(changed["class_before"], "approval");
+    assert_eq!(changed["class_after"], "no-approval");
+    assert_eq!(
+        changed["caused_by"],
+        serde_json::json!(["policy/name:tenant-admins/member"])
+    );
+    assert_eq!(ga["gained"], serde_json::json!([]));
+    // At the policy's approval setting.
+    let findings = doc["findings"].as_array().ok_or("no findings")?;
+    let pim705 = findings
+        .iter()
+        .find(|f| f["code"] == "PIM705")
+        .ok_or("no PIM705")?;
+    assert_eq!(pim705["line"], 19, "{pim705}");
+    Ok(())
+}
+
+#[test]
+fn a_plan_without_changes_has_no_delta() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    let human = plan(ws.path(), "human");
+    assert_eq!(
+        human.stdout,
+        "Target: the state file only: nothing is sent to Microsoft Graph.\n\nNo changes. The state matches the workspace.\n"
+    );
+    let markdown = plan(ws.path(), "markdown");
+    assert_eq!(
+        markdown.stdout,
+        "### pimplan plan\n\n**Target:** the state file only: nothing is sent to Microsoft Graph\n\nNo changes. The state matches the workspace.\n"
+    );
+    let out = plan(ws.path(), "json");
+    assert!(!out.stdout.contains("privilege_delta"), "{}", out.stdout);
+    let saved = run(ws.path(), T1, &["plan", "--out", "p.json"]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    assert!(!std::fs::read_to_string(ws.path().join("p.json"))?.contains("privilege_delta"));
+    Ok(())
+}
+
+#[test]
+fn markdown_headline_then_a_details_table_per_role() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    append(ws.path(), JUDY)?;
+    let out = plan(ws.path(), "markdown");
+    let md = &out.stdout;
+    let headline = "⚠ this change lets **1** more principal reach **Global Administrator**, **1** of them without approval";
+    let at = md.find(headline).ok_or_else(|| md.clone())?;
+    let details = md
+        .find("<details><summary>Global Administrator (tier 0): +1 −0 ~0</summary>")
+        .ok_or_else(|| md.clone())?;
+    assert!(at < details, "{md}");
+    assert!(md.contains("| `+` | judy | `no-approval` |"), "{md}");
+    Ok(())
+}
+
+#[test]
+fn delta_snapshots() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    append(ws.path(), JUDY)?;
+    insta::assert_snapshot!("privilege_delta_human", plan(ws.path(), "human").stdout);
+    insta::assert_snapshot!(
+        "privilege_delta_markdown",
+        plan(ws.path(), "markdown").stdout
+    );
+    Ok(())
+}

@@ -128,7 +128,8 @@ pub struct DeltaSummary {
     pub principals_lost: usize,
     /// Distinct principals that gain a path to some tier-0 role.
     pub tier0_gained: usize,
-    /// Of those, the ones that gain one of class `no-approval` or better.
+    /// Distinct principals that gain a path of class `no-approval` or better to some tier-0
+    /// role: new ones, and those whose best path there needed approval before.
     pub tier0_gained_without_approval: usize,
 }
 
@@ -139,23 +140,10 @@ impl PrivilegeDelta {
 }
 
 impl TargetDelta {
-    /// Principals of this tier-0 role in class `no-approval` or better after the plan minus
-    /// before (gains and class changes; losses count against).
+    /// How many principals reach this role in class `no-approval` or better before the plan
+    /// and after it (all of them, not only those the delta lists).
     pub fn without_approval_increase(&self) -> (usize, usize) {
-        let no_approval = |c: &str| PathClass::parse(c).is_some_and(|c| c <= PathClass::NoApproval);
-        let mut before = 0;
-        let mut after = 0;
-        for e in &self.gained {
-            after += usize::from(no_approval(&e.class));
-        }
-        for e in &self.lost {
-            before += usize::from(no_approval(&e.class));
-        }
-        for e in &self.class_changed {
-            before += usize::from(no_approval(&e.class_before));
-            after += usize::from(no_approval(&e.class_after));
-        }
-        (before, after)
+        (self.before.no_approval, self.after.no_approval)
     }
 }
 
@@ -531,14 +519,19 @@ fn assemble(roles: Vec<Role<'_>>) -> PrivilegeDelta {
                         caused_by: p.caused_by,
                     });
                 }
-                (Some(b), Some(a)) => t.class_changed.push(ClassChange {
-                    principal: p.principal,
-                    class_before: b.name().to_owned(),
-                    class_after: a.name().to_owned(),
-                    hops: p.hops,
-                    path: p.path,
-                    caused_by: p.caused_by,
-                }),
+                (Some(b), Some(a)) => {
+                    if tier == 0 && b > PathClass::NoApproval && a <= PathClass::NoApproval {
+                        tier0_without.insert(p.principal.clone());
+                    }
+                    t.class_changed.push(ClassChange {
+                        principal: p.principal,
+                        class_before: b.name().to_owned(),
+                        class_after: a.name().to_owned(),
+                        hops: p.hops,
+                        path: p.path,
+                        caused_by: p.caused_by,
+                    })
+                }
                 (None, None) => {}
             }
         }

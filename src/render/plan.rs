@@ -275,6 +275,34 @@ fn headlines(delta: &PrivilegeDelta) -> Vec<(usize, usize, &str)> {
         .collect()
 }
 
+/// Tier-0 roles that principals already reaching them now reach without approval: (how
+/// many, role).
+fn weakened(delta: &PrivilegeDelta) -> Vec<(usize, &str)> {
+    delta
+        .targets
+        .iter()
+        .filter(|t| t.target.tier == 0)
+        .map(|t| {
+            let n = t
+                .class_changed
+                .iter()
+                .filter(|e| !without_approval(&e.class_before) && without_approval(&e.class_after))
+                .count();
+            (n, t.target.name.as_str())
+        })
+        .filter(|(n, _)| *n > 0)
+        .collect()
+}
+
+fn weakened_line(n: usize, role: &str, bold: impl Fn(String) -> String) -> String {
+    format!(
+        "this change lets {} {} reach {} without approval that needed it before",
+        bold(n.to_string()),
+        if n == 1 { "principal" } else { "principals" },
+        bold(role.to_owned()),
+    )
+}
+
 fn headline(gained: usize, without: usize, role: &str, bold: impl Fn(String) -> String) -> String {
     format!(
         "this change lets {} more {} reach {}, {} of them without approval",
@@ -375,7 +403,14 @@ fn delta_human(delta: &PrivilegeDelta, changes: &[Change]) -> String {
             headline(*gained, *without, role, |s| s)
         ));
     }
-    if lines.is_empty() {
+    let weaker = weakened(delta);
+    for (n, role) in &weaker {
+        out.push_str(&format!(
+            "Privilege delta: {}.\n",
+            weakened_line(*n, role, |s| s)
+        ));
+    }
+    if lines.is_empty() && weaker.is_empty() {
         out.push_str("Privilege delta: no principal gains a path to a tier-0 role");
         if delta.summary.principals_lost > 0 {
             out.push_str(&format!(
@@ -407,7 +442,14 @@ fn delta_markdown(delta: &PrivilegeDelta, changes: &[Change]) -> String {
             headline(*gained, *without, role, |s| format!("**{s}**"))
         ));
     }
-    if lines.is_empty() {
+    let weaker = weakened(delta);
+    for (n, role) in &weaker {
+        out.push_str(&format!(
+            "⚠ {}\n\n",
+            weakened_line(*n, role, |s| format!("**{s}**"))
+        ));
+    }
+    if lines.is_empty() && weaker.is_empty() {
         out.push_str("No principal gains a path to a tier-0 role.\n\n");
     }
     for t in &delta.targets {

@@ -38,7 +38,7 @@ fn the_graph_is_built_only_when_a_graph_rule_runs() -> Result<(), Box<dyn Error>
     assert!(cx.graph.get().is_none(), "built without a PIM8xx rule");
     let all = check_all(&cx, |_| true);
     assert!(cx.graph.get().is_some());
-    assert_eq!(all.iter().filter(|f| f.code() == "PIM801").count(), 4);
+    assert_eq!(all.iter().filter(|f| f.code() == "PIM801").count(), 6);
     assert!(REGISTRY.iter().any(|r| r.code == "PIM807"));
     Ok(())
 }
@@ -77,7 +77,7 @@ fn an_ignore_at_the_opening_edge_silences_pim801() {
             .iter()
             .filter(|c| *c == "PIM801")
             .count(),
-        4
+        6
     );
     edit(
         &dir.path().join("pimplan.yaml"),
@@ -86,7 +86,7 @@ fn an_ignore_at_the_opening_edge_silences_pim801() {
     );
     let after = run(dir.path(), NOW, &["lint", "--format", "json"]);
     let got = codes(&after.stdout);
-    assert_eq!(got.iter().filter(|c| *c == "PIM801").count(), 3, "{got:?}");
+    assert_eq!(got.iter().filter(|c| *c == "PIM801").count(), 5, "{got:?}");
     assert!(
         !got.iter().any(|c| c == "PIM007"),
         "the ignore is used: {got:?}"

@@ -6,10 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::config::model::{
-    Admin, Assignment, AssignmentPolicy, Group, Principal, ResetProtection, Workspace,
-};
-use crate::paths::{BuildOptions, NodeId, PrivilegeGraph};
+use crate::config::model::{Admin, Assignment, AssignmentPolicy, Group, Principal, Workspace};
+use crate::paths::{NodeId, PrivilegeGraph};
 use crate::source::Sources;
 use crate::source::yaml::Spanned;
 
@@ -78,18 +76,8 @@ impl<'w> Context<'w> {
         self.graph.get_or_init(|| {
             let desired = crate::plan::desired(self.workspace);
             let grants = desired.grants(self.now);
-            let options = BuildOptions {
-                eligible_reset_protection: match self
-                    .workspace
-                    .settings
-                    .paths
-                    .eligible_reset_protection()
-                {
-                    ResetProtection::Unprotected => crate::paths::ResetProtection::Unprotected,
-                    ResetProtection::Protected => crate::paths::ResetProtection::Protected,
-                },
-            };
-            crate::paths::build_with(self.workspace, &grants, self.now, options)
+            // `build` reads `paths.eligible_reset_protection` itself.
+            crate::paths::build(self.workspace, &grants, self.now)
         })
     }
 
@@ -103,21 +91,13 @@ impl<'w> Context<'w> {
                 .workspace
                 .groups
                 .iter()
-                .any(|g| !g.entra_roles.is_empty())
+                .any(|g| !g.entra_roles.is_empty() || !g.azure_roles.is_empty())
     }
 
-    /// The graph's nodes of the tier-0 directory roles (`paths.tier0`, the core roles always
-    /// in it), at directory scope. A private stand-in until the graph offers
-    /// `tier0_targets` (wire14).
+    /// The graph's tier-0 targets: the tier-0 directory roles (`paths.tier0`, the core roles
+    /// always in it) and the Azure roles held at or above a `paths.tier0_azure` scope.
     pub fn tier0_targets(&self) -> Vec<NodeId> {
-        let graph = self.privilege_graph();
-        self.workspace
-            .settings
-            .paths
-            .tier0_roles()
-            .into_iter()
-            .filter_map(|r| graph.entra_role(r))
-            .collect()
+        crate::paths::tier0_targets(self.privilege_graph(), &self.workspace.settings.paths)
     }
 
     /// The group an assignment names, and the group's policy for the assignment's role and

@@ -16,8 +16,9 @@ later step), or remove the assignment",
             what: "A principal that holds no tier-0 role itself (and is not marked \
 `emergency_access`) can reach a tier-0 role (`paths.tier0`, Microsoft's most privileged roles \
 always in it) by a path that needs no approval at any step, and the path starts with a PIM for \
-Groups eligibility (eligible member or owner, a nested eligible group) or a group ownership. \
-The finding points at the assignment (or `owners:` entry) that opens the path, and names who \
+Groups eligibility (eligible member or owner, a nested eligible group), a group ownership, or \
+the ownership of a service principal (`principals[].owners`: an owner can add a secret and \
+sign in as it). The finding points at the assignment (or `owners:` entry) that opens the path, and names who \
 walks it and which roles it reaches. It reads the privilege graph (`pimplan paths`): nested \
 groups, owners adding themselves as members, and directory roles that add members, grant \
 roles or reset passwords all count, so it also finds the transitive case PIM601 cannot see.",
@@ -59,6 +60,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             EdgeKind::EligibleMember | EdgeKind::NestedEligible => "eligible membership",
             EdgeKind::EligibleOwner => "eligible ownership",
             EdgeKind::Owner => "ownership",
+            EdgeKind::OwnsServicePrincipal => "ownership of a service principal",
             _ => continue,
         };
         let Ok(id) = u32::try_from(i) else { break };

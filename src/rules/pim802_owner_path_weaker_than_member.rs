@@ -2,7 +2,7 @@
 use super::reach::{Toward, describe};
 use super::{Check, Context, Docs, Rule, RuleMeta};
 use crate::finding::{Finding, Severity};
-use crate::paths::{NodeKind, PathClass};
+use crate::paths::{EdgeKind, NodeKind, PathClass};
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
@@ -14,7 +14,8 @@ pub static RULE: Rule = Rule {
         docs: Docs {
             what: "A group whose membership reaches a privileged directory role (tier 0 or \
 Microsoft's PRIVILEGED label) has an owner activation policy with fewer gates than its member \
-activation policy: member activation needs approval and owner activation does not. The \
+activation policy: member activation needs approval and owner activation does not, and the \
+group has an owner (a standing `owners:` entry or an owner assignment in effect). The \
 finding points at the owner policy's `approval` setting, or at the group's name when the owner \
 policy keeps Microsoft's default (no approval). A missing MFA requirement is PIM610's.",
             why: "An owner of a group can add members, herself included, outside the member \
@@ -64,6 +65,19 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             &group.policy.owner.activation,
         );
         if !m.approval_required.value || o.approval_required.value {
+            continue;
+        }
+        // Only a group with an owner path: someone is an owner, standing or eligible, at the
+        // run's time (a group without owners has no owner activation to be weaker).
+        let has_owner = graph.group_owner(&group.name.value).is_some_and(|owner| {
+            graph.in_edges(owner).iter().any(|e| {
+                matches!(
+                    graph.edge(*e).kind,
+                    EdgeKind::Owner | EdgeKind::EligibleOwner
+                )
+            })
+        });
+        if !has_owner {
             continue;
         }
         let reached = reaches

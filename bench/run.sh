@@ -12,9 +12,11 @@
 #                     into the same raw structs on as many threads as pimplan's loader, nothing
 #                     else: the floor every ratio is taken against
 #   parse-only 1 thr  the same on one thread (for reference)
-#   pimplan lint      `pimplan lint WS --now 2026-12-01T00:00:00Z` (no findings expected)
+#   pimplan lint      `pimplan lint WS --now 2026-12-01T00:00:00Z` (the sanity line below shows what it finds)
 #   pimplan plan      `pimplan -c WS/pimplan.yaml plan --now …` against the generated state
 #                     (about 10 % of the assignments to add, nothing else)
+#   pimplan paths     `pimplan -c WS/pimplan.yaml paths --tier0 --format json --now …`: who can
+#                     reach a tier-0 role (the privilege graph built and traversed once)
 #   check-jsonschema  `check-jsonschema --schemafile schemas/pimplan.schema.json FILES…`
 #                     (schema only: what teams use today in pre-commit)
 #   yamllint          `yamllint -c CONFIG FILES…` (default rules, less line-length and
@@ -200,11 +202,13 @@ for N in $SIZES; do
         run_once 0 "$PARSE" --threads 1 pimplan.yaml && record_run parse1
         run_once 0 "$PIMPLAN" lint . --now "$NOW" && record_run lint
         run_once 0 "$PIMPLAN" -c pimplan.yaml plan --now "$NOW" && record_run plan
+        run_once 0 "$PIMPLAN" -c pimplan.yaml paths --tier0 --format json --now "$NOW" && record_run paths
     done
     summarise "$N" parse
     summarise "$N" parse1
     summarise "$N" lint
     summarise "$N" plan
+    summarise "$N" paths
 
     if [[ -n $SKIP_SLOW_FROM ]] && ((N >= SKIP_SLOW_FROM)); then
         skip_row "$N" cjs "n/a (skipped: SKIP_SLOW_FROM=$SKIP_SLOW_FROM)"
@@ -238,7 +242,7 @@ REPORT=$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).md
         BEGIN {
             while ((getline line < notes) > 0) { split(line, f, "\t"); yaml[f[1]] = f[3] }
             name["parse"] = "parse-only (floor)"; name["parse1"] = "parse-only, 1 thread"
-            name["lint"] = "pimplan lint"; name["plan"] = "pimplan plan"
+            name["lint"] = "pimplan lint"; name["plan"] = "pimplan plan"; name["paths"] = "pimplan paths --tier0 (json)"
             name["cjs"] = "check-jsonschema"; name["yamllint"] = "yamllint"
         }
         { row[NR] = $0; n = $1; t = $2; st[n, t] = $3; wall[n, t] = $4; note[n, t] = $8
@@ -275,6 +279,8 @@ REPORT=$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).md
                 n = ns[i]; fl = wall[n, "parse"]
                 if (fl > 0 && wall[n, "lint"] > 0)
                     printf "- N=%s: lint %.2f× the parse-only floor (target ≤ 1.3 at 100k: %s); plan %.2f× (target ≤ 1.5 at 100k: %s)\n", n, wall[n, "lint"] / fl, verdict(wall[n, "lint"] / fl <= 1.3), wall[n, "plan"] / fl, verdict(wall[n, "plan"] / fl <= 1.5)
+                if (wall[n, "paths"] > 0 && wall[n, "lint"] > 0)
+                    printf "- N=%s: paths --tier0 %.2f× lint (target ≤ 1.5 at 100k: %s)\n", n, wall[n, "paths"] / wall[n, "lint"], verdict(wall[n, "paths"] / wall[n, "lint"] <= 1.5)
                 if (wall[n, "cjs"] > 0)
                     printf "- N=%s: lint %.1f× faster than check-jsonschema (target ≥ 30: %s)\n", n, wall[n, "cjs"] / wall[n, "lint"], verdict(wall[n, "cjs"] / wall[n, "lint"] >= 30)
                 else if ((n, "cjs") in over)

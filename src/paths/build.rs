@@ -21,7 +21,7 @@ use crate::entra_roles::BUILTIN_ROLES;
 use crate::source::Span;
 use crate::state::{AssignmentRecord, AssignmentSpec, PolicySpec, State};
 
-use super::capabilities::{Capability, RESET_TABLE};
+use super::capabilities::{Capability, RESET_TABLE, ResetRow};
 use super::edge::{Edge, EdgeKind, Flags};
 use super::gate::{Approval, Gates};
 use super::node::{Node, NodeId, NodeKind};
@@ -544,21 +544,9 @@ fn au_scoped_edges(
             if !p.roles.is_empty() || (p.restricted_au && !unit.restricted) {
                 continue;
             }
-            let mut flags = Flags {
-                target_mfa: row.password_only,
-                ..Flags::default()
+            let Some(flags) = reset_flags(p, row, options) else {
+                continue;
             };
-            if !row.resets_role_assignable_members {
-                if p.role_assignable_active {
-                    continue;
-                }
-                if p.role_assignable_eligible {
-                    if options.eligible_reset_protection == ResetProtection::Protected {
-                        continue;
-                    }
-                    flags.documented_risk = true;
-                }
-            }
             targets.push((*u, *span, flags));
         }
         for (u, span, flags) in targets {
@@ -724,24 +712,35 @@ fn capability_edges(b: &mut Builder<'_>, options: BuildOptions) {
             if p.restricted_au || !p.roles.iter().all(|r| row.resettable.allows(r)) {
                 continue;
             }
-            let mut flags = Flags {
-                target_mfa: row.password_only,
-                ..Flags::default()
+            let Some(flags) = reset_flags(p, row, options) else {
+                continue;
             };
-            if !row.resets_role_assignable_members {
-                if p.role_assignable_active {
-                    continue;
-                }
-                if p.role_assignable_eligible {
-                    if options.eligible_reset_protection == ResetProtection::Protected {
-                        continue;
-                    }
-                    flags.documented_risk = true;
-                }
-            }
             b.g.edge(Edge::new(EdgeKind::ResetPassword, hub, *u).with_flags(flags));
         }
     }
+}
+
+/// The flags of a password reset of a user by `row`'s role, or `None` when membership of a
+/// role-assignable group protects the user from that role (privilege-paths §A.4, §A.5): an
+/// active member or owner always, an eligible one when `eligible_reset_protection: protected`;
+/// otherwise the reset of an eligible one is the contested case, `documented_risk`.
+fn reset_flags(p: &Protection, row: &ResetRow, options: BuildOptions) -> Option<Flags> {
+    let mut flags = Flags {
+        target_mfa: row.password_only,
+        ..Flags::default()
+    };
+    if !row.resets_role_assignable_members {
+        if p.role_assignable_active {
+            return None;
+        }
+        if p.role_assignable_eligible {
+            if options.eligible_reset_protection == ResetProtection::Protected {
+                return None;
+            }
+            flags.documented_risk = true;
+        }
+    }
+    Some(flags)
 }
 
 fn nodes_where(g: &GraphBuilder, keep: impl Fn(&Node) -> bool) -> Vec<NodeId> {

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::config::model::{Admin, Assignment, AssignmentPolicy, Group, Principal, Workspace};
+use crate::config::model::{
+    Admin, Assignment, AssignmentPolicy, Group, Principal, PrincipalType, Workspace,
+};
 use crate::paths::{NodeId, PrivilegeGraph};
 use crate::source::Sources;
 use crate::source::yaml::Spanned;
@@ -102,6 +104,22 @@ impl<'w> Context<'w> {
 
     /// The group an assignment names, and the group's policy for the assignment's role and
     /// type (defaults applied); `None` when the group is not defined (PIM101 reports it).
+    /// Each standing member (`groups[].members`) that is a group principal, with its group:
+    /// what PIM505 and PIM506 judge like an active assignment of a group.
+    pub fn standing_group_members(&self) -> impl Iterator<Item = (&'w Group, &'w Spanned<String>)> {
+        let principals = &self.index.principals;
+        self.workspace.groups.iter().flat_map(move |g| {
+            g.members
+                .iter()
+                .filter(move |m| {
+                    principals
+                        .get(m.value.as_str())
+                        .is_some_and(|p| p.is(PrincipalType::Group))
+                })
+                .map(move |m| (g, m))
+        })
+    }
+
     pub fn principal(&self, name: &str) -> Option<&'w Principal> {
         self.index.principals.get(name).copied()
     }

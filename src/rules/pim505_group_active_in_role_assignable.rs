@@ -60,34 +60,24 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         );
     }
     // A standing member is as active as an active assignment.
-    for group in cx
-        .workspace
-        .groups
-        .iter()
-        .filter(|g| g.is_role_assignable())
+    for (group, member) in cx
+        .standing_group_members()
+        .filter(|(g, _)| g.is_role_assignable())
     {
-        for member in &group.members {
-            if !cx
-                .principal(&member.value)
-                .is_some_and(|p| p.is(PrincipalType::Group))
-            {
-                continue;
-            }
-            out.push(
-                Finding::new(
-                    &RULE,
-                    member.span,
-                    format!(
-                        "group `{}` cannot be a standing member of role-assignable `{}`",
-                        member.value, group.name.value
-                    ),
-                )
-                .label("a group")
-                .with_secondary_opt(
-                    group.role_assignable.as_ref().map(|r| r.span),
-                    "role-assignable",
+        out.push(
+            Finding::new(
+                &RULE,
+                member.span,
+                format!(
+                    "group `{}` cannot be a standing member of role-assignable `{}`",
+                    member.value, group.name.value
                 ),
-            );
-        }
+            )
+            .label("a group")
+            .with_secondary_opt(
+                group.role_assignable.as_ref().map(|r| r.span),
+                "role-assignable",
+            ),
+        );
     }
 }

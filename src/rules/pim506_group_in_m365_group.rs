@@ -55,31 +55,21 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             .with_secondary_opt(group.kind.as_ref().map(|k| k.span), "a Microsoft 365 group"),
         );
     }
-    for group in cx
-        .workspace
-        .groups
-        .iter()
-        .filter(|g| g.kind() == GroupType::Microsoft365)
+    for (group, member) in cx
+        .standing_group_members()
+        .filter(|(g, _)| g.kind() == GroupType::Microsoft365)
     {
-        for member in &group.members {
-            if !cx
-                .principal(&member.value)
-                .is_some_and(|p| p.is(PrincipalType::Group))
-            {
-                continue;
-            }
-            out.push(
-                Finding::new(
-                    &RULE,
-                    member.span,
-                    format!(
-                        "group `{}` cannot be a member of the Microsoft 365 group `{}`",
-                        member.value, group.name.value
-                    ),
-                )
-                .label("a group")
-                .with_secondary_opt(group.kind.as_ref().map(|k| k.span), "a Microsoft 365 group"),
-            );
-        }
+        out.push(
+            Finding::new(
+                &RULE,
+                member.span,
+                format!(
+                    "group `{}` cannot be a member of the Microsoft 365 group `{}`",
+                    member.value, group.name.value
+                ),
+            )
+            .label("a group")
+            .with_secondary_opt(group.kind.as_ref().map(|k| k.span), "a Microsoft 365 group"),
+        );
     }
 }

@@ -10,11 +10,21 @@
 //! Requests: one per group that declares `role_assignable`, `type` or `membership`, one per
 //! group for `owners:` and one for `members:` where declared, one per admin principal and per
 //! group with `entra_roles`, one per
-//! user with PIM assignments and `licenses:` (plus one per further page of 100 results). An
+//! user with PIM assignments and `licenses:` (plus one per further page of 100 results, an
+//! empty page with a paging link included). An
 //! answer 403 (the app lacks the permission) leaves that kind of fact unchecked
 //! ([`DriftItem::FactUnchecked`], not drift) and sends no more requests of that kind.
+//! A throttled read (429, 503) is asked again as `Retry-After` says, by the client; one still
+//! throttled at the client's limit fails the refresh, naming what was read.
+//!
+//! The directory is eventually consistent: a change (a PIM activation or removal, a member
+//! added or removed) may take a while to show in `/members` and `/owners`. So principals with
+//! a PIM assignment of the group (files or state) are never standing members or owners,
+//! listed or not; and a list that differs from the files is read twice more, 5 s apart,
+//! before the difference is reported: only a difference every read shows is drift.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -107,6 +117,29 @@ fn ids(client: &mut Client, path: &str) -> Result<Found<BTreeSet<String>>, Graph
     })
 }
 
+/// How a list of owners or members that differs from the files is read again before the
+/// difference is reported: Microsoft Entra is eventually consistent, so a change (a PIM
+/// activation or removal, a member added or removed, by pimplan or anyone) may take a while
+/// to show in `/members` and `/owners`. A difference is drift only when every read shows it.
+#[derive(Clone, Copy, Debug)]
+struct Settle {
+    rereads: u32,
+    wait: Duration,
+}
+
+impl Settle {
+    /// Two more reads, 5 s apart (`PIMPLAN_TEST_SETTLE_MS` sets the wait in the tests).
+    fn from_env() -> Self {
+        Settle {
+            rereads: 2,
+            wait: std::env::var("PIMPLAN_TEST_SETTLE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(Duration::from_secs(5), Duration::from_millis),
+        }
+    }
+}
+
 /// The facts checker of one refresh.
 struct Checker<'a> {
     ws: &'a Workspace,
@@ -119,9 +152,26 @@ struct Checker<'a> {
     /// Groups found gone: nothing more is read of them.
     gone: HashSet<String>,
     items: Vec<DriftItem>,
+    settle: Settle,
+    /// The resource being read, for an error.
+    reading: String,
 }
 
 impl Checker<'_> {
+    /// Say what is read, for the client's notices and for an error.
+    fn reading(&mut self, client: &mut Client, doing: String, path: &str) {
+        client.doing = doing;
+        self.reading = path.split('?').next().unwrap_or(path).to_owned();
+    }
+
+    /// An error of a read, naming what was read (a transport error names it already).
+    fn failed(&self, client: &Client, e: GraphError) -> String {
+        match e {
+            GraphError::Transport { .. } => e.to_string(),
+            _ => format!("{e}, while {} (GET {})", client.doing, self.reading),
+        }
+    }
+
     fn name(&self, id: &str) -> String {
         self.principal_names
             .get(id)
@@ -283,10 +333,13 @@ pub fn check(client: &mut Client, ws: &Workspace, st: &State) -> Result<Vec<Drif
         denied: HashSet::new(),
         gone: HashSet::new(),
         items: Vec::new(),
+        settle: Settle::from_env(),
+        reading: String::new(),
     };
-    groups(client, &mut c).map_err(|e| e.to_string())?;
-    admins(client, &mut c).map_err(|e| e.to_string())?;
-    licences(client, &mut c).map_err(|e| e.to_string())?;
+    let result = groups(client, &mut c)
+        .and_then(|()| admins(client, &mut c))
+        .and_then(|()| licences(client, &mut c));
+    result.map_err(|e| c.failed(client, e))?;
     Ok(c.items)
 }
 
@@ -299,10 +352,10 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
         let name = g.name.value.clone();
         let subject = format!("group {name}");
         if g.role_assignable.is_some() || g.kind.is_some() || g.membership.is_some() {
-            client.doing = format!("reading group {name}");
             let path = format!(
                 "/groups/{id}?$select=id,isAssignableToRole,groupTypes,securityEnabled,mailEnabled"
             );
+            c.reading(client, format!("reading group {name}"), &path);
             let Some(read) = c.read(Kind::Group, || found(client.send("GET", &path, None)))? else {
                 continue;
             };
@@ -367,24 +420,39 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             else {
                 continue;
             };
-            client.doing = format!("reading the {fact} of group {name}");
             let path = format!("/groups/{id}/{fact}?$select=id");
-            let Some(read) = c.read(Kind::Group, || ids(client, &path))? else {
-                continue;
-            };
-            let Found::Yes(service) = read else {
-                c.gone.insert(name.clone());
-                c.items.push(DriftItem::GroupGone {
-                    group: name.clone(),
-                });
-                gone = true;
-                continue;
-            };
+            c.reading(client, format!("reading the {fact} of group {name}"), &path);
+            // PIM's members and owners (an active assignment or an activation, in the files
+            // or the state) are not standing ones, whether the list shows them yet or not.
             let managed = pim_managed(ws, c.st, &name, role);
-            let service: BTreeSet<String> = service
-                .into_iter()
-                .filter(|i| files.contains(i) || !managed.contains(i))
-                .collect();
+            let mut reads = 0;
+            let service = loop {
+                let Some(read) = c.read(Kind::Group, || ids(client, &path))? else {
+                    break None;
+                };
+                let Found::Yes(service) = read else {
+                    c.gone.insert(name.clone());
+                    c.items.push(DriftItem::GroupGone {
+                        group: name.clone(),
+                    });
+                    gone = true;
+                    break None;
+                };
+                let service: BTreeSet<String> = service
+                    .into_iter()
+                    .filter(|i| files.contains(i) || !managed.contains(i))
+                    .collect();
+                // A difference may be a change still replicating: read again, a while
+                // later, before calling it drift.
+                if service == files || reads >= c.settle.rereads {
+                    break Some(service);
+                }
+                reads += 1;
+                std::thread::sleep(c.settle.wait);
+            };
+            let Some(service) = service else {
+                continue;
+            };
             let (s, f) = (c.names(&service), c.names(&files));
             c.differs(subject.clone(), fact, s, f);
         }
@@ -424,7 +492,11 @@ fn admins(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
         let Some(id) = c.principal_ids.get(p).cloned() else {
             continue;
         };
-        client.doing = format!("reading the directory roles of {p}");
+        c.reading(
+            client,
+            format!("reading the directory roles of {p}"),
+            ROLE_ASSIGNMENTS,
+        );
         let Some(list) = c.read(Kind::Roles, || roles_of(client, &id, &units))? else {
             continue;
         };
@@ -462,7 +534,11 @@ fn admins(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             .filter(|r| !r.is_active())
             .map(|r| r.role.value.as_str())
             .collect();
-        client.doing = format!("reading the directory roles of group {name}");
+        c.reading(
+            client,
+            format!("reading the directory roles of group {name}"),
+            ROLE_ASSIGNMENTS,
+        );
         let Some(list) = c.read(Kind::Roles, || roles_of(client, &id, &units))? else {
             continue;
         };
@@ -480,6 +556,8 @@ fn admins(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
     }
     Ok(())
 }
+
+const ROLE_ASSIGNMENTS: &str = "/roleManagement/directory/roleAssignments";
 
 fn set(s: &BTreeSet<String>) -> String {
     shown(&s.iter().cloned().collect::<Vec<_>>())
@@ -529,8 +607,8 @@ fn licences(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             continue;
         };
         let name = p.name.value.as_str();
-        client.doing = format!("reading the licences of {name}");
         let path = format!("/users/{id}/licenseDetails?$select=skuPartNumber,servicePlans");
+        c.reading(client, format!("reading the licences of {name}"), &path);
         let Some(read) = c.read(Kind::Licenses, || found(all(client, &path)))? else {
             continue;
         };

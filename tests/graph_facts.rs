@@ -121,8 +121,10 @@ fn facts_as_declared_are_no_drift_with_one_request_each() -> Result<(), Box<dyn 
     // Bob's active PIM membership shows in the group's members, and is PIM's, not a
     // standing member. One request per group read, per owners and members, per admin and
     // per licensed user with PIM assignments, and one for the group's own roles.
+    // The members' service principals, which v1.0's `/members` leaves out, through
+    // `$expand=members`: one request more.
     let reads = directory_reads(&server);
-    assert_eq!(reads.len(), 8, "{reads:#?}");
+    assert_eq!(reads.len(), 9, "{reads:#?}");
     for path in [
         format!("/v1.0/groups/{GROUP}"),
         format!("/v1.0/groups/{GROUP}/owners"),
@@ -578,4 +580,78 @@ fn pim_members_are_never_standing_member_drift_listed_or_not() {
         assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
         assert_eq!(reads_of(&server, "/members"), 1, "{unlisted:?}");
     }
+}
+
+const DEPLOYER: &str = "eeeeeeee-0000-4000-8000-000000000005";
+const ROBOT: &str = "ffffffff-0000-4000-8000-000000000006";
+
+/// The workspace of `applied`, with the service principal `deployer` a standing member too.
+fn with_deployer(ws: &tempfile::TempDir) {
+    let path = ws.path().join("pimplan.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = text
+        .replace(
+            "  - { name: dave,",
+            &format!("  - {{ name: deployer, type: service_principal, id: {DEPLOYER} }}\n  - {{ name: dave,"),
+        )
+        .replace("members: [carol]", "members: [carol, deployer]");
+    std::fs::write(path, text).unwrap_or_else(|e| unreachable!("{e}"));
+}
+
+#[test]
+fn service_principal_members_v1_does_not_list_are_compared_too() {
+    // A declared service principal that is a member: v1.0's `/members` leaves it out, and
+    // it is not reported missing.
+    let mut d = matching();
+    d.groups[0].members.push(DEPLOYER.into());
+    d.service_principals = vec![DEPLOYER.into(), ROBOT.into()];
+    let (server, ws) = applied(Some(d.clone()));
+    with_deployer(&ws);
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+    assert!(!drift.stdout.contains("not checked"), "{}", drift.stdout);
+
+    // One made a member outside pimplan is drift, though `/members` does not list it.
+    d.groups[0].members.push(ROBOT.into());
+    server.state().directory = Some(d);
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, DRIFTED, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift.stdout.contains(&format!(
+            "~ group ops: members are carol, deployer, {ROBOT} in the service, carol, deployer in the files"
+        )),
+        "{}",
+        drift.stdout
+    );
+}
+
+#[test]
+fn service_principal_members_past_what_expand_shows_are_not_checked_not_missing() {
+    // Twenty members before the declared service principal: `$expand` does not reach it.
+    let mut d = matching();
+    let others: Vec<String> = (0..19)
+        .map(|i| format!("12345678-0000-4000-8000-0000000000{i:02}"))
+        .collect();
+    d.groups[0].members.extend(others.iter().cloned());
+    d.groups[0].members.push(DEPLOYER.into());
+    d.service_principals = vec![DEPLOYER.into()];
+    let (server, ws) = applied(Some(d));
+    with_deployer(&ws);
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, DRIFTED, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift.stdout.contains("? service principals among the members of group ops: not checked (Microsoft Graph v1.0 does not list them in /members, and `$expand=members` shows only the first 20 members)"),
+        "{}",
+        drift.stdout
+    );
+    // The nineteen other members are drift; deployer is not said to be missing.
+    assert!(
+        drift.stdout.contains(&format!(
+            "{}, carol in the service, carol in the files",
+            others[18]
+        )),
+        "{}",
+        drift.stdout
+    );
 }

@@ -260,6 +260,11 @@ pub struct Directory {
     /// Principals whose active PIM membership or ownership does not show in the group's
     /// lists yet (an activation still replicating).
     pub pim_unlisted: Vec<String>,
+    /// Object ids of service principals. As Microsoft documents for v1.0, `GET
+    /// /groups/{id}/members` does not list the service principals among a group's members;
+    /// `GET /groups/{id}?$expand=members` does, with the first 20 members only (the limit of
+    /// `$expand` on directory objects).
+    pub service_principals: Vec<String>,
 }
 
 fn not_found(id: &str) -> Answer {
@@ -387,7 +392,24 @@ impl Directory {
         query: &str,
         pim: &[(String, String, String)],
     ) -> Option<Answer> {
-        let user = |id: &String| json!({ "@odata.type": "#microsoft.graph.user", "id": id });
+        let user = |id: &String| {
+            let kind = if self
+                .service_principals
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(id))
+            {
+                "#microsoft.graph.servicePrincipal"
+            } else {
+                "#microsoft.graph.user"
+            };
+            json!({ "@odata.type": kind, "id": id })
+        };
+        let listed_in_v1 = |id: &&String| {
+            !self
+                .service_principals
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(id))
+        };
         let with_pim = |g: &DirGroup, standing: &[String], access: &str| {
             let mut ids: Vec<String> = standing.to_vec();
             for (group, principal, a) in pim {
@@ -412,17 +434,24 @@ impl Directory {
                 return Some(not_found(id));
             };
             return Some(match nav {
-                None => (
-                    200,
-                    select(
+                None => {
+                    let mut group = select(
                         json!({ "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups/$entity",
                                 "id": g.id, "displayName": g.display_name, "groupTypes": g.group_types,
                                 "isAssignableToRole": g.is_assignable_to_role, "securityEnabled": g.security_enabled,
                                 "mailEnabled": g.mail_enabled, "membershipRule": null }),
                         query,
-                    ),
-                    Vec::new(),
-                ),
+                    );
+                    if decode(query).contains("$expand=members") {
+                        let members: Vec<Value> = with_pim(g, &g.members, "member")
+                            .iter()
+                            .take(20)
+                            .map(user)
+                            .collect();
+                        group["members"] = json!(members);
+                    }
+                    (200, group, Vec::new())
+                }
                 Some("owners") => (
                     200,
                     self.page(
@@ -439,7 +468,11 @@ impl Directory {
                         origin,
                         path,
                         query,
-                        with_pim(g, &g.members, "member").iter().map(user).collect(),
+                        with_pim(g, &g.members, "member")
+                            .iter()
+                            .filter(listed_in_v1)
+                            .map(user)
+                            .collect(),
                     ),
                     Vec::new(),
                 ),

@@ -655,3 +655,46 @@ fn service_principal_members_past_what_expand_shows_are_not_checked_not_missing(
         drift.stdout
     );
 }
+
+#[test]
+fn a_group_just_created_is_read_again_before_it_is_called_gone() {
+    // The group's first two reads meet a replica it has not reached (404): read again, it
+    // is there, and as declared.
+    let mut d = matching();
+    d.arriving = vec![(GROUP.into(), 2)];
+    let (server, ws) = applied(Some(d));
+    server.state().requests.clear();
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+    assert_eq!(
+        reads_of(
+            &server,
+            &format!("/groups/{GROUP}?$select=id,isAssignableToRole")
+        ),
+        3
+    );
+    // The same for a list of the group.
+    if let Some(d) = server.state().directory.as_mut() {
+        d.arriving = vec![(format!("{GROUP}/owners"), 2)];
+    }
+    server.state().requests.clear();
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert_eq!(reads_of(&server, "/owners"), 3, "404 twice, then found");
+
+    // Gone on every read: drift, after reading it three times.
+    if let Some(d) = server.state().directory.as_mut() {
+        d.arriving = vec![(GROUP.into(), 3)];
+    }
+    server.state().requests.clear();
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, DRIFTED, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift
+            .stdout
+            .contains("- group ops: not in the directory (deleted, or a wrong id)"),
+        "{}",
+        drift.stdout
+    );
+}

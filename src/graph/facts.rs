@@ -22,8 +22,9 @@
 //! The directory is eventually consistent: a change (a PIM activation or removal, a member
 //! added or removed) may take a while to show in `/members` and `/owners`. So principals with
 //! a PIM assignment of the group (files or state) are never standing members or owners,
-//! listed or not; and a list that differs from the files is read twice more, 5 s apart,
-//! before the difference is reported: only a difference every read shows is drift.
+//! listed or not; and a list that differs from the files, or a group not found (404: one
+//! created a moment ago may not have reached the replica that answers), is read twice more,
+//! 5 s apart, before the difference is reported: only a difference every read shows is drift.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
@@ -392,7 +393,18 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
                 "/groups/{id}?$select=id,isAssignableToRole,groupTypes,securityEnabled,mailEnabled"
             );
             c.reading(client, format!("reading group {name}"), &path);
-            let Some(read) = c.read(Kind::Group, || found(client.send("GET", &path, None)))? else {
+            // A group created a moment ago may not have reached the replica that answers
+            // (404): read again, a while later, before calling it gone.
+            let mut reads = 0;
+            let read = loop {
+                let read = c.read(Kind::Group, || found(client.send("GET", &path, None)))?;
+                if !matches!(read, Some(Found::Gone)) || reads >= c.settle.rereads {
+                    break read;
+                }
+                reads += 1;
+                std::thread::sleep(c.settle.wait);
+            };
+            let Some(read) = read else {
                 continue;
             };
             let Found::Yes((_, group)) = read else {
@@ -489,6 +501,11 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
                     break None;
                 };
                 let Found::Yes((service, cut)) = read else {
+                    if reads < c.settle.rereads {
+                        reads += 1;
+                        std::thread::sleep(c.settle.wait);
+                        continue;
+                    }
                     c.gone.insert(name.clone());
                     c.items.push(DriftItem::GroupGone {
                         group: name.clone(),

@@ -7,8 +7,9 @@
 //! back by id, and cancelled while not carried out); removing a missing schedule is a 404.
 //! Its directory (for the fact checks) throttles each kind of read on request (429 or 503,
 //! with `Retry-After`), can put an empty page with `@odata.nextLink` before every page, and
-//! lags: a change of owners or members shows only after some reads or some time, and an
-//! active PIM membership can be left unlisted (eventual consistency).
+//! lags: a change of owners or members shows only after some reads or some time, an active
+//! PIM membership can be left unlisted, and a group just created answers 404 for some reads
+//! (eventual consistency). Like v1.0, `/members` leaves service principals out.
 //! It listens on 127.0.0.1 only.
 
 #![allow(dead_code)]
@@ -265,6 +266,10 @@ pub struct Directory {
     /// `GET /groups/{id}?$expand=members` does, with the first 20 members only (the limit of
     /// `$expand` on directory objects).
     pub service_principals: Vec<String>,
+    /// Groups created a moment ago: the next `n` reads of a group whose path contains the
+    /// given part (its id: any of its paths; `{id}/owners`: that list) answer 404, as a
+    /// replica the new group has not reached yet does.
+    pub arriving: Vec<(String, usize)>,
 }
 
 fn not_found(id: &str) -> Answer {
@@ -338,6 +343,25 @@ impl Directory {
             answer["@odata.nextLink"] = json!(link('X', skip + size));
         }
         answer
+    }
+
+    /// Whether this read of a group meets a replica the group has not reached yet.
+    fn not_arrived(&mut self, path: &str) -> bool {
+        if !path.starts_with("/v1.0/groups/") {
+            return false;
+        }
+        let path = path.to_ascii_lowercase();
+        match self
+            .arriving
+            .iter_mut()
+            .find(|(part, n)| *n > 0 && path.contains(&part.to_ascii_lowercase()))
+        {
+            Some((_, n)) => {
+                *n -= 1;
+                true
+            }
+            None => false,
+        }
     }
 
     /// A read of a group's `owners` or `members` (its first page): the changes that have
@@ -1417,12 +1441,17 @@ impl Inner {
                 );
             }
             let origin = self.origin.clone();
+            let arrived = self.directory.as_mut().is_none_or(|d| !d.not_arrived(path));
             return match &mut self.directory {
                 None => error(
                     403,
                     "Authorization_RequestDenied",
                     "Insufficient privileges to complete the operation.",
                 ),
+                Some(_) if !arrived => {
+                    let id = path.trim_start_matches("/v1.0/groups/");
+                    not_found(id.split('/').next().unwrap_or(id))
+                }
                 Some(d) => {
                     d.replicate(path, query);
                     d.route(&origin, path, query, &pim)

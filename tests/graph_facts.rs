@@ -683,6 +683,15 @@ fn a_group_just_created_is_read_again_before_it_is_called_gone() {
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
     assert_eq!(reads_of(&server, "/owners"), 3, "404 twice, then found");
 
+    // A user just created: its licences are read again, not called missing.
+    if let Some(d) = server.state().directory.as_mut() {
+        d.arriving = vec![(format!("/users/{ALICE}"), 2)];
+    }
+    server.state().requests.clear();
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert_eq!(reads_of(&server, &format!("/users/{ALICE}")), 3);
+
     // Gone on every read: drift, after reading it three times.
     if let Some(d) = server.state().directory.as_mut() {
         d.arriving = vec![(GROUP.into(), 3)];
@@ -697,4 +706,30 @@ fn a_group_just_created_is_read_again_before_it_is_called_gone() {
         "{}",
         drift.stdout
     );
+}
+
+#[test]
+fn a_change_replicating_for_a_while_is_waited_for_between_reads() {
+    // Dave's removal shows 2.5 s from now, whatever the reads: pimplan's reads 1.5 s apart
+    // (the first one within 2.5 s of the start) see it on the third read.
+    let (server, ws) = applied(Some(matching()));
+    if let Some(d) = server.state().directory.as_mut() {
+        d.groups[0].members.push(DAVE.into());
+        d.lagging = vec![Lagging {
+            until: Some(Instant::now() + Duration::from_millis(2500)),
+            ..lagging("members", DAVE, false, 0)
+        }];
+    }
+    server.state().requests.clear();
+    let run = server.run(
+        ws.path(),
+        T0,
+        chrono::TimeDelta::zero(),
+        &["drift"],
+        &[("PIMPLAN_TEST_SETTLE_MS", "1500".to_owned())],
+    );
+    let drift = common::Run::of(&run);
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
+    assert_eq!(reads_of(&server, "/members"), 3);
 }

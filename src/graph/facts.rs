@@ -22,9 +22,10 @@
 //! The directory is eventually consistent: a change (a PIM activation or removal, a member
 //! added or removed) may take a while to show in `/members` and `/owners`. So principals with
 //! a PIM assignment of the group (files or state) are never standing members or owners,
-//! listed or not; and a list that differs from the files, or a group not found (404: one
-//! created a moment ago may not have reached the replica that answers), is read twice more,
-//! 5 s apart, before the difference is reported: only a difference every read shows is drift.
+//! listed or not; and a list that differs from the files, or a group or user not found (404:
+//! one created a moment ago may not have reached the replica that answers), is read twice
+//! more, 5 s apart, before the difference is reported: only a difference every read shows is
+//! drift.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
@@ -245,6 +246,25 @@ impl Checker<'_> {
         }
     }
 
+    /// [`Checker::read`] of an object that may be gone: one not found (404) is read again,
+    /// as a [`Settle`] says, before it is taken as gone (an object created a moment ago may
+    /// not have reached the replica that answers).
+    fn read_found<T>(
+        &mut self,
+        kind: Kind,
+        mut read: impl FnMut() -> Result<Found<T>, GraphError>,
+    ) -> Result<Option<Found<T>>, GraphError> {
+        let mut reads = 0;
+        loop {
+            let answer = self.read(kind, &mut read)?;
+            if !matches!(answer, Some(Found::Gone)) || reads >= self.settle.rereads {
+                return Ok(answer);
+            }
+            reads += 1;
+            std::thread::sleep(self.settle.wait);
+        }
+    }
+
     fn differs(&mut self, subject: String, fact: &str, service: String, files: String) {
         if service != files {
             self.items.push(DriftItem::FactDiffers {
@@ -393,18 +413,9 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
                 "/groups/{id}?$select=id,isAssignableToRole,groupTypes,securityEnabled,mailEnabled"
             );
             c.reading(client, format!("reading group {name}"), &path);
-            // A group created a moment ago may not have reached the replica that answers
-            // (404): read again, a while later, before calling it gone.
-            let mut reads = 0;
-            let read = loop {
-                let read = c.read(Kind::Group, || found(client.send("GET", &path, None)))?;
-                if !matches!(read, Some(Found::Gone)) || reads >= c.settle.rereads {
-                    break read;
-                }
-                reads += 1;
-                std::thread::sleep(c.settle.wait);
-            };
-            let Some(read) = read else {
+            let Some(read) =
+                c.read_found(Kind::Group, || found(client.send("GET", &path, None)))?
+            else {
                 continue;
             };
             let Found::Yes((_, group)) = read else {
@@ -697,7 +708,7 @@ fn licences(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
         let name = p.name.value.as_str();
         let path = format!("/users/{id}/licenseDetails?$select=skuPartNumber,servicePlans");
         c.reading(client, format!("reading the licences of {name}"), &path);
-        let Some(read) = c.read(Kind::Licenses, || found(all(client, &path)))? else {
+        let Some(read) = c.read_found(Kind::Licenses, || found(all(client, &path)))? else {
             continue;
         };
         let subject = format!("principal {name}");

@@ -266,9 +266,9 @@ pub struct Directory {
     /// `GET /groups/{id}?$expand=members` does, with the first 20 members only (the limit of
     /// `$expand` on directory objects).
     pub service_principals: Vec<String>,
-    /// Groups created a moment ago: the next `n` reads of a group whose path contains the
-    /// given part (its id: any of its paths; `{id}/owners`: that list) answer 404, as a
-    /// replica the new group has not reached yet does.
+    /// Groups and users created a moment ago: the next `n` reads of a group or user whose
+    /// path contains the given part (its id: any of its paths; `{id}/owners`: that list)
+    /// answer 404, as a replica the new object has not reached yet does.
     pub arriving: Vec<(String, usize)>,
 }
 
@@ -347,7 +347,7 @@ impl Directory {
 
     /// Whether this read of a group meets a replica the group has not reached yet.
     fn not_arrived(&mut self, path: &str) -> bool {
-        if !path.starts_with("/v1.0/groups/") {
+        if !path.starts_with("/v1.0/groups/") && !path.starts_with("/v1.0/users/") {
             return false;
         }
         let path = path.to_ascii_lowercase();

@@ -733,3 +733,35 @@ fn a_change_replicating_for_a_while_is_waited_for_between_reads() {
     assert!(drift.stdout.contains("No drift"), "{}", drift.stdout);
     assert_eq!(reads_of(&server, "/members"), 3);
 }
+
+#[test]
+fn a_pim_membership_made_outside_pimplan_is_not_also_a_standing_member() {
+    // Dave given an active PIM membership of ops outside pimplan: the directory lists him
+    // among the members. It is drift once, as the assignment made outside, not again as a
+    // standing member.
+    let (server, ws) = applied(Some(matching()));
+    {
+        let mut s = server.state();
+        let outside = s.schedules.iter().find(|x| !x.eligible).cloned();
+        if let Some(mut outside) = outside {
+            outside.id = "outside-dave".into();
+            outside.principal_id = DAVE.into();
+            s.schedules.push(outside);
+        }
+    }
+    let drift = pimplan(&server, ws.path(), T0, &["drift"]);
+    assert_eq!(drift.code, DRIFTED, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift
+            .stdout
+            .contains("+ assignment ops/dave (member, active): in the service, not in the state (made outside pimplan)"),
+        "{}",
+        drift.stdout
+    );
+    assert!(!drift.stdout.contains("members are"), "{}", drift.stdout);
+    assert!(
+        drift.stdout.contains("Drift: 1 difference(s)."),
+        "{}",
+        drift.stdout
+    );
+}

@@ -182,6 +182,7 @@ fn member_service_principals(
 struct Checker<'a> {
     ws: &'a Workspace,
     st: &'a State,
+    live_pim: &'a [(String, String, Role)],
     /// lowercased object id -> principal name.
     principal_names: HashMap<String, String>,
     /// principal name -> lowercased object id.
@@ -287,7 +288,8 @@ fn shown(items: &[String]) -> String {
 
 /// The principals (lowercased ids) with a PIM assignment of `role` on the group `group` in
 /// the files or the state: an active one, or an activation, shows in the group's
-/// members/owners, and is PIM's, not a standing fact.
+/// members/owners, and is PIM's, not a standing fact. (The schedules the service holds,
+/// made outside pimplan too, are added by the caller.)
 fn pim_managed(ws: &Workspace, st: &State, group: &str, role: Role) -> HashSet<String> {
     let ids: HashMap<&str, &str> = ws
         .principals
@@ -373,7 +375,14 @@ fn scope_words(scope: &str, units: &HashMap<String, String>) -> String {
 
 /// Check the facts the files declare against the directory; the findings, in the files'
 /// order (groups, then admins, then licences).
-pub fn check(client: &mut Client, ws: &Workspace, st: &State) -> Result<Vec<DriftItem>, String> {
+/// `live_pim`: (group id, principal id, role) of the PIM schedules the refresh read from the
+/// service, those made outside pimplan included: their members and owners are PIM's too.
+pub fn check(
+    client: &mut Client,
+    ws: &Workspace,
+    st: &State,
+    live_pim: &[(String, String, Role)],
+) -> Result<Vec<DriftItem>, String> {
     let principal_ids: HashMap<&str, String> = ws
         .principals
         .iter()
@@ -382,6 +391,7 @@ pub fn check(client: &mut Client, ws: &Workspace, st: &State) -> Result<Vec<Drif
     let mut c = Checker {
         ws,
         st,
+        live_pim,
         principal_names: principal_ids
             .iter()
             .map(|(n, i)| (i.clone(), (*n).to_owned()))
@@ -483,7 +493,13 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             c.reading(client, format!("reading the {fact} of group {name}"), &path);
             // PIM's members and owners (an active assignment or an activation, in the files
             // or the state) are not standing ones, whether the list shows them yet or not.
-            let managed = pim_managed(ws, c.st, &name, role);
+            let mut managed = pim_managed(ws, c.st, &name, role);
+            managed.extend(
+                c.live_pim
+                    .iter()
+                    .filter(|(g, _, r)| *r == role && g.eq_ignore_ascii_case(&id))
+                    .map(|(_, p, _)| lower(p)),
+            );
             // The service principals the files declare: with more members than `$expand`
             // shows, one not seen is not known to be missing.
             let declared_sps: HashSet<String> = ws

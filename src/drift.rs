@@ -101,6 +101,8 @@ pub enum DriftItem {
     GroupGone { group: String },
     /// Facts not checked: the app may not read them (403); the permission they need.
     FactUnchecked { facts: String, permission: String },
+    /// Facts the service does not show whole, so not checked: `why` says what it leaves out.
+    FactNotShown { facts: String, why: String },
 }
 
 impl DriftItem {
@@ -109,7 +111,9 @@ impl DriftItem {
     /// granting is (what the state recorded is gone).
     pub fn is_drift(&self) -> bool {
         match self {
-            DriftItem::Pending { .. } | DriftItem::FactUnchecked { .. } => false,
+            DriftItem::Pending { .. }
+            | DriftItem::FactUnchecked { .. }
+            | DriftItem::FactNotShown { .. } => false,
             DriftItem::Request { outcome, .. } => match outcome {
                 RequestOutcome::Provisioned | RequestOutcome::Waiting(_) => false,
                 RequestOutcome::Ended(_) => true,

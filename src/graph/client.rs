@@ -743,10 +743,20 @@ impl Client {
                     .as_str()
                     .unwrap_or("UnknownError")
                     .to_owned();
-                let message = value["error"]["message"]
+                let mut message = value["error"]["message"]
                     .as_str()
                     .unwrap_or(text.trim())
                     .to_owned();
+                // Given up on a throttled or unavailable request: say after how much.
+                if status == 429 || status == 503 {
+                    message.push_str(&match retry_after {
+                        Some(w) if too_long => format!(
+                            " (Retry-After asks for {w} s, longer than pimplan waits, {} s)",
+                            self.max_wait.as_secs()
+                        ),
+                        _ => format!(" (still {status} after {attempt} retries)"),
+                    });
+                }
                 return Err(GraphError::Service {
                     status,
                     code,

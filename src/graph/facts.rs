@@ -8,13 +8,27 @@
 //! is compared; each difference is a [`DriftItem::FactDiffers`].
 //!
 //! Requests: one per group that declares `role_assignable`, `type` or `membership`, one per
-//! group for `owners:` and one for `members:` where declared, one per admin principal and per
+//! group for `owners:` and two for `members:` where declared (`/members`, and
+//! `/groups/{id}?$expand=members` for the service principals v1.0's `/members` does not
+//! list), one per admin principal and per
 //! group with `entra_roles`, one per
-//! user with PIM assignments and `licenses:` (plus one per further page of 100 results). An
+//! user with PIM assignments and `licenses:` (plus one per further page of 100 results, an
+//! empty page with a paging link included). An
 //! answer 403 (the app lacks the permission) leaves that kind of fact unchecked
 //! ([`DriftItem::FactUnchecked`], not drift) and sends no more requests of that kind.
+//! A throttled read (429, 503) is asked again as `Retry-After` says, by the client; one still
+//! throttled at the client's limit fails the refresh, naming what was read.
+//!
+//! The directory is eventually consistent: a change (a PIM activation or removal, a member
+//! added or removed) may take a while to show in `/members` and `/owners`. So principals with
+//! a PIM assignment of the group (files or state) are never standing members or owners,
+//! listed or not; and a list that differs from the files, or a group or user not found (404:
+//! one created a moment ago may not have reached the replica that answers), is read twice
+//! more, 5 s apart, before the difference is reported: only a difference every read shows is
+//! drift.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -107,10 +121,68 @@ fn ids(client: &mut Client, path: &str) -> Result<Found<BTreeSet<String>>, Graph
     })
 }
 
+/// How a list of owners or members that differs from the files is read again before the
+/// difference is reported: Microsoft Entra is eventually consistent, so a change (a PIM
+/// activation or removal, a member added or removed, by pimplan or anyone) may take a while
+/// to show in `/members` and `/owners`. A difference is drift only when every read shows it.
+#[derive(Clone, Copy, Debug)]
+struct Settle {
+    rereads: u32,
+    wait: Duration,
+}
+
+impl Settle {
+    /// Two more reads, 5 s apart (`PIMPLAN_TEST_SETTLE_MS` sets the wait in the tests).
+    fn from_env() -> Self {
+        Settle {
+            rereads: 2,
+            wait: std::env::var("PIMPLAN_TEST_SETTLE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(Duration::from_secs(5), Duration::from_millis),
+        }
+    }
+}
+
+/// The most objects `$expand` shows of a directory object's relationship (Microsoft's limit).
+const EXPAND_LIMIT: usize = 20;
+
+/// The service principals among a group's members, which v1.0's `/members` does not list (a
+/// known issue Microsoft documents, with `$expand=members` as the way round), and whether the
+/// expanded list may be cut at `$expand`'s limit (more members, unseen, may follow).
+fn member_service_principals(
+    client: &mut Client,
+    id: &str,
+) -> Result<Found<(BTreeSet<String>, bool)>, GraphError> {
+    let path = format!("/groups/{id}?$select=id&$expand=members($select=id)");
+    let Found::Yes((_, group)) = found(client.send("GET", &path, None))? else {
+        return Ok(Found::Gone);
+    };
+    let members = group["members"].as_array().ok_or_else(|| {
+        GraphError::Unreadable(format!(
+            "{path} answered without the `members` it was asked to expand"
+        ))
+    })?;
+    let service_principals = members
+        .iter()
+        .filter(|m| {
+            m["@odata.type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("#microsoft.graph.servicePrincipal"))
+        })
+        .filter_map(|m| m["id"].as_str().map(lower))
+        .collect();
+    Ok(Found::Yes((
+        service_principals,
+        members.len() >= EXPAND_LIMIT,
+    )))
+}
+
 /// The facts checker of one refresh.
 struct Checker<'a> {
     ws: &'a Workspace,
     st: &'a State,
+    live_pim: &'a [(String, String, Role)],
     /// lowercased object id -> principal name.
     principal_names: HashMap<String, String>,
     /// principal name -> lowercased object id.
@@ -119,9 +191,26 @@ struct Checker<'a> {
     /// Groups found gone: nothing more is read of them.
     gone: HashSet<String>,
     items: Vec<DriftItem>,
+    settle: Settle,
+    /// The resource being read, for an error.
+    reading: String,
 }
 
 impl Checker<'_> {
+    /// Say what is read, for the client's notices and for an error.
+    fn reading(&mut self, client: &mut Client, doing: String, path: &str) {
+        client.doing = doing;
+        self.reading = path.split('?').next().unwrap_or(path).to_owned();
+    }
+
+    /// An error of a read, naming what was read (a transport error names it already).
+    fn failed(&self, client: &Client, e: GraphError) -> String {
+        match e {
+            GraphError::Transport { .. } => e.to_string(),
+            _ => format!("{e}, while {} (GET {})", client.doing, self.reading),
+        }
+    }
+
     fn name(&self, id: &str) -> String {
         self.principal_names
             .get(id)
@@ -158,6 +247,25 @@ impl Checker<'_> {
         }
     }
 
+    /// [`Checker::read`] of an object that may be gone: one not found (404) is read again,
+    /// as a [`Settle`] says, before it is taken as gone (an object created a moment ago may
+    /// not have reached the replica that answers).
+    fn read_found<T>(
+        &mut self,
+        kind: Kind,
+        mut read: impl FnMut() -> Result<Found<T>, GraphError>,
+    ) -> Result<Option<Found<T>>, GraphError> {
+        let mut reads = 0;
+        loop {
+            let answer = self.read(kind, &mut read)?;
+            if !matches!(answer, Some(Found::Gone)) || reads >= self.settle.rereads {
+                return Ok(answer);
+            }
+            reads += 1;
+            std::thread::sleep(self.settle.wait);
+        }
+    }
+
     fn differs(&mut self, subject: String, fact: &str, service: String, files: String) {
         if service != files {
             self.items.push(DriftItem::FactDiffers {
@@ -180,7 +288,8 @@ fn shown(items: &[String]) -> String {
 
 /// The principals (lowercased ids) with a PIM assignment of `role` on the group `group` in
 /// the files or the state: an active one, or an activation, shows in the group's
-/// members/owners, and is PIM's, not a standing fact.
+/// members/owners, and is PIM's, not a standing fact. (The schedules the service holds,
+/// made outside pimplan too, are added by the caller.)
 fn pim_managed(ws: &Workspace, st: &State, group: &str, role: Role) -> HashSet<String> {
     let ids: HashMap<&str, &str> = ws
         .principals
@@ -266,7 +375,14 @@ fn scope_words(scope: &str, units: &HashMap<String, String>) -> String {
 
 /// Check the facts the files declare against the directory; the findings, in the files'
 /// order (groups, then admins, then licences).
-pub fn check(client: &mut Client, ws: &Workspace, st: &State) -> Result<Vec<DriftItem>, String> {
+/// `live_pim`: (group id, principal id, role) of the PIM schedules the refresh read from the
+/// service, those made outside pimplan included: their members and owners are PIM's too.
+pub fn check(
+    client: &mut Client,
+    ws: &Workspace,
+    st: &State,
+    live_pim: &[(String, String, Role)],
+) -> Result<Vec<DriftItem>, String> {
     let principal_ids: HashMap<&str, String> = ws
         .principals
         .iter()
@@ -275,6 +391,7 @@ pub fn check(client: &mut Client, ws: &Workspace, st: &State) -> Result<Vec<Drif
     let mut c = Checker {
         ws,
         st,
+        live_pim,
         principal_names: principal_ids
             .iter()
             .map(|(n, i)| (i.clone(), (*n).to_owned()))
@@ -283,10 +400,13 @@ pub fn check(client: &mut Client, ws: &Workspace, st: &State) -> Result<Vec<Drif
         denied: HashSet::new(),
         gone: HashSet::new(),
         items: Vec::new(),
+        settle: Settle::from_env(),
+        reading: String::new(),
     };
-    groups(client, &mut c).map_err(|e| e.to_string())?;
-    admins(client, &mut c).map_err(|e| e.to_string())?;
-    licences(client, &mut c).map_err(|e| e.to_string())?;
+    let result = groups(client, &mut c)
+        .and_then(|()| admins(client, &mut c))
+        .and_then(|()| licences(client, &mut c));
+    result.map_err(|e| c.failed(client, e))?;
     Ok(c.items)
 }
 
@@ -299,11 +419,13 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
         let name = g.name.value.clone();
         let subject = format!("group {name}");
         if g.role_assignable.is_some() || g.kind.is_some() || g.membership.is_some() {
-            client.doing = format!("reading group {name}");
             let path = format!(
                 "/groups/{id}?$select=id,isAssignableToRole,groupTypes,securityEnabled,mailEnabled"
             );
-            let Some(read) = c.read(Kind::Group, || found(client.send("GET", &path, None)))? else {
+            c.reading(client, format!("reading group {name}"), &path);
+            let Some(read) =
+                c.read_found(Kind::Group, || found(client.send("GET", &path, None)))?
+            else {
                 continue;
             };
             let Found::Yes((_, group)) = read else {
@@ -367,25 +489,86 @@ fn groups(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             else {
                 continue;
             };
-            client.doing = format!("reading the {fact} of group {name}");
             let path = format!("/groups/{id}/{fact}?$select=id");
-            let Some(read) = c.read(Kind::Group, || ids(client, &path))? else {
-                continue;
-            };
-            let Found::Yes(service) = read else {
-                c.gone.insert(name.clone());
-                c.items.push(DriftItem::GroupGone {
-                    group: name.clone(),
-                });
-                gone = true;
-                continue;
-            };
-            let managed = pim_managed(ws, c.st, &name, role);
-            let service: BTreeSet<String> = service
-                .into_iter()
-                .filter(|i| files.contains(i) || !managed.contains(i))
+            c.reading(client, format!("reading the {fact} of group {name}"), &path);
+            // PIM's members and owners (an active assignment or an activation, in the files
+            // or the state) are not standing ones, whether the list shows them yet or not.
+            let mut managed = pim_managed(ws, c.st, &name, role);
+            managed.extend(
+                c.live_pim
+                    .iter()
+                    .filter(|(g, _, r)| *r == role && g.eq_ignore_ascii_case(&id))
+                    .map(|(_, p, _)| lower(p)),
+            );
+            // The service principals the files declare: with more members than `$expand`
+            // shows, one not seen is not known to be missing.
+            let declared_sps: HashSet<String> = ws
+                .principals
+                .iter()
+                .filter(|p| p.is(PrincipalType::ServicePrincipal))
+                .filter_map(|p| Some(lower(&p.id.as_ref()?.value)))
                 .collect();
-            let (s, f) = (c.names(&service), c.names(&files));
+            let list =
+                |client: &mut Client| -> Result<Found<(BTreeSet<String>, bool)>, GraphError> {
+                    let Found::Yes(mut listed) = ids(client, &path)? else {
+                        return Ok(Found::Gone);
+                    };
+                    if role != Role::Member {
+                        return Ok(Found::Yes((listed, false)));
+                    }
+                    let Found::Yes((sps, cut)) = member_service_principals(client, &id)? else {
+                        return Ok(Found::Gone);
+                    };
+                    listed.extend(sps);
+                    Ok(Found::Yes((listed, cut)))
+                };
+            let mut reads = 0;
+            let service = loop {
+                let Some(read) = c.read(Kind::Group, || list(client))? else {
+                    break None;
+                };
+                let Found::Yes((service, cut)) = read else {
+                    if reads < c.settle.rereads {
+                        reads += 1;
+                        std::thread::sleep(c.settle.wait);
+                        continue;
+                    }
+                    c.gone.insert(name.clone());
+                    c.items.push(DriftItem::GroupGone {
+                        group: name.clone(),
+                    });
+                    gone = true;
+                    break None;
+                };
+                let service: BTreeSet<String> = service
+                    .into_iter()
+                    .filter(|i| files.contains(i) || !managed.contains(i))
+                    .collect();
+                let compared: BTreeSet<String> = files
+                    .iter()
+                    .filter(|i| !cut || !declared_sps.contains(*i) || service.contains(*i))
+                    .cloned()
+                    .collect();
+                // A difference may be a change still replicating: read again, a while
+                // later, before calling it drift.
+                if service == compared || reads >= c.settle.rereads {
+                    break Some((service, compared, cut));
+                }
+                reads += 1;
+                std::thread::sleep(c.settle.wait);
+            };
+            let Some((service, compared, cut)) = service else {
+                continue;
+            };
+            if cut {
+                c.items.push(DriftItem::FactNotShown {
+                    facts: format!("service principals among the members of group {name}"),
+                    why: format!(
+                        "Microsoft Graph v1.0 does not list them in /members, and `$expand=members` shows only the first {EXPAND_LIMIT} members"
+                    ),
+                });
+            }
+            let (s, f) = (c.names(&service), c.names(&compared));
             c.differs(subject.clone(), fact, s, f);
         }
     }
@@ -424,7 +607,11 @@ fn admins(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
         let Some(id) = c.principal_ids.get(p).cloned() else {
             continue;
         };
-        client.doing = format!("reading the directory roles of {p}");
+        c.reading(
+            client,
+            format!("reading the directory roles of {p}"),
+            ROLE_ASSIGNMENTS,
+        );
         let Some(list) = c.read(Kind::Roles, || roles_of(client, &id, &units))? else {
             continue;
         };
@@ -462,7 +649,11 @@ fn admins(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             .filter(|r| !r.is_active())
             .map(|r| r.role.value.as_str())
             .collect();
-        client.doing = format!("reading the directory roles of group {name}");
+        c.reading(
+            client,
+            format!("reading the directory roles of group {name}"),
+            ROLE_ASSIGNMENTS,
+        );
         let Some(list) = c.read(Kind::Roles, || roles_of(client, &id, &units))? else {
             continue;
         };
@@ -480,6 +671,8 @@ fn admins(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
     }
     Ok(())
 }
+
+const ROLE_ASSIGNMENTS: &str = "/roleManagement/directory/roleAssignments";
 
 fn set(s: &BTreeSet<String>) -> String {
     shown(&s.iter().cloned().collect::<Vec<_>>())
@@ -529,9 +722,9 @@ fn licences(client: &mut Client, c: &mut Checker) -> Result<(), GraphError> {
             continue;
         };
         let name = p.name.value.as_str();
-        client.doing = format!("reading the licences of {name}");
         let path = format!("/users/{id}/licenseDetails?$select=skuPartNumber,servicePlans");
-        let Some(read) = c.read(Kind::Licenses, || found(all(client, &path)))? else {
+        c.reading(client, format!("reading the licences of {name}"), &path);
+        let Some(read) = c.read_found(Kind::Licenses, || found(all(client, &path)))? else {
             continue;
         };
         let subject = format!("principal {name}");

@@ -171,7 +171,11 @@ pub fn refresh(
         });
     }
     // The facts the privilege graph rests on, as the directory holds them.
-    lines.extend(super::facts::check(client, ws, &out)?);
+    let live_pim: Vec<(String, String, Role)> = live
+        .values()
+        .map(|s| (s.group_id.clone(), s.principal_id.clone(), s.role))
+        .collect();
+    lines.extend(super::facts::check(client, ws, &out, &live_pim)?);
     out.normalise();
     Ok((out, lines))
 }

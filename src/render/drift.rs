@@ -78,6 +78,7 @@ pub fn line(item: &DriftItem) -> String {
         DriftItem::FactUnchecked { facts, permission } => {
             format!("  ? {facts}: not checked (the app may not read them; they need {permission})")
         }
+        DriftItem::FactNotShown { facts, why } => format!("  ? {facts}: not checked ({why})"),
     }
 }
 
@@ -89,9 +90,13 @@ fn lines<'a>(items: impl IntoIterator<Item = &'a DriftItem>) -> String {
 pub fn drift_text(items: &[DriftItem]) -> String {
     let (drift, checked): (Vec<&DriftItem>, Vec<&DriftItem>) =
         items.iter().partition(|i| i.is_drift());
-    let (unchecked, checked): (Vec<&DriftItem>, Vec<&DriftItem>) = checked
-        .into_iter()
-        .partition(|i| matches!(i, DriftItem::FactUnchecked { .. }));
+    let (unchecked, checked): (Vec<&DriftItem>, Vec<&DriftItem>) =
+        checked.into_iter().partition(|i| {
+            matches!(
+                i,
+                DriftItem::FactUnchecked { .. } | DriftItem::FactNotShown { .. }
+            )
+        });
     let (pending, requests): (Vec<&DriftItem>, Vec<&DriftItem>) = checked
         .into_iter()
         .partition(|i| matches!(i, DriftItem::Pending { .. }));

@@ -5,6 +5,11 @@
 //! delay, and records every request. Like Microsoft's v1.0 examples, schedules print
 //! `Direct`/`Assigned`; requests can answer other statuses than `Provisioned` (and be read
 //! back by id, and cancelled while not carried out); removing a missing schedule is a 404.
+//! Its directory (for the fact checks) throttles each kind of read on request (429 or 503,
+//! with `Retry-After`), can put an empty page with `@odata.nextLink` before every page, and
+//! lags: a change of owners or members shows only after some reads or some time, an active
+//! PIM membership can be left unlisted, and a group just created answers 404 for some reads
+//! (eventual consistency). Like v1.0, `/members` leaves service principals out.
 //! It listens on 127.0.0.1 only.
 
 #![allow(dead_code)]
@@ -161,6 +166,36 @@ pub struct Inner {
     /// and every directory read is refused with 403 `Authorization_RequestDenied`, as Graph
     /// refuses a read the token has no permission for.
     pub directory: Option<Directory>,
+    /// Throttling of the directory reads, per resource: Graph throttles per app and tenant
+    /// and per service, and says how long to wait in `Retry-After` on 429 and on 503.
+    pub directory_throttle: Vec<DirThrottle>,
+}
+
+/// `times` of the next directory reads whose path contains `path` (`/members`, `/owners`,
+/// `/roleManagement/`, `/users/`) answered with `status` (429 Too Many Requests, or 503
+/// Service Unavailable) and `Retry-After: retry_after` seconds.
+#[derive(Clone, Debug)]
+pub struct DirThrottle {
+    pub path: String,
+    pub status: u16,
+    pub times: usize,
+    pub retry_after: u64,
+}
+
+/// A change to a group's `owners` or `members` still replicating: Microsoft Entra is
+/// eventually consistent, and a read after a write may not show it yet. `reads` reads of
+/// that list (first pages) still show the list without it, and it shows only once `until`
+/// (if any) has passed too.
+#[derive(Clone, Debug)]
+pub struct Lagging {
+    pub group: String,
+    /// `owners` or `members`.
+    pub list: String,
+    pub principal: String,
+    /// Added (`true`) or removed.
+    pub add: bool,
+    pub reads: usize,
+    pub until: Option<Instant>,
 }
 
 /// A group of the directory, as `GET /groups/{id}` shows it.
@@ -217,6 +252,24 @@ pub struct Directory {
     pub users: BTreeMap<String, Vec<DirLicense>>,
     /// Items per page of a directory collection (Graph's default is 100).
     pub page_size: Option<usize>,
+    /// Every page of a directory collection comes after an empty one (`value: []`) that
+    /// still carries `@odata.nextLink`: Graph says a page may be empty while more follow
+    /// (it pages its index, then filters what it may show).
+    pub empty_pages: bool,
+    /// Changes of owners and members not replicated yet.
+    pub lagging: Vec<Lagging>,
+    /// Principals whose active PIM membership or ownership does not show in the group's
+    /// lists yet (an activation still replicating).
+    pub pim_unlisted: Vec<String>,
+    /// Object ids of service principals. As Microsoft documents for v1.0, `GET
+    /// /groups/{id}/members` does not list the service principals among a group's members;
+    /// `GET /groups/{id}?$expand=members` does, with the first 20 members only (the limit of
+    /// `$expand` on directory objects).
+    pub service_principals: Vec<String>,
+    /// Groups and users created a moment ago: the next `n` reads of a group or user whose
+    /// path contains the given part (its id: any of its paths; `{id}/owners`: that list)
+    /// answer 404, as a replica the new object has not reached yet does.
+    pub arriving: Vec<(String, usize)>,
 }
 
 fn not_found(id: &str) -> Answer {
@@ -257,29 +310,101 @@ impl Directory {
     /// One page of `list`, with an absolute `@odata.nextLink` (the query asked, and an
     /// opaque `$skiptoken`) when more follow.
     fn page(&self, origin: &str, path: &str, query: &str, list: Vec<Value>) -> Value {
-        let skip: usize = query
+        // `X'n'`: the page from item n; `E'n'`: the same, past the empty page before it.
+        let token = query
             .split('&')
             .find_map(|kv| kv.strip_prefix("$skiptoken="))
-            .map(decode)
-            .and_then(|v| v.strip_prefix("X'").map(str::to_owned))
+            .map(decode);
+        let past_empty = token.as_deref().is_some_and(|t| t.starts_with("E'"));
+        let skip: usize = token
+            .as_deref()
+            .and_then(|v| v.strip_prefix("X'").or_else(|| v.strip_prefix("E'")))
             .and_then(|v| v.trim_end_matches('\'').parse().ok())
             .unwrap_or(0);
-        let size = self.page_size.unwrap_or(100);
-        let page: Vec<Value> = list.iter().skip(skip).take(size).cloned().collect();
-        let mut answer = json!({ "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": page });
-        if skip.saturating_add(size) < list.len() {
+        let link = |kind: char, at: usize| {
             let asked: Vec<&str> = query
                 .split('&')
                 .filter(|kv| !kv.is_empty() && !kv.starts_with("$skiptoken="))
                 .collect();
             let sep = if asked.is_empty() { "" } else { "&" };
-            answer["@odata.nextLink"] = json!(format!(
-                "{origin}{path}?{}{sep}$skiptoken=X'{}'",
-                asked.join("&"),
-                skip + size
-            ));
+            format!(
+                "{origin}{path}?{}{sep}$skiptoken={kind}'{at}'",
+                asked.join("&")
+            )
+        };
+        let context = "https://graph.microsoft.com/v1.0/$metadata#directoryObjects";
+        if self.empty_pages && !past_empty {
+            return json!({ "@odata.context": context, "value": [], "@odata.nextLink": link('E', skip) });
+        }
+        let size = self.page_size.unwrap_or(100);
+        let page: Vec<Value> = list.iter().skip(skip).take(size).cloned().collect();
+        let mut answer = json!({ "@odata.context": context, "value": page });
+        if skip.saturating_add(size) < list.len() {
+            answer["@odata.nextLink"] = json!(link('X', skip + size));
         }
         answer
+    }
+
+    /// Whether this read of a group meets a replica the group has not reached yet.
+    fn not_arrived(&mut self, path: &str) -> bool {
+        if !path.starts_with("/v1.0/groups/") && !path.starts_with("/v1.0/users/") {
+            return false;
+        }
+        let path = path.to_ascii_lowercase();
+        match self
+            .arriving
+            .iter_mut()
+            .find(|(part, n)| *n > 0 && path.contains(&part.to_ascii_lowercase()))
+        {
+            Some((_, n)) => {
+                *n -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A read of a group's `owners` or `members` (its first page): the changes that have
+    /// replicated by now show from this read on.
+    fn replicate(&mut self, path: &str, query: &str) {
+        if query.contains("$skiptoken=") {
+            return;
+        }
+        let Some((id, list)) = path
+            .strip_prefix("/v1.0/groups/")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return;
+        };
+        let mut done = Vec::new();
+        for (i, l) in self.lagging.iter_mut().enumerate() {
+            if !l.group.eq_ignore_ascii_case(id) || l.list != list {
+                continue;
+            }
+            if l.reads > 0 {
+                l.reads -= 1;
+            } else if l.until.is_none_or(|u| Instant::now() >= u) {
+                done.push(i);
+            }
+        }
+        for i in done.into_iter().rev() {
+            let l = self.lagging.remove(i);
+            if let Some(g) = self
+                .groups
+                .iter_mut()
+                .find(|g| g.id.eq_ignore_ascii_case(&l.group))
+            {
+                let ids = if l.list == "owners" {
+                    &mut g.owners
+                } else {
+                    &mut g.members
+                };
+                ids.retain(|p| !p.eq_ignore_ascii_case(&l.principal));
+                if l.add {
+                    ids.push(l.principal.clone());
+                }
+            }
+        }
     }
 
     /// `pim`: (group id, principal id, access id) of the active PIM schedules, which Graph
@@ -291,13 +416,34 @@ impl Directory {
         query: &str,
         pim: &[(String, String, String)],
     ) -> Option<Answer> {
-        let user = |id: &String| json!({ "@odata.type": "#microsoft.graph.user", "id": id });
+        let user = |id: &String| {
+            let kind = if self
+                .service_principals
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(id))
+            {
+                "#microsoft.graph.servicePrincipal"
+            } else {
+                "#microsoft.graph.user"
+            };
+            json!({ "@odata.type": kind, "id": id })
+        };
+        let listed_in_v1 = |id: &&String| {
+            !self
+                .service_principals
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(id))
+        };
         let with_pim = |g: &DirGroup, standing: &[String], access: &str| {
             let mut ids: Vec<String> = standing.to_vec();
             for (group, principal, a) in pim {
                 if group.eq_ignore_ascii_case(&g.id)
                     && a == access
                     && !ids.iter().any(|i| i.eq_ignore_ascii_case(principal))
+                    && !self
+                        .pim_unlisted
+                        .iter()
+                        .any(|u| u.eq_ignore_ascii_case(principal))
                 {
                     ids.push(principal.clone());
                 }
@@ -312,17 +458,24 @@ impl Directory {
                 return Some(not_found(id));
             };
             return Some(match nav {
-                None => (
-                    200,
-                    select(
+                None => {
+                    let mut group = select(
                         json!({ "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups/$entity",
                                 "id": g.id, "displayName": g.display_name, "groupTypes": g.group_types,
                                 "isAssignableToRole": g.is_assignable_to_role, "securityEnabled": g.security_enabled,
                                 "mailEnabled": g.mail_enabled, "membershipRule": null }),
                         query,
-                    ),
-                    Vec::new(),
-                ),
+                    );
+                    if decode(query).contains("$expand=members") {
+                        let members: Vec<Value> = with_pim(g, &g.members, "member")
+                            .iter()
+                            .take(20)
+                            .map(user)
+                            .collect();
+                        group["members"] = json!(members);
+                    }
+                    (200, group, Vec::new())
+                }
                 Some("owners") => (
                     200,
                     self.page(
@@ -339,7 +492,11 @@ impl Directory {
                         origin,
                         path,
                         query,
-                        with_pim(g, &g.members, "member").iter().map(user).collect(),
+                        with_pim(g, &g.members, "member")
+                            .iter()
+                            .filter(listed_in_v1)
+                            .map(user)
+                            .collect(),
                     ),
                     Vec::new(),
                 ),
@@ -1260,15 +1417,46 @@ impl Inner {
                     )
                 })
                 .collect();
-            return match &self.directory {
+            if let Some(t) = self
+                .directory_throttle
+                .iter_mut()
+                .find(|t| t.times > 0 && path.contains(&t.path))
+            {
+                t.times -= 1;
+                let (code, message) = if t.status == 503 {
+                    ("serviceNotAvailable", "Service Unavailable")
+                } else {
+                    ("TooManyRequests", "Too many requests")
+                };
+                return (
+                    t.status,
+                    json!({ "error": { "code": code, "message": message } }),
+                    vec![
+                        ("Retry-After".into(), t.retry_after.to_string()),
+                        (
+                            "x-ms-throttle-scope".into(),
+                            "Tenant_Application/Read/test-tenant/test-app".into(),
+                        ),
+                    ],
+                );
+            }
+            let origin = self.origin.clone();
+            let arrived = self.directory.as_mut().is_none_or(|d| !d.not_arrived(path));
+            return match &mut self.directory {
                 None => error(
                     403,
                     "Authorization_RequestDenied",
                     "Insufficient privileges to complete the operation.",
                 ),
-                Some(d) => d
-                    .route(&self.origin, path, query, &pim)
-                    .unwrap_or_else(|| error(404, "NotFound", "no route")),
+                Some(_) if !arrived => {
+                    let id = path.trim_start_matches("/v1.0/groups/");
+                    not_found(id.split('/').next().unwrap_or(id))
+                }
+                Some(d) => {
+                    d.replicate(path, query);
+                    d.route(&origin, path, query, &pim)
+                        .unwrap_or_else(|| error(404, "NotFound", "no route"))
+                }
             };
         }
         error(404, "NotFound", &format!("no route for {method} {path}"))
@@ -1714,6 +1902,8 @@ impl Server {
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
+        // Re-reads of a list that differs from the files, a few ms apart rather than seconds.
+        cmd.env("PIMPLAN_TEST_SETTLE_MS", "30");
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

@@ -600,6 +600,7 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
         }
     }
     let mut refused = 0usize;
+    let mut refused_eligible = 0usize;
     let mut gate_cache: HashMap<(usize, Role), Gates> = HashMap::new();
     for grant in grants.assignments.iter().filter(|g| g.in_effect(at)) {
         let s = grant.spec;
@@ -628,6 +629,14 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
         };
         let nested = b.is_group_principal(tail);
         let (kind, head, gates) = match (s.role, s.kind) {
+            // Microsoft 365 groups do not nest groups, eligible or active (PIM506): the
+            // nested members never get the membership.
+            (Role::Member, AssignmentType::Eligible)
+                if nested && facts.is_some_and(|g| g.kind() == GroupType::Microsoft365) =>
+            {
+                refused_eligible += 1;
+                continue;
+            }
             (Role::Member, AssignmentType::Eligible) => (
                 if nested {
                     EdgeKind::NestedEligible
@@ -675,6 +684,11 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
     if refused > 0 {
         b.g.note(format!(
             "E7: {refused} active assignment(s) of a group to a role-assignable or Microsoft 365 group grant nothing: the service does not nest groups there"
+        ));
+    }
+    if refused_eligible > 0 {
+        b.g.note(format!(
+            "E6: {refused_eligible} eligible assignment(s) of a group to a Microsoft 365 group grant nothing: the service does not nest groups there"
         ));
     }
 }

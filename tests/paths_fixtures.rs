@@ -18,8 +18,9 @@
 //! reports N …` line on stderr); any other stderr fails the run.
 //!
 //! Each expected.json was written by hand from the design's edge semantics before the binary
-//! ran. `PIMPLAN_UPDATE_PATHS=1` rewrites them from the binary's output: check every changed
-//! line against the design before committing it.
+//! ran. `PIMPLAN_UPDATE_PATHS=1` rewrites the ones that differ from the binary's output (that
+//! run still fails, listing them): check every changed line against the design before
+//! committing it.
 //!
 //! The same runs in `--format dot` must parse with pydot (tests/tools/check_dot.py) and in
 //! `--format mermaid` must start with `flowchart LR`.

@@ -2,96 +2,17 @@
 //! today, and the golden scenarios of privilege-paths §A.13 item 2 that it can express
 //! ((a), (b), (c), (i), (j), (k)), each computed by hand in its comment.
 
+mod common;
+
 use std::error::Error;
 
-use chrono::{DateTime, FixedOffset};
+use common::graph::{NOW, find, graph, graph_with, kinds, member, role, time, who};
 use pimplan::paths::capabilities::Capability;
 use pimplan::paths::{
-    BuildOptions, EdgeKind, Grant, Grants, NodeId, PathClass, PrivilegeGraph, Reach,
-    ResetProtection, Target, build_with,
+    BuildOptions, EdgeKind, Grants, PathClass, PrivilegeGraph, ResetProtection, Target,
 };
 
 type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
-
-/// The run's "now" in every test: 2026-12-01T12:00:00Z.
-const NOW: &str = "2026-12-01T12:00:00Z";
-
-struct Built {
-    graph: PrivilegeGraph,
-    loaded: pimplan::load::Loaded,
-}
-
-impl Built {
-    /// The text of the YAML span an edge was created from.
-    fn source_text(&self, edge: u32) -> Option<String> {
-        let span = self.graph.edge(edge).source?;
-        self.loaded.sources.text(span).map(str::to_owned)
-    }
-}
-
-fn time(t: &str) -> Result<DateTime<FixedOffset>> {
-    Ok(DateTime::parse_from_rfc3339(t)?)
-}
-
-/// The graph of `yaml` (a root file) at `at`, the files' grants declared at [`NOW`].
-fn graph_with(yaml: &str, at: &str, options: BuildOptions) -> Result<Built> {
-    let dir = tempfile::tempdir()?;
-    let root = dir.path().join("pimplan.yaml");
-    std::fs::write(&root, format!("version: 1\n{yaml}"))?;
-    let loaded = pimplan::load::load(&root).map_err(|e| e.to_string())?;
-    let ws = loaded
-        .workspace
-        .as_ref()
-        .ok_or("the workspace did not load")?;
-    let now = time(NOW)?;
-    let desired = pimplan::plan::desired(ws);
-    let span_of = |key: &str| desired.span_of(key);
-    let grants = Grants {
-        assignments: desired
-            .assignments
-            .iter()
-            .map(|(spec, _)| Grant::declared(spec, now))
-            .collect(),
-        policies: desired.policies.iter().map(|(p, _)| p).collect(),
-        span_of: &span_of,
-    };
-    let graph = build_with(ws, &grants, time(at)?, options);
-    drop(grants);
-    drop(desired);
-    Ok(Built { graph, loaded })
-}
-
-fn graph(yaml: &str) -> Result<Built> {
-    graph_with(yaml, NOW, BuildOptions::default())
-}
-
-fn role(g: &PrivilegeGraph, name: &str) -> Result<NodeId> {
-    Ok(g.entra_role(name).ok_or(format!("no role {name}"))?)
-}
-
-fn member(g: &PrivilegeGraph, group: &str) -> Result<NodeId> {
-    Ok(g.group_member(group).ok_or(format!("no group {group}"))?)
-}
-
-/// `name class hops` per principal that reaches `target` (any class).
-fn who(g: &PrivilegeGraph, target: NodeId) -> Vec<String> {
-    g.reach(target, PathClass::Approval)
-        .iter()
-        .map(|r| format!("{} {} {}", g.node(r.node).name, r.class, r.hops))
-        .collect()
-}
-
-fn find<'a>(g: &PrivilegeGraph, reach: &'a [Reach], name: &str) -> Result<&'a Reach> {
-    Ok(reach
-        .iter()
-        .find(|r| g.node(r.node).name == name)
-        .ok_or(format!("{name} does not reach"))?)
-}
-
-/// The witness's edge codes.
-fn kinds(g: &PrivilegeGraph, r: &Reach) -> Vec<&'static str> {
-    r.path.iter().map(|e| g.edge(*e).kind.code()).collect()
-}
 
 const GA_GROUP: &str = "
   - name: tier0

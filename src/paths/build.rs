@@ -8,7 +8,7 @@
 //! `plan::desired`) or the state's, so the "before" and "after" sides of a plan are built the
 //! same way. Only the grants in effect at `at` count.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset};
 
@@ -193,6 +193,12 @@ struct Builder<'w> {
     group_index: HashMap<String, usize>,
     principals: HashMap<&'w str, &'w Principal>,
     protection: HashMap<NodeId, Protection>,
+    /// The groups (by index) in a restricted management administrative unit: only that
+    /// unit's own scoped admins change their members or owners; tenant-scoped admins and the
+    /// group's owners cannot, except that Global and Privileged Role Administrators still
+    /// change the membership of a role-assignable one (entra-docs
+    /// `admin-units-restricted-management.md`, "Who can modify objects?" and "Limitations").
+    restricted_groups: HashSet<usize>,
     /// The node of each principal name seen (no key to format on every assignment).
     known: HashMap<String, NodeId>,
 }
@@ -282,6 +288,7 @@ pub fn build_with(
         group_index: HashMap::new(),
         principals,
         protection: HashMap::new(),
+        restricted_groups: HashSet::new(),
         known: HashMap::new(),
     };
     // Every built-in role has a node, so "who can reach R" has an answer for each.
@@ -422,9 +429,12 @@ pub fn build_with(
     }
     grant_edges(&mut b, grants, at);
     let units = administrative_units(&mut b, &workspace.administrative_units);
-    // Every group: an owner adds members, herself included, outside the member policy (E5).
-    for gn in &b.groups {
-        b.g.edge(Edge::new(EdgeKind::OwnerAddsMembers, gn.owner, gn.member));
+    // Every group: an owner adds members, herself included, outside the member policy (E5);
+    // not the owners of a group in a restricted management unit.
+    for (i, gn) in b.groups.iter().enumerate() {
+        if !b.restricted_groups.contains(&i) {
+            b.g.edge(Edge::new(EdgeKind::OwnerAddsMembers, gn.owner, gn.member));
+        }
     }
     capability_edges(&mut b, options);
     au_scoped_edges(&mut b, &units, &au_admins, &workspace.admins, options);
@@ -441,7 +451,7 @@ struct Unit {
 }
 
 /// The units by name, their members resolved (a group name to its group, any other name to
-/// its principal); users of a restricted management unit marked as such.
+/// its principal); users and groups of a restricted management unit marked as such.
 fn administrative_units<'w>(
     b: &mut Builder<'w>,
     units: &'w [AdministrativeUnit],
@@ -458,17 +468,26 @@ fn administrative_units<'w>(
             groups: Vec::new(),
         };
         for m in &au.members {
-            if let Some(i) = b.group_index.get(m.value.as_str()) {
-                unit.groups.push((*i, m.span));
-                continue;
-            }
-            let p = b.principal(&m.value, None);
-            let node = b.g.get(p);
-            if node.kind == NodeKind::GroupMember {
-                if let Some(i) = b.group_index.get(node.name.as_str()) {
-                    unit.groups.push((*i, m.span));
+            let (group, user) = match b.group_index.get(m.value.as_str()) {
+                Some(i) => (Some(*i), None),
+                None => {
+                    let p = b.principal(&m.value, None);
+                    let node = b.g.get(p);
+                    if node.kind == NodeKind::GroupMember {
+                        (b.group_index.get(node.name.as_str()).copied(), None)
+                    } else {
+                        let user = node.principal_type == Some(PrincipalType::User);
+                        (None, user.then_some(p))
+                    }
                 }
-            } else if node.principal_type == Some(PrincipalType::User) {
+            };
+            if let Some(i) = group {
+                unit.groups.push((i, m.span));
+                if unit.restricted {
+                    b.restricted_groups.insert(i);
+                }
+            }
+            if let Some(p) = user {
                 unit.users.push((p, m.span));
                 if unit.restricted {
                     b.protection.entry(p).or_default().restricted_au = true;
@@ -482,8 +501,8 @@ fn administrative_units<'w>(
 
 /// E19: each AU-scoped admin role reaches only its unit's declared members, as its
 /// directory-scoped capabilities would (E12: non-role-assignable groups; E15: users without
-/// administrator roles, the reset table's protections applying); a user of a restricted
-/// management unit only from that unit's own admins.
+/// administrator roles, the reset table's protections applying); a user or group of a
+/// restricted management unit only from the admins of a restricted unit it is in.
 fn au_scoped_edges(
     b: &mut Builder<'_>,
     units: &HashMap<&str, Unit>,
@@ -517,7 +536,9 @@ fn au_scoped_edges(
         {
             for (i, span) in &unit.groups {
                 let g = &b.groups[*i];
-                if g.facts.is_some_and(|f| !f.is_role_assignable()) {
+                // A group also in a restricted management unit: only that unit's admins.
+                let restricted_elsewhere = !unit.restricted && b.restricted_groups.contains(i);
+                if g.facts.is_some_and(|f| !f.is_role_assignable()) && !restricted_elsewhere {
                     let head = g.member;
                     b.g.edge(
                         Edge::new(EdgeKind::AdministrativeUnitScoped, *role_node, head)
@@ -579,6 +600,7 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
         }
     }
     let mut refused = 0usize;
+    let mut refused_eligible = 0usize;
     let mut gate_cache: HashMap<(usize, Role), Gates> = HashMap::new();
     for grant in grants.assignments.iter().filter(|g| g.in_effect(at)) {
         let s = grant.spec;
@@ -607,6 +629,14 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
         };
         let nested = b.is_group_principal(tail);
         let (kind, head, gates) = match (s.role, s.kind) {
+            // Microsoft 365 groups do not nest groups, eligible or active (PIM506): the
+            // nested members never get the membership.
+            (Role::Member, AssignmentType::Eligible)
+                if nested && facts.is_some_and(|g| g.kind() == GroupType::Microsoft365) =>
+            {
+                refused_eligible += 1;
+                continue;
+            }
             (Role::Member, AssignmentType::Eligible) => (
                 if nested {
                     EdgeKind::NestedEligible
@@ -656,6 +686,11 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
             "E7: {refused} active assignment(s) of a group to a role-assignable or Microsoft 365 group grant nothing: the service does not nest groups there"
         ));
     }
+    if refused_eligible > 0 {
+        b.g.note(format!(
+            "E6: {refused_eligible} eligible assignment(s) of a group to a Microsoft 365 group grant nothing: the service does not nest groups there"
+        ));
+    }
 }
 
 /// E11–E15, E17, E18: each capability's roles → its hub → the hub's targets, once.
@@ -668,24 +703,40 @@ fn capability_edges(b: &mut Builder<'_>, options: BuildOptions) {
             b.g.edge(Edge::new(kind, r, hub));
         }
         let targets: Vec<NodeId> = match cap {
-            Capability::AddMembersAll => {
-                b.groups.iter().flat_map(|g| [g.member, g.owner]).collect()
-            }
+            // A group in a restricted management unit: not its owners, and its members only
+            // when it is role-assignable (see `Builder::restricted_groups`).
+            Capability::AddMembersAll => b
+                .groups
+                .iter()
+                .enumerate()
+                .flat_map(|(i, g)| {
+                    let restricted = b.restricted_groups.contains(&i);
+                    let member = !restricted || g.facts.is_some_and(Group::is_role_assignable);
+                    [member.then_some(g.member), (!restricted).then_some(g.owner)]
+                })
+                .flatten()
+                .collect(),
             Capability::AddMembersNonRoleAssignable => b
                 .groups
                 .iter()
-                .filter(|g| g.facts.is_some_and(|f| !f.is_role_assignable()))
-                .map(|g| g.member)
+                .enumerate()
+                .filter(|(i, g)| {
+                    !b.restricted_groups.contains(i)
+                        && g.facts.is_some_and(|f| !f.is_role_assignable())
+                })
+                .map(|(_, g)| g.member)
                 .collect(),
             Capability::AddMembersM365 => b
                 .groups
                 .iter()
-                .filter(|g| {
-                    g.facts.is_some_and(|f| {
-                        !f.is_role_assignable() && f.kind() == GroupType::Microsoft365
-                    })
+                .enumerate()
+                .filter(|(i, g)| {
+                    !b.restricted_groups.contains(i)
+                        && g.facts.is_some_and(|f| {
+                            !f.is_role_assignable() && f.kind() == GroupType::Microsoft365
+                        })
                 })
-                .map(|g| g.member)
+                .map(|(_, g)| g.member)
                 .collect(),
             Capability::GrantRole => nodes_where(&b.g, |n| n.kind == NodeKind::EntraRole),
             Capability::AddSecret | Capability::AddOwner => nodes_where(&b.g, |n| {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod azurite;
+
 use std::path::{Path, PathBuf};
 
 pub fn manifest() -> PathBuf {

@@ -594,3 +594,182 @@ fn no_secret_in_a_transport_error() -> Result {
     }
     Ok(())
 }
+
+/// A loopback stand-in that answers each request (one per connection) with the next of
+/// `answers` and gives back the requests it got (head and body as text).
+fn stand_in(answers: Vec<String>) -> Result<(Endpoint, std::thread::JoinHandle<Vec<String>>)> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for answer in answers {
+            let Ok((mut stream, _)) = listener.accept() else {
+                break;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then as many body bytes as it announces.
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            seen.push(String::from_utf8_lossy(&request).to_string());
+            let _ = stream.write_all(answer.as_bytes());
+        }
+        seen
+    });
+    Ok((
+        Endpoint::base("endpoint", &format!("http://127.0.0.1:{port}/acct"))?,
+        handle,
+    ))
+}
+
+fn answer(status: &str, headers: &[&str], body: &str) -> String {
+    let mut text = format!(
+        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        text.push_str(h);
+        text.push_str("\r\n");
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    text
+}
+
+#[test]
+fn a_busy_answer_is_tried_again_and_a_bearer_token_is_sent_but_never_logged() -> Result {
+    let (endpoint, server) = stand_in(vec![
+        answer(
+            "503 Service Unavailable",
+            &["x-ms-error-code: ServerBusy", "Retry-After: 1"],
+            "",
+        ),
+        answer("201 Created", &["ETag: \"0x2\""], ""),
+    ])?;
+    let token = "eyJ0eXAiOiJKV1QifQ.pimplan-test-token.sig";
+    let (client, log) = logged(BlobClient::new(
+        endpoint,
+        "acct",
+        "ctr",
+        Credential::Bearer(Arc::new(FixedToken::new(token))),
+        Duration::from_secs(10),
+    ));
+    let etag = client.put_blob(
+        BLOB,
+        b"hello",
+        JSON,
+        &none(),
+        Conditions::fenced(ID_A, "\"0x1\""),
+    )?;
+    assert_eq!(etag, "\"0x2\"");
+    let requests = server.join().unwrap_or_default();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    for request in &requests {
+        let head = request.to_ascii_lowercase();
+        assert!(
+            head.starts_with("put /acct/ctr/prod/pimplan.state.json http/1.1"),
+            "{request}"
+        );
+        for header in [
+            format!("authorization: Bearer {token}"),
+            "x-ms-version: 2025-11-05".to_owned(),
+            "x-ms-blob-type: BlockBlob".to_owned(),
+            format!("x-ms-lease-id: {ID_A}"),
+            "if-match: \"0x1\"".to_owned(),
+            // MD5("hello")
+            "content-md5: XUFAKrxLKna5cZ2REBfFkg==".to_owned(),
+        ] {
+            assert!(
+                head.contains(&header.to_ascii_lowercase()),
+                "{header} not in {request}"
+            );
+        }
+        assert!(request.ends_with("\r\n\r\nhello"), "{request}");
+    }
+    let lines = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("busy (503); trying again in 1000 ms")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Authorization: Bearer [redacted]")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("pimplan-test-token")),
+        "{lines:#?}"
+    );
+    assert!(!format!("{client:?}").contains("pimplan-test-token"));
+    Ok(())
+}
+
+#[test]
+fn a_service_busy_for_longer_than_the_retries_is_an_error_answer() -> Result {
+    let busy = answer(
+        "503 Service Unavailable",
+        &["x-ms-error-code: ServerBusy", "Retry-After: 0"],
+        "",
+    );
+    let (endpoint, server) = stand_in(vec![busy.clone(), busy])?;
+    let mut client = BlobClient::new(
+        endpoint,
+        "acct",
+        "ctr",
+        azurite::shared_key()?,
+        Duration::from_secs(10),
+    );
+    client.max_retries = 1;
+    assert_eq!(
+        refused(client.get_properties(BLOB, None))?,
+        (503, ErrorCode::ServerBusy)
+    );
+    assert_eq!(server.join().unwrap_or_default().len(), 2);
+    Ok(())
+}
+
+#[test]
+fn bytes_that_do_not_match_their_content_md5_are_not_the_blob() -> Result {
+    // MD5("hello"), sent with other bytes.
+    let (endpoint, _server) = stand_in(vec![answer(
+        "200 OK",
+        &["ETag: \"0x1\"", "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="],
+        "hellO",
+    )])?;
+    let client = BlobClient::new(
+        endpoint,
+        "acct",
+        "ctr",
+        azurite::shared_key()?,
+        Duration::from_secs(10),
+    );
+    let result = client.get_blob(BLOB, None, None);
+    assert!(
+        matches!(&result, Err(StorageError::Unreadable { detail, .. }) if detail.contains("Content-MD5")),
+        "{result:?}"
+    );
+    Ok(())
+}

@@ -773,3 +773,27 @@ fn bytes_that_do_not_match_their_content_md5_are_not_the_blob() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn names_that_need_encoding_are_signed_as_sent() -> Result {
+    let c = azurite::container("encoding")?;
+    let name = "team a/prod+1/état=ok.json";
+    let etag = c
+        .client
+        .put_blob(name, b"{}", JSON, &none(), Conditions::create_only())?;
+    c.client.acquire_lease(
+        name,
+        LeaseDuration::Seconds(60),
+        Some(ID_A),
+        Conditions::default(),
+    )?;
+    c.client
+        .put_blob(name, b"[]", JSON, &none(), Conditions::fenced(ID_A, &etag))?;
+    assert_eq!(c.client.get_blob(name, None, None)?.bytes, b"[]");
+    let listed = c.client.list_blobs(Some("team a/"))?;
+    assert_eq!(
+        listed.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        vec![name]
+    );
+    Ok(())
+}

@@ -797,3 +797,85 @@ fn names_that_need_encoding_are_signed_as_sent() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn of_twenty_concurrent_acquires_exactly_one_gets_the_lease() -> Result {
+    let c = azurite::container("acquire-race")?;
+    put(&c, b"{}", Conditions::create_only())?;
+    let ids: Vec<String> = (0..20)
+        .map(|i| format!("6f1d2c1e-3b1a-4c55-9a8e-{i:012}"))
+        .collect();
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let c = &c;
+                scope.spawn(move || {
+                    c.client.acquire_lease(
+                        BLOB,
+                        LeaseDuration::Seconds(60),
+                        Some(id),
+                        Conditions::default(),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StorageError::Config("an acquirer panicked".to_owned()))
+                })
+            })
+            .collect()
+    });
+    let won = outcomes.iter().filter(|o| o.is_ok()).count();
+    let lost = outcomes
+        .iter()
+        .filter(|o| {
+            o.as_ref().err().and_then(StorageError::code) == Some(&ErrorCode::LeaseAlreadyPresent)
+        })
+        .count();
+    assert_eq!((won, lost), (1, 19), "{outcomes:?}");
+    Ok(())
+}
+
+#[test]
+fn a_breaking_lease_still_fences_others_and_lets_its_holder_write() -> Result {
+    let c = azurite::container("breaking")?;
+    let etag = put(&c, b"{}", Conditions::create_only())?;
+    c.client.acquire_lease(
+        BLOB,
+        LeaseDuration::Infinite,
+        Some(ID_A),
+        Conditions::default(),
+    )?;
+    assert_eq!(
+        c.client
+            .get_properties(BLOB, None)?
+            .lease
+            .duration
+            .as_deref(),
+        Some("infinite")
+    );
+    assert_eq!(c.client.break_lease(BLOB, Some(30))?, 30);
+    assert_eq!(
+        c.client.get_properties(BLOB, None)?.lease.state,
+        LeaseState::Breaking
+    );
+    put(&c, b"holder", Conditions::fenced(ID_A, &etag))?;
+    let other = c.client.acquire_lease(
+        BLOB,
+        LeaseDuration::Seconds(60),
+        Some(ID_B),
+        Conditions::default(),
+    );
+    assert_eq!(refused(other)?, (409, ErrorCode::LeaseAlreadyPresent));
+    // Breaking it again with period 0 ends it now.
+    c.client.break_lease(BLOB, Some(0))?;
+    assert_eq!(
+        c.client.get_properties(BLOB, None)?.lease.state,
+        LeaseState::Broken
+    );
+    Ok(())
+}

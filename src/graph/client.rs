@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::http::{Endpoint, EndpointError};
+use crate::http::{Endpoint, EndpointError, retry_after_seconds};
 
 /// Where requests go. Overridable only through `AZURE_AUTHORITY_HOST` and `PIMPLAN_GRAPH_URL`,
 /// each checked by [`Endpoint::base`].
@@ -328,17 +328,6 @@ fn jwt_expiry(jwt: &str) -> Option<i64> {
         .or_else(|| claims["exp"].as_f64().map(|f| f as i64))
 }
 
-/// How long `Retry-After` asks to wait: delta-seconds, or an HTTP-date, counted from the
-/// response's `Date` (the service's clock, not this machine's).
-fn retry_after_seconds(value: &str, date: Option<&str>) -> Option<u64> {
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(seconds);
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let now = chrono::DateTime::parse_from_rfc2822(date?).ok()?;
-    Some(u64::try_from((at - now).num_seconds()).unwrap_or(0))
-}
-
 /// The most `AZURE_FEDERATED_TOKEN_FILE` may hold: an assertion is a JWT of a few KB.
 const TOKEN_FILE_CAP: u64 = 64 << 10;
 
@@ -409,14 +398,8 @@ pub struct Client {
 impl Client {
     /// A client whose every request, whole, takes at most `timeout`.
     pub fn new(endpoints: Endpoints, credential: Credential, timeout: Duration) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .timeout_connect(Some(timeout.min(Duration::from_secs(15))))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
         Client {
-            agent,
+            agent: crate::http::agent(timeout),
             endpoints,
             credential,
             token: None,
@@ -771,31 +754,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date() {
-        assert_eq!(retry_after_seconds("7", None), Some(7));
-        assert_eq!(
-            retry_after_seconds(
-                "Wed, 21 Oct 2026 07:28:30 GMT",
-                Some("Wed, 21 Oct 2026 07:28:00 GMT")
-            ),
-            Some(30)
-        );
-        // A date already past: retry now; no `Date` to count from: the backoff decides.
-        assert_eq!(
-            retry_after_seconds(
-                "Wed, 21 Oct 2026 07:27:00 GMT",
-                Some("Wed, 21 Oct 2026 07:28:00 GMT")
-            ),
-            Some(0)
-        );
-        assert_eq!(
-            retry_after_seconds("Wed, 21 Oct 2026 07:28:30 GMT", None),
-            None
-        );
-        assert_eq!(retry_after_seconds("soon", None), None);
-    }
 
     #[test]
     fn the_scope_follows_the_graph_endpoint() {

@@ -1,7 +1,11 @@
 //! What pimplan's HTTP requests may go to. Every endpoint a user can name (the Graph, the
 //! token authority, GitHub's OIDC provider, and any endpoint to come) is parsed by
-//! [`Endpoint::parse`], the one place that decides where a credential may be sent.
+//! [`Endpoint::parse`], the one place that decides where a credential may be sent; every
+//! request goes through the one [`agent`], and waits as long as `Retry-After` asks
+//! ([`retry_after_seconds`]).
 
+mod agent;
 mod endpoint;
 
+pub use agent::{agent, retry_after_seconds};
 pub use endpoint::{Endpoint, EndpointError};

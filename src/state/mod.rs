@@ -5,6 +5,7 @@
 //! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error;
 //! writing (in `store.rs`) is atomic, keeps a backup and is locked.
 
+pub mod azure;
 pub mod change;
 pub mod entries;
 pub mod record;

@@ -1,0 +1,98 @@
+//! The remote state in Azure Blob Storage: a small signed client of the Blob service on
+//! the `ureq` stack every other pimplan request uses (design/remote-state.md B.3).
+//!
+//! Why not the official `azure_storage_blob` crate: it signs with Microsoft Entra tokens and
+//! SAS URLs only (no Shared Key, so no plain Azurite; Azure/azure-sdk-for-rust#2789, #2975),
+//! and it brings an async runtime (`tokio`, `reqwest`) into a blocking program. The seven
+//! calls the state needs (Get Blob, Get Blob Properties, Put Blob, Set Blob Metadata, Lease
+//! Blob, Snapshot Blob, List Blobs) are a few hundred lines here, tested against Azurite.
+//!
+//! - [`client`]: the calls, their conditions (`If-Match`, `If-None-Match: *`, the lease
+//!   id), retries of throttled answers, typed errors from `x-ms-error-code`;
+//! - [`shared_key`]: the Shared Key signature;
+//! - [`Credential`]: Shared Key, a SAS token or a bearer token. No secret is ever part of a
+//!   `Debug`, a `Display`, an error or a log line.
+
+pub mod client;
+pub mod shared_key;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use client::{
+    Blob, BlobClient, BlobError, BlobItem, BlobProperties, Conditions, ErrorCode, Lease,
+    LeaseDuration, LeaseInfo, LeaseState, LeaseStatus, Metadata, StorageError,
+};
+pub use shared_key::{KeyError, SharedKey};
+
+/// Where a bearer token for `https://storage.azure.com` comes from: a ready one
+/// ([`FixedToken`], `PIMPLAN_STORAGE_TOKEN`) or, later, a Microsoft Entra sign-in that
+/// renews it. Asked before every request.
+pub trait TokenSource: Send + Sync {
+    /// A valid token, or why there is none (a message without the token).
+    fn token(&self) -> Result<String, String>;
+}
+
+/// A token given ready.
+pub struct FixedToken(String);
+
+impl FixedToken {
+    pub fn new(token: &str) -> FixedToken {
+        FixedToken(token.trim().to_owned())
+    }
+}
+
+impl TokenSource for FixedToken {
+    fn token(&self) -> Result<String, String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A SAS token (`sv=…&sig=…`, with or without its leading `?`), appended to every request's
+/// query.
+#[derive(Clone)]
+pub struct SasToken(String);
+
+impl SasToken {
+    pub fn new(token: &str) -> SasToken {
+        SasToken(token.trim().trim_start_matches('?').to_owned())
+    }
+
+    pub fn as_query(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How requests to the Blob service are authorized.
+#[derive(Clone)]
+pub enum Credential {
+    /// `AZURE_STORAGE_KEY`: each request signed with the account key.
+    SharedKey(SharedKey),
+    /// `AZURE_STORAGE_SAS_TOKEN`.
+    Sas(SasToken),
+    /// A Microsoft Entra token for `https://storage.azure.com`.
+    Bearer(Arc<dyn TokenSource>),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::SharedKey(key) => write!(f, "{key:?}"),
+            Credential::Sas(_) => f.write_str("Sas([redacted])"),
+            Credential::Bearer(_) => f.write_str("Bearer([redacted])"),
+        }
+    }
+}
+
+impl Credential {
+    /// How a log line names the authorization: the kind, never the value.
+    pub fn shown(&self) -> String {
+        match self {
+            Credential::SharedKey(key) => {
+                format!("Authorization: SharedKey {}:[redacted]", key.account())
+            }
+            Credential::Sas(_) => "SAS [redacted]".to_owned(),
+            Credential::Bearer(_) => "Authorization: Bearer [redacted]".to_owned(),
+        }
+    }
+}

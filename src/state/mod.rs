@@ -5,8 +5,11 @@
 //! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error;
 //! writing (in `store.rs`) is atomic, keeps a backup and is locked.
 
+pub mod backend;
 pub mod change;
+pub mod document;
 pub mod entries;
+pub mod local;
 pub mod record;
 pub mod store;
 
@@ -262,6 +265,10 @@ pub enum StateError {
     },
     #[error("{0}")]
     Locked(String),
+    /// Under the lock, the state is no longer what this pimplan read or last wrote:
+    /// something else wrote it.
+    #[error("the state file `{}` changed while this pimplan held its lock: {detail}; nothing more was written (or sent). Something other than pimplan wrote it: find out what, and plan again", path.display())]
+    Changed { path: PathBuf, detail: String },
     #[error("the saved plan is stale: {0}; run plan again")]
     Stale(String),
 }
@@ -395,131 +402,31 @@ pub fn applied_keys(path: &Path) -> std::collections::HashSet<String> {
 /// [`read`], checking the checksum only if `verify` (`state accept-edit` reads an edited
 /// state to accept it; every other check applies).
 pub fn read_with(path: &Path, verify: bool) -> Result<LoadedState, StateError> {
-    let bytes = match crate::fs::read_bounded(path, MAX_STATE_BYTES) {
-        Ok(bytes) => bytes,
-        Err(e) if e.is_not_found() => {
-            if let Some((link, target)) = dangling_link(path) {
-                return Err(StateError::DanglingLink {
-                    path: path.to_path_buf(),
-                    link,
-                    target,
-                });
-            }
-            return Ok(LoadedState {
-                state: State::new(),
-                text: None,
-            });
-        }
-        Err(crate::fs::ReadError::Io(source)) => {
-            return Err(StateError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-        Err(e @ crate::fs::ReadError::NotAFile(_)) => {
-            return Err(StateError::Refused {
-                path: path.to_path_buf(),
-                detail: format!("{e}; `state:` in the root file must name a state file"),
-            });
-        }
-        Err(e @ crate::fs::ReadError::TooLarge { .. }) => {
-            return Err(StateError::Refused {
-                path: path.to_path_buf(),
-                detail: format!(
-                    "{e}, the most pimplan reads as a state (a million assignments take about 700 MiB); `state:` in the root file must name a state file"
-                ),
-            });
-        }
-    };
-    let corrupt = |detail: String| StateError::Corrupt {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let text = String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8 text".to_owned()))?;
-    // One pass straight into `State`, with no JSON tree in between (a large tenant's state is
-    // hundreds of megabytes). Only when that fails is the version looked at, so that a newer
-    // format is refused as such and not as corrupt.
-    let future = |found: u64| StateError::FutureVersion {
-        path: path.to_path_buf(),
-        found,
-    };
-    let state: State = match serde_json::from_str(&text) {
-        Ok(state) => state,
-        Err(e) => {
-            #[derive(Deserialize)]
-            struct Header {
-                format_version: Option<u64>,
-            }
-            let header: Header = serde_json::from_str(&text)
-                .map_err(|_| corrupt(format!("not a pimplan state ({e})")))?;
-            return Err(match header.format_version {
-                Some(v) if v > u64::from(FORMAT_VERSION) => future(v),
-                Some(_) => corrupt(e.to_string()),
-                None => corrupt("no `format_version`".to_owned()),
-            });
-        }
-    };
-    if u64::from(state.format_version) > u64::from(FORMAT_VERSION) {
-        return Err(future(u64::from(state.format_version)));
-    }
-    if state.format_version == 0 {
-        return Err(corrupt(
-            "`format_version` is 0, and state formats start at 1".to_owned(),
-        ));
-    }
-    if verify {
-        let edited = |detail: String| StateError::Edited {
-            path: path.to_path_buf(),
-            detail,
-        };
-        match check_seal(&text) {
-            Seal::Valid => {}
-            Seal::Broken(detail) => return Err(edited(detail)),
-            // Format 1 predates the checksum.
-            Seal::Absent if state.format_version == 1 => {}
-            Seal::Absent => {
-                return Err(edited(format!(
-                    "it has format version {} but no checksum, which pimplan writes in every state since format 2",
-                    state.format_version
-                )));
-            }
-        }
-    }
-    if uuid::Uuid::parse_str(&state.lineage).is_err() {
-        return Err(corrupt(format!(
-            "lineage `{}` is not a UUID",
-            state.lineage
-        )));
-    }
-    let mut keys = std::collections::HashSet::new();
-    let entries = state
-        .assignments
-        .iter()
-        .map(|a| (&a.key, a.spec.key(), "assignment"))
-        .chain(
-            state
-                .policies
-                .iter()
-                .map(|p| (&p.key, p.spec.key(), "policy")),
-        );
-    for (key, computed, what) in entries {
-        if *key != computed {
-            return Err(corrupt(format!(
-                "{what} entry `{key}` does not match its values"
-            )));
-        }
-        if !keys.insert(key.as_str()) {
-            return Err(corrupt(format!("{what} entry `{key}` appears twice")));
-        }
-    }
-    if let Some(e) = state.ended.iter().find(|e| e.key != e.spec.key()) {
-        return Err(corrupt(format!(
-            "ended entry `{}` does not match its values",
-            e.key
-        )));
-    }
-    Ok(LoadedState {
-        state,
-        text: Some(text),
-    })
+    let bytes = local::read_file(path)?;
+    document::decoded(path, bytes, verify)
+}
+
+/// The state `backend` holds, read without its lock, checking its checksum; none yet is an
+/// empty state with a fresh lineage.
+pub fn read_from(backend: &dyn backend::StateBackend) -> Result<LoadedState, StateError> {
+    let snapshot = backend.get()?;
+    document::decoded(
+        Path::new(&backend.describe()),
+        snapshot.map(|s| s.bytes),
+        true,
+    )
+}
+
+/// The state read under `lock` (the version its writes are fenced on), checking its
+/// checksum only if `verify` (see [`read_with`]).
+pub fn read_locked(
+    lock: &mut dyn backend::StateLock,
+    verify: bool,
+) -> Result<LoadedState, StateError> {
+    let snapshot = lock.get()?;
+    document::decoded(
+        Path::new(&lock.describe()),
+        snapshot.map(|s| s.bytes),
+        verify,
+    )
 }

@@ -430,3 +430,28 @@ pub fn read_locked(
         verify,
     )
 }
+
+/// Write the next serial of `state` under `lock`, in the current format (an older state is
+/// upgraded).
+pub fn write_locked(
+    lock: &mut dyn backend::StateLock,
+    state: &mut State,
+) -> Result<(), StateError> {
+    let text = document::encode_next(Path::new(&lock.describe()), state)?;
+    lock.put(text.as_bytes())
+}
+
+/// Replace `before` (the state as read under `lock`) by `state`: the next serial is checked
+/// first, then `before` is kept as the backup, as every write that changes what the state
+/// records does, then `state` is written, sealed.
+pub fn replace_locked(
+    lock: &mut dyn backend::StateLock,
+    before: &LoadedState,
+    state: &mut State,
+) -> Result<(), StateError> {
+    document::next_serial(Path::new(&lock.describe()), before.state.serial)?;
+    if let Some(text) = &before.text {
+        lock.keep_backup(text.as_bytes())?;
+    }
+    write_locked(lock, state)
+}

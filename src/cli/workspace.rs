@@ -135,11 +135,11 @@ pub fn state_backend(root: &Path) -> Result<Box<dyn StateBackend>, String> {
         .map(|path| crate::state::backend::open(&crate::config::model::StateLocation::Local(path)))
 }
 
-/// Run `f` on the workspace of `root` with the state file's path; a workspace that does not
-/// read fails the command.
+/// Run `f` on the workspace of `root` with the state file's path and the state's backend; a
+/// workspace that does not read fails the command.
 pub fn with_workspace(
     root: &Path,
-    f: impl FnOnce(&Workspace, PathBuf) -> miette::Result<ExitStatus>,
+    f: impl FnOnce(&Workspace, PathBuf, &dyn StateBackend) -> miette::Result<ExitStatus>,
 ) -> miette::Result<ExitStatus> {
     let loaded = match crate::load::load(root) {
         Ok(l) => l,
@@ -148,8 +148,12 @@ pub fn with_workspace(
     let Some(ws) = loaded.workspace.as_ref() else {
         return Ok(fail("the workspace could not be read; run `pimplan lint`"));
     };
-    match ws.settings.state_file(&loaded.root_dir) {
-        Ok(path) => f(ws, path),
+    match ws.settings.state_location(&loaded.root_dir) {
+        Ok(location) => {
+            let backend = crate::state::backend::open(&location);
+            let crate::config::model::StateLocation::Local(path) = location;
+            f(ws, path, backend.as_ref())
+        }
         Err(e) => Ok(fail(format!("{e}; run `pimplan lint`"))),
     }
 }

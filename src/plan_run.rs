@@ -10,7 +10,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 use chrono::{DateTime, FixedOffset};
 
 use crate::clock::Clock;
-use crate::config::model::{Target, Workspace};
+use crate::config::model::{StateLocation, Target, Workspace};
 use crate::finding::{Finding, Severity};
 use crate::lint::{LintRun, lint_with};
 use crate::load::LoadError;
@@ -304,7 +304,7 @@ fn run_plan(
     baseline: Option<&Path>,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
-    let mut lint = lint_with(root, clock, &|path| early.applied_keys(path))?;
+    let mut lint = lint_with(root, clock, &|location| early.applied_keys(location))?;
     let baseline = crate::baseline::chosen(baseline, &lint.loaded);
     let (baselined, subjects) = leave_out_baselined(&mut lint, baseline.as_deref())?;
     let Some(ws) = lint.loaded.workspace.as_ref() else {
@@ -466,14 +466,14 @@ impl<'scope, 'env> EarlyRead<'scope, 'env> {
     }
 
     /// The applied assignments of the state, for the lint: from this read, else read from
-    /// `path` now; none when it cannot be read.
-    fn applied_keys(&self, path: &Path) -> HashSet<String> {
+    /// `location` now; none when it cannot be read.
+    fn applied_keys(&self, location: &StateLocation) -> HashSet<String> {
         match self.joined() {
             Some(read) => read
                 .as_ref()
                 .map(|s| s.state.assignment_keys())
                 .unwrap_or_default(),
-            None => state::applied_keys(path),
+            None => state::applied_keys(location),
         }
     }
 

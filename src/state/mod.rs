@@ -390,11 +390,13 @@ pub fn read(path: &Path) -> Result<LoadedState, StateError> {
     read_with(path, true)
 }
 
-/// The keys of the assignments the state at `path` records as applied (what lint asks for
-/// PIM208 and PIM204); none when it is missing or cannot be read: plan and apply report a
-/// bad state file.
-pub fn applied_keys(path: &Path) -> std::collections::HashSet<String> {
-    read(path)
+/// The keys of the assignments the state at `location` records as applied (what lint asks
+/// for PIM208 and PIM204); none when it is missing or cannot be read: plan and apply report
+/// a bad state file.
+pub fn applied_keys(
+    location: &crate::config::model::StateLocation,
+) -> std::collections::HashSet<String> {
+    read_from(backend::open(location).as_ref())
         .map(|s| s.state.assignment_keys())
         .unwrap_or_default()
 }

@@ -326,7 +326,7 @@ fn run_plan(
     }
     // (A refused `state:` is an error-level finding above; this is for the record.)
     let state_path = state_path?;
-    let loaded_state = early.state(&state_path)?;
+    let loaded_state = early.state(&StateLocation::Local(state_path.clone()))?;
     let destination = destination(ws, target);
     let to_graph = matches!(destination, Destination::Graph { .. });
     let (refreshed, drift) = state_to_compare(ws, &loaded_state, &state_path, to_graph, refresh)?;
@@ -477,12 +477,12 @@ impl<'scope, 'env> EarlyRead<'scope, 'env> {
         }
     }
 
-    /// The state: this read's, else read from `path` now.
-    fn state(self, path: &Path) -> Result<LoadedState, StateError> {
+    /// The state: this read's, else read from `location` now.
+    fn state(self, location: &StateLocation) -> Result<LoadedState, StateError> {
         self.joined();
         match self.read.into_inner().flatten() {
             Some(read) => read,
-            None => state::read(path),
+            None => state::read_from(state::backend::open(location).as_ref()),
         }
     }
 }

@@ -111,7 +111,10 @@ pub fn run(
     // A plan made while an apply runs may be stale at once: said, not refused.
     let note = match &backend {
         Some(backend) => backend.lock_note(),
-        None => store::lock_note(&run.state_path),
+        None => crate::state::backend::open(&crate::config::model::StateLocation::Local(
+            run.state_path.clone(),
+        ))
+        .lock_note(),
     };
     if let Some(note) = note {
         match format {

@@ -2,8 +2,10 @@
 //!
 //! JSON with a format version, a `lineage` (fixed when the state is created) and a `serial`
 //! (grows on every write), like terraform's, sealed by a `checksum` of the rest of the file.
-//! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error;
-//! writing (in `store.rs`) is atomic, keeps a backup and is locked.
+//! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error
+//! (`document.rs`, the same for every backend); where the bytes live is a
+//! `backend::StateBackend` (`local.rs`: the file, written atomically, with a backup, under a
+//! lock), and every write goes through its `StateLock`.
 
 pub mod backend;
 pub mod change;

@@ -1,13 +1,14 @@
-//! Writing the state safely: atomic replace, a backup of the state before an apply, and a
-//! lock so that two applies cannot interleave.
+//! The local state file's machinery, behind `local::LocalFile`: atomic replace through a
+//! link, a backup of the state before an apply, and a lock so that two applies cannot
+//! interleave. (`write_atomic` also writes plan files, baselines and generated YAML.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::StateError;
 use super::backend::host_name;
 pub use super::backend::{LockInfo, Released};
-use super::{State, StateError};
 
 /// Where a write to `path` goes: `path` itself, or, when it is a symbolic link, the file the
 /// link leads to (followed to the end), so that a linked state is written through its link
@@ -108,47 +109,6 @@ pub fn write_backup(path: &Path, text: impl AsRef<[u8]>) -> Result<(), StateErro
     })
 }
 
-pub use super::document::next_serial;
-
-/// Write the next serial of `state`, in the current format (an older state is upgraded).
-pub fn write_state(path: &Path, state: &mut State) -> Result<(), StateError> {
-    let text = super::document::encode_next(path, state)?;
-    write_through(path, &text).map_err(|source| StateError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Replace `before` (the state at `path` as read, whose lock the caller holds) by `state`:
-/// the next serial is checked first, then `before` is kept as the backup, as every write
-/// that changes what the state records does, then `state` is written, sealed.
-pub fn replace_state(
-    path: &Path,
-    before: &super::LoadedState,
-    state: &mut State,
-) -> Result<(), StateError> {
-    next_serial(path, before.state.serial)?;
-    if let Some(text) = &before.text {
-        write_backup(path, text)?;
-    }
-    write_state(path, state)
-}
-
-/// Write the next serial of a state kept as maps by key (as apply keeps it), without
-/// copying the entries.
-pub fn write_entries(
-    path: &Path,
-    header: &mut State,
-    assignments: &std::collections::BTreeMap<String, super::AssignmentRecord>,
-    policies: &std::collections::BTreeMap<String, super::PolicyRecord>,
-) -> Result<(), StateError> {
-    let text = super::document::encode_entries(path, header, assignments, policies)?;
-    write_through(path, &text).map_err(|source| StateError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 pub fn lock_path(state: &Path) -> PathBuf {
     let mut name = state.as_os_str().to_owned();
     name.push(".lock");
@@ -186,11 +146,7 @@ fn read_lock(path: &Path) -> Option<LockInfo> {
 /// whichever link names it). A holder on this machine whose process is gone is named as such
 /// in the error, and, with a `timeout`, its lock is taken over once the timeout has passed
 /// (see [`take_over`]); without one it stays, so that a second apply still fails at once.
-pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, StateError> {
-    lock_as(state, timeout, LockInfo::this_process(command))
-}
-
-/// [`lock`] for `info`, the holder it names.
+/// `info` names the holder (`LockInfo::this_process`).
 pub fn lock_as(state: &Path, timeout: Duration, info: LockInfo) -> Result<Lock, StateError> {
     let state = &state_target(state)?;
     let path = lock_path(state);

@@ -10,7 +10,8 @@ use chrono::{DateTime, FixedOffset};
 use crate::drift::{DriftItem, PendingOutcome, RequestOutcome};
 use crate::plan::end::{End, change_end, end_of};
 use crate::plan::{Action, Change, Plan, Reason, Subject};
-use crate::state::store::{next_serial, write_backup, write_entries, write_state};
+use crate::state::backend::StateLock;
+use crate::state::document::{encode_entries, encode_next, next_serial};
 use crate::state::{
     AssignmentRecord, AssignmentSpec, LoadedState, Pending, PolicyRecord, PolicySpec, State,
     StateError, Tracked,
@@ -78,7 +79,17 @@ pub trait Executor {
             record.request_status.clone().unwrap_or_default(),
         ))
     }
+    /// The longest one request to the target takes: a change is sent only while the state's
+    /// lock is known to outlive it by [`SEND_MARGIN`] (see [`apply`]). A target without a
+    /// service sends nothing.
+    fn request_timeout(&self) -> Duration {
+        Duration::ZERO
+    }
 }
+
+/// How much longer than a request's timeout the state's lock must be known to stay held
+/// when the request is sent.
+pub const SEND_MARGIN: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -565,9 +576,16 @@ impl Ledger {
         }
     }
 
-    fn write(&mut self, path: &Path) -> Result<(), StateError> {
+    fn write(&mut self, lock: &mut dyn StateLock) -> Result<(), StateError> {
         self.mark_service();
-        write_entries(path, &mut self.header, &self.assignments, &self.policies)
+        let name = lock.describe();
+        let text = encode_entries(
+            Path::new(&name),
+            &mut self.header,
+            &self.assignments,
+            &self.policies,
+        )?;
+        lock.put(text.as_bytes())
     }
 }
 
@@ -598,7 +616,7 @@ impl Pacer {
     }
 }
 
-/// Apply `plan` to the state at `path` (whose lock the caller holds), one change at a time.
+/// Apply `plan` to the state under `lock` (`current` read under it), one change at a time.
 /// Returns how many changes were applied and the serial written. With no changes, nothing is written.
 ///
 /// What is on disk is always the truth, or says where it is not known: the changes done so
@@ -607,7 +625,9 @@ impl Pacer {
 /// records the service holds, and whose pending entries are the only ones it may or may
 /// not hold; [`settle`] resolves them by reading the service. A change that fails is read
 /// back at once, so that a request the service carried out before failing (a 500 after the
-/// fact, a timeout) is recorded as done.
+/// fact, a timeout) is recorded as done. A change is sent only while the lock is known to
+/// stay held for the executor's request timeout and [`SEND_MARGIN`] more
+/// ([`StateLock::ensure_valid_for`]): the one place of that rule.
 ///
 /// `saved`: what the state records while the apply runs of the saved plan it carries out
 /// ([`carrying`]), `None` without a plan file; cleared when the apply gets to its end.
@@ -615,7 +635,7 @@ impl Pacer {
 pub fn apply(
     plan: &Plan,
     saved: Option<crate::state::Applying>,
-    path: &Path,
+    lock: &mut dyn StateLock,
     current: LoadedState,
     executor: &mut dyn Executor,
     now: DateTime<FixedOffset>,
@@ -629,10 +649,11 @@ pub fn apply(
         });
     }
     // A serial that cannot grow is refused before anything, the backup too, is written.
-    next_serial(path, current.state.serial)?;
+    next_serial(Path::new(&lock.describe()), current.state.serial)?;
     if let Some(text) = &current.text {
-        write_backup(path, text)?;
+        lock.keep_backup(text.as_bytes())?;
     }
+    let send_within = executor.request_timeout() + SEND_MARGIN;
     let remote = executor.remote();
     // A Graph apply starts from what the service holds (its plan was made from that), and
     // so sends what applies to the state alone recorded; an apply to the state alone keeps
@@ -669,7 +690,7 @@ pub fn apply(
             };
             if done > 0 || !ledger.header.pending.is_empty() {
                 let started = Instant::now();
-                ledger.write(path)?;
+                ledger.write(lock)?;
                 pacer.write_time = started.elapsed();
             }
         }
@@ -677,6 +698,7 @@ pub fn apply(
         if !change.touches_service() {
             ledger.record(change, Applied::default(), now);
         } else {
+            lock.ensure_valid_for(send_within)?;
             match executor.execute(change) {
                 Ok(applied) => {
                     ledger.record(change, applied, now);
@@ -709,7 +731,7 @@ pub fn apply(
                     } else {
                         format!("The state records the {done} change(s) before it.")
                     };
-                    ledger.write(path)?;
+                    ledger.write(lock)?;
                     return Err(ApplyError::Change {
                         address: change.address.clone(),
                         done,
@@ -728,7 +750,7 @@ pub fn apply(
     }
     ledger.header.pending.clear();
     ledger.header.applying = None;
-    ledger.write(path)?;
+    ledger.write(lock)?;
     Ok(ApplyOutcome {
         changes: changes.len(),
         serial: ledger.header.serial,
@@ -804,19 +826,21 @@ pub fn settle(
     Ok((ledger.into_state(), lines))
 }
 
-/// [`settle`] the state at `path` (whose lock the caller holds) and write the result, keeping
+/// [`settle`] the state under `lock` (`current` read under it) and write the result, keeping
 /// the state before as the backup. What was found of each pending change and request.
 pub fn settle_pending(
-    path: &Path,
+    lock: &mut dyn StateLock,
     current: &LoadedState,
     executor: &mut dyn Executor,
 ) -> Result<Vec<DriftItem>, ApplyError> {
-    next_serial(path, current.state.serial)?;
+    let name = lock.describe();
+    next_serial(Path::new(&name), current.state.serial)?;
     let (mut state, lines) = settle(&current.state, executor).map_err(ApplyError::Pending)?;
     if let Some(text) = &current.text {
-        write_backup(path, text)?;
+        lock.keep_backup(text.as_bytes())?;
     }
-    write_state(path, &mut state)?;
+    let text = encode_next(Path::new(&name), &mut state)?;
+    lock.put(text.as_bytes())?;
     Ok(lines)
 }
 
@@ -855,6 +879,111 @@ mod tests {
             baselined: Vec::new(),
             privilege_delta: None,
         }
+    }
+
+    /// A lock known to stay held for `left`, keeping what is put.
+    struct Lease {
+        left: Duration,
+        holder: crate::state::backend::LockInfo,
+        puts: usize,
+    }
+
+    impl StateLock for Lease {
+        fn holder(&self) -> &crate::state::backend::LockInfo {
+            &self.holder
+        }
+        fn describe(&self) -> String {
+            "lease".to_owned()
+        }
+        fn get(&mut self) -> Result<Option<crate::state::backend::Snapshot>, StateError> {
+            Ok(None)
+        }
+        fn put(&mut self, _bytes: &[u8]) -> Result<(), StateError> {
+            self.puts += 1;
+            Ok(())
+        }
+        fn keep_backup(&mut self, _bytes: &[u8]) -> Result<(), StateError> {
+            Ok(())
+        }
+        fn ensure_valid_for(&self, needed: Duration) -> Result<(), StateError> {
+            if needed <= self.left {
+                Ok(())
+            } else {
+                Err(StateError::Locked(format!(
+                    "the lease has {:?} left, {needed:?} needed",
+                    self.left
+                )))
+            }
+        }
+    }
+
+    /// A service whose requests take up to 40 s, counting what it was sent.
+    struct Service {
+        sent: usize,
+    }
+
+    impl Executor for Service {
+        fn remote(&self) -> bool {
+            true
+        }
+        fn execute(&mut self, _change: &Change) -> Result<Applied, ExecError> {
+            self.sent += 1;
+            Ok(Applied::default())
+        }
+        fn observe(
+            &mut self,
+            _change: &Change,
+            _started_at: DateTime<FixedOffset>,
+        ) -> Result<Observed, ExecError> {
+            Ok(Observed::NotDone)
+        }
+        fn request_timeout(&self) -> Duration {
+            Duration::from_secs(40)
+        }
+    }
+
+    /// The Graph send rule: a change is sent only while the lock outlives the request by
+    /// the margin; otherwise the apply stops before sending, its pending markers written.
+    #[test]
+    fn a_change_is_sent_only_while_the_lock_outlives_its_request() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let run = |left: Duration| {
+            let mut lock = Lease {
+                left,
+                holder: crate::state::backend::LockInfo::this_process("test"),
+                puts: 0,
+            };
+            let mut service = Service { sent: 0 };
+            let current = LoadedState {
+                state: State::new(),
+                text: None,
+            };
+            let result = apply(
+                &plan(&["a", "b"]),
+                None,
+                &mut lock,
+                current,
+                &mut service,
+                now,
+                &mut |_| {},
+            );
+            (
+                result.map(|o| o.changes).map_err(|e| e.to_string()),
+                service.sent,
+                lock.puts,
+            )
+        };
+        let (done, sent, puts) = run(Duration::from_secs(50));
+        assert_eq!((done, sent), (Ok(2), 2));
+        assert!(puts >= 2, "the pending markers and the end: {puts}");
+        let (stopped, sent, puts) = run(Duration::from_secs(49));
+        assert_eq!(sent, 0);
+        assert_eq!(puts, 1, "only the pending markers were written");
+        assert!(
+            stopped.as_ref().is_err_and(|e| e.contains("50s needed")),
+            "{stopped:?}"
+        );
     }
 
     #[test]

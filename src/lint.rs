@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::clock::Clock;
+use crate::config::model::StateLocation;
 use crate::finding::{Finding, Severity};
 use crate::load::{LoadError, Loaded, load};
 use crate::rules::selection::Selection;
@@ -92,9 +93,9 @@ fn multi_line_text(loaded: &Loaded) -> Vec<crate::source::Span> {
         .collect()
 }
 
-/// The state's applied assignment keys, given the state file's path (for PIM208 and
-/// PIM204); [`crate::state::applied_keys`] reads them from the file.
-pub type Applied<'a> = &'a dyn Fn(&Path) -> HashSet<String>;
+/// The state's applied assignment keys, given where the state is (for PIM208 and PIM204);
+/// [`crate::state::applied_keys`] reads them from its backend.
+pub type Applied<'a> = &'a dyn Fn(&StateLocation) -> HashSet<String>;
 
 /// Lint the workspace of `root`, the applied assignments read from the state file.
 pub fn lint(root: &Path, clock: &Clock) -> Result<LintRun, LoadError> {
@@ -121,14 +122,14 @@ pub fn lint_with(root: &Path, clock: &Clock, applied: Applied<'_>) -> Result<Lin
         // Which assignments are applied, for PIM208 and PIM204, asked of the caller only
         // when an assignment starts in the past or ends within five minutes: the state of a
         // large tenant is large, and nothing else in lint needs it.
-        let state_path = ws.settings.state_file(&loaded.root_dir);
+        let location = ws.settings.state_location(&loaded.root_dir);
         let needed = ws.assignments.iter().any(|a| {
             a.start.as_ref().is_some_and(|s| s.value < now)
                 || a.effective_end(now)
                     .is_some_and(|end| end > now && end < now + rules::FIVE_MINUTES)
         });
-        let applied = if needed && let Ok(state_path) = state_path {
-            applied(&state_path)
+        let applied = if needed && let Ok(location) = location {
+            applied(&location)
         } else {
             Default::default()
         };

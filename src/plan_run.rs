@@ -5,12 +5,12 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
+use std::thread::{Scope, ScopedJoinHandle};
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::clock::Clock;
-use crate::config::model::{Target, Workspace};
+use crate::config::model::{StateLocation, Target, Workspace};
 use crate::finding::{Finding, Severity};
 use crate::lint::{LintRun, lint_with};
 use crate::load::LoadError;
@@ -19,6 +19,7 @@ use crate::plan::{
 };
 use crate::rules::{self, PlanContext};
 use crate::source::{FileId, SourceFile, Span};
+use crate::state::backend::{StateBackend, StateLock};
 use crate::state::{self, LoadedState, State, StateError};
 
 #[derive(Debug, thiserror::Error)]
@@ -182,11 +183,35 @@ fn carried_findings(lint: &LintRun, findings: &[crate::finding::Finding]) -> Vec
 /// The root file is read with the loader's bounds: a FIFO or `/dev/zero` is left to the lint
 /// to refuse.
 pub fn early_state_path(root: &Path) -> Option<PathBuf> {
+    match early_state_location(root)? {
+        crate::config::model::StateLocation::Local(path) => Some(path),
+    }
+}
+
+/// Where the root file says the state is (see [`early_state_path`]).
+pub fn early_state_location(root: &Path) -> Option<crate::config::model::StateLocation> {
     let text = crate::fs::read_bounded_text(root, crate::load::MAX_FILE_BYTES as u64).ok()?;
     let file = SourceFile::new(root.to_path_buf(), text);
     let raw: crate::config::raw::RawFile = crate::source::yaml::parse(FileId(0), &file).ok()??;
     let dir = root.parent().map(Path::to_path_buf).unwrap_or_default();
-    crate::config::state_file::state_file(&dir, raw.state.as_ref().map(|s| s.value.as_str())).ok()
+    crate::config::state_file::state_location(&dir, raw.state.as_ref().map(|s| s.value.as_str()))
+        .ok()
+}
+
+/// Where a plan run reads the state: its backend, without the lock (`plan`), or under the
+/// lock the caller holds (`apply`), which fixes the version its writes are fenced on.
+pub enum StateSource<'a> {
+    Backend(&'a dyn StateBackend),
+    Locked(&'a mut dyn StateLock),
+}
+
+impl StateSource<'_> {
+    fn read(self) -> Result<LoadedState, StateError> {
+        match self {
+            StateSource::Backend(backend) => state::read_from(backend),
+            StateSource::Locked(lock) => state::read_locked(lock, true),
+        }
+    }
 }
 
 /// The span of `"key": "<key>"` in the state file's text.
@@ -197,14 +222,24 @@ fn state_entry_span(id: FileId, text: &str, key: &str) -> Option<Span> {
     Some(Span::new(id, at, at + quoted.len()))
 }
 
+/// [`make_with`] without a refresh.
 pub fn make(
     root: &Path,
+    source: Option<StateSource<'_>>,
     clock: &Clock,
     allow_mass_removal: bool,
     target: Option<Target>,
     baseline: Option<&Path>,
 ) -> Result<PlanRun, PlanError> {
-    make_with(root, clock, allow_mass_removal, target, baseline, None)
+    make_with(
+        root,
+        source,
+        clock,
+        allow_mass_removal,
+        target,
+        baseline,
+        None,
+    )
 }
 
 /// Where the changes of a plan for `ws` go: `target` (the command line) or the root file's.
@@ -233,7 +268,35 @@ pub fn destination(ws: &Workspace, target: Option<Target>) -> Destination {
 /// the workspace with the state: a baseline records what `lint` found. A baselined error
 /// about an assignment or a group's policy that the plan would create or change counts
 /// again and stops the plan: a baseline keeps what was there, it lets no change through.
+///
+/// `source`: where the state is read, alongside the lint (`None`: the root file's `state:`
+/// could not be read early; the lint says why).
 pub fn make_with(
+    root: &Path,
+    source: Option<StateSource<'_>>,
+    clock: &Clock,
+    allow_mass_removal: bool,
+    target: Option<Target>,
+    baseline: Option<&Path>,
+    refresh: Option<Refresh<'_>>,
+) -> Result<PlanRun, PlanError> {
+    std::thread::scope(|scope| {
+        let early = EarlyRead::start(scope, source);
+        run_plan(
+            early,
+            root,
+            clock,
+            allow_mass_removal,
+            target,
+            baseline,
+            refresh,
+        )
+    })
+}
+
+/// [`make_with`], with the state read started.
+fn run_plan(
+    early: EarlyRead<'_, '_>,
     root: &Path,
     clock: &Clock,
     allow_mass_removal: bool,
@@ -241,8 +304,7 @@ pub fn make_with(
     baseline: Option<&Path>,
     refresh: Option<Refresh<'_>>,
 ) -> Result<PlanRun, PlanError> {
-    let early = EarlyRead::start(root);
-    let mut lint = lint_with(root, clock, &|path| early.applied_keys(path))?;
+    let mut lint = lint_with(root, clock, &|location| early.applied_keys(location))?;
     let baseline = crate::baseline::chosen(baseline, &lint.loaded);
     let (baselined, subjects) = leave_out_baselined(&mut lint, baseline.as_deref())?;
     let Some(ws) = lint.loaded.workspace.as_ref() else {
@@ -264,7 +326,7 @@ pub fn make_with(
     }
     // (A refused `state:` is an error-level finding above; this is for the record.)
     let state_path = state_path?;
-    let loaded_state = early.state(&state_path)?;
+    let loaded_state = early.state(&StateLocation::Local(state_path.clone()))?;
     let destination = destination(ws, target);
     let to_graph = matches!(destination, Destination::Graph { .. });
     let (refreshed, drift) = state_to_compare(ws, &loaded_state, &state_path, to_graph, refresh)?;
@@ -375,24 +437,25 @@ fn privilege_delta(
 }
 
 /// The state read started before the lint, on a thread of its own: the state of a large
-/// tenant takes as long to read as a good part of the workspace. Its path comes from a first
-/// look at the root file (the lint reads it again, properly). Joined by the first that needs
-/// it: the lint's question for the applied assignments, or the plan.
-struct EarlyRead {
-    thread: RefCell<Option<JoinHandle<StateRead>>>,
+/// tenant takes as long to read as a good part of the workspace. Its backend comes from a
+/// first look at the root file (the lint reads it again, properly). Joined by the first that
+/// needs it: the lint's question for the applied assignments, or the plan.
+struct EarlyRead<'scope, 'env> {
+    thread: RefCell<Option<ScopedJoinHandle<'scope, StateRead>>>,
     read: OnceCell<Option<StateRead>>,
+    _env: std::marker::PhantomData<&'env ()>,
 }
 
-/// A state file's path and what reading it gave.
-type StateRead = (PathBuf, Result<LoadedState, StateError>);
+/// What reading the state gave.
+type StateRead = Result<LoadedState, StateError>;
 
-impl EarlyRead {
-    fn start(root: &Path) -> Self {
-        let thread = early_state_path(root)
-            .map(|path| std::thread::spawn(move || (path.clone(), state::read(&path))));
+impl<'scope, 'env> EarlyRead<'scope, 'env> {
+    fn start(scope: &'scope Scope<'scope, 'env>, source: Option<StateSource<'env>>) -> Self {
+        let thread = source.map(|source| scope.spawn(move || source.read()));
         EarlyRead {
             thread: RefCell::new(thread),
             read: OnceCell::new(),
+            _env: std::marker::PhantomData,
         }
     }
 
@@ -402,24 +465,24 @@ impl EarlyRead {
             .as_ref()
     }
 
-    /// The applied assignments of the state at `path`, for the lint: from this read when it
-    /// read that file, else read now; none when it cannot be read.
-    fn applied_keys(&self, path: &Path) -> HashSet<String> {
+    /// The applied assignments of the state, for the lint: from this read, else read from
+    /// `location` now; none when it cannot be read.
+    fn applied_keys(&self, location: &StateLocation) -> HashSet<String> {
         match self.joined() {
-            Some((read_path, read)) if read_path.as_path() == path => read
+            Some(read) => read
                 .as_ref()
                 .map(|s| s.state.assignment_keys())
                 .unwrap_or_default(),
-            _ => state::applied_keys(path),
+            None => state::applied_keys(location),
         }
     }
 
-    /// The state at `path`: this read's when it read that file, else read now.
-    fn state(self, path: &Path) -> Result<LoadedState, StateError> {
+    /// The state: this read's, else read from `location` now.
+    fn state(self, location: &StateLocation) -> Result<LoadedState, StateError> {
         self.joined();
         match self.read.into_inner().flatten() {
-            Some((read_path, read)) if read_path.as_path() == path => read,
-            _ => state::read(path),
+            Some(read) => read,
+            None => state::read_from(state::backend::open(location).as_ref()),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::RunContext;
 use super::output::{confirm_with, fail, plan_findings, write_out};
+use super::workspace::early_backend;
 use crate::apply::{
     Fresh, Reconciled, StateExecutor, apply as apply_plan, check_fresh, check_target,
     needs_settling, reconcile, settle_pending,
@@ -15,9 +16,9 @@ use crate::config::model::Target;
 use crate::exit::ExitStatus;
 use crate::graph::session::executor;
 use crate::plan::Plan;
-use crate::plan_run::{early_state_path, make};
+use crate::plan_run::{StateSource, make};
 use crate::render;
-use crate::state::store;
+use crate::state::backend::LockInfo;
 
 /// What `pimplan apply` was asked.
 pub struct ApplyRequest {
@@ -61,11 +62,12 @@ pub fn run(
         Some(crate::plan_run::recorded_baseline_path(recorded, root_dir))
     });
     // Lock before planning: nobody may change the state between the plan and its apply. The
-    // state's path comes from a first look at the root file, so the workspace is read once.
-    let Some(state_path) = early_state_path(&root) else {
+    // state's backend comes from a first look at the root file, so the workspace is read once.
+    let Some(backend) = early_backend(&root) else {
         // The root file is missing or does not parse: show why.
         return match make(
             &root,
+            None,
             clock,
             options.allow_mass_removal,
             target,
@@ -82,12 +84,14 @@ pub fn run(
         Some(p) => format!("pimplan apply {}", p.display()),
         None => "pimplan apply".to_owned(),
     };
-    let _lock = match store::lock(&state_path, options.lock_timeout, &command) {
+    let mut lock = match backend.lock(LockInfo::this_process(&command), options.lock_timeout) {
         Ok(lock) => lock,
         Err(e) => return Ok(fail(e)),
     };
+    // The state is read under the lock: what every write of this apply is fenced on.
     let mut run = match make(
         &root,
+        Some(StateSource::Locked(lock.as_mut())),
         clock,
         options.allow_mass_removal,
         target,
@@ -139,12 +143,13 @@ pub fn run(
                 let Some(executor) = graph_executor.as_mut() else {
                     return Ok(fail("the state could not be settled; nothing was applied"));
                 };
-                match settle_pending(&state_path, current, executor) {
+                match settle_pending(lock.as_mut(), current, executor) {
                     Ok(items) => write_out(out, &render::drift::settled_text(&items))?,
                     Err(e) => return Ok(fail(format!("{e}; nothing was applied"))),
                 }
                 run = match make(
                     &root,
+                    Some(StateSource::Locked(lock.as_mut())),
                     clock,
                     options.allow_mass_removal,
                     target,
@@ -221,7 +226,7 @@ pub fn run(
     let applied = apply_plan(
         plan,
         carrying,
-        &state_path,
+        lock.as_mut(),
         current,
         executor,
         clock.now(),
@@ -235,7 +240,7 @@ pub fn run(
                 &format!(
                     "\nApply complete: {} change(s) recorded in `{}` (serial {}).\n",
                     done.changes,
-                    state_path.display(),
+                    backend.describe(),
                     done.serial
                 ),
             )?;

@@ -14,12 +14,12 @@ use crate::state;
 
 pub fn run(cx: &RunContext, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
     let now = cx.now();
-    with_workspace(&cx.root(), |ws, path| {
-        let st = match state::read(&path) {
+    with_workspace(&cx.root(), |ws, _, backend| {
+        let st = match state::read_from(backend) {
             Ok(s) if !s.exists() => {
                 return Ok(fail(format!(
                     "no state at {}; run `pimplan import`",
-                    path.display()
+                    backend.describe()
                 )));
             }
             Ok(s) => s,

@@ -15,6 +15,7 @@ use crate::exit::ExitStatus;
 use crate::graph::import::{group_ids, import};
 use crate::graph::session::client;
 use crate::render;
+use crate::state::backend::{LockInfo, StateBackend};
 use crate::state::store;
 
 /// What `pimplan import` was asked.
@@ -31,35 +32,46 @@ pub fn run(
 ) -> miette::Result<ExitStatus> {
     let root = cx.root();
     let now = cx.now();
-    with_workspace(&root, |ws, path| {
+    with_workspace(&root, |ws, path, backend| {
         if let Some(file) = options.generate_config.as_deref()
             && let Some(refused) =
                 refuse_overwrite("the generated YAML", file, Some(&path), [root.as_path()])
         {
             return Ok(fail(refused));
         }
-        import_into(ws, &path, now, options, out)
+        import_into(ws, &path, backend, now, options, out)
     })
 }
 
 fn import_into(
     ws: &Workspace,
     path: &Path,
+    backend: &dyn StateBackend,
     now: DateTime<FixedOffset>,
     options: &ImportRequest,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     // The state is made under its lock, as an apply writes it: no other pimplan may make
     // or change it between the look below and the write.
-    let _lock = match store::lock(path, Duration::ZERO, "pimplan import") {
+    let mut lock = match backend.lock(LockInfo::this_process("pimplan import"), Duration::ZERO) {
         Ok(lock) => lock,
         Err(e) => return Ok(fail(e)),
     };
-    if path.exists() {
-        return Ok(fail(format!(
+    let exists = || {
+        Ok(fail(format!(
             "`{}` already exists; import writes a new state (move the old one away first)",
             path.display()
-        )));
+        )))
+    };
+    // (Whatever is at the path counts, a folder too.)
+    if path.exists() {
+        return exists();
+    }
+    // Read under the lock, so that the write below is fenced on there being none.
+    match lock.get() {
+        Ok(None) => {}
+        Ok(Some(_)) => return exists(),
+        Err(e) => return Ok(fail(e)),
     }
     let group_ids = group_ids(ws, &options.groups);
     if group_ids.is_empty() {
@@ -82,7 +94,7 @@ fn import_into(
         .as_deref()
         .map(|file| (file, render::import_yaml::render(&imported, now)));
     let st = &mut imported.state;
-    if let Err(e) = store::write_state(path, st) {
+    if let Err(e) = crate::state::write_locked(lock.as_mut(), st) {
         return Ok(fail(e));
     }
     let mut report = format!(

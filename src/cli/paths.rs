@@ -136,11 +136,12 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
             desired.grants(now)
         }
         PathsFrom::State => {
-            let path = match ws.settings.state_file(&lint.loaded.root_dir) {
-                Ok(p) => p,
+            let location = match ws.settings.state_location(&lint.loaded.root_dir) {
+                Ok(l) => l,
                 Err(e) => return Ok(Traced::Done(fail(format!("{e}; run `pimplan lint`")))),
             };
-            loaded_state = match crate::state::read(&path) {
+            let backend = crate::state::backend::open(&location);
+            loaded_state = match crate::state::read_from(backend.as_ref()) {
                 Ok(s) => s,
                 Err(e) => return Ok(Traced::Done(fail(e))),
             };

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 
 use super::RunContext;
 use super::output::{PlanFormat, fail, plan_findings, refuse_overwrite, write_out};
+use super::workspace::early_backend;
 use crate::config::model::Target;
 use crate::config::model::Workspace;
 use crate::drift::DriftItem;
 use crate::exit::ExitStatus;
 use crate::graph::refresh::refresher;
+use crate::plan_run::StateSource;
 use crate::render::drift::{drift_text, pending_note};
 use crate::render::{self};
 use crate::state::{State, store};
@@ -53,8 +55,12 @@ pub fn run(
     };
     let refresh_hook: Option<crate::plan_run::Refresh<'_>> =
         if refresh { Some(&mut refresher) } else { None };
+    let root = cx.root();
+    let backend = early_backend(&root);
+    let source = backend.as_deref().map(StateSource::Backend);
     let run = match crate::plan_run::make_with(
-        &cx.root(),
+        &root,
+        source,
         &cx.clock,
         allow_mass_removal,
         target,
@@ -103,7 +109,14 @@ pub fn run(
         }
     }
     // A plan made while an apply runs may be stale at once: said, not refused.
-    if let Some(note) = store::lock_note(&run.state_path) {
+    let note = match &backend {
+        Some(backend) => backend.lock_note(),
+        None => crate::state::backend::open(&crate::config::model::StateLocation::Local(
+            run.state_path.clone(),
+        ))
+        .lock_note(),
+    };
+    if let Some(note) = note {
         match format {
             PlanFormat::Human => write_out(out, &note)?,
             _ => eprint!("{note}"),

@@ -10,9 +10,11 @@ use serde_json::json;
 
 use super::RunContext;
 use super::output::{confirm_with, fail, write_out};
-use super::workspace::state_path;
+use super::workspace::{state_backend, state_path};
+use crate::config::model::StateLocation;
 use crate::exit::ExitStatus;
 use crate::finding::did_you_mean;
+use crate::state::backend::{LockInfo, StateBackend};
 use crate::state::entries::{self, Entry, Object, Unresolved};
 use crate::state::{self, LoadedState, State, StateError, store};
 
@@ -50,14 +52,18 @@ pub fn run(
         Ok(p) => p,
         Err(e) => return Ok(fail(e)),
     };
+    let backend = state::backend::open(&StateLocation::Local(path.clone()));
+    let backend = backend.as_ref();
     match request {
-        StateRequest::AcceptEdit { auto_approve } => accept_edit(&path, *auto_approve, out),
-        StateRequest::List { filter, format } => list(&path, filter.as_deref(), *format, out),
-        StateRequest::Show { address } => show(&path, address, out),
+        StateRequest::AcceptEdit { auto_approve } => {
+            accept_edit(&path, backend, *auto_approve, out)
+        }
+        StateRequest::List { filter, format } => list(backend, filter.as_deref(), *format, out),
+        StateRequest::Show { address } => show(backend, address, out),
         StateRequest::Rm {
             addresses,
             auto_approve,
-        } => rm(&path, addresses, *auto_approve, out),
+        } => rm(&path, backend, addresses, *auto_approve, out),
     }
 }
 
@@ -67,13 +73,22 @@ const MAX_DIFF_LINES: usize = 400;
 /// `state accept-edit`: a state changed by hand is checked like any other (only its checksum
 /// is not), what changed against the backup is shown, and, once confirmed, it is written
 /// again under the lock with the next serial and a new checksum. The backup stays the state
-/// before the last apply, so that the edit can still be undone from it.
-fn accept_edit(path: &Path, auto_approve: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
-    let _lock = match store::lock(path, Duration::ZERO, "pimplan state accept-edit") {
+/// before the last apply, so that the edit can still be undone from it. `path`: the state's
+/// file, beside which the backup is.
+fn accept_edit(
+    path: &Path,
+    backend: &dyn StateBackend,
+    auto_approve: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let mut lock = match backend.lock(
+        LockInfo::this_process("pimplan state accept-edit"),
+        Duration::ZERO,
+    ) {
         Ok(lock) => lock,
         Err(e) => return Ok(fail(e)),
     };
-    match state::read(path) {
+    match state::read_locked(lock.as_mut(), true) {
         Ok(loaded) if !loaded.exists() => {
             return Ok(fail(format!(
                 "no state at `{}`; nothing to accept",
@@ -100,7 +115,7 @@ fn accept_edit(path: &Path, auto_approve: bool, out: &mut dyn Write) -> miette::
         Err(StateError::Edited { .. }) => {}
         Err(e) => return Ok(fail(e)),
     }
-    let mut loaded = match state::read_with(path, false) {
+    let mut loaded = match state::read_locked(lock.as_mut(), false) {
         Ok(s) => s,
         Err(e) => return Ok(fail(format!("{e}; nothing was accepted"))),
     };
@@ -193,7 +208,7 @@ fn accept_edit(path: &Path, auto_approve: bool, out: &mut dyn Write) -> miette::
     // An accepted edit starts a state no saved plan was made from: an interrupted apply's
     // plan may not continue on it (see `check_fresh`), so its marker goes.
     let dropped = loaded.state.applying.take().is_some();
-    if let Err(e) = store::write_state(path, &mut loaded.state) {
+    if let Err(e) = state::write_locked(lock.as_mut(), &mut loaded.state) {
         return Ok(fail(e));
     }
     if dropped {
@@ -220,11 +235,11 @@ pub fn force_unlock(
     force: bool,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    let path = match state_path(&cx.root()) {
-        Ok(p) => p,
+    let backend = match state_backend(&cx.root()) {
+        Ok(b) => b,
         Err(e) => return Ok(fail(e)),
     };
-    match store::force_unlock(&path, force) {
+    match backend.force_unlock(force) {
         Ok(Some(released)) => {
             let holder = released.holder.map_or_else(
                 || "an unknown holder (unreadable lock file)".to_owned(),
@@ -239,7 +254,7 @@ pub fn force_unlock(
         Ok(None) => {
             write_out(
                 out,
-                &format!("The state `{}` is not locked.\n", path.display()),
+                &format!("The state `{}` is not locked.\n", backend.describe()),
             )?;
             Ok(ExitStatus::Success)
         }
@@ -250,20 +265,20 @@ pub fn force_unlock(
 /// Version of `state list --format json`.
 const LIST_FORMAT_VERSION: u32 = 1;
 
-fn read(path: &Path) -> Result<LoadedState, ExitStatus> {
-    state::read(path).map_err(fail)
+fn read(backend: &dyn StateBackend) -> Result<LoadedState, ExitStatus> {
+    state::read_from(backend).map_err(fail)
 }
 
 /// `state list [FILTER] [--format human|json]`: each assignment and policy with its address
 /// (as the plan prints it) and key, then what waits for the service. FILTER keeps the
 /// entries whose address contains it.
 fn list(
-    path: &Path,
+    backend: &dyn StateBackend,
     filter: Option<&str>,
     format: StateFormat,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    let loaded = match read(path) {
+    let loaded = match read(backend) {
         Ok(l) => l,
         Err(status) => return Ok(status),
     };
@@ -283,11 +298,11 @@ fn list(
         .filter(|p| keep(&p.change.address))
         .collect();
     let text = match format {
-        StateFormat::Json => list_json(path, &loaded, &shown, &removed, &pending),
+        StateFormat::Json => list_json(backend, &loaded, &shown, &removed, &pending),
         StateFormat::Human => {
             let mut text = String::new();
             if !loaded.exists() {
-                text.push_str(&format!("no state yet at `{}`\n", path.display()));
+                text.push_str(&format!("no state yet at `{}`\n", backend.describe()));
             }
             let width = shown.iter().map(|e| e.address.len()).max().unwrap_or(0);
             let key_width = shown.iter().map(|e| e.key.len()).max().unwrap_or(0);
@@ -364,7 +379,7 @@ fn recorded(st: &State, entry: &Entry) -> String {
 }
 
 fn list_json(
-    path: &Path,
+    backend: &dyn StateBackend,
     loaded: &LoadedState,
     shown: &[&Entry],
     removed: &[(String, &str)],
@@ -402,7 +417,7 @@ fn list_json(
         .collect();
     let value = json!({
         "format_version": LIST_FORMAT_VERSION,
-        "state": path.display().to_string(),
+        "state": backend.describe(),
         "exists": loaded.exists(),
         "lineage": loaded.exists().then_some(&st.lineage),
         "serial": st.serial,
@@ -463,15 +478,19 @@ fn unresolved(all: &[Entry], query: &str, why: &Unresolved) -> String {
 }
 
 /// `state show ADDRESS`: everything recorded for the entry, as JSON, its address first.
-fn show(path: &Path, query: &str, out: &mut dyn Write) -> miette::Result<ExitStatus> {
-    let loaded = match read(path) {
+fn show(
+    backend: &dyn StateBackend,
+    query: &str,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let loaded = match read(backend) {
         Ok(l) => l,
         Err(status) => return Ok(status),
     };
     if !loaded.exists() {
         return Ok(fail(format!(
             "no state at `{}`; nothing to show (`pimplan apply` or `pimplan import` makes one)",
-            path.display()
+            backend.describe()
         )));
     }
     let st = &loaded.state;
@@ -505,17 +524,18 @@ fn show(path: &Path, query: &str, out: &mut dyn Write) -> miette::Result<ExitSta
 /// confirmed, the state before is kept as the backup and the next serial is written, sealed.
 fn rm(
     path: &Path,
+    backend: &dyn StateBackend,
     queries: &[String],
     auto_approve: bool,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    let _lock = match store::lock(path, Duration::ZERO, "pimplan state rm") {
+    let mut lock = match backend.lock(LockInfo::this_process("pimplan state rm"), Duration::ZERO) {
         Ok(lock) => lock,
         Err(e) => return Ok(fail(format!("{e}; nothing was removed"))),
     };
-    let loaded = match read(path) {
+    let loaded = match state::read_locked(lock.as_mut(), true) {
         Ok(l) => l,
-        Err(status) => return Ok(status),
+        Err(e) => return Ok(fail(e)),
     };
     if !loaded.exists() {
         return Ok(fail(format!(
@@ -580,7 +600,7 @@ fn rm(
     // The state no longer descends from a saved plan's state through applies of that plan
     // alone: an interrupted apply's plan may not continue on it (see `check_fresh`).
     let dropped = changed.applying.take().is_some();
-    if let Err(e) = store::replace_state(path, &loaded, &mut changed) {
+    if let Err(e) = state::replace_locked(lock.as_mut(), &loaded, &mut changed) {
         return Ok(fail(format!("{e}; nothing was removed")));
     }
     let mut text = format!(

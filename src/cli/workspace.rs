@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::output::fail;
 use crate::config::model::Workspace;
 use crate::exit::ExitStatus;
-use crate::plan_run::early_state_path;
+use crate::plan_run::{early_state_location, early_state_path};
+use crate::state::backend::StateBackend;
 
 /// The workspace root file: `-c`, else `./pimplan.yaml`.
 pub fn root(config: Option<&Path>) -> PathBuf {
@@ -121,11 +122,24 @@ pub fn state_path(root: &Path) -> Result<PathBuf, String> {
     })
 }
 
-/// Run `f` on the workspace of `root` with the state file's path; a workspace that does not
-/// read fails the command.
+/// The backend of the state the root file names, from a first look at the root file (the one
+/// backend of a command: built here, passed down as `&dyn StateBackend`); `None` when the
+/// root file cannot be read or its `state:` is refused, which the lint says why.
+pub fn early_backend(root: &Path) -> Option<Box<dyn StateBackend>> {
+    early_state_location(root).map(|location| crate::state::backend::open(&location))
+}
+
+/// The backend of the state named by the root file, as [`state_path`] finds it.
+pub fn state_backend(root: &Path) -> Result<Box<dyn StateBackend>, String> {
+    state_path(root)
+        .map(|path| crate::state::backend::open(&crate::config::model::StateLocation::Local(path)))
+}
+
+/// Run `f` on the workspace of `root` with the state file's path and the state's backend; a
+/// workspace that does not read fails the command.
 pub fn with_workspace(
     root: &Path,
-    f: impl FnOnce(&Workspace, PathBuf) -> miette::Result<ExitStatus>,
+    f: impl FnOnce(&Workspace, PathBuf, &dyn StateBackend) -> miette::Result<ExitStatus>,
 ) -> miette::Result<ExitStatus> {
     let loaded = match crate::load::load(root) {
         Ok(l) => l,
@@ -134,8 +148,12 @@ pub fn with_workspace(
     let Some(ws) = loaded.workspace.as_ref() else {
         return Ok(fail("the workspace could not be read; run `pimplan lint`"));
     };
-    match ws.settings.state_file(&loaded.root_dir) {
-        Ok(path) => f(ws, path),
+    match ws.settings.state_location(&loaded.root_dir) {
+        Ok(location) => {
+            let backend = crate::state::backend::open(&location);
+            let crate::config::model::StateLocation::Local(path) = location;
+            f(ws, path, backend.as_ref())
+        }
         Err(e) => Ok(fail(format!("{e}; run `pimplan lint`"))),
     }
 }

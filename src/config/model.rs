@@ -123,6 +123,15 @@ pub enum Expiry {
     Unknown,
 }
 
+/// Where the state is, as the root file's `state:` names it (resolved in
+/// `config::state_file`): a local file, for now the only kind (a blob in Azure Storage is
+/// to come). `state::backend::open` gives its backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// A file below the workspace folder.
+    Local(std::path::PathBuf),
+}
+
 #[derive(Debug)]
 pub struct Settings {
     pub root: FileId,

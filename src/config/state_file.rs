@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::model::Settings;
+use super::model::{Settings, StateLocation};
 
 /// Which file of the root file's settings a path names: the state (`state:`) or the
 /// baseline (`baseline:`). Both are kept below the workspace folder by the same test.
@@ -70,6 +70,12 @@ impl Settings {
         state_file(root_dir, self.state.as_ref().map(|s| s.value.as_str()))
     }
 
+    /// Where the state of a workspace whose root file is in `root_dir` is: see
+    /// [`state_location`].
+    pub fn state_location(&self, root_dir: &Path) -> Result<StateLocation, StatePathError> {
+        state_location(root_dir, self.state.as_ref().map(|s| s.value.as_str()))
+    }
+
     /// The baseline the root file names (`baseline:`), if it names one: see [`below_root`].
     pub fn baseline_file(&self, root_dir: &Path) -> Option<Result<PathBuf, StatePathError>> {
         self.baseline
@@ -86,6 +92,15 @@ pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, State
         SettingsFile::State,
         state.unwrap_or(Settings::DEFAULT_STATE),
     )
+}
+
+/// Where the state named by `state` (the root file's `state:`, `None` for the default) is,
+/// for the root file in `root_dir`: the file [`state_file`] resolves.
+pub fn state_location(
+    root_dir: &Path,
+    state: Option<&str>,
+) -> Result<StateLocation, StatePathError> {
+    state_file(root_dir, state).map(StateLocation::Local)
 }
 
 /// The file `value` names for the setting `file`, relative to the root file's folder

@@ -393,6 +393,8 @@ pub struct Client {
     /// The longest `Retry-After` waited for; a longer one fails the request with the
     /// service's answer rather than calling it back early.
     pub max_wait: Duration,
+    /// The longest one request takes, whole (`PIMPLAN_GRAPH_TIMEOUT`).
+    pub timeout: Duration,
 }
 
 impl Client {
@@ -408,6 +410,7 @@ impl Client {
             notice_after: notice_after(),
             max_retries: 8,
             max_wait: Duration::from_secs(600),
+            timeout,
         }
     }
 

@@ -580,6 +580,10 @@ impl Executor for GraphExecutor {
         true
     }
 
+    fn request_timeout(&self) -> Duration {
+        self.client.timeout
+    }
+
     fn execute(&mut self, change: &Change) -> Result<Applied, ExecError> {
         let verb = match change.action {
             crate::plan::Action::Create => "creating",

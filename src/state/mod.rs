@@ -2,12 +2,17 @@
 //!
 //! JSON with a format version, a `lineage` (fixed when the state is created) and a `serial`
 //! (grows on every write), like terraform's, sealed by a `checksum` of the rest of the file.
-//! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error;
-//! writing (in `store.rs`) is atomic, keeps a backup and is locked.
+//! Reading refuses a newer format, a corrupt file or one changed by hand with a clear error
+//! (`document.rs`, the same for every backend); where the bytes live is a
+//! `backend::StateBackend` (`local.rs`: the file, written atomically, with a backup, under a
+//! lock), and every write goes through its `StateLock`.
 
 pub mod azure;
+pub mod backend;
 pub mod change;
+pub mod document;
 pub mod entries;
+pub mod local;
 pub mod record;
 pub mod store;
 
@@ -263,6 +268,10 @@ pub enum StateError {
     },
     #[error("{0}")]
     Locked(String),
+    /// Under the lock, the state is no longer what this pimplan read or last wrote:
+    /// something else wrote it.
+    #[error("the state file `{}` changed while this pimplan held its lock: {detail}; nothing more was written (or sent). Something other than pimplan wrote it: find out what, and plan again", path.display())]
+    Changed { path: PathBuf, detail: String },
     #[error("the saved plan is stale: {0}; run plan again")]
     Stale(String),
 }
@@ -384,11 +393,13 @@ pub fn read(path: &Path) -> Result<LoadedState, StateError> {
     read_with(path, true)
 }
 
-/// The keys of the assignments the state at `path` records as applied (what lint asks for
-/// PIM208 and PIM204); none when it is missing or cannot be read: plan and apply report a
-/// bad state file.
-pub fn applied_keys(path: &Path) -> std::collections::HashSet<String> {
-    read(path)
+/// The keys of the assignments the state at `location` records as applied (what lint asks
+/// for PIM208 and PIM204); none when it is missing or cannot be read: plan and apply report
+/// a bad state file.
+pub fn applied_keys(
+    location: &crate::config::model::StateLocation,
+) -> std::collections::HashSet<String> {
+    read_from(backend::open(location).as_ref())
         .map(|s| s.state.assignment_keys())
         .unwrap_or_default()
 }
@@ -396,131 +407,56 @@ pub fn applied_keys(path: &Path) -> std::collections::HashSet<String> {
 /// [`read`], checking the checksum only if `verify` (`state accept-edit` reads an edited
 /// state to accept it; every other check applies).
 pub fn read_with(path: &Path, verify: bool) -> Result<LoadedState, StateError> {
-    let bytes = match crate::fs::read_bounded(path, MAX_STATE_BYTES) {
-        Ok(bytes) => bytes,
-        Err(e) if e.is_not_found() => {
-            if let Some((link, target)) = dangling_link(path) {
-                return Err(StateError::DanglingLink {
-                    path: path.to_path_buf(),
-                    link,
-                    target,
-                });
-            }
-            return Ok(LoadedState {
-                state: State::new(),
-                text: None,
-            });
-        }
-        Err(crate::fs::ReadError::Io(source)) => {
-            return Err(StateError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-        Err(e @ crate::fs::ReadError::NotAFile(_)) => {
-            return Err(StateError::Refused {
-                path: path.to_path_buf(),
-                detail: format!("{e}; `state:` in the root file must name a state file"),
-            });
-        }
-        Err(e @ crate::fs::ReadError::TooLarge { .. }) => {
-            return Err(StateError::Refused {
-                path: path.to_path_buf(),
-                detail: format!(
-                    "{e}, the most pimplan reads as a state (a million assignments take about 700 MiB); `state:` in the root file must name a state file"
-                ),
-            });
-        }
-    };
-    let corrupt = |detail: String| StateError::Corrupt {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let text = String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8 text".to_owned()))?;
-    // One pass straight into `State`, with no JSON tree in between (a large tenant's state is
-    // hundreds of megabytes). Only when that fails is the version looked at, so that a newer
-    // format is refused as such and not as corrupt.
-    let future = |found: u64| StateError::FutureVersion {
-        path: path.to_path_buf(),
-        found,
-    };
-    let state: State = match serde_json::from_str(&text) {
-        Ok(state) => state,
-        Err(e) => {
-            #[derive(Deserialize)]
-            struct Header {
-                format_version: Option<u64>,
-            }
-            let header: Header = serde_json::from_str(&text)
-                .map_err(|_| corrupt(format!("not a pimplan state ({e})")))?;
-            return Err(match header.format_version {
-                Some(v) if v > u64::from(FORMAT_VERSION) => future(v),
-                Some(_) => corrupt(e.to_string()),
-                None => corrupt("no `format_version`".to_owned()),
-            });
-        }
-    };
-    if u64::from(state.format_version) > u64::from(FORMAT_VERSION) {
-        return Err(future(u64::from(state.format_version)));
+    let bytes = local::read_file(path)?;
+    document::decoded(path, bytes, verify)
+}
+
+/// The state `backend` holds, read without its lock, checking its checksum; none yet is an
+/// empty state with a fresh lineage.
+pub fn read_from(backend: &dyn backend::StateBackend) -> Result<LoadedState, StateError> {
+    let snapshot = backend.get()?;
+    document::decoded(
+        Path::new(&backend.describe()),
+        snapshot.map(|s| s.bytes),
+        true,
+    )
+}
+
+/// The state read under `lock` (the version its writes are fenced on), checking its
+/// checksum only if `verify` (see [`read_with`]).
+pub fn read_locked(
+    lock: &mut dyn backend::StateLock,
+    verify: bool,
+) -> Result<LoadedState, StateError> {
+    let snapshot = lock.get()?;
+    document::decoded(
+        Path::new(&lock.describe()),
+        snapshot.map(|s| s.bytes),
+        verify,
+    )
+}
+
+/// Write the next serial of `state` under `lock`, in the current format (an older state is
+/// upgraded).
+pub fn write_locked(
+    lock: &mut dyn backend::StateLock,
+    state: &mut State,
+) -> Result<(), StateError> {
+    let text = document::encode_next(Path::new(&lock.describe()), state)?;
+    lock.put(text.as_bytes())
+}
+
+/// Replace `before` (the state as read under `lock`) by `state`: the next serial is checked
+/// first, then `before` is kept as the backup, as every write that changes what the state
+/// records does, then `state` is written, sealed.
+pub fn replace_locked(
+    lock: &mut dyn backend::StateLock,
+    before: &LoadedState,
+    state: &mut State,
+) -> Result<(), StateError> {
+    document::next_serial(Path::new(&lock.describe()), before.state.serial)?;
+    if let Some(text) = &before.text {
+        lock.keep_backup(text.as_bytes())?;
     }
-    if state.format_version == 0 {
-        return Err(corrupt(
-            "`format_version` is 0, and state formats start at 1".to_owned(),
-        ));
-    }
-    if verify {
-        let edited = |detail: String| StateError::Edited {
-            path: path.to_path_buf(),
-            detail,
-        };
-        match check_seal(&text) {
-            Seal::Valid => {}
-            Seal::Broken(detail) => return Err(edited(detail)),
-            // Format 1 predates the checksum.
-            Seal::Absent if state.format_version == 1 => {}
-            Seal::Absent => {
-                return Err(edited(format!(
-                    "it has format version {} but no checksum, which pimplan writes in every state since format 2",
-                    state.format_version
-                )));
-            }
-        }
-    }
-    if uuid::Uuid::parse_str(&state.lineage).is_err() {
-        return Err(corrupt(format!(
-            "lineage `{}` is not a UUID",
-            state.lineage
-        )));
-    }
-    let mut keys = std::collections::HashSet::new();
-    let entries = state
-        .assignments
-        .iter()
-        .map(|a| (&a.key, a.spec.key(), "assignment"))
-        .chain(
-            state
-                .policies
-                .iter()
-                .map(|p| (&p.key, p.spec.key(), "policy")),
-        );
-    for (key, computed, what) in entries {
-        if *key != computed {
-            return Err(corrupt(format!(
-                "{what} entry `{key}` does not match its values"
-            )));
-        }
-        if !keys.insert(key.as_str()) {
-            return Err(corrupt(format!("{what} entry `{key}` appears twice")));
-        }
-    }
-    if let Some(e) = state.ended.iter().find(|e| e.key != e.spec.key()) {
-        return Err(corrupt(format!(
-            "ended entry `{}` does not match its values",
-            e.key
-        )));
-    }
-    Ok(LoadedState {
-        state,
-        text: Some(text),
-    })
+    write_locked(lock, state)
 }

@@ -1,14 +1,14 @@
-//! Writing the state safely: atomic replace, a backup of the state before an apply, and a
-//! lock so that two applies cannot interleave.
+//! The local state file's machinery, behind `local::LocalFile`: atomic replace through a
+//! link, a backup of the state before an apply, and a lock so that two applies cannot
+//! interleave. (`write_atomic` also writes plan files, baselines and generated YAML.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::{State, StateError};
-use crate::clock::Clock;
+use super::StateError;
+use super::backend::host_name;
+pub use super::backend::{LockInfo, Released};
 
 /// Where a write to `path` goes: `path` itself, or, when it is a symbolic link, the file the
 /// link leads to (followed to the end), so that a linked state is written through its link
@@ -55,7 +55,7 @@ pub fn state_target(path: &Path) -> Result<PathBuf, StateError> {
 /// (`config::state_file`), is written through its link ([`write_through`]); a link planted
 /// where a backup, a saved plan or a baseline goes must not lead the write elsewhere. The
 /// temporary is created new (never opened through a link left under its name).
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, text: impl AsRef<[u8]>) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -71,7 +71,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        file.write_all(text.as_bytes())?;
+        file.write_all(text.as_ref())?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)?;
@@ -88,7 +88,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// [`write_atomic`] to the file the state's `path` leads to ([`through_links`]): a linked
 /// state is written through its link, and the link stays.
-fn write_through(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_through(path: &Path, text: impl AsRef<[u8]>) -> std::io::Result<()> {
     write_atomic(&through_links(path)?, text)
 }
 
@@ -101,121 +101,12 @@ pub fn backup_path(path: &Path) -> PathBuf {
 
 /// Keep `text` (the state as it was before this apply) as the backup, beside the file the
 /// state's path leads to.
-pub fn write_backup(path: &Path, text: &str) -> Result<(), StateError> {
+pub fn write_backup(path: &Path, text: impl AsRef<[u8]>) -> Result<(), StateError> {
     let backup = backup_path(&state_target(path)?);
     write_atomic(&backup, text).map_err(|source| StateError::Write {
         path: backup,
         source,
     })
-}
-
-/// The serial after `serial`; refused when it would wrap around, before anything is written.
-pub fn next_serial(path: &Path, serial: u64) -> Result<u64, StateError> {
-    serial
-        .checked_add(1)
-        .ok_or_else(|| StateError::SerialExhausted {
-            path: path.to_path_buf(),
-        })
-}
-
-/// Write the next serial of `state`, in the current format (an older state is upgraded).
-pub fn write_state(path: &Path, state: &mut State) -> Result<(), StateError> {
-    state.serial = next_serial(path, state.serial)?;
-    state.format_version = super::FORMAT_VERSION;
-    state.written_by = format!("pimplan {}", env!("CARGO_PKG_VERSION"));
-    state.normalise();
-    write_through(path, &state.to_json()).map_err(|source| StateError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Replace `before` (the state at `path` as read, whose lock the caller holds) by `state`:
-/// the next serial is checked first, then `before` is kept as the backup, as every write
-/// that changes what the state records does, then `state` is written, sealed.
-pub fn replace_state(
-    path: &Path,
-    before: &super::LoadedState,
-    state: &mut State,
-) -> Result<(), StateError> {
-    next_serial(path, before.state.serial)?;
-    if let Some(text) = &before.text {
-        write_backup(path, text)?;
-    }
-    write_state(path, state)
-}
-
-/// The state as written, borrowing its entries (already in key order).
-#[derive(Serialize)]
-struct View<'a> {
-    format_version: u32,
-    lineage: &'a str,
-    serial: u64,
-    written_by: &'a str,
-    assignments: Vec<&'a super::AssignmentRecord>,
-    policies: Vec<&'a super::PolicyRecord>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pending: &'a [super::Pending],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    ended: &'a [super::AssignmentRecord],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    removed: &'a [super::AssignmentRecord],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    applying: &'a Option<super::Applying>,
-}
-
-/// Write the next serial of a state kept as maps by key (as apply keeps it), without
-/// copying the entries.
-pub fn write_entries(
-    path: &Path,
-    header: &mut State,
-    assignments: &std::collections::BTreeMap<String, super::AssignmentRecord>,
-    policies: &std::collections::BTreeMap<String, super::PolicyRecord>,
-) -> Result<(), StateError> {
-    header.serial = next_serial(path, header.serial)?;
-    header.format_version = super::FORMAT_VERSION;
-    header.written_by = format!("pimplan {}", env!("CARGO_PKG_VERSION"));
-    header.ended.sort_by(|a, b| a.key.cmp(&b.key));
-    let view = View {
-        format_version: header.format_version,
-        lineage: &header.lineage,
-        serial: header.serial,
-        written_by: &header.written_by,
-        assignments: assignments.values().collect(),
-        policies: policies.values().collect(),
-        pending: &header.pending,
-        ended: &header.ended,
-        removed: &header.removed,
-        applying: &header.applying,
-    };
-    let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
-    text.push('\n');
-    let text = super::seal(text);
-    write_through(path, &text).map_err(|source| StateError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Who holds the lock, written into the lock file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LockInfo {
-    pub id: String,
-    pub pid: u32,
-    pub host: String,
-    pub user: String,
-    pub since: String,
-    pub command: String,
-}
-
-impl std::fmt::Display for LockInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`{}` (process {} of {} on {}) since {}",
-            self.command, self.pid, self.user, self.host, self.since
-        )
-    }
 }
 
 pub fn lock_path(state: &Path) -> PathBuf {
@@ -237,14 +128,6 @@ impl Drop for Lock {
     }
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .or_else(|_| std::env::var("COMPUTERNAME"))
-        .unwrap_or_else(|_| "unknown host".to_owned())
-}
-
 /// The text of a lock file (a few hundred bytes; bounded, so that a FIFO or device put in its
 /// place neither blocks nor floods).
 fn read_lock_text(path: &Path) -> Option<String> {
@@ -263,19 +146,10 @@ fn read_lock(path: &Path) -> Option<LockInfo> {
 /// whichever link names it). A holder on this machine whose process is gone is named as such
 /// in the error, and, with a `timeout`, its lock is taken over once the timeout has passed
 /// (see [`take_over`]); without one it stays, so that a second apply still fails at once.
-pub fn lock(state: &Path, timeout: Duration, command: &str) -> Result<Lock, StateError> {
+/// `info` names the holder (`LockInfo::this_process`).
+pub fn lock_as(state: &Path, timeout: Duration, info: LockInfo) -> Result<Lock, StateError> {
     let state = &state_target(state)?;
     let path = lock_path(state);
-    let info = LockInfo {
-        id: uuid::Uuid::new_v4().to_string(),
-        pid: std::process::id(),
-        host: host_name(),
-        user: std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown user".to_owned()),
-        since: Clock::system().now().to_rfc3339(),
-        command: command.to_owned(),
-    };
     // The lock appears with its content complete: written to a private file first, then
     // linked into place, which fails if a lock exists (an atomic test-and-set).
     let text = serde_json::to_string_pretty(&info).unwrap_or_default();
@@ -500,14 +374,6 @@ fn boot_time() -> Option<i64> {
         .lines()
         .find_map(|l| l.strip_prefix("btime "))
         .and_then(|t| t.trim().parse().ok())
-}
-
-/// Why `force-unlock` released a lock.
-#[derive(Debug)]
-pub struct Released {
-    /// The holder (`None`: the lock file could not be read).
-    pub holder: Option<LockInfo>,
-    pub why: &'static str,
 }
 
 /// Release a lock whose holder no longer runs, never that of a running apply (two applies

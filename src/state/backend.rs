@@ -1,0 +1,132 @@
+//! Where the state's bytes live, and the lock that keeps two writers apart: the seam a second
+//! backend (a blob in Azure Storage) slots into beside the local file (`local.rs`).
+//!
+//! A backend moves bytes only. The JSON, the serial, the lineage and the checksum stay in the
+//! state module (`document.rs`), written once for every backend, as terraform's
+//! `remote/state.go` does the bookkeeping once for every `Client`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::StateError;
+use crate::config::model::StateLocation;
+
+/// The state's bytes as read, and the version they had: what a write under the lock is
+/// fenced on (the blob's ETag; the SHA-256 of a local file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub bytes: Vec<u8>,
+    pub version: String,
+}
+
+/// Where a state lives.
+pub trait StateBackend: Send + Sync {
+    /// How messages name it: the path of a local state as it was given.
+    fn describe(&self) -> String;
+    /// The state as it is now, read without the lock (`plan`, `drift`, `state list|show`);
+    /// `None` when there is none yet.
+    fn get(&self) -> Result<Option<Snapshot>, StateError>;
+    /// Take the lock for `holder`, waiting up to `wait` for another holder to finish.
+    fn lock(&self, holder: LockInfo, wait: Duration) -> Result<Box<dyn StateLock>, StateError>;
+    /// Release a lock whose holder is gone (never that of a running apply, see each
+    /// backend); `force`: the caller says the holder is gone where that cannot be checked.
+    /// `Ok(None)`: there was no lock.
+    fn force_unlock(&self, force: bool) -> Result<Option<Released>, StateError>;
+    /// What `plan` says of a held lock (a plan made while an apply runs may be stale at
+    /// once); `None` when the state is not locked.
+    fn lock_note(&self) -> Option<String>;
+}
+
+/// The held lock of a state; dropping it releases the lock. `Send`, so that a plan run reads
+/// the state under it on a thread of its own while the workspace is read.
+pub trait StateLock: Send {
+    fn holder(&self) -> &LockInfo;
+    /// How messages name the state (as [`StateBackend::describe`]).
+    fn describe(&self) -> String;
+    /// The state as it is now, read under the lock: the version every [`StateLock::put`]
+    /// is fenced on. `None` when there is none yet.
+    fn get(&mut self) -> Result<Option<Snapshot>, StateError>;
+    /// Replace the state by `bytes`, refused when it is no longer the version read (or last
+    /// put) under this lock; then `bytes` is that version.
+    fn put(&mut self, bytes: &[u8]) -> Result<(), StateError>;
+    /// Keep `bytes` (the state before an apply) as the backup.
+    fn keep_backup(&mut self, bytes: &[u8]) -> Result<(), StateError>;
+    /// Whether the lock is known to stay held for `needed` more: checked before each request
+    /// to a service, so that none is in flight past the lock that covers it. A local lock
+    /// never lapses.
+    fn ensure_valid_for(&self, needed: Duration) -> Result<(), StateError>;
+}
+
+/// Who holds the lock, written into the lock file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub pid: u32,
+    pub host: String,
+    pub user: String,
+    pub since: String,
+    pub command: String,
+}
+
+impl LockInfo {
+    /// This process, running `command`, from now on (by the system clock: when a lock was
+    /// taken is a fact about this machine, not the plan's `--now`).
+    pub fn this_process(command: &str) -> Self {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            pid: std::process::id(),
+            host: host_name(),
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "unknown user".to_owned()),
+            since: crate::clock::Clock::system().now().to_rfc3339(),
+            command: command.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` (process {} of {} on {}) since {}",
+            self.command, self.pid, self.user, self.host, self.since
+        )
+    }
+}
+
+/// The name of this machine, as a lock records it.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .or_else(|_| std::env::var("COMPUTERNAME"))
+        .unwrap_or_else(|_| "unknown host".to_owned())
+}
+
+/// Why `force-unlock` released a lock.
+#[derive(Debug)]
+pub struct Released {
+    /// The holder (`None`: the lock could not be read).
+    pub holder: Option<LockInfo>,
+    pub why: &'static str,
+}
+
+/// The backend of the state at `location`.
+pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
+    match location {
+        StateLocation::Local(path) => Box::new(super::local::LocalFile::new(path.clone())),
+    }
+}
+
+/// The SHA-256 of `bytes` in lower-case hex: the version of a local state.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}

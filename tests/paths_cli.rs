@@ -338,3 +338,70 @@ fn a_workspace_that_cannot_load_fails_as_plan_does() {
     assert_eq!(out.code, 1);
     assert_eq!(out.stdout, "");
 }
+
+/// A principal whose name is HTML and holds a `|`: eligible for a group that holds Global
+/// Administrator.
+const HOSTILE: &str = "version: 1
+rules: { PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off }
+principals:
+  - { name: dave, type: user, licenses: [entra_id_p2] }
+  - { name: \"<img src=x onerror=alert(1)>|`x`\", type: user, licenses: [entra_id_p2] }
+groups:
+  - name: tenant-admins
+    role_assignable: true
+    type: security
+    entra_roles: [Global Administrator]
+    policy:
+      member:
+        activation:
+          max_duration: PT2H
+          require: [mfa, justification]
+          approval: { required: true, approvers: [dave] }
+assignments:
+  - { group: tenant-admins, principal: \"<img src=x onerror=alert(1)>|`x`\", role: member, type: eligible, duration: P30D, justification: rota }
+";
+
+/// The cell separators of a Markdown table row: `|` not escaped as `\|`.
+fn separators(row: &str) -> usize {
+    let mut n = 0;
+    let mut escaped = false;
+    for c in row.chars() {
+        if c == '|' && !escaped {
+            n += 1;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    n
+}
+
+#[test]
+fn markdown_escapes_names_so_a_pr_comment_gets_no_html_and_keeps_its_table() -> Result {
+    let dir = workspace_with(HOSTILE);
+    for args in [
+        &["Global Administrator", "--format", "markdown"][..],
+        &[
+            "--principal",
+            "<img src=x onerror=alert(1)>|`x`",
+            "--format",
+            "markdown",
+        ],
+        &["--group", "tenant-admins", "--format", "markdown"],
+    ] {
+        let out = paths(dir.path(), args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let md = &out.stdout;
+        assert!(!md.contains("<img"), "{md}");
+        assert!(
+            md.contains("&lt;img src=x onerror=alert(1)&gt;&#124;&#96;x&#96;"),
+            "{md}"
+        );
+        // Every row of the table has as many cells as its header.
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert!(rows.len() >= 3, "{md}");
+        let head = separators(rows[0]);
+        for row in &rows {
+            assert_eq!(separators(row), head, "{row}");
+        }
+    }
+    Ok(())
+}

@@ -326,3 +326,43 @@ fn delta_snapshots() -> Result<(), Box<dyn Error>> {
     );
     Ok(())
 }
+
+#[test]
+fn markdown_delta_escapes_names_so_a_pr_comment_gets_no_html() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    let name = "<img src=x onerror=alert(1)>|`x`";
+    append(
+        ws.path(),
+        &format!(
+            "  - {{ group: tenant-admins, principal: \"{name}\", role: owner, type: eligible, duration: P30D, justification: rota }}\n"
+        ),
+    )?;
+    edit(
+        &ws.path().join("pimplan.yaml"),
+        "  - { name: alice,",
+        &format!(
+            "  - {{ name: \"{name}\", type: user, licenses: [entra_id_p2] }}\n  - {{ name: alice,"
+        ),
+    );
+    let out = plan(ws.path(), "markdown");
+    let md = &out.stdout;
+    assert!(md.contains("#### Privilege delta"), "{md}{}", out.stderr);
+    let escaped = "&lt;img src=x onerror=alert(1)&gt;&#124;&#96;x&#96;";
+    let delta = &md[md.find("#### Privilege delta").unwrap_or(0)
+        ..md.find("#### Findings").unwrap_or(md.len())];
+    assert!(!delta.contains("<img"), "{delta}");
+    // The changes table and the delta's table: the name escaped, each row five or three cells.
+    let gained = delta
+        .lines()
+        .find(|l| l.starts_with("| `+` |"))
+        .ok_or_else(|| delta.to_owned())?;
+    assert!(gained.contains(escaped), "{gained}");
+    assert_eq!(gained.matches('|').count(), 6, "{gained}");
+    let change = md
+        .lines()
+        .find(|l| l.starts_with("| `+` | assignment"))
+        .ok_or_else(|| md.clone())?;
+    assert!(change.contains(escaped), "{change}");
+    assert_eq!(change.matches('|').count(), 4, "{change}");
+    Ok(())
+}

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use chrono::{DateTime, FixedOffset};
 
+use super::markdown as md;
 use crate::paths::PathClass;
 use crate::paths::delta::{DeltaStep, PrivilegeDelta, change_key};
 use crate::plan::end::{change_end, describe_recorded};
@@ -433,21 +434,19 @@ fn delta_markdown(delta: &PrivilegeDelta, changes: &[Change]) -> String {
     if delta.is_empty() {
         return String::new();
     }
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let cell = md::text;
+    let bold = |s: String| format!("**{}**", cell(&s));
     let mut out = String::from("#### Privilege delta\n\n");
     let lines = headlines(delta);
     for (gained, without, role) in &lines {
         out.push_str(&format!(
             "⚠ {}\n\n",
-            headline(*gained, *without, role, |s| format!("**{s}**"))
+            headline(*gained, *without, role, bold)
         ));
     }
     let weaker = weakened(delta);
     for (n, role) in &weaker {
-        out.push_str(&format!(
-            "⚠ {}\n\n",
-            weakened_line(*n, role, |s| format!("**{s}**"))
-        ));
+        out.push_str(&format!("⚠ {}\n\n", weakened_line(*n, role, bold)));
     }
     if lines.is_empty() && weaker.is_empty() {
         out.push_str("No principal gains a path to a tier-0 role.\n\n");
@@ -635,14 +634,8 @@ pub fn markdown(plan: &Plan) -> String {
                         |(k, old, new)| {
                             format!(
                                 "`{k}`: {} → {}",
-                                old.as_deref()
-                                    .unwrap_or(NONE)
-                                    .replace('|', "\\|")
-                                    .replace('\n', " "),
-                                new.as_deref()
-                                    .unwrap_or(NONE)
-                                    .replace('|', "\\|")
-                                    .replace('\n', " ")
+                                md::text(old.as_deref().unwrap_or(NONE)),
+                                md::text(new.as_deref().unwrap_or(NONE))
                             )
                         },
                     ))
@@ -651,7 +644,7 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             change.action.symbol(),
-            change.address.replace('|', "\\|"),
+            md::text(&change.address),
             what.join("<br>")
         ));
     }
@@ -660,9 +653,13 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str(&delta_markdown(delta, &plan.changes));
     }
     out.push_str(&findings_markdown(plan));
-    out.push_str("<details><summary>Full plan</summary>\n\n```diff\n");
     let full = human(plan, false);
     let full = full.strip_prefix(&target_line(plan)).unwrap_or(&full);
+    // A fence longer than any run of backticks in the plan: a name cannot close it.
+    let fence = "`".repeat(longest_backtick_run(full).max(2) + 1);
+    out.push_str(&format!(
+        "<details><summary>Full plan</summary>\n\n{fence}diff\n"
+    ));
     for line in full.lines() {
         let t = line.trim_start();
         let mapped = if t.starts_with("-/+") {
@@ -677,6 +674,10 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str(&mapped);
         out.push('\n');
     }
-    out.push_str("```\n\n</details>\n");
+    out.push_str(&format!("{fence}\n\n</details>\n"));
     out
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }

@@ -405,3 +405,77 @@ fn markdown_escapes_names_so_a_pr_comment_gets_no_html_and_keeps_its_table() -> 
     }
     Ok(())
 }
+
+/// `paths:` naming one Entra and one Azure tier-0 role with a typo each, and a spelt
+/// `Exchange Administrator` and `owner` (Azure names compare without regard to case).
+const MISSPELT_TIER0: &str = "version: 1
+rules: { PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off, PIM610: off }
+paths:
+  tier0:
+    - Global Administrator
+    - Privileged Role Administrator
+    - Privileged Authentication Administrator
+    - Partner Tier2 Support
+    - Security Adminstrator
+    - Exchange Administrator
+  tier0_azure:
+    - { role: Ownr, scope: / }
+    - { role: owner, scope: /subscriptions/s1 }
+principals:
+  - { name: dave, type: user, licenses: [entra_id_p2] }
+groups:
+  - name: ops
+    role_assignable: true
+    type: security
+    entra_roles: [Global Administrator]
+assignments:
+  - { group: ops, principal: dave, role: member, type: active, duration: P30D, justification: rota }
+";
+
+#[test]
+fn a_misspelt_tier0_role_is_a_finding_at_its_span_and_no_target() -> Result {
+    let dir = workspace_with(MISSPELT_TIER0);
+    let lint = run(dir.path(), NOW, &["lint", "--format", "json"]);
+    let doc = json(&lint.stdout);
+    let pim002: Vec<String> = doc["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| f["code"] == "PIM002")
+        .map(|f| {
+            format!(
+                "{}:{} {}",
+                f["line"],
+                f["column"],
+                f["help"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(pim002.len(), 2, "{pim002:?}");
+    assert!(
+        pim002[0].starts_with("9:7 did you mean `Security Administrator`?"),
+        "{pim002:?}"
+    );
+    assert!(
+        pim002[1].starts_with("12:15 did you mean `Owner`?"),
+        "{pim002:?}"
+    );
+    let out = paths(dir.path(), &["--tier0", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let roles = json(&out.stdout)["target"]["roles"].clone();
+    let names: Vec<&str> = roles
+        .as_array()
+        .map(|r| r.iter().filter_map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    assert!(!names.contains(&"Security Adminstrator"), "{names:?}");
+    assert!(names.contains(&"Exchange Administrator"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("Ownr")), "{names:?}");
+    let human = paths(dir.path(), &["--tier0"]);
+    assert!(
+        human.stdout.starts_with("Tier 0 (5 roles)"),
+        "{}",
+        human.stdout
+    );
+    Ok(())
+}

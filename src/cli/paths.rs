@@ -280,11 +280,14 @@ fn resolve(ws: &Workspace, graph: &PrivilegeGraph, target: &PathsTarget) -> miet
         PathsTarget::Group(n) => group_query(n),
         PathsTarget::Principal(n) => principal_query(n),
         PathsTarget::Tier0 => {
+            // A `paths.tier0` name that is no built-in role (PIM002) is a target only where
+            // a group holds a role of that name (a custom role): a misspelling is no target.
             let roles: Vec<String> = ws
                 .settings
                 .paths
                 .tier0_roles()
                 .into_iter()
+                .filter(|r| is_role(r) || graph.entra_role(r).is_some())
                 .map(str::to_owned)
                 .collect();
             let mut v = view("tier0", "tier0", "tier 0");

@@ -479,3 +479,43 @@ fn a_misspelt_tier0_role_is_a_finding_at_its_span_and_no_target() -> Result {
     );
     Ok(())
 }
+
+/// az-owners holds Owner at the root (tier 0 by default) and az-readers Reader there (not
+/// tier 0); no group holds an Entra role.
+const AZURE_TIER0: &str = "version: 1
+rules: { PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off, PIM610: off }
+principals:
+  - { name: olga, type: user, licenses: [entra_id_p2] }
+  - { name: rita, type: user, licenses: [entra_id_p2] }
+groups:
+  - name: az-owners
+    type: security
+    azure_roles: [{ role: Owner, scope: / }]
+  - name: az-readers
+    type: security
+    azure_roles: [{ role: Reader, scope: / }]
+assignments:
+  - { group: az-owners, principal: olga, role: member, type: active, duration: P30D, justification: rota }
+  - { group: az-readers, principal: rita, role: member, type: active, duration: P30D, justification: rota }
+";
+
+#[test]
+fn tier0_counts_the_tier0_azure_roles_the_rules_count() -> Result {
+    let dir = workspace_with(AZURE_TIER0);
+    let out = paths(dir.path(), &["--tier0", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc = json(&out.stdout);
+    assert_eq!(classes(&doc), ["olga standing"]);
+    assert_eq!(doc["principals"][0]["role"], "Owner @ /");
+    let roles = doc["target"]["roles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(roles.contains(&"Owner @ /".into()), "{roles:?}");
+    assert!(
+        !roles
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.starts_with("Reader")))
+    );
+    Ok(())
+}

@@ -12,9 +12,9 @@ use crate::config::model::Workspace;
 use crate::exit::ExitStatus;
 use crate::finding::{Severity, did_you_mean};
 use crate::paths::{
-    BuildOptions, Grant, Grants, NodeId, PathClass, PrivilegeGraph, ResetProtection,
+    BuildOptions, Grant, Grants, NodeId, NodeKind, PathClass, PrivilegeGraph, ResetProtection,
 };
-use crate::render::paths::{Direction, NotYet, PathsReport, TargetView};
+use crate::render::paths::{Direction, NotYet, PathsReport, TargetView, node_label};
 use crate::render::{self, human::HumanOptions};
 
 /// `--format`.
@@ -282,7 +282,7 @@ fn resolve(ws: &Workspace, graph: &PrivilegeGraph, target: &PathsTarget) -> miet
         PathsTarget::Tier0 => {
             // A `paths.tier0` name that is no built-in role (PIM002) is a target only where
             // a group holds a role of that name (a custom role): a misspelling is no target.
-            let roles: Vec<String> = ws
+            let mut roles: Vec<String> = ws
                 .settings
                 .paths
                 .tier0_roles()
@@ -290,11 +290,20 @@ fn resolve(ws: &Workspace, graph: &PrivilegeGraph, target: &PathsTarget) -> miet
                 .filter(|r| is_role(r) || graph.entra_role(r).is_some())
                 .map(str::to_owned)
                 .collect();
+            // The tier-0 Azure roles the groups hold (`paths.tier0_azure`), as the rules
+            // count them: `Owner @ /subscriptions/s1`.
+            let nodes = crate::paths::tier0_targets(graph, &ws.settings.paths);
+            roles.extend(
+                nodes
+                    .iter()
+                    .filter(|n| graph.node(**n).kind == NodeKind::AzureRole)
+                    .map(|n| node_label(graph, *n)),
+            );
             let mut v = view("tier0", "tier0", "tier 0");
             v.tier = Some(0);
-            v.roles.clone_from(&roles);
+            v.roles = roles;
             Ok(Query {
-                nodes: roles.iter().filter_map(|r| graph.entra_role(r)).collect(),
+                nodes,
                 direction: Direction::To,
                 view: v,
             })
@@ -376,11 +385,7 @@ fn not_yet(
     let then = crate::paths::build_with(ws, &later, at, options(ws));
     let nodes = |g: &PrivilegeGraph| -> Vec<NodeId> {
         match target.kind {
-            "tier0" => target
-                .roles
-                .iter()
-                .filter_map(|r| g.entra_role(r))
-                .collect(),
+            "tier0" => crate::paths::tier0_targets(g, &ws.settings.paths),
             "group" => g.group_member(&target.name).into_iter().collect(),
             _ => g.entra_role(&target.name).into_iter().collect(),
         }

@@ -366,3 +366,28 @@ fn markdown_delta_escapes_names_so_a_pr_comment_gets_no_html() -> Result<(), Box
     assert_eq!(change.matches('|').count(), 4, "{change}");
     Ok(())
 }
+
+#[test]
+fn the_delta_words_a_path_as_pimplan_paths_does() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    append(ws.path(), JUDY)?;
+    let paths = run(ws.path(), T1, &["paths", "Global Administrator"]);
+    assert_eq!(paths.code, 0, "{}", paths.stderr);
+    let line = paths
+        .stdout
+        .lines()
+        .find_map(|l| l.find("judy ─").map(|at| &l[at..]))
+        .ok_or_else(|| paths.stdout.clone())?;
+    assert!(line.contains("─eligible owner"), "{line}");
+    let human = plan(ws.path(), "human");
+    assert!(human.stdout.contains(line), "{line}\n{}", human.stdout);
+    let markdown = plan(ws.path(), "markdown");
+    assert!(
+        markdown
+            .stdout
+            .contains(&line.replace('[', "&#91;").replace(']', "&#93;")),
+        "{line}\n{}",
+        markdown.stdout
+    );
+    Ok(())
+}

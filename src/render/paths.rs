@@ -132,9 +132,16 @@ pub fn node_label(graph: &PrivilegeGraph, id: NodeId) -> String {
     }
 }
 
-/// What an edge does, in words.
+/// What an edge does, in words: the one labelling of edges, for `paths` (every format but
+/// JSON, which keeps [`EdgeKind::name`]) and the plan's privilege delta.
 pub fn edge_label(graph: &PrivilegeGraph, step: &Step) -> &'static str {
-    match step.kind {
+    edge_words(step.kind, graph.node(step.from).kind == NodeKind::Principal)
+}
+
+/// [`edge_label`] of an edge of this kind, `from_principal` when its tail is a principal (a
+/// role a principal holds is an admin's).
+pub fn edge_words(kind: EdgeKind, from_principal: bool) -> &'static str {
+    match kind {
         EdgeKind::ActiveMember => "active member",
         EdgeKind::EligibleMember => "eligible member",
         EdgeKind::Owner => "owner (standing)",
@@ -142,7 +149,7 @@ pub fn edge_label(graph: &PrivilegeGraph, step: &Step) -> &'static str {
         EdgeKind::OwnerAddsMembers => "adds member",
         EdgeKind::NestedEligible => "eligible nested member",
         EdgeKind::NestedActive => "nested member",
-        EdgeKind::HoldsRole if graph.node(step.from).kind == NodeKind::Principal => "admin",
+        EdgeKind::HoldsRole if from_principal => "admin",
         EdgeKind::HoldsRole | EdgeKind::AzureRole => "holds",
         EdgeKind::EligibleForRole => "eligible for",
         EdgeKind::AddMembersAll

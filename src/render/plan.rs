@@ -8,8 +8,9 @@ use serde_json::json;
 use chrono::{DateTime, FixedOffset};
 
 use super::markdown as md;
-use crate::paths::PathClass;
+use super::paths::edge_words;
 use crate::paths::delta::{DeltaStep, PrivilegeDelta, change_key};
+use crate::paths::{EdgeKind, PathClass};
 use crate::plan::end::{change_end, describe_recorded};
 use crate::plan::{Action, Change, Plan, PlanFinding, Reason};
 
@@ -225,7 +226,8 @@ fn node_name(key: &str) -> &str {
         .unwrap_or(key)
 }
 
-/// A witness path in one line: `judy ─eligible-owner [mfa]→ tenant-admins#owner ─…→ …`.
+/// A witness path in one line, edges worded as `pimplan paths` words them:
+/// `judy ─eligible owner [mfa]→ tenant-admins#owner ─…→ …`.
 fn path_line(steps: &[DeltaStep]) -> String {
     let mut out = steps
         .first()
@@ -237,7 +239,11 @@ fn path_line(steps: &[DeltaStep]) -> String {
         } else {
             format!(" [{}]", s.gates.join(" · "))
         };
-        out.push_str(&format!(" ─{}{gates}→ {}", s.edge, node_name(&s.to)));
+        // As `pimplan paths` words it; a name this version does not know, as it is.
+        let edge = EdgeKind::from_name(&s.edge).map_or(s.edge.as_str(), |k| {
+            edge_words(k, s.from.starts_with("principal:"))
+        });
+        out.push_str(&format!(" ─{edge}{gates}→ {}", node_name(&s.to)));
     }
     out
 }

@@ -519,3 +519,25 @@ fn tier0_counts_the_tier0_azure_roles_the_rules_count() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn from_state_without_a_state_file_says_it_reads_an_empty_state() -> Result {
+    // cli.md gives `paths` no status of its own and `plan` reads an absent state as empty
+    // (the first plan creates everything): so does `paths --from state`, and it says so.
+    let dir = copy_fixture(FIXTURE);
+    let out = paths(dir.path(), &["--tier0", "--from", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let said = common::flat(&out.stderr);
+    assert!(said.contains("there is no state file at"), "{}", out.stderr);
+    assert!(said.contains("pimplan.state.json"), "{}", out.stderr);
+    // With the state file there, or from the files, nothing is said.
+    let applied = run(dir.path(), NOW, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert_eq!(
+        paths(dir.path(), &["--tier0", "--from", "state"]).stderr,
+        ""
+    );
+    let fresh = copy_fixture(FIXTURE);
+    assert_eq!(paths(fresh.path(), &["--tier0"]).stderr, "");
+    Ok(())
+}

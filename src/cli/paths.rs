@@ -144,6 +144,14 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
                 Ok(s) => s,
                 Err(e) => return Ok(Traced::Done(fail(e))),
             };
+            // As for `plan`, an absent state is an empty one (nothing applied yet): the
+            // paths are the facts' alone, and that is said, not left to be guessed.
+            if loaded_state.text.is_none() && !cx.quiet {
+                eprintln!(
+                    "note: there is no state file at {}: nothing has been applied, so only the paths of the workspace's facts (owners, standing members, admins) are shown",
+                    path.display()
+                );
+            }
             Grants::from_state(&loaded_state.state)
         }
     };

@@ -541,3 +541,40 @@ fn from_state_without_a_state_file_says_it_reads_an_empty_state() -> Result {
     assert_eq!(paths(fresh.path(), &["--tier0"]).stderr, "");
     Ok(())
 }
+
+#[test]
+fn at_in_the_past_gives_the_same_reach_from_the_files_and_from_the_state() -> Result {
+    // The fixture's assignments have no `start` but grace's: applied at NOW, they are in
+    // effect from NOW on both sides, and not before it on either.
+    let dir = copy_fixture(FIXTURE);
+    let applied = run(dir.path(), NOW, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let later = "2026-12-03T00:00:00Z";
+    let reach = |from: &str, at: &str| -> Result<(Vec<String>, serde_json::Value)> {
+        let out = run(
+            dir.path(),
+            later,
+            &[
+                "paths", "--tier0", "--from", from, "--at", at, "--format", "json",
+            ],
+        );
+        if out.code != 0 {
+            return Err(out.stderr.into());
+        }
+        let doc = json(&out.stdout);
+        Ok((classes(&doc), doc["summary"].clone()))
+    };
+    let before_apply = "2026-11-30T00:00:00Z";
+    let (files, files_summary) = reach("files", before_apply)?;
+    let (state, state_summary) = reach("state", before_apply)?;
+    assert_eq!(files, state);
+    assert_eq!(files_summary, state_summary);
+    assert!(!files.iter().any(|c| c.starts_with("frank")), "{files:?}");
+    // After the apply, before the run's now: frank is in effect on both sides.
+    let after_apply = "2026-12-01T12:00:00Z";
+    let (files, _) = reach("files", after_apply)?;
+    let (state, _) = reach("state", after_apply)?;
+    assert_eq!(files, state);
+    assert!(files.contains(&"frank approval".to_owned()), "{files:?}");
+    Ok(())
+}

@@ -130,19 +130,36 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
     let now = cx.now();
     let desired;
     let loaded_state;
+    let read_state = || -> Result<(std::path::PathBuf, crate::state::LoadedState), ExitStatus> {
+        let path = ws
+            .settings
+            .state_file(&lint.loaded.root_dir)
+            .map_err(|e| fail(format!("{e}; run `pimplan lint`")))?;
+        let loaded = crate::state::read(&path).map_err(fail)?;
+        Ok((path, loaded))
+    };
     let grants: Grants<'_> = match request.from {
-        PathsFrom::Files => {
+        // Now or later: what the files make true once applied, each assignment without
+        // `start` counted from now, as the plan counts it. Before now: an assignment
+        // without `start` was in effect only from its apply, which the state records, so
+        // both sides give the same reach for a time in the past.
+        PathsFrom::Files if at >= now => {
             desired = crate::plan::desired(ws);
             desired.grants(now)
         }
-        PathsFrom::State => {
-            let path = match ws.settings.state_file(&lint.loaded.root_dir) {
-                Ok(p) => p,
-                Err(e) => return Ok(Traced::Done(fail(format!("{e}; run `pimplan lint`")))),
+        PathsFrom::Files => {
+            desired = crate::plan::desired(ws);
+            loaded_state = match read_state() {
+                Ok((_, s)) => s,
+                Err(status) => return Ok(Traced::Done(status)),
             };
-            loaded_state = match crate::state::read(&path) {
-                Ok(s) => s,
-                Err(e) => return Ok(Traced::Done(fail(e))),
+            desired.grants_applied(now, &loaded_state.state)
+        }
+        PathsFrom::State => {
+            let path;
+            (path, loaded_state) = match read_state() {
+                Ok(read) => read,
+                Err(status) => return Ok(Traced::Done(status)),
             };
             // As for `plan`, an absent state is an empty one (nothing applied yet): the
             // paths are the facts' alone, and that is said, not left to be guessed.

@@ -268,6 +268,15 @@ fn dropping_member_approval_changes_the_class_and_fires_pim705() -> Result<(), B
         "{}",
         human.stdout
     );
+    // The Markdown says the same sentence (one list of headline sentences for both).
+    let markdown = plan(ws.path(), "markdown");
+    assert!(
+        markdown.stdout.contains(
+            "⚠ this change lets **1** principal reach **Global Administrator** without approval that needed it before\n"
+        ),
+        "{}",
+        markdown.stdout
+    );
     // At the policy's approval setting.
     let findings = doc["findings"].as_array().ok_or("no findings")?;
     let pim705 = findings

@@ -324,6 +324,20 @@ fn headline(gained: usize, without: usize, role: &str, bold: impl Fn(String) -> 
     )
 }
 
+/// The delta's headline sentences, for every format: one per tier-0 role that principals
+/// gain ([`headline`]), then one per tier-0 role more principals reach without approval
+/// ([`weakened_line`]); `bold` formats the numbers and the role (as is for a terminal,
+/// escaped and `**`-wrapped for Markdown). None: no principal gains a tier-0 path.
+fn headline_sentences(delta: &PrivilegeDelta, bold: impl Fn(String) -> String) -> Vec<String> {
+    let gained = headlines(delta)
+        .into_iter()
+        .map(|(gained, without, role)| headline(gained, without, role, &bold));
+    let weaker = weakened(delta)
+        .into_iter()
+        .map(|(n, role)| weakened_line(n, role, &bold));
+    gained.chain(weaker).collect()
+}
+
 /// The "Privilege delta" block of a human plan (privilege-paths §A.10), before the summary
 /// line.
 fn delta_human(delta: &PrivilegeDelta, changes: &[Change]) -> String {
@@ -403,21 +417,11 @@ fn delta_human(delta: &PrivilegeDelta, changes: &[Change]) -> String {
             entry(&mut out, "~", &e.principal, &class, &e.path, &e.caused_by);
         }
     }
-    let lines = headlines(delta);
-    for (gained, without, role) in &lines {
-        out.push_str(&format!(
-            "Privilege delta: {}.\n",
-            headline(*gained, *without, role, |s| s)
-        ));
+    let sentences = headline_sentences(delta, |s| s);
+    for sentence in &sentences {
+        out.push_str(&format!("Privilege delta: {sentence}.\n"));
     }
-    let weaker = weakened(delta);
-    for (n, role) in &weaker {
-        out.push_str(&format!(
-            "Privilege delta: {}.\n",
-            weakened_line(*n, role, |s| s)
-        ));
-    }
-    if lines.is_empty() && weaker.is_empty() {
+    if sentences.is_empty() {
         out.push_str("Privilege delta: no principal gains a path to a tier-0 role");
         if delta.summary.principals_lost > 0 {
             out.push_str(&format!(
@@ -443,18 +447,11 @@ fn delta_markdown(delta: &PrivilegeDelta, changes: &[Change]) -> String {
     let cell = md::text;
     let bold = |s: String| format!("**{}**", cell(&s));
     let mut out = String::from("#### Privilege delta\n\n");
-    let lines = headlines(delta);
-    for (gained, without, role) in &lines {
-        out.push_str(&format!(
-            "⚠ {}\n\n",
-            headline(*gained, *without, role, bold)
-        ));
+    let sentences = headline_sentences(delta, bold);
+    for sentence in &sentences {
+        out.push_str(&format!("⚠ {sentence}\n\n"));
     }
-    let weaker = weakened(delta);
-    for (n, role) in &weaker {
-        out.push_str(&format!("⚠ {}\n\n", weakened_line(*n, role, bold)));
-    }
-    if lines.is_empty() && weaker.is_empty() {
+    if sentences.is_empty() {
         out.push_str("No principal gains a path to a tier-0 role.\n\n");
     }
     for t in &delta.targets {

@@ -338,3 +338,243 @@ fn a_workspace_that_cannot_load_fails_as_plan_does() {
     assert_eq!(out.code, 1);
     assert_eq!(out.stdout, "");
 }
+
+/// A principal whose name is HTML and holds a `|`: eligible for a group that holds Global
+/// Administrator.
+const HOSTILE: &str = "version: 1
+rules: { PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off }
+principals:
+  - { name: dave, type: user, licenses: [entra_id_p2] }
+  - { name: \"<img src=x onerror=alert(1)>|`x`\", type: user, licenses: [entra_id_p2] }
+groups:
+  - name: tenant-admins
+    role_assignable: true
+    type: security
+    entra_roles: [Global Administrator]
+    policy:
+      member:
+        activation:
+          max_duration: PT2H
+          require: [mfa, justification]
+          approval: { required: true, approvers: [dave] }
+assignments:
+  - { group: tenant-admins, principal: \"<img src=x onerror=alert(1)>|`x`\", role: member, type: eligible, duration: P30D, justification: rota }
+";
+
+/// The cell separators of a Markdown table row: `|` not escaped as `\|`.
+fn separators(row: &str) -> usize {
+    let mut n = 0;
+    let mut escaped = false;
+    for c in row.chars() {
+        if c == '|' && !escaped {
+            n += 1;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    n
+}
+
+#[test]
+fn markdown_escapes_names_so_a_pr_comment_gets_no_html_and_keeps_its_table() -> Result {
+    let dir = workspace_with(HOSTILE);
+    for args in [
+        &["Global Administrator", "--format", "markdown"][..],
+        &[
+            "--principal",
+            "<img src=x onerror=alert(1)>|`x`",
+            "--format",
+            "markdown",
+        ],
+        &["--group", "tenant-admins", "--format", "markdown"],
+    ] {
+        let out = paths(dir.path(), args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let md = &out.stdout;
+        assert!(!md.contains("<img"), "{md}");
+        assert!(
+            md.contains("&lt;img src=x onerror=alert(1)&gt;&#124;&#96;x&#96;"),
+            "{md}"
+        );
+        // Every row of the table has as many cells as its header.
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert!(rows.len() >= 3, "{md}");
+        let head = separators(rows[0]);
+        for row in &rows {
+            assert_eq!(separators(row), head, "{row}");
+        }
+    }
+    Ok(())
+}
+
+/// `paths:` naming one Entra and one Azure tier-0 role with a typo each, and a spelt
+/// `Exchange Administrator` and `owner` (Azure names compare without regard to case).
+const MISSPELT_TIER0: &str = "version: 1
+rules: { PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off, PIM610: off }
+paths:
+  tier0:
+    - Global Administrator
+    - Privileged Role Administrator
+    - Privileged Authentication Administrator
+    - Partner Tier2 Support
+    - Security Adminstrator
+    - Exchange Administrator
+  tier0_azure:
+    - { role: Ownr, scope: / }
+    - { role: owner, scope: /subscriptions/s1 }
+principals:
+  - { name: dave, type: user, licenses: [entra_id_p2] }
+groups:
+  - name: ops
+    role_assignable: true
+    type: security
+    entra_roles: [Global Administrator]
+assignments:
+  - { group: ops, principal: dave, role: member, type: active, duration: P30D, justification: rota }
+";
+
+#[test]
+fn a_misspelt_tier0_role_is_a_finding_at_its_span_and_no_target() -> Result {
+    let dir = workspace_with(MISSPELT_TIER0);
+    let lint = run(dir.path(), NOW, &["lint", "--format", "json"]);
+    let doc = json(&lint.stdout);
+    let pim002: Vec<String> = doc["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| f["code"] == "PIM002")
+        .map(|f| {
+            format!(
+                "{}:{} {}",
+                f["line"],
+                f["column"],
+                f["help"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(pim002.len(), 2, "{pim002:?}");
+    assert!(
+        pim002[0].starts_with("9:7 did you mean `Security Administrator`?"),
+        "{pim002:?}"
+    );
+    assert!(
+        pim002[1].starts_with("12:15 did you mean `Owner`?"),
+        "{pim002:?}"
+    );
+    let out = paths(dir.path(), &["--tier0", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let roles = json(&out.stdout)["target"]["roles"].clone();
+    let names: Vec<&str> = roles
+        .as_array()
+        .map(|r| r.iter().filter_map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    assert!(!names.contains(&"Security Adminstrator"), "{names:?}");
+    assert!(names.contains(&"Exchange Administrator"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("Ownr")), "{names:?}");
+    let human = paths(dir.path(), &["--tier0"]);
+    assert!(
+        human.stdout.starts_with("Tier 0 (5 roles)"),
+        "{}",
+        human.stdout
+    );
+    Ok(())
+}
+
+/// az-owners holds Owner at the root (tier 0 by default) and az-readers Reader there (not
+/// tier 0); no group holds an Entra role.
+const AZURE_TIER0: &str = "version: 1
+rules: { PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off, PIM610: off }
+principals:
+  - { name: olga, type: user, licenses: [entra_id_p2] }
+  - { name: rita, type: user, licenses: [entra_id_p2] }
+groups:
+  - name: az-owners
+    type: security
+    azure_roles: [{ role: Owner, scope: / }]
+  - name: az-readers
+    type: security
+    azure_roles: [{ role: Reader, scope: / }]
+assignments:
+  - { group: az-owners, principal: olga, role: member, type: active, duration: P30D, justification: rota }
+  - { group: az-readers, principal: rita, role: member, type: active, duration: P30D, justification: rota }
+";
+
+#[test]
+fn tier0_counts_the_tier0_azure_roles_the_rules_count() -> Result {
+    let dir = workspace_with(AZURE_TIER0);
+    let out = paths(dir.path(), &["--tier0", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc = json(&out.stdout);
+    assert_eq!(classes(&doc), ["olga standing"]);
+    assert_eq!(doc["principals"][0]["role"], "Owner @ /");
+    let roles = doc["target"]["roles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(roles.contains(&"Owner @ /".into()), "{roles:?}");
+    assert!(
+        !roles
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.starts_with("Reader")))
+    );
+    Ok(())
+}
+
+#[test]
+fn from_state_without_a_state_file_says_it_reads_an_empty_state() -> Result {
+    // cli.md gives `paths` no status of its own and `plan` reads an absent state as empty
+    // (the first plan creates everything): so does `paths --from state`, and it says so.
+    let dir = copy_fixture(FIXTURE);
+    let out = paths(dir.path(), &["--tier0", "--from", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let said = common::flat(&out.stderr);
+    assert!(said.contains("there is no state file at"), "{}", out.stderr);
+    assert!(said.contains("pimplan.state.json"), "{}", out.stderr);
+    // With the state file there, or from the files, nothing is said.
+    let applied = run(dir.path(), NOW, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert_eq!(
+        paths(dir.path(), &["--tier0", "--from", "state"]).stderr,
+        ""
+    );
+    let fresh = copy_fixture(FIXTURE);
+    assert_eq!(paths(fresh.path(), &["--tier0"]).stderr, "");
+    Ok(())
+}
+
+#[test]
+fn at_in_the_past_gives_the_same_reach_from_the_files_and_from_the_state() -> Result {
+    // The fixture's assignments have no `start` but grace's: applied at NOW, they are in
+    // effect from NOW on both sides, and not before it on either.
+    let dir = copy_fixture(FIXTURE);
+    let applied = run(dir.path(), NOW, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let later = "2026-12-03T00:00:00Z";
+    let reach = |from: &str, at: &str| -> Result<(Vec<String>, serde_json::Value)> {
+        let out = run(
+            dir.path(),
+            later,
+            &[
+                "paths", "--tier0", "--from", from, "--at", at, "--format", "json",
+            ],
+        );
+        if out.code != 0 {
+            return Err(out.stderr.into());
+        }
+        let doc = json(&out.stdout);
+        Ok((classes(&doc), doc["summary"].clone()))
+    };
+    let before_apply = "2026-11-30T00:00:00Z";
+    let (files, files_summary) = reach("files", before_apply)?;
+    let (state, state_summary) = reach("state", before_apply)?;
+    assert_eq!(files, state);
+    assert_eq!(files_summary, state_summary);
+    assert!(!files.iter().any(|c| c.starts_with("frank")), "{files:?}");
+    // After the apply, before the run's now: frank is in effect on both sides.
+    let after_apply = "2026-12-01T12:00:00Z";
+    let (files, _) = reach("files", after_apply)?;
+    let (state, _) = reach("state", after_apply)?;
+    assert_eq!(files, state);
+    assert!(files.contains(&"frank approval".to_owned()), "{files:?}");
+    Ok(())
+}

@@ -268,6 +268,15 @@ fn dropping_member_approval_changes_the_class_and_fires_pim705() -> Result<(), B
         "{}",
         human.stdout
     );
+    // The Markdown says the same sentence (one list of headline sentences for both).
+    let markdown = plan(ws.path(), "markdown");
+    assert!(
+        markdown.stdout.contains(
+            "⚠ this change lets **1** principal reach **Global Administrator** without approval that needed it before\n"
+        ),
+        "{}",
+        markdown.stdout
+    );
     // At the policy's approval setting.
     let findings = doc["findings"].as_array().ok_or("no findings")?;
     let pim705 = findings
@@ -323,6 +332,71 @@ fn delta_snapshots() -> Result<(), Box<dyn Error>> {
     insta::assert_snapshot!(
         "privilege_delta_markdown",
         plan(ws.path(), "markdown").stdout
+    );
+    Ok(())
+}
+
+#[test]
+fn markdown_delta_escapes_names_so_a_pr_comment_gets_no_html() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    let name = "<img src=x onerror=alert(1)>|`x`";
+    append(
+        ws.path(),
+        &format!(
+            "  - {{ group: tenant-admins, principal: \"{name}\", role: owner, type: eligible, duration: P30D, justification: rota }}\n"
+        ),
+    )?;
+    edit(
+        &ws.path().join("pimplan.yaml"),
+        "  - { name: alice,",
+        &format!(
+            "  - {{ name: \"{name}\", type: user, licenses: [entra_id_p2] }}\n  - {{ name: alice,"
+        ),
+    );
+    let out = plan(ws.path(), "markdown");
+    let md = &out.stdout;
+    assert!(md.contains("#### Privilege delta"), "{md}{}", out.stderr);
+    let escaped = "&lt;img src=x onerror=alert(1)&gt;&#124;&#96;x&#96;";
+    let delta = &md[md.find("#### Privilege delta").unwrap_or(0)
+        ..md.find("#### Findings").unwrap_or(md.len())];
+    assert!(!delta.contains("<img"), "{delta}");
+    // The changes table and the delta's table: the name escaped, each row five or three cells.
+    let gained = delta
+        .lines()
+        .find(|l| l.starts_with("| `+` |"))
+        .ok_or_else(|| delta.to_owned())?;
+    assert!(gained.contains(escaped), "{gained}");
+    assert_eq!(gained.matches('|').count(), 6, "{gained}");
+    let change = md
+        .lines()
+        .find(|l| l.starts_with("| `+` | assignment"))
+        .ok_or_else(|| md.clone())?;
+    assert!(change.contains(escaped), "{change}");
+    assert_eq!(change.matches('|').count(), 4, "{change}");
+    Ok(())
+}
+
+#[test]
+fn the_delta_words_a_path_as_pimplan_paths_does() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    append(ws.path(), JUDY)?;
+    let paths = run(ws.path(), T1, &["paths", "Global Administrator"]);
+    assert_eq!(paths.code, 0, "{}", paths.stderr);
+    let line = paths
+        .stdout
+        .lines()
+        .find_map(|l| l.find("judy ─").map(|at| &l[at..]))
+        .ok_or_else(|| paths.stdout.clone())?;
+    assert!(line.contains("─eligible owner"), "{line}");
+    let human = plan(ws.path(), "human");
+    assert!(human.stdout.contains(line), "{line}\n{}", human.stdout);
+    let markdown = plan(ws.path(), "markdown");
+    assert!(
+        markdown
+            .stdout
+            .contains(&line.replace('[', "&#91;").replace(']', "&#93;")),
+        "{line}\n{}",
+        markdown.stdout
     );
     Ok(())
 }

@@ -135,3 +135,79 @@ fn explain_pim801_documents_the_rule() {
         );
     }
 }
+
+/// ann (Helpdesk Administrator) can reset eve, an eligible member of role-assignable
+/// ga-admins (Global Administrator): the contested case of privilege-paths §A.4.
+const CONTESTED_RESET: &str = "version: 1
+rules: { PIM801: off, PIM802: off, PIM803: off, PIM807: off }
+principals:
+  - { name: ann, type: user, licenses: [entra_id_p2] }
+  - { name: eve, type: user, licenses: [entra_id_p2] }
+  - { name: dave, type: user, licenses: [entra_id_p2] }
+admins:
+  - { principal: ann, role: Helpdesk Administrator }
+groups:
+  - name: ga-admins
+    role_assignable: true
+    entra_roles: [Global Administrator]
+    policy:
+      member:
+        activation:
+          require: [mfa, justification]
+          approval: { required: true, approvers: [dave] }
+assignments:
+  - { group: ga-admins, principal: eve, role: member, type: eligible, duration: P30D, justification: x }
+";
+
+/// The PIM804 findings of a lint of `dir`: (line, message, help).
+fn pim804(dir: &std::path::Path) -> Vec<(u64, String, String)> {
+    let out = run(dir, NOW, &["lint", "--format", "json"]);
+    json(&out.stdout)["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["code"] == "PIM804")
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap_or(0),
+                f["message"].as_str().unwrap_or("").to_owned(),
+                f["help"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pim804_on_the_contested_reset_says_what_settles_it() {
+    // Under the default (unprotected) it is a finding, and it says why and what to do.
+    let dir = common::workspace_with(CONTESTED_RESET);
+    let found = pim804(dir.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (line, message, help) = &found[0];
+    assert_eq!(*line, 8);
+    assert!(
+        message
+            .contains("by resetting the password of an eligible member of a role-assignable group"),
+        "{message}"
+    );
+    assert!(
+        help.contains("`paths.eligible_reset_protection: protected`"),
+        "{help}"
+    );
+    assert!(help.contains("cisagov/ScubaGear#2072"), "{help}");
+    // Protected, the path is gone and so is the finding.
+    let protected = common::workspace_with(&CONTESTED_RESET.replace(
+        "version: 1\n",
+        "version: 1\npaths: { eligible_reset_protection: protected }\n",
+    ));
+    assert_eq!(pim804(protected.path()), Vec::new());
+    // A path that is no reset of an eligible member keeps the rule's own help.
+    let other = copy_fixture("fixtures/rules/PIM804/fires");
+    let found = pim804(other.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(!found[0].1.contains("resetting"), "{found:?}");
+    assert!(
+        !found[0].2.contains("eligible_reset_protection"),
+        "{found:?}"
+    );
+}

@@ -12,9 +12,9 @@ use crate::config::model::Workspace;
 use crate::exit::ExitStatus;
 use crate::finding::{Severity, did_you_mean};
 use crate::paths::{
-    BuildOptions, Grant, Grants, NodeId, PathClass, PrivilegeGraph, ResetProtection,
+    BuildOptions, Grant, Grants, NodeId, NodeKind, PathClass, PrivilegeGraph, ResetProtection,
 };
-use crate::render::paths::{Direction, NotYet, PathsReport, TargetView};
+use crate::render::paths::{Direction, NotYet, PathsReport, TargetView, node_label};
 use crate::render::{self, human::HumanOptions};
 
 /// `--format`.
@@ -130,21 +130,46 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
     let now = cx.now();
     let desired;
     let loaded_state;
+    let read_state = || -> Result<(String, crate::state::LoadedState), ExitStatus> {
+        let location = ws
+            .settings
+            .state_location(&lint.loaded.root_dir)
+            .map_err(|e| fail(format!("{e}; run `pimplan lint`")))?;
+        let backend = crate::state::backend::open(&location);
+        let loaded = crate::state::read_from(backend.as_ref()).map_err(fail)?;
+        Ok((backend.describe(), loaded))
+    };
     let grants: Grants<'_> = match request.from {
-        PathsFrom::Files => {
+        // Now or later: what the files make true once applied, each assignment without
+        // `start` counted from now, as the plan counts it. Before now: an assignment
+        // without `start` was in effect only from its apply, which the state records, so
+        // both sides give the same reach for a time in the past.
+        PathsFrom::Files if at >= now => {
             desired = crate::plan::desired(ws);
             desired.grants(now)
         }
+        PathsFrom::Files => {
+            desired = crate::plan::desired(ws);
+            loaded_state = match read_state() {
+                Ok((_, s)) => s,
+                Err(status) => return Ok(Traced::Done(status)),
+            };
+            desired.grants_applied(now, &loaded_state.state)
+        }
         PathsFrom::State => {
-            let location = match ws.settings.state_location(&lint.loaded.root_dir) {
-                Ok(l) => l,
-                Err(e) => return Ok(Traced::Done(fail(format!("{e}; run `pimplan lint`")))),
+            let path;
+            (path, loaded_state) = match read_state() {
+                Ok(read) => read,
+                Err(status) => return Ok(Traced::Done(status)),
             };
-            let backend = crate::state::backend::open(&location);
-            loaded_state = match crate::state::read_from(backend.as_ref()) {
-                Ok(s) => s,
-                Err(e) => return Ok(Traced::Done(fail(e))),
-            };
+            // As for `plan`, an absent state is an empty one (nothing applied yet): the
+            // paths are the facts' alone, and that is said, not left to be guessed.
+            if loaded_state.text.is_none() && !cx.quiet {
+                eprintln!(
+                    "note: there is no state file at {}: nothing has been applied, so only the paths of the workspace's facts (owners, standing members, admins) are shown",
+                    path
+                );
+            }
             Grants::from_state(&loaded_state.state)
         }
     };
@@ -281,18 +306,30 @@ fn resolve(ws: &Workspace, graph: &PrivilegeGraph, target: &PathsTarget) -> miet
         PathsTarget::Group(n) => group_query(n),
         PathsTarget::Principal(n) => principal_query(n),
         PathsTarget::Tier0 => {
-            let roles: Vec<String> = ws
+            // A `paths.tier0` name that is no built-in role (PIM002) is a target only where
+            // a group holds a role of that name (a custom role): a misspelling is no target.
+            let mut roles: Vec<String> = ws
                 .settings
                 .paths
                 .tier0_roles()
                 .into_iter()
+                .filter(|r| is_role(r) || graph.entra_role(r).is_some())
                 .map(str::to_owned)
                 .collect();
+            // The tier-0 Azure roles the groups hold (`paths.tier0_azure`), as the rules
+            // count them: `Owner @ /subscriptions/s1`.
+            let nodes = crate::paths::tier0_targets(graph, &ws.settings.paths);
+            roles.extend(
+                nodes
+                    .iter()
+                    .filter(|n| graph.node(**n).kind == NodeKind::AzureRole)
+                    .map(|n| node_label(graph, *n)),
+            );
             let mut v = view("tier0", "tier0", "tier 0");
             v.tier = Some(0);
-            v.roles.clone_from(&roles);
+            v.roles = roles;
             Ok(Query {
-                nodes: roles.iter().filter_map(|r| graph.entra_role(r)).collect(),
+                nodes,
                 direction: Direction::To,
                 view: v,
             })
@@ -374,11 +411,7 @@ fn not_yet(
     let then = crate::paths::build_with(ws, &later, at, options(ws));
     let nodes = |g: &PrivilegeGraph| -> Vec<NodeId> {
         match target.kind {
-            "tier0" => target
-                .roles
-                .iter()
-                .filter_map(|r| g.entra_role(r))
-                .collect(),
+            "tier0" => crate::paths::tier0_targets(g, &ws.settings.paths),
             "group" => g.group_member(&target.name).into_iter().collect(),
             _ => g.entra_role(&target.name).into_iter().collect(),
         }

@@ -520,7 +520,11 @@ fn lower_paths(lw: &mut Lowerer<'_>, raw: Option<Spanned<RawPathsSettings>>) -> 
         let roles = list
             .value
             .into_iter()
-            .filter_map(|r| lw.azure_role(r))
+            .filter_map(|r| {
+                let role = lw.azure_role(r)?;
+                lw.azure_role_spelling(&role.role);
+                Some(role)
+            })
             .collect();
         paths.tier0_azure = Some(Spanned::new(roles, list.span));
     }
@@ -532,6 +536,32 @@ fn lower_paths(lw: &mut Lowerer<'_>, raw: Option<Spanned<RawPathsSettings>>) -> 
 }
 
 impl Lowerer<'_> {
+    /// A `paths.tier0_azure` role name: Azure has too many built-in roles (and custom ones)
+    /// for a table, so only a near miss of a privileged role (`Ownr`) is reported (PIM002,
+    /// did you mean). The entry stays, as an unknown Entra role does (a custom role may be
+    /// meant); it counts only where a group holds a role of that name.
+    fn azure_role_spelling(&mut self, role: &Spanned<String>) {
+        let known = crate::config::model::AZURE_PRIVILEGED;
+        if known.iter().any(|k| k.eq_ignore_ascii_case(&role.value)) {
+            return;
+        }
+        let Some(close) = did_you_mean(&role.value, known) else {
+            return;
+        };
+        self.findings.push(
+            Finding::new(
+                &pim002_invalid_config::RULE,
+                role.span,
+                format!("`{}` is not an Azure built-in role", role.value),
+            )
+            .label("unknown role")
+            .with_help(format!(
+                "did you mean `{close}`? (`# pimplan: ignore PIM002 custom role` for a custom role of that name)"
+            ))
+            .unlocked(),
+        );
+    }
+
     /// An Azure role entry: the scope must be an Azure scope path (`/`, `/subscriptions/…`).
     fn azure_role(&mut self, raw: Spanned<RawAzureRole>) -> Option<AzureRole> {
         let span = raw.span;

@@ -220,6 +220,17 @@ pub fn scope_at_or_above(outer: &str, inner: &str) -> bool {
         .all(|o| inner.next().is_some_and(|i| i.eq_ignore_ascii_case(o)))
 }
 
+/// Azure's privileged administrator roles: the built-in roles of the "Privileged" category
+/// (Microsoft Learn, `role-based-access-control/built-in-roles/privileged`); tier 1 when not
+/// tier 0, and the names a `paths.tier0_azure` entry is checked against for a misspelling.
+pub const AZURE_PRIVILEGED: [&str; 5] = [
+    "Owner",
+    "Contributor",
+    "Reservations Administrator",
+    "Role Based Access Control Administrator",
+    "User Access Administrator",
+];
+
 /// `paths:` (root file only): which roles count as tier 0, and how the contested
 /// password-reset case is read. Lowering has checked the names; the accessors apply the
 /// defaults.

@@ -45,7 +45,28 @@ impl<'a> Grant<'a> {
     /// A declared assignment: from its `start` (or from whenever it is applied) to its `end`,
     /// or its `duration` counted from `start` (from `now` without one, as apply counts it).
     pub fn declared(spec: &'a AssignmentSpec, now: DateTime<FixedOffset>) -> Self {
-        let start = spec.start.as_deref().and_then(parse_time);
+        Self::declared_from(spec, None, now)
+    }
+
+    /// A declared assignment whose time is read as the state's side reads it (`paths --at`):
+    /// without `start`, in effect from when it was applied (`applied`, the state's
+    /// `starts_at` for it), or, not applied yet, from `now` (the earliest an apply can
+    /// make it), its `duration` counted from there. So at a time before its apply it is not
+    /// in effect from the files either.
+    pub fn declared_applied(
+        spec: &'a AssignmentSpec,
+        applied: Option<DateTime<FixedOffset>>,
+        now: DateTime<FixedOffset>,
+    ) -> Self {
+        Self::declared_from(spec, Some(applied.unwrap_or(now)), now)
+    }
+
+    fn declared_from(
+        spec: &'a AssignmentSpec,
+        unset_start: Option<DateTime<FixedOffset>>,
+        now: DateTime<FixedOffset>,
+    ) -> Self {
+        let start = spec.start.as_deref().and_then(parse_time).or(unset_start);
         let end = if spec.permanent {
             None
         } else if let Some(end) = spec.end.as_deref() {

@@ -132,6 +132,11 @@ impl EdgeKind {
         }
     }
 
+    /// The kind [`Self::name`] names (a saved plan's delta keeps edges by name).
+    pub fn from_name(name: &str) -> Option<EdgeKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Whether taking the edge needs someone to do something (activate, add, grant, reset,
     /// add a secret): such an edge is never standing. Held memberships, ownerships and roles
     /// are not actions (an owner still is not a member: E5 is the action).

@@ -7,16 +7,9 @@ use crate::config::model::PathsSettings;
 use super::PrivilegeGraph;
 use super::node::{NodeId, NodeKind};
 
-/// Azure's privileged administrator roles: the built-in roles of the "Privileged" category
-/// (Microsoft Learn, `role-based-access-control/built-in-roles/privileged`); tier 1 when not
-/// tier 0.
-pub const AZURE_PRIVILEGED: [&str; 5] = [
-    "Owner",
-    "Contributor",
-    "Reservations Administrator",
-    "Role Based Access Control Administrator",
-    "User Access Administrator",
-];
+/// Azure's privileged administrator roles (tier 1 when not tier 0): the list lives with the
+/// settings, which check `paths.tier0_azure` names against it.
+pub use crate::config::model::AZURE_PRIVILEGED;
 
 /// The tier-0 targets of the graph: the tier-0 Entra roles (directory scope, in
 /// [`PathsSettings::tier0_roles`] order), then every Azure role node that is tier 0

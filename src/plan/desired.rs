@@ -8,7 +8,7 @@ use crate::config::model::{Assignment, Expiry, Group, Notifications, Role, RoleP
 use crate::config::values::{format_duration, format_minutes};
 use crate::paths::{Grant, Grants, SpanOf};
 use crate::source::Span;
-use crate::state::{AssignmentSpec, PolicySpec};
+use crate::state::{AssignmentSpec, PolicySpec, State};
 
 /// The declared assignments and policies, each with where it is written.
 pub struct Desired<'w> {
@@ -31,6 +31,28 @@ impl Desired<'_> {
                 .assignments
                 .iter()
                 .map(|(spec, _)| Grant::declared(spec, now))
+                .collect(),
+            policies: self.policies.iter().map(|(p, _)| p).collect(),
+            span_of: self,
+        }
+    }
+
+    /// [`Self::grants`] for a time other than `now` (`paths --at`): an assignment without
+    /// `start` is in effect from when `state` records it applied, or from `now` if it does
+    /// not ([`Grant::declared_applied`]), as the state's side counts it.
+    pub fn grants_applied(&self, now: DateTime<FixedOffset>, state: &State) -> Grants<'_> {
+        let applied: HashMap<&str, DateTime<FixedOffset>> = state
+            .assignments
+            .iter()
+            .map(|r| (r.key.as_str(), r.starts_at))
+            .collect();
+        Grants {
+            assignments: self
+                .assignments
+                .iter()
+                .map(|(spec, _)| {
+                    Grant::declared_applied(spec, applied.get(spec.key().as_str()).copied(), now)
+                })
                 .collect(),
             policies: self.policies.iter().map(|(p, _)| p).collect(),
             span_of: self,

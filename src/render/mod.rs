@@ -4,6 +4,7 @@ pub mod github;
 pub mod human;
 pub mod import_yaml;
 pub mod json;
+pub mod markdown;
 pub mod paths;
 pub mod paths_diagram;
 pub mod plan;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde_json::{Value, json};
 
+use super::markdown as md;
 use crate::config::model::PathsSettings;
 use crate::paths::{EdgeKind, Gates, NodeId, NodeKind, PathClass, PrivilegeGraph, Reach};
 use crate::source::{Sources, Span};
@@ -131,9 +132,16 @@ pub fn node_label(graph: &PrivilegeGraph, id: NodeId) -> String {
     }
 }
 
-/// What an edge does, in words.
+/// What an edge does, in words: the one labelling of edges, for `paths` (every format but
+/// JSON, which keeps [`EdgeKind::name`]) and the plan's privilege delta.
 pub fn edge_label(graph: &PrivilegeGraph, step: &Step) -> &'static str {
-    match step.kind {
+    edge_words(step.kind, graph.node(step.from).kind == NodeKind::Principal)
+}
+
+/// [`edge_label`] of an edge of this kind, `from_principal` when its tail is a principal (a
+/// role a principal holds is an admin's).
+pub fn edge_words(kind: EdgeKind, from_principal: bool) -> &'static str {
+    match kind {
         EdgeKind::ActiveMember => "active member",
         EdgeKind::EligibleMember => "eligible member",
         EdgeKind::Owner => "owner (standing)",
@@ -141,7 +149,7 @@ pub fn edge_label(graph: &PrivilegeGraph, step: &Step) -> &'static str {
         EdgeKind::OwnerAddsMembers => "adds member",
         EdgeKind::NestedEligible => "eligible nested member",
         EdgeKind::NestedActive => "nested member",
-        EdgeKind::HoldsRole if graph.node(step.from).kind == NodeKind::Principal => "admin",
+        EdgeKind::HoldsRole if from_principal => "admin",
         EdgeKind::HoldsRole | EdgeKind::AzureRole => "holds",
         EdgeKind::EligibleForRole => "eligible for",
         EdgeKind::AddMembersAll
@@ -271,11 +279,17 @@ fn title(t: &TargetView) -> String {
     }
 }
 
-/// The headline sentence, `**`-wrapped numbers when `bold`.
-fn headline(report: &PathsReport<'_>, bold: bool) -> String {
+/// The headline sentence; for Markdown (`markdown`) the numbers `**`-wrapped and the
+/// target's name escaped.
+fn headline(report: &PathsReport<'_>, markdown: bool) -> String {
     let c = counts(&report.reaches);
+    let named = if markdown {
+        md::text(&title(&report.target))
+    } else {
+        title(&report.target)
+    };
     let b = |n: usize| {
-        if bold {
+        if markdown {
             format!("**{n}**")
         } else {
             n.to_string()
@@ -289,7 +303,7 @@ fn headline(report: &PathsReport<'_>, bold: bool) -> String {
     match report.direction {
         Direction::To => format!(
             "{} — {} {} can reach it{filter}: {} without approval ({} of them without MFA), {} standing",
-            title(&report.target),
+            named,
             b(c.all),
             if c.all == 1 {
                 "principal"
@@ -302,7 +316,7 @@ fn headline(report: &PathsReport<'_>, bold: bool) -> String {
         ),
         Direction::From => format!(
             "{} can reach {} {}{filter}: {} without approval ({} of them without MFA), {} standing",
-            title(&report.target),
+            named,
             b(c.all),
             if c.all == 1 { "target" } else { "targets" },
             b(c.no_approval),
@@ -407,11 +421,8 @@ pub fn human(report: &PathsReport<'_>) -> String {
     out
 }
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-}
-
-/// The same table for a PR comment, paths in backticks.
+/// The same table for a PR comment, paths in monospace, every name escaped
+/// ([`md::text`]).
 pub fn markdown(report: &PathsReport<'_>) -> String {
     let mut out = format!("### Privilege paths: {}\n\n", headline(report, true));
     let tier0 = report.target.kind == "tier0";
@@ -424,19 +435,19 @@ pub fn markdown(report: &PathsReport<'_>) -> String {
         ));
         for r in &report.reaches {
             let role = reached_role(report, r)
-                .map(|n| format!(" {} |", cell(&n)))
+                .map(|n| format!(" {} |", md::text(&n)))
                 .unwrap_or_default();
             let at: Vec<String> = locations(report, &r.path)
                 .iter()
-                .map(|l| format!("`{l}`"))
+                .map(|l| md::code(l))
                 .collect();
             out.push_str(&format!(
-                "| {} | `{}` | {} |{role} `{}` | {} |\n",
-                cell(&row_name(report, r)),
+                "| {} | `{}` | {} |{role} {} | {} |\n",
+                md::text(&row_name(report, r)),
                 r.class,
                 r.hops,
-                cell(&path_text(report.graph, &r.path)),
-                cell(&at.join(", "))
+                md::code(&path_text(report.graph, &r.path)),
+                at.join(", ")
             ));
         }
         out.push('\n');
@@ -444,11 +455,11 @@ pub fn markdown(report: &PathsReport<'_>) -> String {
     for n in &report.not_yet {
         out.push_str(&format!(
             "- not yet in effect: {}\n",
-            cell(&not_yet_line(n))
+            md::text(&not_yet_line(n))
         ));
     }
     for n in &report.notes {
-        out.push_str(&format!("- note: {}\n", cell(n)));
+        out.push_str(&format!("- note: {}\n", md::text(n)));
     }
     out
 }

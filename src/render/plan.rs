@@ -7,8 +7,10 @@ use serde_json::json;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::paths::PathClass;
+use super::markdown as md;
+use super::paths::edge_words;
 use crate::paths::delta::{DeltaStep, PrivilegeDelta, change_key};
+use crate::paths::{EdgeKind, PathClass};
 use crate::plan::end::{change_end, describe_recorded};
 use crate::plan::{Action, Change, Plan, PlanFinding, Reason};
 
@@ -224,7 +226,8 @@ fn node_name(key: &str) -> &str {
         .unwrap_or(key)
 }
 
-/// A witness path in one line: `judy ─eligible-owner [mfa]→ tenant-admins#owner ─…→ …`.
+/// A witness path in one line, edges worded as `pimplan paths` words them:
+/// `judy ─eligible owner [mfa]→ tenant-admins#owner ─…→ …`.
 fn path_line(steps: &[DeltaStep]) -> String {
     let mut out = steps
         .first()
@@ -236,7 +239,11 @@ fn path_line(steps: &[DeltaStep]) -> String {
         } else {
             format!(" [{}]", s.gates.join(" · "))
         };
-        out.push_str(&format!(" ─{}{gates}→ {}", s.edge, node_name(&s.to)));
+        // As `pimplan paths` words it; a name this version does not know, as it is.
+        let edge = EdgeKind::from_name(&s.edge).map_or(s.edge.as_str(), |k| {
+            edge_words(k, s.from.starts_with("principal:"))
+        });
+        out.push_str(&format!(" ─{edge}{gates}→ {}", node_name(&s.to)));
     }
     out
 }
@@ -315,6 +322,20 @@ fn headline(gained: usize, without: usize, role: &str, bold: impl Fn(String) -> 
         bold(role.to_owned()),
         bold(without.to_string()),
     )
+}
+
+/// The delta's headline sentences, for every format: one per tier-0 role that principals
+/// gain ([`headline`]), then one per tier-0 role more principals reach without approval
+/// ([`weakened_line`]); `bold` formats the numbers and the role (as is for a terminal,
+/// escaped and `**`-wrapped for Markdown). None: no principal gains a tier-0 path.
+fn headline_sentences(delta: &PrivilegeDelta, bold: impl Fn(String) -> String) -> Vec<String> {
+    let gained = headlines(delta)
+        .into_iter()
+        .map(|(gained, without, role)| headline(gained, without, role, &bold));
+    let weaker = weakened(delta)
+        .into_iter()
+        .map(|(n, role)| weakened_line(n, role, &bold));
+    gained.chain(weaker).collect()
 }
 
 /// The "Privilege delta" block of a human plan (privilege-paths §A.10), before the summary
@@ -396,21 +417,11 @@ fn delta_human(delta: &PrivilegeDelta, changes: &[Change]) -> String {
             entry(&mut out, "~", &e.principal, &class, &e.path, &e.caused_by);
         }
     }
-    let lines = headlines(delta);
-    for (gained, without, role) in &lines {
-        out.push_str(&format!(
-            "Privilege delta: {}.\n",
-            headline(*gained, *without, role, |s| s)
-        ));
+    let sentences = headline_sentences(delta, |s| s);
+    for sentence in &sentences {
+        out.push_str(&format!("Privilege delta: {sentence}.\n"));
     }
-    let weaker = weakened(delta);
-    for (n, role) in &weaker {
-        out.push_str(&format!(
-            "Privilege delta: {}.\n",
-            weakened_line(*n, role, |s| s)
-        ));
-    }
-    if lines.is_empty() && weaker.is_empty() {
+    if sentences.is_empty() {
         out.push_str("Privilege delta: no principal gains a path to a tier-0 role");
         if delta.summary.principals_lost > 0 {
             out.push_str(&format!(
@@ -433,23 +444,14 @@ fn delta_markdown(delta: &PrivilegeDelta, changes: &[Change]) -> String {
     if delta.is_empty() {
         return String::new();
     }
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let cell = md::text;
+    let bold = |s: String| format!("**{}**", cell(&s));
     let mut out = String::from("#### Privilege delta\n\n");
-    let lines = headlines(delta);
-    for (gained, without, role) in &lines {
-        out.push_str(&format!(
-            "⚠ {}\n\n",
-            headline(*gained, *without, role, |s| format!("**{s}**"))
-        ));
+    let sentences = headline_sentences(delta, bold);
+    for sentence in &sentences {
+        out.push_str(&format!("⚠ {sentence}\n\n"));
     }
-    let weaker = weakened(delta);
-    for (n, role) in &weaker {
-        out.push_str(&format!(
-            "⚠ {}\n\n",
-            weakened_line(*n, role, |s| format!("**{s}**"))
-        ));
-    }
-    if lines.is_empty() && weaker.is_empty() {
+    if sentences.is_empty() {
         out.push_str("No principal gains a path to a tier-0 role.\n\n");
     }
     for t in &delta.targets {
@@ -635,14 +637,8 @@ pub fn markdown(plan: &Plan) -> String {
                         |(k, old, new)| {
                             format!(
                                 "`{k}`: {} → {}",
-                                old.as_deref()
-                                    .unwrap_or(NONE)
-                                    .replace('|', "\\|")
-                                    .replace('\n', " "),
-                                new.as_deref()
-                                    .unwrap_or(NONE)
-                                    .replace('|', "\\|")
-                                    .replace('\n', " ")
+                                md::text(old.as_deref().unwrap_or(NONE)),
+                                md::text(new.as_deref().unwrap_or(NONE))
                             )
                         },
                     ))
@@ -651,7 +647,7 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             change.action.symbol(),
-            change.address.replace('|', "\\|"),
+            md::text(&change.address),
             what.join("<br>")
         ));
     }
@@ -660,9 +656,13 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str(&delta_markdown(delta, &plan.changes));
     }
     out.push_str(&findings_markdown(plan));
-    out.push_str("<details><summary>Full plan</summary>\n\n```diff\n");
     let full = human(plan, false);
     let full = full.strip_prefix(&target_line(plan)).unwrap_or(&full);
+    // A fence longer than any run of backticks in the plan: a name cannot close it.
+    let fence = "`".repeat(longest_backtick_run(full).max(2) + 1);
+    out.push_str(&format!(
+        "<details><summary>Full plan</summary>\n\n{fence}diff\n"
+    ));
     for line in full.lines() {
         let t = line.trim_start();
         let mapped = if t.starts_with("-/+") {
@@ -677,6 +677,10 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str(&mapped);
         out.push('\n');
     }
-    out.push_str("```\n\n</details>\n");
+    out.push_str(&format!("{fence}\n\n</details>\n"));
     out
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }

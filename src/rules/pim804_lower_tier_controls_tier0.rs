@@ -18,7 +18,10 @@ grant roles, reset passwords, add secrets or owners to service principals (privi
 E11–E19). For example a Groups Administrator who can add herself to a non-role-assignable \
 group that is eligible for a tier-0 role, or a Helpdesk Administrator who can reset the \
 password of a user who activates one. The finding points at the role assignment (the \
-`admins:` entry or the group's `entra_roles`).",
+`admins:` entry or the group's `entra_roles`). Under the default \
+`paths.eligible_reset_protection: unprotected`, the reset of an eligible member of a \
+role-assignable group counts, as Microsoft's published note says; such a finding says so in \
+its message and help.",
             why: "A tier breach: the tier-0 role is only as safe as the weakest role that \
 controls it. EntraOps reports it as a tier breach, and BloodHound's attack paths are mostly \
 such chains.",
@@ -26,7 +29,10 @@ such chains.",
             fix: "Remove the step the lower-tier role can take: make the groups on the path \
 role-assignable (only Privileged Role Administrators manage those), keep tier-0 users out of \
 reach of the reset roles, or scope the role to an administrative unit without them. Or treat \
-the role as tier 0 (add it to `paths.tier0`) and protect its holders as such.",
+the role as tier 0 (add it to `paths.tier0`) and protect its holders as such. When the path \
+is the reset of an eligible member of a role-assignable group, test the reset in your tenant \
+(a 2026 test, cisagov/ScubaGear#2072, was refused): if it is refused, set \
+`paths.eligible_reset_protection: protected` in the root file.",
             source: "EntraOps tier breach classification; BloodHound `post.go` (AddMember, \
 ResetPassword, AddSecret, AddOwner edges); Microsoft Learn privileged-roles-permissions; \
 privilege-paths design §A.3, §A.11.",
@@ -63,24 +69,39 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         let tier = cx.workspace.settings.paths.tier(&role.name);
-        out.push(
-            Finding::new(
-                &RULE,
-                span,
-                format!(
-                    "{} hold{} {} (tier {tier}), which reaches {} (first step: {})",
-                    describe(graph, edge.tail),
-                    if graph.node(edge.tail).kind == NodeKind::Principal {
-                        "s"
-                    } else {
-                        ""
-                    },
-                    describe(graph, edge.head),
-                    describe(graph, graph.edge(*last).head),
-                    graph.edge(*first).kind,
-                ),
+        // Under the default `eligible_reset_protection: unprotected`, a path may rest on the
+        // contested reset of an eligible member of a role-assignable group (privilege-paths
+        // §A.4): a true finding by Microsoft's published table, which a 2026 tenant test
+        // contradicts. Say so, and what settles it.
+        let contested = path.iter().any(|e| graph.edge(*e).flags.documented_risk);
+        let finding = Finding::new(
+            &RULE,
+            span,
+            format!(
+                "{} hold{} {} (tier {tier}), which reaches {} (first step: {}){}",
+                describe(graph, edge.tail),
+                if graph.node(edge.tail).kind == NodeKind::Principal {
+                    "s"
+                } else {
+                    ""
+                },
+                describe(graph, edge.head),
+                describe(graph, graph.edge(*last).head),
+                graph.edge(*first).kind,
+                if contested {
+                    " by resetting the password of an eligible member of a role-assignable group"
+                } else {
+                    ""
+                },
+            ),
+        )
+        .label("a lower-tier role with a path to tier 0");
+        out.push(if contested {
+            finding.with_help(
+                "Microsoft documents that this role can reset eligible members of role-assignable groups; a 2026 tenant test (cisagov/ScubaGear#2072) was refused. Check your tenant: if the reset is refused, set `paths.eligible_reset_protection: protected`; if not, make the member's assignment active-only or keep the role away from them",
             )
-            .label("a lower-tier role with a path to tier 0"),
-        );
+        } else {
+            finding
+        });
     }
 }

@@ -290,7 +290,8 @@ pub fn make_with(
     // Findings about entries no longer in the files point into the state file.
     let state_file = StateFile::of(&loaded_state, lint.loaded.sources.len());
     let entry = |key: &str| state_file.entry_span(key);
-    let privilege_delta = privilege_delta(ws, &desired, diff_state, &changes, now);
+    let after_graph = lint.graph.take();
+    let privilege_delta = privilege_delta(ws, &desired, diff_state, &changes, now, after_graph);
     let cx = PlanContext {
         changes: &changes,
         desired: &desired,
@@ -349,6 +350,7 @@ fn privilege_delta(
     state: &State,
     changes: &[Change],
     now: DateTime<FixedOffset>,
+    after_graph: Option<crate::paths::PrivilegeGraph>,
 ) -> Option<crate::paths::PrivilegeDelta> {
     if changes.is_empty() {
         return None;
@@ -361,6 +363,7 @@ fn privilege_delta(
         after: &after,
         changes,
         at: now,
+        after_graph,
         options: crate::paths::BuildOptions {
             eligible_reset_protection: match ws.settings.paths.eligible_reset_protection() {
                 crate::config::model::ResetProtection::Unprotected => {

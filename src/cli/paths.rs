@@ -100,7 +100,7 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
             miette::miette!("--at `{text}` is not an RFC 3339 time with offset: {e}")
         })?,
     };
-    let lint = match crate::lint::lint(&cx.root(), &cx.clock) {
+    let mut lint = match crate::lint::lint(&cx.root(), &cx.clock) {
         Ok(lint) => lint,
         Err(e) => return Ok(Traced::Done(fail(e))),
     };
@@ -128,12 +128,15 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
         );
     }
     let now = cx.now();
-    let desired;
+    let files;
     let loaded_state;
+    // Lint's graph (the files' at the run's clock, if a PIM8xx rule built it).
+    let linted = lint.graph.take();
     let grants: Grants<'_> = match request.from {
         PathsFrom::Files => {
-            desired = crate::plan::desired(ws);
-            desired.grants(now)
+            // The graph's grants only (`graph_grants`: the graph `desired` would give).
+            files = crate::plan::desired::graph_grants(ws, now);
+            files.grants()
         }
         PathsFrom::State => {
             let path = match ws.settings.state_file(&lint.loaded.root_dir) {
@@ -147,7 +150,10 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
             Grants::from_state(&loaded_state.state)
         }
     };
-    let graph = crate::paths::build_with(ws, &grants, at, options(ws));
+    let graph = match linted {
+        Some(graph) if at == now && request.from == PathsFrom::Files => graph,
+        _ => crate::paths::build_with(ws, &grants, at, options(ws)),
+    };
     let query = resolve(ws, &graph, target)?;
     let reaches = match query.direction {
         Direction::To => graph.reach_any(&query.nodes, request.class),

@@ -352,7 +352,9 @@ fn privilege_delta(
     now: DateTime<FixedOffset>,
     after_graph: Option<crate::paths::PrivilegeGraph>,
 ) -> Option<crate::paths::PrivilegeDelta> {
-    if changes.is_empty() {
+    // PIMPLAN_BENCH_NO_DELTA: for bench/run.sh only (the "plan, no delta" row, A19's ratio),
+    // the one place it is read; not a setting, undocumented for users.
+    if changes.is_empty() || std::env::var_os("PIMPLAN_BENCH_NO_DELTA").is_some() {
         return None;
     }
     let before = crate::paths::Grants::from_state(state);

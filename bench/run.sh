@@ -15,6 +15,8 @@
 #   pimplan lint      `pimplan lint WS --now 2026-12-01T00:00:00Z` (the sanity line below shows what it finds)
 #   pimplan plan      `pimplan -c WS/pimplan.yaml plan --now …` against the generated state
 #                     (about 10 % of the assignments to add, nothing else)
+#   plan, no delta    the same plan with PIMPLAN_BENCH_NO_DELTA=1: without the privilege delta
+#                     (a bench-only switch read in one place, plan_run.rs), for A19's ratio
 #   pimplan paths     `pimplan -c WS/pimplan.yaml paths --tier0 --format json --now …`: who can
 #                     reach a tier-0 role (the privilege graph built and traversed once)
 #   check-jsonschema  `check-jsonschema --schemafile schemas/pimplan.schema.json FILES…`
@@ -202,12 +204,14 @@ for N in $SIZES; do
         run_once 0 "$PARSE" --threads 1 pimplan.yaml && record_run parse1
         run_once 0 "$PIMPLAN" lint . --now "$NOW" && record_run lint
         run_once 0 "$PIMPLAN" -c pimplan.yaml plan --now "$NOW" && record_run plan
+        run_once 0 env PIMPLAN_BENCH_NO_DELTA=1 "$PIMPLAN" -c pimplan.yaml plan --now "$NOW" && record_run plan_nodelta
         run_once 0 "$PIMPLAN" -c pimplan.yaml paths --tier0 --format json --now "$NOW" && record_run paths
     done
     summarise "$N" parse
     summarise "$N" parse1
     summarise "$N" lint
     summarise "$N" plan
+    summarise "$N" plan_nodelta
     summarise "$N" paths
 
     if [[ -n $SKIP_SLOW_FROM ]] && ((N >= SKIP_SLOW_FROM)); then
@@ -242,7 +246,7 @@ REPORT=$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).md
         BEGIN {
             while ((getline line < notes) > 0) { split(line, f, "\t"); yaml[f[1]] = f[3] }
             name["parse"] = "parse-only (floor)"; name["parse1"] = "parse-only, 1 thread"
-            name["lint"] = "pimplan lint"; name["plan"] = "pimplan plan"; name["paths"] = "pimplan paths --tier0 (json)"
+            name["lint"] = "pimplan lint"; name["plan"] = "pimplan plan"; name["plan_nodelta"] = "pimplan plan, no delta (bench only)"; name["paths"] = "pimplan paths --tier0 (json)"
             name["cjs"] = "check-jsonschema"; name["yamllint"] = "yamllint"
         }
         { row[NR] = $0; n = $1; t = $2; st[n, t] = $3; wall[n, t] = $4; note[n, t] = $8
@@ -279,6 +283,8 @@ REPORT=$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).md
                 n = ns[i]; fl = wall[n, "parse"]
                 if (fl > 0 && wall[n, "lint"] > 0)
                     printf "- N=%s: lint %.2f× the parse-only floor (target ≤ 1.3 at 100k: %s); plan %.2f× (target ≤ 1.5 at 100k: %s)\n", n, wall[n, "lint"] / fl, verdict(wall[n, "lint"] / fl <= 1.3), wall[n, "plan"] / fl, verdict(wall[n, "plan"] / fl <= 1.5)
+                if (wall[n, "plan"] > 0 && wall[n, "plan_nodelta"] > 0)
+                    printf "- N=%s: plan %.2f× plan without the privilege delta, peak %+.0f MiB (A19 target ≤ 1.3 and ≤ +64 MiB at 100k: %s)\n", n, wall[n, "plan"] / wall[n, "plan_nodelta"], (rss[n, "plan"] - rss[n, "plan_nodelta"]) / 1024, verdict(wall[n, "plan"] / wall[n, "plan_nodelta"] <= 1.3 && rss[n, "plan"] - rss[n, "plan_nodelta"] <= 65536)
                 if (wall[n, "paths"] > 0 && wall[n, "lint"] > 0)
                     printf "- N=%s: paths --tier0 %.2f× lint (target ≤ 1.5 at 100k: %s)\n", n, wall[n, "paths"] / wall[n, "lint"], verdict(wall[n, "paths"] / wall[n, "lint"] <= 1.5)
                 if (wall[n, "cjs"] > 0)

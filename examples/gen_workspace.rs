@@ -19,6 +19,13 @@
 //! (`principals/units.yaml`, every tenth one restricted management) with users and groups as
 //! members.
 //!
+//! It lints clean under the PIM8xx rules the way a careful tenant would: the role-assignable
+//! groups (their roles tier 0, or able to reach it) have no standing owners and only eligible
+//! assignments, of separate `adm-…` accounts activating with approval, that sit in the
+//! restricted management units (out of reach of the password-reset roles); the pipeline's
+//! service principal (Privileged Role Administrator) is owned by the break-glass accounts; no
+//! admin or group holds Cloud Application Administrator (it adds secrets to that principal).
+//!
 //! `pimplan.state.json` records every policy and about 90 % of the assignments as applied
 //! on 2026-11-25, so `pimplan plan` at that `--now` shows only creates (the other ~10 %).
 
@@ -232,7 +239,8 @@ const ENTRA_ROLES: &[&str] = &[
     "Compliance Administrator",
     "License Administrator",
     "Application Administrator",
-    "Cloud Application Administrator",
+    // Not Cloud Application Administrator: it adds secrets to the pipeline's service
+    // principal, which holds Privileged Role Administrator (PIM804).
     "Reports Reader",
 ];
 
@@ -611,10 +619,16 @@ fn generate(args: &Args) -> std::io::Result<String> {
     let approver_count = (total_principals / 200).clamp(4, 60);
     let sp_count = (total_principals / 25).max(2);
     let group_principal_count = (total_principals / 50).max(1);
+    // Separate admin accounts (`adm-…`) for the eligibilities of the role-assignable groups.
+    let admin_account_count = (total_principals / 100).max(150);
     let breakglass = 2;
     // The actor is one of the service principals.
-    let user_count =
-        total_principals - approver_count - sp_count - group_principal_count - breakglass;
+    let user_count = total_principals
+        - approver_count
+        - admin_account_count
+        - sp_count
+        - group_principal_count
+        - breakglass;
 
     let mut first: Vec<&str> = FIRST.to_vec();
     let mut last: Vec<&str> = LAST.to_vec();
@@ -642,6 +656,17 @@ fn generate(args: &Args) -> std::io::Result<String> {
     for i in 0..approver_count {
         principals.push(Principal {
             name: format!("approver-{:02}.{}", i + 1, last[i % last.len()]),
+            id: rng.uuid(),
+            kind: Kind::User,
+            emergency: false,
+        });
+    }
+    let admin_accounts: Vec<usize> = (0..admin_account_count)
+        .map(|i| principals.len() + i)
+        .collect();
+    for i in 0..admin_account_count {
+        principals.push(Principal {
+            name: format!("adm-{}", person_name(i * 7 + 3)),
             id: rng.uuid(),
             kind: Kind::User,
             emergency: false,
@@ -756,7 +781,10 @@ fn generate(args: &Args) -> std::io::Result<String> {
             member.approvers = pair.clone();
             owner.approvers = pair;
         }
-        let owner_count = 1 + rng.below(2);
+        // A role-assignable group (its roles tier 0 or able to reach tier 0) has no standing
+        // owner: an owner adds members without approval (PIM801); its owners are eligible,
+        // under the tier-0 template's approval.
+        let owner_count = if role_assignable { 0 } else { 1 + rng.below(2) };
         let mut owners = Vec::new();
         while owners.len() < owner_count {
             let u = users[rng.below(users.len())];
@@ -823,7 +851,17 @@ fn generate(args: &Args) -> std::io::Result<String> {
             } else {
                 (Role::Owner, AssignmentType::Active)
             };
+            // A role-assignable group's members and owners are separate admin accounts, all
+            // eligible, activating with approval: no standing path to its role (PIM803), and
+            // no account the lesser reset roles can take over (they sit in restricted
+            // management units, below).
+            let (role, kind) = if g.role_assignable {
+                (role, AssignmentType::Eligible)
+            } else {
+                (role, kind)
+            };
             let principal = match (role, kind) {
+                _ if g.role_assignable => *rng.pick(&admin_accounts),
                 (Role::Member, AssignmentType::Eligible)
                     if !g.role_assignable && !g.m365 && rng.chance(0.03) =>
                 {
@@ -909,9 +947,10 @@ fn generate(args: &Args) -> std::io::Result<String> {
             }
         }
     }
-    // breakglass-01 comes right after the users and the approvers.
+    // breakglass-01 comes right after the users, the approvers and the admin accounts.
     if let Some(g) = groups.iter_mut().find(|g| g.role_assignable) {
-        g.members.push(user_count + approver_count);
+        g.members
+            .push(user_count + approver_count + admin_account_count);
     }
     // Groups with standing members only: no assignments, no policy of their own.
     let standing_count = ((n as f64) * 0.08).round() as usize;
@@ -946,10 +985,17 @@ fn generate(args: &Args) -> std::io::Result<String> {
             owner: RolePol::microsoft_default(),
         });
     }
-    // Owners of every service principal (the actor's included): two or three people each.
+    // Owners of every service principal: two or three people each; the actor's (it holds
+    // Privileged Role Administrator) are the break-glass accounts, since an owner adds a
+    // secret and signs in as it (PIM801).
     let mut sp_owners: std::collections::HashMap<usize, Vec<usize>> =
         std::collections::HashMap::new();
-    for &sp in std::iter::once(&actor).chain(&sps) {
+    let first_breakglass = user_count + approver_count + admin_account_count;
+    sp_owners.insert(
+        actor,
+        (first_breakglass..first_breakglass + breakglass).collect(),
+    );
+    for &sp in &sps {
         let want = 2 + rng.below(2);
         let list = sp_owners.entry(sp).or_default();
         while list.len() < want {
@@ -977,6 +1023,16 @@ fn generate(args: &Args) -> std::io::Result<String> {
         for k in 0..5.min(standing.len()) {
             members.push(standing[(i * 5 + k) % standing.len()].name.clone());
         }
+        // The admin accounts sit in the restricted management units: only those units' own
+        // admins (none) reset their passwords.
+        if restricted {
+            let restricted_units = au_count.div_ceil(10);
+            for (k, &a) in admin_accounts.iter().enumerate() {
+                if k % restricted_units == i / 10 {
+                    members.push(principals[a].name.clone());
+                }
+            }
+        }
         if !restricted && !plain_pim.is_empty() {
             for k in 0..2 {
                 members.push(
@@ -1000,7 +1056,7 @@ fn generate(args: &Args) -> std::io::Result<String> {
         "Security Reader",
         "Global Reader",
         "Application Administrator",
-        "Cloud Application Administrator",
+        "Message Center Reader", // not Cloud Application Administrator: see ENTRA_ROLES
         "Intune Administrator",
         "Conditional Access Administrator",
         "Authentication Administrator",
@@ -1017,7 +1073,12 @@ fn generate(args: &Args) -> std::io::Result<String> {
     while admins.len() < admin_count {
         let u = users[rng.below(users.len())];
         let entry = if rng.chance(0.2) {
-            (u, *rng.pick(&unit_roles), Some(rng.below(units.len())))
+            // Not a restricted management unit (every tenth): the admin accounts are there.
+            let mut unit = rng.below(units.len());
+            if unit.is_multiple_of(10) {
+                unit = (unit + 1) % units.len();
+            }
+            (u, *rng.pick(&unit_roles), Some(unit))
         } else {
             (u, *rng.pick(&directory_roles), None)
         };
@@ -1155,13 +1216,12 @@ fn generate(args: &Args) -> std::io::Result<String> {
         )?;
     }
     let mut text = String::from(
-        "# Approvers of privileged activations, and break-glass accounts.\nprincipals:\n",
+        "# Approvers of privileged activations, admin accounts and break-glass accounts.\nprincipals:\n",
     );
-    for (i, p) in principals
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.kind == Kind::User && (p.emergency || p.name.starts_with("approver-")))
-    {
+    for (i, p) in principals.iter().enumerate().filter(|(_, p)| {
+        p.kind == Kind::User
+            && (p.emergency || p.name.starts_with("approver-") || p.name.starts_with("adm-"))
+    }) {
         text.push_str(&principal_yaml(i, p));
     }
     write(&out.join("principals/approvers.yaml"), &text)?;
@@ -1229,7 +1289,9 @@ fn generate(args: &Args) -> std::io::Result<String> {
             .iter()
             .map(|&o| principals[o].name.as_str())
             .collect();
-        let _ = writeln!(text, "    owners: [{}]", owners.join(", "));
+        if !owners.is_empty() {
+            let _ = writeln!(text, "    owners: [{}]", owners.join(", "));
+        }
         if !g.members.is_empty() {
             let _ = writeln!(text, "    members: [{}]", name_list(&g.members));
         }

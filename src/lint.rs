@@ -23,6 +23,10 @@ pub struct LintRun {
     pub text: Vec<crate::source::Span>,
     /// The root file's `rules:`, resolved: which rules run, at what severity.
     pub selection: Selection,
+    /// The privilege graph of the files at the run's clock, when a PIM8xx rule built it:
+    /// `plan` takes it as the delta's "after" side and `paths` as its graph, so that a run
+    /// builds it once (privilege-paths §A.8).
+    pub graph: Option<crate::paths::PrivilegeGraph>,
 }
 
 impl LintRun {
@@ -114,6 +118,7 @@ pub fn lint_with(root: &Path, clock: &Clock, applied: Applied<'_>) -> Result<Lin
     // after a structure error, a file with a syntax error) is in the workspace's
     // `left_out`: the rules do not report what depends on it as missing, and their ignore
     // comments are not judged (below), since a rule may not have seen what they silence.
+    let mut graph = None;
     let complete = loaded
         .workspace
         .as_ref()
@@ -142,6 +147,7 @@ pub fn lint_with(root: &Path, clock: &Clock, applied: Applied<'_>) -> Result<Lin
             graph: std::cell::OnceCell::new(),
         };
         findings.extend(rules::check_all(&cx, |rule| selection.enabled(rule)));
+        graph = cx.graph.into_inner();
     }
     let ran = |rule: &Rule| {
         selection.enabled(rule)
@@ -178,5 +184,6 @@ pub fn lint_with(root: &Path, clock: &Clock, applied: Applied<'_>) -> Result<Lin
         findings,
         text,
         selection,
+        graph,
     })
 }

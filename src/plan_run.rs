@@ -352,7 +352,8 @@ fn run_plan(
     // Findings about entries no longer in the files point into the state file.
     let state_file = StateFile::of(&loaded_state, lint.loaded.sources.len());
     let entry = |key: &str| state_file.entry_span(key);
-    let privilege_delta = privilege_delta(ws, &desired, diff_state, &changes, now);
+    let after_graph = lint.graph.take();
+    let privilege_delta = privilege_delta(ws, &desired, diff_state, &changes, now, after_graph);
     let cx = PlanContext {
         changes: &changes,
         desired: &desired,
@@ -411,8 +412,11 @@ fn privilege_delta(
     state: &State,
     changes: &[Change],
     now: DateTime<FixedOffset>,
+    after_graph: Option<crate::paths::PrivilegeGraph>,
 ) -> Option<crate::paths::PrivilegeDelta> {
-    if changes.is_empty() {
+    // PIMPLAN_BENCH_NO_DELTA: for bench/run.sh only (the "plan, no delta" row, A19's ratio),
+    // the one place it is read; not a setting, undocumented for users.
+    if changes.is_empty() || std::env::var_os("PIMPLAN_BENCH_NO_DELTA").is_some() {
         return None;
     }
     let before = crate::paths::Grants::from_state(state);
@@ -423,6 +427,7 @@ fn privilege_delta(
         after: &after,
         changes,
         at: now,
+        after_graph,
         options: crate::paths::BuildOptions {
             eligible_reset_protection: match ws.settings.paths.eligible_reset_protection() {
                 crate::config::model::ResetProtection::Unprotected => {

@@ -400,3 +400,26 @@ fn the_delta_words_a_path_as_pimplan_paths_does() -> Result<(), Box<dyn Error>> 
     );
     Ok(())
 }
+
+/// With the PIM8xx rules on (as warnings, so the plan goes on) lint builds the files' graph
+/// and the plan takes it as the delta's "after" side instead of building it again: the delta
+/// is the one the plan computes on its own (the rules off, nothing built in lint).
+#[test]
+fn the_delta_is_the_same_with_the_graph_lint_built() -> Result<(), Box<dyn Error>> {
+    let ws = applied()?;
+    append(ws.path(), JUDY)?;
+    let own = json(&plan(ws.path(), "json").stdout);
+    let root = ws.path().join("pimplan.yaml");
+    let text = std::fs::read_to_string(&root)?.replace(
+        "rules: { PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off }",
+        "rules: { PIM801: warning, PIM802: warning, PIM803: warning, PIM804: warning, PIM807: warning }",
+    );
+    std::fs::write(&root, text)?;
+    let out = plan(ws.path(), "json");
+    // The rules ran on the files (and found what they judge in them).
+    assert!(out.stdout.contains("PIM80"), "{}{}", out.stdout, out.stderr);
+    let reused = json(&out.stdout);
+    assert!(own["privilege_delta"]["targets"].is_array(), "{own}");
+    assert_eq!(own["privilege_delta"], reused["privilege_delta"]);
+    Ok(())
+}

@@ -100,7 +100,7 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
             miette::miette!("--at `{text}` is not an RFC 3339 time with offset: {e}")
         })?,
     };
-    let lint = match crate::lint::lint(&cx.root(), &cx.clock) {
+    let mut lint = match crate::lint::lint(&cx.root(), &cx.clock) {
         Ok(lint) => lint,
         Err(e) => return Ok(Traced::Done(fail(e))),
     };
@@ -128,8 +128,9 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
         );
     }
     let now = cx.now();
-    let desired;
+    let files;
     let loaded_state;
+    let desired;
     let read_state = || -> Result<(String, crate::state::LoadedState), ExitStatus> {
         let location = ws
             .settings
@@ -139,14 +140,17 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
         let loaded = crate::state::read_from(backend.as_ref()).map_err(fail)?;
         Ok((backend.describe(), loaded))
     };
+    // Lint's graph (the files' at the run's clock, if a PIM8xx rule built it).
+    let linted = lint.graph.take();
     let grants: Grants<'_> = match request.from {
         // Now or later: what the files make true once applied, each assignment without
-        // `start` counted from now, as the plan counts it. Before now: an assignment
+        // `start` counted from now, as the plan counts it (`graph_grants`: the graph's
+        // grants only, the graph `desired` would give). Before now: an assignment
         // without `start` was in effect only from its apply, which the state records, so
         // both sides give the same reach for a time in the past.
         PathsFrom::Files if at >= now => {
-            desired = crate::plan::desired(ws);
-            desired.grants(now)
+            files = crate::plan::desired::graph_grants(ws, now);
+            files.grants()
         }
         PathsFrom::Files => {
             desired = crate::plan::desired(ws);
@@ -173,7 +177,10 @@ fn traced(cx: &RunContext, request: &PathsRequest) -> miette::Result<Traced> {
             Grants::from_state(&loaded_state.state)
         }
     };
-    let graph = crate::paths::build_with(ws, &grants, at, options(ws));
+    let graph = match linted {
+        Some(graph) if at == now && request.from == PathsFrom::Files => graph,
+        _ => crate::paths::build_with(ws, &grants, at, options(ws)),
+    };
     let query = resolve(ws, &graph, target)?;
     let reaches = match query.direction {
         Direction::To => graph.reach_any(&query.nodes, request.class),

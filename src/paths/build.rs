@@ -35,6 +35,9 @@ pub struct Grant<'a> {
     pub start: Option<DateTime<FixedOffset>>,
     /// `None`: permanent (or an end that could not be read).
     pub end: Option<DateTime<FixedOffset>>,
+    /// Where it is declared, when known without asking [`Grants::span_of`] (which is asked
+    /// by state key otherwise).
+    pub source: Option<Span>,
 }
 
 fn parse_time(text: &str) -> Option<DateTime<FixedOffset>> {
@@ -77,7 +80,12 @@ impl<'a> Grant<'a> {
                 .and_then(|d| parse_duration(d).ok())
                 .and_then(|d| start.unwrap_or(now).checked_add_signed(d.0))
         };
-        Grant { spec, start, end }
+        Grant {
+            spec,
+            start,
+            end,
+            source: None,
+        }
     }
 
     /// A recorded assignment: as the state says it starts and ends in the service.
@@ -86,6 +94,7 @@ impl<'a> Grant<'a> {
             spec: &record.spec,
             start: Some(record.starts_at),
             end: record.ends_at,
+            source: None,
         }
     }
 
@@ -688,7 +697,7 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
             ),
             (Role::Owner, AssignmentType::Active) => (EdgeKind::Owner, owner, Gates::none()),
         };
-        let source = grants.span_of.span_of(&s.key());
+        let source = grant.source.or_else(|| grants.span_of.span_of(&s.key()));
         b.g.edge(
             Edge::new(kind, tail, head)
                 .with_gates(gates)

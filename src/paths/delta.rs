@@ -218,6 +218,9 @@ pub struct DeltaInput<'a> {
     pub changes: &'a [Change],
     pub at: DateTime<FixedOffset>,
     pub options: BuildOptions,
+    /// The graph of `after` at `at` with `options`, if the run has built it already (lint's
+    /// PIM8xx rules): it is not built again.
+    pub after_graph: Option<PrivilegeGraph>,
 }
 
 /// The privileged roles: tier 0 (the workspace's list), then Microsoft's other PRIVILEGED
@@ -336,7 +339,14 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
     }
     let ws = input.workspace;
     let before_graph = build_with(ws, input.before, input.at, input.options);
-    let after_graph = build_with(ws, input.after, input.at, input.options);
+    let built;
+    let after_graph: &PrivilegeGraph = match &input.after_graph {
+        Some(graph) => graph,
+        None => {
+            built = build_with(ws, input.after, input.at, input.options);
+            &built
+        }
+    };
     let by_group: HashMap<&str, Vec<usize>> =
         input
             .changes
@@ -364,7 +374,7 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
     let mut roles: Vec<Role<'_>> = Vec::new();
     for (role, tier) in privileged.iter().copied() {
         let before = reach_by_name(&before_graph, role);
-        let after = reach_by_name(&after_graph, role);
+        let after = reach_by_name(after_graph, role);
         let mut names: BTreeSet<&str> = before.keys().copied().collect();
         names.extend(after.keys().copied());
         let mut pending = Vec::new();
@@ -378,7 +388,7 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
                 groups_on(&before_graph, &r.path, &mut groups);
             }
             if let Some(r) = a {
-                groups_on(&after_graph, &r.path, &mut groups);
+                groups_on(after_graph, &r.path, &mut groups);
             }
             let mut candidates: Vec<usize> = groups
                 .iter()
@@ -388,13 +398,13 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
                 .collect();
             candidates.sort_unstable();
             candidates.dedup();
-            if a.is_some_and(|r| implied(&after_graph, &r.path, role))
+            if a.is_some_and(|r| implied(after_graph, &r.path, role))
                 || b.is_some_and(|r| implied(&before_graph, &r.path, role))
             {
                 continue;
             }
             let (graph, witness) = match a {
-                Some(r) => (&after_graph, r),
+                Some(r) => (after_graph, r),
                 None => match b {
                     Some(r) => (&before_graph, r),
                     None => continue,

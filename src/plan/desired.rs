@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 
+use crate::config::model::AssignmentType;
 use crate::config::model::{Assignment, Expiry, Group, Notifications, Role, RolePolicy, Workspace};
-use crate::config::values::{format_duration, format_minutes};
+use crate::config::values::{format_duration, format_minutes, parse_duration};
 use crate::paths::{Grant, Grants, SpanOf};
 use crate::source::Span;
 use crate::state::{AssignmentSpec, PolicySpec, State};
@@ -92,7 +93,7 @@ pub fn policy_settings(
     p: &RolePolicy,
     id_of: &dyn Fn(&str) -> Option<String>,
 ) -> BTreeMap<String, String> {
-    let mut s = BTreeMap::new();
+    let mut s = activation_gates(p);
     let a = &p.activation;
     // Durations in the form Graph holds them (minutes), so that a clean apply reads back
     // as no drift.
@@ -100,36 +101,17 @@ pub fn policy_settings(
         "activation.max_duration".to_owned(),
         format_minutes(a.max_duration.value),
     );
-    s.insert(
-        "activation.require".to_owned(),
-        list(a.require.value.iter().map(|r| r.value.to_string())),
-    );
-    s.insert(
-        "activation.authentication_context".to_owned(),
-        a.authentication_context
-            .value
-            .clone()
-            .unwrap_or_else(|| "none".to_owned()),
-    );
-    s.insert(
-        "activation.approval.required".to_owned(),
-        a.approval_required.value.to_string(),
-    );
     // Without approval the service keeps no approvers.
-    let (approvers, approver_ids) = if a.approval_required.value {
-        (
-            list(a.approvers.value.iter().map(|p| p.value.clone())),
-            list(
-                a.approvers
-                    .value
-                    .iter()
-                    .map(|p| id_of(&p.value).unwrap_or_else(|| format!("name:{}", p.value))),
-            ),
+    let approver_ids = if a.approval_required.value {
+        list(
+            a.approvers
+                .value
+                .iter()
+                .map(|p| id_of(&p.value).unwrap_or_else(|| format!("name:{}", p.value))),
         )
     } else {
-        ("none".to_owned(), "none".to_owned())
+        "none".to_owned()
     };
-    s.insert("activation.approval.approvers".to_owned(), approvers);
     s.insert("activation.approval.approver_ids".to_owned(), approver_ids);
     for (name, policy) in [
         ("eligible_assignment", &p.eligible),
@@ -162,6 +144,37 @@ pub fn policy_settings(
     ] {
         notification_settings(&mut s, name, notifications);
     }
+    s
+}
+
+/// The settings of a role policy's activation that the privilege graph reads as gates
+/// (`paths::build`): what it requires, its authentication context, approval and approvers.
+/// Part of [`policy_settings`].
+fn activation_gates(p: &RolePolicy) -> BTreeMap<String, String> {
+    let mut s = BTreeMap::new();
+    let a = &p.activation;
+    s.insert(
+        "activation.require".to_owned(),
+        list(a.require.value.iter().map(|r| r.value.to_string())),
+    );
+    s.insert(
+        "activation.authentication_context".to_owned(),
+        a.authentication_context
+            .value
+            .clone()
+            .unwrap_or_else(|| "none".to_owned()),
+    );
+    s.insert(
+        "activation.approval.required".to_owned(),
+        a.approval_required.value.to_string(),
+    );
+    // Without approval the service keeps no approvers.
+    let approvers = if a.approval_required.value {
+        list(a.approvers.value.iter().map(|p| p.value.clone()))
+    } else {
+        "none".to_owned()
+    };
+    s.insert("activation.approval.approvers".to_owned(), approvers);
     s
 }
 
@@ -265,5 +278,144 @@ pub fn desired(ws: &Workspace) -> Desired<'_> {
         assignments,
         policies,
         spans,
+    }
+}
+
+/// The files' side of the privilege graph as [`Desired::grants`] gives it, without the rest
+/// of the specs: each assignment's identity (group, principal, their ids, role, type), when it
+/// is in effect and where it is declared, and each policy's activation gates
+/// ([`activation_gates`]). What lint's PIM8xx rules build the graph from: a tenth of the
+/// memory and time of [`desired`] on a large workspace, and the same graph
+/// (`tests/paths_build.rs`, `graph_grants_build_the_desired_graph`).
+pub struct GraphGrants {
+    assignments: Vec<GraphAssignment>,
+    policies: Vec<PolicySpec>,
+}
+
+struct GraphAssignment {
+    /// Only the identity is filled in.
+    spec: AssignmentSpec,
+    start: Option<DateTime<FixedOffset>>,
+    end: Option<DateTime<FixedOffset>>,
+    source: Span,
+}
+
+fn no_span(_: &str) -> Option<Span> {
+    None
+}
+
+impl GraphGrants {
+    pub fn grants(&self) -> Grants<'_> {
+        Grants {
+            assignments: self
+                .assignments
+                .iter()
+                .map(|a| Grant {
+                    spec: &a.spec,
+                    start: a.start,
+                    end: a.end,
+                    source: Some(a.source),
+                })
+                .collect(),
+            policies: self.policies.iter().collect(),
+            span_of: &no_span,
+        }
+    }
+}
+
+/// [`GraphGrants`] of the workspace at `now` (a `duration` without `start` counted from it).
+pub fn graph_grants(ws: &Workspace, now: DateTime<FixedOffset>) -> GraphGrants {
+    // As in `desired`: the first definition of a name counts.
+    let mut principals: HashMap<&str, _> = HashMap::new();
+    for p in &ws.principals {
+        principals.entry(p.name.value.as_str()).or_insert(p);
+    }
+    let mut groups: HashMap<&str, _> = HashMap::new();
+    for g in &ws.groups {
+        groups.entry(g.name.value.as_str()).or_insert(g);
+    }
+    // Where an assignment is declared, by state key: `Desired::span_of` holds the last
+    // assignment of a key, so a repeated one points there too.
+    type Identity<'a> = ((bool, &'a str), (bool, &'a str), Role, AssignmentType);
+    let mut last: HashMap<Identity<'_>, Span> = HashMap::with_capacity(ws.assignments.len());
+    let mut assignments = Vec::with_capacity(ws.assignments.len());
+    for a in &ws.assignments {
+        let (Some(group), Some(principal)) = (
+            groups.get(a.group.value.as_str()),
+            principals.get(a.principal.value.as_str()),
+        ) else {
+            continue;
+        };
+        let start = a.start.as_ref().map(|s| s.value);
+        let end = match &a.expiry {
+            Expiry::End(e) => Some(e.value),
+            // As `Grant::declared` reads the spec's duration.
+            Expiry::Duration(d) => parse_duration(&format_duration(d.value))
+                .ok()
+                .and_then(|d| start.unwrap_or(now).checked_add_signed(d.0)),
+            Expiry::Permanent(_) => None,
+            Expiry::Unknown => continue,
+        };
+        let group_id = group.id.as_ref().map(|i| i.value.as_str());
+        let principal_id = principal.id.as_ref().map(|i| i.value.as_str());
+        let identity = (
+            group_id.map_or((false, a.group.value.as_str()), |id| (true, id)),
+            principal_id.map_or((false, a.principal.value.as_str()), |id| (true, id)),
+            a.role.value,
+            a.kind.value,
+        );
+        last.insert(identity, a.principal.span);
+        assignments.push((
+            identity,
+            GraphAssignment {
+                spec: AssignmentSpec {
+                    group: a.group.value.clone(),
+                    group_id: group_id.map(str::to_owned),
+                    principal: a.principal.value.clone(),
+                    principal_id: principal_id.map(str::to_owned),
+                    role: a.role.value,
+                    kind: a.kind.value,
+                    start: None,
+                    end: None,
+                    duration: None,
+                    permanent: false,
+                    justification: None,
+                    ticket_system: None,
+                    ticket_number: None,
+                    emergency_access: false,
+                },
+                start,
+                end,
+                source: a.principal.span,
+            },
+        ));
+    }
+    let assignments = assignments
+        .into_iter()
+        .map(|(identity, mut a)| {
+            if let Some(span) = last.get(&identity) {
+                a.source = *span;
+            }
+            a
+        })
+        .collect();
+    let mut policies = Vec::with_capacity(ws.groups.len() * 2);
+    for g in ws.groups.iter().filter(|g| {
+        groups
+            .get(g.name.value.as_str())
+            .is_some_and(|f| std::ptr::eq(*f, *g))
+    }) {
+        for role in [Role::Member, Role::Owner] {
+            policies.push(PolicySpec {
+                group: g.name.value.clone(),
+                group_id: g.id.as_ref().map(|i| i.value.clone()),
+                role,
+                settings: activation_gates(g.policy.role(role)),
+            });
+        }
+    }
+    GraphGrants {
+        assignments,
+        policies,
     }
 }

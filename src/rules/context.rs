@@ -76,10 +76,10 @@ impl<'w> Context<'w> {
     /// (privilege-paths §A.8: built once per run, on first use).
     pub fn privilege_graph(&self) -> &PrivilegeGraph {
         self.graph.get_or_init(|| {
-            let desired = crate::plan::desired(self.workspace);
-            let grants = desired.grants(self.now);
+            // The graph's grants only, not the full specs `plan::desired` makes.
+            let grants = crate::plan::desired::graph_grants(self.workspace, self.now);
             // `build` reads `paths.eligible_reset_protection` itself.
-            crate::paths::build(self.workspace, &grants, self.now)
+            crate::paths::build(self.workspace, &grants.grants(), self.now)
         })
     }
 

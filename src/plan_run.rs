@@ -185,6 +185,8 @@ fn carried_findings(lint: &LintRun, findings: &[crate::finding::Finding]) -> Vec
 pub fn early_state_path(root: &Path) -> Option<PathBuf> {
     match early_state_location(root)? {
         crate::config::model::StateLocation::Local(path) => Some(path),
+        // A remote state has no path; the callers that need one are for local states.
+        crate::config::model::StateLocation::AzureBlob(_) => None,
     }
 }
 

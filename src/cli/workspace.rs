@@ -151,8 +151,13 @@ pub fn with_workspace(
     match ws.settings.state_location(&loaded.root_dir) {
         Ok(location) => {
             let backend = crate::state::backend::open(&location);
-            let crate::config::model::StateLocation::Local(path) = location;
-            f(ws, path, backend.as_ref())
+            match location {
+                crate::config::model::StateLocation::Local(path) => f(ws, path, backend.as_ref()),
+                crate::config::model::StateLocation::AzureBlob(_) => Ok(fail(format!(
+                    "this command works on a local state file only, and the state is `{}`",
+                    backend.describe()
+                ))),
+            }
         }
         Err(e) => Ok(fail(format!("{e}; run `pimplan lint`"))),
     }

@@ -124,12 +124,43 @@ pub enum Expiry {
 }
 
 /// Where the state is, as the root file's `state:` names it (resolved in
-/// `config::state_file`): a local file, for now the only kind (a blob in Azure Storage is
-/// to come). `state::backend::open` gives its backend.
+/// `config::state_file`): a local file, or a blob in Azure Storage (`backend: azurerm`).
+/// `state::backend::open` gives its backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateLocation {
     /// A file below the workspace folder.
     Local(std::path::PathBuf),
+    /// A blob in Azure Blob Storage.
+    AzureBlob(AzureBlobLocation),
+}
+
+/// A state blob, as `state: { backend: azurerm, … }` names it. No secret is part of it:
+/// the credentials come from the environment ([`StorageAuth`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureBlobLocation {
+    /// The storage account's name.
+    pub account: String,
+    pub container: String,
+    /// The blob's name in the container (`prod/pimplan.state.json`).
+    pub key: String,
+    /// The Blob service's URL without a trailing `/`: `https://ACCOUNT.blob.core.windows.net`
+    /// unless `endpoint:` says otherwise (Azurite: `http://127.0.0.1:PORT/devstoreaccount1`).
+    pub endpoint: String,
+    pub auth: StorageAuth,
+    /// Whether each apply snapshots the blob before its first write (the remote `.backup`).
+    pub snapshot: bool,
+}
+
+/// How requests to the Blob service are authorized (`auth:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageAuth {
+    /// A Microsoft Entra token for `https://storage.azure.com`, from the Graph sign-in's
+    /// variables (the default).
+    Entra,
+    /// `AZURE_STORAGE_KEY`.
+    SharedKey,
+    /// `AZURE_STORAGE_SAS_TOKEN`.
+    Sas,
 }
 
 #[derive(Debug)]

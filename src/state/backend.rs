@@ -113,10 +113,52 @@ pub struct Released {
     pub why: &'static str,
 }
 
-/// The backend of the state at `location`.
+/// The backend of the state at `location`. A remote backend that cannot be set up (no
+/// credential in the environment, a bad endpoint) is one whose every operation fails with
+/// why, so that the command that needs the state says it where it reads or writes.
 pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
     match location {
         StateLocation::Local(path) => Box::new(super::local::LocalFile::new(path.clone())),
+        StateLocation::AzureBlob(blob) => match super::azure::open_backend(blob) {
+            Ok(backend) => backend,
+            Err(error) => Box::new(Unavailable {
+                describe: super::azure::describe(blob),
+                detail: error.to_string(),
+            }),
+        },
+    }
+}
+
+/// A backend that could not be set up: every operation fails with why.
+struct Unavailable {
+    describe: String,
+    detail: String,
+}
+
+impl Unavailable {
+    fn error(&self) -> StateError {
+        StateError::Unavailable {
+            state: self.describe.clone(),
+            detail: self.detail.clone(),
+        }
+    }
+}
+
+impl StateBackend for Unavailable {
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+    fn get(&self) -> Result<Option<Snapshot>, StateError> {
+        Err(self.error())
+    }
+    fn lock(&self, _: LockInfo, _: Duration) -> Result<Box<dyn StateLock>, StateError> {
+        Err(self.error())
+    }
+    fn force_unlock(&self, _: bool) -> Result<Option<Released>, StateError> {
+        Err(self.error())
+    }
+    fn lock_note(&self) -> Option<String> {
+        None
     }
 }
 

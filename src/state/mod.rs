@@ -274,6 +274,10 @@ pub enum StateError {
     Changed { path: PathBuf, detail: String },
     #[error("the saved plan is stale: {0}; run plan again")]
     Stale(String),
+    /// A remote state whose backend cannot be set up or reached (no credential in the
+    /// environment, a refused endpoint); `detail` never holds a secret.
+    #[error("the state `{state}` cannot be used: {detail}")]
+    Unavailable { state: String, detail: String },
 }
 
 /// A state as read from disk, with its bytes (for the plan checksum and finding spans).

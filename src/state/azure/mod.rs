@@ -25,6 +25,27 @@ pub use client::{
 };
 pub use shared_key::{KeyError, SharedKey};
 
+use crate::config::model::AzureBlobLocation;
+use crate::state::StateError;
+use crate::state::backend::StateBackend;
+
+/// How messages name a state blob: its URL (never with a SAS token).
+pub fn describe(location: &AzureBlobLocation) -> String {
+    format!(
+        "{}/{}/{}",
+        location.endpoint, location.container, location.key
+    )
+}
+
+/// The backend of the state blob at `location`, its credential read from the environment.
+/// Not built yet: every remote state is refused with this message until it is.
+pub fn open_backend(location: &AzureBlobLocation) -> Result<Box<dyn StateBackend>, StateError> {
+    Err(StateError::Unavailable {
+        state: describe(location),
+        detail: "this pimplan cannot use a state in Azure Blob Storage yet".to_owned(),
+    })
+}
+
 /// Where a bearer token for `https://storage.azure.com` comes from: a ready one
 /// ([`FixedToken`], `PIMPLAN_STORAGE_TOKEN`) or, later, a Microsoft Entra sign-in that
 /// renews it. Asked before every request.

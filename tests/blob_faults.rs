@@ -716,3 +716,72 @@ fn the_log_records_lease_ids_and_if_match_of_fenced_writes() -> Result {
     assert!(log.windows(2).all(|w| w[0].received <= w[1].received));
     Ok(())
 }
+
+/// A held request reaches Azurite late; a held answer leaves Azurite at once and reaches
+/// the client late: the log tells them apart (B22 measures lease validity from the
+/// renewal's send). A SAS works through the proxy, and its signature is not in the log.
+#[test]
+fn held_requests_and_held_answers_are_timed_and_a_sas_is_not_logged() -> Result {
+    let p = blob_proxy::proxied("held")?;
+    p.client
+        .put_blob(BLOB, b"{}", JSON, &none(), Conditions::create_only())?;
+    p.client.acquire_lease(
+        BLOB,
+        LeaseDuration::Seconds(60),
+        Some(ID_A),
+        Conditions::default(),
+    )?;
+    let hold = Duration::from_millis(700);
+    p.proxy.clear();
+    p.proxy
+        .fault(Rule::once(Match::lease("renew"), Fault::delay(hold)));
+    p.proxy.fault(Rule::once(
+        Match::lease("renew"),
+        Fault::delay_response(hold),
+    ));
+    p.client.renew_lease(BLOB, ID_A)?;
+    p.client.renew_lease(BLOB, ID_A)?;
+    let log = p.proxy.log();
+    assert_eq!(log.len(), 2, "{}", summary(&log));
+    let times = |e: &Entry| -> Result<(u128, u128)> {
+        let forwarded = e.forwarded.ok_or("not forwarded")?;
+        let answered = e.answered.ok_or("not answered")?;
+        Ok((ms(e.received, forwarded), ms(forwarded, answered)))
+    };
+    let (late_send, _) = times(&log[0])?;
+    assert_eq!(log[0].fault.as_deref(), Some("delay(700 ms)"));
+    assert!(
+        late_send >= 700,
+        "{}: sent after {late_send} ms",
+        log[0].summary()
+    );
+    let (send, late_answer) = times(&log[1])?;
+    assert_eq!(log[1].fault.as_deref(), Some("delay_response(700 ms)"));
+    assert!(send < 300, "{}: sent after {send} ms", log[1].summary());
+    assert!(
+        late_answer >= 700,
+        "{}: answered {late_answer} ms after",
+        log[1].summary()
+    );
+    assert_eq!(
+        (log[1].status, log[1].upstream_status),
+        (Some(200), Some(200))
+    );
+
+    let sas = azurite::account_sas("rwdlac")?;
+    let query = sas.as_query().to_owned();
+    let signature = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sig="))
+        .ok_or("the SAS has no sig")?
+        .to_owned();
+    let with_sas = blob_proxy::client(&p.proxy, &p.container.name, Credential::Sas(sas))?;
+    p.proxy.clear();
+    assert_eq!(with_sas.get_blob(BLOB, None, None)?.bytes, b"{}");
+    let log = p.proxy.log();
+    assert_eq!(log.len(), 1);
+    assert!(log[0].query.contains("sig=[redacted]"), "{}", log[0].query);
+    assert!(!format!("{log:?}").contains(&signature));
+    assert_eq!(log[0].query_param("sp").as_deref(), Some("rwdlac"));
+    Ok(())
+}

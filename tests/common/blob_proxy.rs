@@ -8,6 +8,8 @@
 //! - [`Fault::CutRequestBody`]: only the first part of the body reaches Azurite, then the
 //!   upstream connection is closed (and the client's, without an answer);
 //! - [`Fault::Delay`]: the request is held before it is forwarded (a late lease renewal);
+//! - [`Fault::DelayResponse`]: Azurite's answer is held before it goes back (a renewal
+//!   granted at once but learned late);
 //! - [`Fault::FailWith`]: a synthetic error answer shaped like Azure's (status,
 //!   `x-ms-error-code`, the XML `<Error>` body, `Retry-After` when asked); nothing is
 //!   forwarded.
@@ -125,6 +127,8 @@ pub enum Fault {
     CutRequestBody { at_fraction: f64 },
     /// Hold the request this long, then forward it.
     Delay(Duration),
+    /// Forward it at once, then hold Azurite's answer this long before sending it on.
+    DelayResponse(Duration),
     /// Answer `status` with `x-ms-error-code: code` and Azure's XML error body, without
     /// forwarding; `Retry-After: s` when `retry_after` is `Some(s)`.
     FailWith {
@@ -141,6 +145,10 @@ impl Fault {
 
     pub fn delay(duration: Duration) -> Fault {
         Fault::Delay(duration)
+    }
+
+    pub fn delay_response(duration: Duration) -> Fault {
+        Fault::DelayResponse(duration)
     }
 
     pub fn fail_with(status: u16, code: &str, retry_after: Option<u64>) -> Fault {
@@ -166,6 +174,7 @@ impl Fault {
             Fault::DropResponseAfterCommit => "drop_response_after_commit".to_owned(),
             Fault::CutRequestBody { at_fraction } => format!("cut_request_body({at_fraction})"),
             Fault::Delay(d) => format!("delay({} ms)", d.as_millis()),
+            Fault::DelayResponse(d) => format!("delay_response({} ms)", d.as_millis()),
             Fault::FailWith { status, code, .. } => format!("fail_with({status} {code})"),
         }
     }
@@ -211,7 +220,8 @@ pub struct Entry {
     pub method: String,
     /// The path as sent (percent-encoded), e.g. `/devstoreaccount1/ctr/prod/s.json`.
     pub path: String,
-    /// The raw query string (without `?`; empty when none).
+    /// The raw query string (without `?`; empty when none), a SAS's `sig=` value shown as
+    /// `[redacted]` (it is forwarded as sent).
     pub query: String,
     /// Every request header (name in lower case) in order; `Authorization` shows only its
     /// scheme (`SharedKey`, `Bearer`), never the signature or token.
@@ -223,6 +233,8 @@ pub struct Entry {
     pub body_len: usize,
     /// When its head had arrived.
     pub received: Instant,
+    /// When it was sent on to Azurite (after a [`Fault::Delay`]); `None` when it was not.
+    pub forwarded: Option<Instant>,
     /// When the answer went to the client (logged just before it is sent, so a client that
     /// has its answer finds it logged), or its connection was closed instead.
     pub answered: Option<Instant>,
@@ -288,6 +300,18 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (decode(k) == name).then(|| decode(v))
     })
+}
+
+/// `query` with the value of `sig=` (a SAS signature) replaced by `[redacted]`.
+fn without_signature(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("sig", _)) => "sig=[redacted]".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn decode(text: &str) -> String {
@@ -647,7 +671,7 @@ fn serve(client: TcpStream, shared: &Shared) {
             seq,
             method: head.method.clone(),
             path: head.path().to_owned(),
-            query: head.query().to_owned(),
+            query: without_signature(head.query()),
             headers: shown_headers,
             lease_id: get("x-ms-lease-id"),
             if_match: get("if-match"),
@@ -655,6 +679,7 @@ fn serve(client: TcpStream, shared: &Shared) {
             lease_action: get("x-ms-lease-action"),
             body_len: 0,
             received,
+            forwarded: None,
             answered: None,
             status: None,
             upstream_status: None,
@@ -736,6 +761,9 @@ fn serve(client: TcpStream, shared: &Shared) {
             .write_all(&head.raw)
             .and_then(|()| upstream.write_all(sent_body))
             .and_then(|()| upstream.flush());
+        if forwarded.is_ok() {
+            update(shared, seq, |en| en.forwarded = Some(Instant::now()));
+        }
         if let Some(keep) = cut {
             // Azurite gets a head that announces the whole body, part of it, then the end of
             // the connection; the client gets no answer.
@@ -815,6 +843,9 @@ fn serve(client: TcpStream, shared: &Shared) {
                 return;
             }
         };
+        if let Some(Fault::DelayResponse(d)) = fault {
+            std::thread::sleep(d);
+        }
         if fault == Some(Fault::DropResponseAfterCommit) {
             update(shared, seq, |en| en.answered = Some(Instant::now()));
             let _ = writer.shutdown(Shutdown::Both);

@@ -24,6 +24,13 @@
 //! address either way). Each request gets a fresh upstream connection; the client's
 //! connection is kept alive as HTTP/1.1 allows (`Content-Length` and chunked bodies, `HEAD`,
 //! 1xx/204/304 answers, `Expect: 100-continue`).
+//!
+//! ```text
+//! let p = blob_proxy::proxied("b13")?;   // a container, a proxy, a client through it
+//! p.proxy.fault(Rule::once(Match::put_blob(), Fault::DropResponseAfterCommit));
+//! // … pimplan with `endpoint: <p.proxy.endpoint_url()>` …
+//! let puts: Vec<_> = p.proxy.log().into_iter().filter(|e| e.method == "PUT").collect();
+//! ```
 
 #![allow(dead_code)]
 
@@ -123,7 +130,8 @@ pub enum Fault {
     /// sending it.
     DropResponseAfterCommit,
     /// Forward the head and `at_fraction` (0.0–1.0) of the body's bytes, close the upstream
-    /// connection, then close the client's without an answer.
+    /// connection, then close the client's without an answer. At 1.0 the whole body is
+    /// sent and Azurite commits it before it sees the close (a lost answer, not a cut).
     CutRequestBody { at_fraction: f64 },
     /// Hold the request this long, then forward it.
     Delay(Duration),
@@ -871,11 +879,6 @@ fn serve(client: TcpStream, shared: &Shared) {
             return;
         }
     }
-}
-
-/// The sequence numbers of `log` entries are unique; this finds one by them.
-pub fn entry(log: &[Entry], seq: u64) -> Option<&Entry> {
-    log.iter().find(|e| e.seq == seq)
 }
 
 /// Time between two instants in ms, for messages.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod blob_proxy;
 pub mod graph;
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 
 pub mod azurite;
 pub mod graph;
+pub mod graphviz;
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! `pimplan paths` through the binary on `fixtures/paths/example/` (privilege-paths §A.9,
 //! §A.14 A4–A7, A16, A17): every output format snapshotted, the JSON validated against
-//! `schemas/paths.schema.json`, the DOT parsed by pydot (`tests/tools/check_dot.py`), name
+//! `schemas/paths.schema.json`, the DOT rendered by Graphviz (`tests/common/graphviz.rs`), name
 //! resolution, `--class`, `--at` and `--from state`.
 //!
 //! The fixture, computed by hand (Security Administrator is held by `sec-ops`):
@@ -16,6 +16,7 @@ mod common;
 use std::error::Error;
 use std::path::Path;
 
+use common::graphviz::{self, Svg, SvgNode};
 use common::{Run, copy_fixture, json, manifest, run, workspace_with};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
@@ -148,16 +149,8 @@ fn every_query_validates_against_the_checked_in_schema() -> Result {
     Ok(())
 }
 
-/// Runs `tests/tools/check_dot.py` (pydot) on `files`.
-fn check_dot(files: &[&Path]) -> Result<std::process::Output> {
-    Ok(std::process::Command::new("python3")
-        .arg(manifest().join("tests/tools/check_dot.py"))
-        .args(files)
-        .output()?)
-}
-
 #[test]
-fn dot_parses_with_pydot_for_every_query() -> Result {
+fn dot_renders_with_graphviz_for_every_query() -> Result {
     let tmp = tempfile::tempdir()?;
     let queries: [&[&str]; 4] = [
         &[ROLE],
@@ -166,25 +159,45 @@ fn dot_parses_with_pydot_for_every_query() -> Result {
         &["--tier0"],
     ];
     let mut files = Vec::new();
+    let mut dots = Vec::new();
     for (i, q) in queries.iter().enumerate() {
         let mut args = q.to_vec();
         args.extend(["--format", "dot"]);
         let file = tmp.path().join(format!("{i}.dot"));
-        std::fs::write(&file, on_fixture(&args)?)?;
+        let dot = on_fixture(&args)?;
+        std::fs::write(&file, &dot)?;
         files.push(file);
+        dots.push(dot);
     }
-    let refs: Vec<&Path> = files.iter().map(|f| f.as_path()).collect();
-    let out = check_dot(&refs)?;
-    assert!(
-        out.status.success(),
-        "pydot refused the DOT (pip install -r tests/tools/requirements.txt):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let svgs = graphviz::render(&files)?;
+    for ((q, dot), text) in queries.iter().zip(&dots).zip(&svgs) {
+        let svg = Svg::parse(text)?;
+        graphviz::drawn_as_declared(dot, &svg).map_err(|e| format!("{q:?}: {e}"))?;
+        assert_eq!(svg.graph, "pimplan_paths", "{q:?}");
+        assert!(!svg.edges.is_empty(), "{q:?}: {dot}");
+    }
+    // The role query draws its five principals, the two sec-ops nodes, the two roles.
+    let role = Svg::parse(&svgs[0])?;
+    assert_eq!(role.nodes.len(), 9, "{:?}", role.nodes);
+    assert_eq!(
+        role.node("n2").map(SvgNode::text).as_deref(),
+        Some("Security Administrator · tier 0")
     );
-    // And the checker refuses what is not a pimplan_paths digraph.
+    // What Graphviz refuses fails with its own words; an edge to an undeclared node draws
+    // a node the DOT does not declare.
     let bad = tmp.path().join("bad.dot");
-    std::fs::write(&bad, "digraph other { a -> b; }\n")?;
-    assert!(!check_dot(&[bad.as_path()])?.status.success());
+    std::fs::write(
+        &bad,
+        "digraph pimplan_paths {\n  n0 [label=\"a\"];\n  n0 -> ;\n}\n",
+    )?;
+    let err = graphviz::render(std::slice::from_ref(&bad))
+        .err()
+        .ok_or("Graphviz rendered a syntax error")?;
+    assert!(err.contains("syntax error in line 3"), "{err}");
+    let undeclared = "digraph pimplan_paths {\n  n0 [label=\"a\"];\n  n0 -> n1 [label=\"x\"];\n}\n";
+    std::fs::write(&bad, undeclared)?;
+    let svg = Svg::parse(&graphviz::render(std::slice::from_ref(&bad))?[0])?;
+    assert!(graphviz::drawn_as_declared(undeclared, &svg).is_err());
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `pimplan paths` through the binary on `fixtures/paths/example/` (privilege-paths §A.9,
 //! §A.14 A4–A7, A16, A17): every output format snapshotted, the JSON validated against
-//! `schemas/paths.schema.json`, the DOT parsed by pydot (`tests/tools/check_dot.py`), name
+//! `schemas/paths.schema.json`, the DOT rendered by Graphviz (`tests/common/graphviz.rs`), names
+//! that DOT, Graphviz, XML and Mermaid give a meaning kept exactly, name
 //! resolution, `--class`, `--at` and `--from state`.
 //!
 //! The fixture, computed by hand (Security Administrator is held by `sec-ops`):
@@ -16,6 +17,7 @@ mod common;
 use std::error::Error;
 use std::path::Path;
 
+use common::graphviz::{self, Dot, Svg, SvgNode};
 use common::{Run, copy_fixture, json, manifest, run, workspace_with};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
@@ -148,16 +150,8 @@ fn every_query_validates_against_the_checked_in_schema() -> Result {
     Ok(())
 }
 
-/// Runs `tests/tools/check_dot.py` (pydot) on `files`.
-fn check_dot(files: &[&Path]) -> Result<std::process::Output> {
-    Ok(std::process::Command::new("python3")
-        .arg(manifest().join("tests/tools/check_dot.py"))
-        .args(files)
-        .output()?)
-}
-
 #[test]
-fn dot_parses_with_pydot_for_every_query() -> Result {
+fn dot_renders_with_graphviz_for_every_query() -> Result {
     let tmp = tempfile::tempdir()?;
     let queries: [&[&str]; 4] = [
         &[ROLE],
@@ -166,25 +160,209 @@ fn dot_parses_with_pydot_for_every_query() -> Result {
         &["--tier0"],
     ];
     let mut files = Vec::new();
+    let mut dots = Vec::new();
     for (i, q) in queries.iter().enumerate() {
         let mut args = q.to_vec();
         args.extend(["--format", "dot"]);
         let file = tmp.path().join(format!("{i}.dot"));
-        std::fs::write(&file, on_fixture(&args)?)?;
+        let dot = on_fixture(&args)?;
+        std::fs::write(&file, &dot)?;
         files.push(file);
+        dots.push(dot);
     }
-    let refs: Vec<&Path> = files.iter().map(|f| f.as_path()).collect();
-    let out = check_dot(&refs)?;
-    assert!(
-        out.status.success(),
-        "pydot refused the DOT (pip install -r tests/tools/requirements.txt):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let svgs = graphviz::render(&files)?;
+    for ((q, dot), text) in queries.iter().zip(&dots).zip(&svgs) {
+        let svg = Svg::parse(text)?;
+        graphviz::drawn_as_declared(dot, &svg).map_err(|e| format!("{q:?}: {e}"))?;
+        assert_eq!(svg.graph, "pimplan_paths", "{q:?}");
+        assert!(!svg.edges.is_empty(), "{q:?}: {dot}");
+    }
+    // The role query draws its five principals, the two sec-ops nodes, the two roles.
+    let role = Svg::parse(&svgs[0])?;
+    assert_eq!(role.nodes.len(), 9, "{:?}", role.nodes);
+    assert_eq!(
+        role.node("n2").map(SvgNode::text).as_deref(),
+        Some("Security Administrator · tier 0")
     );
-    // And the checker refuses what is not a pimplan_paths digraph.
+    // What Graphviz refuses fails with its own words; an edge to an undeclared node draws
+    // a node the DOT does not declare.
     let bad = tmp.path().join("bad.dot");
-    std::fs::write(&bad, "digraph other { a -> b; }\n")?;
-    assert!(!check_dot(&[bad.as_path()])?.status.success());
+    std::fs::write(
+        &bad,
+        "digraph pimplan_paths {\n  n0 [label=\"a\"];\n  n0 -> ;\n}\n",
+    )?;
+    let err = graphviz::render(std::slice::from_ref(&bad))
+        .err()
+        .ok_or("Graphviz rendered a syntax error")?;
+    assert!(err.contains("syntax error in line 3"), "{err}");
+    let undeclared = "digraph pimplan_paths {\n  n0 [label=\"a\"];\n  n0 -> n1 [label=\"x\"];\n}\n";
+    std::fs::write(&bad, undeclared)?;
+    let svg = Svg::parse(&graphviz::render(std::slice::from_ref(&bad))?[0])?;
+    assert!(graphviz::drawn_as_declared(undeclared, &svg).is_err());
+    Ok(())
+}
+
+/// A principal, an approver and a group whose names hold what DOT, Graphviz's labels, XML
+/// and Mermaid give a meaning: quotes, backslashes (`\N` is the node's name in a Graphviz
+/// label), a line break, `<` `>` `{` `|`, entities of both (`&amp;`, `#quot;`), a Mermaid
+/// directive, a backtick, a control character and non-ASCII text.
+const ODD_PRINCIPAL: &str = "o'brien \"ops\" \\N \\\\ <b>{x|y}</b> & &amp; #quot; 🔑 Zoë\nsecond line %%{init: {}}%% \u{7}end";
+const ODD_APPROVER: &str = "<lead|\"dave\"> #1 & \\co";
+const ODD_GROUP: &str = "grp \"q\" \\ {a|b} <i>ü</i> #35; &lt; `tick` 名前";
+
+fn odd_workspace() -> Result<String> {
+    let q = |s: &str| serde_json::to_string(s);
+    let (p, a, g) = (q(ODD_PRINCIPAL)?, q(ODD_APPROVER)?, q(ODD_GROUP)?);
+    Ok(format!(
+        "version: 1
+rules: {{ PIM801: off, PIM802: off, PIM803: off, PIM804: off, PIM807: off }}
+principals:
+  - {{ name: {p}, type: user, licenses: [entra_id_p2] }}
+  - {{ name: {a}, type: user, licenses: [entra_id_p2] }}
+groups:
+  - name: {g}
+    role_assignable: true
+    type: security
+    entra_roles: [Global Administrator]
+    policy:
+      member:
+        activation:
+          max_duration: PT2H
+          require: [mfa]
+          approval: {{ required: true, approvers: [{a}] }}
+assignments:
+  - {{ group: {g}, principal: {p}, role: member, type: eligible, duration: P30D, justification: rota }}
+"
+    ))
+}
+
+/// The labels pimplan means to show, in node order, a control character as `\u{7}`.
+fn odd_labels() -> [String; 3] {
+    [
+        format!("{ODD_PRINCIPAL} (user)").replace('\u{7}', "\\u{7}"),
+        format!("{ODD_GROUP} · member"),
+        "Global Administrator · tier 0".to_owned(),
+    ]
+}
+
+#[test]
+fn odd_names_survive_graphviz_exactly() -> Result {
+    let dir = workspace_with(&odd_workspace()?);
+    let out = paths(dir.path(), &["Global Administrator", "--format", "dot"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dot = out.stdout;
+    // One statement a line: the line break in the name is written `\n`.
+    assert_eq!(Dot::of(&dot).nodes, ["n0", "n1", "n2"], "{dot}");
+    assert!(
+        dot.contains(r#"\"ops\" \\N \\\\ <b>{x|y}</b> &amp; &amp;amp; #quot;"#),
+        "{dot}"
+    );
+    assert!(dot.contains(r"Zoë\nsecond line"), "{dot}");
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("odd.dot");
+    std::fs::write(&file, &dot)?;
+    // Graphviz draws each name as it is (the SVG parses as XML, so no control character got
+    // into it), the principal's on two lines.
+    let svg = Svg::parse(&graphviz::render(&[file])?[0])?;
+    graphviz::drawn_as_declared(&dot, &svg)?;
+    let texts: Vec<String> = svg.nodes.iter().map(SvgNode::text).collect();
+    assert_eq!(texts, odd_labels());
+    assert_eq!(svg.nodes[0].lines.len(), 2, "{:?}", svg.nodes[0]);
+    let edge = svg
+        .edges
+        .iter()
+        .find(|e| e.title == "n0->n1")
+        .ok_or("no edge n0->n1")?;
+    assert_eq!(
+        edge.text(),
+        format!("eligible member · approval: {ODD_APPROVER} · mfa")
+    );
+    Ok(())
+}
+
+/// A quoted Mermaid label decoded as Mermaid does: `#name;` and `#NNN;` (base 10) are
+/// characters, `<br>` a line break. Anything else Mermaid would read as syntax, markup or
+/// an entity is an error.
+fn mermaid_text(label: &str) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut rest = label;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("<br>") {
+            out.push('\n');
+            rest = after;
+        } else if c == '#' {
+            let (code, after) = rest[1..]
+                .split_once(';')
+                .ok_or(format!("a bare # in {label}"))?;
+            out.push(match code {
+                "quot" => '"',
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                n => n
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(char::from_u32)
+                    .ok_or(format!("#{code}; in {label}"))?,
+            });
+            rest = after;
+        } else if "\"|<>&`%".contains(c) || c.is_control() {
+            return Err(format!("a raw {c:?} in {label}"));
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn odd_names_survive_mermaid_as_entity_codes() -> Result {
+    let dir = workspace_with(&odd_workspace()?);
+    let out = paths(dir.path(), &["Global Administrator", "--format", "mermaid"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mermaid = out.stdout;
+    let lines: Vec<&str> = mermaid.lines().collect();
+    assert_eq!(lines[0], "flowchart LR", "{mermaid}");
+    // Three node lines, each `  nI` + a shape around one quoted label.
+    let mut labels = Vec::new();
+    for (i, line) in lines[1..4].iter().enumerate() {
+        let rest = line
+            .strip_prefix(&format!("  n{i}"))
+            .ok_or(format!("not node n{i}: {line}"))?;
+        let (open, inner, close) = match rest.split_once('"').zip(rest.rsplit_once('"')) {
+            Some(((open, _), (_, close))) => (
+                open,
+                &rest[open.len() + 1..rest.len() - close.len() - 1],
+                close,
+            ),
+            None => return Err(format!("no quoted label: {line}").into()),
+        };
+        assert!(
+            matches!((open, close), ("[", "]") | ("([", "])") | ("{{", "}}")),
+            "{line}"
+        );
+        labels.push(mermaid_text(inner)?);
+    }
+    assert_eq!(labels, odd_labels());
+    // The principal's line, exactly as Mermaid's docs spell the codes.
+    assert_eq!(
+        lines[1],
+        "  n0[\"o'brien #quot;ops#quot; \\N \\\\ #lt;b#gt;{x#124;y}#lt;/b#gt; #amp; #amp;amp; #35;quot; 🔑 Zoë<br>second line #37;#37;{init: {}}#37;#37; \\u{7}end (user)\"]"
+    );
+    // The edges' labels, between `|`s, decode to their words and the approver's name.
+    let edge = lines
+        .iter()
+        .find(|l| l.starts_with("  n0 -.->|"))
+        .ok_or(format!("no edge from n0: {mermaid}"))?;
+    let label = edge
+        .strip_prefix("  n0 -.->|\"")
+        .and_then(|l| l.strip_suffix("\"| n1"))
+        .ok_or(format!("edge: {edge}"))?;
+    assert_eq!(
+        mermaid_text(label)?,
+        format!("eligible member · approval: {ODD_APPROVER} · mfa")
+    );
     Ok(())
 }
 

@@ -22,15 +22,17 @@
 //! run still fails, listing them): check every changed line against the design before
 //! committing it.
 //!
-//! The same runs in `--format dot` must parse with pydot (tests/tools/check_dot.py) and in
-//! `--format mermaid` must start with `flowchart LR`.
+//! The same runs, and `--tier0` on every fixture, in `--format dot` must render with real
+//! Graphviz (tests/common/graphviz.rs: one drawn node per node statement, one drawn edge per
+//! edge statement, edges exactly when the run lists someone) and in `--format mermaid` must
+//! start with `flowchart LR`.
 
 mod common;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use common::{copy_fixture, manifest, run};
+use common::{copy_fixture, graphviz, manifest, run};
 use serde_json::{Map, Value, json};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
@@ -323,11 +325,28 @@ fn lists_some(run: &Value) -> bool {
         .any(|l| run[*l].as_array().is_some_and(|a| !a.is_empty()))
 }
 
+/// The runs drawn for a fixture: each run of its expected.json, and `--tier0` when no run is
+/// that query; each with whether it lists anyone (then the diagram has edges).
+fn drawn_runs(work: &Path, expected: &Value) -> Result<Vec<(Vec<String>, bool)>> {
+    let mut out: Vec<(Vec<String>, bool)> = runs(expected)?
+        .into_iter()
+        .map(|(args, want)| (args, lists_some(want)))
+        .collect();
+    let tier0 = vec!["--tier0".to_owned()];
+    if !out.iter().any(|(args, _)| *args == tier0) {
+        let (text, _) = paths(work, &tier0, "json")?;
+        let some = lists_some(&common::json(&text));
+        out.push((tier0, some));
+    }
+    Ok(out)
+}
+
 #[test]
-fn every_fixture_renders_dot_that_parses_and_mermaid() -> Result {
+fn every_fixture_renders_dot_with_graphviz_and_mermaid() -> Result {
     let tmp = tempfile::tempdir()?;
-    // Each DOT file, and whether its run lists anyone (then the graph has edges).
+    // Each DOT file, its text, its run, and whether the run lists anyone.
     let mut files = Vec::new();
+    let mut drawn = Vec::new();
     let mut failures = Vec::new();
     for dir in fixtures() {
         let name = relative(&dir);
@@ -335,48 +354,54 @@ fn every_fixture_renders_dot_that_parses_and_mermaid() -> Result {
             continue;
         };
         let work = copy_fixture(&name);
-        for (i, (args, want)) in runs(&expected)?.into_iter().enumerate() {
+        for (i, (args, some)) in drawn_runs(work.path(), &expected)?.into_iter().enumerate() {
             let (dot, _) = paths(work.path(), &args, "dot")?;
             let file = tmp
                 .path()
                 .join(format!("{}-{i}.dot", name.replace('/', "_")));
-            std::fs::write(&file, dot)?;
-            files.push((file, lists_some(want)));
+            std::fs::write(&file, &dot)?;
+            files.push(file);
+            drawn.push((format!("{name} {args:?}"), dot, some));
             let (mermaid, _) = paths(work.path(), &args, "mermaid")?;
             let has_edges = mermaid
                 .lines()
                 .any(|l| l.contains("-->") || l.contains("-.->"));
-            if !mermaid.starts_with("flowchart LR\n") || has_edges != lists_some(want) {
+            if !mermaid.starts_with("flowchart LR\n") || has_edges != some {
                 failures.push(format!("{name} {args:?}: mermaid is\n{mermaid}"));
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let out = std::process::Command::new("python3")
-        .arg(manifest().join("tests/tools/check_dot.py"))
-        .args(files.iter().map(|(f, _)| f))
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "pydot refused the DOT (pip install -r tests/tools/requirements.txt):\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // One `PASS: FILE: N nodes, E edges` line per file, with edges exactly when the run
-    // lists someone.
-    let passes: Vec<&str> = stdout.lines().filter(|l| l.starts_with("PASS: ")).collect();
-    assert_eq!(passes.len(), files.len(), "{stdout}");
-    for ((file, some), line) in files.iter().zip(&passes) {
-        let edges = line
-            .rsplit_once(" nodes, ")
-            .and_then(|(_, e)| e.split_once(' '))
-            .and_then(|(e, _)| e.parse::<u32>().ok());
-        assert_eq!(
-            edges.map(|e| e > 0),
-            Some(*some),
-            "{}: {line}",
-            file.display()
-        );
+    // Every fixture is drawn at least for `--tier0`.
+    assert!(files.len() > fixtures().len(), "{} DOT files", files.len());
+    let svgs = graphviz::render(&files)?;
+    assert_eq!(svgs.len(), files.len());
+    for ((run, dot, some), text) in drawn.iter().zip(&svgs) {
+        let svg = graphviz::Svg::parse(text).map_err(|e| format!("{run}: {e}"))?;
+        if let Err(e) = graphviz::drawn_as_declared(dot, &svg) {
+            failures.push(format!("{run}: {e}\n{dot}"));
+        }
+        if !dot.contains("\n  rankdir=LR;\n") {
+            failures.push(format!("{run}: no rankdir=LR\n{dot}"));
+        }
+        if svg.graph != "pimplan_paths" || svg.edges.is_empty() == *some {
+            failures.push(format!(
+                "{run}: graph `{}` with {} edges, lists someone: {some}",
+                svg.graph,
+                svg.edges.len()
+            ));
+        }
+        // Every node but a hub (a point) shows its label.
+        for node in &svg.nodes {
+            let hub = dot.lines().any(|l| {
+                l.trim_start().starts_with(&format!("{} [", node.title))
+                    && l.contains("shape=point")
+            });
+            if !hub && node.text().trim().is_empty() {
+                failures.push(format!("{run}: node {} is drawn without text", node.title));
+            }
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     Ok(())
 }

@@ -65,8 +65,36 @@ fn edge_text(report: &PathsReport<'_>, step: &Step) -> String {
     parts.join(" · ")
 }
 
+/// A control character other than a line break or tab (or U+FFFE, U+FFFF), as visible text
+/// (`\u{7}`): Graphviz copies it into the SVG, where XML forbids it, and Mermaid has no
+/// entity for it.
+fn visible(c: char) -> Option<String> {
+    let hidden = (c.is_control() && c != '\t') || matches!(c, '\u{fffe}' | '\u{ffff}');
+    hidden.then(|| format!("\\u{{{:x}}}", u32::from(c)))
+}
+
+/// A DOT quoted string that Graphviz shows as `text`. In a quoted string the parser only
+/// undoes `\"`; the label then reads `\n` `\l` `\r` as line breaks, `\N` `\G` … as the
+/// node's or graph's name, `\x` as `x` and `&amp;`, `&lt;` … as entities. So `\` and `"`
+/// are escaped, `&` becomes `&amp;`, and a line break in a name becomes `\n`.
 fn dot_quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    let mut out = String::from("\"");
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '&' => out.push_str("&amp;"),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => out.push_str("\\n"),
+            c => match visible(c) {
+                Some(v) => out.push_str(&v.replace('\\', "\\\\")),
+                None => out.push(c),
+            },
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `--format dot`: `digraph pimplan_paths { rankdir=LR; … }`.
@@ -107,8 +135,35 @@ pub fn dot(report: &PathsReport<'_>) -> String {
     out
 }
 
+/// A Mermaid quoted label that shows `text`. Mermaid's flowchart syntax has no backslash
+/// escapes: a character is written as an entity code, `#quot;` or `#35;` (base 10; its
+/// docs, "Entity codes to escape characters"), which Mermaid turns into an HTML entity. So
+/// `"` and `|` (they end the label), `#` (it starts an entity code), `&` (an HTML entity),
+/// `<` and `>` (labels are HTML), `` ` `` (a label in backticks is Markdown) and `%` (`%%`
+/// starts a comment or a directive) are written as codes, and a line break as `<br>`.
 fn mermaid_quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "#quot;").replace('|', "#124;"))
+    let mut out = String::from("\"");
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("#quot;"),
+            '#' => out.push_str("#35;"),
+            '|' => out.push_str("#124;"),
+            '&' => out.push_str("#amp;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '`' => out.push_str("#96;"),
+            '%' => out.push_str("#37;"),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => out.push_str("<br>"),
+            c => match visible(c) {
+                Some(v) => out.push_str(&v),
+                None => out.push(c),
+            },
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `--format mermaid`: `flowchart LR`, ids `n0`, `n1`, …, quoted labels.

@@ -5,6 +5,7 @@
 pub mod azurite;
 pub mod blob_proxy;
 pub mod graph;
+pub mod graphviz;
 
 use std::path::{Path, PathBuf};
 

@@ -626,3 +626,207 @@ fn open_backend_reads_its_credential_from_the_environment() -> Result {
     assert!(!refused.contains(wrong), "{refused}");
     Ok(())
 }
+
+/// A loopback proxy in front of Azurite that can fail the next Put Blob (of the blob
+/// itself, not a lease or metadata call) in one of two ways, as design B.10 B13/B14 ask:
+/// forward it whole and drop the answer (the write is committed, its writer never hears),
+/// or forward half its body and hang up (Azurite keeps the old blob: uploads are
+/// all-or-nothing). Every other request is passed on, one per connection.
+mod proxy {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Fault {
+        None,
+        DropAnswer,
+        CutBody,
+    }
+
+    pub struct Proxy {
+        pub port: u16,
+        fault: Arc<Mutex<Fault>>,
+        /// `METHOD target` of every request seen.
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Proxy {
+        pub fn start(upstream: u16) -> std::io::Result<Proxy> {
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let port = listener.local_addr()?.port();
+            let fault = Arc::new(Mutex::new(Fault::None));
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let (f, s) = (fault.clone(), seen.clone());
+            std::thread::spawn(move || {
+                for client in listener.incoming().map_while(Result::ok) {
+                    let (f, s) = (f.clone(), s.clone());
+                    std::thread::spawn(move || {
+                        let _ = serve(client, upstream, &f, &s);
+                    });
+                }
+            });
+            Ok(Proxy { port, fault, seen })
+        }
+
+        /// Fail the next Put Blob so.
+        pub fn fail_next_put(&self, fault: Fault) {
+            *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+        }
+
+        pub fn blob_puts(&self) -> usize {
+            self.seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .filter(|r| is_blob_put(r))
+                .count()
+        }
+    }
+
+    fn is_blob_put(request: &str) -> bool {
+        request.starts_with("PUT ") && !request.contains("comp=") && !request.contains("restype=")
+    }
+
+    /// The head's lines without `Connection` and `Keep-Alive`, with `Connection: close`.
+    fn closing(head: &str) -> String {
+        let mut out: Vec<&str> = head
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .filter(|l| {
+                let name = l
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                name != "connection" && name != "keep-alive"
+            })
+            .collect();
+        out.push("Connection: close");
+        format!("{}\r\n\r\n", out.join("\r\n"))
+    }
+
+    fn serve(
+        client: TcpStream,
+        upstream: u16,
+        fault: &Mutex<Fault>,
+        seen: &Mutex<Vec<String>>,
+    ) -> std::io::Result<()> {
+        let mut reader = BufReader::new(client.try_clone()?);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let first = head.lines().next().unwrap_or("").to_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body)?;
+        let request = first
+            .rsplit_once(' ')
+            .map_or(first.as_str(), |(r, _)| r)
+            .to_owned();
+        seen.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(request.clone());
+        let this = if is_blob_put(&request) {
+            std::mem::replace(
+                &mut *fault.lock().unwrap_or_else(|p| p.into_inner()),
+                Fault::None,
+            )
+        } else {
+            Fault::None
+        };
+        let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+        up.write_all(closing(&head).as_bytes())?;
+        if this == Fault::CutBody {
+            up.write_all(&body[..body.len() / 2])?;
+            up.flush()?;
+            let _ = up.shutdown(std::net::Shutdown::Both);
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        up.write_all(&body)?;
+        let mut answer = Vec::new();
+        up.read_to_end(&mut answer)?;
+        if this == Fault::DropAnswer {
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(answer.len(), |p| p + 4);
+        let (answer_head, answer_body) = answer.split_at(split);
+        let mut out = client;
+        out.write_all(closing(&String::from_utf8_lossy(answer_head)).as_bytes())?;
+        out.write_all(answer_body)?;
+        out.flush()
+    }
+}
+
+/// The backend of `c`'s blob through `proxy`.
+fn proxied(c: &TestContainer, proxy: &proxy::Proxy) -> Result<AzureBlob> {
+    let mut at = location(c);
+    at.endpoint = format!("http://127.0.0.1:{}/{}", proxy.port, azurite::ACCOUNT);
+    Ok(AzureBlob::with_credential(&at, azurite::shared_key()?)?)
+}
+
+#[test]
+fn a_write_whose_answer_was_lost_is_read_back_and_taken() -> Result {
+    let c = azurite::container("state-lost-answer")?;
+    let proxy = proxy::Proxy::start(c.server.port)?;
+    let b = proxied(&c, &proxy)?;
+    let mut lock = b.lock_blob(holder("pimplan apply"), Duration::ZERO)?;
+    lock.get()?;
+    lock.put(b"one")?;
+    let puts = proxy.blob_puts();
+    proxy.fail_next_put(proxy::Fault::DropAnswer);
+    lock.put(b"two")?;
+    assert_eq!(proxy.blob_puts(), puts + 1, "written once, not again");
+    let now = c.client.get_blob(KEY, None, None)?;
+    assert_eq!(
+        (now.bytes.as_slice(), now.etag.as_str()),
+        (&b"two"[..], lock.etag())
+    );
+    // Fenced on the version it found: the next write goes through.
+    lock.put(b"three")?;
+    assert_eq!(b.get()?.map(|s| s.bytes), Some(b"three".to_vec()));
+    Ok(())
+}
+
+#[test]
+fn a_cut_upload_leaves_the_old_state_and_is_written_once_more() -> Result {
+    let c = azurite::container("state-cut-upload")?;
+    let proxy = proxy::Proxy::start(c.server.port)?;
+    let b = proxied(&c, &proxy)?;
+    let mut lock = b.lock_blob(holder("pimplan apply"), Duration::ZERO)?;
+    lock.get()?;
+    lock.put(&vec![b'1'; 200_000])?;
+    let before = c.client.get_blob(KEY, None, None)?.etag;
+    assert_eq!(before, lock.etag());
+    let puts = proxy.blob_puts();
+    proxy.fail_next_put(proxy::Fault::CutBody);
+    let second = vec![b'2'; 200_000];
+    lock.put(&second)?;
+    assert_eq!(proxy.blob_puts(), puts + 2, "the cut write, then once more");
+    let now = c.client.get_blob(KEY, None, None)?;
+    assert_eq!(now.bytes, second);
+    assert_eq!(now.etag, lock.etag());
+    Ok(())
+}

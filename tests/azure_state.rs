@@ -509,6 +509,16 @@ fn open_in_child(
     .env_remove("AZURE_TENANT_ID")
     .env_remove("AZURE_CLIENT_ID")
     .env_remove("PIMPLAN_TEST_LEASE_SECONDS");
+    for var in [
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_AUTHORITY_HOST",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "PIMPLAN_GRAPH_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -828,5 +838,89 @@ fn a_cut_upload_leaves_the_old_state_and_is_written_once_more() -> Result {
     let now = c.client.get_blob(KEY, None, None)?;
     assert_eq!(now.bytes, second);
     assert_eq!(now.etag, lock.etag());
+    Ok(())
+}
+
+/// A token endpoint on loopback that records each request's form and answers a token.
+fn token_endpoint() -> Result<(u16, Arc<std::sync::Mutex<Vec<String>>>)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(std::result::Result::ok) {
+            let Ok(clone) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(clone);
+            let (mut first, mut length) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if first.is_empty() {
+                    first = line.trim().to_owned();
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.trim().eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            record
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(format!("{first} {}", String::from_utf8_lossy(&body)));
+            let answer =
+                r#"{"token_type":"Bearer","expires_in":3600,"access_token":"storage-token-value"}"#;
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    Ok((port, seen))
+}
+
+#[test]
+fn entra_signs_in_as_for_graph_but_for_storage() -> Result {
+    let c = azurite::container("state-entra")?;
+    let (port, seen) = token_endpoint()?;
+    let authority = format!("http://127.0.0.1:{port}");
+    let result = open_in_child(
+        &c,
+        "entra",
+        &c.server.endpoint_url(),
+        &[
+            ("AZURE_TENANT_ID", "contoso-tenant"),
+            ("AZURE_CLIENT_ID", "pimplan-app"),
+            ("AZURE_CLIENT_SECRET", "client-secret-value"),
+            ("AZURE_AUTHORITY_HOST", &authority),
+        ],
+    )?;
+    let seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert_eq!(seen.len(), 1, "one sign-in: {seen:?}");
+    assert!(
+        seen[0].starts_with("POST /contoso-tenant/oauth2/v2.0/token "),
+        "{seen:?}"
+    );
+    assert!(
+        seen[0].contains("scope=https%3A%2F%2Fstorage.azure.com%2F.default"),
+        "{seen:?}"
+    );
+    assert!(seen[0].contains("client_id=pimplan-app"), "{seen:?}");
+    // Azurite over http checks no bearer token; whatever it answered, no secret is shown.
+    for secret in ["client-secret-value", "storage-token-value"] {
+        assert!(!result.contains(secret), "{result}");
+    }
     Ok(())
 }

@@ -136,7 +136,7 @@ pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
             Err(error) => Box::new(Unavailable {
                 describe: super::azure::describe(blob),
                 detail: error.to_string(),
-                max_request_timeout: Some(Duration::from_secs(40)),
+                max_request_timeout: Some(super::azure::GRAPH_TIMEOUT),
             }),
         },
     }

@@ -158,6 +158,9 @@ struct Target {
     /// What to check when the service refuses the credentials (a variable's name, never a
     /// value).
     hint: String,
+    /// Whether requests carry a Microsoft Entra token (whose identity a data role names);
+    /// a key or SAS that lacks a permission is a refused credential.
+    bearer: bool,
 }
 
 impl Target {
@@ -172,7 +175,9 @@ impl Target {
     /// are said as such; anything else with the service's answer (never a secret).
     fn error(&self, error: &StorageError) -> StateError {
         if let Some(blob) = error.blob() {
-            if blob.code.credentials_refused() {
+            let refused = blob.code.credentials_refused()
+                || (!self.bearer && blob.code == ErrorCode::AuthorizationPermissionMismatch);
+            if refused {
                 return StateError::CredentialsRefused {
                     state: self.describe.clone(),
                     status: blob.status,
@@ -299,6 +304,7 @@ impl AzureBlob {
             container: location.container.clone(),
             key: location.key.clone(),
             hint: credential_hint(location, &credential),
+            bearer: matches!(credential, Credential::Bearer(_)),
         };
         let endpoint = Endpoint::base("the state's endpoint", &location.endpoint)
             .map_err(|e| target.unavailable(e.to_string()))?;
@@ -526,6 +532,16 @@ impl StateBackend for AzureBlob {
                     why: "its process no longer runs",
                 }));
             }
+        }
+        let here = record
+            .as_ref()
+            .is_some_and(|r| r.info.host == crate::state::backend::host_name());
+        if !force && here {
+            return Err(StateError::Locked(format!(
+                "the state `{}` is locked by {}, which still runs on this machine; wait for it to finish, or run `pimplan force-unlock --force`, which breaks the lease (the apply then stops at its next write or request to Microsoft Graph)",
+                self.target.describe,
+                holder_text(record.as_ref())
+            )));
         }
         if !force {
             return Err(StateError::Locked(format!(

@@ -7,6 +7,9 @@
 //! calls the state needs (Get Blob, Get Blob Properties, Put Blob, Set Blob Metadata, Lease
 //! Blob, Snapshot Blob, List Blobs) are a few hundred lines here, tested against Azurite.
 //!
+//! - [`backend`]: [`AzureBlob`], the state's backend: reads without a lease, a 60-second
+//!   lease as the lock (renewed in the background), writes fenced by the lease id and
+//!   `If-Match`; [`open_backend`] reads its credential from the environment;
 //! - [`client`]: the calls, their conditions (`If-Match`, `If-None-Match: *`, the lease
 //!   id), retries of throttled answers, typed errors from `x-ms-error-code`;
 //! - [`shared_key`]: the Shared Key signature;

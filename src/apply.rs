@@ -85,6 +85,9 @@ pub trait Executor {
     fn request_timeout(&self) -> Duration {
         Duration::ZERO
     }
+    /// Make every request take at most `cap` from now on (a remote state's lease says how
+    /// long: [`StateLock::max_request_timeout`]). A target without a service sends nothing.
+    fn cap_request_timeout(&mut self, _cap: Duration) {}
 }
 
 /// How much longer than a request's timeout the state's lock must be known to stay held
@@ -653,6 +656,11 @@ pub fn apply(
     if let Some(text) = &current.text {
         lock.keep_backup(text.as_bytes())?;
     }
+    // A lock that lapses by itself (a remote state's lease) bounds how long a request may
+    // take: what the rule below measures against.
+    if let Some(cap) = lock.max_request_timeout() {
+        executor.cap_request_timeout(cap);
+    }
     let send_within = executor.request_timeout() + SEND_MARGIN;
     let remote = executor.remote();
     // A Graph apply starts from what the service holds (its plan was made from that), and
@@ -886,6 +894,8 @@ mod tests {
         left: Duration,
         holder: crate::state::backend::LockInfo,
         puts: usize,
+        /// What the lock caps a request's timeout at (a remote state's 40 s).
+        cap: Option<Duration>,
     }
 
     impl StateLock for Lease {
@@ -915,11 +925,15 @@ mod tests {
                 )))
             }
         }
+        fn max_request_timeout(&self) -> Option<Duration> {
+            self.cap
+        }
     }
 
-    /// A service whose requests take up to 40 s, counting what it was sent.
+    /// A service whose requests take up to `timeout`, counting what it was sent.
     struct Service {
         sent: usize,
+        timeout: Duration,
     }
 
     impl Executor for Service {
@@ -938,7 +952,10 @@ mod tests {
             Ok(Observed::NotDone)
         }
         fn request_timeout(&self) -> Duration {
-            Duration::from_secs(40)
+            self.timeout
+        }
+        fn cap_request_timeout(&mut self, cap: Duration) {
+            self.timeout = self.timeout.min(cap);
         }
     }
 
@@ -948,13 +965,17 @@ mod tests {
     fn a_change_is_sent_only_while_the_lock_outlives_its_request() {
         let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
             .unwrap_or_else(|e| unreachable!("{e}"));
-        let run = |left: Duration| {
+        let run_with = |left: Duration, timeout: u64, cap: Option<u64>| {
             let mut lock = Lease {
                 left,
                 holder: crate::state::backend::LockInfo::this_process("test"),
                 puts: 0,
+                cap: cap.map(Duration::from_secs),
             };
-            let mut service = Service { sent: 0 };
+            let mut service = Service {
+                sent: 0,
+                timeout: Duration::from_secs(timeout),
+            };
             let current = LoadedState {
                 state: State::new(),
                 text: None,
@@ -974,6 +995,7 @@ mod tests {
                 lock.puts,
             )
         };
+        let run = |left| run_with(left, 40, None);
         let (done, sent, puts) = run(Duration::from_secs(50));
         assert_eq!((done, sent), (Ok(2), 2));
         assert!(puts >= 2, "the pending markers and the end: {puts}");
@@ -982,6 +1004,16 @@ mod tests {
         assert_eq!(puts, 1, "only the pending markers were written");
         assert!(
             stopped.as_ref().is_err_and(|e| e.contains("50s needed")),
+            "{stopped:?}"
+        );
+        // Graph's 60 s timeout under a lock that caps it at 40 s (a remote state's lease):
+        // 50 s of lease is enough; without the cap it is not (70 s needed).
+        let (done, sent, _) = run_with(Duration::from_secs(50), 60, Some(40));
+        assert_eq!((done, sent), (Ok(2), 2));
+        let (stopped, sent, _) = run_with(Duration::from_secs(50), 60, None);
+        assert_eq!(sent, 0);
+        assert!(
+            stopped.as_ref().is_err_and(|e| e.contains("70s needed")),
             "{stopped:?}"
         );
     }

@@ -209,6 +209,22 @@ pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphEr
     if let Some(token) = env("PIMPLAN_GRAPH_TOKEN") {
         return Ok((endpoints, Credential::Token(token)));
     }
+    Ok((endpoints, sign_in_credential(tenant)?))
+}
+
+/// The endpoints of a sign-in for another resource than Graph (the remote state's storage):
+/// the authority from `AZURE_AUTHORITY_HOST`; the Graph endpoint is the default one, unused.
+pub fn sign_in_endpoints() -> Result<Endpoints, GraphError> {
+    let authority = env("AZURE_AUTHORITY_HOST").unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned());
+    Ok(Endpoints {
+        graph: Endpoint::base("PIMPLAN_GRAPH_URL", DEFAULT_GRAPH)?,
+        authority: Endpoint::base("AZURE_AUTHORITY_HOST", &authority)?,
+    })
+}
+
+/// The sign-in credential of the environment (a client secret or a federated token of
+/// `AZURE_CLIENT_ID` in `AZURE_TENANT_ID`, or `tenant`), not a ready token.
+pub fn sign_in_credential(tenant: Option<&str>) -> Result<Credential, GraphError> {
     let tenant = env("AZURE_TENANT_ID")
         .or_else(|| tenant.map(str::to_owned))
         .ok_or_else(|| {
@@ -222,14 +238,11 @@ pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphEr
         )
     })?;
     if let Some(secret) = env("AZURE_CLIENT_SECRET") {
-        return Ok((
-            endpoints,
-            Credential::Secret {
-                tenant,
-                client_id,
-                secret,
-            },
-        ));
+        return Ok(Credential::Secret {
+            tenant,
+            client_id,
+            secret,
+        });
     }
     // In GitHub Actions (a job with `id-token: write`) a fresh assertion for every sign-in,
     // rather than a file written once whose assertion expires minutes later.
@@ -238,24 +251,18 @@ pub fn from_env(tenant: Option<&str>) -> Result<(Endpoints, Credential), GraphEr
         env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
     ) {
         let url = Endpoint::parse("ACTIONS_ID_TOKEN_REQUEST_URL", &url)?;
-        return Ok((
-            endpoints,
-            Credential::Federated {
-                tenant,
-                client_id,
-                assertion: Assertion::Actions { url, request_token },
-            },
-        ));
+        return Ok(Credential::Federated {
+            tenant,
+            client_id,
+            assertion: Assertion::Actions { url, request_token },
+        });
     }
     if let Some(token_file) = env("AZURE_FEDERATED_TOKEN_FILE") {
-        return Ok((
-            endpoints,
-            Credential::Federated {
-                tenant,
-                client_id,
-                assertion: Assertion::File(token_file),
-            },
-        ));
+        return Ok(Credential::Federated {
+            tenant,
+            client_id,
+            assertion: Assertion::File(token_file),
+        });
     }
     Err(GraphError::Config(
         "AZURE_CLIENT_ID is set but none of AZURE_CLIENT_SECRET, GitHub Actions' OIDC (ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN, given to a job with `permissions: id-token: write`) or AZURE_FEDERATED_TOKEN_FILE"
@@ -395,6 +402,8 @@ pub struct Client {
     pub max_wait: Duration,
     /// The longest one request takes, whole (`PIMPLAN_GRAPH_TIMEOUT`).
     pub timeout: Duration,
+    /// The scope tokens are asked for; `None`: Graph's ([`graph_scope`]).
+    scope: Option<String>,
 }
 
 impl Client {
@@ -411,6 +420,30 @@ impl Client {
             max_retries: 8,
             max_wait: Duration::from_secs(600),
             timeout,
+            scope: None,
+        }
+    }
+
+    /// Tokens for `scope` rather than Graph's (`https://storage.azure.com/.default` for the
+    /// remote state): the same sign-in, another resource.
+    pub fn with_scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.to_owned());
+        self.token = None;
+        self
+    }
+
+    /// A valid access token for the client's scope (signing in when the one held is about
+    /// to expire).
+    pub fn access_token(&mut self) -> Result<String, GraphError> {
+        self.token()
+    }
+
+    /// Every request from now on takes at most `timeout`, whole (a remote state's lease
+    /// caps it: see `StateLock::max_request_timeout`).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        if timeout != self.timeout {
+            self.agent = crate::http::agent(timeout);
+            self.timeout = timeout;
         }
     }
 
@@ -428,7 +461,10 @@ impl Client {
         {
             return Ok(t.clone());
         }
-        let scope = graph_scope(&self.endpoints.graph);
+        let scope = self
+            .scope
+            .clone()
+            .unwrap_or_else(|| graph_scope(&self.endpoints.graph));
         let (token, lifetime) = match &self.credential {
             Credential::Token(t) => (t.clone(), None),
             Credential::Secret {

@@ -584,6 +584,11 @@ impl Executor for GraphExecutor {
         self.client.timeout
     }
 
+    fn cap_request_timeout(&mut self, cap: Duration) {
+        let timeout = self.client.timeout.min(cap);
+        self.client.set_timeout(timeout);
+    }
+
     fn execute(&mut self, change: &Change) -> Result<Applied, ExecError> {
         let verb = match change.action {
             crate::plan::Action::Create => "creating",

@@ -36,6 +36,13 @@ pub trait StateBackend: Send + Sync {
     /// What `plan` says of a held lock (a plan made while an apply runs may be stale at
     /// once); `None` when the state is not locked.
     fn lock_note(&self) -> Option<String>;
+    /// The longest a request to a service may take while this state's lock is held
+    /// (`None`: no limit of the state's own). A remote state's lease lasts 60 s, so its
+    /// backend says 40 s: a request is only sent while the lease is known to outlive it by
+    /// `apply::SEND_MARGIN`, and 40 + 10 < 60 (design/remote-state.md B.5).
+    fn max_request_timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The held lock of a state; dropping it releases the lock. `Send`, so that a plan run reads
@@ -56,6 +63,11 @@ pub trait StateLock: Send {
     /// to a service, so that none is in flight past the lock that covers it. A local lock
     /// never lapses.
     fn ensure_valid_for(&self, needed: Duration) -> Result<(), StateError>;
+    /// As [`StateBackend::max_request_timeout`]: what `apply` caps its executor's request
+    /// timeout at while it holds this lock.
+    fn max_request_timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Who holds the lock, written into the lock file.
@@ -124,6 +136,7 @@ pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
             Err(error) => Box::new(Unavailable {
                 describe: super::azure::describe(blob),
                 detail: error.to_string(),
+                max_request_timeout: Some(super::azure::GRAPH_TIMEOUT),
             }),
         },
     }
@@ -133,6 +146,7 @@ pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
 struct Unavailable {
     describe: String,
     detail: String,
+    max_request_timeout: Option<Duration>,
 }
 
 impl Unavailable {
@@ -159,6 +173,9 @@ impl StateBackend for Unavailable {
     }
     fn lock_note(&self) -> Option<String> {
         None
+    }
+    fn max_request_timeout(&self) -> Option<Duration> {
+        self.max_request_timeout
     }
 }
 

@@ -278,6 +278,41 @@ pub enum StateError {
     /// environment, a refused endpoint); `detail` never holds a secret.
     #[error("the state `{state}` cannot be used: {detail}")]
     Unavailable { state: String, detail: String },
+    /// The lease of a remote state ended under this pimplan (broken by `force-unlock
+    /// --force`, expired, not renewed in time): nothing more may be written or sent.
+    #[error(
+        "lost the state lease of `{state}`: {detail}; nothing more was written to the state or sent to Microsoft Graph. Run the apply again (with `--lock-timeout`): it takes the lease again and checks what was left pending"
+    )]
+    LeaseLost { state: String, detail: String },
+    /// A fenced write of a remote state found another version than the one this pimplan
+    /// read or last wrote (412 `ConditionNotMet`): something else wrote it.
+    #[error(
+        "the remote state `{state}` changed under this apply (ETag {etag} is no longer its version{detail}); nothing more was written or sent to Microsoft Graph. Something other than this pimplan wrote it: find out what, and plan again"
+    )]
+    RemoteChanged {
+        state: String,
+        etag: String,
+        detail: String,
+    },
+    /// The storage service refused the key, SAS or token itself (403 `AuthenticationFailed`
+    /// or `AuthorizationFailure`); `hint` names the variable to check, never its value.
+    #[error("storage rejected the credentials ({status} {code}) for the state `{state}`: {hint}")]
+    CredentialsRefused {
+        state: String,
+        status: u16,
+        code: String,
+        hint: String,
+    },
+    /// The identity is known but lacks the data role (403 `AuthorizationPermissionMismatch`).
+    #[error(
+        "the identity lacks Storage Blob Data Contributor (403 AuthorizationPermissionMismatch) on the container `{container}` of the state `{state}`: grant it that role on the container (it reads, writes and leases the state blob; a management role such as Owner or Contributor is not enough)"
+    )]
+    PermissionMissing { state: String, container: String },
+    /// 404 `ContainerNotFound`: pimplan creates the blob, never its container.
+    #[error(
+        "the container `{container}` of the state `{state}` was not found (404 ContainerNotFound): create it (`az storage container create --name {container} --account-name ACCOUNT --auth-mode login`) or correct `container:` under `state:` in pimplan.yaml"
+    )]
+    ContainerNotFound { state: String, container: String },
 }
 
 /// A state as read from disk, with its bytes (for the plan checksum and finding spans).

@@ -208,7 +208,7 @@ pub fn lock_as(state: &Path, timeout: Duration, info: LockInfo) -> Result<Lock, 
 }
 
 /// Whether the holder of a lock ran on this machine and no longer runs.
-fn is_gone_here(holder: &LockInfo) -> bool {
+pub(crate) fn is_gone_here(holder: &LockInfo) -> bool {
     holder.host == host_name() && liveness(holder.pid, &holder.since) == Liveness::Gone
 }
 

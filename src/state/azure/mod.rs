@@ -7,17 +7,25 @@
 //! calls the state needs (Get Blob, Get Blob Properties, Put Blob, Set Blob Metadata, Lease
 //! Blob, Snapshot Blob, List Blobs) are a few hundred lines here, tested against Azurite.
 //!
+//! - [`backend`]: [`AzureBlob`], the state's backend: reads without a lease, a 60-second
+//!   lease as the lock (renewed in the background), writes fenced by the lease id and
+//!   `If-Match`; [`open_backend`] reads its credential from the environment;
 //! - [`client`]: the calls, their conditions (`If-Match`, `If-None-Match: *`, the lease
 //!   id), retries of throttled answers, typed errors from `x-ms-error-code`;
 //! - [`shared_key`]: the Shared Key signature;
 //! - [`Credential`]: Shared Key, a SAS token or a bearer token. No secret is ever part of a
 //!   `Debug`, a `Display`, an error or a log line.
 
+pub mod backend;
 pub mod client;
+mod entra;
 pub mod shared_key;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
+
+pub use backend::{AzureBlob, AzureLock, LockRecord};
 
 pub use client::{
     Blob, BlobClient, BlobError, BlobItem, BlobProperties, Conditions, ErrorCode, Lease,
@@ -25,7 +33,7 @@ pub use client::{
 };
 pub use shared_key::{KeyError, SharedKey};
 
-use crate::config::model::AzureBlobLocation;
+use crate::config::model::{AzureBlobLocation, StorageAuth};
 use crate::state::StateError;
 use crate::state::backend::StateBackend;
 
@@ -37,13 +45,65 @@ pub fn describe(location: &AzureBlobLocation) -> String {
     )
 }
 
-/// The backend of the state blob at `location`, its credential read from the environment.
-/// Not built yet: every remote state is refused with this message until it is.
+/// The longest one request to Microsoft Graph takes while a remote state is locked: its
+/// lease lasts 60 s, and a request is only sent while the lease is known to outlive it by
+/// `apply::SEND_MARGIN` (10 s): 40 + 10 < 60 (design/remote-state.md B.5).
+pub const GRAPH_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// The backend of the state blob at `location`, its credential read from the environment
+/// ([`credential_from_env`]).
 pub fn open_backend(location: &AzureBlobLocation) -> Result<Box<dyn StateBackend>, StateError> {
-    Err(StateError::Unavailable {
+    let credential = credential_from_env(location)?;
+    Ok(Box::new(AzureBlob::with_credential(location, credential)?))
+}
+
+/// A variable's value, when it is set to something.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The credential `auth:` names, from the environment: `AZURE_STORAGE_KEY` (shared_key),
+/// `AZURE_STORAGE_SAS_TOKEN` (sas), or for entra `PIMPLAN_STORAGE_TOKEN`, else a token for
+/// `https://storage.azure.com` from the Graph sign-in's variables (`AZURE_TENANT_ID`,
+/// `AZURE_CLIENT_ID` and a secret or a federated token), asked for at the first request.
+/// A missing variable is named; no value is ever part of an error.
+pub fn credential_from_env(location: &AzureBlobLocation) -> Result<Credential, StateError> {
+    let unavailable = |detail: String| StateError::Unavailable {
         state: describe(location),
-        detail: "this pimplan cannot use a state in Azure Blob Storage yet".to_owned(),
-    })
+        detail,
+    };
+    match location.auth {
+        StorageAuth::SharedKey => {
+            let key = env("AZURE_STORAGE_KEY").ok_or_else(|| {
+                unavailable(format!(
+                    "AZURE_STORAGE_KEY is not set; `auth: shared_key` reads the key of the storage account `{}` from it (key1 or key2, `az storage account keys list`)",
+                    location.account
+                ))
+            })?;
+            SharedKey::new(&location.account, &key)
+                .map(Credential::SharedKey)
+                .map_err(|e| unavailable(e.to_string()))
+        }
+        StorageAuth::Sas => {
+            let token = env("AZURE_STORAGE_SAS_TOKEN").ok_or_else(|| {
+                unavailable(
+                    "AZURE_STORAGE_SAS_TOKEN is not set; `auth: sas` reads a SAS token of the storage account from it (read, write and create on blobs)"
+                        .to_owned(),
+                )
+            })?;
+            Ok(Credential::Sas(SasToken::new(&token)))
+        }
+        StorageAuth::Entra => {
+            if let Some(token) = env("PIMPLAN_STORAGE_TOKEN") {
+                return Ok(Credential::Bearer(Arc::new(FixedToken::new(&token))));
+            }
+            let source = entra::StorageSignIn::from_env().map_err(unavailable)?;
+            Ok(Credential::Bearer(Arc::new(source)))
+        }
+    }
 }
 
 /// Where a bearer token for `https://storage.azure.com` comes from: a ready one

@@ -129,6 +129,15 @@ pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
     }
 }
 
+/// How messages name the state at `location` (as its backend's [`StateBackend::describe`]),
+/// without setting a backend up.
+pub fn describe(location: &StateLocation) -> String {
+    match location {
+        StateLocation::Local(path) => path.display().to_string(),
+        StateLocation::AzureBlob(blob) => super::azure::describe(blob),
+    }
+}
+
 /// A backend that could not be set up: every operation fails with why.
 struct Unavailable {
     describe: String,

@@ -181,18 +181,9 @@ fn carried_findings(lint: &LintRun, findings: &[crate::finding::Finding]) -> Vec
         .collect()
 }
 
-/// Where the root file says the state is, if the root file parses (else the lint reports it).
-/// The root file is read with the loader's bounds: a FIFO or `/dev/zero` is left to the lint
-/// to refuse.
-pub fn early_state_path(root: &Path) -> Option<PathBuf> {
-    match early_state_location(root)? {
-        crate::config::model::StateLocation::Local(path) => Some(path),
-        // A remote state has no path; the callers that need one are for local states.
-        crate::config::model::StateLocation::AzureBlob(_) => None,
-    }
-}
-
-/// Where the root file says the state is (see [`early_state_path`]).
+/// Where the root file says the state is, if the root file parses and its `state:` is taken
+/// (else the lint reports why). The root file is read with the loader's bounds: a FIFO or
+/// `/dev/zero` is left to the lint to refuse.
 pub fn early_state_location(root: &Path) -> Option<crate::config::model::StateLocation> {
     let text = crate::fs::read_bounded_text(root, crate::load::MAX_FILE_BYTES as u64).ok()?;
     let file = SourceFile::new(root.to_path_buf(), text);
@@ -644,5 +635,6 @@ fn state_ref(loaded: &LoadedState) -> StateRef {
         lineage: loaded.exists().then(|| loaded.state.lineage.clone()),
         serial: loaded.state.serial,
         checksum: loaded.checksum(),
+        version: loaded.version.clone(),
     }
 }

@@ -123,7 +123,11 @@ pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
             Ok(backend) => backend,
             Err(error) => Box::new(Unavailable {
                 describe: super::azure::describe(blob),
-                detail: error.to_string(),
+                // Said once: an `Unavailable` already names the state.
+                detail: match error {
+                    StateError::Unavailable { detail, .. } => detail,
+                    other => other.to_string(),
+                },
             }),
         },
     }

@@ -286,6 +286,9 @@ pub struct LoadedState {
     pub state: State,
     /// `None` when no state file exists yet.
     pub text: Option<String>,
+    /// The version its backend gave the bytes (the blob's ETag, the SHA-256 of a local
+    /// file); `None` when there is no state yet, or it was not read through a backend.
+    pub version: Option<String>,
 }
 
 impl LoadedState {
@@ -419,11 +422,14 @@ pub fn read_with(path: &Path, verify: bool) -> Result<LoadedState, StateError> {
 /// empty state with a fresh lineage.
 pub fn read_from(backend: &dyn backend::StateBackend) -> Result<LoadedState, StateError> {
     let snapshot = backend.get()?;
-    document::decoded(
+    let version = snapshot.as_ref().map(|s| s.version.clone());
+    let mut loaded = document::decoded(
         Path::new(&backend.describe()),
         snapshot.map(|s| s.bytes),
         true,
-    )
+    )?;
+    loaded.version = version;
+    Ok(loaded)
 }
 
 /// The state read under `lock` (the version its writes are fenced on), checking its
@@ -433,11 +439,14 @@ pub fn read_locked(
     verify: bool,
 ) -> Result<LoadedState, StateError> {
     let snapshot = lock.get()?;
-    document::decoded(
+    let version = snapshot.as_ref().map(|s| s.version.clone());
+    let mut loaded = document::decoded(
         Path::new(&lock.describe()),
         snapshot.map(|s| s.bytes),
         verify,
-    )
+    )?;
+    loaded.version = version;
+    Ok(loaded)
 }
 
 /// Write the next serial of `state` under `lock`, in the current format (an older state is

@@ -1,11 +1,13 @@
 //! The state commands: `state list`, `state show` and `state rm` (the state's entries under
-//! the addresses the plan prints), `state accept-edit`, and `force-unlock`. The state is read
+//! the addresses the plan prints), `state accept-edit` (a local file only), `state pull` and
+//! `state push` (any backend), and `force-unlock`. The state is read
 //! and written through `crate::state` and its store (lock, backup, seal), never as a file here.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use miette::IntoDiagnostic;
 use serde_json::json;
 
 use super::RunContext;
@@ -33,6 +35,11 @@ pub enum StateRequest {
     },
     AcceptEdit {
         auto_approve: bool,
+    },
+    Pull,
+    Push {
+        file: std::path::PathBuf,
+        force: bool,
     },
 }
 
@@ -63,6 +70,8 @@ pub fn run(
             ))),
         },
         StateRequest::List { filter, format } => list(backend, filter.as_deref(), *format, out),
+        StateRequest::Pull => pull(backend, out),
+        StateRequest::Push { file, force } => push(backend, file, *force, out),
         StateRequest::Show { address } => show(backend, address, out),
         StateRequest::Rm {
             addresses,
@@ -621,6 +630,71 @@ fn rm(
     }
     write_out(out, &text)?;
     Ok(ExitStatus::Success)
+}
+
+/// `state pull`: the state's bytes, as they are, on stdout.
+fn pull(backend: &dyn StateBackend, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    match backend.pull() {
+        Ok(Some(bytes)) => {
+            out.write_all(&bytes).into_diagnostic()?;
+            out.flush().into_diagnostic()?;
+            Ok(ExitStatus::Success)
+        }
+        Ok(None) => Ok(fail(format!(
+            "no state at `{}`; nothing to pull",
+            backend.describe()
+        ))),
+        Err(e) => Ok(fail(e)),
+    }
+}
+
+/// `state push FILE [--force]`: see [`crate::state::push_locked`].
+fn push(
+    backend: &dyn StateBackend,
+    file: &Path,
+    force: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let bytes = match crate::fs::read_bounded(file, state::MAX_STATE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return Ok(fail(format!(
+                "cannot read `{}`: {e}; nothing was pushed",
+                file.display()
+            )));
+        }
+    };
+    let holder = LockInfo::this_process("pimplan state push");
+    match backend.push(file, bytes, force, holder, Duration::ZERO) {
+        Ok(state::Pushed::Same) => {
+            write_out(
+                out,
+                &format!(
+                    "`{}` is the state `{}` already; nothing was written.\n",
+                    file.display(),
+                    backend.describe()
+                ),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Ok(state::Pushed::Written { serial, renumbered }) => {
+            let how = if renumbered {
+                " as the next serial of the state it replaced"
+            } else {
+                ""
+            };
+            write_out(
+                out,
+                &format!(
+                    "Pushed `{}` to `{}`{how} (now serial {serial}); the state before is kept as the backup.\n",
+                    file.display(),
+                    backend.describe()
+                ),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Ok(fail(e)),
+    }
 }
 
 /// Where a write that changes what the state records keeps the state before it.

@@ -36,6 +36,25 @@ pub trait StateBackend: Send + Sync {
     /// What `plan` says of a held lock (a plan made while an apply runs may be stale at
     /// once); `None` when the state is not locked.
     fn lock_note(&self) -> Option<String>;
+    /// `state pull`: the state's bytes as they are, read without the lock; `None` when there
+    /// is none yet.
+    fn pull(&self) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.get()?.map(|s| s.bytes))
+    }
+    /// `state push`: replace the state by `bytes` (read from `file`) under the lock, taken
+    /// for `holder` within `wait`; see [`super::push_locked`] for what is refused. Written
+    /// once for every backend, through its lock's fenced [`StateLock::put`].
+    fn push(
+        &self,
+        file: &std::path::Path,
+        bytes: Vec<u8>,
+        force: bool,
+        holder: LockInfo,
+        wait: Duration,
+    ) -> Result<super::Pushed, StateError> {
+        let mut lock = self.lock(holder, wait)?;
+        super::push_locked(lock.as_mut(), file, bytes, force)
+    }
 }
 
 /// The held lock of a state; dropping it releases the lock. `Send`, so that a plan run reads

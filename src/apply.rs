@@ -271,10 +271,13 @@ pub fn carrying(plan: &Plan) -> crate::state::Applying {
 /// it is now or as an interrupted apply of this same plan left it ([`Fresh::Continued`]:
 /// the caller must then accept only the plan's own changes, in its order).
 pub fn check_fresh(plan: &Plan, current: &LoadedState, now: &Plan) -> Result<Fresh, StateError> {
-    if plan.format_version != crate::plan::FORMAT_VERSION {
+    if !(crate::plan::OLDEST_FORMAT_VERSION..=crate::plan::FORMAT_VERSION)
+        .contains(&plan.format_version)
+    {
         return Err(StateError::Stale(format!(
-            "it has format version {}, this pimplan writes {}",
+            "it has format version {}, this pimplan reads {} to {}",
             plan.format_version,
+            crate::plan::OLDEST_FORMAT_VERSION,
             crate::plan::FORMAT_VERSION
         )));
     }
@@ -313,7 +316,21 @@ pub fn check_fresh(plan: &Plan, current: &LoadedState, now: &Plan) -> Result<Fre
             ),
         }));
     }
-    if plan.state.serial == current.state.serial && plan.state.checksum == current.checksum() {
+    // The version the backend gave the bytes moves with every write (a blob's ETag), even
+    // one of the same bytes; a plan of format 2 did not record it.
+    let version_moved = match (&plan.state.version, &current.version) {
+        (Some(then), Some(now)) => then != now,
+        _ => false,
+    };
+    let versions = match (&plan.state.version, &current.version) {
+        (Some(then), Some(now)) if version_moved => format!("; version `{then}` then, `{now}` now"),
+        (Some(then), None) => format!("; version `{then}` then, none now"),
+        _ => String::new(),
+    };
+    if plan.state.serial == current.state.serial
+        && plan.state.checksum == current.checksum()
+        && !version_moved
+    {
         return Ok(Fresh::Same);
     }
     let by = match applying {
@@ -322,13 +339,20 @@ pub fn check_fresh(plan: &Plan, current: &LoadedState, now: &Plan) -> Result<Fre
     };
     Err(StateError::Stale(
         if plan.state.serial == current.state.serial {
-            format!(
-                "the state changed since (serial {} then and now, its content differs{by})",
-                plan.state.serial
-            )
+            if plan.state.checksum == current.checksum() {
+                format!(
+                    "the state was written again since (serial {} then and now, the same content{versions}{by})",
+                    plan.state.serial
+                )
+            } else {
+                format!(
+                    "the state changed since (serial {} then and now, its content differs{versions}{by})",
+                    plan.state.serial
+                )
+            }
         } else {
             format!(
-                "the state changed since (serial {} then, {} now{by})",
+                "the state changed since (serial {} then, {} now{versions}{by})",
                 plan.state.serial, current.state.serial
             )
         },
@@ -877,6 +901,7 @@ mod tests {
                 lineage: None,
                 serial: 0,
                 checksum: String::new(),
+                version: None,
             },
             workspace_checksum: String::new(),
             workspace_files: BTreeMap::new(),
@@ -979,6 +1004,7 @@ mod tests {
             let current = LoadedState {
                 state: State::new(),
                 text: None,
+                version: None,
             };
             let result = apply(
                 &plan(&["a", "b"]),

@@ -70,7 +70,9 @@ fn yaml_finding(e: YamlError) -> Finding {
         }
         YamlErrorKind::UnknownField { field, expected } => {
             let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-            let help = crate::finding::spelling_help(&field, &expected, "allowed here:");
+            let help = unknown_state_key_help(&field, &expected).unwrap_or_else(|| {
+                crate::finding::spelling_help(&field, &expected, "allowed here:")
+            });
             Finding::new(&pim002_invalid_config::RULE, e.span, e.message)
                 .label("unknown key")
                 .with_help(help)
@@ -111,6 +113,43 @@ fn yaml_finding(e: YamlError) -> Finding {
             .label("here")
             .with_help("see `pimplan schema` for the shape of each section"),
     }
+}
+
+/// The help for an unknown key of a remote `state:` mapping that a user may think belongs
+/// there: a secret (which never lives in the YAML) or the lease's length (which is fixed).
+fn unknown_state_key_help(field: &str, expected: &[&str]) -> Option<String> {
+    let mut keys = expected.to_vec();
+    keys.sort_unstable();
+    let mut state = crate::config::raw::REMOTE_STATE_KEYS;
+    state.sort_unstable();
+    if keys != state {
+        return None;
+    }
+    let allowed = crate::config::raw::REMOTE_STATE_KEYS.join(", ");
+    let name = field.to_ascii_lowercase();
+    let secret = [
+        "sas",
+        "secret",
+        "token",
+        "password",
+        "connection",
+        "credential",
+        "sig",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+        || (name.contains("key") && name != "key");
+    if secret {
+        return Some(format!(
+            "secrets never live in YAML: set AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN in the environment (with `auth: shared_key` or `auth: sas`), or sign in with Microsoft Entra ID (`auth: entra`, the default); allowed here: {allowed}"
+        ));
+    }
+    if name.contains("lease") {
+        return Some(format!(
+            "the lease is fixed at 60 s: an apply renews it while it runs, and a killed run's lease lapses by itself within 60 s; allowed here: {allowed}"
+        ));
+    }
+    None
 }
 
 /// PIM001 for a file that is not valid YAML, labelled and helped by what caused it.
@@ -538,16 +577,20 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         }
     }
     let workspace = lower(root, parsed, unknown, &mut findings);
-    if let Err(e) = workspace.settings.state_file(&root_dir) {
-        let span = workspace
-            .settings
-            .state
-            .as_ref()
-            .map_or(Span::new(root, 0, 0), |s| s.span);
+    let state_span = workspace
+        .settings
+        .state
+        .as_ref()
+        .map_or(Span::new(root, 0, 0), |s| s.span);
+    for e in workspace.settings.state_problems(&root_dir) {
         findings.push(
-            Finding::new(&pim002_invalid_config::RULE, span, e.to_string())
-                .label(e.label())
-                .with_help("every apply writes the state, so it must stay below the root file's folder (a change to pimplan.yaml must not make an apply write anywhere else); give a path below it, e.g. the default `pimplan.state.json`"),
+            Finding::new(
+                &pim002_invalid_config::RULE,
+                e.span().unwrap_or(state_span),
+                e.to_string(),
+            )
+            .label(e.label())
+            .with_help(e.help()),
         );
     }
     if let Some(Err(e)) = workspace.settings.baseline_file(&root_dir) {
@@ -559,14 +602,16 @@ pub fn load(root_path: &Path) -> Result<Loaded, LoadError> {
         findings.push(
             Finding::new(&pim002_invalid_config::RULE, span, e.to_string())
                 .label(e.label())
-                .with_help("the baseline decides which findings fail a run, so it is kept with the workspace, as the state is; give a path below the root file's folder, e.g. `pimplan.baseline.json`"),
+                .with_help(e.help()),
         );
     }
     // Every other YAML file of the folder that holds a pimplan section: PIM008.
     let mut known = included;
     known.extend(std::fs::canonicalize(root_path));
-    if let Ok(state) = workspace.settings.state_file(&root_dir) {
-        known.extend(std::fs::canonicalize(state));
+    if let Ok(state) = workspace.settings.state_location(&root_dir)
+        && let Some(path) = state.local_path()
+    {
+        known.extend(std::fs::canonicalize(path));
     }
     let mut not_included = Vec::new();
     // An `include:` that could not be read (already reported) matches what it matches: no

@@ -30,8 +30,8 @@ pub enum PlanError {
     State(#[from] StateError),
     #[error("refreshing from the service failed: {0}")]
     Refresh(String),
-    #[error("no state at {}; run `pimplan import`", .0.display())]
-    NoState(PathBuf),
+    #[error("no state at {0}; run `pimplan import`")]
+    NoState(String),
     #[error(transparent)]
     StatePath(#[from] crate::config::state_file::StatePathError),
     #[error(transparent)]
@@ -49,7 +49,9 @@ pub type Refresh<'a> = &'a mut dyn FnMut(
 pub struct PlanRun {
     /// The lint run, its findings extended with the plan-time ones (sorted).
     pub lint: LintRun,
-    pub state_path: PathBuf,
+    /// Where the state is; `None` when the root file's `state:` is refused (a finding says
+    /// why) or the workspace could not be read.
+    pub state_location: Option<StateLocation>,
     /// `None` when lint errors stopped the run before the state was read.
     pub state: Option<LoadedState>,
     /// `None` when an error-level finding stopped the plan.
@@ -67,7 +69,7 @@ impl PlanRun {
     /// baselined error about what the plan would change.
     fn without_plan(
         lint: LintRun,
-        state_path: PathBuf,
+        state_location: Option<StateLocation>,
         state: Option<LoadedState>,
         drift: Option<Vec<String>>,
         baseline: Option<PathBuf>,
@@ -75,7 +77,7 @@ impl PlanRun {
     ) -> Self {
         PlanRun {
             lint,
-            state_path,
+            state_location,
             state,
             plan: None,
             drift,
@@ -179,25 +181,15 @@ fn carried_findings(lint: &LintRun, findings: &[crate::finding::Finding]) -> Vec
         .collect()
 }
 
-/// Where the root file says the state is, if the root file parses (else the lint reports it).
-/// The root file is read with the loader's bounds: a FIFO or `/dev/zero` is left to the lint
-/// to refuse.
-pub fn early_state_path(root: &Path) -> Option<PathBuf> {
-    match early_state_location(root)? {
-        crate::config::model::StateLocation::Local(path) => Some(path),
-        // A remote state has no path; the callers that need one are for local states.
-        crate::config::model::StateLocation::AzureBlob(_) => None,
-    }
-}
-
-/// Where the root file says the state is (see [`early_state_path`]).
+/// Where the root file says the state is, if the root file parses and its `state:` is taken
+/// (else the lint reports why). The root file is read with the loader's bounds: a FIFO or
+/// `/dev/zero` is left to the lint to refuse.
 pub fn early_state_location(root: &Path) -> Option<crate::config::model::StateLocation> {
     let text = crate::fs::read_bounded_text(root, crate::load::MAX_FILE_BYTES as u64).ok()?;
     let file = SourceFile::new(root.to_path_buf(), text);
     let raw: crate::config::raw::RawFile = crate::source::yaml::parse(FileId(0), &file).ok()??;
     let dir = root.parent().map(Path::to_path_buf).unwrap_or_default();
-    crate::config::state_file::state_location(&dir, raw.state.as_ref().map(|s| s.value.as_str()))
-        .ok()
+    crate::config::state_file::state_location(&dir, raw.state.as_ref()).ok()
 }
 
 /// Where a plan run reads the state: its backend, without the lock (`plan`), or under the
@@ -311,27 +303,27 @@ fn run_plan(
     let (baselined, subjects) = leave_out_baselined(&mut lint, baseline.as_deref())?;
     let Some(ws) = lint.loaded.workspace.as_ref() else {
         return Ok(PlanRun::without_plan(
+            lint, None, None, None, baseline, baselined,
+        ));
+    };
+    let location = ws.settings.state_location(&lint.loaded.root_dir);
+    if lint.findings.iter().any(|f| f.severity == Severity::Error) {
+        return Ok(PlanRun::without_plan(
             lint,
-            PathBuf::new(),
+            location.ok(),
             None,
             None,
             baseline,
             baselined,
         ));
-    };
-    let state_path = ws.settings.state_file(&lint.loaded.root_dir);
-    if lint.findings.iter().any(|f| f.severity == Severity::Error) {
-        let state_path = state_path.unwrap_or_default();
-        return Ok(PlanRun::without_plan(
-            lint, state_path, None, None, baseline, baselined,
-        ));
     }
     // (A refused `state:` is an error-level finding above; this is for the record.)
-    let state_path = state_path?;
-    let loaded_state = early.state(&StateLocation::Local(state_path.clone()))?;
+    let location = location?;
+    let state_name = state::backend::describe(&location);
+    let loaded_state = early.state(&location)?;
     let destination = destination(ws, target);
     let to_graph = matches!(destination, Destination::Graph { .. });
-    let (refreshed, drift) = state_to_compare(ws, &loaded_state, &state_path, to_graph, refresh)?;
+    let (refreshed, drift) = state_to_compare(ws, &loaded_state, &state_name, to_graph, refresh)?;
     let diff_state = refreshed.as_ref().unwrap_or(&loaded_state.state);
     let now = clock.now();
     let checksum = workspace_checksum(&lint);
@@ -347,7 +339,12 @@ fn run_plan(
         crate::lint::sort(&lint.loaded.sources, &mut lint.findings);
         let state = Some(loaded_state);
         return Ok(PlanRun::without_plan(
-            lint, state_path, state, drift, baseline, baselined,
+            lint,
+            Some(location),
+            state,
+            drift,
+            baseline,
+            baselined,
         ));
     }
 
@@ -371,7 +368,7 @@ fn run_plan(
     // The state file joins the sources only when a finding points into it.
     if state_file.pointed_at(&plan_findings) {
         lint.loaded.sources.add_extra(SourceFile::new(
-            state_path.clone(),
+            PathBuf::from(&state_name),
             state_file.text.to_owned(),
         ));
     }
@@ -396,7 +393,7 @@ fn run_plan(
     });
     Ok(PlanRun {
         lint,
-        state_path,
+        state_location: Some(location),
         state: Some(loaded_state),
         plan,
         drift,
@@ -514,12 +511,12 @@ fn leave_out_baselined(
 fn state_to_compare(
     ws: &Workspace,
     loaded: &LoadedState,
-    path: &Path,
+    name: &str,
     to_graph: bool,
     refresh: Option<Refresh<'_>>,
 ) -> Result<(Option<State>, Option<Vec<String>>), PlanError> {
     match refresh {
-        Some(_) if !loaded.exists() => Err(PlanError::NoState(path.to_path_buf())),
+        Some(_) if !loaded.exists() => Err(PlanError::NoState(name.to_owned())),
         Some(refresh) => {
             // The service is compared with what it is known to hold.
             let (live, lines) =
@@ -638,5 +635,6 @@ fn state_ref(loaded: &LoadedState) -> StateRef {
         lineage: loaded.exists().then(|| loaded.state.lineage.clone()),
         serial: loaded.state.serial,
         checksum: loaded.checksum(),
+        version: loaded.version.clone(),
     }
 }

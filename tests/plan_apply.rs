@@ -729,7 +729,7 @@ fn plan_formats() {
     let run = pimplan(dir, T0, &["plan", "--format", "json"]);
     assert_eq!(run.code, 0);
     let plan = json(&run.stdout);
-    assert_eq!(plan["format_version"], 2);
+    assert_eq!(plan["format_version"], 3);
     assert_eq!(plan["summary"]["add"], 3);
     assert_eq!(plan["state"]["lineage"], Value::Null);
     let change = plan["changes"]

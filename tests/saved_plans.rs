@@ -66,7 +66,9 @@ fn plan_json_and_markdown_carry_the_findings_and_the_saved_plan_is_the_json() {
     let file = std::fs::read_to_string(dir.join("p.json")).unwrap_or_default();
     assert_eq!(file, as_json.stdout, "`plan --out` wrote another document");
     let plan = json(&file);
-    assert_eq!(plan["format_version"], 2);
+    assert_eq!(plan["format_version"], 3);
+    // The version of the state the plan was made from: a local state's is its SHA-256.
+    assert_eq!(plan["state"]["version"], plan["state"]["checksum"]);
     assert_eq!(plan["summary"]["add"], 1);
     let findings = plan["findings"].as_array().cloned().unwrap_or_default();
     assert_eq!(findings.len(), 1, "{file}");
@@ -190,7 +192,7 @@ fn a_plan_of_the_previous_format_is_refused_with_plan_again() {
     ok(&run(dir, T1, &["plan", "--out", "p.json"]));
     edit(
         &dir.join("p.json"),
-        "\"format_version\": 2",
+        "\"format_version\": 3",
         "\"format_version\": 1",
     );
     let before = std::fs::read_to_string(dir.join("pimplan.state.json")).unwrap_or_default();
@@ -203,7 +205,7 @@ fn a_plan_of_the_previous_format_is_refused_with_plan_again() {
         );
         assert!(
             refused.stderr.contains(
-                "the plan `p.json` has format version 1, and this pimplan reads version 2; make the plan again with `pimplan plan --out`"
+                "the plan `p.json` has format version 1, and this pimplan reads versions 2 to 3; make the plan again with `pimplan plan --out`"
             ),
             "{args:?}: {}",
             refused.stderr
@@ -249,11 +251,24 @@ fn a_stale_plan_names_the_serial_or_the_lineage() {
     ok(&run(dir, T1, &["apply", "--auto-approve"]));
     let now = common::state(dir)["serial"].as_u64().unwrap_or_default();
     assert!(now > serial);
+    let version =
+        json(&std::fs::read_to_string(dir.join("p.json")).unwrap_or_default())["state"]["version"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    let now_version = {
+        use sha2::Digest;
+        let bytes = std::fs::read(dir.join("pimplan.state.json")).unwrap_or_default();
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
     let stale = run(dir, T1, &["apply", "p.json"]);
     assert_eq!(stale.code, 1, "{}{}", stale.stdout, stale.stderr);
     assert!(
         stale.stderr.contains(&format!(
-            "the saved plan is stale: the state changed since (serial {serial} then, {now} now); run plan again"
+            "the saved plan is stale: the state changed since (serial {serial} then, {now} now; version `{version}` then, `{now_version}` now); run plan again"
         )),
         "{}",
         stale.stderr
@@ -295,4 +310,66 @@ fn a_stale_plan_names_the_changes_that_differ_now() {
         "{}",
         stale.stderr
     );
+}
+
+/// B16: a saved plan records the version of the state it was made from (a blob's ETag, a
+/// local file's SHA-256), and `apply PLANFILE` refuses it as stale when that moved, naming
+/// both versions; the state is left as it was.
+#[test]
+fn a_saved_plan_whose_state_version_moved_is_stale() -> Result<(), Box<dyn std::error::Error>> {
+    let ws = applied(EXPIRING);
+    let dir = ws.path();
+    ok(&run(dir, T1, &["plan", "--out", "p.json"]));
+    let plan = json(&std::fs::read_to_string(dir.join("p.json"))?);
+    let version = plan["state"]["version"]
+        .as_str()
+        .ok_or("the saved plan records no state version")?
+        .to_owned();
+    assert_eq!(version.len(), 64, "{version}");
+    // As if the blob had been written again with the same bytes: only its version moved.
+    edit(
+        &dir.join("p.json"),
+        &format!("\"version\": \"{version}\""),
+        "\"version\": \"0x8DD0000000000AB\"",
+    );
+    let before = std::fs::read_to_string(dir.join("pimplan.state.json"))?;
+    let refused = run(dir, T1, &["apply", "p.json"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    let flat = common::flat(&refused.stderr);
+    assert!(flat.contains("the saved plan is stale"), "{flat}");
+    assert!(
+        flat.contains(&format!(
+            "version `0x8DD0000000000AB` then, `{version}` now"
+        )),
+        "{flat}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pimplan.state.json"))?,
+        before
+    );
+    Ok(())
+}
+
+/// A plan saved by the pimplan before (format 2, no state version) is still applied: its
+/// state is checked by lineage, serial and checksum as it was.
+#[test]
+fn a_plan_of_format_2_without_a_state_version_still_applies()
+-> Result<(), Box<dyn std::error::Error>> {
+    let ws = applied(EXPIRING);
+    let dir = ws.path();
+    ok(&run(dir, T1, &["plan", "--out", "p.json"]));
+    let mut plan = json(&std::fs::read_to_string(dir.join("p.json"))?);
+    plan["format_version"] = serde_json::json!(2);
+    if let Some(state) = plan["state"].as_object_mut() {
+        state.remove("version");
+    }
+    std::fs::write(dir.join("p.json"), serde_json::to_string_pretty(&plan)?)?;
+    let applied = run(dir, T1, &["apply", "p.json"]);
+    ok(&applied);
+    assert!(
+        applied.stdout.contains("Apply complete"),
+        "{}",
+        applied.stdout
+    );
+    Ok(())
 }

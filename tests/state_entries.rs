@@ -286,7 +286,11 @@ fn state_rm_forgets_entries_that_the_next_plan_creates_again() {
         list.stdout
     );
     // The next plan creates them again, and nothing else.
-    let plan = pimplan(dir, &["plan", "--detailed-exitcode"]);
+    let plan = common::run(
+        dir,
+        "2026-12-01T01:00:00Z",
+        &["plan", "--detailed-exitcode"],
+    );
     assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
     assert!(
         plan.stdout
@@ -460,4 +464,193 @@ fn state_list_prints_times_to_the_second() {
         list.stdout
     );
     assert!(!list.stdout.contains(".657"), "{}", list.stdout);
+}
+
+/// The state file of `dir` as its bytes.
+fn bytes(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join(STATE)).unwrap_or_default()
+}
+
+/// A copy of the workspace in `dir`, its state with it.
+fn copy(dir: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    common::copy_dir(dir, to.path());
+    to
+}
+
+/// Apply the workspace of `dir` an hour on with `line` (an assignment) removed: one more
+/// serial, and a content that differs by which.
+fn apply_without(dir: &Path, line: &str) {
+    common::edit(&dir.join("pimplan.yaml"), line, "");
+    // An hour on: PIM701 lets the removal through.
+    let run = common::run(
+        dir,
+        "2026-12-01T01:00:00Z",
+        &["apply", "--auto-approve", "--allow-mass-removal"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+const MEI_OWNER: &str = "  - { group: sre-prod, principal: mei, role: owner, type: eligible, duration: P90D, justification: rota }\n";
+const ANA_MEMBER: &str = "  - { group: sre-prod, principal: ana, role: member, type: eligible, duration: P90D, justification: rota }\n";
+
+/// B21: `state pull` prints the state's bytes as they are; `state push` of them again
+/// writes nothing; a newer state of the same lineage is written as it is, the state before
+/// kept as the backup.
+#[test]
+fn state_pull_prints_the_bytes_and_push_takes_a_newer_state()
+-> Result<(), Box<dyn std::error::Error>> {
+    let ws = applied();
+    let dir = ws.path();
+    let pulled = pimplan(dir, &["state", "pull"]);
+    assert_eq!(pulled.code, 0, "{}", pulled.stderr);
+    assert_eq!(pulled.stdout.as_bytes(), bytes(dir));
+    let elsewhere = tempfile::tempdir()?;
+    let file = elsewhere.path().join("pulled.json");
+    std::fs::write(&file, &pulled.stdout)?;
+    let file_arg = file.to_string_lossy().into_owned();
+    let same = pimplan(dir, &["state", "push", &file_arg]);
+    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    assert!(
+        same.stdout.contains("nothing was written"),
+        "{}",
+        same.stdout
+    );
+    assert_eq!(bytes(dir), pulled.stdout.as_bytes());
+
+    // A copy moves on by one apply; its state pushed here is taken as it is.
+    let ahead = copy(dir);
+    apply_without(ahead.path(), MEI_OWNER);
+    let newer = ahead.path().join(STATE).to_string_lossy().into_owned();
+    let pushed = pimplan(dir, &["state", "push", &newer]);
+    assert_eq!(pushed.code, 0, "{}{}", pushed.stdout, pushed.stderr);
+    assert_eq!(bytes(dir), bytes(ahead.path()));
+    assert_eq!(read(&dir.join("pimplan.state.json.backup")), pulled.stdout);
+    let serial = json(&read(&ahead.path().join(STATE)))["serial"].clone();
+    assert!(
+        pushed.stdout.contains(&format!("now serial {serial})")),
+        "{}",
+        pushed.stdout
+    );
+    // The state pushed is the state: the copy's workspace plans nothing against it.
+    std::fs::copy(ahead.path().join("pimplan.yaml"), dir.join("pimplan.yaml"))?;
+    let plan = common::run(
+        dir,
+        "2026-12-01T01:00:00Z",
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    // No state: nothing to pull.
+    let empty = workspace_with("version: 1\n");
+    let none = pimplan(empty.path(), &["state", "pull"]);
+    assert_eq!(none.code, 1);
+    assert!(none.stderr.contains("nothing to pull"), "{}", none.stderr);
+    assert!(!empty.path().join(STATE).exists());
+    Ok(())
+}
+
+/// B21: Terraform's rules. Another lineage, a lower serial, and the same serial with other
+/// content are refused without `--force` (the state untouched); with it, the file is
+/// written as the next serial of the state it replaces, so the serial never goes back. A
+/// file that is not a valid state (a broken checksum) is refused even with `--force`.
+#[test]
+fn state_push_refuses_another_lineage_an_older_serial_and_a_diverged_one()
+-> Result<(), Box<dyn std::error::Error>> {
+    let ws = applied();
+    let dir = ws.path();
+    let at_one = copy(dir);
+    let diverged = copy(dir);
+    apply_without(dir, MEI_OWNER);
+    apply_without(diverged.path(), ANA_MEMBER);
+    let other = applied();
+    let before = bytes(dir);
+    let serial = |d: &Path| {
+        json(&read(&d.join(STATE)))["serial"]
+            .as_u64()
+            .unwrap_or_default()
+    };
+    let (old, now) = (serial(at_one.path()), serial(dir));
+    let serial_before = now;
+    assert!(old < now && serial(diverged.path()) == now);
+    let cases = [
+        (
+            at_one.path().join(STATE),
+            format!("it is older than the state (serial {old}, the state's is {now})"),
+        ),
+        (
+            diverged.path().join(STATE),
+            format!("it has the state's serial ({now}) with other content"),
+        ),
+        (
+            other.path().join(STATE),
+            "it is another state (lineage".to_owned(),
+        ),
+    ];
+    for (file, why) in &cases {
+        let arg = file.to_string_lossy().into_owned();
+        let refused = pimplan(dir, &["state", "push", &arg]);
+        assert_eq!(
+            refused.code, 1,
+            "{why}: {}{}",
+            refused.stdout, refused.stderr
+        );
+        let flat = common::flat(&refused.stderr);
+        assert!(flat.contains(why.as_str()), "{why}: {flat}");
+        assert!(flat.contains("pass `--force`"), "{flat}");
+        assert!(flat.contains("nothing was written"), "{flat}");
+        assert_eq!(bytes(dir), before, "{why}");
+    }
+    // A hand-edited file (its checksum no longer matches) is no state to push.
+    let edited = tempfile::tempdir()?;
+    let edited_file = edited.path().join("edited.json");
+    let lineage = json(&read(&dir.join(STATE)))["lineage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    std::fs::write(
+        &edited_file,
+        read(&dir.join(STATE)).replace(&lineage, "1b4e28ba-2fa1-41d2-883f-0016d3cca427"),
+    )?;
+    let arg = edited_file.to_string_lossy().into_owned();
+    for force in [false, true] {
+        let mut args = vec!["state", "push", arg.as_str()];
+        if force {
+            args.push("--force");
+        }
+        let refused = pimplan(dir, &args);
+        assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+        assert!(
+            common::flat(&refused.stderr).contains("is not a state as pimplan wrote it"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(bytes(dir), before);
+    }
+    // Forced: the other lineage's state becomes the next serial here, sealed, and reads.
+    let arg = other.path().join(STATE).to_string_lossy().into_owned();
+    let forced = pimplan(dir, &["state", "push", &arg, "--force"]);
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    assert!(
+        forced.stdout.contains("as the next serial"),
+        "{}",
+        forced.stdout
+    );
+    let pushed_now = json(&read(&dir.join(STATE)));
+    let theirs = json(&read(&other.path().join(STATE)));
+    assert_eq!(pushed_now["serial"], serial(dir));
+    assert_eq!(serial(dir), serial_before + 1);
+    assert_eq!(pushed_now["lineage"], theirs["lineage"]);
+    assert_eq!(pushed_now["assignments"], theirs["assignments"]);
+    assert_eq!(
+        read(&dir.join("pimplan.state.json.backup")).as_bytes(),
+        before
+    );
+    let list = pimplan(dir, &["state", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    // A lower serial, forced, does not take the serial back either.
+    let arg = at_one.path().join(STATE).to_string_lossy().into_owned();
+    let forced = pimplan(dir, &["state", "push", &arg, "--force"]);
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    assert_eq!(serial(dir), serial_before + 2);
+    Ok(())
 }

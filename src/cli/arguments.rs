@@ -83,7 +83,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print a plan saved with `plan --out`: its changes, its findings, what it was made from.
     Show(ShowArgs),
-    /// Inspect the state, forget entries, or accept a hand edit.
+    /// Inspect the state, forget entries, accept a hand edit, or pull and push the state.
     #[command(subcommand)]
     State(StateCommand),
     /// Release the state lock left by a pimplan that no longer runs.
@@ -384,6 +384,21 @@ pub enum StateCommand {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Print the state's bytes as they are (`pimplan state pull > FILE`), local or remote.
+    Pull,
+    /// Replace the state by a state file, under the lock: refused when it is another state
+    /// (lineage), older (a lower serial) or the same serial with other content, unless
+    /// `--force`; the file must be a valid state, its checksum checked. The state before is
+    /// kept as the backup.
+    Push {
+        /// The state file to push (`state pull` writes one).
+        file: std::path::PathBuf,
+        /// Push another lineage, a lower serial or the same serial with other content; it is
+        /// written as the next serial of the state it replaces, so that the serial never goes
+        /// back and every plan saved before is stale.
+        #[arg(long)]
+        force: bool,
+    },
     /// Accept a state file changed by hand: show what changed against its backup, then
     /// record a new checksum (the next serial; the backup is left as it is).
     AcceptEdit {
@@ -517,6 +532,8 @@ impl From<StateCommand> for StateRequest {
                 auto_approve,
             },
             StateCommand::AcceptEdit { auto_approve } => StateRequest::AcceptEdit { auto_approve },
+            StateCommand::Pull => StateRequest::Pull,
+            StateCommand::Push { file, force } => StateRequest::Push { file, force },
         }
     }
 }

@@ -32,20 +32,25 @@ pub fn run(
 ) -> miette::Result<ExitStatus> {
     let root = cx.root();
     let now = cx.now();
-    with_workspace(&root, |ws, path, backend| {
+    with_workspace(&root, |ws, location, backend| {
         if let Some(file) = options.generate_config.as_deref()
-            && let Some(refused) =
-                refuse_overwrite("the generated YAML", file, Some(&path), [root.as_path()])
+            && let Some(refused) = refuse_overwrite(
+                "the generated YAML",
+                file,
+                location.local_path(),
+                [root.as_path()],
+            )
         {
             return Ok(fail(refused));
         }
-        import_into(ws, &path, backend, now, options, out)
+        import_into(ws, location.local_path(), backend, now, options, out)
     })
 }
 
+/// `path`: the file of a local state (`None`: a remote one, which only its backend sees).
 fn import_into(
     ws: &Workspace,
-    path: &Path,
+    path: Option<&Path>,
     backend: &dyn StateBackend,
     now: DateTime<FixedOffset>,
     options: &ImportRequest,
@@ -60,11 +65,11 @@ fn import_into(
     let exists = || {
         Ok(fail(format!(
             "`{}` already exists; import writes a new state (move the old one away first)",
-            path.display()
+            backend.describe()
         )))
     };
     // (Whatever is at the path counts, a folder too.)
-    if path.exists() {
+    if path.is_some_and(Path::exists) {
         return exists();
     }
     // Read under the lock, so that the write below is fenced on there being none.
@@ -102,7 +107,7 @@ fn import_into(
         st.assignments.len(),
         st.policies.len(),
         imported.groups_read,
-        path.display()
+        backend.describe()
     );
     if let Some((file, yaml)) = yaml {
         if let Err(e) = store::write_atomic(file, &yaml) {

@@ -133,7 +133,8 @@ pub fn run(
             .loaded
             .workspace
             .as_ref()
-            .and_then(|ws| ws.settings.state_file(&run.loaded.root_dir).ok());
+            .and_then(|ws| ws.settings.state_location(&run.loaded.root_dir).ok())
+            .and_then(|location| location.local_path().map(std::path::Path::to_path_buf));
         if let Some(refused) = refuse_overwrite(
             "the baseline",
             path,

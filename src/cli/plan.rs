@@ -74,7 +74,9 @@ pub fn run(
         && let Some(refused) = refuse_overwrite(
             "the plan",
             path,
-            Some(&run.state_path),
+            run.state_location
+                .as_ref()
+                .and_then(crate::config::model::StateLocation::local_path),
             run.lint
                 .loaded
                 .sources
@@ -109,12 +111,10 @@ pub fn run(
         }
     }
     // A plan made while an apply runs may be stale at once: said, not refused.
-    let note = match &backend {
-        Some(backend) => backend.lock_note(),
-        None => crate::state::backend::open(&crate::config::model::StateLocation::Local(
-            run.state_path.clone(),
-        ))
-        .lock_note(),
+    let note = match (&backend, &run.state_location) {
+        (Some(backend), _) => backend.lock_note(),
+        (None, Some(location)) => crate::state::backend::open(location).lock_note(),
+        (None, None) => None,
     };
     if let Some(note) = note {
         match format {

@@ -1,16 +1,18 @@
 //! The state commands: `state list`, `state show` and `state rm` (the state's entries under
-//! the addresses the plan prints), `state accept-edit`, and `force-unlock`. The state is read
+//! the addresses the plan prints), `state accept-edit` (a local file only), `state pull` and
+//! `state push` (any backend), and `force-unlock`. The state is read
 //! and written through `crate::state` and its store (lock, backup, seal), never as a file here.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use miette::IntoDiagnostic;
 use serde_json::json;
 
 use super::RunContext;
 use super::output::{confirm_with, fail, write_out};
-use super::workspace::{state_backend, state_path};
+use super::workspace::{state_backend, state_location};
 use crate::config::model::StateLocation;
 use crate::exit::ExitStatus;
 use crate::finding::did_you_mean;
@@ -34,6 +36,11 @@ pub enum StateRequest {
     AcceptEdit {
         auto_approve: bool,
     },
+    Pull,
+    Push {
+        file: std::path::PathBuf,
+        force: bool,
+    },
 }
 
 /// How `state list` prints.
@@ -48,22 +55,28 @@ pub fn run(
     request: &StateRequest,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    let path = match state_path(&cx.root()) {
-        Ok(p) => p,
+    let location = match state_location(&cx.root()) {
+        Ok(l) => l,
         Err(e) => return Ok(fail(e)),
     };
-    let backend = state::backend::open(&StateLocation::Local(path.clone()));
+    let backend = state::backend::open(&location);
     let backend = backend.as_ref();
     match request {
-        StateRequest::AcceptEdit { auto_approve } => {
-            accept_edit(&path, backend, *auto_approve, out)
-        }
+        StateRequest::AcceptEdit { auto_approve } => match location.local_path() {
+            Some(path) => accept_edit(path, backend, *auto_approve, out),
+            None => Ok(fail(format!(
+                "`state accept-edit` works on a local state file only (it shows the edit against the `.backup` beside it), and the state is `{}`; to change a remote state, `pimplan state pull > FILE`, edit FILE, then `pimplan state push FILE`, which checks it",
+                backend.describe()
+            ))),
+        },
         StateRequest::List { filter, format } => list(backend, filter.as_deref(), *format, out),
+        StateRequest::Pull => pull(backend, out),
+        StateRequest::Push { file, force } => push(backend, file, *force, out),
         StateRequest::Show { address } => show(backend, address, out),
         StateRequest::Rm {
             addresses,
             auto_approve,
-        } => rm(&path, backend, addresses, *auto_approve, out),
+        } => rm(&location, backend, addresses, *auto_approve, out),
     }
 }
 
@@ -523,7 +536,7 @@ fn show(
 /// `state accept-edit`); every address must name one entry, or nothing is written; once
 /// confirmed, the state before is kept as the backup and the next serial is written, sealed.
 fn rm(
-    path: &Path,
+    location: &StateLocation,
     backend: &dyn StateBackend,
     queries: &[String],
     auto_approve: bool,
@@ -540,7 +553,7 @@ fn rm(
     if !loaded.exists() {
         return Ok(fail(format!(
             "no state at `{}`; nothing to remove",
-            path.display()
+            backend.describe()
         )));
     }
     let st = &loaded.state;
@@ -583,7 +596,7 @@ fn rm(
             out,
             &format!(
                 "pimplan will forget these entries of `{}` (the next plan creates them again):\n{lines}",
-                path.display()
+                backend.describe()
             ),
         )?;
         if !confirm_with(
@@ -604,13 +617,12 @@ fn rm(
         return Ok(fail(format!("{e}; nothing was removed")));
     }
     let mut text = format!(
-        "Removed {} entr{} from `{}` (now serial {}; the state before is kept in `{}`):\n{lines}The next plan creates {} again.\n",
+        "Removed {} entr{} from `{}` (now serial {}; {}):\n{lines}The next plan creates {} again.\n",
         chosen.len(),
         if chosen.len() == 1 { "y" } else { "ies" },
-        path.display(),
+        backend.describe(),
         changed.serial,
-        store::backup_path(&store::state_target(path).unwrap_or_else(|_| path.to_path_buf()))
-            .display(),
+        kept_before(location),
         if chosen.len() == 1 { "it" } else { "them" },
     );
     if dropped {
@@ -618,6 +630,88 @@ fn rm(
     }
     write_out(out, &text)?;
     Ok(ExitStatus::Success)
+}
+
+/// `state pull`: the state's bytes, as they are, on stdout.
+fn pull(backend: &dyn StateBackend, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    match backend.pull() {
+        Ok(Some(bytes)) => {
+            out.write_all(&bytes).into_diagnostic()?;
+            out.flush().into_diagnostic()?;
+            Ok(ExitStatus::Success)
+        }
+        Ok(None) => Ok(fail(format!(
+            "no state at `{}`; nothing to pull",
+            backend.describe()
+        ))),
+        Err(e) => Ok(fail(e)),
+    }
+}
+
+/// `state push FILE [--force]`: see [`crate::state::push_locked`].
+fn push(
+    backend: &dyn StateBackend,
+    file: &Path,
+    force: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let bytes = match crate::fs::read_bounded(file, state::MAX_STATE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return Ok(fail(format!(
+                "cannot read `{}`: {e}; nothing was pushed",
+                file.display()
+            )));
+        }
+    };
+    let holder = LockInfo::this_process("pimplan state push");
+    match backend.push(file, bytes, force, holder, Duration::ZERO) {
+        Ok(state::Pushed::Same) => {
+            write_out(
+                out,
+                &format!(
+                    "`{}` is the state `{}` already; nothing was written.\n",
+                    file.display(),
+                    backend.describe()
+                ),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Ok(state::Pushed::Written { serial, renumbered }) => {
+            let how = if renumbered {
+                " as the next serial of the state it replaced"
+            } else {
+                ""
+            };
+            write_out(
+                out,
+                &format!(
+                    "Pushed `{}` to `{}`{how} (now serial {serial}); the state before is kept as the backup.\n",
+                    file.display(),
+                    backend.describe()
+                ),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Ok(fail(e)),
+    }
+}
+
+/// Where a write that changes what the state records keeps the state before it.
+fn kept_before(location: &StateLocation) -> String {
+    match location {
+        StateLocation::Local(path) => format!(
+            "the state before is kept in `{}`",
+            store::backup_path(&store::state_target(path).unwrap_or_else(|_| path.clone()))
+                .display()
+        ),
+        StateLocation::AzureBlob(blob) if blob.snapshot => {
+            "the state before is kept in a snapshot of the blob".to_owned()
+        }
+        StateLocation::AzureBlob(_) => {
+            "the state before is not kept: the root file says `snapshot: false`".to_owned()
+        }
+    }
 }
 
 /// A time as the list prints it: to the second, with its offset, as the plan prints times.

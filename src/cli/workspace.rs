@@ -1,12 +1,12 @@
 //! Where the workspace is: the root file every workspace command reads, the files `lint`
-//! reports on, and the state file the root file names.
+//! reports on, and the state the root file names.
 
 use std::path::{Path, PathBuf};
 
 use super::output::fail;
-use crate::config::model::Workspace;
+use crate::config::model::{StateLocation, Workspace};
 use crate::exit::ExitStatus;
-use crate::plan_run::{early_state_location, early_state_path};
+use crate::plan_run::early_state_location;
 use crate::state::backend::StateBackend;
 
 /// The workspace root file: `-c`, else `./pimplan.yaml`.
@@ -94,9 +94,9 @@ pub fn workspace_and_files(
     Ok((root, Some(only)))
 }
 
-/// The state file named by the root file. Only the root file is read: `state` and
+/// Where the state named by the root file is. Only the root file is read: `state` and
 /// `force-unlock` need no more, and must work while other files of the workspace are broken.
-pub fn state_path(root: &Path) -> Result<PathBuf, String> {
+pub fn state_location(root: &Path) -> Result<StateLocation, String> {
     if !root.is_file() {
         // What `lint` and `plan` say of it: a folder, a FIFO or a device is not a root file.
         let kind = std::fs::metadata(root)
@@ -114,9 +114,9 @@ pub fn state_path(root: &Path) -> Result<PathBuf, String> {
             ),
         });
     }
-    early_state_path(root).ok_or_else(|| {
+    early_state_location(root).ok_or_else(|| {
         format!(
-            "the root file `{}` could not be read, or its `state:` names no usable state file; run `pimplan lint`, which says why",
+            "the root file `{}` could not be read, or its `state:` names no usable state; run `pimplan lint`, which says why",
             root.display()
         )
     })
@@ -129,17 +129,16 @@ pub fn early_backend(root: &Path) -> Option<Box<dyn StateBackend>> {
     early_state_location(root).map(|location| crate::state::backend::open(&location))
 }
 
-/// The backend of the state named by the root file, as [`state_path`] finds it.
+/// The backend of the state named by the root file, as [`state_location`] finds it.
 pub fn state_backend(root: &Path) -> Result<Box<dyn StateBackend>, String> {
-    state_path(root)
-        .map(|path| crate::state::backend::open(&crate::config::model::StateLocation::Local(path)))
+    state_location(root).map(|location| crate::state::backend::open(&location))
 }
 
-/// Run `f` on the workspace of `root` with the state file's path and the state's backend; a
-/// workspace that does not read fails the command.
+/// Run `f` on the workspace of `root` with where the state is and its backend; a workspace
+/// that does not read fails the command.
 pub fn with_workspace(
     root: &Path,
-    f: impl FnOnce(&Workspace, PathBuf, &dyn StateBackend) -> miette::Result<ExitStatus>,
+    f: impl FnOnce(&Workspace, &StateLocation, &dyn StateBackend) -> miette::Result<ExitStatus>,
 ) -> miette::Result<ExitStatus> {
     let loaded = match crate::load::load(root) {
         Ok(l) => l,
@@ -151,13 +150,7 @@ pub fn with_workspace(
     match ws.settings.state_location(&loaded.root_dir) {
         Ok(location) => {
             let backend = crate::state::backend::open(&location);
-            match location {
-                crate::config::model::StateLocation::Local(path) => f(ws, path, backend.as_ref()),
-                crate::config::model::StateLocation::AzureBlob(_) => Ok(fail(format!(
-                    "this command works on a local state file only, and the state is `{}`",
-                    backend.describe()
-                ))),
-            }
+            f(ws, &location, backend.as_ref())
         }
         Err(e) => Ok(fail(format!("{e}; run `pimplan lint`"))),
     }

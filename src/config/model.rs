@@ -134,6 +134,16 @@ pub enum StateLocation {
     AzureBlob(AzureBlobLocation),
 }
 
+impl StateLocation {
+    /// The file of a local state; `None` for a remote one.
+    pub fn local_path(&self) -> Option<&std::path::Path> {
+        match self {
+            StateLocation::Local(path) => Some(path),
+            StateLocation::AzureBlob(_) => None,
+        }
+    }
+}
+
 /// A state blob, as `state: { backend: azurerm, … }` names it. No secret is part of it:
 /// the credentials come from the environment ([`StorageAuth`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +179,9 @@ pub struct Settings {
     pub version: Option<Spanned<u32>>,
     pub tenant_id: Option<Spanned<String>>,
     pub tenant_domain: Option<Spanned<String>>,
-    pub state: Option<Spanned<String>>,
+    /// `state:` as written (a path, the `azurerm://` shorthand or a mapping):
+    /// `config::state_file::state_location` says where it is.
+    pub state: Option<Spanned<super::raw::RawState>>,
     pub baseline: Option<Spanned<String>>,
     pub actor: Option<Spanned<String>>,
     pub target: Option<Spanned<Target>>,
@@ -202,12 +214,6 @@ impl Settings {
             max_removal_ratio: None,
             paths: PathsSettings::default(),
         }
-    }
-
-    pub fn state_path(&self) -> &str {
-        self.state
-            .as_ref()
-            .map_or(Self::DEFAULT_STATE, |s| s.value.as_str())
     }
 
     pub fn max_removal_ratio(&self) -> f64 {

@@ -27,8 +27,8 @@ pub struct RawFile {
     pub version: Option<Spanned<u32>>,
     /// The Entra tenant (root file only).
     pub tenant: Option<Spanned<RawTenant>>,
-    /// Path of the state file, relative to the root file (root file only). Default `pimplan.state.json`.
-    pub state: Option<Spanned<String>>,
+    /// Where the state is (root file only): the path of a local state file relative to the root file (default `pimplan.state.json`), `azurerm://ACCOUNT/CONTAINER/KEY` for a blob in Azure Blob Storage, or a mapping with `backend: azurerm`.
+    pub state: Option<Spanned<RawState>>,
     /// A baseline (`pimplan lint --write-baseline FILE`) whose findings `lint`, `plan` and `apply` leave out, relative to the root file (root file only; `--baseline` overrides it).
     pub baseline: Option<Spanned<String>>,
     /// Name (from `principals`) of the identity that applies changes (root file only).
@@ -183,6 +183,107 @@ pub struct RawGroup {
     pub azure_roles: Option<Vec<Spanned<RawAzureRole>>>,
     /// PIM settings per role. A key left out takes the value Microsoft gives a newly onboarded group.
     pub policy: Option<RawGroupPolicy>,
+}
+
+/// Where the state is: a path (a local state file), the shorthand `azurerm://ACCOUNT/CONTAINER/KEY`, or the mapping of a remote state.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(rename = "State")]
+#[serde(untagged)]
+pub enum RawState {
+    /// The path of the state file, relative to the root file and below its folder; or `azurerm://ACCOUNT/CONTAINER/KEY`, a blob in Azure Blob Storage with the defaults of the mapping form.
+    Text(String),
+    /// A state in Azure Blob Storage.
+    Remote(Box<RawRemoteState>),
+}
+
+/// The keys of a remote `state:` mapping, as serde lists them when one is unknown.
+pub const REMOTE_STATE_KEYS: [&str; 7] = [
+    "backend",
+    "account",
+    "container",
+    "key",
+    "endpoint",
+    "auth",
+    "snapshot",
+];
+
+/// A state in Azure Blob Storage: `state: { backend: azurerm, account, container, key }`. No key holds a secret: the credential comes from the environment (`auth:`).
+// The required keys are optional here so that lowering reports a missing one with the
+// others (`config::state_file`); the schema marks them required.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RemoteState")]
+pub struct RawRemoteState {
+    /// The kind of remote state: `azurerm` (a blob in Azure Blob Storage).
+    #[schemars(with = "RemoteBackend")]
+    pub backend: Option<Spanned<String>>,
+    /// The storage account's name: 3 to 24 lowercase letters and digits.
+    #[schemars(with = "String", regex(pattern = r"^[a-z0-9]{3,24}$"))]
+    pub account: Option<Spanned<String>>,
+    /// The blob container: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.
+    #[schemars(
+        with = "String",
+        length(min = 3, max = 63),
+        regex(pattern = r"^[a-z0-9](?:-?[a-z0-9])+$")
+    )]
+    pub container: Option<Spanned<String>>,
+    /// The blob's name in the container, e.g. `prod/pimplan.state.json`: 1 to 1024 characters, not ending with `/` or `.`.
+    #[schemars(with = "String", length(min = 1, max = 1024))]
+    pub key: Option<Spanned<String>>,
+    /// The Blob service's URL. Default `https://ACCOUNT.blob.core.windows.net`; Azurite: `http://127.0.0.1:10000/devstoreaccount1`. https, or plain http only to this machine (127.0.0.0/8, ::1, localhost).
+    pub endpoint: Option<Spanned<String>>,
+    /// How requests are authorized: `entra` (default: a Microsoft Entra token for `https://storage.azure.com`, from the Graph sign-in's variables or `PIMPLAN_STORAGE_TOKEN`), `shared_key` (`AZURE_STORAGE_KEY`) or `sas` (`AZURE_STORAGE_SAS_TOKEN`). Secrets never live in the YAML.
+    #[schemars(with = "Option<RemoteAuth>")]
+    pub auth: Option<Spanned<String>>,
+    /// Whether each apply snapshots the blob before its first write (the remote `.backup`). Default true.
+    pub snapshot: Option<Spanned<bool>>,
+}
+
+/// Spellings accepted in `state.backend`, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum RemoteBackend {
+    /// A blob in Azure Blob Storage, locked by a lease.
+    Azurerm,
+}
+
+/// Spellings accepted in `state.auth`, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum RemoteAuth {
+    /// A Microsoft Entra token for `https://storage.azure.com`.
+    Entra,
+    /// The account key in `AZURE_STORAGE_KEY`.
+    SharedKey,
+    /// A SAS token in `AZURE_STORAGE_SAS_TOKEN`.
+    Sas,
+}
+
+/// A string or a mapping, read by hand like [`RawEntraRole`]: the mapping's keys keep their
+/// spans.
+impl<'de> Deserialize<'de> for RawState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawState;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path, `azurerm://ACCOUNT/CONTAINER/KEY`, or a mapping with `backend: azurerm`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawState::Text(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                RawRemoteState::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|r| RawState::Remote(Box::new(r)))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
 }
 
 /// One `groups[].entra_roles` entry: the short form (a display name) or the long form.

@@ -1,15 +1,23 @@
-//! Where the state file is: the one place that turns the root file's `state:` into a path,
-//! for the loader (which reports a bad one), the planner, `apply`'s early lock and the
-//! commands that read only the root file.
+//! Where the state is: the one place that turns the root file's `state:` into a
+//! [`StateLocation`], for the loader (which reports a bad one), the planner, `apply`'s early
+//! lock and the commands that read only the root file.
 //!
-//! The state is written by every apply, so a `state:` that leads out of the workspace
+//! A local state is written by every apply, so a `state:` that leads out of the workspace
 //! folder would let a change to `pimplan.yaml` (a pull request) make an apply write
 //! anywhere (`/etc/…`, `../../other/…`, `/dev/zero`). It is refused, as an include outside
 //! the folder is: an absolute path, a `..`, or a path that a link leads outside.
+//!
+//! A remote state (`state: { backend: azurerm, … }` or `azurerm://ACCOUNT/CONTAINER/KEY`)
+//! is checked against Azure's naming rules, and its endpoint against the rule every endpoint
+//! a credential goes to follows (`http::endpoint`): a mistake is a lint finding, not a
+//! request to a wrong place.
 
 use std::path::{Path, PathBuf};
 
-use super::model::{Settings, StateLocation};
+use super::model::{AzureBlobLocation, Settings, StateLocation, StorageAuth};
+use super::raw::{RawRemoteState, RawState};
+use crate::source::Span;
+use crate::source::yaml::Spanned;
 
 /// Which file of the root file's settings a path names: the state (`state:`) or the
 /// baseline (`baseline:`). Both are kept below the workspace folder by the same test.
@@ -51,29 +59,69 @@ pub enum StatePathError {
     },
     #[error("{} `{}` cannot be resolved: its links go round in a loop, or its path goes through something that is not a folder", .file.what(), .path.display())]
     Unresolved { file: SettingsFile, path: PathBuf },
+    /// A remote state's setting is refused: `span` is the key or value at fault (`None`:
+    /// the `state:` value as a whole).
+    #[error("{message}")]
+    Remote {
+        message: String,
+        label: String,
+        help: String,
+        span: Option<Span>,
+    },
 }
 
 impl StatePathError {
     /// What is wrong, in a few words (the label at `state:`).
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> &str {
         match self {
             StatePathError::NoFile { .. } => "names no file",
             StatePathError::Outside { .. } | StatePathError::Link { .. } => "outside the workspace",
             StatePathError::Unresolved { .. } => "cannot be resolved",
+            StatePathError::Remote { label, .. } => label,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> &str {
+        match self {
+            StatePathError::Remote { help, .. } => help,
+            StatePathError::NoFile { file, .. }
+            | StatePathError::Outside { file, .. }
+            | StatePathError::Link { file, .. }
+            | StatePathError::Unresolved { file, .. } => match file {
+                SettingsFile::State => {
+                    "every apply writes the state, so it must stay below the root file's folder (a change to pimplan.yaml must not make an apply write anywhere else); give a path below it, e.g. the default `pimplan.state.json`, or a remote state (`backend: azurerm`)"
+                }
+                SettingsFile::Baseline => {
+                    "the baseline decides which findings fail a run, so it is kept with the workspace, as the state is; give a path below the root file's folder, e.g. `pimplan.baseline.json`"
+                }
+            },
+        }
+    }
+
+    /// Where it points, when finer than the setting as a whole.
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            StatePathError::Remote { span, .. } => *span,
+            _ => None,
         }
     }
 }
 
 impl Settings {
-    /// The state file of a workspace whose root file is in `root_dir`: see [`state_file`].
-    pub fn state_file(&self, root_dir: &Path) -> Result<PathBuf, StatePathError> {
-        state_file(root_dir, self.state.as_ref().map(|s| s.value.as_str()))
-    }
-
     /// Where the state of a workspace whose root file is in `root_dir` is: see
     /// [`state_location`].
     pub fn state_location(&self, root_dir: &Path) -> Result<StateLocation, StatePathError> {
-        state_location(root_dir, self.state.as_ref().map(|s| s.value.as_str()))
+        state_location(root_dir, self.state.as_ref())
+    }
+
+    /// Every problem of `state:` (none when [`Settings::state_location`] takes it), for the
+    /// loader to report them all.
+    pub fn state_problems(&self, root_dir: &Path) -> Vec<StatePathError> {
+        match locate(root_dir, self.state.as_ref()) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems,
+        }
     }
 
     /// The baseline the root file names (`baseline:`), if it names one: see [`below_root`].
@@ -84,8 +132,8 @@ impl Settings {
     }
 }
 
-/// The state file named by `state` (the root file's `state:`, `None` for the default),
-/// relative to the root file's folder `root_dir`, or why it is refused.
+/// The local state file named by `state` (a path; `None` for the default), relative to the
+/// root file's folder `root_dir`, or why it is refused.
 pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, StatePathError> {
     below_root(
         root_dir,
@@ -95,12 +143,267 @@ pub fn state_file(root_dir: &Path, state: Option<&str>) -> Result<PathBuf, State
 }
 
 /// Where the state named by `state` (the root file's `state:`, `None` for the default) is,
-/// for the root file in `root_dir`: the file [`state_file`] resolves.
+/// for the root file in `root_dir`: a local file ([`state_file`]) or a blob, or the first
+/// reason it is refused.
 pub fn state_location(
     root_dir: &Path,
-    state: Option<&str>,
+    state: Option<&Spanned<RawState>>,
 ) -> Result<StateLocation, StatePathError> {
-    state_file(root_dir, state).map(StateLocation::Local)
+    locate(root_dir, state).map_err(|mut problems| problems.swap_remove(0))
+}
+
+/// [`state_location`], with every reason it is refused (never an empty list).
+fn locate(
+    root_dir: &Path,
+    state: Option<&Spanned<RawState>>,
+) -> Result<StateLocation, Vec<StatePathError>> {
+    match state.map(|s| (&s.value, s.span)) {
+        None => state_file(root_dir, None)
+            .map(StateLocation::Local)
+            .map_err(|e| vec![e]),
+        Some((RawState::Text(text), span)) => match text.strip_prefix(SHORTHAND) {
+            Some(rest) => shorthand(rest, span),
+            None => state_file(root_dir, Some(text))
+                .map(StateLocation::Local)
+                .map_err(|e| vec![e]),
+        },
+        Some((RawState::Remote(remote), span)) => mapping(remote, span),
+    }
+}
+
+/// How the string form names a blob: `azurerm://ACCOUNT/CONTAINER/KEY`.
+pub const SHORTHAND: &str = "azurerm://";
+
+/// One setting of a remote state as written: its key (for messages), value and span.
+struct Field {
+    name: &'static str,
+    value: String,
+    span: Span,
+}
+
+impl Field {
+    fn of(name: &'static str, value: &Spanned<String>) -> Self {
+        Field {
+            name,
+            value: value.value.clone(),
+            span: value.span,
+        }
+    }
+}
+
+fn problem(message: String, label: &str, help: &str, span: Span) -> StatePathError {
+    StatePathError::Remote {
+        message,
+        label: label.to_owned(),
+        help: help.to_owned(),
+        span: Some(span),
+    }
+}
+
+/// `state: azurerm://ACCOUNT/CONTAINER/KEY` (`rest`: after the scheme), with the mapping's
+/// defaults; every problem points at the value.
+fn shorthand(rest: &str, span: Span) -> Result<StateLocation, Vec<StatePathError>> {
+    let mut parts = rest.splitn(3, '/');
+    let mut next = |name| Field {
+        name,
+        value: parts.next().unwrap_or_default().to_owned(),
+        span,
+    };
+    let (account, container, key) = (next("account"), next("container"), next("key"));
+    if let Some(missing) = [&account, &container, &key]
+        .into_iter()
+        .find(|f| f.value.is_empty())
+    {
+        return Err(vec![problem(
+            format!("`state: {SHORTHAND}{rest}` names no {}", missing.name),
+            &format!("no {}", missing.name),
+            "write `azurerm://ACCOUNT/CONTAINER/KEY` (e.g. `azurerm://contosopimstate/pimplan-state/prod/pimplan.state.json`), or the mapping form with `backend: azurerm`",
+            span,
+        )]);
+    }
+    blob(account, container, key, None, StorageAuth::Entra, true)
+}
+
+/// `state: { backend: azurerm, … }`; `span`: the mapping, where a missing key is reported.
+fn mapping(raw: &RawRemoteState, span: Span) -> Result<StateLocation, Vec<StatePathError>> {
+    let mut problems = Vec::new();
+    match &raw.backend {
+        None => problems.push(problem(
+            "missing required key `backend` in `state:`".to_owned(),
+            "no `backend`",
+            "add `backend: azurerm` (a blob in Azure Blob Storage), or give `state:` a path for a local state file",
+            span,
+        )),
+        Some(b) if b.value == "azurerm" => {}
+        Some(b) => problems.push(problem(
+            format!("`state.backend: {}` is not a backend pimplan has", b.value),
+            "unknown backend",
+            &crate::finding::spelling_help(&b.value, &["azurerm"], "expected one of"),
+            b.span,
+        )),
+    }
+    let mut required = |name: &'static str, value: &Option<Spanned<String>>| match value {
+        Some(v) => Some(Field::of(name, v)),
+        None => {
+            problems.push(problem(
+                format!("missing required key `{name}` in `state:`"),
+                &format!("no `{name}`"),
+                match name {
+                    "account" => "add `account:`, the storage account's name (e.g. `account: contosopimstate`)",
+                    "container" => "add `container:`, the blob container (e.g. `container: pimplan-state`)",
+                    _ => "add `key:`, the blob's name in the container (e.g. `key: prod/pimplan.state.json`)",
+                },
+                span,
+            ));
+            None
+        }
+    };
+    let account = required("account", &raw.account);
+    let container = required("container", &raw.container);
+    let key = required("key", &raw.key);
+    let auth = match &raw.auth {
+        None => Some(StorageAuth::Entra),
+        Some(a) => match a.value.as_str() {
+            "entra" => Some(StorageAuth::Entra),
+            "shared_key" => Some(StorageAuth::SharedKey),
+            "sas" => Some(StorageAuth::Sas),
+            other => {
+                problems.push(problem(
+                    format!("`state.auth: {other}` is not a way to authorize requests to storage"),
+                    "unknown `auth`",
+                    &crate::finding::spelling_help(
+                        other,
+                        &["entra", "shared_key", "sas"],
+                        "expected one of",
+                    ),
+                    a.span,
+                ));
+                None
+            }
+        },
+    };
+    let endpoint = raw.endpoint.as_ref().map(|e| Field::of("endpoint", e));
+    let snapshot = raw.snapshot.as_ref().is_none_or(|s| s.value);
+    let (Some(account), Some(container), Some(key), Some(auth)) = (account, container, key, auth)
+    else {
+        // The names given are still checked, so that one run reports every problem.
+        for (name, f) in [
+            ("account", &raw.account),
+            ("container", &raw.container),
+            ("key", &raw.key),
+        ] {
+            if let Some(f) = f
+                && let Err(e) = check_name(&Field::of(name, f))
+            {
+                problems.push(e);
+            }
+        }
+        if let Some(e) = endpoint.as_ref().and_then(|e| base_url(e).err()) {
+            problems.push(e);
+        }
+        return Err(problems);
+    };
+    match blob(account, container, key, endpoint, auth, snapshot) {
+        Ok(location) if problems.is_empty() => Ok(location),
+        Ok(_) => Err(problems),
+        Err(more) => {
+            problems.extend(more);
+            Err(problems)
+        }
+    }
+}
+
+/// A blob location from its settings, each checked; every problem is returned.
+fn blob(
+    account: Field,
+    container: Field,
+    key: Field,
+    endpoint: Option<Field>,
+    auth: StorageAuth,
+    snapshot: bool,
+) -> Result<StateLocation, Vec<StatePathError>> {
+    let problems: Vec<StatePathError> = [&account, &container, &key]
+        .into_iter()
+        .filter_map(|f| check_name(f).err())
+        .chain(endpoint.as_ref().and_then(|e| base_url(e).err()))
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let endpoint = match &endpoint {
+        Some(e) => base_url(e).map_err(|e| vec![e])?,
+        None => format!("https://{}.blob.core.windows.net", account.value),
+    };
+    Ok(StateLocation::AzureBlob(AzureBlobLocation {
+        account: account.value,
+        container: container.value,
+        key: key.value,
+        endpoint,
+        auth,
+        snapshot,
+    }))
+}
+
+/// `state.endpoint` under the rule of every endpoint a credential goes to, without a
+/// trailing `/`.
+fn base_url(endpoint: &Field) -> Result<String, StatePathError> {
+    crate::http::Endpoint::base("state.endpoint", &endpoint.value)
+        .map(|e| e.as_str().to_owned())
+        .map_err(|e| {
+            problem(
+                e.to_string(),
+                "not a usable endpoint",
+                "give the Blob service's https URL (default `https://ACCOUNT.blob.core.windows.net`, so `endpoint:` can be left out), or plain http to this machine only (Azurite: `http://127.0.0.1:10000/devstoreaccount1`)",
+                endpoint.span,
+            )
+        })
+}
+
+/// Azure's rule for a storage account's name, a container's or a blob's (`field.name`).
+fn check_name(field: &Field) -> Result<(), StatePathError> {
+    let v = field.value.as_str();
+    let (ok, what, rule, example) = match field.name {
+        "account" => (
+            (3..=24).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "a storage account name",
+            "3–24 lowercase letters and digits",
+            "contosopimstate",
+        ),
+        "container" => (
+            (3..=63).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !v.starts_with('-')
+                && !v.ends_with('-')
+                && !v.contains("--"),
+            "a container name",
+            "3–63 lowercase characters: letters, digits and single hyphens, starting and ending with a letter or digit",
+            "pimplan-state",
+        ),
+        _ => (
+            (1..=1024).contains(&v.chars().count())
+                && !v.ends_with('/')
+                && !v.ends_with('.')
+                && !v.chars().any(char::is_control),
+            "a blob name",
+            "1–1024 characters without control characters, not ending with `/` or `.`",
+            "prod/pimplan.state.json",
+        ),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(problem(
+        format!("`state.{}: {v}` is not {what} ({rule})", field.name),
+        &format!("not {what}"),
+        &format!(
+            "Azure Storage allows {rule}; e.g. `{}: {example}`",
+            field.name
+        ),
+        field.span,
+    ))
 }
 
 /// The file `value` names for the setting `file`, relative to the root file's folder
@@ -213,6 +516,100 @@ mod tests {
             );
         }
         Ok(())
+    }
+
+    fn at<T>(value: T) -> Spanned<T> {
+        Spanned::new(value, Span::new(crate::source::FileId(0), 0, 0))
+    }
+
+    fn remote(endpoint: Option<&str>, auth: Option<&str>) -> Spanned<RawState> {
+        let text = |v: &str| Some(at(v.to_owned()));
+        at(RawState::Remote(Box::new(RawRemoteState {
+            backend: text("azurerm"),
+            account: text("acct"),
+            container: text("ctr"),
+            key: text("prod/pimplan.state.json"),
+            endpoint: endpoint.and_then(text),
+            auth: auth.and_then(text),
+            snapshot: None,
+        })))
+    }
+
+    /// B1, B2: the mapping with its defaults, and the shorthand, name the same blob; an
+    /// endpoint given keeps no trailing `/`.
+    #[test]
+    fn a_remote_state_mapping_and_its_shorthand_are_the_same_blob() -> Result {
+        let dir = tempfile::tempdir()?;
+        let root = dir.path();
+        let expected = StateLocation::AzureBlob(AzureBlobLocation {
+            account: "acct".to_owned(),
+            container: "ctr".to_owned(),
+            key: "prod/pimplan.state.json".to_owned(),
+            endpoint: "https://acct.blob.core.windows.net".to_owned(),
+            auth: StorageAuth::Entra,
+            snapshot: true,
+        });
+        assert_eq!(state_location(root, Some(&remote(None, None)))?, expected);
+        let short = at(RawState::Text(
+            "azurerm://acct/ctr/prod/pimplan.state.json".to_owned(),
+        ));
+        assert_eq!(state_location(root, Some(&short))?, expected);
+        let azurite = state_location(
+            root,
+            Some(&remote(
+                Some("http://127.0.0.1:10000/devstoreaccount1/"),
+                Some("shared_key"),
+            )),
+        )?;
+        let StateLocation::AzureBlob(blob) = azurite else {
+            return Err("not a blob".into());
+        };
+        assert_eq!(blob.endpoint, "http://127.0.0.1:10000/devstoreaccount1");
+        assert_eq!(blob.auth, StorageAuth::SharedKey);
+        // Plain http elsewhere, and a query (where a SAS token would go), are refused.
+        for bad in [
+            "http://contoso.example/x",
+            "https://acct.blob.core.windows.net/?sv=1&sig=2",
+            "ftp://127.0.0.1/",
+        ] {
+            let refused = state_location(root, Some(&remote(Some(bad), None)));
+            assert!(
+                matches!(&refused, Err(StatePathError::Remote { message, .. }) if message.contains("state.endpoint")),
+                "{bad}: {refused:?}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn azure_names_are_checked_by_azures_rules() {
+        let field = |name, value: &str| Field {
+            name,
+            value: value.to_owned(),
+            span: Span::new(crate::source::FileId(0), 0, 0),
+        };
+        for ok in ["abc", "contosopimstate", "a1b2c3d4e5f6g7h8i9j0k1l2"] {
+            assert!(check_name(&field("account", ok)).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "Contoso", "con-toso", "a1b2c3d4e5f6g7h8i9j0k1l2x"] {
+            assert!(check_name(&field("account", bad)).is_err(), "{bad}");
+        }
+        let long = "a".repeat(63);
+        for ok in ["abc", "a-b", "pimplan-state-2", long.as_str()] {
+            assert!(check_name(&field("container", ok)).is_ok(), "{ok}");
+        }
+        let too_long = "a".repeat(64);
+        for bad in ["AB", "ab", "-abc", "abc-", "a--b", "a_b", too_long.as_str()] {
+            assert!(check_name(&field("container", bad)).is_err(), "{bad}");
+        }
+        let key = "k".repeat(1024);
+        for ok in ["x", "prod/pimplan.state.json", "é", key.as_str()] {
+            assert!(check_name(&field("key", ok)).is_ok(), "{ok}");
+        }
+        let too_long = "k".repeat(1025);
+        for bad in ["", "prod/", "state.", "a\nb", too_long.as_str()] {
+            assert!(check_name(&field("key", bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -19,9 +19,14 @@ use crate::state::{AssignmentRecord, AssignmentSpec, PolicyRecord, PolicySpec, S
 pub use desired::{Desired, desired};
 
 /// Version of the plan file and of `plan --format json` (one document). Version 2 added the
-/// findings, the per-file fingerprints, the summary and the diff of each change; a plan file
+/// findings, the per-file fingerprints, the summary and the diff of each change; version 3
+/// the state's `version` (a blob's ETag, a local file's SHA-256). A plan file
 /// of version 1 is refused with "plan again" (a plan file lives for one review).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The oldest saved plan this pimplan still reads: version 2 is version 3 without the
+/// state's `version` (whose check it then skips).
+pub const OLDEST_FORMAT_VERSION: u32 = 2;
 
 /// The largest saved plan pimplan reads: a plan of 100,000 new assignments is about 90 MB
 /// (about 860 bytes a change with its diff, twice that for a change that also carries what
@@ -65,6 +70,10 @@ pub struct StateRef {
     pub lineage: Option<String>,
     pub serial: u64,
     pub checksum: String,
+    /// The version the state's backend gave the bytes read: the blob's ETag, the SHA-256 of
+    /// a local file (`None`: no state yet, or a plan of format 2, which did not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// A finding the lint and the plan-time rules reported when the plan was made (warnings and
@@ -125,7 +134,7 @@ pub enum PlanFileError {
         path: std::path::PathBuf,
         why: String,
     },
-    #[error("the plan `{}` has format version {found}, and this pimplan reads version {FORMAT_VERSION}; make the plan again with `pimplan plan --out`", path.display())]
+    #[error("the plan `{}` has format version {found}, and this pimplan reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}; make the plan again with `pimplan plan --out`", path.display())]
     Version {
         path: std::path::PathBuf,
         found: u64,
@@ -148,7 +157,8 @@ pub fn read_file(path: &std::path::Path) -> Result<Plan, PlanFileError> {
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| not_a_plan(e.to_string()))?;
     match value.get("format_version").map(serde_json::Value::as_u64) {
-        Some(Some(v)) if v == u64::from(FORMAT_VERSION) => {}
+        Some(Some(v))
+            if (u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION)).contains(&v) => {}
         Some(Some(found)) => {
             return Err(PlanFileError::Version {
                 path: path.to_path_buf(),

@@ -43,6 +43,25 @@ pub trait StateBackend: Send + Sync {
     fn max_request_timeout(&self) -> Option<Duration> {
         None
     }
+    /// `state pull`: the state's bytes as they are, read without the lock; `None` when there
+    /// is none yet.
+    fn pull(&self) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.get()?.map(|s| s.bytes))
+    }
+    /// `state push`: replace the state by `bytes` (read from `file`) under the lock, taken
+    /// for `holder` within `wait`; see [`super::push_locked`] for what is refused. Written
+    /// once for every backend, through its lock's fenced [`StateLock::put`].
+    fn push(
+        &self,
+        file: &std::path::Path,
+        bytes: Vec<u8>,
+        force: bool,
+        holder: LockInfo,
+        wait: Duration,
+    ) -> Result<super::Pushed, StateError> {
+        let mut lock = self.lock(holder, wait)?;
+        super::push_locked(lock.as_mut(), file, bytes, force)
+    }
 }
 
 /// The held lock of a state; dropping it releases the lock. `Send`, so that a plan run reads
@@ -135,10 +154,23 @@ pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
             Ok(backend) => backend,
             Err(error) => Box::new(Unavailable {
                 describe: super::azure::describe(blob),
-                detail: error.to_string(),
+                // Said once: an `Unavailable` already names the state.
+                detail: match error {
+                    StateError::Unavailable { detail, .. } => detail,
+                    other => other.to_string(),
+                },
                 max_request_timeout: Some(super::azure::GRAPH_TIMEOUT),
             }),
         },
+    }
+}
+
+/// How messages name the state at `location` (as its backend's [`StateBackend::describe`]),
+/// without setting a backend up.
+pub fn describe(location: &StateLocation) -> String {
+    match location {
+        StateLocation::Local(path) => path.display().to_string(),
+        StateLocation::AzureBlob(blob) => super::azure::describe(blob),
     }
 }
 

@@ -23,6 +23,7 @@ pub fn decoded(
         None => Ok(LoadedState {
             state: State::new(),
             text: None,
+            version: None,
         }),
     }
 }
@@ -120,6 +121,7 @@ pub fn decode(path: &Path, bytes: Vec<u8>, verify: bool) -> Result<LoadedState, 
     Ok(LoadedState {
         state,
         text: Some(text),
+        version: None,
     })
 }
 

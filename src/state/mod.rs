@@ -313,6 +313,13 @@ pub enum StateError {
         "the container `{container}` of the state `{state}` was not found (404 ContainerNotFound): create it (`az storage container create --name {container} --account-name ACCOUNT --auth-mode login`) or correct `container:` under `state:` in pimplan.yaml"
     )]
     ContainerNotFound { state: String, container: String },
+    /// `state push` refused the file (see [`push_locked`]).
+    #[error("refusing to push `{}` to the state `{state}`: {why}; nothing was written", file.display())]
+    PushRefused {
+        file: PathBuf,
+        state: String,
+        why: String,
+    },
 }
 
 /// A state as read from disk, with its bytes (for the plan checksum and finding spans).
@@ -321,6 +328,9 @@ pub struct LoadedState {
     pub state: State,
     /// `None` when no state file exists yet.
     pub text: Option<String>,
+    /// The version its backend gave the bytes (the blob's ETag, the SHA-256 of a local
+    /// file); `None` when there is no state yet, or it was not read through a backend.
+    pub version: Option<String>,
 }
 
 impl LoadedState {
@@ -454,11 +464,14 @@ pub fn read_with(path: &Path, verify: bool) -> Result<LoadedState, StateError> {
 /// empty state with a fresh lineage.
 pub fn read_from(backend: &dyn backend::StateBackend) -> Result<LoadedState, StateError> {
     let snapshot = backend.get()?;
-    document::decoded(
+    let version = snapshot.as_ref().map(|s| s.version.clone());
+    let mut loaded = document::decoded(
         Path::new(&backend.describe()),
         snapshot.map(|s| s.bytes),
         true,
-    )
+    )?;
+    loaded.version = version;
+    Ok(loaded)
 }
 
 /// The state read under `lock` (the version its writes are fenced on), checking its
@@ -468,11 +481,14 @@ pub fn read_locked(
     verify: bool,
 ) -> Result<LoadedState, StateError> {
     let snapshot = lock.get()?;
-    document::decoded(
+    let version = snapshot.as_ref().map(|s| s.version.clone());
+    let mut loaded = document::decoded(
         Path::new(&lock.describe()),
         snapshot.map(|s| s.bytes),
         verify,
-    )
+    )?;
+    loaded.version = version;
+    Ok(loaded)
 }
 
 /// Write the next serial of `state` under `lock`, in the current format (an older state is
@@ -483,6 +499,106 @@ pub fn write_locked(
 ) -> Result<(), StateError> {
     let text = document::encode_next(Path::new(&lock.describe()), state)?;
     lock.put(text.as_bytes())
+}
+
+/// What `state push` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    /// The file holds the state's own bytes: nothing was written.
+    Same,
+    /// Written, now `serial`; `renumbered`: as the next serial of the state it replaced
+    /// (`--force` over another lineage, or a serial not above the state's), not as the file
+    /// had it.
+    Written { serial: u64, renumbered: bool },
+}
+
+/// `state push`: replace the state under `lock` by `bytes`, read from `file`, which must be a
+/// valid state (its checksum verified). Terraform's rules: refused, unless `force`, when it is
+/// another state (its lineage), an older one (a lower serial), or the same serial with other
+/// content. Written as it is when its serial is above the state's (or there is no state, or
+/// the state cannot be read and `force` says to replace it); a forced push over a state that
+/// can be read is written as that state's next serial, so that the serial never goes back
+/// and every plan saved from an earlier state is stale. The state before is kept as the
+/// backup.
+pub fn push_locked(
+    lock: &mut dyn backend::StateLock,
+    file: &Path,
+    bytes: Vec<u8>,
+    force: bool,
+) -> Result<Pushed, StateError> {
+    let name = lock.describe();
+    let refuse = |why: String| StateError::PushRefused {
+        file: file.to_path_buf(),
+        state: name.clone(),
+        why,
+    };
+    let pushed = document::decode(file, bytes, true).map_err(|e| match e {
+        StateError::Edited { detail, .. } => refuse(format!(
+            "it is not a state as pimplan wrote it: {detail}; push a file `pimplan state pull` wrote"
+        )),
+        StateError::Corrupt { detail, .. } => {
+            refuse(format!("it is not a valid pimplan state: {detail}"))
+        }
+        other => other,
+    })?;
+    let current = lock.get()?;
+    let current_bytes = current.as_ref().map(|s| s.bytes.clone());
+    let current = current.map(|s| document::decode(Path::new(&name), s.bytes, true));
+    let as_is = pushed.state.serial;
+    let mut renumbered = false;
+    let (text, serial) = match current {
+        None => (pushed.text.unwrap_or_default(), as_is),
+        Some(Err(e)) if !force => {
+            return Err(refuse(format!(
+                "the state there cannot be read ({e}); pass `--force` to replace it"
+            )));
+        }
+        Some(Err(_)) => (pushed.text.unwrap_or_default(), as_is),
+        Some(Ok(now)) => {
+            let (then, now_state) = (&pushed.state, &now.state);
+            let why = if then.lineage != now_state.lineage {
+                Some(format!(
+                    "it is another state (lineage `{}`, the state's is `{}`)",
+                    then.lineage, now_state.lineage
+                ))
+            } else if then.serial < now_state.serial {
+                Some(format!(
+                    "it is older than the state (serial {}, the state's is {})",
+                    then.serial, now_state.serial
+                ))
+            } else if then.serial == now_state.serial {
+                if pushed.text == now.text {
+                    return Ok(Pushed::Same);
+                }
+                Some(format!(
+                    "it has the state's serial ({}) with other content",
+                    then.serial
+                ))
+            } else {
+                None
+            };
+            match why {
+                None => (pushed.text.unwrap_or_default(), as_is),
+                Some(why) if !force => {
+                    return Err(refuse(format!(
+                        "{why}; pass `--force` to replace the state with it"
+                    )));
+                }
+                Some(_) => {
+                    renumbered = true;
+                    let mut state = pushed.state;
+                    state.serial = now_state.serial;
+                    let text = document::encode_next(Path::new(&name), &mut state)?;
+                    (text, state.serial)
+                }
+            }
+        }
+    };
+    if let Some(before) = &current_bytes {
+        lock.keep_backup(before)?;
+    }
+    lock.put(text.as_bytes())?;
+    Ok(Pushed::Written { serial, renumbered })
 }
 
 /// Replace `before` (the state as read under `lock`) by `state`: the next serial is checked

@@ -267,7 +267,11 @@ fn spec(i: usize, times: u8, id: u8) -> Value {
     let g = i % ASSIGNED.len();
     let p = (i / ASSIGNED.len()) % PRINCIPALS.len();
     let rest = i / (ASSIGNED.len() * PRINCIPALS.len());
-    let role = if rest.is_multiple_of(2) { "member" } else { "owner" };
+    let role = if rest.is_multiple_of(2) {
+        "member"
+    } else {
+        "owner"
+    };
     let kind = if rest / 2 == 0 { "eligible" } else { "active" };
     let mut v = json!({
         "group": ASSIGNED[g], "principal": PRINCIPALS[p], "role": role, "type": kind,

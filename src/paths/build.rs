@@ -172,7 +172,7 @@ impl BuildOptions {
 
 /// The gates a group policy's activation puts on an eligible membership or ownership.
 /// Without a policy, Microsoft's default for a newly onboarded group: a justification.
-fn gates_of(settings: Option<&BTreeMap<String, String>>) -> Gates {
+pub(super) fn gates_of(settings: Option<&BTreeMap<String, String>>) -> Gates {
     let Some(s) = settings else {
         return Gates {
             justification: true,
@@ -201,13 +201,139 @@ fn gates_of(settings: Option<&BTreeMap<String, String>>) -> Gates {
 struct Protection {
     /// Directory roles the user holds itself (any scope).
     roles: Vec<String>,
-    /// Active member or owner of a role-assignable group.
+    /// Standing member or owner of a role-assignable group by the facts (`owners:`,
+    /// `members:`).
     role_assignable_active: bool,
-    /// Eligible member or owner of a role-assignable group.
-    role_assignable_eligible: bool,
+    /// Active and eligible grants (in effect) of a membership or ownership of a
+    /// role-assignable group.
+    grant_active: u32,
+    grant_eligible: u32,
     /// In a restricted management administrative unit: only that unit's own scoped admins
     /// reset the password (privilege-paths §A.3, "Restricted management AUs").
     restricted_au: bool,
+}
+
+impl Protection {
+    /// Active member or owner of a role-assignable group, by the facts or a grant.
+    fn active(&self) -> bool {
+        self.role_assignable_active || self.grant_active > 0
+    }
+
+    /// Eligible member or owner of a role-assignable group.
+    fn eligible(&self) -> bool {
+        self.grant_eligible > 0
+    }
+}
+
+/// The reset edges (E15, E19) into one user that membership of a role-assignable group
+/// decides (their role cannot reset such members), and what the build found protecting the
+/// user: kept in the graph so that the privilege delta can revert one assignment on the
+/// built graph instead of building it again (`delta::causes`).
+#[derive(Clone, Debug, Default)]
+pub struct ResetGuard {
+    /// Standing member or owner of a role-assignable group by the facts.
+    pub standing: bool,
+    /// The active and the eligible grants (in effect) to role-assignable groups.
+    pub grant_active: u32,
+    pub grant_eligible: u32,
+    /// Such reset edges that are in the graph: protection would take them out.
+    pub present: Vec<super::EdgeId>,
+    /// The tails (a reset hub, an AU-scoped role) of such reset edges protection held back.
+    pub held: Vec<NodeId>,
+}
+
+impl ResetGuard {
+    /// Whether the user is protected with these grants to role-assignable groups.
+    pub fn protects(&self, active: u32, eligible: u32, options: BuildOptions) -> bool {
+        self.standing
+            || active > 0
+            || (eligible > 0 && options.eligible_reset_protection == ResetProtection::Protected)
+    }
+}
+
+/// The edge a grant of `role` and `kind` adds, its tail a group principal or not (`nested`),
+/// to a group with these facts: `Err(true)` when the service refuses it and it is eligible,
+/// `Err(false)` when refused and active. Its head is the group's owner node for
+/// [`EdgeKind::Owner`] and [`EdgeKind::EligibleOwner`], else the member node; the eligible
+/// kinds take the gates of the group's `role` policy.
+pub(super) fn grant_kind(
+    role: Role,
+    kind: AssignmentType,
+    nested: bool,
+    facts: Option<&Group>,
+) -> Result<EdgeKind, bool> {
+    match (role, kind) {
+        // Microsoft 365 groups do not nest groups, eligible or active (PIM506): the nested
+        // members never get the membership.
+        (Role::Member, AssignmentType::Eligible)
+            if nested && facts.is_some_and(|g| g.kind() == GroupType::Microsoft365) =>
+        {
+            Err(true)
+        }
+        (Role::Member, AssignmentType::Eligible) => Ok(if nested {
+            EdgeKind::NestedEligible
+        } else {
+            EdgeKind::EligibleMember
+        }),
+        // "A group can't be a member of a role-assignable group", nor of a Microsoft 365
+        // group (PIM505, PIM506): the service refuses it, so it grants nothing.
+        (Role::Member, AssignmentType::Active)
+            if nested
+                && facts.is_some_and(|g| {
+                    g.is_role_assignable() || g.kind() == GroupType::Microsoft365
+                }) =>
+        {
+            Err(false)
+        }
+        (Role::Member, AssignmentType::Active) if nested => Ok(EdgeKind::NestedActive),
+        (Role::Member, AssignmentType::Active) => Ok(EdgeKind::ActiveMember),
+        (Role::Owner, AssignmentType::Eligible) => Ok(EdgeKind::EligibleOwner),
+        (Role::Owner, AssignmentType::Active) => Ok(EdgeKind::Owner),
+    }
+}
+
+/// The policies of a set of grants by group name and role, and by group id (lowercase) and
+/// role, the first of each counting.
+pub(super) struct PolicyIndex<'p> {
+    by_name: HashMap<(&'p str, Role), &'p BTreeMap<String, String>>,
+    by_id: HashMap<(String, Role), &'p BTreeMap<String, String>>,
+}
+
+impl<'p> PolicyIndex<'p> {
+    pub(super) fn new(policies: &[&'p PolicySpec]) -> Self {
+        let mut by_name = HashMap::new();
+        let mut by_id = HashMap::new();
+        for p in policies {
+            by_name
+                .entry((p.group.as_str(), p.role))
+                .or_insert(&p.settings);
+            if let Some(id) = &p.group_id {
+                by_id
+                    .entry((id.to_ascii_lowercase(), p.role))
+                    .or_insert(&p.settings);
+            }
+        }
+        PolicyIndex { by_name, by_id }
+    }
+
+    /// The settings that gate the eligible grant `s`: its group's by name, else by the
+    /// grant's group id.
+    pub(super) fn settings_for(&self, s: &AssignmentSpec) -> Option<&'p BTreeMap<String, String>> {
+        self.by_name(s.group.as_str(), s.role).or_else(|| {
+            s.group_id
+                .as_ref()
+                .and_then(|id| self.by_id(&(id.to_ascii_lowercase(), s.role)))
+        })
+    }
+
+    pub(super) fn by_name(&self, group: &str, role: Role) -> Option<&'p BTreeMap<String, String>> {
+        self.by_name.get(&(group, role)).copied()
+    }
+
+    /// By lowercase group id and role.
+    pub(super) fn by_id(&self, key: &(String, Role)) -> Option<&'p BTreeMap<String, String>> {
+        self.by_id.get(key).copied()
+    }
 }
 
 /// A group node pair and the group's facts, if the workspace declares it.
@@ -231,6 +357,8 @@ struct Builder<'w> {
     restricted_groups: HashSet<usize>,
     /// The node of each principal name seen (no key to format on every assignment).
     known: HashMap<String, NodeId>,
+    /// The reset edges into each user that protection decides (see [`ResetGuard`]).
+    guards: HashMap<NodeId, ResetGuard>,
 }
 
 impl<'w> Builder<'w> {
@@ -320,6 +448,7 @@ pub fn build_with(
         protection: HashMap::new(),
         restricted_groups: HashSet::new(),
         known: HashMap::new(),
+        guards: HashMap::new(),
     };
     // Every built-in role has a node, so "who can reach R" has an answer for each.
     for r in BUILTIN_ROLES {
@@ -468,6 +597,15 @@ pub fn build_with(
     }
     capability_edges(&mut b, options);
     au_scoped_edges(&mut b, &units, &au_admins, &workspace.admins, options);
+    let mut guards = std::mem::take(&mut b.guards);
+    for (user, guard) in &mut guards {
+        if let Some(p) = b.protection.get(user) {
+            guard.standing = p.role_assignable_active;
+            guard.grant_active = p.grant_active;
+            guard.grant_eligible = p.grant_eligible;
+        }
+    }
+    b.g.set_guards(guards);
     b.g.finish()
 }
 
@@ -596,16 +734,20 @@ fn au_scoped_edges(
                 continue;
             }
             let Some(flags) = reset_flags(p, row, options) else {
+                b.guards.entry(*u).or_default().held.push(*role_node);
                 continue;
             };
             targets.push((*u, *span, flags));
         }
         for (u, span, flags) in targets {
-            b.g.edge(
+            let e = b.g.edge(
                 Edge::new(EdgeKind::AdministrativeUnitScoped, *role_node, u)
                     .with_source(Some(span))
                     .with_flags(flags),
             );
+            if !row.resets_role_assignable_members {
+                b.guards.entry(u).or_default().present.push(e);
+            }
         }
     }
     if unreached > 0 {
@@ -617,18 +759,7 @@ fn au_scoped_edges(
 
 /// E1–E4, E6, E7 from the grants in effect at `at`.
 fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffset>) {
-    let mut policies: HashMap<(&str, Role), &BTreeMap<String, String>> = HashMap::new();
-    let mut policies_by_id: HashMap<(String, Role), &BTreeMap<String, String>> = HashMap::new();
-    for p in &grants.policies {
-        policies
-            .entry((p.group.as_str(), p.role))
-            .or_insert(&p.settings);
-        if let Some(id) = &p.group_id {
-            policies_by_id
-                .entry((id.to_ascii_lowercase(), p.role))
-                .or_insert(&p.settings);
-        }
-    }
+    let policies = PolicyIndex::new(&grants.policies);
     let mut refused = 0usize;
     let mut refused_eligible = 0usize;
     let mut gate_cache: HashMap<(usize, Role), Gates> = HashMap::new();
@@ -637,65 +768,33 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
         let i = b.group(&s.group, None);
         let (member, owner, facts) = (b.groups[i].member, b.groups[i].owner, b.groups[i].facts);
         let tail = b.principal(&s.principal, s.principal_id.as_deref());
-        // The policy's gates, read once per group and role.
-        let eligible_gates = |cache: &mut HashMap<(usize, Role), Gates>| {
-            cache
-                .entry((i, s.role))
-                .or_insert_with(|| {
-                    gates_of(
-                        policies
-                            .get(&(s.group.as_str(), s.role))
-                            .copied()
-                            .or_else(|| {
-                                s.group_id.as_ref().and_then(|id| {
-                                    policies_by_id
-                                        .get(&(id.to_ascii_lowercase(), s.role))
-                                        .copied()
-                                })
-                            }),
-                    )
-                })
-                .clone()
-        };
         let nested = b.is_group_principal(tail);
-        let (kind, head, gates) = match (s.role, s.kind) {
-            // Microsoft 365 groups do not nest groups, eligible or active (PIM506): the
-            // nested members never get the membership.
-            (Role::Member, AssignmentType::Eligible)
-                if nested && facts.is_some_and(|g| g.kind() == GroupType::Microsoft365) =>
-            {
+        let kind = match grant_kind(s.role, s.kind, nested, facts) {
+            Ok(kind) => kind,
+            Err(true) => {
                 refused_eligible += 1;
                 continue;
             }
-            (Role::Member, AssignmentType::Eligible) => (
-                if nested {
-                    EdgeKind::NestedEligible
+            Err(false) => {
+                refused += 1;
+                continue;
+            }
+        };
+        let (head, gates) = match kind {
+            // The policy's gates, read once per group and role (the first grant's).
+            EdgeKind::EligibleMember | EdgeKind::NestedEligible | EdgeKind::EligibleOwner => (
+                if kind == EdgeKind::EligibleOwner {
+                    owner
                 } else {
-                    EdgeKind::EligibleMember
+                    member
                 },
-                member,
-                eligible_gates(&mut gate_cache),
+                gate_cache
+                    .entry((i, s.role))
+                    .or_insert_with(|| gates_of(policies.settings_for(s)))
+                    .clone(),
             ),
-            (Role::Member, AssignmentType::Active) if nested => {
-                // "A group can't be a member of a role-assignable group", nor of a Microsoft
-                // 365 group (PIM505, PIM506): the service refuses it, so it grants nothing.
-                if facts
-                    .is_some_and(|g| g.is_role_assignable() || g.kind() == GroupType::Microsoft365)
-                {
-                    refused += 1;
-                    continue;
-                }
-                (EdgeKind::NestedActive, member, Gates::none())
-            }
-            (Role::Member, AssignmentType::Active) => {
-                (EdgeKind::ActiveMember, member, Gates::none())
-            }
-            (Role::Owner, AssignmentType::Eligible) => (
-                EdgeKind::EligibleOwner,
-                owner,
-                eligible_gates(&mut gate_cache),
-            ),
-            (Role::Owner, AssignmentType::Active) => (EdgeKind::Owner, owner, Gates::none()),
+            EdgeKind::Owner => (owner, Gates::none()),
+            _ => (member, Gates::none()),
         };
         let source = grant.source.or_else(|| grants.span_of.span_of(&s.key()));
         b.g.edge(
@@ -706,8 +805,8 @@ fn grant_edges(b: &mut Builder<'_>, grants: &Grants<'_>, at: DateTime<FixedOffse
         if facts.is_some_and(Group::is_role_assignable) {
             let p = b.protection.entry(tail).or_default();
             match s.kind {
-                AssignmentType::Active => p.role_assignable_active = true,
-                AssignmentType::Eligible => p.role_assignable_eligible = true,
+                AssignmentType::Active => p.grant_active += 1,
+                AssignmentType::Eligible => p.grant_eligible += 1,
             }
         }
     }
@@ -794,9 +893,14 @@ fn capability_edges(b: &mut Builder<'_>, options: BuildOptions) {
                 continue;
             }
             let Some(flags) = reset_flags(p, row, options) else {
+                b.guards.entry(*u).or_default().held.push(hub);
                 continue;
             };
-            b.g.edge(Edge::new(EdgeKind::ResetPassword, hub, *u).with_flags(flags));
+            let e =
+                b.g.edge(Edge::new(EdgeKind::ResetPassword, hub, *u).with_flags(flags));
+            if !row.resets_role_assignable_members {
+                b.guards.entry(*u).or_default().present.push(e);
+            }
         }
     }
 }
@@ -811,10 +915,10 @@ fn reset_flags(p: &Protection, row: &ResetRow, options: BuildOptions) -> Option<
         ..Flags::default()
     };
     if !row.resets_role_assignable_members {
-        if p.role_assignable_active {
+        if p.active() {
             return None;
         }
-        if p.role_assignable_eligible {
+        if p.eligible() {
             if options.eligible_reset_protection == ResetProtection::Protected {
                 return None;
             }

@@ -22,15 +22,17 @@ use super::build::{BuildOptions, Grant, Grants, build_with};
 use super::gate::PathClass;
 use super::node::NodeKind;
 use super::query::Reach;
+use super::revert::Reverter;
 use super::{EdgeId, PrivilegeGraph};
 
 /// The changed principals per role whose causes are computed.
 pub const MAX_CAUSES_PER_TARGET: usize = 20;
 
-/// The reverted graphs built for one plan at most (each is a build of the whole graph): a
-/// plan of thousands of changes (a first import) names causes for the candidates of the
-/// first changed principals only (tier 0 first) rather than rebuilding the graph thousands of
-/// times; the others have an empty `caused_by`.
+/// The changes reverted for one plan at most: a plan of thousands of changes (a first
+/// import) names causes for the candidates of the first changed principals only (tier 0
+/// first); the others have an empty `caused_by`. (Each revert was once a build of the whole
+/// graph; it is an overlay on the after graph now, `revert.rs`, but the cap stays so that
+/// the output stays what it was.)
 pub const MAX_REVERTS: usize = 32;
 
 /// What a plan does to who can reach the privileged roles.
@@ -329,11 +331,41 @@ impl Pending {
         let (b, a, r) = (rank(self.before), rank(self.after), rank(reverted));
         if b > a { r > a } else { r < a }
     }
+
+    /// The worst class a reverted reach has to look at to tell [`Pending::undone_by`]: the
+    /// after class for a gain (is it still reached there?), the class before it for a loss
+    /// (is it reached better than after?).
+    fn needed(&self) -> PathClass {
+        let (b, a) = (rank(self.before), rank(self.after));
+        let r = if b > a { a } else { a.saturating_sub(1) };
+        PathClass::ALL[r.min(PathClass::ALL.len() - 1)]
+    }
+}
+
+/// How `caused_by` reverts a change.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reverts {
+    /// On the after graph ([`Reverter`]), building the graph only for what it does not model.
+    Overlay,
+    /// A build of the whole graph from the grants with the change undone.
+    Rebuild,
 }
 
 /// The privilege delta of a plan: `None` for a plan without changes, or when no privileged
 /// role's reach changes.
 pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
+    delta_with(input, Reverts::Overlay)
+}
+
+/// [`privilege_delta`] with every revert a build of the whole graph from the grants with the
+/// change undone: the reference the overlays are checked against
+/// (`tests/privilege_delta_causes.rs`), slower by a build per revert. Not for other use.
+#[doc(hidden)]
+pub fn privilege_delta_rebuilt(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
+    delta_with(input, Reverts::Rebuild)
+}
+
+fn delta_with(input: &DeltaInput<'_>, how: Reverts) -> Option<PrivilegeDelta> {
     if input.changes.is_empty() {
         return None;
     }
@@ -435,13 +467,17 @@ pub fn privilege_delta(input: &DeltaInput<'_>) -> Option<PrivilegeDelta> {
     if roles.is_empty() {
         return None;
     }
-    causes(input, &mut roles);
+    causes(input, after_graph, &mut roles, how);
     Some(assemble(roles))
 }
 
-/// Fill in `caused_by`: one reverted graph per candidate change, one reach per role that
-/// needs it.
-fn causes(input: &DeltaInput<'_>, roles: &mut [Role<'_>]) {
+/// Fill in `caused_by`: one revert per candidate change, one reach per role that needs it.
+fn causes(
+    input: &DeltaInput<'_>,
+    after_graph: &PrivilegeGraph,
+    roles: &mut [Role<'_>],
+    how: Reverts,
+) {
     // change → the roles whose first changed principals name it as a candidate, in the
     // order first named (tier 0 first).
     let mut order: Vec<usize> = Vec::new();
@@ -457,6 +493,15 @@ fn causes(input: &DeltaInput<'_>, roles: &mut [Role<'_>]) {
             }
         }
     }
+    let reverter = (how == Reverts::Overlay).then(|| {
+        Reverter::new(
+            input.workspace,
+            after_graph,
+            input.after,
+            input.at,
+            input.options,
+        )
+    });
     for ci in order.into_iter().take(MAX_REVERTS) {
         let Some(role_ids) = needs.remove(&ci) else {
             continue;
@@ -464,6 +509,45 @@ fn causes(input: &DeltaInput<'_>, roles: &mut [Role<'_>]) {
         let Some(change) = input.changes.get(ci) else {
             continue;
         };
+        let overlay = reverter
+            .as_ref()
+            .and_then(|r| Some((r, r.overlay(change)?)));
+        if let Some((reverter, overlay)) = overlay {
+            let key = change_key(change);
+            for ri in role_ids {
+                let role = &mut roles[ri];
+                let asked: Vec<usize> = role
+                    .pending
+                    .iter()
+                    .take(MAX_CAUSES_PER_TARGET)
+                    .enumerate()
+                    .filter(|(_, p)| p.candidates.contains(&ci))
+                    .map(|(i, _)| i)
+                    .collect();
+                let classes = match after_graph.entra_role(role.name) {
+                    Some(target) => {
+                        let names: Vec<&str> = asked
+                            .iter()
+                            .map(|i| role.pending[*i].principal.as_str())
+                            .collect();
+                        let limit = asked
+                            .iter()
+                            .map(|i| role.pending[*i].needed())
+                            .max()
+                            .unwrap_or(PathClass::Standing);
+                        reverter.classes(&overlay, target, &names, limit)
+                    }
+                    None => vec![None; asked.len()],
+                };
+                for (i, class) in asked.into_iter().zip(classes) {
+                    let p = &mut role.pending[i];
+                    if p.undone_by(class) {
+                        p.caused_by.push(key.clone());
+                    }
+                }
+            }
+            continue;
+        }
         let grants = reverted(input.after, change);
         let graph = build_with(input.workspace, &grants, input.at, input.options);
         let key = change_key(change);

@@ -17,6 +17,7 @@ pub mod edge;
 pub mod gate;
 pub mod node;
 pub mod query;
+mod revert;
 pub mod tier;
 
 use std::collections::HashMap;
@@ -46,6 +47,8 @@ pub struct PrivilegeGraph {
     /// group's member node).
     aliases: HashMap<String, NodeId>,
     notes: Vec<String>,
+    /// Per user, the reset edges protection decides (for the delta's reverts).
+    guards: HashMap<NodeId, build::ResetGuard>,
 }
 
 fn index(id: u32) -> usize {
@@ -182,6 +185,12 @@ impl PrivilegeGraph {
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
+
+    /// The reset edges into `user` that membership of a role-assignable group decides, if
+    /// any (see [`build::ResetGuard`]).
+    pub fn reset_guard(&self, user: NodeId) -> Option<&build::ResetGuard> {
+        self.guards.get(&user)
+    }
 }
 
 /// What a query asks about.
@@ -211,6 +220,7 @@ pub struct GraphBuilder {
     by_key: HashMap<String, NodeId>,
     aliases: HashMap<String, NodeId>,
     notes: Vec<String>,
+    guards: HashMap<NodeId, build::ResetGuard>,
 }
 
 impl GraphBuilder {
@@ -262,6 +272,11 @@ impl GraphBuilder {
         self.nodes.len()
     }
 
+    /// The reset guards of the users (see [`build::ResetGuard`]).
+    pub fn set_guards(&mut self, guards: HashMap<NodeId, build::ResetGuard>) {
+        self.guards = guards;
+    }
+
     /// The graph, with both adjacencies sorted by edge id (a counting sort: linear).
     pub fn finish(self) -> PrivilegeGraph {
         let n = self.nodes.len();
@@ -296,6 +311,7 @@ impl GraphBuilder {
             by_key: self.by_key,
             aliases: self.aliases,
             notes: self.notes,
+            guards: self.guards,
         }
     }
 }

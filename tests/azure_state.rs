@@ -560,6 +560,8 @@ fn child_open_backend() -> Result {
         },
         snapshot: true,
     };
+    // As the command line does at start: `auth: entra` signs in as Graph does.
+    pimplan::graph::storage_token::register();
     let result = open_backend(&location).and_then(|b| b.get());
     match result {
         Ok(state) => println!("RESULT ok {}", state.map_or(0, |s| s.bytes.len())),

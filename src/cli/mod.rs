@@ -107,6 +107,8 @@ fn subcommand_in(args: impl Iterator<Item = String>) -> Option<String> {
 /// Run one parsed command, writing its output to `out`. Errors that stop the command are
 /// returned as miette reports (exit status 2).
 pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
+    // A remote state with `auth: entra` signs in as Microsoft Graph does.
+    crate::graph::storage_token::register();
     let mut config = args.config;
     if let Some(name) = workspace_command(&args.command) {
         let lint_files = match &args.command {

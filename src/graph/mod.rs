@@ -8,3 +8,4 @@ pub mod import;
 pub mod read;
 pub mod refresh;
 pub mod session;
+pub mod storage_token;

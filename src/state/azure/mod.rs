@@ -18,11 +18,10 @@
 
 pub mod backend;
 pub mod client;
-mod entra;
 pub mod shared_key;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use backend::{AzureBlob, AzureLock, LockRecord};
@@ -100,10 +99,28 @@ pub fn credential_from_env(location: &AzureBlobLocation) -> Result<Credential, S
             if let Some(token) = env("PIMPLAN_STORAGE_TOKEN") {
                 return Ok(Credential::Bearer(Arc::new(FixedToken::new(&token))));
             }
-            let source = entra::StorageSignIn::from_env().map_err(unavailable)?;
-            Ok(Credential::Bearer(Arc::new(source)))
+            let sign_in = ENTRA_SIGN_IN.get().ok_or_else(|| {
+                unavailable(
+                    "`auth: entra` needs PIMPLAN_STORAGE_TOKEN here: this program did not set up the Microsoft Entra sign-in"
+                        .to_owned(),
+                )
+            })?;
+            Ok(Credential::Bearer(sign_in().map_err(unavailable)?))
         }
     }
+}
+
+/// How `auth: entra` signs in when no ready token is given: a Microsoft Entra sign-in that
+/// renews its token. The sign-in is Microsoft Graph's client (`graph::storage_token`), a layer
+/// above the state, so the state cannot name it: the command line sets it at start
+/// ([`set_entra_sign_in`]), as the one place that knows both.
+pub type EntraSignIn = fn() -> Result<Arc<dyn TokenSource>, String>;
+
+static ENTRA_SIGN_IN: OnceLock<EntraSignIn> = OnceLock::new();
+
+/// Set how `auth: entra` signs in (once; a second call keeps the first).
+pub fn set_entra_sign_in(sign_in: EntraSignIn) {
+    let _ = ENTRA_SIGN_IN.set(sign_in);
 }
 
 /// Where a bearer token for `https://storage.azure.com` comes from: a ready one

@@ -3,11 +3,19 @@
 //! `AZURE_FEDERATED_TOKEN_FILE`): the Graph client's sign-in, asked for the scope
 //! `https://storage.azure.com/.default`, renewed before it expires.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::TokenSource;
 use crate::graph::client::{Client, Credential, sign_in_credential, sign_in_endpoints};
+use crate::state::azure::TokenSource;
+
+/// Make this sign-in the one `auth: entra` uses when no `PIMPLAN_STORAGE_TOKEN` is given (the
+/// state module cannot name Graph's client; see `state::azure::set_entra_sign_in`).
+pub fn register() {
+    crate::state::azure::set_entra_sign_in(|| {
+        StorageSignIn::from_env().map(|s| Arc::new(s) as Arc<dyn TokenSource>)
+    });
+}
 
 /// The resource a storage token is for.
 pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";

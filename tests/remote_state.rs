@@ -253,12 +253,11 @@ fn apply_writes_the_blob_under_the_lease_fenced_and_nothing_locally() -> Result 
         "the last metadata write still names a holder:\n{:?}",
         last_meta.headers
     );
-    // The remote `.backup`: a snapshot, under the lease.
+    // The blob was empty when read under the lease: no remote `.backup` (a snapshot of the
+    // apply's own first write would be no backup at all).
     assert!(
-        log[acquire..release]
-            .iter()
-            .any(|e| e.comp().as_deref() == Some("snapshot") && e.lease_id.is_some()),
-        "no snapshot under the lease:\n{all}"
+        !log.iter().any(|e| e.comp().as_deref() == Some("snapshot")),
+        "a snapshot of a blob that was empty when read:\n{all}"
     );
     // Nothing was written in the workspace folder: no state, lock or backup file.
     assert_eq!(listing(dir.path())?, before);
@@ -275,6 +274,44 @@ fn apply_writes_the_blob_under_the_lease_fenced_and_nothing_locally() -> Result 
     for u in ["u0", "u1", "u2"] {
         assert!(listed.stdout.contains(u), "{}", listed.stdout);
     }
+
+    // A second apply (a fourth user) snapshots the blob as read, once, under the lease and
+    // before its first write: the remote `.backup` holds the first apply's state.
+    let root = dir.path().join("pimplan.yaml");
+    let four = std::fs::read_to_string(eligible_workspace(4).path().join("pimplan.yaml"))?;
+    std::fs::write(
+        &root,
+        format!(
+            "{four}{}",
+            state_yaml(&p.container.name, &p.proxy.endpoint_url())
+        ),
+    )?;
+    p.proxy.clear();
+    let again = run(dir.path(), &["apply", "--auto-approve"])?;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let log = p.proxy.log();
+    let all = summary(&log);
+    let snapshots: Vec<usize> = (0..log.len())
+        .filter(|&i| log[i].comp().as_deref() == Some("snapshot"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "one snapshot per apply:\n{all}");
+    let snap = &log[snapshots[0]];
+    assert!(snap.lease_id.is_some() && snap.if_match.is_some(), "{all}");
+    let first_write = log
+        .iter()
+        .position(is_put_blob)
+        .ok_or(format!("no write:\n{all}"))?;
+    assert!(snapshots[0] < first_write, "{all}");
+    let taken = snap
+        .upstream_header("x-ms-snapshot")
+        .ok_or(format!("no x-ms-snapshot in the answer:\n{all}"))?;
+    let kept = p.container.client.get_blob(BLOB, Some(taken), None)?;
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&kept.bytes)?,
+        state,
+        "the snapshot is not the first apply's state"
+    );
+    assert_eq!(listing(dir.path())?, before);
 
     // B4: a plan reads without a lease and finds nothing to do.
     p.proxy.clear();

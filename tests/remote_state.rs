@@ -518,3 +518,52 @@ fn azures_authentication_failed_is_named_with_its_code() -> Result {
     assert_eq!(listing(dir.path())?, ["pimplan.yaml"]);
     Ok(())
 }
+
+/// B13/B14 at the binary level: a fenced write whose answer is lost after Azurite committed
+/// it, and one whose upload is cut half way, are read back under the lease; the apply ends
+/// well, and the blob then holds the whole state (plan: no changes; state show reads it).
+#[test]
+fn a_lost_answer_and_a_cut_upload_are_read_back_and_the_apply_ends_well() -> Result {
+    for (name, fault) in [
+        ("b13", Fault::DropResponseAfterCommit),
+        ("b14", Fault::cut_request_body(0.5)),
+    ] {
+        let p = proxied(name)?;
+        let dir = workspace(&p, 2)?;
+        p.proxy.fault(Rule::once(
+            Match::put_blob().header("x-ms-lease-id"),
+            fault.clone(),
+        ));
+        let applied = run(dir.path(), &["apply", "--auto-approve"])?;
+        let log = p.proxy.log();
+        let all = summary(&log);
+        assert_eq!(
+            applied.code, 0,
+            "{fault:?}: {}{}\n{all}",
+            applied.stdout, applied.stderr
+        );
+        assert!(
+            log.iter().any(|e| e.fault.is_some()),
+            "{fault:?} never applied:\n{all}"
+        );
+        // Every write under the lease stayed fenced, the one sent again too.
+        for e in log
+            .iter()
+            .filter(|e| is_put_blob(e) && e.lease_id.is_some())
+        {
+            assert!(e.if_match.is_some(), "#{} lacks If-Match:\n{all}", e.seq);
+        }
+        let plan = run(dir.path(), &["plan"])?;
+        assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+        assert!(
+            plan.stdout.contains("No changes"),
+            "{fault:?}: {}",
+            plan.stdout
+        );
+        let shown = run(dir.path(), &["state", "show", "ops/u1"])?;
+        assert_eq!(shown.code, 0, "{}{}", shown.stdout, shown.stderr);
+        assert!(shown.stdout.contains("u1"), "{}", shown.stdout);
+        assert_eq!(listing(dir.path())?, ["pimplan.yaml"]);
+    }
+    Ok(())
+}

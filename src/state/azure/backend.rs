@@ -478,6 +478,7 @@ impl AzureBlob {
             read: false,
             len,
             snapshot: self.snapshot,
+            backup_done: false,
             snapshots: Vec::new(),
             abandoned: false,
         })
@@ -723,6 +724,10 @@ pub struct AzureLock {
     /// The blob's length as last read or written.
     len: u64,
     snapshot: bool,
+    /// Whether the remote `.backup` was seen to: taken, or not needed (an empty blob). Once
+    /// set, no later write snapshots: the backup is the blob as read under the lease, never
+    /// a version this lock wrote itself.
+    backup_done: bool,
     /// The snapshots this lock took (their time stamps).
     snapshots: Vec<String>,
     abandoned: bool,
@@ -816,7 +821,12 @@ impl AzureLock {
 
     /// The first write's snapshot (the remote `.backup`), once per lock, of a non-empty blob.
     fn snapshot_once(&mut self) -> Result<(), StateError> {
-        if !self.snapshot || !self.snapshots.is_empty() || self.len == 0 {
+        if !self.snapshot || self.backup_done {
+            return Ok(());
+        }
+        if self.len == 0 {
+            // Nothing to keep; and the next write must not snapshot this lock's own write.
+            self.backup_done = true;
             return Ok(());
         }
         let etag = self.etag.clone();
@@ -826,6 +836,7 @@ impl AzureLock {
         {
             Ok(taken) => {
                 self.snapshots.push(taken);
+                self.backup_done = true;
                 Ok(())
             }
             Err(e) => Err(self

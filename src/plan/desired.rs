@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 
 use crate::config::model::AssignmentType;
-use crate::config::model::{Assignment, Expiry, Group, Notifications, Role, RolePolicy, Workspace};
+use crate::config::model::{
+    Assignment, Expiry, Group, Notifications, Principal, Role, RolePolicy, Workspace,
+};
 use crate::config::values::{format_duration, format_minutes, parse_duration};
 use crate::paths::{Grant, Grants, SpanOf};
 use crate::source::Span;
@@ -200,19 +202,26 @@ pub fn notification_settings(s: &mut BTreeMap<String, String>, name: &str, n: &N
     }
 }
 
-/// Everything the workspace declares. Assignments whose group or principal is unknown are
-/// left out (lint reports them, and an error stops the plan before this matters).
-pub fn desired(ws: &Workspace) -> Desired<'_> {
-    // The first definition of a name counts, as in every lint rule (PIM102 reports the
-    // others): what was checked is what is granted.
-    let mut principals: HashMap<&str, _> = HashMap::new();
+/// The principals and groups by name, each its first definition: that one counts, as in
+/// every lint rule (PIM102 reports the others), so that what was checked is what is granted.
+type Definitions<'w> = (HashMap<&'w str, &'w Principal>, HashMap<&'w str, &'w Group>);
+
+fn first_definitions(ws: &Workspace) -> Definitions<'_> {
+    let mut principals = HashMap::with_capacity(ws.principals.len());
     for p in &ws.principals {
         principals.entry(p.name.value.as_str()).or_insert(p);
     }
-    let mut groups: HashMap<&str, _> = HashMap::new();
+    let mut groups = HashMap::with_capacity(ws.groups.len());
     for g in &ws.groups {
         groups.entry(g.name.value.as_str()).or_insert(g);
     }
+    (principals, groups)
+}
+
+/// Everything the workspace declares. Assignments whose group or principal is unknown are
+/// left out (lint reports them, and an error stops the plan before this matters).
+pub fn desired(ws: &Workspace) -> Desired<'_> {
+    let (principals, groups) = first_definitions(ws);
     let mut assignments = Vec::with_capacity(ws.assignments.len());
     let mut spans = HashMap::with_capacity(ws.assignments.len());
     for a in &ws.assignments {
@@ -325,15 +334,7 @@ impl GraphGrants {
 
 /// [`GraphGrants`] of the workspace at `now` (a `duration` without `start` counted from it).
 pub fn graph_grants(ws: &Workspace, now: DateTime<FixedOffset>) -> GraphGrants {
-    // As in `desired`: the first definition of a name counts.
-    let mut principals: HashMap<&str, _> = HashMap::new();
-    for p in &ws.principals {
-        principals.entry(p.name.value.as_str()).or_insert(p);
-    }
-    let mut groups: HashMap<&str, _> = HashMap::new();
-    for g in &ws.groups {
-        groups.entry(g.name.value.as_str()).or_insert(g);
-    }
+    let (principals, groups) = first_definitions(ws);
     // Where an assignment is declared, by state key: `Desired::span_of` holds the last
     // assignment of a key, so a repeated one points there too.
     type Identity<'a> = ((bool, &'a str), (bool, &'a str), Role, AssignmentType);

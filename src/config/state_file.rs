@@ -742,6 +742,86 @@ mod tests {
         Ok(())
     }
 
+    /// `state migrate --to`: the shorthand with `--endpoint` and `--auth` is the mapping
+    /// with those keys, and the YAML printed for it reads back as the same location; a bad
+    /// one says what is wrong in the flags' words.
+    #[test]
+    fn a_migrate_target_is_checked_as_state_is_and_its_yaml_reads_back() -> Result {
+        let dir = tempfile::tempdir()?;
+        let root = dir.path();
+        let target = migrate_target(
+            root,
+            "azurerm://acct/ctr/prod/pimplan.state.json",
+            Some("http://127.0.0.1:10000/devstoreaccount1/"),
+            Some("shared_key"),
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        let mapping = state_location(
+            root,
+            Some(&remote(
+                Some("http://127.0.0.1:10000/devstoreaccount1"),
+                Some("shared_key"),
+            )),
+        )?;
+        assert_eq!(target, mapping);
+        assert_eq!(
+            state_yaml(&target, root, true, true),
+            "state:\n  backend: azurerm\n  account: acct\n  container: ctr\n  key: prod/pimplan.state.json\n  endpoint: http://127.0.0.1:10000/devstoreaccount1\n  auth: shared_key\n"
+        );
+        assert_eq!(
+            state_yaml(&target, root, false, false),
+            "state:\n  backend: azurerm\n  account: acct\n  container: ctr\n  key: prod/pimplan.state.json\n"
+        );
+        let local = migrate_target(root, "s/x.json", None, None).map_err(|e| format!("{e:?}"))?;
+        assert_eq!(local, StateLocation::Local(root.join("s/x.json")));
+        assert_eq!(state_yaml(&local, root, false, false), "state: s/x.json\n");
+        assert_eq!(yaml_scalar("a b: #c"), "\"a b: #c\"");
+        assert_eq!(yaml_scalar("123"), "\"123\"");
+        assert_eq!(yaml_scalar("true"), "\"true\"");
+        for (to, endpoint, auth, said) in [
+            (
+                "azurerm://Acct/ctr/k",
+                None,
+                None,
+                "the account `Acct` of `--to` is not",
+            ),
+            (
+                "azurerm://acct//k",
+                None,
+                None,
+                "`--to azurerm://acct//k` names no container",
+            ),
+            (
+                "azurerm://acct/ctr/k",
+                None,
+                Some("key"),
+                "`--auth key` is not",
+            ),
+            ("azurerm://acct/ctr/k", Some("ftp://x/"), None, "--endpoint"),
+            (
+                "x.json",
+                None,
+                Some("sas"),
+                "`--auth` is for a remote target",
+            ),
+            (
+                "../x.json",
+                None,
+                None,
+                "points outside the workspace folder",
+            ),
+        ] {
+            let problems = migrate_target(root, to, endpoint, auth)
+                .err()
+                .ok_or(format!("{to} was taken"))?;
+            assert!(
+                problems.iter().any(|p| p.to_string().contains(said)),
+                "{to}: {problems:?}"
+            );
+        }
+        Ok(())
+    }
+
     #[test]
     fn azure_names_are_checked_by_azures_rules() {
         let field = |name, value: &str| Field {

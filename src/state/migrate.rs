@@ -261,3 +261,122 @@ pub fn migrate(
     drop(source_lock);
     Ok(migrated)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::local::LocalFile;
+    use crate::state::{State, write_locked};
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn holder() -> LockInfo {
+        LockInfo::this_process("test")
+    }
+
+    /// A new state of its own lineage written at `path`, at serial 1; its bytes.
+    fn state_at(path: &Path) -> std::result::Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let file = LocalFile::new(path.to_path_buf());
+        let mut lock = file.lock(holder(), Duration::ZERO)?;
+        lock.get()?;
+        write_locked(lock.as_mut(), &mut State::new())?;
+        drop(lock);
+        Ok(std::fs::read(path)?)
+    }
+
+    fn refused(result: std::result::Result<Migrated, MigrateError>) -> String {
+        match result {
+            Ok(m) => format!("migrated: {m:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Between two local files (the same code as to a blob): moved byte for byte and the
+    /// source set aside; the same state again is newer or equal; another lineage needs
+    /// `force`, and its version before is kept as the target's backup; no state, or a
+    /// `.migrated` in the way, changes nothing.
+    #[test]
+    fn a_local_state_moves_and_what_is_refused_changes_nothing() -> Result {
+        let dir = tempfile::tempdir()?;
+        let (from, to) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        let source = LocalFile::new(from.clone());
+        let target = LocalFile::new(to.clone());
+        let none = migrate(&source, Some(&from), &target, false, false, &holder());
+        assert!(refused(none).contains("no state at"));
+        assert!(!to.exists());
+
+        let bytes = state_at(&from)?;
+        let moved = migrate(&source, Some(&from), &target, false, false, &holder())?;
+        assert_eq!(std::fs::read(&to)?, bytes);
+        assert_eq!(moved.sha256, sha256_hex(&bytes));
+        assert_eq!((moved.serial, moved.pending, moved.replaced), (1, 0, None));
+        let aside = migrated_path(&from);
+        assert_eq!(moved.set_aside.as_deref(), Some(aside.as_path()));
+        assert!(!from.exists());
+        assert_eq!(std::fs::read(&aside)?, bytes);
+
+        // The same state again: refused, the file put back stays.
+        std::fs::rename(&aside, &from)?;
+        let again = refused(migrate(
+            &source,
+            Some(&from),
+            &target,
+            false,
+            true,
+            &holder(),
+        ));
+        assert!(
+            again.contains("the state there is newer or equal (serial 1 ≥ 1)"),
+            "{again}"
+        );
+        assert_eq!(std::fs::read(&from)?, bytes);
+
+        // Another lineage: refused without force, replaced with it.
+        let other = dir.path().join("c.json");
+        let other_bytes = state_at(&other)?;
+        let other_source = LocalFile::new(other.clone());
+        let no = refused(migrate(
+            &other_source,
+            Some(&other),
+            &target,
+            false,
+            false,
+            &holder(),
+        ));
+        assert!(no.contains("another state (lineage"), "{no}");
+        assert!(other.exists());
+        let forced = migrate(&other_source, Some(&other), &target, false, true, &holder())?;
+        assert!(matches!(forced.replaced, Some(Some(_))));
+        assert_eq!(std::fs::read(&to)?, other_bytes);
+        assert_eq!(std::fs::read(dir.path().join("b.json.backup"))?, bytes);
+
+        // A target that is no state: refused without force.
+        std::fs::write(&to, "not a state")?;
+        let bad = refused(migrate(
+            &source,
+            Some(&from),
+            &target,
+            false,
+            false,
+            &holder(),
+        ));
+        assert!(bad.contains("not a valid state"), "{bad}");
+        assert_eq!(std::fs::read(&to)?, b"not a state");
+
+        // A `.migrated` in the way: nothing is written.
+        std::fs::remove_file(&to)?;
+        std::fs::write(&aside, "older")?;
+        let in_the_way = refused(migrate(
+            &source,
+            Some(&from),
+            &target,
+            false,
+            false,
+            &holder(),
+        ));
+        assert!(in_the_way.contains("is in the way"), "{in_the_way}");
+        assert!(!to.exists());
+        assert_eq!(std::fs::read(&from)?, bytes);
+        Ok(())
+    }
+}

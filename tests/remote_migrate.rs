@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::azurite::{self, TestContainer};
-use common::remote::{listing, run};
+use common::remote::{NOW, listing, run};
 use common::{eligible_workspace, flat};
 use pimplan::config::model::{AzureBlobLocation, StorageAuth};
 use pimplan::state::azure::AzureBlob;
@@ -192,8 +192,61 @@ fn another_lineage_is_replaced_only_with_force() -> Result {
     Ok(())
 }
 
+/// A state with a change an interrupted apply left pending is still a valid state: it moves
+/// as it is, its pending marker with it. And back: with the blob as `state:`, `--to PATH`
+/// writes the same bytes to a local file and leaves the blob as it is.
+#[test]
+fn a_pending_change_moves_with_the_state_and_it_comes_back_to_a_file() -> Result {
+    let c = azurite::container("migrate-pending")?;
+    let ws = eligible_workspace(2);
+    let dir = ws.path();
+    applied(dir)?;
+    let mut st = common::state(dir);
+    let first = st["assignments"][0].clone();
+    st["pending"] = serde_json::json!([{
+        "started_at": NOW,
+        "action": "remove",
+        "address": "assignment ops/u0 (member, eligible)",
+        "object": "assignment",
+        "before": first,
+    }]);
+    common::write_state(dir, &st);
+    let local = std::fs::read(dir.join(STATE))?;
+
+    let out = migrate(dir, &c, &[])?;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("1 change(s) an interrupted apply left pending moved with it"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(remote(&c), Some(local.clone()));
+
+    // The blob as the workspace's state, then back to a local file.
+    let root = dir.join("pimplan.yaml");
+    let text = std::fs::read_to_string(&root)?;
+    std::fs::write(&root, format!("{text}{}", printed_yaml(&out.stdout)?))?;
+    let listed = run(dir, &["state", "list"])?;
+    assert_eq!(listed.code, 0, "{}{}", listed.stdout, listed.stderr);
+    assert!(
+        listed.stdout.contains("pending: assignment ops/u0"),
+        "{}",
+        listed.stdout
+    );
+    let back = run(dir, &["state", "migrate", "--to", "back.json"])?;
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert_eq!(std::fs::read(dir.join("back.json"))?, local);
+    assert_eq!(printed_yaml(&back.stdout)?, "state: back.json\n");
+    assert!(back.stdout.contains("was left as it is"), "{}", back.stdout);
+    assert_eq!(remote(&c), Some(local));
+    assert!(!dir.join("back.json.migrated").exists());
+    Ok(())
+}
+
 /// A blob whose lease another holds: refused at once, naming the holder; the local state is
-/// untouched and the blob was not written.
+/// untouched and the blob was not written. With `--lock-timeout` the migration waits for the
+/// lease to be released.
 #[test]
 fn a_lease_held_by_another_is_named_and_nothing_changes() -> Result {
     let c = azurite::container("migrate-leased")?;
@@ -228,10 +281,19 @@ fn a_lease_held_by_another_is_named_and_nothing_changes() -> Result {
         assert!(said.contains(part), "{part}: {said}");
     }
     assert!(said.contains("the local state is untouched"), "{said}");
-    drop(held);
     assert_eq!(remote(&c), None, "the blob was written");
     assert_eq!(listing(ws.path())?, before);
     assert_eq!(std::fs::read(ws.path().join(STATE))?, local);
+
+    // With `--lock-timeout`, it waits for the holder to finish, then migrates.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        drop(held);
+    });
+    let waited = migrate(ws.path(), &c, &["--lock-timeout", "30s"])?;
+    let _ = releaser.join();
+    assert_eq!(waited.code, 0, "{}{}", waited.stdout, waited.stderr);
+    assert_eq!(remote(&c), Some(local));
     Ok(())
 }
 

@@ -426,6 +426,10 @@ pub enum StateCommand {
         /// target; its version before is kept as the target's backup.
         #[arg(long)]
         force: bool,
+        /// How long to wait for another pimplan's lock on the state or the target (`30s`,
+        /// `2m`; default 0).
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_wait)]
+        lock_timeout: std::time::Duration,
     },
     /// Accept a state file changed by hand: show what changed against its backup, then
     /// record a new checksum (the next serial; the backup is left as it is).
@@ -567,11 +571,13 @@ impl From<StateCommand> for StateRequest {
                 endpoint,
                 auth,
                 force,
+                lock_timeout,
             } => StateRequest::Migrate {
                 to,
                 endpoint,
                 auth,
                 force,
+                lock_timeout,
             },
         }
     }

@@ -46,6 +46,7 @@ pub enum StateRequest {
         endpoint: Option<String>,
         auth: Option<String>,
         force: bool,
+        lock_timeout: Duration,
     },
 }
 
@@ -84,6 +85,7 @@ pub fn run(
             endpoint,
             auth,
             force,
+            lock_timeout,
         } => {
             let root = cx.root();
             let dir = root.parent().unwrap_or(Path::new(""));
@@ -95,6 +97,7 @@ pub fn run(
                 endpoint.as_deref(),
                 auth.as_deref(),
                 *force,
+                *lock_timeout,
                 out,
             )
         }
@@ -734,6 +737,7 @@ fn migrate(
     endpoint: Option<&str>,
     auth: Option<&str>,
     force: bool,
+    wait: Duration,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     let target = match crate::config::state_file::migrate_target(dir, to, endpoint, auth) {
@@ -762,7 +766,7 @@ fn migrate(
     let yaml =
         crate::config::state_file::state_yaml(&target, dir, endpoint.is_some(), auth.is_some());
     let put_this = format!(
-        "Put this in pimplan.yaml in place of its `state:` (pimplan.yaml was not edited); `pimplan plan` then reads the state there:\n\n{yaml}"
+        "Put this in pimplan.yaml, in place of its `state:` if it has one (pimplan.yaml was not edited); `pimplan plan` then reads the state there:\n\n{yaml}"
     );
     let migrated = match state::migrate::migrate(
         backend,
@@ -771,6 +775,7 @@ fn migrate(
         remote,
         force,
         &holder,
+        wait,
     ) {
         Ok(m) => m,
         Err(e @ state::migrate::MigrateError::SetAside { .. }) => {

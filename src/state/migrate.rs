@@ -126,8 +126,8 @@ pub fn migrated_path(path: &Path) -> PathBuf {
 /// Move the state of `source` to `target`, see the module's documentation; `source_file`:
 /// the source's file when it is local (renamed at the end); `force`: replace another
 /// lineage (or something that is no state) at the target; `remote`: the target is remote
-/// (how a refusal names the state there). Both locks are taken at once (no wait) for
-/// `holder`.
+/// (how a refusal names the state there). Both locks are taken for `holder`, each waiting
+/// up to `wait` for another holder.
 pub fn migrate(
     source: &dyn StateBackend,
     source_file: Option<&Path>,
@@ -135,9 +135,10 @@ pub fn migrate(
     remote: bool,
     force: bool,
     holder: &LockInfo,
+    wait: Duration,
 ) -> Result<Migrated, MigrateError> {
     let mut source_lock = source
-        .lock(holder.clone(), Duration::ZERO)
+        .lock(holder.clone(), wait)
         .map_err(MigrateError::Source)?;
     let snapshot = source_lock
         .get()
@@ -151,7 +152,7 @@ pub fn migrate(
 
     let name = target.describe();
     let mut lock = target
-        .lock(holder.clone(), Duration::ZERO)
+        .lock(holder.clone(), wait)
         .map_err(MigrateError::TargetLock)?;
     let refused = |why: String| MigrateError::Refused {
         target: name.clone(),
@@ -301,12 +302,28 @@ mod tests {
         let (from, to) = (dir.path().join("a.json"), dir.path().join("b.json"));
         let source = LocalFile::new(from.clone());
         let target = LocalFile::new(to.clone());
-        let none = migrate(&source, Some(&from), &target, false, false, &holder());
+        let none = migrate(
+            &source,
+            Some(&from),
+            &target,
+            false,
+            false,
+            &holder(),
+            Duration::ZERO,
+        );
         assert!(refused(none).contains("no state at"));
         assert!(!to.exists());
 
         let bytes = state_at(&from)?;
-        let moved = migrate(&source, Some(&from), &target, false, false, &holder())?;
+        let moved = migrate(
+            &source,
+            Some(&from),
+            &target,
+            false,
+            false,
+            &holder(),
+            Duration::ZERO,
+        )?;
         assert_eq!(std::fs::read(&to)?, bytes);
         assert_eq!(moved.sha256, sha256_hex(&bytes));
         assert_eq!((moved.serial, moved.pending, moved.replaced), (1, 0, None));
@@ -324,6 +341,7 @@ mod tests {
             false,
             true,
             &holder(),
+            Duration::ZERO,
         ));
         assert!(
             again.contains("the state there is newer or equal (serial 1 ≥ 1)"),
@@ -342,10 +360,19 @@ mod tests {
             false,
             false,
             &holder(),
+            Duration::ZERO,
         ));
         assert!(no.contains("another state (lineage"), "{no}");
         assert!(other.exists());
-        let forced = migrate(&other_source, Some(&other), &target, false, true, &holder())?;
+        let forced = migrate(
+            &other_source,
+            Some(&other),
+            &target,
+            false,
+            true,
+            &holder(),
+            Duration::ZERO,
+        )?;
         assert!(matches!(forced.replaced, Some(Some(_))));
         assert_eq!(std::fs::read(&to)?, other_bytes);
         assert_eq!(std::fs::read(dir.path().join("b.json.backup"))?, bytes);
@@ -359,6 +386,7 @@ mod tests {
             false,
             false,
             &holder(),
+            Duration::ZERO,
         ));
         assert!(bad.contains("not a valid state"), "{bad}");
         assert_eq!(std::fs::read(&to)?, b"not a state");
@@ -373,6 +401,7 @@ mod tests {
             false,
             false,
             &holder(),
+            Duration::ZERO,
         ));
         assert!(in_the_way.contains("is in the way"), "{in_the_way}");
         assert!(!to.exists());

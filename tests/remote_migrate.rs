@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::azurite::{self, TestContainer};
+use common::blob_proxy::{self, Fault, Match, Rule};
 use common::remote::{NOW, listing, run};
 use common::{eligible_workspace, flat};
 use pimplan::config::model::{AzureBlobLocation, StorageAuth};
@@ -41,7 +42,18 @@ fn to_args(c: &TestContainer) -> Vec<String> {
 }
 
 fn migrate(dir: &Path, c: &TestContainer, extra: &[&str]) -> Result<common::Run> {
+    migrate_via(dir, c, &c.server.endpoint_url(), extra)
+}
+
+/// [`migrate`] with `endpoint` as `--endpoint` (the fault proxy's).
+fn migrate_via(
+    dir: &Path,
+    c: &TestContainer,
+    endpoint: &str,
+    extra: &[&str],
+) -> Result<common::Run> {
     let mut args = to_args(c);
+    args[5] = endpoint.to_owned();
     args.extend(extra.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run(dir, &args)
@@ -241,6 +253,59 @@ fn a_pending_change_moves_with_the_state_and_it_comes_back_to_a_file() -> Result
     assert!(back.stdout.contains("was left as it is"), "{}", back.stdout);
     assert_eq!(remote(&c), Some(local));
     assert!(!dir.join("back.json.migrated").exists());
+    Ok(())
+}
+
+/// A write the service refuses (403 on the fenced Put Blob): exit 1, the error says the
+/// target is untouched; the local state is untouched (not renamed, no lock file).
+#[test]
+fn a_refused_write_leaves_both_sides_as_they_were_and_says_so() -> Result {
+    let p = blob_proxy::proxied("migrate-refused")?;
+    p.proxy.fault(Rule::always(
+        Match::put_blob().header("x-ms-lease-id"),
+        Fault::fail_with(403, "AuthorizationPermissionMismatch", None),
+    ));
+    let ws = eligible_workspace(2);
+    let local = applied(ws.path())?;
+    let before = listing(ws.path())?;
+    let out = migrate_via(ws.path(), &p.container, &p.proxy.endpoint_url(), &[])?;
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let said = flat(&out.stderr);
+    assert!(said.contains("cannot write the state to"), "{said}");
+    assert!(
+        said.contains("403 AuthorizationPermissionMismatch"),
+        "{said}"
+    );
+    assert!(
+        said.contains("the local state is untouched, and the target is untouched"),
+        "{said}"
+    );
+    assert_eq!(remote(&p.container), None);
+    assert_eq!(listing(ws.path())?, before);
+    assert_eq!(std::fs::read(ws.path().join(STATE))?, local);
+    Ok(())
+}
+
+/// A write whose answer is lost (Azurite committed it): read back, it holds the local
+/// bytes, so the migration ends well.
+#[test]
+fn a_lost_answer_is_read_back_and_the_migration_ends_well() -> Result {
+    let p = blob_proxy::proxied("migrate-lost")?;
+    p.proxy.fault(Rule::once(
+        Match::put_blob().header("x-ms-lease-id"),
+        Fault::DropResponseAfterCommit,
+    ));
+    let ws = eligible_workspace(2);
+    let local = applied(ws.path())?;
+    let out = migrate_via(ws.path(), &p.container, &p.proxy.endpoint_url(), &[])?;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(remote(&p.container), Some(local.clone()));
+    assert_eq!(
+        std::fs::read(ws.path().join(format!("{STATE}.migrated")))?,
+        local
+    );
+    let faulted = p.proxy.log().iter().filter(|e| e.fault.is_some()).count();
+    assert_eq!(faulted, 1, "the fault did not fire");
     Ok(())
 }
 

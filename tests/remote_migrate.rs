@@ -400,6 +400,10 @@ fn a_bad_target_is_exit_2_with_what_is_wrong() -> Result {
             "points outside the workspace folder",
         ),
         (&["--to", STATE], "is where the state is already"),
+        (
+            &["--to", "./pimplan.state.json"],
+            "is where the state is already",
+        ),
     ];
     for (extra, expected) in cases {
         let mut args = vec!["state", "migrate"];

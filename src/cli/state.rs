@@ -749,7 +749,14 @@ fn migrate(
             return Ok(ExitStatus::Failure);
         }
     };
-    if &target == location {
+    let same_file = match (target.local_path(), location.local_path()) {
+        (Some(a), Some(b)) => matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(a), Ok(b)) if a == b
+        ),
+        _ => false,
+    };
+    if same_file || state::backend::describe(&target) == backend.describe() {
         eprintln!(
             "error: `--to {to}` is where the state is already (`{}`); name another place",
             backend.describe()

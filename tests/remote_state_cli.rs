@@ -85,6 +85,7 @@ fn every_command_on_an_unreachable_remote_state_fails_cleanly_and_writes_nothing
         vec!["state", "pull"],
         vec!["state", "push", &pushed],
         vec!["state", "push", &pushed, "--force"],
+        vec!["state", "migrate", "--to", "local.json"],
         vec!["force-unlock", "--force"],
     ];
     for args in &commands {

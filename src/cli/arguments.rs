@@ -83,7 +83,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print a plan saved with `plan --out`: its changes, its findings, what it was made from.
     Show(ShowArgs),
-    /// Inspect the state, forget entries, accept a hand edit, or pull and push the state.
+    /// Inspect the state, forget entries, accept a hand edit, pull and push the state, or
+    /// migrate it to another place.
     #[command(subcommand)]
     State(StateCommand),
     /// Release the state lock left by a pimplan that no longer runs.
@@ -399,6 +400,37 @@ pub enum StateCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Move the state to another place: a blob in Azure Storage (`azurerm://…`) or a local
+    /// file.
+    ///
+    /// Under both locks, the state (which must be valid; changes an interrupted apply left
+    /// pending move with it) is written to the target, read back and compared by SHA-256;
+    /// then a local state file is renamed `NAME.migrated` and the YAML to put under `state:`
+    /// in pimplan.yaml is printed (pimplan.yaml is not edited). Refused when the target
+    /// holds the same state at a serial not below this one, or another state unless
+    /// `--force`.
+    Migrate {
+        /// `azurerm://ACCOUNT/CONTAINER/KEY`, or the path of a local state file below the
+        /// root file's folder.
+        #[arg(long, value_name = "TARGET")]
+        to: String,
+        /// The Blob service's URL, for an `azurerm://` target (Azurite:
+        /// `http://127.0.0.1:10000/devstoreaccount1`) [default: `https://ACCOUNT.blob.core.windows.net`].
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// How requests to an `azurerm://` target are authorized: `entra`, `shared_key`
+        /// (`AZURE_STORAGE_KEY`) or `sas` (`AZURE_STORAGE_SAS_TOKEN`) [default: entra].
+        #[arg(long, value_name = "AUTH")]
+        auth: Option<String>,
+        /// Replace another state (another lineage, or something that is no state) at the
+        /// target; its version before is kept as the target's backup.
+        #[arg(long)]
+        force: bool,
+        /// How long to wait for another pimplan's lock on the state or the target (`30s`,
+        /// `2m`; default 0).
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_wait)]
+        lock_timeout: std::time::Duration,
+    },
     /// Accept a state file changed by hand: show what changed against its backup, then
     /// record a new checksum (the next serial; the backup is left as it is).
     AcceptEdit {
@@ -534,6 +566,19 @@ impl From<StateCommand> for StateRequest {
             StateCommand::AcceptEdit { auto_approve } => StateRequest::AcceptEdit { auto_approve },
             StateCommand::Pull => StateRequest::Pull,
             StateCommand::Push { file, force } => StateRequest::Push { file, force },
+            StateCommand::Migrate {
+                to,
+                endpoint,
+                auth,
+                force,
+                lock_timeout,
+            } => StateRequest::Migrate {
+                to,
+                endpoint,
+                auth,
+                force,
+                lock_timeout,
+            },
         }
     }
 }

@@ -41,6 +41,13 @@ pub enum StateRequest {
         file: std::path::PathBuf,
         force: bool,
     },
+    Migrate {
+        to: String,
+        endpoint: Option<String>,
+        auth: Option<String>,
+        force: bool,
+        lock_timeout: Duration,
+    },
 }
 
 /// How `state list` prints.
@@ -73,6 +80,27 @@ pub fn run(
         StateRequest::Pull => pull(backend, out),
         StateRequest::Push { file, force } => push(backend, file, *force, out),
         StateRequest::Show { address } => show(backend, address, out),
+        StateRequest::Migrate {
+            to,
+            endpoint,
+            auth,
+            force,
+            lock_timeout,
+        } => {
+            let root = cx.root();
+            let dir = root.parent().unwrap_or(Path::new(""));
+            migrate(
+                &location,
+                backend,
+                dir,
+                to,
+                endpoint.as_deref(),
+                auth.as_deref(),
+                *force,
+                *lock_timeout,
+                out,
+            )
+        }
         StateRequest::Rm {
             addresses,
             auto_approve,
@@ -695,6 +723,117 @@ fn push(
         }
         Err(e) => Ok(fail(e)),
     }
+}
+
+/// `state migrate --to TARGET [--endpoint URL] [--auth AUTH] [--force]`: see
+/// [`crate::state::migrate`]. `dir`: the root file's folder, which a local target stays
+/// below. A bad target is a usage error (exit 2); every other failure exits 1.
+#[allow(clippy::too_many_arguments)]
+fn migrate(
+    location: &StateLocation,
+    backend: &dyn StateBackend,
+    dir: &Path,
+    to: &str,
+    endpoint: Option<&str>,
+    auth: Option<&str>,
+    force: bool,
+    wait: Duration,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let target = match crate::config::state_file::migrate_target(dir, to, endpoint, auth) {
+        Ok(target) => target,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("error: invalid target: {p}\n  help: {}", p.help());
+            }
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let same_file = match (target.local_path(), location.local_path()) {
+        (Some(a), Some(b)) => matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(a), Ok(b)) if a == b
+        ),
+        _ => false,
+    };
+    if same_file || state::backend::describe(&target) == backend.describe() {
+        eprintln!(
+            "error: `--to {to}` is where the state is already (`{}`); name another place",
+            backend.describe()
+        );
+        return Ok(ExitStatus::Failure);
+    }
+    let remote = target.local_path().is_none();
+    // The backup beside a local state (where it is before the state is renamed).
+    let backup = location.local_path().map(|path| {
+        store::backup_path(&store::state_target(path).unwrap_or_else(|_| path.to_path_buf()))
+    });
+    let target_backend = state::backend::open(&target);
+    let holder = LockInfo::this_process("pimplan state migrate");
+    let yaml =
+        crate::config::state_file::state_yaml(&target, dir, endpoint.is_some(), auth.is_some());
+    let put_this = format!(
+        "Put this in pimplan.yaml, in place of its `state:` if it has one (pimplan.yaml was not edited); `pimplan plan` then reads the state there:\n\n{yaml}"
+    );
+    let migrated = match state::migrate::migrate(
+        backend,
+        location.local_path(),
+        target_backend.as_ref(),
+        remote,
+        force,
+        &holder,
+        wait,
+    ) {
+        Ok(m) => m,
+        Err(e @ state::migrate::MigrateError::SetAside { .. }) => {
+            let status = fail(e);
+            write_out(out, &put_this)?;
+            return Ok(status);
+        }
+        Err(e) => return Ok(fail(e)),
+    };
+    let mut text = format!(
+        "Migrated the state `{}` (lineage {}, serial {}) to `{}`: written, read back and checked (SHA-256 {}).\n",
+        migrated.source, migrated.lineage, migrated.serial, migrated.target, migrated.sha256
+    );
+    match &migrated.replaced {
+        Some(Some(lineage)) => text.push_str(&format!(
+            "It replaced another state there (lineage {lineage}, `--force`), kept as the target's backup.\n"
+        )),
+        Some(None) => text.push_str(
+            "It replaced what was there, which was no valid state (`--force`), kept as the target's backup.\n",
+        ),
+        None => {}
+    }
+    if migrated.pending > 0 {
+        text.push_str(&format!(
+            "{} change(s) an interrupted apply left pending moved with it: the next `pimplan apply --target graph` checks them against Microsoft Graph first.\n",
+            migrated.pending
+        ));
+    }
+    match (&migrated.set_aside, location.local_path()) {
+        (Some(aside), Some(path)) => {
+            text.push_str(&format!(
+                "The local file `{}` is now `{}`, so that nothing applies to it any more.\n",
+                path.display(),
+                aside.display()
+            ));
+            if let Some(backup) = backup.filter(|b| b.exists()) {
+                text.push_str(&format!(
+                    "Its backup `{}` (the state before its last apply) stays where it is; remove it when it is no longer needed.\n",
+                    backup.display()
+                ));
+            }
+        }
+        _ => text.push_str(&format!(
+            "The state `{}` was left as it is; remove it when the new place is in use.\n",
+            migrated.source
+        )),
+    }
+    text.push('\n');
+    text.push_str(&put_this);
+    write_out(out, &text)?;
+    Ok(ExitStatus::Success)
 }
 
 /// Where a write that changes what the state records keeps the state before it.

@@ -174,11 +174,21 @@ fn locate(
 /// How the string form names a blob: `azurerm://ACCOUNT/CONTAINER/KEY`.
 pub const SHORTHAND: &str = "azurerm://";
 
+/// Where a remote state's settings were written: the root file's `state:`, or the flags of
+/// `state migrate` (`--to`, `--endpoint`, `--auth`). The checks are the same; only the
+/// messages name the setting as it was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    Yaml,
+    Flags,
+}
+
 /// One setting of a remote state as written: its key (for messages), value and span.
 struct Field {
     name: &'static str,
     value: String,
     span: Span,
+    origin: Origin,
 }
 
 impl Field {
@@ -187,6 +197,16 @@ impl Field {
             name,
             value: value.value.clone(),
             span: value.span,
+            origin: Origin::Yaml,
+        }
+    }
+
+    /// How a message names the setting and its value.
+    fn shown(&self) -> String {
+        match (self.origin, self.name) {
+            (Origin::Yaml, name) => format!("`state.{name}: {}`", self.value),
+            (Origin::Flags, "endpoint") => format!("`--endpoint {}`", self.value),
+            (Origin::Flags, name) => format!("the {name} `{}` of `--to`", self.value),
         }
     }
 }
@@ -203,25 +223,173 @@ fn problem(message: String, label: &str, help: &str, span: Span) -> StatePathErr
 /// `state: azurerm://ACCOUNT/CONTAINER/KEY` (`rest`: after the scheme), with the mapping's
 /// defaults; every problem points at the value.
 fn shorthand(rest: &str, span: Span) -> Result<StateLocation, Vec<StatePathError>> {
+    shorthand_with(rest, span, Origin::Yaml, None, StorageAuth::Entra)
+}
+
+/// [`shorthand`], with an endpoint and a way to authorize given beside it (`state migrate`'s
+/// `--endpoint` and `--auth`).
+fn shorthand_with(
+    rest: &str,
+    span: Span,
+    origin: Origin,
+    endpoint: Option<Field>,
+    auth: StorageAuth,
+) -> Result<StateLocation, Vec<StatePathError>> {
     let mut parts = rest.splitn(3, '/');
     let mut next = |name| Field {
         name,
         value: parts.next().unwrap_or_default().to_owned(),
         span,
+        origin,
     };
     let (account, container, key) = (next("account"), next("container"), next("key"));
     if let Some(missing) = [&account, &container, &key]
         .into_iter()
         .find(|f| f.value.is_empty())
     {
+        let written = match origin {
+            Origin::Yaml => "state:",
+            Origin::Flags => "--to",
+        };
         return Err(vec![problem(
-            format!("`state: {SHORTHAND}{rest}` names no {}", missing.name),
+            format!("`{written} {SHORTHAND}{rest}` names no {}", missing.name),
             &format!("no {}", missing.name),
             "write `azurerm://ACCOUNT/CONTAINER/KEY` (e.g. `azurerm://contosopimstate/pimplan-state/prod/pimplan.state.json`), or the mapping form with `backend: azurerm`",
             span,
         )]);
     }
-    blob(account, container, key, None, StorageAuth::Entra, true)
+    blob(account, container, key, endpoint, auth, true)
+}
+
+/// Where `state migrate --to TARGET` moves the state, for the root file in `root_dir`:
+/// `azurerm://ACCOUNT/CONTAINER/KEY`, with `endpoint` (`--endpoint`) and `auth` (`--auth`)
+/// for the mapping's optional keys, checked as `state:` is; or a path, a local state file
+/// below the root file's folder (as `state: PATH`). Every problem is returned.
+pub fn migrate_target(
+    root_dir: &Path,
+    to: &str,
+    endpoint: Option<&str>,
+    auth: Option<&str>,
+) -> Result<StateLocation, Vec<StatePathError>> {
+    // No file holds the flags: a span is required, none is shown.
+    let span = Span::new(crate::source::FileId(0), 0, 0);
+    let flag = |name: &'static str, value: &str| Field {
+        name,
+        value: value.to_owned(),
+        span,
+        origin: Origin::Flags,
+    };
+    let Some(rest) = to.strip_prefix(SHORTHAND) else {
+        if let Some(given) = [("--endpoint", endpoint), ("--auth", auth)]
+            .into_iter()
+            .find_map(|(name, v)| v.map(|_| name))
+        {
+            return Err(vec![StatePathError::Remote {
+                message: format!(
+                    "`{given}` is for a remote target, and `--to {to}` names a local state file"
+                ),
+                label: "not a remote target".to_owned(),
+                help: "give `--to azurerm://ACCOUNT/CONTAINER/KEY` for a blob in Azure Storage, or leave out `--endpoint` and `--auth` for a local file".to_owned(),
+                span: None,
+            }]);
+        }
+        return state_file(root_dir, Some(to))
+            .map(StateLocation::Local)
+            .map_err(|e| vec![e]);
+    };
+    let auth = match auth {
+        None => StorageAuth::Entra,
+        Some(a) => storage_auth(&flag("auth", a)).map_err(|e| vec![e])?,
+    };
+    shorthand_with(
+        rest,
+        span,
+        Origin::Flags,
+        endpoint.map(|e| flag("endpoint", e)),
+        auth,
+    )
+}
+
+/// The lines to put in the root file for the state at `location` (the root file in
+/// `root_dir`), as [`state_location`] reads them back: `state: PATH` for a local file, the
+/// mapping (`backend: azurerm`, …) for a blob, with `endpoint:` and `auth:` only when
+/// `with_endpoint` and `with_auth` say they were given (their defaults otherwise).
+pub fn state_yaml(
+    location: &StateLocation,
+    root_dir: &Path,
+    with_endpoint: bool,
+    with_auth: bool,
+) -> String {
+    match location {
+        StateLocation::Local(path) => {
+            let relative = path.strip_prefix(root_dir).unwrap_or(path);
+            format!("state: {}\n", yaml_scalar(&relative.to_string_lossy()))
+        }
+        StateLocation::AzureBlob(blob) => {
+            let mut text = format!(
+                "state:\n  backend: azurerm\n  account: {}\n  container: {}\n  key: {}\n",
+                yaml_scalar(&blob.account),
+                yaml_scalar(&blob.container),
+                yaml_scalar(&blob.key)
+            );
+            if with_endpoint {
+                text.push_str(&format!("  endpoint: {}\n", yaml_scalar(&blob.endpoint)));
+            }
+            if with_auth {
+                let auth = match blob.auth {
+                    StorageAuth::Entra => "entra",
+                    StorageAuth::SharedKey => "shared_key",
+                    StorageAuth::Sas => "sas",
+                };
+                text.push_str(&format!("  auth: {auth}\n"));
+            }
+            text
+        }
+    }
+}
+
+/// `value` as a YAML string: plain where it cannot be read as anything else, else quoted
+/// (a JSON string is a YAML double-quoted one).
+fn yaml_scalar(value: &str) -> String {
+    let plain = value.starts_with(|c: char| c.is_ascii_alphabetic())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-' | ':'))
+        && !value.ends_with(':')
+        && !matches!(
+            value.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if plain {
+        value.to_owned()
+    } else {
+        serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
+    }
+}
+
+/// `state.auth` (or `--auth`): how requests to storage are authorized.
+fn storage_auth(field: &Field) -> Result<StorageAuth, StatePathError> {
+    match field.value.as_str() {
+        "entra" => Ok(StorageAuth::Entra),
+        "shared_key" => Ok(StorageAuth::SharedKey),
+        "sas" => Ok(StorageAuth::Sas),
+        other => Err(problem(
+            format!(
+                "{} is not a way to authorize requests to storage",
+                match field.origin {
+                    Origin::Yaml => format!("`state.auth: {other}`"),
+                    Origin::Flags => format!("`--auth {other}`"),
+                }
+            ),
+            "unknown `auth`",
+            &crate::finding::spelling_help(
+                other,
+                &["entra", "shared_key", "sas"],
+                "expected one of",
+            ),
+            field.span,
+        )),
+    }
 }
 
 /// `state: { backend: azurerm, … }`; `span`: the mapping, where a missing key is reported.
@@ -263,21 +431,10 @@ fn mapping(raw: &RawRemoteState, span: Span) -> Result<StateLocation, Vec<StateP
     let key = required("key", &raw.key);
     let auth = match &raw.auth {
         None => Some(StorageAuth::Entra),
-        Some(a) => match a.value.as_str() {
-            "entra" => Some(StorageAuth::Entra),
-            "shared_key" => Some(StorageAuth::SharedKey),
-            "sas" => Some(StorageAuth::Sas),
-            other => {
-                problems.push(problem(
-                    format!("`state.auth: {other}` is not a way to authorize requests to storage"),
-                    "unknown `auth`",
-                    &crate::finding::spelling_help(
-                        other,
-                        &["entra", "shared_key", "sas"],
-                        "expected one of",
-                    ),
-                    a.span,
-                ));
+        Some(a) => match storage_auth(&Field::of("auth", a)) {
+            Ok(auth) => Some(auth),
+            Err(e) => {
+                problems.push(e);
                 None
             }
         },
@@ -347,7 +504,11 @@ fn blob(
 /// `state.endpoint` under the rule of every endpoint a credential goes to, without a
 /// trailing `/`.
 fn base_url(endpoint: &Field) -> Result<String, StatePathError> {
-    crate::http::Endpoint::base("state.endpoint", &endpoint.value)
+    let name = match endpoint.origin {
+        Origin::Yaml => "state.endpoint",
+        Origin::Flags => "--endpoint",
+    };
+    crate::http::Endpoint::base(name, &endpoint.value)
         .map(|e| e.as_str().to_owned())
         .map_err(|e| {
             problem(
@@ -396,7 +557,7 @@ fn check_name(field: &Field) -> Result<(), StatePathError> {
         return Ok(());
     }
     Err(problem(
-        format!("`state.{}: {v}` is not {what} ({rule})", field.name),
+        format!("{} is not {what} ({rule})", field.shown()),
         &format!("not {what}"),
         &format!(
             "Azure Storage allows {rule}; e.g. `{}: {example}`",
@@ -581,12 +742,93 @@ mod tests {
         Ok(())
     }
 
+    /// `state migrate --to`: the shorthand with `--endpoint` and `--auth` is the mapping
+    /// with those keys, and the YAML printed for it reads back as the same location; a bad
+    /// one says what is wrong in the flags' words.
+    #[test]
+    fn a_migrate_target_is_checked_as_state_is_and_its_yaml_reads_back() -> Result {
+        let dir = tempfile::tempdir()?;
+        let root = dir.path();
+        let target = migrate_target(
+            root,
+            "azurerm://acct/ctr/prod/pimplan.state.json",
+            Some("http://127.0.0.1:10000/devstoreaccount1/"),
+            Some("shared_key"),
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        let mapping = state_location(
+            root,
+            Some(&remote(
+                Some("http://127.0.0.1:10000/devstoreaccount1"),
+                Some("shared_key"),
+            )),
+        )?;
+        assert_eq!(target, mapping);
+        assert_eq!(
+            state_yaml(&target, root, true, true),
+            "state:\n  backend: azurerm\n  account: acct\n  container: ctr\n  key: prod/pimplan.state.json\n  endpoint: http://127.0.0.1:10000/devstoreaccount1\n  auth: shared_key\n"
+        );
+        assert_eq!(
+            state_yaml(&target, root, false, false),
+            "state:\n  backend: azurerm\n  account: acct\n  container: ctr\n  key: prod/pimplan.state.json\n"
+        );
+        let local = migrate_target(root, "s/x.json", None, None).map_err(|e| format!("{e:?}"))?;
+        assert_eq!(local, StateLocation::Local(root.join("s/x.json")));
+        assert_eq!(state_yaml(&local, root, false, false), "state: s/x.json\n");
+        assert_eq!(yaml_scalar("a b: #c"), "\"a b: #c\"");
+        assert_eq!(yaml_scalar("123"), "\"123\"");
+        assert_eq!(yaml_scalar("true"), "\"true\"");
+        for (to, endpoint, auth, said) in [
+            (
+                "azurerm://Acct/ctr/k",
+                None,
+                None,
+                "the account `Acct` of `--to` is not",
+            ),
+            (
+                "azurerm://acct//k",
+                None,
+                None,
+                "`--to azurerm://acct//k` names no container",
+            ),
+            (
+                "azurerm://acct/ctr/k",
+                None,
+                Some("key"),
+                "`--auth key` is not",
+            ),
+            ("azurerm://acct/ctr/k", Some("ftp://x/"), None, "--endpoint"),
+            (
+                "x.json",
+                None,
+                Some("sas"),
+                "`--auth` is for a remote target",
+            ),
+            (
+                "../x.json",
+                None,
+                None,
+                "points outside the workspace folder",
+            ),
+        ] {
+            let problems = migrate_target(root, to, endpoint, auth)
+                .err()
+                .ok_or(format!("{to} was taken"))?;
+            assert!(
+                problems.iter().any(|p| p.to_string().contains(said)),
+                "{to}: {problems:?}"
+            );
+        }
+        Ok(())
+    }
+
     #[test]
     fn azure_names_are_checked_by_azures_rules() {
         let field = |name, value: &str| Field {
             name,
             value: value.to_owned(),
             span: Span::new(crate::source::FileId(0), 0, 0),
+            origin: Origin::Yaml,
         };
         for ok in ["abc", "contosopimstate", "a1b2c3d4e5f6g7h8i9j0k1l2"] {
             assert!(check_name(&field("account", ok)).is_ok(), "{ok}");

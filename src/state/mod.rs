@@ -13,6 +13,7 @@ pub mod change;
 pub mod document;
 pub mod entries;
 pub mod local;
+pub mod migrate;
 pub mod record;
 pub mod store;
 

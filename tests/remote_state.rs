@@ -8,83 +8,18 @@
 
 mod common;
 
-use std::error::Error;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::azurite::KEY;
-use common::blob_proxy::{self, Entry, Fault, Match, Proxied, Rule};
-use common::{HOST_ENV, Run, eligible_workspace, flat};
-
-type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
-
-const BLOB: &str = "prod/pimplan.state.json";
-const NOW: &str = "2026-12-01T00:00:00Z";
-
-/// The `state:` mapping of a workspace on `container` at `endpoint`.
-fn state_yaml(container: &str, endpoint: &str) -> String {
-    format!(
-        "state:\n  backend: azurerm\n  account: devstoreaccount1\n  container: {container}\n  key: {BLOB}\n  endpoint: \"{endpoint}\"\n  auth: shared_key\n"
-    )
-}
-
-/// A workspace of `n` eligible users whose state is the test's blob, through its proxy.
-fn workspace(p: &Proxied, n: usize) -> Result<tempfile::TempDir> {
-    let dir = eligible_workspace(n);
-    let root = dir.path().join("pimplan.yaml");
-    let text = std::fs::read_to_string(&root)?;
-    std::fs::write(
-        &root,
-        format!(
-            "{text}{}",
-            state_yaml(&p.container.name, &p.proxy.endpoint_url())
-        ),
-    )?;
-    Ok(dir)
-}
-
-fn command(dir: &Path, key: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pimplan"));
-    for k in HOST_ENV {
-        cmd.env_remove(k);
-    }
-    cmd.env_remove("AZURE_STORAGE_SAS_TOKEN")
-        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .current_dir(dir)
-        .env("AZURE_STORAGE_KEY", key)
-        .args(args)
-        .args(["--now", NOW, "--color", "never"])
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// B19: no output may hold the key (or its URL-encoded form).
-fn no_secret(what: &str, text: &str) -> Result {
-    let encoded = KEY
-        .replace('/', "%2F")
-        .replace('+', "%2B")
-        .replace('=', "%3D");
-    for secret in [KEY, &KEY[..20], &encoded] {
-        if text.contains(secret) {
-            return Err(format!("{what} shows the account key: {text}").into());
-        }
-    }
-    Ok(())
-}
-
-/// Run pimplan in `dir` with the emulator's key; the output is checked for the key.
-fn run(dir: &Path, args: &[&str]) -> Result<Run> {
-    run_with(dir, KEY, args)
-}
-
-fn run_with(dir: &Path, key: &str, args: &[&str]) -> Result<Run> {
-    let out = Run::of(&command(dir, key, args).output()?);
-    no_secret(&format!("{args:?}"), &out.stdout)?;
-    no_secret(&format!("{args:?}"), &out.stderr)?;
-    Ok(out)
-}
+use common::blob_proxy::{Entry, Fault, Match, Proxied, Rule};
+use common::remote::{
+    BLOB, Result, command, is_put_blob, listing, no_secret, proxied, run, run_with, state_yaml,
+    summary, workspace,
+};
+use common::{Run, eligible_workspace, flat};
 
 /// `apply --auto-approve` in the background, `delay_ms` after each change.
 fn spawn_apply(dir: &Path, delay_ms: u64) -> Result<Child> {
@@ -135,32 +70,6 @@ fn wait_for(p: &Proxied, what: &str, pred: impl Fn(&[Entry]) -> bool) -> Result 
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
-}
-
-fn summary(log: &[Entry]) -> String {
-    log.iter()
-        .map(Entry::summary)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// A write of the blob itself (Put Blob: `PUT` without `comp=`).
-fn is_put_blob(e: &Entry) -> bool {
-    e.method == "PUT" && e.comp().is_none() && e.path.ends_with(BLOB)
-}
-
-/// The names in `dir`, sorted.
-fn listing(dir: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        names.push(entry?.file_name().to_string_lossy().into_owned());
-    }
-    names.sort();
-    Ok(names)
-}
-
-fn proxied(name: &str) -> Result<Proxied> {
-    Ok(blob_proxy::proxied(name)?)
 }
 
 /// B5 and B4: an apply through the proxy takes the lease, marks it, snapshots nothing yet

@@ -83,9 +83,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print a plan saved with `plan --out`: its changes, its findings, what it was made from.
     Show(ShowArgs),
-    /// Inspect the state, forget entries, accept a hand edit, or pull and push the state.
-    #[command(subcommand)]
-    State(StateCommand),
+    /// Inspect the state, forget entries, accept a hand edit, pull and push the state, or
+    /// list its snapshots and restore one.
+    State(StateArgs),
     /// Release the state lock left by a pimplan that no longer runs.
     ///
     /// A holder on this machine is checked: its lock is released if its process is gone, and
@@ -168,6 +168,10 @@ pub struct PlanArgs {
     /// state [default: state, unless `target:` in pimplan.yaml says otherwise].
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
+    /// Log every request to Microsoft Graph (`--refresh`) and to a remote state's storage
+    /// (method, path, status; the token, key or SAS is redacted) to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -192,7 +196,8 @@ pub struct ApplyArgs {
     /// the state [default: state, unless `target:` in pimplan.yaml says otherwise].
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
-    /// Log every Graph request (method, path, status; the token is redacted) to stderr.
+    /// Log every request to Microsoft Graph and to a remote state's storage (method, path,
+    /// status; the token, key or SAS is redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -302,11 +307,26 @@ pub struct ForceUnlockArgs {
     /// unreadable): release its lock all the same. Never releases a holder running here.
     #[arg(long)]
     pub force: bool,
+    /// Log every request to a remote state's storage (the key, SAS or token is redacted)
+    /// to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub command: StateCommand,
+    /// Log every request to a remote state's storage (method, path, status, the kind of
+    /// authorization; the key, SAS or token is redacted) to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// Log every Graph request (the token is redacted).
+    /// Log every request to Microsoft Graph and to a remote state's storage (the token,
+    /// key or SAS is redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -319,7 +339,8 @@ pub struct ImportArgs {
     /// Also write the YAML that declares what was imported.
     #[arg(long, value_name = "FILE")]
     pub generate_config: Option<PathBuf>,
-    /// Log every Graph request (the token is redacted).
+    /// Log every request to Microsoft Graph and to a remote state's storage (the token,
+    /// key or SAS is redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -396,6 +417,27 @@ pub enum StateCommand {
         /// Push another lineage, a lower serial or the same serial with other content; it is
         /// written as the next serial of the state it replaces, so that the serial never goes
         /// back and every plan saved before is stale.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The kept earlier versions of the state, newest first, each with the id `state
+    /// restore` takes: a remote state's blob snapshots (one per apply or other write that
+    /// changed it, with `snapshot: true`), a local state's backup (`backup`). No lock is
+    /// taken.
+    Snapshots {
+        #[arg(long, value_enum, default_value_t = StateFormat::Human)]
+        format: StateFormat,
+    },
+    /// Restore a snapshot (`state snapshots` lists them) under the lock: it must be a valid
+    /// state of the same lineage; it is written as the next serial of the state, so that
+    /// every plan saved before is stale; the state before is kept as the backup.
+    Restore {
+        /// The snapshot's id as `state snapshots` prints it (`backup` for a local state).
+        snapshot: String,
+        /// Restore without asking (needed where there is no terminal to ask on).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Restore a snapshot of another lineage, or over a state that cannot be read.
         #[arg(long)]
         force: bool,
     },
@@ -498,6 +540,7 @@ impl From<PlanArgs> for PlanRequest {
             allow_mass_removal: a.allow_mass_removal,
             refresh: a.refresh,
             target: a.target.map(Target::from),
+            verbose: a.verbose,
         }
     }
 }
@@ -534,6 +577,18 @@ impl From<StateCommand> for StateRequest {
             StateCommand::AcceptEdit { auto_approve } => StateRequest::AcceptEdit { auto_approve },
             StateCommand::Pull => StateRequest::Pull,
             StateCommand::Push { file, force } => StateRequest::Push { file, force },
+            StateCommand::Snapshots { format } => StateRequest::Snapshots {
+                format: format.into(),
+            },
+            StateCommand::Restore {
+                snapshot,
+                auto_approve,
+                force,
+            } => StateRequest::Restore {
+                snapshot,
+                auto_approve,
+                force,
+            },
         }
     }
 }

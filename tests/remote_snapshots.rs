@@ -432,6 +432,14 @@ fn verbose_logs_every_storage_request_and_no_secret() -> Result {
             restored.stdout, restored.stderr
         );
         logged.push_str(&restored.stderr);
+        let planned = run_as(dir.path(), auth, &secrets, &["plan", "-v"])?;
+        assert_eq!(planned.code, 0, "{kind}: {}", planned.stderr);
+        assert!(
+            planned.stderr.contains("storage: GET "),
+            "{kind}: plan -v logs no read: {}",
+            planned.stderr
+        );
+        logged.push_str(&planned.stderr);
         let unlocked = run_as(dir.path(), auth, &secrets, &["force-unlock", "-v"])?;
         assert_eq!(unlocked.code, 0, "{kind}: {}", unlocked.stderr);
         logged.push_str(&unlocked.stderr);

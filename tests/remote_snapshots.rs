@@ -290,9 +290,18 @@ fn a_local_state_restores_its_backup() -> Result {
     assert!(none.stdout.contains("no snapshots"), "{}", none.stdout);
     let first = common::run(dir.path(), NOW, &["apply", "--auto-approve"]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    // A third user, and the first one's duration changed.
     let text = std::fs::read_to_string(eligible_workspace(3).path().join("pimplan.yaml"))?;
-    std::fs::write(dir.path().join("pimplan.yaml"), text)?;
-    let second = common::run(dir.path(), NOW, &["apply", "--auto-approve"]);
+    std::fs::write(
+        dir.path().join("pimplan.yaml"),
+        text.replacen("duration: P90D", "duration: P30D", 1),
+    )?;
+    // An hour later: a change right after an apply is PIM701.
+    let second = common::run(
+        dir.path(),
+        "2026-12-01T01:00:00Z",
+        &["apply", "--auto-approve"],
+    );
     assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
     let backup = common::json(&std::fs::read_to_string(
         dir.path().join("pimplan.state.json.backup"),
@@ -327,11 +336,10 @@ fn a_local_state_restores_its_backup() -> Result {
         &["state", "restore", "backup", "--auto-approve"],
     );
     assert_eq!(restored.code, 0, "{}{}", restored.stdout, restored.stderr);
-    assert!(
-        restored.stdout.contains("- assignment ops/u2"),
-        "{}",
-        restored.stdout
-    );
+    let said = &restored.stdout;
+    assert!(said.contains("- assignment ops/u2"), "{said}");
+    assert!(said.contains("~ assignment ops/u0"), "{said}");
+    assert!(!said.contains("ops/u1"), "{said}");
     let state = common::state(dir.path());
     assert_eq!(
         state["serial"].as_u64(),
@@ -345,6 +353,42 @@ fn a_local_state_restores_its_backup() -> Result {
         dir.path().join("pimplan.state.json.backup"),
     )?);
     assert_eq!(kept, before);
+
+    // A state that cannot be read is replaced only with `--force`, the unreadable bytes
+    // kept as the backup; the serial then follows the snapshot's.
+    std::fs::write(dir.path().join("pimplan.state.json"), "not a state")?;
+    let refused = common::run(
+        dir.path(),
+        NOW,
+        &["state", "restore", "backup", "--auto-approve"],
+    );
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    let said = flat(&refused.stderr);
+    assert!(
+        said.contains("cannot be read") && said.contains("--force"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("pimplan.state.json"))?,
+        "not a state"
+    );
+    let forced = common::run(
+        dir.path(),
+        NOW,
+        &["state", "restore", "backup", "--auto-approve", "--force"],
+    );
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    let state = common::state(dir.path());
+    assert_eq!(state["assignments"], before["assignments"]);
+    assert_eq!(
+        state["serial"].as_u64(),
+        before["serial"].as_u64().map(|s| s + 1),
+        "{state}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("pimplan.state.json.backup"))?,
+        "not a state"
+    );
     Ok(())
 }
 

@@ -421,7 +421,8 @@ pub enum StateCommand {
         force: bool,
     },
     /// The kept earlier versions of the state, newest first, each with the id `state
-    /// restore` takes: a remote state's blob snapshots (one per apply or other write that
+    /// restore` takes, its size, and the serial and lineage its first lines hold (read for
+    /// the newest 50): a remote state's blob snapshots (one per apply or other write that
     /// changed it, with `snapshot: true`), a local state's backup (`backup`). No lock is
     /// taken.
     Snapshots {

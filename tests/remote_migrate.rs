@@ -362,10 +362,10 @@ fn a_lease_held_by_another_is_named_and_nothing_changes() -> Result {
     Ok(())
 }
 
-/// A `--to` that names no usable target is a usage error (exit 2) that says what is wrong,
+/// A `--to` that names no usable target is refused (exit 1, as every `state` error) saying what is wrong,
 /// as lint says it of `state:`; nothing is read or written.
 #[test]
-fn a_bad_target_is_exit_2_with_what_is_wrong() -> Result {
+fn a_bad_target_is_refused_with_what_is_wrong() -> Result {
     let ws = eligible_workspace(2);
     let local = applied(ws.path())?;
     let before = listing(ws.path())?;
@@ -409,7 +409,7 @@ fn a_bad_target_is_exit_2_with_what_is_wrong() -> Result {
         let mut args = vec!["state", "migrate"];
         args.extend_from_slice(extra);
         let out = run(ws.path(), &args)?;
-        assert_eq!(out.code, 2, "{extra:?}: {}{}", out.stdout, out.stderr);
+        assert_eq!(out.code, 1, "{extra:?}: {}{}", out.stdout, out.stderr);
         let said = flat(&out.stderr);
         assert!(said.contains(expected), "{extra:?}: {said}");
         assert!(!said.contains("panicked"), "{extra:?}: {said}");

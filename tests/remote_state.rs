@@ -8,42 +8,18 @@
 
 mod common;
 
-use std::error::Error;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::azurite::KEY;
-use common::blob_proxy::{self, Entry, Fault, Match, Proxied, Rule};
-use common::remote::{command, listing, no_secret, run, run_with};
+use common::blob_proxy::{Entry, Fault, Match, Proxied, Rule};
+use common::remote::{
+    BLOB, Result, command, is_put_blob, listing, no_secret, proxied, run, run_with, state_yaml,
+    summary, workspace,
+};
 use common::{Run, eligible_workspace, flat};
-
-type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
-
-const BLOB: &str = "prod/pimplan.state.json";
-
-/// The `state:` mapping of a workspace on `container` at `endpoint`.
-fn state_yaml(container: &str, endpoint: &str) -> String {
-    format!(
-        "state:\n  backend: azurerm\n  account: devstoreaccount1\n  container: {container}\n  key: {BLOB}\n  endpoint: \"{endpoint}\"\n  auth: shared_key\n"
-    )
-}
-
-/// A workspace of `n` eligible users whose state is the test's blob, through its proxy.
-fn workspace(p: &Proxied, n: usize) -> Result<tempfile::TempDir> {
-    let dir = eligible_workspace(n);
-    let root = dir.path().join("pimplan.yaml");
-    let text = std::fs::read_to_string(&root)?;
-    std::fs::write(
-        &root,
-        format!(
-            "{text}{}",
-            state_yaml(&p.container.name, &p.proxy.endpoint_url())
-        ),
-    )?;
-    Ok(dir)
-}
 
 /// `apply --auto-approve` in the background, `delay_ms` after each change.
 fn spawn_apply(dir: &Path, delay_ms: u64) -> Result<Child> {
@@ -94,22 +70,6 @@ fn wait_for(p: &Proxied, what: &str, pred: impl Fn(&[Entry]) -> bool) -> Result 
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
-}
-
-fn summary(log: &[Entry]) -> String {
-    log.iter()
-        .map(Entry::summary)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// A write of the blob itself (Put Blob: `PUT` without `comp=`).
-fn is_put_blob(e: &Entry) -> bool {
-    e.method == "PUT" && e.comp().is_none() && e.path.ends_with(BLOB)
-}
-
-fn proxied(name: &str) -> Result<Proxied> {
-    Ok(blob_proxy::proxied(name)?)
 }
 
 /// B5 and B4: an apply through the proxy takes the lease, marks it, snapshots nothing yet

@@ -87,6 +87,23 @@ fn every_command_on_an_unreachable_remote_state_fails_cleanly_and_writes_nothing
         vec!["state", "push", &pushed, "--force"],
         vec!["state", "migrate", "--to", "local.json"],
         vec!["force-unlock", "--force"],
+        vec!["state", "snapshots"],
+        vec!["state", "snapshots", "--format", "json"],
+        vec![
+            "state",
+            "restore",
+            "2026-12-01T00:00:00.0000000Z",
+            "--auto-approve",
+        ],
+        vec![
+            "state",
+            "restore",
+            "backup",
+            "--auto-approve",
+            "--force",
+            "-v",
+        ],
+        vec!["plan", "-v"],
     ];
     for args in &commands {
         let out = run(dir.path(), args)?;

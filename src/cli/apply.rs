@@ -63,7 +63,7 @@ pub fn run(
     });
     // Lock before planning: nobody may change the state between the plan and its apply. The
     // state's backend comes from a first look at the root file, so the workspace is read once.
-    let Some(backend) = early_backend(&root) else {
+    let Some(backend) = early_backend(&root, options.verbose) else {
         // The root file is missing or does not parse: show why.
         return match make(
             &root,

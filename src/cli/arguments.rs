@@ -84,9 +84,8 @@ pub enum Command {
     /// Print a plan saved with `plan --out`: its changes, its findings, what it was made from.
     Show(ShowArgs),
     /// Inspect the state, forget entries, accept a hand edit, pull and push the state, or
-    /// migrate it to another place.
-    #[command(subcommand)]
-    State(StateCommand),
+    /// migrate it to another place, list its snapshots and restore one.
+    State(StateArgs),
     /// Release the state lock left by a pimplan that no longer runs.
     ///
     /// A holder on this machine is checked: its lock is released if its process is gone, and
@@ -169,6 +168,10 @@ pub struct PlanArgs {
     /// state [default: state, unless `target:` in pimplan.yaml says otherwise].
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
+    /// Log every request to Microsoft Graph (`--refresh`) and to a remote state's storage
+    /// (method, path, status; the token, key or SAS is redacted) to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -193,7 +196,8 @@ pub struct ApplyArgs {
     /// the state [default: state, unless `target:` in pimplan.yaml says otherwise].
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
-    /// Log every Graph request (method, path, status; the token is redacted) to stderr.
+    /// Log every request to Microsoft Graph and to a remote state's storage (method, path,
+    /// status; the token, key or SAS is redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -303,11 +307,26 @@ pub struct ForceUnlockArgs {
     /// unreadable): release its lock all the same. Never releases a holder running here.
     #[arg(long)]
     pub force: bool,
+    /// Log every request to a remote state's storage (the key, SAS or token is redacted)
+    /// to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub command: StateCommand,
+    /// Log every request to a remote state's storage (method, path, status, the kind of
+    /// authorization; the key, SAS or token is redacted) to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// Log every Graph request (the token is redacted).
+    /// Log every request to Microsoft Graph and to a remote state's storage (the token,
+    /// key or SAS is redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -320,7 +339,8 @@ pub struct ImportArgs {
     /// Also write the YAML that declares what was imported.
     #[arg(long, value_name = "FILE")]
     pub generate_config: Option<PathBuf>,
-    /// Log every Graph request (the token is redacted).
+    /// Log every request to Microsoft Graph and to a remote state's storage (the token,
+    /// key or SAS is redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -431,6 +451,28 @@ pub enum StateCommand {
         #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_wait)]
         lock_timeout: std::time::Duration,
     },
+    /// The kept earlier versions of the state, newest first, each with the id `state
+    /// restore` takes, its size, and the serial and lineage its first lines hold (read for
+    /// the newest 50): a remote state's blob snapshots (one per apply or other write that
+    /// changed it, with `snapshot: true`), a local state's backup (`backup`). No lock is
+    /// taken.
+    Snapshots {
+        #[arg(long, value_enum, default_value_t = StateFormat::Human)]
+        format: StateFormat,
+    },
+    /// Restore a snapshot (`state snapshots` lists them) under the lock: it must be a valid
+    /// state of the same lineage; it is written as the next serial of the state, so that
+    /// every plan saved before is stale; the state before is kept as the backup.
+    Restore {
+        /// The snapshot's id as `state snapshots` prints it (`backup` for a local state).
+        snapshot: String,
+        /// Restore without asking (needed where there is no terminal to ask on).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Restore a snapshot of another lineage, or over a state that cannot be read.
+        #[arg(long)]
+        force: bool,
+    },
     /// Accept a state file changed by hand: show what changed against its backup, then
     /// record a new checksum (the next serial; the backup is left as it is).
     AcceptEdit {
@@ -530,6 +572,7 @@ impl From<PlanArgs> for PlanRequest {
             allow_mass_removal: a.allow_mass_removal,
             refresh: a.refresh,
             target: a.target.map(Target::from),
+            verbose: a.verbose,
         }
     }
 }
@@ -578,6 +621,18 @@ impl From<StateCommand> for StateRequest {
                 auth,
                 force,
                 lock_timeout,
+            },
+            StateCommand::Snapshots { format } => StateRequest::Snapshots {
+                format: format.into(),
+            },
+            StateCommand::Restore {
+                snapshot,
+                auto_approve,
+                force,
+            } => StateRequest::Restore {
+                snapshot,
+                auto_approve,
+                force,
             },
         }
     }

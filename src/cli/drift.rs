@@ -14,7 +14,7 @@ use crate::state;
 
 pub fn run(cx: &RunContext, verbose: bool, out: &mut dyn Write) -> miette::Result<ExitStatus> {
     let now = cx.now();
-    with_workspace(&cx.root(), |ws, _, backend| {
+    with_workspace(&cx.root(), verbose, |ws, _, backend| {
         let st = match state::read_from(backend) {
             Ok(s) if !s.exists() => {
                 return Ok(fail(format!(

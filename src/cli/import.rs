@@ -32,7 +32,7 @@ pub fn run(
 ) -> miette::Result<ExitStatus> {
     let root = cx.root();
     let now = cx.now();
-    with_workspace(&root, |ws, location, backend| {
+    with_workspace(&root, options.verbose, |ws, location, backend| {
         if let Some(file) = options.generate_config.as_deref()
             && let Some(refused) = refuse_overwrite(
                 "the generated YAML",

@@ -26,6 +26,8 @@ pub struct PlanRequest {
     pub allow_mass_removal: bool,
     pub refresh: bool,
     pub target: Option<Target>,
+    /// `-v`: log the requests to Microsoft Graph (`--refresh`) and to a remote state's storage.
+    pub verbose: bool,
 }
 
 pub fn run(
@@ -39,13 +41,14 @@ pub fn run(
         allow_mass_removal,
         refresh,
         target,
+        verbose,
         ..
     } = *options;
     let out_file = options.out_file.as_deref();
     let baseline = options.baseline.as_deref();
     // The plan driver's refresh hook takes lines of text: what the refresh found is kept
     // here as data, and the driver gets it in words.
-    let mut refresh_service = refresher(false, cx.now());
+    let mut refresh_service = refresher(verbose, cx.now());
     let mut found: Option<Vec<DriftItem>> = None;
     let mut refresher = |ws: &Workspace, st: &State| {
         let (live, items) = refresh_service(ws, st)?;
@@ -56,7 +59,7 @@ pub fn run(
     let refresh_hook: Option<crate::plan_run::Refresh<'_>> =
         if refresh { Some(&mut refresher) } else { None };
     let root = cx.root();
-    let backend = early_backend(&root);
+    let backend = early_backend(&root, verbose);
     let source = backend.as_deref().map(StateSource::Backend);
     let run = match crate::plan_run::make_with(
         &root,
@@ -113,7 +116,7 @@ pub fn run(
     // A plan made while an apply runs may be stale at once: said, not refused.
     let note = match (&backend, &run.state_location) {
         (Some(backend), _) => backend.lock_note(),
-        (None, Some(location)) => crate::state::backend::open(location).lock_note(),
+        (None, Some(location)) => super::workspace::open_backend(location, verbose).lock_note(),
         (None, None) => None,
     };
     if let Some(note) = note {

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::RunContext;
 use super::output::{confirm_with, fail, write_out};
-use super::workspace::{state_backend, state_location};
+use super::workspace::{open_backend, state_backend, state_location};
 use crate::config::model::StateLocation;
 use crate::exit::ExitStatus;
 use crate::finding::did_you_mean;
@@ -48,6 +48,14 @@ pub enum StateRequest {
         force: bool,
         lock_timeout: Duration,
     },
+    Snapshots {
+        format: StateFormat,
+    },
+    Restore {
+        snapshot: String,
+        auto_approve: bool,
+        force: bool,
+    },
 }
 
 /// How `state list` prints.
@@ -57,16 +65,18 @@ pub enum StateFormat {
     Json,
 }
 
+/// `verbose` (`-v`): log each request to a remote state's storage.
 pub fn run(
     cx: &RunContext,
     request: &StateRequest,
+    verbose: bool,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     let location = match state_location(&cx.root()) {
         Ok(l) => l,
         Err(e) => return Ok(fail(e)),
     };
-    let backend = state::backend::open(&location);
+    let backend = open_backend(&location, verbose);
     let backend = backend.as_ref();
     match request {
         StateRequest::AcceptEdit { auto_approve } => match location.local_path() {
@@ -78,7 +88,13 @@ pub fn run(
         },
         StateRequest::List { filter, format } => list(backend, filter.as_deref(), *format, out),
         StateRequest::Pull => pull(backend, out),
-        StateRequest::Push { file, force } => push(backend, file, *force, out),
+        StateRequest::Push { file, force } => push(&location, backend, file, *force, out),
+        StateRequest::Snapshots { format } => snapshots(backend, *format, out),
+        StateRequest::Restore {
+            snapshot,
+            auto_approve,
+            force,
+        } => restore(&location, backend, snapshot, *auto_approve, *force, out),
         StateRequest::Show { address } => show(backend, address, out),
         StateRequest::Migrate {
             to,
@@ -98,6 +114,7 @@ pub fn run(
                 auth.as_deref(),
                 *force,
                 *lock_timeout,
+                verbose,
                 out,
             )
         }
@@ -274,9 +291,10 @@ fn accept_edit(
 pub fn force_unlock(
     cx: &RunContext,
     force: bool,
+    verbose: bool,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
-    let backend = match state_backend(&cx.root()) {
+    let backend = match state_backend(&cx.root(), verbose) {
         Ok(b) => b,
         Err(e) => return Ok(fail(e)),
     };
@@ -678,6 +696,7 @@ fn pull(backend: &dyn StateBackend, out: &mut dyn Write) -> miette::Result<ExitS
 
 /// `state push FILE [--force]`: see [`crate::state::push_locked`].
 fn push(
+    location: &StateLocation,
     backend: &dyn StateBackend,
     file: &Path,
     force: bool,
@@ -705,16 +724,26 @@ fn push(
             )?;
             Ok(ExitStatus::Success)
         }
-        Ok(state::Pushed::Written { serial, renumbered }) => {
+        Ok(state::Pushed::Written {
+            serial,
+            renumbered,
+            replaced,
+        }) => {
             let how = if renumbered {
                 " as the next serial of the state it replaced"
             } else {
                 ""
             };
+            // Only a state that was there is kept: an empty remote, a missing file has none.
+            let kept = if replaced {
+                format!("; {}", kept_before(location))
+            } else {
+                "; there was no state before".to_owned()
+            };
             write_out(
                 out,
                 &format!(
-                    "Pushed `{}` to `{}`{how} (now serial {serial}); the state before is kept as the backup.\n",
+                    "Pushed `{}` to `{}`{how} (now serial {serial}){kept}.\n",
                     file.display(),
                     backend.describe()
                 ),
@@ -727,7 +756,8 @@ fn push(
 
 /// `state migrate --to TARGET [--endpoint URL] [--auth AUTH] [--force]`: see
 /// [`crate::state::migrate`]. `dir`: the root file's folder, which a local target stays
-/// below. A bad target is a usage error (exit 2); every other failure exits 1.
+/// below. A bad target is refused before anything is read; every failure exits 1, as every
+/// `state` command's error does (`exit::for_error`).
 #[allow(clippy::too_many_arguments)]
 fn migrate(
     location: &StateLocation,
@@ -738,6 +768,7 @@ fn migrate(
     auth: Option<&str>,
     force: bool,
     wait: Duration,
+    verbose: bool,
     out: &mut dyn Write,
 ) -> miette::Result<ExitStatus> {
     let target = match crate::config::state_file::migrate_target(dir, to, endpoint, auth) {
@@ -746,7 +777,7 @@ fn migrate(
             for p in &problems {
                 eprintln!("error: invalid target: {p}\n  help: {}", p.help());
             }
-            return Ok(ExitStatus::Failure);
+            return Ok(crate::exit::for_error(Some("state")));
         }
     };
     let same_file = match (target.local_path(), location.local_path()) {
@@ -761,14 +792,14 @@ fn migrate(
             "error: `--to {to}` is where the state is already (`{}`); name another place",
             backend.describe()
         );
-        return Ok(ExitStatus::Failure);
+        return Ok(crate::exit::for_error(Some("state")));
     }
     let remote = target.local_path().is_none();
     // The backup beside a local state (where it is before the state is renamed).
     let backup = location.local_path().map(|path| {
         store::backup_path(&store::state_target(path).unwrap_or_else(|_| path.to_path_buf()))
     });
-    let target_backend = state::backend::open(&target);
+    let target_backend = open_backend(&target, verbose);
     let holder = LockInfo::this_process("pimplan state migrate");
     let yaml =
         crate::config::state_file::state_yaml(&target, dir, endpoint.is_some(), auth.is_some());
@@ -832,6 +863,192 @@ fn migrate(
     }
     text.push('\n');
     text.push_str(&put_this);
+    write_out(out, &text)?;
+    Ok(ExitStatus::Success)
+}
+
+/// How many snapshots `state snapshots` reads the lineage and serial of (the newest): each
+/// costs a request, of the snapshot's first [`HEAD_BYTES`] only.
+const READ_SNAPSHOTS: usize = 50;
+/// How much of a snapshot is read for its lineage and serial (its first lines).
+const HEAD_BYTES: u64 = 1024;
+/// Version of `state snapshots --format json`.
+const SNAPSHOTS_FORMAT_VERSION: u32 = 1;
+
+/// `state snapshots [--format human|json]`: the kept earlier versions of the state, newest
+/// first, each with its id, size, and the lineage and serial its first lines show (the
+/// newest [`READ_SNAPSHOTS`]). Read without the lock.
+fn snapshots(
+    backend: &dyn StateBackend,
+    format: StateFormat,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let kept = match backend.snapshots() {
+        Ok(k) => k,
+        Err(e) => return Ok(fail(e)),
+    };
+    let mut rows = Vec::new();
+    for (i, k) in kept.iter().enumerate() {
+        let head = if i < READ_SNAPSHOTS && k.size > 0 {
+            match backend.read_snapshot_start(&k.id, HEAD_BYTES) {
+                Ok(start) => start.as_deref().and_then(state::document::head),
+                Err(e) => return Ok(fail(e)),
+            }
+        } else {
+            None
+        };
+        rows.push((k, head));
+    }
+    let text = match format {
+        StateFormat::Json => {
+            let value = json!({
+                "format_version": SNAPSHOTS_FORMAT_VERSION,
+                "state": backend.describe(),
+                "serials_read": READ_SNAPSHOTS,
+                "snapshots": rows.iter().map(|(k, head)| json!({
+                    "id": k.id,
+                    "size": k.size,
+                    "lineage": head.as_ref().map(|(l, _)| l),
+                    "serial": head.as_ref().map(|(_, s)| s),
+                })).collect::<Vec<_>>(),
+            });
+            let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+        StateFormat::Human if rows.is_empty() => {
+            format!("no snapshots of the state `{}`\n", backend.describe())
+        }
+        StateFormat::Human => {
+            let width = rows.iter().map(|(k, _)| k.id.len()).max().unwrap_or(0);
+            let mut text = format!(
+                "Snapshots of the state `{}`, newest first (`pimplan state restore ID` restores one):\n",
+                backend.describe()
+            );
+            for (k, head) in &rows {
+                let facts = head.as_ref().map_or_else(
+                    || "serial ?".to_owned(),
+                    |(lineage, serial)| format!("serial {serial}  lineage {lineage}"),
+                );
+                text.push_str(&format!("{:<width$}  {facts}  {} bytes\n", k.id, k.size));
+            }
+            if rows.len() > READ_SNAPSHOTS {
+                text.push_str(&format!(
+                    "(the serial is read for the newest {READ_SNAPSHOTS} only)\n"
+                ));
+            }
+            text
+        }
+    };
+    write_out(out, &text)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `state restore SNAPSHOT [--auto-approve] [--force]`: under the state's lock (refused at
+/// once while another pimplan holds it, like `state rm`), the snapshot is checked (see
+/// [`state::restore_prepare`]), what it changes is shown and, once confirmed, it is written
+/// as the next serial, the state before kept as the backup.
+fn restore(
+    location: &StateLocation,
+    backend: &dyn StateBackend,
+    id: &str,
+    auto_approve: bool,
+    force: bool,
+    out: &mut dyn Write,
+) -> miette::Result<ExitStatus> {
+    let mut lock = match backend.lock(
+        LockInfo::this_process("pimplan state restore"),
+        Duration::ZERO,
+    ) {
+        Ok(lock) => lock,
+        Err(e) => return Ok(fail(format!("{e}; nothing was restored"))),
+    };
+    let kept = match backend.snapshots() {
+        Ok(k) => k,
+        Err(e) => return Ok(fail(format!("{e}; nothing was restored"))),
+    };
+    let unknown = || {
+        let hint = did_you_mean(id, kept.iter().map(|k| k.id.as_str()))
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        fail(format!(
+            "no snapshot `{id}` of the state `{}`{hint} (`pimplan state snapshots` lists them); nothing was restored",
+            backend.describe()
+        ))
+    };
+    if !kept.iter().any(|k| k.id == id) {
+        return Ok(unknown());
+    }
+    let bytes = match backend.read_snapshot(id) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(unknown()),
+        Err(e) => return Ok(fail(format!("{e}; nothing was restored"))),
+    };
+    let mut restore = match state::restore_prepare(lock.as_mut(), id, bytes, force) {
+        Ok(r) => r,
+        Err(e) => return Ok(fail(e)),
+    };
+    let empty = State::new();
+    let before = restore.current.as_ref().unwrap_or(&empty);
+    let changes = entries::changes(before, &restore.restored);
+    let lines: String = if changes.is_empty() {
+        "  (no entry changes)\n".to_owned()
+    } else {
+        changes
+            .iter()
+            .map(|(how, e)| {
+                let sign = match how {
+                    entries::Changed::Added => '+',
+                    entries::Changed::Removed => '-',
+                    entries::Changed::Modified => '~',
+                };
+                format!("  {sign} {}  {}\n", e.address, e.key)
+            })
+            .collect()
+    };
+    let now = match &restore.current {
+        Some(s) => format!("serial {}", s.serial),
+        None if restore.replaces() => "a state that cannot be read".to_owned(),
+        None => "no state".to_owned(),
+    };
+    write_out(
+        out,
+        &format!(
+            "Restoring the snapshot `{id}` (serial {}) of `{}` (now {now}) changes these entries (+ added, - removed, ~ changed):\n{lines}",
+            restore.snapshot_serial,
+            backend.describe()
+        ),
+    )?;
+    if !auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return Ok(fail(
+                "refusing to restore a snapshot without confirmation: there is no terminal to ask on; pass `--auto-approve`; nothing was restored",
+            ));
+        }
+        if !confirm_with(
+            out,
+            "\nDo you want to replace the state by this snapshot? Only `yes` is accepted: ",
+        )? {
+            write_out(out, "Nothing was restored; the state was not changed.\n")?;
+            return Ok(ExitStatus::Findings);
+        }
+    }
+    let serial = match state::restore_write(lock.as_mut(), &mut restore) {
+        Ok(serial) => serial,
+        Err(e) => return Ok(fail(format!("{e}; nothing was restored"))),
+    };
+    let kept = if restore.replaces() {
+        kept_before(location)
+    } else {
+        "there was no state before".to_owned()
+    };
+    let mut text = format!(
+        "Restored the snapshot `{id}` to `{}` as serial {serial} ({kept}); every plan saved before is stale.\n",
+        backend.describe()
+    );
+    if restore.dropped_applying {
+        text.push_str("The snapshot recorded a saved plan an interrupted apply was carrying out; it does not continue on the restored state: make a new plan.\n");
+    }
     write_out(out, &text)?;
     Ok(ExitStatus::Success)
 }

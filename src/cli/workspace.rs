@@ -125,19 +125,38 @@ pub fn state_location(root: &Path) -> Result<StateLocation, String> {
 /// The backend of the state the root file names, from a first look at the root file (the one
 /// backend of a command: built here, passed down as `&dyn StateBackend`); `None` when the
 /// root file cannot be read or its `state:` is refused, which the lint says why.
-pub fn early_backend(root: &Path) -> Option<Box<dyn StateBackend>> {
-    early_state_location(root).map(|location| crate::state::backend::open(&location))
+/// `verbose` (`-v`): its storage requests are logged ([`storage_log`]).
+pub fn early_backend(root: &Path, verbose: bool) -> Option<Box<dyn StateBackend>> {
+    early_state_location(root).map(|location| open_backend(&location, verbose))
 }
 
 /// The backend of the state named by the root file, as [`state_location`] finds it.
-pub fn state_backend(root: &Path) -> Result<Box<dyn StateBackend>, String> {
-    state_location(root).map(|location| crate::state::backend::open(&location))
+pub fn state_backend(root: &Path, verbose: bool) -> Result<Box<dyn StateBackend>, String> {
+    state_location(root).map(|location| open_backend(&location, verbose))
 }
 
-/// Run `f` on the workspace of `root` with where the state is and its backend; a workspace
-/// that does not read fails the command.
+/// The backend of the state at `location`, its storage requests logged when `verbose`.
+pub fn open_backend(location: &StateLocation, verbose: bool) -> Box<dyn StateBackend> {
+    crate::state::backend::open_logged(location, storage_log(verbose))
+}
+
+/// What `-v` logs a remote state's storage requests to: stderr, each line after `storage: `
+/// (as Graph's after `graph: `). The client's lines name the method, the path with
+/// pimplan's own parameters, the status and the kind of authorization, never a secret.
+pub fn storage_log(verbose: bool) -> Option<crate::state::azure::client::Log> {
+    verbose.then(|| {
+        let log: crate::state::azure::client::Log =
+            std::sync::Arc::new(|line: &str| eprintln!("storage: {line}"));
+        log
+    })
+}
+
+/// Run `f` on the workspace of `root` with where the state is and its backend (its
+/// storage requests logged when `verbose`); a workspace that does not read fails the
+/// command.
 pub fn with_workspace(
     root: &Path,
+    verbose: bool,
     f: impl FnOnce(&Workspace, &StateLocation, &dyn StateBackend) -> miette::Result<ExitStatus>,
 ) -> miette::Result<ExitStatus> {
     let loaded = match crate::load::load(root) {
@@ -149,7 +168,7 @@ pub fn with_workspace(
     };
     match ws.settings.state_location(&loaded.root_dir) {
         Ok(location) => {
-            let backend = crate::state::backend::open(&location);
+            let backend = open_backend(&location, verbose);
             f(ws, &location, backend.as_ref())
         }
         Err(e) => Ok(fail(format!("{e}; run `pimplan lint`"))),

@@ -20,6 +20,19 @@ pub struct Snapshot {
     pub version: String,
 }
 
+/// A kept earlier version of the state, as `state snapshots` lists it: a snapshot of the
+/// state's blob, or a local state's backup file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptVersion {
+    /// What `state restore` takes: the blob snapshot's time stamp, or `backup`.
+    pub id: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The id of a local state's one kept version, its backup file.
+pub const LOCAL_BACKUP_ID: &str = "backup";
+
 /// Where a state lives.
 pub trait StateBackend: Send + Sync {
     /// How messages name it: the path of a local state as it was given.
@@ -47,6 +60,20 @@ pub trait StateBackend: Send + Sync {
     /// is none yet.
     fn pull(&self) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.get()?.map(|s| s.bytes))
+    }
+    /// `state snapshots`: the kept earlier versions of the state (each write's "state
+    /// before"), newest first, read without the lock.
+    fn snapshots(&self) -> Result<Vec<KeptVersion>, StateError>;
+    /// The bytes of the kept version `id` (as [`StateBackend::snapshots`] names it), read
+    /// without the lock (a kept version never changes); `None` when there is none by that id.
+    fn read_snapshot(&self, id: &str) -> Result<Option<Vec<u8>>, StateError>;
+    /// The first `len` bytes of the kept version `id` (the whole of a shorter one): enough
+    /// to read its lineage and serial. By default the whole, cut.
+    fn read_snapshot_start(&self, id: &str, len: u64) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.read_snapshot(id)?.map(|mut bytes| {
+            bytes.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+            bytes
+        }))
     }
     /// `state push`: replace the state by `bytes` (read from `file`) under the lock, taken
     /// for `holder` within `wait`; see [`super::push_locked`] for what is refused. Written
@@ -148,9 +175,18 @@ pub struct Released {
 /// credential in the environment, a bad endpoint) is one whose every operation fails with
 /// why, so that the command that needs the state says it where it reads or writes.
 pub fn open(location: &StateLocation) -> Box<dyn StateBackend> {
+    open_logged(location, None)
+}
+
+/// [`open`], each request to a storage service logged to `log` when given (`-v`; no
+/// secret is part of a line). A local state makes no request.
+pub fn open_logged(
+    location: &StateLocation,
+    log: Option<super::azure::client::Log>,
+) -> Box<dyn StateBackend> {
     match location {
         StateLocation::Local(path) => Box::new(super::local::LocalFile::new(path.clone())),
-        StateLocation::AzureBlob(blob) => match super::azure::open_backend(blob) {
+        StateLocation::AzureBlob(blob) => match super::azure::open_backend_logged(blob, log) {
             Ok(backend) => backend,
             Err(error) => Box::new(Unavailable {
                 describe: super::azure::describe(blob),
@@ -205,6 +241,12 @@ impl StateBackend for Unavailable {
     }
     fn lock_note(&self) -> Option<String> {
         None
+    }
+    fn snapshots(&self) -> Result<Vec<KeptVersion>, StateError> {
+        Err(self.error())
+    }
+    fn read_snapshot(&self, _: &str) -> Result<Option<Vec<u8>>, StateError> {
+        Err(self.error())
     }
     fn max_request_timeout(&self) -> Option<Duration> {
         self.max_request_timeout

@@ -28,6 +28,24 @@ pub fn decoded(
     }
 }
 
+/// The lineage and serial of a state as pimplan writes it, from the start of its bytes
+/// alone (`state snapshots` reads no more of each snapshot): pretty JSON whose first lines
+/// hold them (the order of [`State`]'s fields). `None` when the start does not show them.
+pub fn head(start: &[u8]) -> Option<(String, u64)> {
+    let text = String::from_utf8_lossy(start);
+    let mut lineage = None;
+    let mut serial = None;
+    for line in text.lines().take(8) {
+        let line = line.trim().trim_end_matches(',');
+        if let Some(value) = line.strip_prefix("\"lineage\":") {
+            lineage = serde_json::from_str::<String>(value.trim()).ok();
+        } else if let Some(value) = line.strip_prefix("\"serial\":") {
+            serial = value.trim().parse::<u64>().ok();
+        }
+    }
+    Some((lineage?, serial?))
+}
+
 /// The state of `bytes`, checking its checksum only if `verify` (`state accept-edit` reads
 /// an edited state to accept it; every other check applies).
 pub fn decode(path: &Path, bytes: Vec<u8>, verify: bool) -> Result<LoadedState, StateError> {
@@ -190,4 +208,20 @@ pub fn encode_entries(
     let mut text = serde_json::to_string_pretty(&view).unwrap_or_default();
     text.push('\n');
     Ok(super::seal(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_of_a_state_names_its_lineage_and_serial() {
+        let mut state = State::new();
+        state.serial = 41;
+        let text = encode_next(Path::new("s"), &mut state).unwrap_or_default();
+        let start = &text.as_bytes()[..text.len().min(200)];
+        assert_eq!(head(start), Some((state.lineage.clone(), 42)));
+        assert_eq!(head(b"{\n  \"format_version\": 2,\n"), None);
+        assert_eq!(head(b"not json"), None);
+    }
 }

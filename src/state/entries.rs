@@ -82,6 +82,44 @@ pub fn entries(state: &State) -> Vec<Entry> {
     all
 }
 
+/// How an entry differs between two states (see [`changes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// Only the second state records it.
+    Added,
+    /// Only the first does.
+    Removed,
+    /// Both do, with other contents.
+    Modified,
+}
+
+/// The entries that differ from `before` to `after` (by key), in address order.
+pub fn changes(before: &State, after: &State) -> Vec<(Changed, Entry)> {
+    let was = entries(before);
+    let now = entries(after);
+    let same = |e: &Entry| match e.object {
+        Object::Assignment => before.assignment(&e.key) == after.assignment(&e.key),
+        Object::Policy => before.policy(&e.key) == after.policy(&e.key),
+    };
+    let mut out: Vec<(Changed, Entry)> = Vec::new();
+    for e in &now {
+        if !was.iter().any(|w| w.object == e.object && w.key == e.key) {
+            out.push((Changed::Added, e.clone()));
+        } else if !same(e) {
+            out.push((Changed::Modified, e.clone()));
+        }
+    }
+    for w in &was {
+        if !now.iter().any(|e| e.object == w.object && e.key == w.key) {
+            out.push((Changed::Removed, w.clone()));
+        }
+    }
+    out.sort_by(|(_, a), (_, b)| {
+        (a.object.as_str(), &a.address, &a.key).cmp(&(b.object.as_str(), &b.address, &b.key))
+    });
+    out
+}
+
 /// Why a query names no single entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unresolved {

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::backend::{LockInfo, Released, Snapshot, StateBackend, StateLock, sha256_hex};
+use super::backend::{
+    KeptVersion, LOCAL_BACKUP_ID, LockInfo, Released, Snapshot, StateBackend, StateLock, sha256_hex,
+};
 use super::{MAX_STATE_BYTES, StateError, dangling_link, store};
 
 /// The state in the file at `path` (as the root file's `state:` names it).
@@ -83,6 +85,32 @@ impl StateBackend for LocalFile {
 
     fn lock_note(&self) -> Option<String> {
         store::lock_note(&self.path)
+    }
+
+    /// The one kept version, the backup beside the file the state's path leads to (as
+    /// every write keeps it), named `backup`.
+    fn snapshots(&self) -> Result<Vec<KeptVersion>, StateError> {
+        Ok(read_file(&self.backup())?
+            .map(|bytes| KeptVersion {
+                id: LOCAL_BACKUP_ID.to_owned(),
+                size: bytes.len() as u64,
+            })
+            .into_iter()
+            .collect())
+    }
+
+    fn read_snapshot(&self, id: &str) -> Result<Option<Vec<u8>>, StateError> {
+        if id != LOCAL_BACKUP_ID {
+            return Ok(None);
+        }
+        read_file(&self.backup())
+    }
+}
+
+impl LocalFile {
+    /// The backup file (see [`store::write_backup`]).
+    fn backup(&self) -> PathBuf {
+        store::backup_path(&store::state_target(&self.path).unwrap_or_else(|_| self.path.clone()))
     }
 }
 

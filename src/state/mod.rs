@@ -321,6 +321,15 @@ pub enum StateError {
         state: String,
         why: String,
     },
+    /// `state restore` refused the snapshot (see [`restore_prepare`]).
+    #[error(
+        "refusing to restore the snapshot `{snapshot}` of the state `{state}`: {why}; nothing was written"
+    )]
+    RestoreRefused {
+        snapshot: String,
+        state: String,
+        why: String,
+    },
 }
 
 /// A state as read from disk, with its bytes (for the plan checksum and finding spans).
@@ -509,8 +518,32 @@ pub enum Pushed {
     Same,
     /// Written, now `serial`; `renumbered`: as the next serial of the state it replaced
     /// (`--force` over another lineage, or a serial not above the state's), not as the file
-    /// had it.
-    Written { serial: u64, renumbered: bool },
+    /// had it; `replaced`: there was a state before, which was kept as the backup.
+    Written {
+        serial: u64,
+        renumbered: bool,
+        replaced: bool,
+    },
+}
+
+/// `bytes` (from `file`) as a state offered to replace the one there (`state push`,
+/// `state restore`): it must be a valid state, its checksum verified; `refuse` says why
+/// not, `edited_hint` how to get a good one.
+fn decode_offered(
+    file: &Path,
+    bytes: Vec<u8>,
+    refuse: &dyn Fn(String) -> StateError,
+    edited_hint: &str,
+) -> Result<LoadedState, StateError> {
+    document::decode(file, bytes, true).map_err(|e| match e {
+        StateError::Edited { detail, .. } => refuse(format!(
+            "it is not a state as pimplan wrote it: {detail}{edited_hint}"
+        )),
+        StateError::Corrupt { detail, .. } => {
+            refuse(format!("it is not a valid pimplan state: {detail}"))
+        }
+        other => other,
+    })
 }
 
 /// `state push`: replace the state under `lock` by `bytes`, read from `file`, which must be a
@@ -533,15 +566,12 @@ pub fn push_locked(
         state: name.clone(),
         why,
     };
-    let pushed = document::decode(file, bytes, true).map_err(|e| match e {
-        StateError::Edited { detail, .. } => refuse(format!(
-            "it is not a state as pimplan wrote it: {detail}; push a file `pimplan state pull` wrote"
-        )),
-        StateError::Corrupt { detail, .. } => {
-            refuse(format!("it is not a valid pimplan state: {detail}"))
-        }
-        other => other,
-    })?;
+    let pushed = decode_offered(
+        file,
+        bytes,
+        &refuse,
+        "; push a file `pimplan state pull` wrote",
+    )?;
     let current = lock.get()?;
     let current_bytes = current.as_ref().map(|s| s.bytes.clone());
     let current = current.map(|s| document::decode(Path::new(&name), s.bytes, true));
@@ -599,7 +629,111 @@ pub fn push_locked(
         lock.keep_backup(before)?;
     }
     lock.put(text.as_bytes())?;
-    Ok(Pushed::Written { serial, renumbered })
+    Ok(Pushed::Written {
+        serial,
+        renumbered,
+        replaced: current_bytes.is_some(),
+    })
+}
+
+/// A `state restore` ready to write (see [`restore_prepare`]).
+#[derive(Debug)]
+pub struct Restore {
+    /// The state there now; `None` when there is none, or it cannot be read (`force`).
+    pub current: Option<State>,
+    /// The snapshot's own serial.
+    pub snapshot_serial: u64,
+    /// What [`restore_write`] writes: the snapshot's entries, under the serial before the
+    /// one it is written as.
+    pub restored: State,
+    /// Whether the snapshot carried the marker of an interrupted apply, which a restored
+    /// state does not keep.
+    pub dropped_applying: bool,
+    /// The bytes there now, kept as the backup before the write.
+    current_bytes: Option<Vec<u8>>,
+}
+
+impl Restore {
+    /// Whether there was a state (readable or not), which the write keeps as the backup.
+    pub fn replaces(&self) -> bool {
+        self.current_bytes.is_some()
+    }
+}
+
+/// `state restore SNAPSHOT`, up to the write: the snapshot `id`'s `bytes` must be a valid
+/// state, its checksum verified (as `state push` checks a file); another lineage than the
+/// state's, or a state there that cannot be read, is refused unless `force`. The snapshot is
+/// written as the next serial of the state there (never its own), so that the serial never
+/// goes back and every plan saved before is stale; without the marker of an interrupted
+/// apply (no saved plan continues on a restored state).
+pub fn restore_prepare(
+    lock: &mut dyn backend::StateLock,
+    id: &str,
+    bytes: Vec<u8>,
+    force: bool,
+) -> Result<Restore, StateError> {
+    let name = lock.describe();
+    let refuse = |why: String| StateError::RestoreRefused {
+        snapshot: id.to_owned(),
+        state: name.clone(),
+        why,
+    };
+    let snapshot = decode_offered(
+        Path::new(&format!("{name} (snapshot {id})")),
+        bytes,
+        &refuse,
+        "",
+    )?;
+    let current_bytes = lock.get()?.map(|s| s.bytes);
+    let current = match &current_bytes {
+        None => None,
+        Some(bytes) => match document::decode(Path::new(&name), bytes.clone(), true) {
+            Ok(now) => Some(now.state),
+            Err(e) if !force => {
+                return Err(refuse(format!(
+                    "the state there cannot be read ({e}); pass `--force` to replace it"
+                )));
+            }
+            Err(_) => None,
+        },
+    };
+    if let Some(now) = &current
+        && now.lineage != snapshot.state.lineage
+        && !force
+    {
+        return Err(refuse(format!(
+            "it is another state (lineage `{}`, the state's is `{}`); pass `--force` to restore it all the same",
+            snapshot.state.lineage, now.lineage
+        )));
+    }
+    let snapshot_serial = snapshot.state.serial;
+    let mut restored = snapshot.state;
+    restored.serial = current
+        .as_ref()
+        .map_or(snapshot_serial, |now| now.serial.max(snapshot_serial));
+    let dropped_applying = restored.applying.take().is_some();
+    Ok(Restore {
+        current,
+        snapshot_serial,
+        restored,
+        dropped_applying,
+        current_bytes,
+    })
+}
+
+/// Write a prepared [`Restore`] under `lock`: the next serial is checked first, then the
+/// state there is kept as the backup (a snapshot of the blob), then the restored state is
+/// written, sealed, fenced as every write. Returns its serial.
+pub fn restore_write(
+    lock: &mut dyn backend::StateLock,
+    restore: &mut Restore,
+) -> Result<u64, StateError> {
+    let text = document::encode_next(Path::new(&lock.describe()), &mut restore.restored)?;
+    if let Some(before) = &restore.current_bytes {
+        lock.keep_backup(before)?;
+    }
+    lock.put(text.as_bytes())?;
+    Ok(restore.restored.serial)
 }
 
 /// Replace `before` (the state as read under `lock`) by `state`: the next serial is checked

@@ -1,31 +1,82 @@
-//! Running the binary on a remote state on Azurite: the emulator's key in
-//! `AZURE_STORAGE_KEY`, every other credential and the host's pimplan variables removed, and
-//! every output checked for the key (B19). Shared by the end-to-end tests of the remote state.
+//! The remote state through the binary, shared by the tests that run it against Azurite
+//! through the fault proxy (tests/remote_state.rs, tests/remote_snapshots.rs): a workspace
+//! whose `state:` is the test's blob, pimplan run with the emulator's key, and every output
+//! checked for the key (B19).
 
 use std::error::Error;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::azurite::KEY;
-use super::{HOST_ENV, Run};
+use super::blob_proxy::{self, Entry, Proxied};
+use super::{HOST_ENV, Run, eligible_workspace};
 
-type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+pub type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
-/// The `--now` of every run.
+pub const BLOB: &str = "prod/pimplan.state.json";
 pub const NOW: &str = "2026-12-01T00:00:00Z";
 
-/// pimplan in `dir` with `key` as `AZURE_STORAGE_KEY` and `args`, at [`NOW`], no colour, no
-/// stdin.
+/// The `state:` mapping of a workspace on `container` at `endpoint` (`auth: shared_key`).
+pub fn state_yaml(container: &str, endpoint: &str) -> String {
+    state_yaml_with(container, endpoint, "shared_key")
+}
+
+/// [`state_yaml`] with `auth: AUTH`.
+pub fn state_yaml_with(container: &str, endpoint: &str, auth: &str) -> String {
+    format!(
+        "state:\n  backend: azurerm\n  account: devstoreaccount1\n  container: {container}\n  key: {BLOB}\n  endpoint: \"{endpoint}\"\n  auth: {auth}\n"
+    )
+}
+
+/// A workspace of `n` eligible users whose state is the test's blob, through its proxy.
+pub fn workspace(p: &Proxied, n: usize) -> Result<tempfile::TempDir> {
+    workspace_with(p, n, "shared_key")
+}
+
+/// [`workspace`] with `auth: AUTH`.
+pub fn workspace_with(p: &Proxied, n: usize, auth: &str) -> Result<tempfile::TempDir> {
+    let dir = eligible_workspace(n);
+    let root = dir.path().join("pimplan.yaml");
+    let text = std::fs::read_to_string(&root)?;
+    std::fs::write(
+        &root,
+        format!(
+            "{text}{}",
+            state_yaml_with(&p.container.name, &p.proxy.endpoint_url(), auth)
+        ),
+    )?;
+    Ok(dir)
+}
+
+/// How a run's storage requests are authorized: the variable it is given.
+#[derive(Clone, Copy, Debug)]
+pub enum Auth<'a> {
+    /// `AZURE_STORAGE_KEY`.
+    Key(&'a str),
+    /// `AZURE_STORAGE_SAS_TOKEN`.
+    Sas(&'a str),
+}
+
+/// pimplan in `dir` with `args`, its storage credential `key` (`AZURE_STORAGE_KEY`).
 pub fn command(dir: &Path, key: &str, args: &[&str]) -> Command {
+    command_as(dir, Auth::Key(key), args)
+}
+
+/// pimplan in `dir` with `args`, given `auth` alone of the storage credentials.
+pub fn command_as(dir: &Path, auth: Auth<'_>, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pimplan"));
     for k in HOST_ENV {
         cmd.env_remove(k);
     }
     cmd.env_remove("AZURE_STORAGE_SAS_TOKEN")
+        .env_remove("AZURE_STORAGE_KEY")
         .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .current_dir(dir)
-        .env("AZURE_STORAGE_KEY", key)
-        .args(args)
+        .current_dir(dir);
+    match auth {
+        Auth::Key(key) => cmd.env("AZURE_STORAGE_KEY", key),
+        Auth::Sas(token) => cmd.env("AZURE_STORAGE_SAS_TOKEN", token),
+    };
+    cmd.args(args)
         .args(["--now", NOW, "--color", "never"])
         .stdin(Stdio::null());
     cmd
@@ -50,12 +101,23 @@ pub fn run(dir: &Path, args: &[&str]) -> Result<Run> {
     run_with(dir, KEY, args)
 }
 
-/// [`run`] with `key` as `AZURE_STORAGE_KEY`.
 pub fn run_with(dir: &Path, key: &str, args: &[&str]) -> Result<Run> {
     let out = Run::of(&command(dir, key, args).output()?);
     no_secret(&format!("{args:?}"), &out.stdout)?;
     no_secret(&format!("{args:?}"), &out.stderr)?;
     Ok(out)
+}
+
+pub fn summary(log: &[Entry]) -> String {
+    log.iter()
+        .map(Entry::summary)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A write of the blob itself (Put Blob: `PUT` without `comp=`).
+pub fn is_put_blob(e: &Entry) -> bool {
+    e.method == "PUT" && e.comp().is_none() && e.path.ends_with(BLOB)
 }
 
 /// The names in `dir`, sorted.
@@ -66,4 +128,8 @@ pub fn listing(dir: &Path) -> Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+pub fn proxied(name: &str) -> Result<Proxied> {
+    Ok(blob_proxy::proxied(name)?)
 }

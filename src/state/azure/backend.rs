@@ -43,7 +43,7 @@ use super::{Credential, GRAPH_TIMEOUT, describe};
 use crate::config::model::AzureBlobLocation;
 use crate::http::Endpoint;
 use crate::state::StateError;
-use crate::state::backend::{LockInfo, Released, Snapshot, StateBackend, StateLock};
+use crate::state::backend::{KeptVersion, LockInfo, Released, Snapshot, StateBackend, StateLock};
 
 /// How long a lease lasts: fixed (design B.4), the Graph send rule depends on it.
 pub const LEASE_SECONDS: u32 = 60;
@@ -573,6 +573,52 @@ impl StateBackend for AzureBlob {
 
     fn max_request_timeout(&self) -> Option<Duration> {
         Some(GRAPH_TIMEOUT)
+    }
+
+    /// The blob's snapshots (List Blobs with `include=snapshots,metadata`, the key as
+    /// prefix), newest first: their time stamps sort as they were taken.
+    fn snapshots(&self) -> Result<Vec<KeptVersion>, StateError> {
+        let items = self
+            .data
+            .list_blobs(Some(&self.target.key))
+            .map_err(|e| self.target.error(&e))?;
+        let mut kept: Vec<KeptVersion> = items
+            .into_iter()
+            .filter(|item| item.name == self.target.key)
+            .filter_map(|item| {
+                Some(KeptVersion {
+                    id: item.snapshot?,
+                    size: item.content_length.unwrap_or(0),
+                })
+            })
+            .collect();
+        kept.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(kept)
+    }
+
+    fn read_snapshot(&self, id: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.snapshot_bytes(id, None)
+    }
+
+    fn read_snapshot_start(&self, id: &str, len: u64) -> Result<Option<Vec<u8>>, StateError> {
+        self.snapshot_bytes(id, Some(len))
+    }
+}
+
+impl AzureBlob {
+    /// Get Blob of the snapshot `id` (its first `len` bytes only, when given); `None`: no
+    /// such snapshot.
+    fn snapshot_bytes(&self, id: &str, len: Option<u64>) -> Result<Option<Vec<u8>>, StateError> {
+        let key = &self.target.key;
+        let read = match len {
+            Some(len) => self.data.get_blob_start(key, Some(id), len),
+            None => self.data.get_blob(key, Some(id), None),
+        };
+        match read {
+            Ok(blob) => Ok(Some(blob.bytes)),
+            Err(e) if e.code() == Some(&ErrorCode::BlobNotFound) => Ok(None),
+            Err(e) => Err(self.target.error(&e)),
+        }
     }
 }
 

@@ -736,6 +736,27 @@ impl BlobClient {
         snapshot: Option<&str>,
         lease_id: Option<&str>,
     ) -> Result<Blob, StorageError> {
+        self.get(blob, snapshot, lease_id, None)
+    }
+
+    /// Get Blob of the first `len` bytes only (`x-ms-range`; `len` at least 1): the head of
+    /// `blob` (or of its snapshot `snapshot`), the whole of a shorter one.
+    pub fn get_blob_start(
+        &self,
+        blob: &str,
+        snapshot: Option<&str>,
+        len: u64,
+    ) -> Result<Blob, StorageError> {
+        self.get(blob, snapshot, None, Some(len.max(1)))
+    }
+
+    fn get(
+        &self,
+        blob: &str,
+        snapshot: Option<&str>,
+        lease_id: Option<&str>,
+        len: Option<u64>,
+    ) -> Result<Blob, StorageError> {
         let operation = "Get Blob";
         let mut headers = Vec::new();
         Conditions {
@@ -743,6 +764,9 @@ impl BlobClient {
             ..Conditions::default()
         }
         .headers(&mut headers);
+        if let Some(len) = len {
+            headers.push(("x-ms-range".to_owned(), format!("bytes=0-{}", len - 1)));
+        }
         let answer = self.send(&Call {
             operation,
             method: "GET",

@@ -52,8 +52,19 @@ pub const GRAPH_TIMEOUT: Duration = Duration::from_secs(40);
 /// The backend of the state blob at `location`, its credential read from the environment
 /// ([`credential_from_env`]).
 pub fn open_backend(location: &AzureBlobLocation) -> Result<Box<dyn StateBackend>, StateError> {
+    open_backend_logged(location, None)
+}
+
+/// [`open_backend`], each request logged to `log` when given (`-v`).
+pub fn open_backend_logged(
+    location: &AzureBlobLocation,
+    log: Option<client::Log>,
+) -> Result<Box<dyn StateBackend>, StateError> {
     let credential = credential_from_env(location)?;
-    Ok(Box::new(AzureBlob::with_credential(location, credential)?))
+    Ok(Box::new(match log {
+        Some(log) => AzureBlob::with_credential_logged(location, credential, log)?,
+        None => AzureBlob::with_credential(location, credential)?,
+    }))
 }
 
 /// A variable's value, when it is set to something.

@@ -567,3 +567,113 @@ fn a_lost_answer_and_a_cut_upload_are_read_back_and_the_apply_ends_well() -> Res
     }
     Ok(())
 }
+
+/// B15: the "locked" message names the holder's lock id and how to use it; `force-unlock`
+/// with another id is refused naming the holder's, and changes nothing (the apply goes on
+/// holding its lease); with the holder's id the lease is released by that id (Release Lease,
+/// never Break), and the apply that held it stops "lost the state lease" with no write
+/// accepted after.
+/// (`--force` breaking the lease is B11 above.)
+#[test]
+fn force_unlock_by_the_holders_id_releases_its_lease_and_another_id_changes_nothing() -> Result {
+    let p = proxied("b15")?;
+    let dir = workspace(&p, 8)?;
+    let apply = spawn_apply(dir.path(), 400)?;
+    wait_for(&p, "holder metadata", |log| {
+        log.iter()
+            .any(|e| e.comp().as_deref() == Some("metadata") && e.status == Some(200))
+    })?;
+    let locked = run(dir.path(), &["apply", "--auto-approve"])?;
+    assert_eq!(locked.code, 1, "{}{}", locked.stdout, locked.stderr);
+    let said = flat(&locked.stderr);
+    let id = said
+        .split_once("lock id ")
+        .and_then(|(_, rest)| rest.split(')').next())
+        .ok_or(format!("no lock id: {said}"))?
+        .to_owned();
+    let acquired = p
+        .proxy
+        .log()
+        .iter()
+        .find(|e| e.lease_action.as_deref() == Some("acquire") && e.status == Some(201))
+        .and_then(|e| e.header("x-ms-proposed-lease-id").map(str::to_owned))
+        .ok_or("no acquire")?;
+    assert_eq!(
+        id, acquired,
+        "the message names another id than the lease's"
+    );
+    assert!(
+        said.contains(&format!(
+            "run `pimplan force-unlock {id}` if that run is gone; the lease expires by itself within 60 s"
+        )),
+        "{said}"
+    );
+
+    let wrong = run(
+        dir.path(),
+        &["force-unlock", "0b8f4d2a-0000-4c3e-9d3f-6f1c1f7e2b7a"],
+    )?;
+    assert_eq!(wrong.code, 1, "{}{}", wrong.stdout, wrong.stderr);
+    let said = flat(&wrong.stderr);
+    assert!(
+        said.contains("lock id does not match: the state is locked by")
+            && said.contains(&format!("(id {id})")),
+        "{said}"
+    );
+    let all = summary(&p.proxy.log());
+    assert!(
+        !p.proxy.log().iter().any(|e| {
+            e.lease_action.as_deref() == Some("break")
+                || (e.lease_action.as_deref() == Some("release") && e.status == Some(200))
+        }),
+        "a wrong id ended the lease:\n{all}"
+    );
+    // The apply still holds it: the next holder check names it again.
+    let still = run(dir.path(), &["apply", "--auto-approve"])?;
+    assert!(
+        flat(&still.stderr).contains(&format!("lock id {id}")),
+        "{}",
+        still.stderr
+    );
+
+    let released = run(dir.path(), &["force-unlock", &id])?;
+    assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    assert!(
+        released.stdout.contains("its lock id was given"),
+        "{}",
+        released.stdout
+    );
+    let applied = finish(apply)?;
+    assert_eq!(applied.code, 1, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        flat(&applied.stderr).contains("lost the state lease"),
+        "{}",
+        applied.stderr
+    );
+    let log = p.proxy.log();
+    let all = summary(&log);
+    assert!(
+        !log.iter()
+            .any(|e| e.lease_action.as_deref() == Some("break")),
+        "the lease was broken, not released by its id:\n{all}"
+    );
+    let release = log
+        .iter()
+        .position(|e| {
+            e.lease_action.as_deref() == Some("release")
+                && e.status == Some(200)
+                && e.lease_id.as_deref() == Some(id.as_str())
+        })
+        .ok_or(format!("no release by the holder's id:\n{all}"))?;
+    // The lease id fences every write: one sent after the release is refused by the
+    // service, and none is accepted.
+    let late: Vec<&Entry> = log[release..]
+        .iter()
+        .filter(|e| is_put_blob(e) && e.status.is_some_and(|s| s < 300))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "a write was accepted after the release:\n{all}"
+    );
+    Ok(())
+}

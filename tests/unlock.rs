@@ -130,3 +130,62 @@ fn a_holder_on_another_machine_or_an_unreadable_lock_needs_force() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("is not locked"), "{}", run.stdout);
 }
+
+/// B15 on a local state: `force-unlock LOCK_ID` with the holder's id releases its lock,
+/// wherever the holder runs (the id vouches for it); another id is refused with the holder
+/// and its id named, and nothing changes. The "locked" message shows the id to give.
+#[test]
+fn force_unlock_with_the_holders_id_releases_it_and_another_id_changes_nothing() {
+    let ws = workspace(1);
+    let dir = ws.path();
+    let id = "6f1c1f7e-2b7a-4c3e-9d3f-0b8f4d2a5c11";
+    let lock = serde_json::json!({
+        "id": id, "pid": 4242, "host": "ci-runner-7", "user": "deploy",
+        "since": "2026-11-30T23:00:00+00:00", "command": "pimplan apply",
+    });
+    std::fs::write(dir.join(LOCK), lock.to_string()).unwrap_or(());
+    let before = std::fs::read(dir.join(LOCK)).unwrap_or_default();
+
+    // The lock's message names the id and the command that releases it.
+    let apply = pimplan(dir, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
+    let said = common::flat(&apply.stderr);
+    assert!(
+        said.contains(&format!("lock id {id}"))
+            && said.contains(&format!(
+                "run `pimplan force-unlock {id}` if that run is gone"
+            )),
+        "{said}"
+    );
+
+    let wrong = pimplan(
+        dir,
+        &["force-unlock", "0b8f4d2a-0000-4c3e-9d3f-6f1c1f7e2b7a"],
+    );
+    assert_eq!(wrong.code, 1, "{}{}", wrong.stdout, wrong.stderr);
+    let said = common::flat(&wrong.stderr);
+    assert!(
+        said.contains("lock id does not match: the state is locked by")
+            && said.contains("on ci-runner-7")
+            && said.contains(&format!("(id {id})")),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join(LOCK)).unwrap_or_default(),
+        before,
+        "a wrong id changed the lock"
+    );
+
+    let released = pimplan(dir, &["force-unlock", id]);
+    assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    assert!(
+        released.stdout.contains("on ci-runner-7")
+            && released.stdout.contains("its lock id was given"),
+        "{}",
+        released.stdout
+    );
+    assert!(!dir.join(LOCK).exists());
+    // The state is free: an apply takes the lock and ends well.
+    let apply = pimplan(dir, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+}

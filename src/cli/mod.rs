@@ -146,7 +146,7 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         Command::Apply(a) => apply::run(&cx, &a.into(), out),
         Command::Show(a) => show::run(&cx, &a.plan_file, a.format.into(), out),
         Command::State(c) => state::run(&cx, &c.into(), out),
-        Command::ForceUnlock(a) => state::force_unlock(&cx, a.force, out),
+        Command::ForceUnlock(a) => state::force_unlock(&cx, a.lock_id.as_deref(), a.force, out),
         Command::Paths(a) => paths::run(&cx, &a.into(), out),
         Command::Drift(a) => drift::run(&cx, a.verbose, out),
         Command::Import(a) => import::run(&cx, &a.into(), out),

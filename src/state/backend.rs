@@ -29,10 +29,9 @@ pub trait StateBackend: Send + Sync {
     fn get(&self) -> Result<Option<Snapshot>, StateError>;
     /// Take the lock for `holder`, waiting up to `wait` for another holder to finish.
     fn lock(&self, holder: LockInfo, wait: Duration) -> Result<Box<dyn StateLock>, StateError>;
-    /// Release a lock whose holder is gone (never that of a running apply, see each
-    /// backend); `force`: the caller says the holder is gone where that cannot be checked.
-    /// `Ok(None)`: there was no lock.
-    fn force_unlock(&self, force: bool) -> Result<Option<Released>, StateError>;
+    /// Release a lock as `how` says (see [`Unlock`] and each backend). `Ok(None)`: there
+    /// was no lock.
+    fn force_unlock(&self, how: Unlock<'_>) -> Result<Option<Released>, StateError>;
     /// What `plan` says of a held lock (a plan made while an apply runs may be stale at
     /// once); `None` when the state is not locked.
     fn lock_note(&self) -> Option<String>;
@@ -121,8 +120,8 @@ impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "`{}` (process {} of {} on {}) since {}",
-            self.command, self.pid, self.user, self.host, self.since
+            "`{}` (process {} of {} on {}, lock id {}) since {}",
+            self.command, self.pid, self.user, self.host, self.id, self.since
         )
     }
 }
@@ -134,6 +133,29 @@ pub fn host_name() -> String {
         .or_else(|_| std::env::var("HOSTNAME"))
         .or_else(|_| std::env::var("COMPUTERNAME"))
         .unwrap_or_else(|_| "unknown host".to_owned())
+}
+
+/// What `force-unlock` is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlock<'a> {
+    /// Release only a holder checked to be gone. One that cannot be checked (another
+    /// machine, an unreadable record) is [`StateError::Unchecked`]: the caller may ask
+    /// whether it is gone and then [`Unlock::Force`].
+    Checked,
+    /// `--force`: the caller says the holder is gone where that cannot be checked.
+    Force,
+    /// `force-unlock LOCK_ID`: release the lock whose id this is (the id the "locked"
+    /// message shows), whoever and wherever its holder is: the user vouches for it with the
+    /// id. Another id is refused and nothing is changed.
+    Id(&'a str),
+}
+
+/// The refusal of `force-unlock LOCK_ID` whose id is not the holder's.
+pub fn id_mismatch(given: &str, holder: &str, id: Option<&str>) -> StateError {
+    StateError::Locked(format!(
+        "lock id does not match: the state is locked by {holder} (id {}), not by `{given}`; nothing was changed",
+        id.unwrap_or("unknown")
+    ))
 }
 
 /// Why `force-unlock` released a lock.
@@ -200,7 +222,7 @@ impl StateBackend for Unavailable {
     fn lock(&self, _: LockInfo, _: Duration) -> Result<Box<dyn StateLock>, StateError> {
         Err(self.error())
     }
-    fn force_unlock(&self, _: bool) -> Result<Option<Released>, StateError> {
+    fn force_unlock(&self, _: Unlock<'_>) -> Result<Option<Released>, StateError> {
         Err(self.error())
     }
     fn lock_note(&self) -> Option<String> {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::backend::{LockInfo, Released, Snapshot, StateBackend, StateLock, sha256_hex};
+use super::backend::{LockInfo, Released, Snapshot, StateBackend, StateLock, Unlock, sha256_hex};
 use super::{MAX_STATE_BYTES, StateError, dangling_link, store};
 
 /// The state in the file at `path` (as the root file's `state:` names it).
@@ -77,8 +77,8 @@ impl StateBackend for LocalFile {
         }))
     }
 
-    fn force_unlock(&self, force: bool) -> Result<Option<Released>, StateError> {
-        store::force_unlock(&self.path, force)
+    fn force_unlock(&self, how: Unlock<'_>) -> Result<Option<Released>, StateError> {
+        store::force_unlock(&self.path, how)
     }
 
     fn lock_note(&self) -> Option<String> {

@@ -43,7 +43,7 @@ use super::{Credential, GRAPH_TIMEOUT, describe};
 use crate::config::model::AzureBlobLocation;
 use crate::http::Endpoint;
 use crate::state::StateError;
-use crate::state::backend::{LockInfo, Released, Snapshot, StateBackend, StateLock};
+use crate::state::backend::{LockInfo, Released, Snapshot, StateBackend, StateLock, Unlock};
 
 /// How long a lease lasts: fixed (design B.4), the Graph send rule depends on it.
 pub const LEASE_SECONDS: u32 = 60;
@@ -350,10 +350,12 @@ impl AzureBlob {
     }
 
     fn locked(&self) -> StateError {
+        let holder = self.holder_now();
         StateError::Locked(format!(
-            "the state `{}` is locked by {}; wait for it to finish (`--lock-timeout`, e.g. `--lock-timeout 2m`), or, if that run is gone, run `pimplan force-unlock --force` to break its lease; {EXPIRES}",
+            "the state `{}` is locked by {}; wait for it to finish (`--lock-timeout`, e.g. `--lock-timeout 2m`), or run `pimplan force-unlock {}` if that run is gone; {EXPIRES}",
             self.target.describe,
-            holder_text(self.holder_now().as_ref())
+            holder_text(holder.as_ref()),
+            holder.as_ref().map_or("--force", |r| r.info.id.as_str()),
         ))
     }
 
@@ -506,11 +508,14 @@ impl StateBackend for AzureBlob {
         Ok(Box::new(self.lock_blob(holder, wait)?))
     }
 
-    /// Without `force`, only the lease of a holder on this machine whose process is gone
-    /// is released (by its id); any other is named, with how to break it. With `force`, the
-    /// lease is broken at once, whoever holds it: an apply that still runs is fenced off by
-    /// the service and stops at its next write or request ("lost the state lease").
-    fn force_unlock(&self, force: bool) -> Result<Option<Released>, StateError> {
+    /// [`Unlock::Id`]: the lease is released by that id when it is the holder's (the lock
+    /// record's id, which is its lease id, or the lease id of a holder without a record),
+    /// whoever and wherever the holder is; another id is refused and nothing changes.
+    /// [`Unlock::Checked`]: only the lease of a holder on this machine whose process is gone
+    /// is released (by its id); any other is named, with how to end it. [`Unlock::Force`]:
+    /// the lease is broken at once, whoever holds it: an apply that still runs is fenced off
+    /// by the service and stops at its next write or request ("lost the state lease").
+    fn force_unlock(&self, how: Unlock<'_>) -> Result<Option<Released>, StateError> {
         let key = &self.target.key;
         let props = match self.lease.get_properties(key, None) {
             Ok(p) => p,
@@ -521,6 +526,28 @@ impl StateBackend for AzureBlob {
             return Ok(None);
         }
         let record = LockRecord::of(&props.metadata);
+        if let Unlock::Id(id) = how {
+            let mismatch = || {
+                crate::state::backend::id_mismatch(
+                    id,
+                    &holder_text(record.as_ref()),
+                    record.as_ref().map(|r| r.info.id.as_str()),
+                )
+            };
+            // A lease id is a GUID: anything else names no lease.
+            if uuid::Uuid::parse_str(id).is_err() {
+                return Err(mismatch());
+            }
+            return match self.lease.release_lease(key, id) {
+                Ok(()) => Ok(Some(Released {
+                    holder: record.map(|r| r.info),
+                    why: "its lock id was given: its lease was released",
+                })),
+                Err(e) if lease_refused(&e) => Err(mismatch()),
+                Err(e) => Err(self.target.error(&e)),
+            };
+        }
+        let force = how == Unlock::Force;
         let gone_here = record
             .as_ref()
             .is_some_and(|r| crate::state::store::is_gone_here(&r.info));
@@ -537,16 +564,20 @@ impl StateBackend for AzureBlob {
         let here = record
             .as_ref()
             .is_some_and(|r| r.info.host == crate::state::backend::host_name());
+        let by_id = record.as_ref().map_or_else(
+            || "`pimplan force-unlock --force`, which breaks the lease".to_owned(),
+            |r| format!("`pimplan force-unlock {}`", r.info.id),
+        );
         if !force && here {
             return Err(StateError::Locked(format!(
-                "the state `{}` is locked by {}, which still runs on this machine; wait for it to finish, or run `pimplan force-unlock --force`, which breaks the lease (the apply then stops at its next write or request to Microsoft Graph)",
+                "the state `{}` is locked by {}, which still runs on this machine; wait for it to finish, or run {by_id} (or `pimplan force-unlock --force`, which breaks the lease; the apply then stops at its next write or request to Microsoft Graph)",
                 self.target.describe,
                 holder_text(record.as_ref())
             )));
         }
         if !force {
-            return Err(StateError::Locked(format!(
-                "the state `{}` is locked by {}; pimplan cannot check from here whether it still runs. If it is gone (a killed run, a cancelled job), {EXPIRES}; to end it now, run `pimplan force-unlock --force`, which breaks the lease (an apply that still runs then stops at its next write or request to Microsoft Graph)",
+            return Err(StateError::Unchecked(format!(
+                "the state `{}` is locked by {}; pimplan cannot check from here whether it still runs. If it is gone (a killed run, a cancelled job), {EXPIRES}; to end it now, run {by_id} (or `pimplan force-unlock --force`, which breaks the lease; an apply that still runs then stops at its next write or request to Microsoft Graph)",
                 self.target.describe,
                 holder_text(record.as_ref())
             )));

@@ -124,6 +124,14 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             }
         }
     }
+    // A bad `PIMPLAN_CA_FILE` stops every command that may reach a service, before any
+    // request: it is never ignored.
+    if let Some(name) = workspace_command(&args.command)
+        && let Err(message) = crate::http::check_ca_file()
+    {
+        eprintln!("error: {message}");
+        return Ok(crate::exit::for_error(Some(name)));
+    }
     // Only the commands that read the clock refuse a bad `--now`.
     let clock = if reads_clock(&args.command) {
         Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?

@@ -674,8 +674,9 @@ impl Client {
                     .header("Authorization", &auth)
                     .call(),
             });
-            let mut resp =
-                builder.map_err(|e| transport(e.to_string().replace(&token, "[redacted]")))?;
+            let mut resp = builder.map_err(|e| {
+                transport(crate::http::transport_detail(&e).replace(&token, "[redacted]"))
+            })?;
             let status = resp.status().as_u16();
             let header = |name: &str| {
                 resp.headers()

@@ -685,7 +685,7 @@ pub fn apply(
     if let Some(cap) = lock.max_request_timeout() {
         executor.cap_request_timeout(cap);
     }
-    let send_within = executor.request_timeout() + SEND_MARGIN;
+    let send_within = executor.request_timeout() + lock.send_margin().unwrap_or(SEND_MARGIN);
     let remote = executor.remote();
     // A Graph apply starts from what the service holds (its plan was made from that), and
     // so sends what applies to the state alone recorded; an apply to the state alone keeps

@@ -86,6 +86,12 @@ pub trait StateLock: Send {
     fn max_request_timeout(&self) -> Option<Duration> {
         None
     }
+    /// How much longer than a request's timeout this lock must be known to stay held when
+    /// the request is sent (`None`: `apply::SEND_MARGIN`). A lease shortened for tests
+    /// shortens it in proportion, with [`StateLock::max_request_timeout`].
+    fn send_margin(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Who holds the lock, written into the lock file.

@@ -39,7 +39,7 @@ use super::client::{
     BlobClient, Conditions, ErrorCode, LeaseDuration, LeaseState, LeaseStatus, Log, Metadata,
     StorageError,
 };
-use super::{Credential, GRAPH_TIMEOUT, describe};
+use super::{Credential, describe, graph_budget};
 use crate::config::model::AzureBlobLocation;
 use crate::http::Endpoint;
 use crate::state::StateError;
@@ -603,7 +603,7 @@ impl StateBackend for AzureBlob {
     }
 
     fn max_request_timeout(&self) -> Option<Duration> {
-        Some(GRAPH_TIMEOUT)
+        Some(graph_budget(Duration::from_secs(u64::from(self.lease_seconds))).0)
     }
 }
 
@@ -1021,14 +1021,18 @@ impl StateLock for AzureLock {
             .map(|e| format!("; its renewals fail: {e}"))
             .unwrap_or_default();
         Err(self.target.lease_lost(format!(
-            "it is known to be held for {} s more, less than the {} s a request to Microsoft Graph may take with its margin{failing}",
-            left.as_secs(),
-            needed.as_secs()
+            "it is known to be held for {:.1} s more, less than the {:.1} s a request to Microsoft Graph may take with its margin{failing}",
+            left.as_secs_f64(),
+            needed.as_secs_f64()
         )))
     }
 
     fn max_request_timeout(&self) -> Option<Duration> {
-        Some(GRAPH_TIMEOUT)
+        Some(graph_budget(self.lease.period).0)
+    }
+
+    fn send_margin(&self) -> Option<Duration> {
+        Some(graph_budget(self.lease.period).1)
     }
 }
 

@@ -189,3 +189,67 @@ fn force_unlock_with_the_holders_id_releases_it_and_another_id_changes_nothing()
     let apply = pimplan(dir, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
 }
+
+/// `force-unlock` on a terminal (a pty, through util-linux `script`) asks before it
+/// releases a holder it cannot check: anything but `yes` releases nothing (exit 1); `yes`
+/// releases the lock shown, by its id. Without a terminal it refuses (the tests above).
+#[cfg(target_os = "linux")]
+#[test]
+fn force_unlock_on_a_terminal_asks_before_releasing_a_holder_it_cannot_check() {
+    use std::io::Write;
+    let ws = workspace(1);
+    let dir = ws.path();
+    let lock = serde_json::json!({
+        "id": "6f1c1f7e-2b7a-4c3e-9d3f-0b8f4d2a5c11", "pid": 4242, "host": "ci-runner-7",
+        "user": "deploy", "since": "2026-11-30T23:00:00+00:00", "command": "pimplan apply",
+    });
+    std::fs::write(dir.join(LOCK), lock.to_string()).unwrap_or(());
+    let bin = assert_cmd::cargo::cargo_bin("pimplan");
+    let on_a_terminal = |answer: &str| -> (i32, String) {
+        let mut child = Process::new("script")
+            .current_dir(dir)
+            .args(["-qec"])
+            .arg(format!("'{}' force-unlock --color never", bin.display()))
+            .arg("/dev/null")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| unreachable!("util-linux `script` is needed for this test: {e}"));
+        let mut stdin = child.stdin.take();
+        if let Some(input) = stdin.as_mut() {
+            let _ = input.write_all(format!("{answer}\n").as_bytes());
+            let _ = input.flush();
+        }
+        // The answer stays readable until pimplan ends (an early end of input would end
+        // `script` first).
+        let started = Instant::now();
+        while child.try_wait().ok().flatten().is_none()
+            && started.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(stdin);
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, said) = on_a_terminal("no");
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("Is that holder gone?") && said.contains("Nothing was released"),
+        "{said}"
+    );
+    assert!(dir.join(LOCK).exists());
+    let (code, said) = on_a_terminal("yes");
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("on ci-runner-7") && said.contains("`yes` at the prompt"),
+        "{said}"
+    );
+    assert!(!dir.join(LOCK).exists());
+}

@@ -260,15 +260,27 @@ pub fn force_unlock(
         (None, false) => Unlock::Checked,
     };
     let mut released = backend.force_unlock(how);
-    if let Err(StateError::Unchecked(why)) = &released
+    if let Err(StateError::Unchecked { message, id }) = &released
         && std::io::stdin().is_terminal()
     {
-        write_out(out, &format!("{why}\n"))?;
+        write_out(out, &format!("{message}\n"))?;
         if !confirm_with(out, "\nIs that holder gone? Only `yes` releases its lock: ")? {
             write_out(out, "Nothing was released.\n")?;
             return Ok(ExitStatus::Findings);
         }
-        released = backend.force_unlock(Unlock::Force);
+        // By the id shown, when there is one: a lock another pimplan took meanwhile is
+        // not the one confirmed, and stays.
+        let id = id.clone();
+        released = match id.as_deref() {
+            Some(id) => backend.force_unlock(Unlock::Id(id)),
+            None => backend.force_unlock(Unlock::Force),
+        }
+        .map(|r| {
+            r.map(|mut r| {
+                r.why = "`yes` at the prompt: its holder was said to be gone";
+                r
+            })
+        });
     }
     match released {
         Ok(Some(released)) => {

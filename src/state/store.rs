@@ -411,10 +411,13 @@ pub fn force_unlock(state: &Path, how: Unlock<'_>) -> Result<Option<Released>, S
         }
         (None, _) if force => "--force: the lock file could not be read",
         (None, _) => {
-            return Err(StateError::Unchecked(format!(
-                "the lock file `{}` cannot be read, so who holds it is unknown; if no pimplan is running against this state, run `pimplan force-unlock --force`",
-                path.display()
-            )));
+            return Err(StateError::Unchecked {
+                message: format!(
+                    "the lock file `{}` cannot be read, so who holds it is unknown; if no pimplan is running against this state, run `pimplan force-unlock --force`",
+                    path.display()
+                ),
+                id: None,
+            });
         }
         (Some(h), _) if h.host == host_name() => match liveness(h.pid, &h.since) {
             Liveness::Gone => "its process no longer runs",
@@ -426,21 +429,27 @@ pub fn force_unlock(state: &Path, how: Unlock<'_>) -> Result<Option<Released>, S
             }
             Liveness::Unknown if force => "--force: its process could not be checked here",
             Liveness::Unknown => {
-                return Err(StateError::Unchecked(format!(
-                    "the state `{}` is locked by {h}; this platform gives pimplan no way to check whether process {} still runs. If it does not, run `pimplan force-unlock {}` (its lock id) or `pimplan force-unlock --force`",
-                    state.display(),
-                    h.pid,
-                    h.id
-                )));
+                return Err(StateError::Unchecked {
+                    message: format!(
+                        "the state `{}` is locked by {h}; this platform gives pimplan no way to check whether process {} still runs. If it does not, run `pimplan force-unlock {}` (its lock id) or `pimplan force-unlock --force`",
+                        state.display(),
+                        h.pid,
+                        h.id
+                    ),
+                    id: Some(h.id.clone()),
+                });
             }
         },
         (Some(_), _) if force => "--force: its machine was said to be gone",
         (Some(h), _) => {
-            return Err(StateError::Unchecked(format!(
-                "the state `{}` is locked by {h}, on another machine, where pimplan cannot check whether it still runs. If it is known to be gone (the runner or machine stopped), run `pimplan force-unlock {}` (its lock id) or `pimplan force-unlock --force`; releasing the lock of an apply that still runs lets two applies send at once",
-                state.display(),
-                h.id
-            )));
+            return Err(StateError::Unchecked {
+                message: format!(
+                    "the state `{}` is locked by {h}, on another machine, where pimplan cannot check whether it still runs. If it is known to be gone (the runner or machine stopped), run `pimplan force-unlock {}` (its lock id) or `pimplan force-unlock --force`; releasing the lock of an apply that still runs lets two applies send at once",
+                    state.display(),
+                    h.id
+                ),
+                id: Some(h.id.clone()),
+            });
         }
     };
     // The lock may have changed hands while it was checked (its holder finished, another

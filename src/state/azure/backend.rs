@@ -576,11 +576,14 @@ impl StateBackend for AzureBlob {
             )));
         }
         if !force {
-            return Err(StateError::Unchecked(format!(
-                "the state `{}` is locked by {}; pimplan cannot check from here whether it still runs. If it is gone (a killed run, a cancelled job), {EXPIRES}; to end it now, run {by_id} (or `pimplan force-unlock --force`, which breaks the lease; an apply that still runs then stops at its next write or request to Microsoft Graph)",
-                self.target.describe,
-                holder_text(record.as_ref())
-            )));
+            return Err(StateError::Unchecked {
+                message: format!(
+                    "the state `{}` is locked by {}; pimplan cannot check from here whether it still runs. If it is gone (a killed run, a cancelled job), {EXPIRES}; to end it now, run {by_id} (or `pimplan force-unlock --force`, which breaks the lease; an apply that still runs then stops at its next write or request to Microsoft Graph)",
+                    self.target.describe,
+                    holder_text(record.as_ref())
+                ),
+                id: record.as_ref().map(|r| r.info.id.clone()),
+            });
         }
         self.lease
             .break_lease(key, Some(0))

@@ -92,7 +92,16 @@ pub trait StateLock: Send {
     fn send_margin(&self) -> Option<Duration> {
         None
     }
+    /// A check of [`StateLock::ensure_valid_for`]`(needed)` that the code sending requests
+    /// under this lock can hold and call before each request it sends (a retry, a read-back
+    /// and a poll too, not only a change's first request). `None`: a lock that never lapses.
+    fn send_gate(&self, _needed: Duration) -> Option<SendGate> {
+        None
+    }
 }
+
+/// See [`StateLock::send_gate`]: `Err` means send nothing more.
+pub type SendGate = std::sync::Arc<dyn Fn() -> Result<(), StateError> + Send + Sync>;
 
 /// Who holds the lock, written into the lock file.
 #[derive(Debug, Clone, Serialize, Deserialize)]

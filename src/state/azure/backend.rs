@@ -1004,30 +1004,22 @@ impl StateLock for AzureLock {
 
     /// Renews the lease first: see inside.
     fn ensure_valid_for(&self, needed: Duration) -> Result<(), StateError> {
-        if let Some(lost) = self.lost_error() {
-            return Err(lost);
-        }
         // Renewed now, before the request: a lease broken since the last renewal is found
-        // here, and the request has the lease's whole length ahead. A renewal that fails
-        // without a word from the service (no answer) leaves what is known.
-        let _ = self.lease.renew(&self.lease_client, &self.target.key);
-        if let Some(lost) = self.lost_error() {
-            return Err(lost);
-        }
-        let left = self.lease.valid_for();
-        if left >= needed {
-            return Ok(());
-        }
-        let failing = guard(&self.lease.clock)
-            .last_error
-            .clone()
-            .map(|e| format!("; its renewals fail: {e}"))
-            .unwrap_or_default();
-        Err(self.target.lease_lost(format!(
-            "it is known to be held for {:.1} s more, less than the {:.1} s a request to Microsoft Graph may take with its margin{failing}",
-            left.as_secs_f64(),
-            needed.as_secs_f64()
-        )))
+        // here, and the request has the lease's whole length ahead.
+        valid_for(&self.lease, &self.lease_client, &self.target, needed, true)
+    }
+
+    fn send_gate(&self, needed: Duration) -> Option<crate::state::backend::SendGate> {
+        let (keeper, client, target) = (
+            self.lease.clone(),
+            self.lease_client.clone(),
+            self.target.clone(),
+        );
+        // Renewed only when what is known falls short: a poll every few 100 ms must not
+        // renew each time.
+        Some(Arc::new(move || {
+            valid_for(&keeper, &client, &target, needed, false)
+        }))
     }
 
     fn max_request_timeout(&self) -> Option<Duration> {
@@ -1037,6 +1029,44 @@ impl StateLock for AzureLock {
     fn send_margin(&self) -> Option<Duration> {
         Some(graph_budget(self.lease.period).1)
     }
+}
+
+/// Whether the lease of `keeper` is known to stay held for `needed` more: lost for good, or
+/// known valid for less after a renewal (`renew_first`: always renewed first; otherwise
+/// only when what is known falls short), is the error that stops the sender.
+fn valid_for(
+    keeper: &LeaseKeeper,
+    client: &BlobClient,
+    target: &Target,
+    needed: Duration,
+    renew_first: bool,
+) -> Result<(), StateError> {
+    let lost = || keeper.lost().map(|why| target.lease_lost(why));
+    if let Some(lost) = lost() {
+        return Err(lost);
+    }
+    if renew_first || keeper.valid_for() < needed {
+        // A renewal that fails without a word from the service (no answer) leaves what is
+        // known.
+        let _ = keeper.renew(client, &target.key);
+        if let Some(lost) = lost() {
+            return Err(lost);
+        }
+    }
+    let left = keeper.valid_for();
+    if left >= needed {
+        return Ok(());
+    }
+    let failing = guard(&keeper.clock)
+        .last_error
+        .clone()
+        .map(|e| format!("; its renewals fail: {e}"))
+        .unwrap_or_default();
+    Err(target.lease_lost(format!(
+        "it is known to be held for {:.1} s more, less than the {:.1} s a request to Microsoft Graph may take with its margin{failing}",
+        left.as_secs_f64(),
+        needed.as_secs_f64()
+    )))
 }
 
 impl Drop for AzureLock {

@@ -44,7 +44,17 @@ fn a_running_apply_on_this_machine_keeps_its_lock_even_with_force() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(dir.join(LOCK).exists(), "the apply took no lock");
-    for args in [&["force-unlock"][..], &["force-unlock", "--force"]] {
+    // Its own lock id does not release it either: a local lock fences no write.
+    let held: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(LOCK)).unwrap_or_default())
+            .unwrap_or_default();
+    let id = held["id"].as_str().unwrap_or_default().to_owned();
+    assert!(!id.is_empty(), "no id in the lock: {held}");
+    for args in [
+        &["force-unlock"][..],
+        &["force-unlock", "--force"],
+        &["force-unlock", &id],
+    ] {
         let run = pimplan(dir, args);
         assert_eq!(run.code, 1, "{args:?}: {}{}", run.stdout, run.stderr);
         assert!(

@@ -394,9 +394,13 @@ pub fn force_unlock(state: &Path, how: Unlock<'_>) -> Result<Option<Released>, S
         Err(_) => None,
     };
     let info: Option<LockInfo> = text.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    // A holder checked to run on this machine keeps its lock, even given its id: a local
+    // lock fences no write (unlike a remote lease), so two applies would send at once.
+    let running_here =
+        |h: &LockInfo| h.host == host_name() && liveness(h.pid, &h.since) == Liveness::Alive;
     let why = match (&info, how) {
-        (Some(h), Unlock::Id(id)) if h.id == id => "its lock id was given",
-        (Some(h), Unlock::Id(id)) => {
+        (Some(h), Unlock::Id(id)) if h.id == id && !running_here(h) => "its lock id was given",
+        (Some(h), Unlock::Id(id)) if h.id != id => {
             return Err(super::backend::id_mismatch(id, &h.to_string(), Some(&h.id)));
         }
         (None, Unlock::Id(id)) => {
@@ -423,7 +427,7 @@ pub fn force_unlock(state: &Path, how: Unlock<'_>) -> Result<Option<Released>, S
             Liveness::Gone => "its process no longer runs",
             Liveness::Alive => {
                 return Err(StateError::Locked(format!(
-                    "the state `{}` is locked by {h}, which is still running on this machine; wait for it to finish, or stop it and run `pimplan force-unlock` again. A running apply's lock is never released, not even with --force: two applies would send at once",
+                    "the state `{}` is locked by {h}, which is still running on this machine; wait for it to finish, or stop it and run `pimplan force-unlock` again. A running apply's lock is never released, not even with --force or its lock id: a local lock fences no write, so two applies would send at once",
                     state.display()
                 )));
             }

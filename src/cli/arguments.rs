@@ -299,8 +299,9 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct ForceUnlockArgs {
     /// The holder's lock id, as the "locked" message shows it: release the lock held by that
-    /// id, whoever and wherever the holder is (you vouch for it with the id). Another id is
-    /// refused and nothing is changed.
+    /// id, whoever and wherever the holder is (you vouch for it with the id; a remote lease
+    /// is released by it), except a local holder checked to run on this machine. Another id
+    /// is refused and nothing is changed.
     #[arg(value_name = "LOCK_ID")]
     pub lock_id: Option<String>,
     /// The holder runs on another machine and is known to be gone (or the lock file is

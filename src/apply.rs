@@ -88,6 +88,10 @@ pub trait Executor {
     /// Make every request take at most `cap` from now on (a remote state's lease says how
     /// long: [`StateLock::max_request_timeout`]). A target without a service sends nothing.
     fn cap_request_timeout(&mut self, _cap: Duration) {}
+    /// Check `gate` before every request from now on (`None`: no more): the state's lock
+    /// must be known to outlive each one ([`StateLock::send_gate`]), its retries, read-backs
+    /// and polls too. A target without a service sends nothing.
+    fn gate_sends(&mut self, _gate: Option<crate::state::backend::SendGate>) {}
 }
 
 /// How much longer than a request's timeout the state's lock must be known to stay held
@@ -668,6 +672,21 @@ pub fn apply(
     now: DateTime<FixedOffset>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<ApplyOutcome, ApplyError> {
+    let outcome = apply_under(plan, saved, lock, current, executor, now, progress);
+    // The gate set below holds the lock's lease: no request after the apply checks it.
+    executor.gate_sends(None);
+    outcome
+}
+
+fn apply_under(
+    plan: &Plan,
+    saved: Option<crate::state::Applying>,
+    lock: &mut dyn StateLock,
+    current: LoadedState,
+    executor: &mut dyn Executor,
+    now: DateTime<FixedOffset>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<ApplyOutcome, ApplyError> {
     let changes = &plan.changes;
     if changes.is_empty() {
         return Ok(ApplyOutcome {
@@ -685,7 +704,10 @@ pub fn apply(
     if let Some(cap) = lock.max_request_timeout() {
         executor.cap_request_timeout(cap);
     }
-    let send_within = executor.request_timeout() + SEND_MARGIN;
+    let send_within = executor.request_timeout() + lock.send_margin().unwrap_or(SEND_MARGIN);
+    // Each request of a change (its retries, read-back and polls) is held to the rule, not
+    // only the first: checked where it is sent.
+    executor.gate_sends(lock.send_gate(send_within));
     let remote = executor.remote();
     // A Graph apply starts from what the service holds (its plan was made from that), and
     // so sends what applies to the state alone recorded; an apply to the state alone keeps

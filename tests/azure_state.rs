@@ -20,7 +20,7 @@ use pimplan::state::StateError;
 use pimplan::state::azure::{
     AzureBlob, AzureLock, Conditions, Credential, LockRecord, Metadata, SharedKey, open_backend,
 };
-use pimplan::state::backend::{LockInfo, StateBackend, StateLock};
+use pimplan::state::backend::{LockInfo, StateBackend, StateLock, Unlock};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
@@ -154,7 +154,7 @@ fn writes_under_the_lease_round_trip_keep_the_record_and_are_fenced() -> Result 
     );
     assert!(b.lock_note().is_none());
     assert_eq!(b.get()?.map(|s| s.bytes), Some(b"three".to_vec()));
-    assert!(b.force_unlock(false)?.is_none(), "not locked");
+    assert!(b.force_unlock(Unlock::Checked)?.is_none(), "not locked");
     // A write before a read under the lock is refused, as for a local state.
     let mut again = b.lock_blob(holder("pimplan import"), Duration::ZERO)?;
     assert!(matches!(
@@ -183,8 +183,11 @@ fn a_second_lock_waits_then_fails_naming_the_holder() -> Result {
         &first.pid.to_string(),
         first.since.as_str(),
         "`pimplan apply`",
-        "force-unlock --force",
-        "the lease expires by itself within 60 s",
+        &format!("lock id {}", first.id),
+        &format!(
+            "run `pimplan force-unlock {}` if that run is gone; the lease expires by itself within 60 s",
+            first.id
+        ),
     ] {
         assert!(text.contains(part), "{part:?} in {text}");
     }
@@ -265,7 +268,7 @@ fn a_broken_lease_stops_the_next_check_and_the_next_write() -> Result {
     lock.put(b"one")?;
     lock.ensure_valid_for(Duration::from_secs(50))?;
     // force-unlock without --force names the holder and breaks nothing.
-    let refused = failed(b.force_unlock(false))?;
+    let refused = failed(b.force_unlock(Unlock::Checked))?;
     let text = refused.to_string();
     assert!(
         text.contains("force-unlock --force") && text.contains("still runs on this machine"),
@@ -273,7 +276,7 @@ fn a_broken_lease_stops_the_next_check_and_the_next_write() -> Result {
     );
     lock.ensure_valid_for(Duration::from_secs(50))?;
     // --force breaks the lease whoever holds it, a running holder too (it is fenced off).
-    let released = b.force_unlock(true)?.ok_or("nothing released")?;
+    let released = b.force_unlock(Unlock::Force)?.ok_or("nothing released")?;
     assert_eq!(released.why, "--force: its lease was broken");
     assert_eq!(
         released.holder.map(|h| h.id),

@@ -1187,7 +1187,9 @@ fn import_takes_the_state_lock() {
             .stderr
             .contains("error: the state `pimplan.state.json` is locked by")
             && locked.stderr.contains("build-agent-7")
-            && locked.stderr.contains("run `pimplan force-unlock`"),
+            && locked
+                .stderr
+                .contains("run `pimplan force-unlock x` if that run is gone"),
         "{}",
         locked.stderr
     );

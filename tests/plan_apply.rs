@@ -763,7 +763,7 @@ fn a_stale_lock_names_its_holder_until_force_unlock() {
     std::fs::write(dir.join("pimplan.state.json.lock"), lock).unwrap_or(());
     let run = pimplan(dir, T0, &["apply", "--auto-approve"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("is locked by `pimplan apply` (process 4242 of deploy on ci-runner-7) since 2026-11-30T23:00:00+00:00"), "{}", run.stderr);
+    assert!(run.stderr.contains("is locked by `pimplan apply` (process 4242 of deploy on ci-runner-7, lock id x) since 2026-11-30T23:00:00+00:00"), "{}", run.stderr);
     assert!(!dir.join("pimplan.state.json").exists());
     // The killed holder also left a half-written temporary file: the next apply clears it.
     let leftover = dir.join(".pimplan.state.json.tmp-4242");

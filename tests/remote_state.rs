@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::azurite::KEY;
+use common::azurite::{self, KEY};
 use common::blob_proxy::{Entry, Fault, Match, Proxied, Rule};
 use common::remote::{
     BLOB, Result, command, is_put_blob, listing, no_secret, proxied, run, run_with, state_yaml,
@@ -474,5 +474,234 @@ fn a_lost_answer_and_a_cut_upload_are_read_back_and_the_apply_ends_well() -> Res
         assert!(shown.stdout.contains("u1"), "{}", shown.stdout);
         assert_eq!(listing(dir.path())?, ["pimplan.yaml"]);
     }
+    Ok(())
+}
+
+/// B15: the "locked" message names the holder's lock id and how to use it; `force-unlock`
+/// with another id is refused naming the holder's, and changes nothing (the apply goes on
+/// holding its lease); with the holder's id the lease is released by that id (Release Lease,
+/// never Break), and the apply that held it stops "lost the state lease" with no write
+/// accepted after.
+/// (`--force` breaking the lease is B11 above.)
+#[test]
+fn force_unlock_by_the_holders_id_releases_its_lease_and_another_id_changes_nothing() -> Result {
+    let p = proxied("b15")?;
+    let dir = workspace(&p, 8)?;
+    let apply = spawn_apply(dir.path(), 400)?;
+    wait_for(&p, "holder metadata", |log| {
+        log.iter()
+            .any(|e| e.comp().as_deref() == Some("metadata") && e.status == Some(200))
+    })?;
+    let locked = run(dir.path(), &["apply", "--auto-approve"])?;
+    assert_eq!(locked.code, 1, "{}{}", locked.stdout, locked.stderr);
+    let said = flat(&locked.stderr);
+    let id = said
+        .split_once("lock id ")
+        .and_then(|(_, rest)| rest.split(')').next())
+        .ok_or(format!("no lock id: {said}"))?
+        .to_owned();
+    let acquired = p
+        .proxy
+        .log()
+        .iter()
+        .find(|e| e.lease_action.as_deref() == Some("acquire") && e.status == Some(201))
+        .and_then(|e| e.header("x-ms-proposed-lease-id").map(str::to_owned))
+        .ok_or("no acquire")?;
+    assert_eq!(
+        id, acquired,
+        "the message names another id than the lease's"
+    );
+    assert!(
+        said.contains(&format!(
+            "run `pimplan force-unlock {id}` if that run is gone; the lease expires by itself within 60 s"
+        )),
+        "{said}"
+    );
+
+    let wrong = run(
+        dir.path(),
+        &["force-unlock", "0b8f4d2a-0000-4c3e-9d3f-6f1c1f7e2b7a"],
+    )?;
+    assert_eq!(wrong.code, 1, "{}{}", wrong.stdout, wrong.stderr);
+    let said = flat(&wrong.stderr);
+    assert!(
+        said.contains("lock id does not match: the state is locked by")
+            && said.contains(&format!("(id {id})")),
+        "{said}"
+    );
+    let all = summary(&p.proxy.log());
+    assert!(
+        !p.proxy.log().iter().any(|e| {
+            e.lease_action.as_deref() == Some("break")
+                || (e.lease_action.as_deref() == Some("release") && e.status == Some(200))
+        }),
+        "a wrong id ended the lease:\n{all}"
+    );
+    // The apply still holds it: the next holder check names it again.
+    let still = run(dir.path(), &["apply", "--auto-approve"])?;
+    assert!(
+        flat(&still.stderr).contains(&format!("lock id {id}")),
+        "{}",
+        still.stderr
+    );
+
+    let released = run(dir.path(), &["force-unlock", &id])?;
+    assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    assert!(
+        released.stdout.contains("its lock id was given"),
+        "{}",
+        released.stdout
+    );
+    let applied = finish(apply)?;
+    assert_eq!(applied.code, 1, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        flat(&applied.stderr).contains("lost the state lease"),
+        "{}",
+        applied.stderr
+    );
+    let log = p.proxy.log();
+    let all = summary(&log);
+    assert!(
+        !log.iter()
+            .any(|e| e.lease_action.as_deref() == Some("break")),
+        "the lease was broken, not released by its id:\n{all}"
+    );
+    let release = log
+        .iter()
+        .position(|e| {
+            e.lease_action.as_deref() == Some("release")
+                && e.status == Some(200)
+                && e.lease_id.as_deref() == Some(id.as_str())
+        })
+        .ok_or(format!("no release by the holder's id:\n{all}"))?;
+    // The lease id fences every write: one sent after the release is refused by the
+    // service, and none is accepted.
+    let late: Vec<&Entry> = log[release..]
+        .iter()
+        .filter(|e| is_put_blob(e) && e.status.is_some_and(|s| s < 300))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "a write was accepted after the release:\n{all}"
+    );
+    Ok(())
+}
+
+/// A workspace of `n` eligible users whose state is `container` on the https emulator,
+/// authorized with a Microsoft Entra token (`auth: entra`).
+fn bearer_workspace(container: &str, n: usize) -> Result<tempfile::TempDir> {
+    let secure = azurite::https_server()?;
+    let dir = eligible_workspace(n);
+    let root = dir.path().join("pimplan.yaml");
+    let text = std::fs::read_to_string(&root)?;
+    std::fs::write(
+        &root,
+        format!(
+            "{text}state:\n  backend: azurerm\n  account: devstoreaccount1\n  container: {container}\n  key: {BLOB}\n  endpoint: \"{}\"\n  auth: entra\n",
+            secure.server.endpoint_url()
+        ),
+    )?;
+    Ok(dir)
+}
+
+/// pimplan in `dir` with `token` as `PIMPLAN_STORAGE_TOKEN` and `ca` as `PIMPLAN_CA_FILE`
+/// (no account key anywhere); no output may show the token.
+fn run_bearer(dir: &Path, token: &str, ca: &Path, args: &[&str]) -> Result<Run> {
+    let mut cmd = command(dir, KEY, args);
+    cmd.env_remove("AZURE_STORAGE_KEY")
+        .env("PIMPLAN_STORAGE_TOKEN", token)
+        .env("PIMPLAN_CA_FILE", ca);
+    let out = Run::of(&cmd.output()?);
+    for text in [&out.stdout, &out.stderr] {
+        // The token's payload (its middle part) is what would show if any part did.
+        let payload = token.split('.').nth(1).unwrap_or(token);
+        if text.contains(token) || text.contains(payload) {
+            return Err(format!("{args:?} shows the token: {text}").into());
+        }
+    }
+    Ok(out)
+}
+
+/// B18: bearer auth over https. Azurite runs `--oauth basic` with a certificate signed by a
+/// CA made at test time; pimplan trusts it only through `PIMPLAN_CA_FILE`. With a storage
+/// token (audience https://storage.azure.com) the apply writes the blob under the lease and
+/// `state list|show` read it; a token for another audience is refused 403 without the token
+/// shown; another CA is a TLS error that names PIMPLAN_CA_FILE; a missing file is refused
+/// before any request, naming the variable and the path.
+#[test]
+fn bearer_auth_over_https_trusts_pimplan_ca_file_and_names_a_refused_token() -> Result {
+    let secure = azurite::https_server()?;
+    let container = azurite::https_container("b18")?;
+    let dir = bearer_workspace(&container, 2)?;
+    let token = azurite::test_jwt("https://storage.azure.com");
+
+    let applied = run_bearer(dir.path(), &token, &secure.ca, &["apply", "--auto-approve"])?;
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert_eq!(
+        listing(dir.path())?,
+        ["pimplan.yaml"],
+        "a local file was written"
+    );
+    let listed = run_bearer(dir.path(), &token, &secure.ca, &["state", "list"])?;
+    assert_eq!(listed.code, 0, "{}{}", listed.stdout, listed.stderr);
+    assert!(listed.stdout.contains("ops/u1"), "{}", listed.stdout);
+    let shown = run_bearer(dir.path(), &token, &secure.ca, &["state", "show", "ops/u1"])?;
+    assert_eq!(shown.code, 0, "{}{}", shown.stdout, shown.stderr);
+    let pulled = run_bearer(dir.path(), &token, &secure.ca, &["state", "pull"])?;
+    assert_eq!(pulled.code, 0, "{}{}", pulled.stdout, pulled.stderr);
+    let state: serde_json::Value = serde_json::from_str(&pulled.stdout)?;
+    assert!(
+        state["serial"].as_u64().is_some_and(|s| s >= 1) && state["lineage"].is_string(),
+        "{}",
+        pulled.stdout
+    );
+    // Planned again on the written blob: nothing to do.
+    let plan = run_bearer(dir.path(), &token, &secure.ca, &["plan"])?;
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+
+    // A token for Microsoft Graph, not storage: refused 403, the token never shown.
+    let graph_token = azurite::test_jwt("https://graph.microsoft.com");
+    let refused = run_bearer(dir.path(), &graph_token, &secure.ca, &["state", "list"])?;
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    let said = flat(&refused.stderr);
+    assert!(said.contains("403"), "{said}");
+
+    // Another CA: the server's certificate is not trusted; the error names the variable.
+    let untrusted = run_bearer(dir.path(), &token, &secure.other_ca, &["state", "list"])?;
+    assert_eq!(
+        untrusted.code, 1,
+        "{}{}",
+        untrusted.stdout, untrusted.stderr
+    );
+    let said = flat(&untrusted.stderr);
+    assert!(
+        said.contains("TLS") && said.contains("PIMPLAN_CA_FILE"),
+        "{said}"
+    );
+
+    // A missing or bad file: refused before any request, naming the variable and path.
+    let missing = dir.path().join("no-such-ca.pem");
+    let bad = run_bearer(dir.path(), &token, &missing, &["state", "list"])?;
+    assert_eq!(bad.code, 1, "{}{}", bad.stdout, bad.stderr);
+    let said = flat(&bad.stderr);
+    assert!(
+        said.contains("PIMPLAN_CA_FILE") && said.contains("no-such-ca.pem"),
+        "{said}"
+    );
+    let not_pem = tempfile::NamedTempFile::new()?;
+    std::fs::write(not_pem.path(), "not a certificate\n")?;
+    let bad = run_bearer(
+        dir.path(),
+        &token,
+        not_pem.path(),
+        &["apply", "--auto-approve"],
+    )?;
+    assert_eq!(bad.code, 1, "{}{}", bad.stdout, bad.stderr);
+    assert!(
+        flat(&bad.stderr).contains("holds no certificate"),
+        "{}",
+        bad.stderr
+    );
     Ok(())
 }

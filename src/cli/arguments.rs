@@ -303,9 +303,16 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct ForceUnlockArgs {
+    /// The holder's lock id, as the "locked" message shows it: release the lock held by that
+    /// id, whoever and wherever the holder is (you vouch for it with the id; a remote lease
+    /// is released by it), except a local holder checked to run on this machine. Another id
+    /// is refused and nothing is changed.
+    #[arg(value_name = "LOCK_ID")]
+    pub lock_id: Option<String>,
     /// The holder runs on another machine and is known to be gone (or the lock file is
-    /// unreadable): release its lock all the same. Never releases a holder running here.
-    #[arg(long)]
+    /// unreadable): release its lock (break a remote state's lease) all the same. Never
+    /// releases a local holder running here.
+    #[arg(long, conflicts_with = "lock_id")]
     pub force: bool,
     /// Log every request to a remote state's storage (the key, SAS or token is redacted)
     /// to stderr.

@@ -124,6 +124,14 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
             }
         }
     }
+    // A bad `PIMPLAN_CA_FILE` stops every command that may reach a service, before any
+    // request: it is never ignored.
+    if let Some(name) = workspace_command(&args.command)
+        && let Err(message) = crate::http::check_ca_file()
+    {
+        eprintln!("error: {message}");
+        return Ok(crate::exit::for_error(Some(name)));
+    }
     // Only the commands that read the clock refuse a bad `--now`.
     let clock = if reads_clock(&args.command) {
         Clock::from_flag(args.now.as_deref()).map_err(|e| miette::miette!("{e}"))?
@@ -146,7 +154,9 @@ pub fn run(args: Arguments, out: &mut dyn Write) -> miette::Result<ExitStatus> {
         Command::Apply(a) => apply::run(&cx, &a.into(), out),
         Command::Show(a) => show::run(&cx, &a.plan_file, a.format.into(), out),
         Command::State(a) => state::run(&cx, &a.command.into(), a.verbose, out),
-        Command::ForceUnlock(a) => state::force_unlock(&cx, a.force, a.verbose, out),
+        Command::ForceUnlock(a) => {
+            state::force_unlock(&cx, a.lock_id.as_deref(), a.force, a.verbose, out)
+        }
         Command::Paths(a) => paths::run(&cx, &a.into(), out),
         Command::Drift(a) => drift::run(&cx, a.verbose, out),
         Command::Import(a) => import::run(&cx, &a.into(), out),

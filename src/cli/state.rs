@@ -16,7 +16,7 @@ use super::workspace::{open_backend, state_backend, state_location};
 use crate::config::model::StateLocation;
 use crate::exit::ExitStatus;
 use crate::finding::did_you_mean;
-use crate::state::backend::{LockInfo, StateBackend};
+use crate::state::backend::{LockInfo, StateBackend, Unlock};
 use crate::state::entries::{self, Entry, Object, Unresolved};
 use crate::state::{self, LoadedState, State, StateError, store};
 
@@ -287,9 +287,11 @@ fn accept_edit(
     Ok(ExitStatus::Success)
 }
 
-/// `pimplan force-unlock`.
+/// `pimplan force-unlock [LOCK_ID] [--force]`. Without either, a holder that cannot be
+/// checked is released only once a person at a terminal answers `yes`.
 pub fn force_unlock(
     cx: &RunContext,
+    lock_id: Option<&str>,
     force: bool,
     verbose: bool,
     out: &mut dyn Write,
@@ -298,7 +300,35 @@ pub fn force_unlock(
         Ok(b) => b,
         Err(e) => return Ok(fail(e)),
     };
-    match backend.force_unlock(force) {
+    let how = match (lock_id, force) {
+        (Some(id), _) => Unlock::Id(id),
+        (None, true) => Unlock::Force,
+        (None, false) => Unlock::Checked,
+    };
+    let mut released = backend.force_unlock(how);
+    if let Err(StateError::Unchecked { message, id }) = &released
+        && std::io::stdin().is_terminal()
+    {
+        write_out(out, &format!("{message}\n"))?;
+        if !confirm_with(out, "\nIs that holder gone? Only `yes` releases its lock: ")? {
+            write_out(out, "Nothing was released.\n")?;
+            return Ok(ExitStatus::Findings);
+        }
+        // By the id shown, when there is one: a lock another pimplan took meanwhile is
+        // not the one confirmed, and stays.
+        let id = id.clone();
+        released = match id.as_deref() {
+            Some(id) => backend.force_unlock(Unlock::Id(id)),
+            None => backend.force_unlock(Unlock::Force),
+        }
+        .map(|r| {
+            r.map(|mut r| {
+                r.why = "`yes` at the prompt: its holder was said to be gone";
+                r
+            })
+        });
+    }
+    match released {
         Ok(Some(released)) => {
             let holder = released.holder.map_or_else(
                 || "an unknown holder (unreadable lock file)".to_owned(),

@@ -102,6 +102,10 @@ pub enum GraphError {
     /// guessed from it.
     #[error("Microsoft Graph answered something pimplan cannot read: {0}")]
     Unreadable(String),
+    /// The request was not sent: the state's lock is not known to outlive it (the lease
+    /// of a remote state, lost or about to lapse).
+    #[error("{0}")]
+    Gate(String),
 }
 
 /// ` to HOST while DOING`, either part left out when not known.
@@ -404,6 +408,9 @@ pub struct Client {
     pub timeout: Duration,
     /// The scope tokens are asked for; `None`: Graph's ([`graph_scope`]).
     scope: Option<String>,
+    /// Checked before every request to Graph (a remote state's lease: see
+    /// `StateLock::send_gate`); a refusal is [`GraphError::Gate`] and nothing is sent.
+    gate: Option<crate::state::backend::SendGate>,
 }
 
 impl Client {
@@ -421,7 +428,13 @@ impl Client {
             max_wait: Duration::from_secs(600),
             timeout,
             scope: None,
+            gate: None,
         }
+    }
+
+    /// Check `gate` before every request to Graph from now on (`None`: no more).
+    pub fn set_gate(&mut self, gate: Option<crate::state::backend::SendGate>) {
+        self.gate = gate;
     }
 
     /// Tokens for `scope` rather than Graph's (`https://storage.azure.com/.default` for the
@@ -654,6 +667,17 @@ impl Client {
             detail,
         };
         loop {
+            if let Some(gate) = &self.gate {
+                gate().map_err(|e| {
+                    GraphError::Gate(match e {
+                        // Said of this request: what the apply writes after it is its own.
+                        crate::state::StateError::LeaseLost { state, detail } => format!(
+                            "lost the state lease of `{state}`: {detail}; this request to Microsoft Graph was not sent, and none after it will be."
+                        ),
+                        other => other.to_string(),
+                    })
+                })?;
+            }
             let auth = format!("Bearer {token}");
             let builder = waiting(self.notice_after, &host, &self.doing, || match method {
                 "GET" => self.agent.get(&url).header("Authorization", &auth).call(),
@@ -674,8 +698,9 @@ impl Client {
                     .header("Authorization", &auth)
                     .call(),
             });
-            let mut resp =
-                builder.map_err(|e| transport(e.to_string().replace(&token, "[redacted]")))?;
+            let mut resp = builder.map_err(|e| {
+                transport(crate::http::transport_detail(&e).replace(&token, "[redacted]"))
+            })?;
             let status = resp.status().as_u16();
             let header = |name: &str| {
                 resp.headers()

@@ -589,6 +589,10 @@ impl Executor for GraphExecutor {
         self.client.set_timeout(timeout);
     }
 
+    fn gate_sends(&mut self, gate: Option<crate::state::backend::SendGate>) {
+        self.client.set_gate(gate);
+    }
+
     fn execute(&mut self, change: &Change) -> Result<Applied, ExecError> {
         let verb = match change.action {
             crate::plan::Action::Create => "creating",

@@ -7,5 +7,5 @@
 mod agent;
 mod endpoint;
 
-pub use agent::{agent, retry_after_seconds};
+pub use agent::{CA_FILE_VAR, agent, check_ca_file, retry_after_seconds, transport_detail};
 pub use endpoint::{Endpoint, EndpointError};

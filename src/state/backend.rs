@@ -42,10 +42,9 @@ pub trait StateBackend: Send + Sync {
     fn get(&self) -> Result<Option<Snapshot>, StateError>;
     /// Take the lock for `holder`, waiting up to `wait` for another holder to finish.
     fn lock(&self, holder: LockInfo, wait: Duration) -> Result<Box<dyn StateLock>, StateError>;
-    /// Release a lock whose holder is gone (never that of a running apply, see each
-    /// backend); `force`: the caller says the holder is gone where that cannot be checked.
-    /// `Ok(None)`: there was no lock.
-    fn force_unlock(&self, force: bool) -> Result<Option<Released>, StateError>;
+    /// Release a lock as `how` says (see [`Unlock`] and each backend). `Ok(None)`: there
+    /// was no lock.
+    fn force_unlock(&self, how: Unlock<'_>) -> Result<Option<Released>, StateError>;
     /// What `plan` says of a held lock (a plan made while an apply runs may be stale at
     /// once); `None` when the state is not locked.
     fn lock_note(&self) -> Option<String>;
@@ -114,7 +113,22 @@ pub trait StateLock: Send {
     fn max_request_timeout(&self) -> Option<Duration> {
         None
     }
+    /// How much longer than a request's timeout this lock must be known to stay held when
+    /// the request is sent (`None`: `apply::SEND_MARGIN`). A lease shortened for tests
+    /// shortens it in proportion, with [`StateLock::max_request_timeout`].
+    fn send_margin(&self) -> Option<Duration> {
+        None
+    }
+    /// A check of [`StateLock::ensure_valid_for`]`(needed)` that the code sending requests
+    /// under this lock can hold and call before each request it sends (a retry, a read-back
+    /// and a poll too, not only a change's first request). `None`: a lock that never lapses.
+    fn send_gate(&self, _needed: Duration) -> Option<SendGate> {
+        None
+    }
 }
+
+/// See [`StateLock::send_gate`]: `Err` means send nothing more.
+pub type SendGate = std::sync::Arc<dyn Fn() -> Result<(), StateError> + Send + Sync>;
 
 /// Who holds the lock, written into the lock file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,8 +162,8 @@ impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "`{}` (process {} of {} on {}) since {}",
-            self.command, self.pid, self.user, self.host, self.since
+            "`{}` (process {} of {} on {}, lock id {}) since {}",
+            self.command, self.pid, self.user, self.host, self.id, self.since
         )
     }
 }
@@ -161,6 +175,29 @@ pub fn host_name() -> String {
         .or_else(|_| std::env::var("HOSTNAME"))
         .or_else(|_| std::env::var("COMPUTERNAME"))
         .unwrap_or_else(|_| "unknown host".to_owned())
+}
+
+/// What `force-unlock` is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlock<'a> {
+    /// Release only a holder checked to be gone. One that cannot be checked (another
+    /// machine, an unreadable record) is [`StateError::Unchecked`]: the caller may ask
+    /// whether it is gone and then [`Unlock::Force`].
+    Checked,
+    /// `--force`: the caller says the holder is gone where that cannot be checked.
+    Force,
+    /// `force-unlock LOCK_ID`: release the lock whose id this is (the id the "locked"
+    /// message shows), whoever and wherever its holder is: the user vouches for it with the
+    /// id. Another id is refused and nothing is changed.
+    Id(&'a str),
+}
+
+/// The refusal of `force-unlock LOCK_ID` whose id is not the holder's.
+pub fn id_mismatch(given: &str, holder: &str, id: Option<&str>) -> StateError {
+    StateError::Locked(format!(
+        "lock id does not match: the state is locked by {holder} (id {}), not by `{given}`; nothing was changed",
+        id.unwrap_or("unknown")
+    ))
 }
 
 /// Why `force-unlock` released a lock.
@@ -236,7 +273,7 @@ impl StateBackend for Unavailable {
     fn lock(&self, _: LockInfo, _: Duration) -> Result<Box<dyn StateLock>, StateError> {
         Err(self.error())
     }
-    fn force_unlock(&self, _: bool) -> Result<Option<Released>, StateError> {
+    fn force_unlock(&self, _: Unlock<'_>) -> Result<Option<Released>, StateError> {
         Err(self.error())
     }
     fn lock_note(&self) -> Option<String> {

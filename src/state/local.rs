@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::backend::{
-    KeptVersion, LOCAL_BACKUP_ID, LockInfo, Released, Snapshot, StateBackend, StateLock, sha256_hex,
+    KeptVersion, LOCAL_BACKUP_ID, LockInfo, Released, Snapshot, StateBackend, StateLock, Unlock,
+    sha256_hex,
 };
 use super::{MAX_STATE_BYTES, StateError, dangling_link, store};
 
@@ -79,8 +80,8 @@ impl StateBackend for LocalFile {
         }))
     }
 
-    fn force_unlock(&self, force: bool) -> Result<Option<Released>, StateError> {
-        store::force_unlock(&self.path, force)
+    fn force_unlock(&self, how: Unlock<'_>) -> Result<Option<Released>, StateError> {
+        store::force_unlock(&self.path, how)
     }
 
     fn lock_note(&self) -> Option<String> {

@@ -269,6 +269,11 @@ pub enum StateError {
     },
     #[error("{0}")]
     Locked(String),
+    /// `force-unlock` without an id found a holder it cannot check (another machine, an
+    /// unreadable record): released only with `--force`, or once a person confirms (then by
+    /// `id`, the holder's lock id when it is known, so that only the holder shown is released).
+    #[error("{message}")]
+    Unchecked { message: String, id: Option<String> },
     /// Under the lock, the state is no longer what this pimplan read or last wrote:
     /// something else wrote it.
     #[error("the state file `{}` changed while this pimplan held its lock: {detail}; nothing more was written (or sent). Something other than pimplan wrote it: find out what, and plan again", path.display())]

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::StateError;
-use super::backend::host_name;
 pub use super::backend::{LockInfo, Released};
+use super::backend::{Unlock, host_name};
 
 /// Where a write to `path` goes: `path` itself, or, when it is a symbolic link, the file the
 /// link leads to (followed to the end), so that a linked state is written through its link
@@ -219,8 +219,9 @@ fn locked_message(state: &Path, holder: Option<&LockInfo>, gone: bool) -> String
             state.display()
         ),
         Some(h) => format!(
-            "the state `{}` is locked by {h}; wait for it to finish (`--lock-timeout`), or, if it is no longer running, run `pimplan force-unlock`",
-            state.display()
+            "the state `{}` is locked by {h}; wait for it to finish (`--lock-timeout`), or run `pimplan force-unlock {}` if that run is gone",
+            state.display(),
+            h.id
         ),
         None => format!(
             "the state `{}` is locked by another pimplan (the lock file is unreadable); wait for it to finish (`--lock-timeout`), or, if it is no longer running, run `pimplan force-unlock`",
@@ -376,12 +377,15 @@ fn boot_time() -> Option<i64> {
         .and_then(|t| t.trim().parse().ok())
 }
 
-/// Release a lock whose holder no longer runs, never that of a running apply (two applies
-/// would then send at once). A holder on this machine is checked: gone, the lock is
-/// released; running, it is refused, even with `force`. A holder on another machine (or one
-/// this platform cannot check, or an unreadable lock file) is released only with `force`:
-/// the caller knows it is gone. `Ok(None)`: there was no lock.
-pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, StateError> {
+/// Release a lock as `how` says. [`Unlock::Id`]: the lock whose id that is, whoever and
+/// wherever its holder (the user vouches for it with the id); another id, or an unreadable
+/// lock file, is refused. Otherwise never the lock of a running apply (two applies would
+/// then send at once): a holder on this machine is checked: gone, the lock is released;
+/// running, it is refused, even with `--force`. A holder on another machine (or one this
+/// platform cannot check, or an unreadable lock file) is released only with
+/// [`Unlock::Force`]: the caller knows it is gone. `Ok(None)`: there was no lock.
+pub fn force_unlock(state: &Path, how: Unlock<'_>) -> Result<Option<Released>, StateError> {
+    let force = how == Unlock::Force;
     let state = &state_target(state)?;
     let path = lock_path(state);
     let text = match crate::fs::read_bounded_text(&path, LOCK_CAP) {
@@ -390,37 +394,66 @@ pub fn force_unlock(state: &Path, force: bool) -> Result<Option<Released>, State
         Err(_) => None,
     };
     let info: Option<LockInfo> = text.as_deref().and_then(|t| serde_json::from_str(t).ok());
-    let why = match &info {
-        None if force => "--force: the lock file could not be read",
-        None => {
-            return Err(StateError::Locked(format!(
-                "the lock file `{}` cannot be read, so who holds it is unknown; if no pimplan is running against this state, run `pimplan force-unlock --force`",
-                path.display()
-            )));
+    // A holder checked to run on this machine keeps its lock, even given its id: a local
+    // lock fences no write (unlike a remote lease), so two applies would send at once.
+    let running_here =
+        |h: &LockInfo| h.host == host_name() && liveness(h.pid, &h.since) == Liveness::Alive;
+    let why = match (&info, how) {
+        (Some(h), Unlock::Id(id)) if h.id == id && !running_here(h) => "its lock id was given",
+        (Some(h), Unlock::Id(id)) if h.id != id => {
+            return Err(super::backend::id_mismatch(id, &h.to_string(), Some(&h.id)));
         }
-        Some(h) if h.host == host_name() => match liveness(h.pid, &h.since) {
+        (None, Unlock::Id(id)) => {
+            return Err(super::backend::id_mismatch(
+                id,
+                &format!(
+                    "another pimplan (the lock file `{}` is unreadable)",
+                    path.display()
+                ),
+                None,
+            ));
+        }
+        (None, _) if force => "--force: the lock file could not be read",
+        (None, _) => {
+            return Err(StateError::Unchecked {
+                message: format!(
+                    "the lock file `{}` cannot be read, so who holds it is unknown; if no pimplan is running against this state, run `pimplan force-unlock --force`",
+                    path.display()
+                ),
+                id: None,
+            });
+        }
+        (Some(h), _) if h.host == host_name() => match liveness(h.pid, &h.since) {
             Liveness::Gone => "its process no longer runs",
             Liveness::Alive => {
                 return Err(StateError::Locked(format!(
-                    "the state `{}` is locked by {h}, which is still running on this machine; wait for it to finish, or stop it and run `pimplan force-unlock` again. A running apply's lock is never released, not even with --force: two applies would send at once",
+                    "the state `{}` is locked by {h}, which is still running on this machine; wait for it to finish, or stop it and run `pimplan force-unlock` again. A running apply's lock is never released, not even with --force or its lock id: a local lock fences no write, so two applies would send at once",
                     state.display()
                 )));
             }
             Liveness::Unknown if force => "--force: its process could not be checked here",
             Liveness::Unknown => {
-                return Err(StateError::Locked(format!(
-                    "the state `{}` is locked by {h}; this platform gives pimplan no way to check whether process {} still runs. If it does not, run `pimplan force-unlock --force`",
-                    state.display(),
-                    h.pid
-                )));
+                return Err(StateError::Unchecked {
+                    message: format!(
+                        "the state `{}` is locked by {h}; this platform gives pimplan no way to check whether process {} still runs. If it does not, run `pimplan force-unlock {}` (its lock id) or `pimplan force-unlock --force`",
+                        state.display(),
+                        h.pid,
+                        h.id
+                    ),
+                    id: Some(h.id.clone()),
+                });
             }
         },
-        Some(_) if force => "--force: its machine was said to be gone",
-        Some(h) => {
-            return Err(StateError::Locked(format!(
-                "the state `{}` is locked by {h}, on another machine, where pimplan cannot check whether it still runs. If it is known to be gone (the runner or machine stopped), run `pimplan force-unlock --force`; releasing the lock of an apply that still runs lets two applies send at once",
-                state.display()
-            )));
+        (Some(_), _) if force => "--force: its machine was said to be gone",
+        (Some(h), _) => {
+            return Err(StateError::Unchecked {
+                message: format!(
+                    "the state `{}` is locked by {h}, on another machine, where pimplan cannot check whether it still runs. If it is known to be gone (the runner or machine stopped), run `pimplan force-unlock {}` (its lock id) or `pimplan force-unlock --force`; releasing the lock of an apply that still runs lets two applies send at once",
+                    state.display(),
+                    h.id
+                ),
+                id: Some(h.id.clone()),
+            });
         }
     };
     // The lock may have changed hands while it was checked (its holder finished, another

@@ -51,6 +51,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// The running emulator.
 pub struct Azurite {
     pub port: u16,
+    /// `http`, or `https` for the instance with `--oauth basic` ([`https_server`]).
+    pub scheme: &'static str,
     /// Azurite's own pid (not the wrapper's).
     pub pid: u32,
     /// Its command line as the system shows it.
@@ -62,7 +64,7 @@ pub struct Azurite {
 impl Azurite {
     /// `http://127.0.0.1:PORT/devstoreaccount1`, the account's endpoint.
     pub fn endpoint_url(&self) -> String {
-        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+        format!("{}://127.0.0.1:{}/{ACCOUNT}", self.scheme, self.port)
     }
 }
 
@@ -79,6 +81,11 @@ pub fn server() -> Result<&'static Azurite, String> {
 }
 
 fn start() -> Result<Azurite, String> {
+    start_with(&[], "http")
+}
+
+/// Azurite with [`ARGS`] and `extra`, answering on `scheme`.
+fn start_with(extra: &[String], scheme: &'static str) -> Result<Azurite, String> {
     let bin = binary();
     if !bin.exists() {
         return Err(format!(
@@ -98,6 +105,7 @@ fn start() -> Result<Azurite, String> {
         .arg(script)
         .arg(&bin)
         .args(ARGS)
+        .args(extra)
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -119,6 +127,7 @@ fn start() -> Result<Azurite, String> {
             }
         }
     });
+    let listens = format!("successfully listens on {scheme}://127.0.0.1:");
     let mut seen = Vec::new();
     let mut pid = None;
     let deadline = std::time::Instant::now() + START_TIMEOUT;
@@ -128,8 +137,8 @@ fn start() -> Result<Azurite, String> {
             Ok(line) => {
                 if let Some(p) = line.strip_prefix("azurite-pid ") {
                     pid = p.trim().parse::<u32>().ok();
-                } else if let Some(at) = line.find("successfully listens on http://127.0.0.1:") {
-                    let rest = &line[at + "successfully listens on http://127.0.0.1:".len()..];
+                } else if let Some(at) = line.find(&listens) {
+                    let rest = &line[at + listens.len()..];
                     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                     break digits
                         .parse::<u16>()
@@ -167,6 +176,7 @@ fn start() -> Result<Azurite, String> {
     }
     Ok(Azurite {
         port,
+        scheme,
         pid,
         cmdline,
         _wrapper: Mutex::new((child, stdin)),
@@ -265,4 +275,152 @@ pub fn account_sas(permissions: &str) -> Result<SasToken, String> {
         expiry.replace(':', "%3A"),
         protocols.replace(',', "%2C")
     )))
+}
+
+/// The second emulator of a test binary (B18): `--oauth basic` over https with a test
+/// certificate made at start (a CA of its own and a leaf for 127.0.0.1 signed by it), so
+/// that bearer tokens are accepted; and the PEM files a test points `PIMPLAN_CA_FILE` at.
+pub struct Secure {
+    pub server: Azurite,
+    /// The CA that signed Azurite's certificate (PEM).
+    pub ca: PathBuf,
+    /// Another CA, which signed nothing Azurite shows (PEM).
+    pub other_ca: PathBuf,
+    ca_pem: String,
+}
+
+static SECURE: OnceLock<Result<Secure, String>> = OnceLock::new();
+
+/// The https emulator of this test binary, started on first use.
+pub fn https_server() -> Result<&'static Secure, String> {
+    SECURE
+        .get_or_init(start_secure)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// A CA: its certificate and its issuer (to sign a leaf with).
+fn test_ca(
+    name: &str,
+) -> Result<(rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>), String> {
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("pimplan test CA {name}"));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+    Ok((cert, rcgen::Issuer::new(params, key)))
+}
+
+fn start_secure() -> Result<Secure, String> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("azurite-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (ca, issuer) = test_ca("azurite")?;
+    let (other, _) = test_ca("other")?;
+    let mut leaf =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(|e| e.to_string())?;
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, "127.0.0.1");
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    let leaf_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &issuer)
+        .map_err(|e| e.to_string())?;
+    let write = |name: &str, text: &str| -> Result<PathBuf, String> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let cert = write("azurite-cert.pem", &leaf_cert.pem())?;
+    let key = write("azurite-key.pem", &leaf_key.serialize_pem())?;
+    let ca_path = write("ca.pem", &ca.pem())?;
+    let other_ca = write("other-ca.pem", &other.pem())?;
+    let extra = [
+        "--oauth".to_owned(),
+        "basic".to_owned(),
+        "--cert".to_owned(),
+        cert.to_string_lossy().into_owned(),
+        "--key".to_owned(),
+        key.to_string_lossy().into_owned(),
+    ];
+    let server = start_with(&extra, "https")?;
+    Ok(Secure {
+        server,
+        ca: ca_path,
+        other_ca,
+        ca_pem: ca.pem(),
+    })
+}
+
+/// A test access token as Azurite's `--oauth basic` accepts one: a JWT whose issuer starts
+/// with `https://sts.windows.net/`, with `iat`/`nbf` a minute ago and `exp` in an hour, for
+/// `audience` (storage's is `https://storage.azure.com`). Azurite does not check the
+/// signature, so it is a placeholder.
+pub fn test_jwt(audience: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = chrono::Utc::now().timestamp();
+    let header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
+    let claims = serde_json::json!({
+        "aud": audience,
+        "iss": "https://sts.windows.net/5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11/",
+        "iat": now - 60,
+        "nbf": now - 60,
+        "exp": now + 3600,
+        "oid": "11059fcc-5514-4800-b5f8-49808b9cfab6",
+        "tid": "5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11",
+    });
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode("not-checked-by-azurite")
+    )
+}
+
+/// A fresh container `NAME-N` on the https emulator, created with a test token over TLS
+/// that trusts only the test CA (the harness's own request, not pimplan's).
+pub fn https_container(name: &str) -> Result<String, String> {
+    let secure = https_server()?;
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let name = format!("{name}-{n}");
+    let ca = ureq::tls::Certificate::from_pem(secure.ca_pem.as_bytes())
+        .map_err(|e| e.to_string())?
+        .to_owned();
+    let agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = format!("{}/{name}?restype=container", secure.server.endpoint_url());
+    let date = chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let answer = agent
+        .put(&url)
+        .header(
+            "Authorization",
+            &format!("Bearer {}", test_jwt("https://storage.azure.com")),
+        )
+        .header("x-ms-version", "2025-01-05")
+        .header("x-ms-date", &date)
+        .send_empty()
+        .map_err(|e| format!("Create Container {url}: {e}"))?;
+    match answer.status().as_u16() {
+        201 => Ok(name),
+        other => Err(format!("Create Container {url}: {other}")),
+    }
 }

@@ -57,6 +57,8 @@ pub struct Recorded {
     pub path: String,
     pub body: Value,
     pub raw_body: String,
+    /// When it had arrived whole (head and body), before it was answered or held.
+    pub at: Instant,
 }
 
 #[derive(Clone, Debug)]
@@ -1646,6 +1648,7 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         },
         body: body.clone(),
         raw_body: raw_body.clone(),
+        at: Instant::now(),
     });
     // GitHub's OIDC token request (`ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`, the request
     // token as bearer): a JWT in `value`, valid a few minutes from now (the real clock).

@@ -39,11 +39,13 @@ use super::client::{
     BlobClient, Conditions, ErrorCode, LeaseDuration, LeaseState, LeaseStatus, Log, Metadata,
     StorageError,
 };
-use super::{Credential, GRAPH_TIMEOUT, describe};
+use super::{Credential, describe, graph_budget};
 use crate::config::model::AzureBlobLocation;
 use crate::http::Endpoint;
 use crate::state::StateError;
-use crate::state::backend::{KeptVersion, LockInfo, Released, Snapshot, StateBackend, StateLock};
+use crate::state::backend::{
+    KeptVersion, LockInfo, Released, Snapshot, StateBackend, StateLock, Unlock,
+};
 
 /// How long a lease lasts: fixed (design B.4), the Graph send rule depends on it.
 pub const LEASE_SECONDS: u32 = 60;
@@ -350,10 +352,12 @@ impl AzureBlob {
     }
 
     fn locked(&self) -> StateError {
+        let holder = self.holder_now();
         StateError::Locked(format!(
-            "the state `{}` is locked by {}; wait for it to finish (`--lock-timeout`, e.g. `--lock-timeout 2m`), or, if that run is gone, run `pimplan force-unlock --force` to break its lease; {EXPIRES}",
+            "the state `{}` is locked by {}; wait for it to finish (`--lock-timeout`, e.g. `--lock-timeout 2m`), or run `pimplan force-unlock {}` if that run is gone; {EXPIRES}",
             self.target.describe,
-            holder_text(self.holder_now().as_ref())
+            holder_text(holder.as_ref()),
+            holder.as_ref().map_or("--force", |r| r.info.id.as_str()),
         ))
     }
 
@@ -506,11 +510,14 @@ impl StateBackend for AzureBlob {
         Ok(Box::new(self.lock_blob(holder, wait)?))
     }
 
-    /// Without `force`, only the lease of a holder on this machine whose process is gone
-    /// is released (by its id); any other is named, with how to break it. With `force`, the
-    /// lease is broken at once, whoever holds it: an apply that still runs is fenced off by
-    /// the service and stops at its next write or request ("lost the state lease").
-    fn force_unlock(&self, force: bool) -> Result<Option<Released>, StateError> {
+    /// [`Unlock::Id`]: the lease is released by that id when it is the holder's (the lock
+    /// record's id, which is its lease id, or the lease id of a holder without a record),
+    /// whoever and wherever the holder is; another id is refused and nothing changes.
+    /// [`Unlock::Checked`]: only the lease of a holder on this machine whose process is gone
+    /// is released (by its id); any other is named, with how to end it. [`Unlock::Force`]:
+    /// the lease is broken at once, whoever holds it: an apply that still runs is fenced off
+    /// by the service and stops at its next write or request ("lost the state lease").
+    fn force_unlock(&self, how: Unlock<'_>) -> Result<Option<Released>, StateError> {
         let key = &self.target.key;
         let props = match self.lease.get_properties(key, None) {
             Ok(p) => p,
@@ -521,6 +528,28 @@ impl StateBackend for AzureBlob {
             return Ok(None);
         }
         let record = LockRecord::of(&props.metadata);
+        if let Unlock::Id(id) = how {
+            let mismatch = || {
+                crate::state::backend::id_mismatch(
+                    id,
+                    &holder_text(record.as_ref()),
+                    record.as_ref().map(|r| r.info.id.as_str()),
+                )
+            };
+            // A lease id is a GUID: anything else names no lease.
+            if uuid::Uuid::parse_str(id).is_err() {
+                return Err(mismatch());
+            }
+            return match self.lease.release_lease(key, id) {
+                Ok(()) => Ok(Some(Released {
+                    holder: record.map(|r| r.info),
+                    why: "its lock id was given: its lease was released",
+                })),
+                Err(e) if lease_refused(&e) => Err(mismatch()),
+                Err(e) => Err(self.target.error(&e)),
+            };
+        }
+        let force = how == Unlock::Force;
         let gone_here = record
             .as_ref()
             .is_some_and(|r| crate::state::store::is_gone_here(&r.info));
@@ -537,19 +566,26 @@ impl StateBackend for AzureBlob {
         let here = record
             .as_ref()
             .is_some_and(|r| r.info.host == crate::state::backend::host_name());
+        let by_id = record.as_ref().map_or_else(
+            || "`pimplan force-unlock --force`, which breaks the lease".to_owned(),
+            |r| format!("`pimplan force-unlock {}`", r.info.id),
+        );
         if !force && here {
             return Err(StateError::Locked(format!(
-                "the state `{}` is locked by {}, which still runs on this machine; wait for it to finish, or run `pimplan force-unlock --force`, which breaks the lease (the apply then stops at its next write or request to Microsoft Graph)",
+                "the state `{}` is locked by {}, which still runs on this machine; wait for it to finish, or run {by_id} (or `pimplan force-unlock --force`, which breaks the lease; the apply then stops at its next write or request to Microsoft Graph)",
                 self.target.describe,
                 holder_text(record.as_ref())
             )));
         }
         if !force {
-            return Err(StateError::Locked(format!(
-                "the state `{}` is locked by {}; pimplan cannot check from here whether it still runs. If it is gone (a killed run, a cancelled job), {EXPIRES}; to end it now, run `pimplan force-unlock --force`, which breaks the lease (an apply that still runs then stops at its next write or request to Microsoft Graph)",
-                self.target.describe,
-                holder_text(record.as_ref())
-            )));
+            return Err(StateError::Unchecked {
+                message: format!(
+                    "the state `{}` is locked by {}; pimplan cannot check from here whether it still runs. If it is gone (a killed run, a cancelled job), {EXPIRES}; to end it now, run {by_id} (or `pimplan force-unlock --force`, which breaks the lease; an apply that still runs then stops at its next write or request to Microsoft Graph)",
+                    self.target.describe,
+                    holder_text(record.as_ref())
+                ),
+                id: record.as_ref().map(|r| r.info.id.clone()),
+            });
         }
         self.lease
             .break_lease(key, Some(0))
@@ -572,7 +608,7 @@ impl StateBackend for AzureBlob {
     }
 
     fn max_request_timeout(&self) -> Option<Duration> {
-        Some(GRAPH_TIMEOUT)
+        Some(graph_budget(Duration::from_secs(u64::from(self.lease_seconds))).0)
     }
 
     /// The blob's snapshots (List Blobs with `include=snapshots,metadata`, the key as
@@ -1016,35 +1052,69 @@ impl StateLock for AzureLock {
 
     /// Renews the lease first: see inside.
     fn ensure_valid_for(&self, needed: Duration) -> Result<(), StateError> {
-        if let Some(lost) = self.lost_error() {
-            return Err(lost);
-        }
         // Renewed now, before the request: a lease broken since the last renewal is found
-        // here, and the request has the lease's whole length ahead. A renewal that fails
-        // without a word from the service (no answer) leaves what is known.
-        let _ = self.lease.renew(&self.lease_client, &self.target.key);
-        if let Some(lost) = self.lost_error() {
-            return Err(lost);
-        }
-        let left = self.lease.valid_for();
-        if left >= needed {
-            return Ok(());
-        }
-        let failing = guard(&self.lease.clock)
-            .last_error
-            .clone()
-            .map(|e| format!("; its renewals fail: {e}"))
-            .unwrap_or_default();
-        Err(self.target.lease_lost(format!(
-            "it is known to be held for {} s more, less than the {} s a request to Microsoft Graph may take with its margin{failing}",
-            left.as_secs(),
-            needed.as_secs()
-        )))
+        // here, and the request has the lease's whole length ahead.
+        valid_for(&self.lease, &self.lease_client, &self.target, needed, true)
+    }
+
+    fn send_gate(&self, needed: Duration) -> Option<crate::state::backend::SendGate> {
+        let (keeper, client, target) = (
+            self.lease.clone(),
+            self.lease_client.clone(),
+            self.target.clone(),
+        );
+        // Renewed only when what is known falls short: a poll every few 100 ms must not
+        // renew each time.
+        Some(Arc::new(move || {
+            valid_for(&keeper, &client, &target, needed, false)
+        }))
     }
 
     fn max_request_timeout(&self) -> Option<Duration> {
-        Some(GRAPH_TIMEOUT)
+        Some(graph_budget(self.lease.period).0)
     }
+
+    fn send_margin(&self) -> Option<Duration> {
+        Some(graph_budget(self.lease.period).1)
+    }
+}
+
+/// Whether the lease of `keeper` is known to stay held for `needed` more: lost for good, or
+/// known valid for less after a renewal (`renew_first`: always renewed first; otherwise
+/// only when what is known falls short), is the error that stops the sender.
+fn valid_for(
+    keeper: &LeaseKeeper,
+    client: &BlobClient,
+    target: &Target,
+    needed: Duration,
+    renew_first: bool,
+) -> Result<(), StateError> {
+    let lost = || keeper.lost().map(|why| target.lease_lost(why));
+    if let Some(lost) = lost() {
+        return Err(lost);
+    }
+    if renew_first || keeper.valid_for() < needed {
+        // A renewal that fails without a word from the service (no answer) leaves what is
+        // known.
+        let _ = keeper.renew(client, &target.key);
+        if let Some(lost) = lost() {
+            return Err(lost);
+        }
+    }
+    let left = keeper.valid_for();
+    if left >= needed {
+        return Ok(());
+    }
+    let failing = guard(&keeper.clock)
+        .last_error
+        .clone()
+        .map(|e| format!("; its renewals fail: {e}"))
+        .unwrap_or_default();
+    Err(target.lease_lost(format!(
+        "it is known to be held for {:.1} s more, less than the {:.1} s a request to Microsoft Graph may take with its margin{failing}",
+        left.as_secs_f64(),
+        needed.as_secs_f64()
+    )))
 }
 
 impl Drop for AzureLock {

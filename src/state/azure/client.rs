@@ -593,7 +593,7 @@ impl BlobClient {
                 operation: call.operation,
                 resource: resource.clone(),
                 host: host.clone(),
-                detail: self.redact(&e.to_string(), &[&secret]),
+                detail: self.redact(&crate::http::transport_detail(&e), &[&secret]),
             })?;
             let status = resp.status().as_u16();
             let answer_headers = resp.headers().clone();

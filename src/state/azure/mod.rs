@@ -49,6 +49,14 @@ pub fn describe(location: &AzureBlobLocation) -> String {
 /// `apply::SEND_MARGIN` (10 s): 40 + 10 < 60 (design/remote-state.md B.5).
 pub const GRAPH_TIMEOUT: Duration = Duration::from_secs(40);
 
+/// The Graph request timeout and the send margin under a lease of `lease`: 40 s and 10 s of
+/// the 60-s lease, in that proportion for a lease that tests shorten
+/// (`PIMPLAN_TEST_LEASE_SECONDS`; 10 s and 2.5 s of 15 s), so that a request sent only while
+/// the lease is known valid for timeout + margin always ends before it: 2/3 + 1/6 < 1.
+pub fn graph_budget(lease: Duration) -> (Duration, Duration) {
+    (lease * 2 / 3, lease / 6)
+}
+
 /// The backend of the state blob at `location`, its credential read from the environment
 /// ([`credential_from_env`]).
 pub fn open_backend(location: &AzureBlobLocation) -> Result<Box<dyn StateBackend>, StateError> {

@@ -127,6 +127,34 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
+/// What a pimplan waiting for another's lock on the state says, on stderr, once per holder
+/// (not at every retry): whom it waits for and how long it will. `holder` is the holder as
+/// its lock names it; `expires` what ends a holder that is gone, if anything does by itself.
+pub fn say_waiting(state: &str, holder: &str, timeout: Duration, expires: &str) {
+    crate::progress::say(&format!(
+        "pimplan: the state `{state}` is locked by {holder}; waiting up to {} for it to finish ({expires})",
+        seconds(timeout)
+    ));
+}
+
+/// What a pimplan that waited for the lock says once it holds it.
+pub fn say_waited(waited: Duration) {
+    crate::progress::say(&format!(
+        "pimplan: the lock on the state is free; took it after waiting {}",
+        seconds(waited)
+    ));
+}
+
+/// `12 s`, `2 min 5 s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
 /// The name of this machine, as a lock records it.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -370,6 +370,8 @@ impl AzureBlob {
         let started = Instant::now();
         let mut created = false;
         let mut pause = Duration::from_millis(200);
+        // The holder last said to be waited for (its lock id, if its record was readable).
+        let mut announced: Option<Option<String>> = None;
         let granted = loop {
             let sent = Instant::now();
             let acquired = self.lease.acquire_lease(
@@ -379,7 +381,12 @@ impl AzureBlob {
                 Conditions::default(),
             );
             let error = match acquired {
-                Ok(_) => break sent,
+                Ok(_) => {
+                    if announced.is_some() {
+                        crate::state::backend::say_waited(started.elapsed());
+                    }
+                    break sent;
+                }
                 Err(e) => e,
             };
             match error.code() {
@@ -409,6 +416,19 @@ impl AzureBlob {
                     let left = wait.saturating_sub(started.elapsed());
                     if left.is_zero() {
                         return Err(self.locked());
+                    }
+                    // Said once per holder: at the first refusal, and again only when
+                    // another pimplan took the lease in between.
+                    let holder = self.holder_now();
+                    let id = holder.as_ref().map(|r| r.info.id.clone());
+                    if announced.is_none() || (id.is_some() && announced.as_ref() != Some(&id)) {
+                        crate::state::backend::say_waiting(
+                            &self.target.describe,
+                            &holder_text(holder.as_ref()),
+                            wait,
+                            "a lease whose holder is gone expires by itself within 60 s",
+                        );
+                        announced = Some(id);
                     }
                     std::thread::sleep(pause.min(left));
                     pause = (pause * 2).min(Duration::from_secs(5));

@@ -56,6 +56,9 @@ const DATA_TIMEOUT: Duration = Duration::from_secs(120);
 /// The longest one lease or metadata call takes: well within a quarter of the lease.
 const LEASE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONTENT_TYPE: &str = "application/json";
+/// How long a lease held without a lock record is looked at again for the record its
+/// holder writes just after taking it (a client that is not pimplan never writes one).
+const RECORD_WAIT: Duration = Duration::from_secs(3);
 /// What a locked message ends with: any finite lease (15 to 60 s) ends by itself.
 const EXPIRES: &str = "the lease expires by itself within 60 s";
 
@@ -341,19 +344,30 @@ impl AzureBlob {
         self.lease_seconds
     }
 
-    /// The holder named by the blob's metadata now, read without the lease.
-    fn holder_now(&self) -> Option<LockRecord> {
-        self.lease
-            .get_properties(&self.target.key, None)
-            .ok()
-            .and_then(|p| LockRecord::of(&p.metadata))
+    /// The holder named by the blob's metadata, read without the lease. A pimplan writes
+    /// its record just after it took the lease: with `settle`, a lease found held without
+    /// one is looked at again for a moment ([`RECORD_WAIT`]), so that a loser of a race
+    /// names the winner rather than "an unknown client".
+    fn holder_now(&self, settle: bool) -> Option<LockRecord> {
+        let started = Instant::now();
+        loop {
+            let props = self.lease.get_properties(&self.target.key, None).ok()?;
+            if let Some(record) = LockRecord::of(&props.metadata) {
+                return Some(record);
+            }
+            let held = matches!(props.lease.state, LeaseState::Leased);
+            if !settle || !held || started.elapsed() >= RECORD_WAIT {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn locked(&self) -> StateError {
         StateError::Locked(format!(
             "the state `{}` is locked by {}; wait for it to finish (`--lock-timeout`, e.g. `--lock-timeout 2m`), or, if that run is gone, run `pimplan force-unlock --force` to break its lease; {EXPIRES}",
             self.target.describe,
-            holder_text(self.holder_now().as_ref())
+            holder_text(self.holder_now(true).as_ref())
         ))
     }
 
@@ -419,7 +433,7 @@ impl AzureBlob {
                     }
                     // Said once per holder: at the first refusal, and again only when
                     // another pimplan took the lease in between.
-                    let holder = self.holder_now();
+                    let holder = self.holder_now(announced.is_none());
                     let id = holder.as_ref().map(|r| r.info.id.clone());
                     if announced.is_none() || (id.is_some() && announced.as_ref() != Some(&id)) {
                         crate::state::backend::say_waiting(

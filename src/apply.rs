@@ -91,8 +91,14 @@ pub trait Executor {
 }
 
 /// How much longer than a request's timeout the state's lock must be known to stay held
-/// when the request is sent.
+/// when the request is sent: at most this, see [`send_margin`].
 pub const SEND_MARGIN: Duration = Duration::from_secs(10);
+
+/// The margin for requests of `timeout`: [`SEND_MARGIN`], or a quarter of the timeout when
+/// that is less (a shortened test lease caps the timeout at 10 s: 2.5 s).
+pub fn send_margin(timeout: Duration) -> Duration {
+    SEND_MARGIN.min(timeout / 4)
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -685,7 +691,8 @@ pub fn apply(
     if let Some(cap) = lock.max_request_timeout() {
         executor.cap_request_timeout(cap);
     }
-    let send_within = executor.request_timeout() + SEND_MARGIN;
+    let timeout = executor.request_timeout();
+    let send_within = timeout + send_margin(timeout);
     let remote = executor.remote();
     // A Graph apply starts from what the service holds (its plan was made from that), and
     // so sends what applies to the state alone recorded; an apply to the state alone keeps

@@ -39,7 +39,7 @@ use super::client::{
     BlobClient, Conditions, ErrorCode, LeaseDuration, LeaseState, LeaseStatus, Log, Metadata,
     StorageError,
 };
-use super::{Credential, GRAPH_TIMEOUT, describe};
+use super::{Credential, describe, graph_timeout};
 use crate::config::model::AzureBlobLocation;
 use crate::http::Endpoint;
 use crate::state::StateError;
@@ -606,7 +606,7 @@ impl StateBackend for AzureBlob {
     }
 
     fn max_request_timeout(&self) -> Option<Duration> {
-        Some(GRAPH_TIMEOUT)
+        Some(graph_timeout(self.lease_seconds))
     }
 }
 
@@ -1031,7 +1031,9 @@ impl StateLock for AzureLock {
     }
 
     fn max_request_timeout(&self) -> Option<Duration> {
-        Some(GRAPH_TIMEOUT)
+        Some(graph_timeout(
+            u32::try_from(self.lease.period.as_secs()).unwrap_or(LEASE_SECONDS),
+        ))
     }
 }
 

@@ -49,6 +49,14 @@ pub fn describe(location: &AzureBlobLocation) -> String {
 /// `apply::SEND_MARGIN` (10 s): 40 + 10 < 60 (design/remote-state.md B.5).
 pub const GRAPH_TIMEOUT: Duration = Duration::from_secs(40);
 
+/// [`GRAPH_TIMEOUT`] for a lease of `lease_seconds` (60 in use; the tests shorten it with
+/// `PIMPLAN_TEST_LEASE_SECONDS`): two thirds of the lease, so that the request and its
+/// margin (a quarter of it, `apply::send_margin`) fit in a lease just renewed: 40 + 10 < 60,
+/// 10 + 2.5 < 15. A fixed 40 s would leave a shortened lease unable to cover any request.
+pub fn graph_timeout(lease_seconds: u32) -> Duration {
+    GRAPH_TIMEOUT * lease_seconds.min(backend::LEASE_SECONDS) / backend::LEASE_SECONDS
+}
+
 /// The backend of the state blob at `location`, its credential read from the environment
 /// ([`credential_from_env`]).
 pub fn open_backend(location: &AzureBlobLocation) -> Result<Box<dyn StateBackend>, StateError> {

@@ -6,6 +6,7 @@ pub mod azurite;
 pub mod blob_proxy;
 pub mod graph;
 pub mod graphviz;
+pub mod remote;
 
 use std::path::{Path, PathBuf};
 

@@ -39,7 +39,8 @@ pub trait StateBackend: Send + Sync {
     /// The longest a request to a service may take while this state's lock is held
     /// (`None`: no limit of the state's own). A remote state's lease lasts 60 s, so its
     /// backend says 40 s: a request is only sent while the lease is known to outlive it by
-    /// `apply::SEND_MARGIN`, and 40 + 10 < 60 (design/remote-state.md B.5).
+    /// `apply::send_margin` (10 s), and 40 + 10 < 60 (design/remote-state.md B.5). A test
+    /// lease shortened by `PIMPLAN_TEST_LEASE_SECONDS` scales both (`azure::graph_timeout`).
     fn max_request_timeout(&self) -> Option<Duration> {
         None
     }

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use common::azurite::{self, KEY, TestContainer};
 use common::blob_proxy::Entry;
 use common::remote::{
-    BLOB, Result, command, finish, finish_within, proxied, run, spawn_apply, state_yaml, summary,
-    wait_for, workspace,
+    BLOB, NOW, Result, command, finish, finish_within, proxied, run, spawn_apply, state_yaml,
+    summary, wait_for, workspace,
 };
 use common::{Run, eligible_workspace, flat};
 use graph_server::{Server, state_keys};
@@ -261,6 +261,8 @@ fn an_apply_to_graph_killed_at_random_points_leaves_a_true_remote_state() -> Res
     let test_started = Instant::now();
     // The base: six users applied to a stand-in, the state on a blob.
     let base_server = Server::start();
+    // The service's clock is pimplan's `--now` (the stand-ins seeded from it share it).
+    base_server.state().now = Some(graph_server::at(NOW));
     let base_container = azurite::container("b10base")?;
     let base_dir = on_blob(&graph_root(6), &base_container)?;
     let applied = Run::of(&graph_command(&base_server, base_dir.path(), APPLY_GRAPH).output()?);

@@ -223,7 +223,7 @@ fn recover(k: &Killed, all: &[String]) -> Result<Duration> {
     if waiting.matches("is locked by").count() != 1
         || !waiting.contains(&format!("process {} ", k.pid))
         || !waiting.contains("waiting up to 1 min 5 s")
-        || !waiting.contains("took it after waiting")
+        || !waiting.contains("took the lock on the state after waiting")
     {
         return Err(format!(
             "run {run}: the recovery did not say once that it waits for process {}: {}",
@@ -532,7 +532,10 @@ fn an_apply_with_a_lock_timeout_waits_for_the_holder_then_applies() -> Result {
         said.contains("waiting up to 2 min for it to finish"),
         "{said}"
     );
-    assert!(said.contains("took it after waiting"), "{said}");
+    assert!(
+        said.contains("took the lock on the state after waiting"),
+        "{said}"
+    );
     // Both wrote: the second's serial is past the first's, and the blob holds it.
     let one = reported_serial(&first.stdout).ok_or(first.stdout.clone())?;
     let two = reported_serial(&second.stdout).ok_or(second.stdout.clone())?;
@@ -592,7 +595,10 @@ fn an_apply_with_a_lock_timeout_takes_a_killed_holders_lease_once_it_lapses() ->
     assert!(said.contains(&format!("process {pid} ")), "{said}");
     assert!(said.contains("waiting up to 30 s"), "{said}");
     assert!(said.contains("expires by itself within 60 s"), "{said}");
-    assert!(said.contains("took it after waiting"), "{said}");
+    assert!(
+        said.contains("took the lock on the state after waiting"),
+        "{said}"
+    );
     let listed = run(dir.path(), &["state", "list"])?;
     for u in 0..6 {
         assert!(

@@ -627,6 +627,9 @@ fn a_waiting_apply_says_once_whom_it_waits_for() {
         said.contains("waiting up to 2 min for it to finish"),
         "{said}"
     );
-    assert!(said.contains("took it after waiting"), "{said}");
+    assert!(
+        said.contains("took the lock on the state after waiting"),
+        "{said}"
+    );
     assert!(!dir.join(LOCK).exists());
 }

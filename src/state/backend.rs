@@ -141,7 +141,7 @@ pub fn say_waiting(state: &str, holder: &str, timeout: Duration, expires: &str) 
 /// What a pimplan that waited for the lock says once it holds it.
 pub fn say_waited(waited: Duration) {
     crate::progress::say(&format!(
-        "pimplan: the lock on the state is free; took it after waiting {}",
+        "pimplan: took the lock on the state after waiting {}",
         seconds(waited)
     ));
 }

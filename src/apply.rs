@@ -80,7 +80,7 @@ pub trait Executor {
         ))
     }
     /// The longest one request to the target takes: a change is sent only while the state's
-    /// lock is known to outlive it by [`SEND_MARGIN`] (see [`apply`]). A target without a
+    /// lock is known to outlive it by [`send_margin`] (see [`apply`]). A target without a
     /// service sends nothing.
     fn request_timeout(&self) -> Duration {
         Duration::ZERO
@@ -95,7 +95,8 @@ pub trait Executor {
 }
 
 /// How much longer than a request's timeout the state's lock must be known to stay held
-/// when the request is sent.
+/// when the request is sent, where the lock names no margin of its own
+/// ([`StateLock::send_margin`]: a lease's scales with it, `azure::graph_budget`).
 pub const SEND_MARGIN: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
@@ -657,7 +658,7 @@ impl Pacer {
 /// not hold; [`settle`] resolves them by reading the service. A change that fails is read
 /// back at once, so that a request the service carried out before failing (a 500 after the
 /// fact, a timeout) is recorded as done. A change is sent only while the lock is known to
-/// stay held for the executor's request timeout and [`SEND_MARGIN`] more
+/// stay held for the executor's request timeout and its [`send_margin`] more
 /// ([`StateLock::ensure_valid_for`]): the one place of that rule.
 ///
 /// `saved`: what the state records while the apply runs of the saved plan it carries out

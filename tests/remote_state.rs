@@ -8,69 +8,15 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use common::azurite::{self, KEY};
-use common::blob_proxy::{Entry, Fault, Match, Proxied, Rule};
+use common::blob_proxy::{Entry, Fault, Match, Rule};
 use common::remote::{
-    BLOB, Result, command, is_put_blob, listing, no_secret, proxied, run, run_with, state_yaml,
-    summary, workspace,
+    BLOB, Result, command, finish, is_put_blob, listing, no_secret, proxied, run, run_with,
+    spawn_apply, state_yaml, summary, wait_for, workspace,
 };
 use common::{Run, eligible_workspace, flat};
-
-/// `apply --auto-approve` in the background, `delay_ms` after each change.
-fn spawn_apply(dir: &Path, delay_ms: u64) -> Result<Child> {
-    Ok(command(dir, KEY, &["apply", "--auto-approve"])
-        .env("PIMPLAN_TEST_STEP_DELAY_MS", delay_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?)
-}
-
-/// Wait for `child` (at most 60 s) and return what it did.
-fn finish(mut child: Child) -> Result<Run> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            if let Some(mut o) = child.stdout.take() {
-                o.read_to_string(&mut stdout)?;
-            }
-            if let Some(mut e) = child.stderr.take() {
-                e.read_to_string(&mut stderr)?;
-            }
-            no_secret("apply", &stdout)?;
-            no_secret("apply", &stderr)?;
-            return Ok(Run {
-                code: status.code().unwrap_or(-1),
-                stdout,
-                stderr,
-            });
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err("the apply did not end within 60 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Wait until `pred` holds of the proxy's log (at most 30 s).
-fn wait_for(p: &Proxied, what: &str, pred: impl Fn(&[Entry]) -> bool) -> Result {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !pred(&p.proxy.log()) {
-        if Instant::now() > deadline {
-            return Err(format!("no {what} in 30 s:\n{}", summary(&p.proxy.log())).into());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
-}
 
 /// B5 and B4: an apply through the proxy takes the lease, marks it, snapshots nothing yet
 /// (a new blob) or the old version, writes fenced by lease id AND If-Match, clears the mark

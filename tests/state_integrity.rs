@@ -601,3 +601,35 @@ fn accept_edit_does_not_show_a_file_a_planted_backup_link_leads_to() {
     assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
     assert!(run.stdout.contains("link"), "{}", run.stdout);
 }
+
+/// A second apply with `--lock-timeout` waits for a live holder of the local lock, says once
+/// (not at every look) whom it waits for and then that it has the lock, and applies.
+#[test]
+fn a_waiting_apply_says_once_whom_it_waits_for() {
+    let ws = workspace(4);
+    let dir = ws.path();
+    let first = spawn_apply(dir, "0s", 400);
+    let pid = first.id();
+    let started = Instant::now();
+    while !dir.join(LOCK).exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no lock taken");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = spawn_apply(dir, "2m", 0);
+    let first = finish(first, Duration::from_secs(60));
+    let second = finish(second, Duration::from_secs(60));
+    ok(&first);
+    ok(&second);
+    let said = common::flat(&second.stderr);
+    assert_eq!(said.matches("is locked by").count(), 1, "{}", second.stderr);
+    assert!(said.contains(&format!("(process {pid} ")), "{said}");
+    assert!(
+        said.contains("waiting up to 2 min for it to finish"),
+        "{said}"
+    );
+    assert!(
+        said.contains("took the lock on the state after waiting"),
+        "{said}"
+    );
+    assert!(!dir.join(LOCK).exists());
+}

@@ -51,7 +51,8 @@ pub trait StateBackend: Send + Sync {
     /// The longest a request to a service may take while this state's lock is held
     /// (`None`: no limit of the state's own). A remote state's lease lasts 60 s, so its
     /// backend says 40 s: a request is only sent while the lease is known to outlive it by
-    /// `apply::SEND_MARGIN`, and 40 + 10 < 60 (design/remote-state.md B.5).
+    /// [`StateLock::send_margin`] (10 s), and 40 + 10 < 60 (design/remote-state.md B.5). A
+    /// test lease shortened by `PIMPLAN_TEST_LEASE_SECONDS` scales both (`azure::graph_budget`).
     fn max_request_timeout(&self) -> Option<Duration> {
         None
     }
@@ -165,6 +166,34 @@ impl std::fmt::Display for LockInfo {
             "`{}` (process {} of {} on {}, lock id {}) since {}",
             self.command, self.pid, self.user, self.host, self.id, self.since
         )
+    }
+}
+
+/// What a pimplan waiting for another's lock on the state says, on stderr, once per holder
+/// (not at every retry): whom it waits for and how long it will. `holder` is the holder as
+/// its lock names it; `expires` what ends a holder that is gone, if anything does by itself.
+pub fn say_waiting(state: &str, holder: &str, timeout: Duration, expires: &str) {
+    crate::progress::say(&format!(
+        "pimplan: the state `{state}` is locked by {holder}; waiting up to {} for it to finish ({expires})",
+        seconds(timeout)
+    ));
+}
+
+/// What a pimplan that waited for the lock says once it holds it.
+pub fn say_waited(waited: Duration) {
+    crate::progress::say(&format!(
+        "pimplan: took the lock on the state after waiting {}",
+        seconds(waited)
+    ));
+}
+
+/// `12 s`, `2 min 5 s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
     }
 }
 

@@ -162,11 +162,16 @@ pub fn lock_as(state: &Path, timeout: Duration, info: LockInfo) -> Result<Lock, 
     })?;
     let started = Instant::now();
     let mut takeovers = 0;
+    // The holder last said to be waited for (its lock id, if the lock file was readable).
+    let mut announced: Option<Option<String>> = None;
     loop {
         let linked = std::fs::hard_link(&pending, &path);
         match linked {
             Ok(()) => {
                 let _ = std::fs::remove_file(&pending);
+                if announced.is_some() {
+                    super::backend::say_waited(started.elapsed());
+                }
                 remove_stale_temporaries(state);
                 return Ok(Lock { path, info });
             }
@@ -196,6 +201,21 @@ pub fn lock_as(state: &Path, timeout: Duration, info: LockInfo) -> Result<Lock, 
                         holder.as_ref(),
                         gone,
                     )));
+                }
+                // Said once per holder, not at every look.
+                let holder = read_lock(&path);
+                let id = holder.as_ref().map(|h| h.id.clone());
+                if announced.is_none() || (id.is_some() && announced.as_ref() != Some(&id)) {
+                    super::backend::say_waiting(
+                        &state.display().to_string(),
+                        &holder.as_ref().map_or_else(
+                            || "another pimplan (the lock file is unreadable)".to_owned(),
+                            ToString::to_string,
+                        ),
+                        timeout,
+                        "the lock of a holder gone from this machine is taken over when the wait is over",
+                    );
+                    announced = Some(id);
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

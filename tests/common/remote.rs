@@ -1,11 +1,13 @@
 //! The remote state through the binary, shared by the tests that run it against Azurite
 //! through the fault proxy (tests/remote_state.rs, tests/remote_snapshots.rs): a workspace
 //! whose `state:` is the test's blob, pimplan run with the emulator's key, and every output
-//! checked for the key (B19).
+//! checked for the key (B19); tests/remote_crash.rs kills, waits and races on it.
 
 use std::error::Error;
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::azurite::KEY;
 use super::blob_proxy::{self, Entry, Proxied};
@@ -70,6 +72,7 @@ pub fn command_as(dir: &Path, auth: Auth<'_>, args: &[&str]) -> Command {
     }
     cmd.env_remove("AZURE_STORAGE_SAS_TOKEN")
         .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("PIMPLAN_TEST_LEASE_SECONDS")
         .env_remove("AZURE_STORAGE_CONNECTION_STRING")
         .current_dir(dir);
     match auth {
@@ -106,6 +109,80 @@ pub fn run_with(dir: &Path, key: &str, args: &[&str]) -> Result<Run> {
     no_secret(&format!("{args:?}"), &out.stdout)?;
     no_secret(&format!("{args:?}"), &out.stderr)?;
     Ok(out)
+}
+
+/// `apply --auto-approve` in the background, `delay_ms` after each change.
+pub fn spawn_apply(dir: &Path, delay_ms: u64) -> Result<Child> {
+    Ok(command(dir, KEY, &["apply", "--auto-approve"])
+        .env("PIMPLAN_TEST_STEP_DELAY_MS", delay_ms.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?)
+}
+
+/// Wait for `child` (at most 60 s) and return what it did.
+pub fn finish(child: Child) -> Result<Run> {
+    finish_within(child, Duration::from_secs(60))
+}
+
+/// Wait for `child` at most `limit` (then it is killed and the test fails) and return what
+/// it did; its output is checked for the key. Its output is read while it runs, so that a
+/// full pipe never holds it up.
+pub fn finish_within(mut child: Child, limit: Duration) -> Result<Run> {
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("pimplan did not end within {limit:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    no_secret("pimplan", &stdout)?;
+    no_secret("pimplan", &stderr)?;
+    Ok(Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+    })
+}
+
+/// Wait until `pred` holds of the proxy's log (at most 30 s).
+pub fn wait_for(p: &Proxied, what: &str, pred: impl Fn(&[Entry]) -> bool) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pred(&p.proxy.log()) {
+        if Instant::now() > deadline {
+            return Err(format!("no {what} in 30 s:\n{}", summary(&p.proxy.log())).into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
 }
 
 pub fn summary(log: &[Entry]) -> String {

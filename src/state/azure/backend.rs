@@ -58,6 +58,9 @@ const DATA_TIMEOUT: Duration = Duration::from_secs(120);
 /// The longest one lease or metadata call takes: well within a quarter of the lease.
 const LEASE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONTENT_TYPE: &str = "application/json";
+/// How long a lease held without a lock record is looked at again for the record its
+/// holder writes just after taking it (a client that is not pimplan never writes one).
+const RECORD_WAIT: Duration = Duration::from_secs(3);
 /// What a locked message ends with: any finite lease (15 to 60 s) ends by itself.
 const EXPIRES: &str = "the lease expires by itself within 60 s";
 
@@ -343,16 +346,27 @@ impl AzureBlob {
         self.lease_seconds
     }
 
-    /// The holder named by the blob's metadata now, read without the lease.
-    fn holder_now(&self) -> Option<LockRecord> {
-        self.lease
-            .get_properties(&self.target.key, None)
-            .ok()
-            .and_then(|p| LockRecord::of(&p.metadata))
+    /// The holder named by the blob's metadata, read without the lease. A pimplan writes
+    /// its record just after it took the lease: with `settle`, a lease found held without
+    /// one is looked at again for a moment ([`RECORD_WAIT`]), so that a loser of a race
+    /// names the winner rather than "an unknown client".
+    fn holder_now(&self, settle: bool) -> Option<LockRecord> {
+        let started = Instant::now();
+        loop {
+            let props = self.lease.get_properties(&self.target.key, None).ok()?;
+            if let Some(record) = LockRecord::of(&props.metadata) {
+                return Some(record);
+            }
+            let held = matches!(props.lease.state, LeaseState::Leased);
+            if !settle || !held || started.elapsed() >= RECORD_WAIT {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn locked(&self) -> StateError {
-        let holder = self.holder_now();
+        let holder = self.holder_now(true);
         StateError::Locked(format!(
             "the state `{}` is locked by {}; wait for it to finish (`--lock-timeout`, e.g. `--lock-timeout 2m`), or run `pimplan force-unlock {}` if that run is gone; {EXPIRES}",
             self.target.describe,
@@ -374,6 +388,8 @@ impl AzureBlob {
         let started = Instant::now();
         let mut created = false;
         let mut pause = Duration::from_millis(200);
+        // The holder last said to be waited for (its lock id, if its record was readable).
+        let mut announced: Option<Option<String>> = None;
         let granted = loop {
             let sent = Instant::now();
             let acquired = self.lease.acquire_lease(
@@ -383,7 +399,12 @@ impl AzureBlob {
                 Conditions::default(),
             );
             let error = match acquired {
-                Ok(_) => break sent,
+                Ok(_) => {
+                    if announced.is_some() {
+                        crate::state::backend::say_waited(started.elapsed());
+                    }
+                    break sent;
+                }
                 Err(e) => e,
             };
             match error.code() {
@@ -413,6 +434,19 @@ impl AzureBlob {
                     let left = wait.saturating_sub(started.elapsed());
                     if left.is_zero() {
                         return Err(self.locked());
+                    }
+                    // Said once per holder: at the first refusal, and again only when
+                    // another pimplan took the lease in between.
+                    let holder = self.holder_now(announced.is_none());
+                    let id = holder.as_ref().map(|r| r.info.id.clone());
+                    if announced.is_none() || (id.is_some() && announced.as_ref() != Some(&id)) {
+                        crate::state::backend::say_waiting(
+                            &self.target.describe,
+                            &holder_text(holder.as_ref()),
+                            wait,
+                            "a lease whose holder is gone expires by itself within 60 s",
+                        );
+                        announced = Some(id);
                     }
                     std::thread::sleep(pause.min(left));
                     pause = (pause * 2).min(Duration::from_secs(5));

@@ -661,3 +661,40 @@ fn bearer_auth_over_https_trusts_pimplan_ca_file_and_names_a_refused_token() -> 
     );
     Ok(())
 }
+
+/// A renewal the service answers naming another lease id renewed no lease of this apply's:
+/// the apply stops as for a refused renewal, "lost the state lease", and writes nothing more
+/// (an emulator has been seen to grant a late renewal whatever the id; the service names the
+/// lease it holds in `x-ms-lease-id`).
+#[test]
+fn a_renewal_answered_with_another_lease_id_stops_the_apply() -> Result {
+    let p = proxied("renew-id")?;
+    let dir = workspace(&p, 4)?;
+    let other = "5c0ffee0-0000-4000-8000-000000000001";
+    p.proxy.fault(Rule::always(
+        Match::lease("renew"),
+        Fault::replace_answer_header("x-ms-lease-id", other),
+    ));
+    let child = command(dir.path(), KEY, &["apply", "--auto-approve"])
+        .env("PIMPLAN_TEST_STEP_DELAY_MS", "2500")
+        .env("PIMPLAN_TEST_LEASE_SECONDS", "15")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let applied = finish(child)?;
+    assert_eq!(applied.code, 1, "{}{}", applied.stdout, applied.stderr);
+    let said = flat(&applied.stderr);
+    assert!(said.contains("lost the state lease"), "{said}");
+    assert!(said.contains(other), "names not the other lease: {said}");
+    let log = p.proxy.log();
+    let all = summary(&log);
+    let renewed = log
+        .iter()
+        .position(|e| e.lease_action.as_deref() == Some("renew") && e.status == Some(200))
+        .ok_or(format!("no renewal:\n{all}"))?;
+    // The apply learns of it from the renewal's answer; a write already on its way may
+    // still be sent, but none after the one that follows the renewal.
+    let late = log[renewed..].iter().filter(|e| is_put_blob(e)).count();
+    assert!(late <= 1, "the apply went on writing:\n{all}");
+    Ok(())
+}

@@ -137,6 +137,9 @@ pub enum Fault {
     Delay(Duration),
     /// Forward it at once, then hold Azurite's answer this long before sending it on.
     DelayResponse(Duration),
+    /// Forward it, then send Azurite's answer on with the header `name` (lower case) set to
+    /// `value`: a service that names another lease than the one asked about.
+    ReplaceAnswerHeader { name: String, value: String },
     /// Answer `status` with `x-ms-error-code: code` and Azure's XML error body, without
     /// forwarding; `Retry-After: s` when `retry_after` is `Some(s)`.
     FailWith {
@@ -177,8 +180,18 @@ impl Fault {
         Fault::fail_with(500, "OperationTimedOut", None)
     }
 
+    pub fn replace_answer_header(name: &str, value: &str) -> Fault {
+        Fault::ReplaceAnswerHeader {
+            name: name.to_ascii_lowercase(),
+            value: value.to_owned(),
+        }
+    }
+
     fn name(&self) -> String {
         match self {
+            Fault::ReplaceAnswerHeader { name, value } => {
+                format!("replace_answer_header({name}: {value})")
+            }
             Fault::DropResponseAfterCommit => "drop_response_after_commit".to_owned(),
             Fault::CutRequestBody { at_fraction } => format!("cut_request_body({at_fraction})"),
             Fault::Delay(d) => format!("delay({} ms)", d.as_millis()),
@@ -301,6 +314,25 @@ impl Entry {
                 .map_or_else(String::new, |f| format!(" [{f}]"))
         )
     }
+}
+
+/// The answer's head `raw` with the header `name` (lower case) set to `value`, in place or
+/// added before the blank line that ends the head.
+fn replace_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let mut lines: Vec<String> = text
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            !l.split_once(':')
+                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        })
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("{name}: {value}"));
+    let mut out = lines.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n\r\n");
+    out
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
@@ -854,6 +886,12 @@ fn serve(client: TcpStream, shared: &Shared) {
         if let Some(Fault::DelayResponse(d)) = fault {
             std::thread::sleep(d);
         }
+        let raw_answer = match &fault {
+            Some(Fault::ReplaceAnswerHeader { name, value }) => {
+                replace_header(&raw_answer, name, value)
+            }
+            _ => raw_answer,
+        };
         if fault == Some(Fault::DropResponseAfterCommit) {
             update(shared, seq, |en| en.answered = Some(Instant::now()));
             let _ = writer.shutdown(Shutdown::Both);

@@ -765,6 +765,16 @@ impl LeaseKeeper {
         }
         let sent = Instant::now();
         match client.renew_lease(key, &self.id) {
+            // A renewal answered with another lease id renewed no lease of ours (the service
+            // names the lease it holds; an emulator has been seen to renew a lapsed lease
+            // whatever the id): lost, as a refused one.
+            Ok(lease) if !lease.id.eq_ignore_ascii_case(&self.id) => {
+                self.set_lost(format!(
+                    "the storage service renewed a lease of another id (`{}`, this pimplan's is `{}`): another holds it",
+                    lease.id, self.id
+                ));
+                Renewed::Lost
+            }
             Ok(_) => {
                 let mut clock = guard(&self.clock);
                 if clock.lost.is_none() {

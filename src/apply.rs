@@ -658,8 +658,9 @@ impl Pacer {
 /// not hold; [`settle`] resolves them by reading the service. A change that fails is read
 /// back at once, so that a request the service carried out before failing (a 500 after the
 /// fact, a timeout) is recorded as done. A change is sent only while the lock is known to
-/// stay held for the executor's request timeout and its [`send_margin`] more
-/// ([`StateLock::ensure_valid_for`]): the one place of that rule.
+/// stay held for the executor's request timeout and its margin more
+/// ([`StateLock::send_margin`], else [`SEND_MARGIN`]; checked by
+/// [`StateLock::ensure_valid_for`] and on every request by the executor's send gate).
 ///
 /// `saved`: what the state records while the apply runs of the saved plan it carries out
 /// ([`carrying`]), `None` without a plan file; cleared when the apply gets to its end.

@@ -14,7 +14,7 @@ use common::azurite::{self, KEY};
 use common::blob_proxy::{Entry, Fault, Match, Rule};
 use common::remote::{
     BLOB, Result, command, finish, is_put_blob, listing, no_secret, proxied, run, run_with,
-    spawn_apply, state_yaml, summary, wait_for, workspace,
+    spawn_apply, state_yaml, state_yaml_with, summary, wait_for, workspace, workspace_of,
 };
 use common::{Run, eligible_workspace, flat};
 
@@ -547,17 +547,10 @@ fn force_unlock_by_the_holders_id_releases_its_lease_and_another_id_changes_noth
 /// authorized with a Microsoft Entra token (`auth: entra`).
 fn bearer_workspace(container: &str, n: usize) -> Result<tempfile::TempDir> {
     let secure = azurite::https_server()?;
-    let dir = eligible_workspace(n);
-    let root = dir.path().join("pimplan.yaml");
-    let text = std::fs::read_to_string(&root)?;
-    std::fs::write(
-        &root,
-        format!(
-            "{text}state:\n  backend: azurerm\n  account: devstoreaccount1\n  container: {container}\n  key: {BLOB}\n  endpoint: \"{}\"\n  auth: entra\n",
-            secure.server.endpoint_url()
-        ),
-    )?;
-    Ok(dir)
+    workspace_of(
+        n,
+        &state_yaml_with(container, &secure.server.endpoint_url(), "entra"),
+    )
 }
 
 /// pimplan in `dir` with `token` as `PIMPLAN_STORAGE_TOKEN` and `ca` as `PIMPLAN_CA_FILE`

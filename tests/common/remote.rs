@@ -37,16 +37,18 @@ pub fn workspace(p: &Proxied, n: usize) -> Result<tempfile::TempDir> {
 
 /// [`workspace`] with `auth: AUTH`.
 pub fn workspace_with(p: &Proxied, n: usize, auth: &str) -> Result<tempfile::TempDir> {
+    workspace_of(
+        n,
+        &state_yaml_with(&p.container.name, &p.proxy.endpoint_url(), auth),
+    )
+}
+
+/// A workspace of `n` eligible users whose root file ends with `state` (a `state:` mapping).
+pub fn workspace_of(n: usize, state: &str) -> Result<tempfile::TempDir> {
     let dir = eligible_workspace(n);
     let root = dir.path().join("pimplan.yaml");
     let text = std::fs::read_to_string(&root)?;
-    std::fs::write(
-        &root,
-        format!(
-            "{text}{}",
-            state_yaml_with(&p.container.name, &p.proxy.endpoint_url(), auth)
-        ),
-    )?;
+    std::fs::write(&root, format!("{text}{state}"))?;
     Ok(dir)
 }
 

@@ -525,17 +525,7 @@ fn an_apply_with_a_lock_timeout_waits_for_the_holder_then_applies() -> Result {
         "the second did not wait: {took:?}"
     );
     // Whom it waits for, once (not at every retry), then that it has the lock.
-    let said = flat(&second.stderr);
-    assert_eq!(said.matches("is locked by").count(), 1, "{}", second.stderr);
-    assert!(said.contains(&format!("process {pid} ")), "{said}");
-    assert!(
-        said.contains("waiting up to 2 min for it to finish"),
-        "{said}"
-    );
-    assert!(
-        said.contains("took the lock on the state after waiting"),
-        "{said}"
-    );
+    common::assert_waited_once_for(&second.stderr, pid);
     // Both wrote: the second's serial is past the first's, and the blob holds it.
     let one = reported_serial(&first.stdout).ok_or(first.stdout.clone())?;
     let two = reported_serial(&second.stdout).ok_or(second.stdout.clone())?;

@@ -620,16 +620,6 @@ fn a_waiting_apply_says_once_whom_it_waits_for() {
     let second = finish(second, Duration::from_secs(60));
     ok(&first);
     ok(&second);
-    let said = common::flat(&second.stderr);
-    assert_eq!(said.matches("is locked by").count(), 1, "{}", second.stderr);
-    assert!(said.contains(&format!("(process {pid} ")), "{said}");
-    assert!(
-        said.contains("waiting up to 2 min for it to finish"),
-        "{said}"
-    );
-    assert!(
-        said.contains("took the lock on the state after waiting"),
-        "{said}"
-    );
+    common::assert_waited_once_for(&second.stderr, pid);
     assert!(!dir.join(LOCK).exists());
 }

@@ -207,3 +207,19 @@ pub fn stop(mut child: std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// What a pimplan that waited for the lock of process `pid` says on stderr: whom it waits
+/// for, once (not at every retry), then that it has the lock.
+pub fn assert_waited_once_for(stderr: &str, pid: u32) {
+    let said = flat(stderr);
+    assert_eq!(said.matches("is locked by").count(), 1, "{stderr}");
+    assert!(said.contains(&format!("(process {pid} ")), "{said}");
+    assert!(
+        said.contains("waiting up to 2 min for it to finish"),
+        "{said}"
+    );
+    assert!(
+        said.contains("took the lock on the state after waiting"),
+        "{said}"
+    );
+}

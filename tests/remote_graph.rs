@@ -3,7 +3,8 @@
 //! stand-in. A Graph request is started only while the lease is known valid for the request
 //! timeout + the margin. The lease is shortened to 15 s (`PIMPLAN_TEST_LEASE_SECONDS`), and the
 //! rule scales with it: timeout 2/3 of the lease, margin 1/6 (10 s + 2.5 s of 15 s; 40 s + 10 s
-//! of the real 60 s), so the test checks the rule pimplan runs, not a looser one.
+//! of the real 60 s), so the test checks the rule pimplan runs, not a looser one. And `auth:
+//! entra` signing in for storage with the Graph variables, against the https emulator.
 //!
 //! What is measured, from the logs of the proxy and the stand-in (one clock, this process's):
 //! for every Graph request the apply sends (the schedule requests and their read-backs), the
@@ -257,5 +258,65 @@ fn a_graph_request_starts_only_while_the_lease_outlives_it_by_the_margin() -> Re
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+    Ok(())
+}
+
+/// `auth: entra` with no ready token (issue 15 point 1): the storage token comes from the
+/// Graph sign-in's own variables (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+/// `AZURE_CLIENT_SECRET`), asked of the token endpoint for `https://storage.azure.com` — the
+/// stand-in issues it as Entra does, a JWT for that audience, which Azurite's OAuth mode
+/// checks — and the Graph token for Graph: the apply reaches both with one sign-in's secret.
+#[test]
+fn auth_entra_signs_in_for_storage_with_the_graph_variables() -> Result {
+    let secure = common::azurite::https_server()?;
+    let container = common::azurite::https_container("entra-signin")?;
+    let server = Server::start();
+    let dir = two_grants();
+    let root = dir.path().join("pimplan.yaml");
+    let text = std::fs::read_to_string(&root)?;
+    std::fs::write(
+        &root,
+        format!(
+            "{text}{}",
+            common::remote::state_yaml_with(&container, &secure.server.endpoint_url(), "entra")
+        ),
+    )?;
+    let tenant = "5f1c2f4e-8d1b-4c55-9a7e-2b1f0c9d3e11";
+    let env = [
+        ("AZURE_TENANT_ID", tenant.to_owned()),
+        ("PIMPLAN_CA_FILE", secure.ca.to_string_lossy().into_owned()),
+    ];
+    let run = |args: &[&str]| {
+        Run::of(&server.run(dir.path(), NOW, chrono::TimeDelta::zero(), args, &env))
+    };
+    let applied = run(&["apply", "--target", "graph", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert!(!applied.stdout.contains(graph_server::SECRET));
+    assert!(!applied.stderr.contains(graph_server::SECRET));
+    let scopes: Vec<String> = server
+        .state()
+        .requests
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .filter_map(|r| {
+            r.raw_body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        scopes.iter().any(|s| s.contains("storage.azure.com")),
+        "no storage token asked for: {scopes:?}"
+    );
+    assert_eq!(
+        server.post_bodies().len(),
+        2,
+        "the two grants were not made"
+    );
+    // The blob holds them: a plan against it has nothing to do.
+    let plan = run(&["plan", "--target", "graph"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
     Ok(())
 }

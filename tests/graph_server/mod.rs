@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 
 pub const TOKEN: &str = "test-access-token-0123456789";
 pub const SECRET: &str = "test-client-secret-abcdef";
+/// The scope of a token for Azure Storage (a remote state's `auth: entra`).
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 pub const ASSERTION: &str = "eyJ-federated-assertion";
 /// The bearer token GitHub gives a job with `id-token: write` (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
 pub const OIDC_REQUEST_TOKEN: &str = "test-oidc-request-token-9876543210";
@@ -1682,7 +1684,10 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
         let lifetime = state.token_lifetime.unwrap_or(3600);
         drop(state);
         let scope = form.get("scope").cloned().unwrap_or_default();
-        if scope != expected_scope {
+        // Azure Storage is a resource of every tenant: its token is a JWT for
+        // `https://storage.azure.com`, as Entra issues one (and Azurite's OAuth mode reads).
+        let storage = scope == STORAGE_SCOPE;
+        if scope != expected_scope && !storage {
             // Entra does not know another cloud's Graph as a resource.
             let resource = scope.trim_end_matches("/.default");
             respond(
@@ -1718,7 +1723,15 @@ fn handle(mut stream: TcpStream, inner: &Arc<Mutex<Inner>>) {
             respond(
                 &mut stream,
                 200,
-                &json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": lifetime }),
+                &json!({
+                    "access_token": if storage {
+                        crate::common::azurite::test_jwt("https://storage.azure.com")
+                    } else {
+                        TOKEN.to_owned()
+                    },
+                    "token_type": "Bearer",
+                    "expires_in": lifetime,
+                }),
                 &[],
             );
         } else {

@@ -680,6 +680,20 @@ pub fn apply(
     outcome
 }
 
+/// Hold every request `executor` sends from now on to `lock` (until `gate_sends(None)`): a
+/// lock that lapses by itself (a remote state's lease) caps how long a request may take, and
+/// each request (its retries, read-backs and polls too) is sent only while the lock is known
+/// to outlive that by the margin: checked where it is sent.
+/// Returns how long the lock must be known to stay held when a request is sent.
+fn hold_requests_to(lock: &dyn StateLock, executor: &mut dyn Executor) -> Duration {
+    if let Some(cap) = lock.max_request_timeout() {
+        executor.cap_request_timeout(cap);
+    }
+    let send_within = executor.request_timeout() + lock.send_margin().unwrap_or(SEND_MARGIN);
+    executor.gate_sends(lock.send_gate(send_within));
+    send_within
+}
+
 fn apply_under(
     plan: &Plan,
     saved: Option<crate::state::Applying>,
@@ -701,15 +715,7 @@ fn apply_under(
     if let Some(text) = &current.text {
         lock.keep_backup(text.as_bytes())?;
     }
-    // A lock that lapses by itself (a remote state's lease) bounds how long a request may
-    // take: what the rule below measures against.
-    if let Some(cap) = lock.max_request_timeout() {
-        executor.cap_request_timeout(cap);
-    }
-    let send_within = executor.request_timeout() + lock.send_margin().unwrap_or(SEND_MARGIN);
-    // Each request of a change (its retries, read-back and polls) is held to the rule, not
-    // only the first: checked where it is sent.
-    executor.gate_sends(lock.send_gate(send_within));
+    let send_within = hold_requests_to(lock, executor);
     let remote = executor.remote();
     // A Graph apply starts from what the service holds (its plan was made from that), and
     // so sends what applies to the state alone recorded; an apply to the state alone keeps
@@ -891,7 +897,11 @@ pub fn settle_pending(
 ) -> Result<Vec<DriftItem>, ApplyError> {
     let name = lock.describe();
     next_serial(Path::new(&name), current.state.serial)?;
-    let (mut state, lines) = settle(&current.state, executor).map_err(ApplyError::Pending)?;
+    // Its reads are requests under the lock too: held to the same rule as an apply's.
+    let _ = hold_requests_to(lock, executor);
+    let settled = settle(&current.state, executor);
+    executor.gate_sends(None);
+    let (mut state, lines) = settled.map_err(ApplyError::Pending)?;
     if let Some(text) = &current.text {
         lock.keep_backup(text.as_bytes())?;
     }

@@ -517,15 +517,7 @@ fn an_apply_killed_while_a_request_is_in_flight_leaves_a_true_state() {
         "{pending:?}"
     );
     assert!(!recorded.contains(&in_flight));
-    assert!(
-        recorded.iter().all(|k| live.contains(k)),
-        "recorded but not in the service"
-    );
-    assert!(
-        live.iter()
-            .all(|k| recorded.contains(k) || pending.contains(k)),
-        "in the service, neither recorded nor pending"
-    );
+    graph_server::assert_state_true_to_service(&recorded, &pending, &live, "after the kill");
     assert_eq!(live.len(), 5);
 
     // A plan says so; drift reads it back without calling it drift.

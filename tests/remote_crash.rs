@@ -395,14 +395,11 @@ fn an_apply_to_graph_killed_at_random_points_leaves_a_true_remote_state() -> Res
         );
         // What the service holds: all that is recorded, and nothing neither recorded nor pending.
         let live = server.keys(false);
-        assert!(
-            recorded.iter().all(|r| live.contains(r)),
-            "run {run}: recorded but not granted"
-        );
-        assert!(
-            live.iter()
-                .all(|l| recorded.contains(l) || pending.contains(l)),
-            "run {run}: granted, neither recorded nor pending: {live:?}"
+        graph_server::assert_state_true_to_service(
+            &recorded,
+            &pending,
+            &live,
+            &format!("run {run}"),
         );
         // The killed run never released its lease, nor cleared its record.
         let props = container.client.get_properties(BLOB, None)?;

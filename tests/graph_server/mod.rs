@@ -2027,3 +2027,23 @@ impl Server {
         ]
     }
 }
+
+/// What the state says is what the service holds (keys as [`state_keys`] gives them): every
+/// recorded assignment is `live` in the service, and every live one is recorded or marked
+/// `pending` (a request the state could not yet know the outcome of). `what` names the case.
+pub fn assert_state_true_to_service(
+    recorded: &[String],
+    pending: &[String],
+    live: &[String],
+    what: &str,
+) {
+    assert!(
+        recorded.iter().all(|k| live.contains(k)),
+        "{what}: recorded but not in the service: {recorded:?} / {live:?}"
+    );
+    assert!(
+        live.iter()
+            .all(|k| recorded.contains(k) || pending.contains(k)),
+        "{what}: in the service, neither recorded nor pending: {live:?}"
+    );
+}

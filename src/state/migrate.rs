@@ -302,28 +302,24 @@ mod tests {
         let (from, to) = (dir.path().join("a.json"), dir.path().join("b.json"));
         let source = LocalFile::new(from.clone());
         let target = LocalFile::new(to.clone());
-        let none = migrate(
-            &source,
-            Some(&from),
-            &target,
-            false,
-            false,
-            &holder(),
-            Duration::ZERO,
-        );
+        // One move from a.json to b.json, forced or not.
+        let attempt = |force| {
+            migrate(
+                &source,
+                Some(&from),
+                &target,
+                false,
+                force,
+                &holder(),
+                Duration::ZERO,
+            )
+        };
+        let none = attempt(false);
         assert!(refused(none).contains("no state at"));
         assert!(!to.exists());
 
         let bytes = state_at(&from)?;
-        let moved = migrate(
-            &source,
-            Some(&from),
-            &target,
-            false,
-            false,
-            &holder(),
-            Duration::ZERO,
-        )?;
+        let moved = attempt(false)?;
         assert_eq!(std::fs::read(&to)?, bytes);
         assert_eq!(moved.sha256, sha256_hex(&bytes));
         assert_eq!((moved.serial, moved.pending, moved.replaced), (1, 0, None));
@@ -334,15 +330,7 @@ mod tests {
 
         // The same state again: refused, the file put back stays.
         std::fs::rename(&aside, &from)?;
-        let again = refused(migrate(
-            &source,
-            Some(&from),
-            &target,
-            false,
-            true,
-            &holder(),
-            Duration::ZERO,
-        ));
+        let again = refused(attempt(true));
         assert!(
             again.contains("the state there is newer or equal (serial 1 ≥ 1)"),
             "{again}"
@@ -379,30 +367,14 @@ mod tests {
 
         // A target that is no state: refused without force.
         std::fs::write(&to, "not a state")?;
-        let bad = refused(migrate(
-            &source,
-            Some(&from),
-            &target,
-            false,
-            false,
-            &holder(),
-            Duration::ZERO,
-        ));
+        let bad = refused(attempt(false));
         assert!(bad.contains("not a valid state"), "{bad}");
         assert_eq!(std::fs::read(&to)?, b"not a state");
 
         // A `.migrated` in the way: nothing is written.
         std::fs::remove_file(&to)?;
         std::fs::write(&aside, "older")?;
-        let in_the_way = refused(migrate(
-            &source,
-            Some(&from),
-            &target,
-            false,
-            false,
-            &holder(),
-            Duration::ZERO,
-        ));
+        let in_the_way = refused(attempt(false));
         assert!(in_the_way.contains("is in the way"), "{in_the_way}");
         assert!(!to.exists());
         assert_eq!(std::fs::read(&from)?, bytes);
